@@ -1,0 +1,157 @@
+"""The schema, only ever changed by appending a numbered migration.
+
+Each migration runs in a transaction together with its record in ``_sqlite_migrations``; opening the
+database (``adclear.db.connect``) applies the pending ones. Never edit a migration that has shipped: add one.
+Times are UTC ISO 8601 text. docs/architecture.md describes the tables.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+__all__ = ["migrations"]
+
+migrations = Migrations("adclear")
+
+
+def _run(db: Database, script: str) -> None:
+    """Run ``;``-separated statements inside the migration's transaction (``executescript`` would commit)."""
+    for statement in _split(script):
+        db.execute(statement)
+
+
+def _split(script: str) -> list[str]:
+    """Split on ``;`` at the end of a line, keeping trigger bodies (``BEGIN … END;``) whole."""
+    statements, current, depth = [], [], 0
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        current.append(line)
+        upper = stripped.upper()
+        if upper.endswith("BEGIN") or " BEGIN " in f" {upper} ":
+            depth += 1
+        if upper.startswith("END;") or upper == "END":
+            depth -= 1
+        if stripped.endswith(";") and depth == 0:
+            statements.append("\n".join(current))
+            current = []
+    if current:
+        statements.append("\n".join(current))
+    return statements
+
+
+@migrations()
+def m001_crawl(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE sites (
+            name TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            region TEXT NOT NULL DEFAULT '',
+            config TEXT NOT NULL,            -- the site's seeds.yml entry as JSON
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE crawl_runs (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL REFERENCES sites(name),
+            spider TEXT NOT NULL,
+            owner TEXT NOT NULL DEFAULT '',   -- host:pid of the crawl process, to detect interrupted runs
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running'
+                CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),
+            reason TEXT NOT NULL DEFAULT '',  -- Scrapy's finish reason, or why the run failed
+            pages INTEGER NOT NULL DEFAULT 0,  -- responses received
+            ads_new INTEGER NOT NULL DEFAULT 0,
+            ads_seen INTEGER NOT NULL DEFAULT 0,  -- seen again, unchanged
+            ads_changed INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            warc_file TEXT,
+            stats TEXT NOT NULL DEFAULT '{}'   -- Scrapy's stats as JSON
+        );
+        CREATE INDEX crawl_runs_site ON crawl_runs(site, started_at);
+        CREATE TABLE crawl_errors (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES crawl_runs(id),
+            at TEXT NOT NULL,
+            url TEXT NOT NULL,
+            kind TEXT NOT NULL,               -- http_404, http_5xx, dns, refused, timeout, robots, parse, ...
+            message TEXT NOT NULL
+        );
+        CREATE INDEX crawl_errors_run ON crawl_errors(run_id);
+        CREATE TABLE pages (                  -- every response archived, with where it lies in the WARC
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES crawl_runs(id),
+            url TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            fetched_at TEXT NOT NULL,
+            content_type TEXT NOT NULL DEFAULT '',
+            length INTEGER NOT NULL,
+            payload_sha256 TEXT NOT NULL,
+            warc_file TEXT NOT NULL,          -- relative to the database's directory
+            warc_offset INTEGER NOT NULL,
+            warc_length INTEGER NOT NULL
+        );
+        CREATE INDEX pages_run ON pages(run_id);
+        CREATE INDEX pages_url ON pages(url);
+        CREATE TABLE ads (
+            id INTEGER PRIMARY KEY,
+            ad_key TEXT NOT NULL UNIQUE,      -- canonical URL, or page URL + '#' + text hash for an ad slot
+            url TEXT NOT NULL,                -- canonical URL of the ad (of the page, for an ad slot)
+            site TEXT NOT NULL REFERENCES sites(name),
+            platform TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL DEFAULT '',
+            contact TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            posted_at TEXT,
+            content_hash TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'new',
+            removed_at TEXT
+        );
+        CREATE INDEX ads_site ON ads(site, last_seen);
+        CREATE TABLE ad_versions (            -- every distinct content an ad has shown, oldest first
+            id INTEGER PRIMARY KEY,
+            ad_id INTEGER NOT NULL REFERENCES ads(id),
+            content_hash TEXT NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            contact TEXT NOT NULL,
+            author TEXT NOT NULL,
+            posted_at TEXT,
+            first_seen TEXT NOT NULL,
+            page_id INTEGER REFERENCES pages(id),
+            UNIQUE (ad_id, content_hash)
+        );
+        CREATE TABLE sightings (
+            id INTEGER PRIMARY KEY,
+            ad_id INTEGER NOT NULL REFERENCES ads(id),
+            run_id INTEGER NOT NULL REFERENCES crawl_runs(id),
+            seen_at TEXT NOT NULL,
+            change TEXT NOT NULL CHECK (change IN ('new', 'same', 'changed')),
+            UNIQUE (ad_id, run_id)
+        );
+        CREATE INDEX sightings_run ON sightings(run_id);
+        CREATE TABLE evidence (               -- what proves an ad was online: archived page, screenshot
+            id INTEGER PRIMARY KEY,
+            ad_id INTEGER NOT NULL REFERENCES ads(id),
+            page_id INTEGER REFERENCES pages(id),
+            kind TEXT NOT NULL DEFAULT 'page' CHECK (kind IN ('page', 'screenshot')),
+            url TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            http_status INTEGER,
+            sha256 TEXT NOT NULL,             -- of the payload: the page as served, or the PNG
+            warc_file TEXT NOT NULL,
+            warc_offset INTEGER NOT NULL,
+            warc_length INTEGER NOT NULL,
+            UNIQUE (ad_id, kind, sha256)
+        );
+        CREATE INDEX evidence_ad ON evidence(ad_id);
+        """,
+    )

@@ -1,0 +1,267 @@
+"""seeds.yml: the sites to crawl, loaded into validated objects.
+
+Every problem names the file, the line and the fix, e.g.
+``seeds.yml line 14: sites[0] (demo-classifieds): unknown key 'start_url'; did you mean 'start_urls'?``.
+Nothing is crawled from a file that does not validate. The reference is docs/seeds.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from adclear.errors import SeedsInvalid
+from adclear.yamlsource import Located, YamlProblem, load_located
+
+__all__ = ["DetailSelectors", "ListSelectors", "Operator", "Seeds", "Site", "load_seeds"]
+
+SITE_KINDS = ("classifieds", "social", "forum")
+
+
+def _check_selector(value: str) -> str:
+    """A CSS selector as parsel understands it (``::text`` and ``::attr()`` included)."""
+    from parsel.csstranslator import HTMLTranslator
+
+    value = value.strip()
+    if not value:
+        raise ValueError("a selector may not be empty")
+    try:
+        HTMLTranslator().css_to_xpath(value)
+    except Exception as e:  # cssselect raises SelectorSyntaxError or ExpressionError
+        raise ValueError(f"'{value}' is not a valid CSS selector ({e})") from None
+    return value
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"'{value}' is not an http(s) URL with a host, e.g. https://example.com/list/")
+    try:
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError:
+        raise ValueError(f"'{value}' has a malformed port") from None
+    return value.strip()
+
+
+Selector = Annotated[str, Field(min_length=1)]
+Url = Annotated[str, AfterValidator(_check_url)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Operator(_Model):
+    """Who runs this crawler: named in the User-Agent so that site operators can reach us."""
+
+    name: str = "adclear"
+    contact: str = ""
+
+
+class ListSelectors(_Model):
+    """How to walk list pages: section links, ad links, the next page."""
+
+    sections: Selector | None = None  # links from a start page to list pages (categories)
+    items: Selector  # links from a list page to ad detail pages
+    next_page: Selector | None = None  # the link to the next list page
+    max_pages: int = Field(50, ge=1, le=100_000)  # list pages followed per section and run
+
+    @field_validator("sections", "items", "next_page")
+    @classmethod
+    def _selectors(cls, v: str | None) -> str | None:
+        return v if v is None else _check_selector(v)
+
+
+class DetailSelectors(_Model):
+    """Where the parts of an ad stand on its detail page."""
+
+    title: Selector
+    body: Selector
+    contact: Selector | None = None
+    author: Selector | None = None
+    posted_at: Selector | None = None
+
+    @field_validator("title", "body", "contact", "author", "posted_at")
+    @classmethod
+    def _selectors(cls, v: str | None) -> str | None:
+        return v if v is None else _check_selector(v)
+
+
+class Site(_Model):
+    """One site to crawl."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    platform: str = Field(min_length=1)  # the operator of the site: takedowns are routed to it
+    kind: Literal["classifieds", "social", "forum"]
+    region: str = ""
+    start_urls: list[Url] = Field(min_length=1)
+    allowed_domains: list[str] = Field(min_length=1)
+    list: ListSelectors
+    detail: DetailSelectors
+    max_pages: int = Field(1000, ge=1, le=10_000_000)  # pages fetched per run, all kinds
+    delay: float = Field(1.0, ge=0, le=600)  # seconds between requests to the site
+    concurrency: int = Field(2, ge=1, le=64)  # requests in flight to the site
+    drop_query_params: tuple[str, ...] = ()  # tracking parameters removed from ad URLs, beside utm_*
+    enabled: bool = True
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        out = []
+        for d in v:
+            d = d.strip().lower()
+            if "/" in d or ":" in d.strip("[]") and not _is_ip(d.strip("[]")):
+                raise ValueError(
+                    f"'{d}' is not a domain: write the host only, e.g. example.com (no scheme, path or port)"
+                )
+            if not d:
+                raise ValueError("an allowed domain may not be empty")
+            out.append(d)
+        return out
+
+    @model_validator(mode="after")
+    def _start_urls_allowed(self) -> Site:
+        for url in self.start_urls:
+            if not self.allows(url):
+                raise ValueError(
+                    f"start URL {url} is outside allowed_domains {list(self.allowed_domains)}: "
+                    "add its host to allowed_domains"
+                )
+        return self
+
+    def allows(self, url: str) -> bool:
+        """Whether ``url`` is on one of the site's allowed domains (subdomains included)."""
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+class Seeds(_Model):
+    """The whole of seeds.yml."""
+
+    version: Literal[1] = 1
+    operator: Operator = Operator()
+    sites: list[Site] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Seeds:
+        seen: set[str] = set()
+        for site in self.sites:
+            if site.name in seen:
+                raise ValueError(f"two sites are named '{site.name}': give each site its own name")
+            seen.add(site.name)
+        return self
+
+    def site(self, name: str) -> Site:
+        from adclear.errors import UnknownSite
+
+        for site in self.sites:
+            if site.name == name:
+                return site
+        known = ", ".join(s.name for s in self.sites)
+        raise UnknownSite(f"no site named '{name}' in seeds.yml (configured: {known})")
+
+    def select(self, names: tuple[str, ...] | list[str] = ()) -> list[Site]:
+        """The named sites, or every enabled site when no name is given."""
+        if names:
+            return [self.site(n) for n in names]
+        return [s for s in self.sites if s.enabled]
+
+
+def load_seeds(path: str | Path) -> Seeds:
+    """Load and validate seeds.yml; raise ``SeedsInvalid`` naming the file, the line and the fix."""
+    path = Path(path)
+    if not path.exists():
+        raise SeedsInvalid(f"{path}: no such file; create it (see docs/seeds.md) or pass --seeds PATH")
+    try:
+        located = load_located(path)
+    except YamlProblem as e:
+        where = f" line {e.line}" if e.line else ""
+        raise SeedsInvalid(f"{path}{where}: {e}") from None
+    except UnicodeDecodeError:
+        raise SeedsInvalid(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    if not isinstance(located.data, dict):
+        raise SeedsInvalid(f"{path} line 1: expected a mapping with 'sites:' at the top")
+    try:
+        return Seeds.model_validate(located.data)
+    except ValidationError as e:
+        raise SeedsInvalid(_describe(path, located, e)) from None
+
+
+def _describe(path: Path, located: Located, error: ValidationError) -> str:
+    """The first validation problem as one line: file, line, where in the file, what to do."""
+    errors = error.errors(include_url=False)
+    # An unknown key is usually the cause of a "missing" one (a typo): report it first.
+    errors.sort(key=lambda e: e["type"] != "extra_forbidden")
+    err = errors[0]
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    return _describe_one(path, located, err) + more
+
+
+def _describe_one(path: Path, located: Located, err: Any) -> str:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    line = located.line_of(loc)
+    where = _where(located.data, loc)
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        known = _known_keys(loc[:-1])
+        hint = difflib.get_close_matches(str(key), known, n=1)
+        fix = f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(known)}"
+        return f"{path} line {line}: {where}: unknown key '{key}'; {fix}"
+    if kind == "missing":
+        return f"{path} line {line}: {where}: '{loc[-1]}' is missing; add it (see docs/seeds.md)"
+    msg = str(err["msg"])
+    msg = msg.removeprefix("Value error, ")
+    if kind == "literal_error" and loc and loc[-1] == "kind":
+        msg = f"kind must be one of {', '.join(SITE_KINDS)}"
+    elif kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
+        msg = "a site name is lower-case letters, digits, '-' and '_' (e.g. demo-classifieds)"
+    return f"{path} line {line}: {where}: {msg}"
+
+
+def _where(data: Any, loc: tuple[Any, ...]) -> str:
+    """``sites[0] (demo-classifieds).list.items`` for a location inside the data."""
+    parts: list[str] = []
+    node = data
+    for step in loc:
+        if isinstance(step, int):
+            label = f"[{step}]"
+            if isinstance(node, list) and step < len(node):
+                node = node[step]
+                if isinstance(node, dict) and isinstance(node.get("name"), str):
+                    label += f" ({node['name']})"
+            parts.append(label)
+        else:
+            parts.append(("." if parts else "") + str(step))
+            node = node.get(step) if isinstance(node, dict) else None
+    return "".join(parts) or "top level"
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Seeds
+    for step in loc:
+        if isinstance(step, int):
+            continue
+        field = model.model_fields.get(step)
+        if field is None:
+            return []
+        annotation = field.annotation
+        # list[Site] → Site; Operator | None → Operator
+        for candidate in (annotation, *getattr(annotation, "__args__", ())):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+    return list(model.model_fields)

@@ -1,0 +1,89 @@
+"""Shared fixtures: a temporary database, the demo sites on a free loopback port, adclear as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+ADCLEAR = [sys.executable, "-m", "adclear"]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "adclear.db"
+
+
+@pytest.fixture
+def db(db_path: Path):
+    from adclear.db import connect
+
+    database = connect(db_path)
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def demo_site() -> Iterator[str]:
+    """The demo sites served on a free port of 127.0.0.1 for the whole session; yields the base URL."""
+    from demo.server import start
+
+    server = start(0)
+    yield server.base_url
+    server.shutdown()
+    server.server_close()
+
+
+def seeds_for(base_url: str, target: Path, source: Path = REPO / "seeds.yml") -> Path:
+    """The repository's seeds.yml, pointed at the demo sites on ``base_url``."""
+    text = source.read_text(encoding="utf-8").replace("http://127.0.0.1:8731", base_url)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+@pytest.fixture
+def demo_seeds(demo_site: str, tmp_path: Path) -> Path:
+    return seeds_for(demo_site, tmp_path / "seeds.yml")
+
+
+def run_adclear(
+    *args: str | os.PathLike,
+    db: Path | None = None,
+    seeds: Path | None = None,
+    timeout: float = 300,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """``adclear ARGS`` in a fresh process (Twisted's reactor cannot restart inside pytest)."""
+    cmd = [*ADCLEAR]
+    if db is not None:
+        cmd += ["--db", str(db)]
+    if seeds is not None:
+        cmd += ["--seeds", str(seeds)]
+    cmd += [str(a) for a in args]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env.pop("ADCLEAR_DB", None)
+    env.pop("ADCLEAR_SEEDS", None)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"adclear {' '.join(map(str, args))} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@pytest.fixture
+def adclear():
+    return run_adclear
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the real evaluation data is not here ({SHARED_DATA}); it lives outside the repository")
+    return SHARED_DATA

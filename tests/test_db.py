@@ -1,0 +1,55 @@
+"""The database: migrations, WAL, foreign keys, busy timeout, atomic writes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from adclear.db import BUSY_TIMEOUT_MS, connect, immediate
+from adclear.errors import DatabaseError
+from adclear.migrations import migrations
+
+
+def test_opening_applies_every_migration_once(db_path):
+    db = connect(db_path)
+    applied = [r["name"] for r in db["_sqlite_migrations"].rows]
+    assert applied == [m.name for m in migrations._migrations]
+    for table in ("sites", "crawl_runs", "crawl_errors", "pages", "ads", "ad_versions", "sightings", "evidence"):
+        assert db[table].exists(), table
+    db.close()
+    again = connect(db_path)
+    assert [r["name"] for r in again["_sqlite_migrations"].rows] == applied
+
+
+def test_pragmas(db):
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
+
+
+def test_foreign_keys_are_enforced(db):
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"), immediate(db):
+        db.execute("INSERT INTO sightings (ad_id, run_id, seen_at, change) VALUES (999, 999, 'x', 'new')")
+
+
+def test_immediate_rolls_back_everything_on_error(db):
+    with pytest.raises(RuntimeError), immediate(db):
+        db.execute("INSERT INTO sites (name, platform, kind, config, updated_at) VALUES ('a', 'p', 'forum', '{}', 't')")
+        raise RuntimeError("boom")
+    assert db.execute("SELECT count(*) FROM sites").fetchone()[0] == 0
+
+
+def test_immediate_takes_the_write_lock_up_front(db_path):
+    first, second = connect(db_path), connect(db_path)
+    second.conn.execute("PRAGMA busy_timeout = 100")
+    with immediate(first):
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            second.conn.execute("BEGIN IMMEDIATE")
+
+
+def test_a_file_that_is_not_a_database_is_reported(tmp_path):
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(DatabaseError, match="is not a usable adclear database"):
+        connect(path)
