@@ -1,0 +1,192 @@
+"""示范同城网: a local imitation of a Chinese county classifieds site, for the demo and the tests.
+
+Pages: a home page with section links and the latest ads (linked with a tracking parameter, as real sites
+do), list pages per section with six ads each and a 下一页 link, detail pages with title, body, contact,
+author and time. The 老年生活 section is served in GBK, as many older Chinese sites still are. A promoted
+slot links into /classifieds/user/, which robots.txt forbids.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+
+__all__ = ["SECTIONS", "Ad", "ClassifiedsSite"]
+
+HERE = Path(__file__).parent
+PER_PAGE = 6
+SECTIONS = {
+    "licai": "投资理财",
+    "zhaoshang": "招商加盟",
+    "fangchan": "房产租售",
+    "zhaopin": "招聘求职",
+    "nongye": "农林牧渔",
+    "bianmin": "便民信息",
+    "laonian": "老年生活",
+}
+GBK_SECTIONS = {"laonian"}
+PREFIX = "/classifieds"
+
+
+@dataclass(frozen=True)
+class Ad:
+    id: int
+    section: str
+    title: str
+    body: str
+    contact: str
+    author: str
+    posted_at: str
+    truth: str
+    category: str | None = None
+    evasion: tuple[str, ...] = ()
+    repost_of: int | None = None
+
+    @property
+    def promotion(self) -> bool:
+        return self.truth == "promotion"
+
+    @property
+    def path(self) -> str:
+        return f"{PREFIX}/ad/{self.id}.html"
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+class ClassifiedsSite:
+    """Renders the site's pages; ``page(path)`` returns (status, content type, body bytes) or None."""
+
+    def __init__(self, ads_file: Path = HERE / "ads.yml"):
+        self.ads_file = ads_file
+
+    @cached_property
+    def ads(self) -> list[Ad]:
+        rows = yaml.safe_load(self.ads_file.read_text(encoding="utf-8"))
+        ads = []
+        for row in rows:
+            row = dict(row)
+            row["evasion"] = tuple(row.get("evasion") or ())
+            row["body"] = row["body"].strip()
+            ads.append(Ad(**row))
+        return ads
+
+    @cached_property
+    def by_id(self) -> dict[int, Ad]:
+        return {ad.id: ad for ad in self.ads}
+
+    def section_ads(self, section: str) -> list[Ad]:
+        # newest first, as list pages are
+        return sorted((a for a in self.ads if a.section == section), key=lambda a: (a.posted_at, a.id), reverse=True)
+
+    # ---- routing -------------------------------------------------------------------------------------
+    def page(self, path: str) -> tuple[int, str, bytes] | None:
+        if not path.startswith(PREFIX):
+            return None
+        rest = path[len(PREFIX) :]
+        if rest in ("", "/", "/index.html"):
+            return self._html(self.home())
+        if rest.startswith("/ad/") and rest.endswith(".html"):
+            try:
+                ad = self.by_id[int(rest[4:-5])]
+            except (ValueError, KeyError):
+                return self._not_found()
+            return self._html(self.detail(ad), gbk=ad.section in GBK_SECTIONS)
+        if rest.startswith("/user/"):
+            return self._html(self._layout("推广", "<p>会员推广页面</p>"))
+        parts = [p for p in rest.split("/") if p]
+        if parts and parts[0] in SECTIONS and len(parts) <= 2:
+            number = 1
+            if len(parts) == 2:
+                name = parts[1]
+                if not (name.startswith("p") and name.endswith(".html") and name[1:-5].isdigit()):
+                    return self._not_found()
+                number = int(name[1:-5])
+            body = self.list_page(parts[0], number)
+            if body is None:
+                return self._not_found()
+            return self._html(body, gbk=parts[0] in GBK_SECTIONS)
+        return self._not_found()
+
+    def _html(self, text: str, *, gbk: bool = False) -> tuple[int, str, bytes]:
+        if gbk:
+            text = text.replace('<meta charset="utf-8">', '<meta charset="gbk">')
+            return 200, "text/html; charset=gbk", text.encode("gbk")
+        return 200, "text/html; charset=utf-8", text.encode("utf-8")
+
+    def _not_found(self) -> tuple[int, str, bytes]:
+        status, ctype, body = self._html(self._layout("页面不存在", "<p>您访问的页面不存在或已删除。</p>"))
+        return 404, ctype, body
+
+    # ---- pages ---------------------------------------------------------------------------------------
+    def _layout(self, title: str, main: str) -> str:
+        nav = "".join(f'<a href="{PREFIX}/{slug}/">{_esc(name)}</a>' for slug, name in SECTIONS.items())
+        return (
+            '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+            f"<title>{_esc(title)} - 示范同城网</title></head><body>"
+            f'<header><a class="logo" href="{PREFIX}/">示范同城网</a>'
+            f'<nav class="sections">{nav}</nav>'
+            '<a class="login" href="/classifieds/user/login.html">登录</a>'
+            ' <a class="partner" href="https://www.example.com/partner">合作伙伴</a></header>'
+            f"<main>{main}</main>"
+            "<footer>示范同城网 · 示范县 · 本站为演示站点，所有内容均为虚构</footer></body></html>"
+        )
+
+    def _ad_list(self, ads: list[Ad], *, tracking: str = "") -> str:
+        items = []
+        for ad in ads:
+            href = ad.path + (f"?from={tracking}&utm_source=site" if tracking else "")
+            items.append(
+                f'<li class="ad-item"><a class="ad-title" href="{_esc(href)}">{_esc(ad.title)}</a>'
+                f'<span class="meta">{_esc(ad.author)} · {_esc(ad.posted_at)}</span></li>'
+            )
+        return '<ul class="ad-list">' + "".join(items) + "</ul>"
+
+    def home(self) -> str:
+        latest = sorted(self.ads, key=lambda a: (a.posted_at, a.id), reverse=True)[:8]
+        main = "<h1>最新发布</h1>" + self._ad_list(latest, tracking="home")
+        return self._layout("首页", main)
+
+    def list_page(self, section: str, number: int) -> str | None:
+        ads = self.section_ads(section)
+        pages = max(1, -(-len(ads) // PER_PAGE))
+        if number < 1 or number > pages:
+            return None
+        chunk = ads[(number - 1) * PER_PAGE : number * PER_PAGE]
+        main = f"<h1>{_esc(SECTIONS[section])}</h1>"
+        if number == 1:
+            # a paid slot, as real list pages carry; robots.txt keeps crawlers out of /classifieds/user/
+            main += (
+                '<ul class="ad-list promoted"><li class="ad-item top"><a class="ad-title" '
+                f'href="{PREFIX}/user/promo-{section}.html">【置顶】商家推广位招租</a></li></ul>'
+            )
+        main += self._ad_list(chunk)
+        pager = [f'<span class="page-info">第{number}页 / 共{pages}页</span>']
+        if number > 1:
+            prev = f"{PREFIX}/{section}/" if number == 2 else f"{PREFIX}/{section}/p{number - 1}.html"
+            pager.append(f'<a class="prev" href="{prev}">上一页</a>')
+        if number < pages:
+            pager.append(f'<a class="next" href="{PREFIX}/{section}/p{number + 1}.html">下一页</a>')
+        main += '<div class="pager">' + " ".join(pager) + "</div>"
+        return self._layout(SECTIONS[section], main)
+
+    def detail(self, ad: Ad) -> str:
+        paragraphs = "".join(f"<p>{_esc(p)}</p>" for p in ad.body.split("\n") if p.strip())
+        contact = f'<div class="contact">联系方式：{_esc(ad.contact)}</div>' if ad.contact else ""
+        main = (
+            f'<article class="ad-detail" data-id="{ad.id}">'
+            f'<div class="crumbs"><a href="{PREFIX}/">首页</a> &gt; '
+            f'<a href="{PREFIX}/{ad.section}/">{_esc(SECTIONS[ad.section])}</a></div>'
+            f'<h1 class="ad-title">{_esc(ad.title)}</h1>'
+            f'<div class="info">发布者：<span class="author">{_esc(ad.author)}</span> '
+            f'发布时间：<span class="posted-at">{_esc(ad.posted_at)}</span></div>'
+            f'<div class="ad-body">{paragraphs}</div>{contact}'
+            '<div class="report"><a href="/classifieds/user/report.html">举报此信息</a></div>'
+            "</article>"
+        )
+        return self._layout(ad.title, main)

@@ -1,0 +1,91 @@
+"""Serve the demo sites on loopback: ``serve(port)`` until Ctrl-C, or ``start(port)`` in a thread.
+
+One server, one port, one site per path prefix (``/classifieds/`` …), a robots.txt for all of them, and an
+index page at ``/``. Only ever binds to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from demo.classifieds.site import ClassifiedsSite
+
+__all__ = ["DEFAULT_PORT", "DemoServer", "serve", "start"]
+
+DEFAULT_PORT = 8731
+HOST = "127.0.0.1"
+
+ROBOTS = """User-agent: *
+Disallow: /classifieds/user/
+"""
+
+INDEX = """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>adclear 演示站点</title></head>
+<body><h1>adclear 演示站点</h1><ul>
+<li><a href="/classifieds/">示范同城网（分类信息）</a></li>
+</ul><p>所有内容均为虚构，仅供演示与测试。</p></body></html>"""
+
+
+class DemoServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int = DEFAULT_PORT):
+        self.classifieds = ClassifiedsSite()
+        _ = self.classifieds.ads  # load (and validate) the content before accepting requests
+        super().__init__((HOST, port), _Handler)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.server_address[1]}"
+
+    def route(self, path: str) -> tuple[int, str, bytes]:
+        if path == "/robots.txt":
+            return 200, "text/plain; charset=utf-8", ROBOTS.encode()
+        if path in ("/", "/index.html"):
+            return 200, "text/html; charset=utf-8", INDEX.encode()
+        answer = self.classifieds.page(path)
+        if answer is not None:
+            return answer
+        return 404, "text/plain; charset=utf-8", b"not found"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: DemoServer
+    server_version = "adclear-demo/1"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        status, ctype, body = self.server.route(urlsplit(self.path).path)
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        status, ctype, body = self.server.route(urlsplit(self.path).path)
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet: the crawler logs what it fetched
+        pass
+
+
+def start(port: int = DEFAULT_PORT) -> DemoServer:
+    """Serve in a daemon thread; ``port=0`` picks a free port (see ``server.base_url``)."""
+    server = DemoServer(port)
+    thread = threading.Thread(target=server.serve_forever, name="demo-sites", daemon=True)
+    thread.start()
+    return server
+
+
+def serve(port: int = DEFAULT_PORT) -> None:
+    """Serve until interrupted."""
+    server = DemoServer(port)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
