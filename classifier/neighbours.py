@@ -1,0 +1,42 @@
+"""What the classifier needs to know about ads already decided by reviewers.
+
+The near-duplicate indexes (confirmed ads, rejected ads) live outside the rule engine; the engine only asks
+a ``NeighbourSource`` for the nearest decided ads to a text and turns the answer into score and explanation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+__all__ = ["Neighbour", "NeighbourSource"]
+
+IndexName = Literal["confirmed", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """A decided ad that resembles the text being classified."""
+
+    ad_id: int
+    index: IndexName  # which index it was found in
+    method: str  # "exact", "simhash" or "minhash": how it was matched
+    distance: int  # Hamming distance in bits for simhash, 0 for exact, differing hash bands for minhash
+    similarity: float  # estimated similarity, 0..1 (1.0 for an exact match)
+
+    def to_dict(self) -> dict:
+        return {
+            "ad_id": self.ad_id,
+            "index": self.index,
+            "method": self.method,
+            "distance": self.distance,
+            "similarity": round(self.similarity, 3),
+        }
+
+
+class NeighbourSource(Protocol):
+    """Anything that can answer: which decided ads does this (normalised) text resemble?"""
+
+    def nearest(self, normalized_text: str, *, limit: int = 3) -> list[Neighbour]:
+        """Nearest decided ads, closest first; empty when none is near enough."""
+        ...

@@ -1,0 +1,180 @@
+"""RunRecorder: one crawl_runs row per spider run, its WARC file, its errors and its honest outcome.
+
+Scrapy exits 0 whatever happened (FINDINGS.md, trap 5), so the outcome is decided here from what was stored:
+a run that fetched no page successfully is ``failed`` with the first errors as its reason; a run stopped
+by Ctrl-C or a signal is ``interrupted``. ``adclear crawl`` reads ``RunRecorder.result`` after the crawl.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from adclear.errors import AdclearError
+from adclear.timeutil import now_utc
+from crawler.errors import classify_failure
+from crawler.items import PageRef
+from crawler.store import CrawlStore
+from crawler.warc import RunArchive
+
+__all__ = ["RunRecorder", "RunResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    site: str
+    run_id: int | None = None
+    status: str = "failed"
+    reason: str = ""
+    figures: dict[str, int] = field(default_factory=dict)
+    warc_file: str | None = None
+
+
+class RunRecorder:
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.db_path = Path(crawler.settings["ADCLEAR_DB"])
+        self.store: CrawlStore | None = None
+        self.archive: RunArchive | None = None
+        self.run_id: int | None = None
+        self.result: RunResult | None = None
+        self.setup_error: str | None = None
+        # bound methods: Scrapy keeps signal receivers by weak reference (FINDINGS.md, trap 7)
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.spider_error, signal=signals.spider_error)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunRecorder:
+        return cls(crawler)
+
+    # ---- lifecycle -----------------------------------------------------------------------------------
+    def spider_opened(self, spider: Spider) -> None:
+        site = getattr(spider, "site", None)
+        if site is None:
+            self.setup_error = f"spider {spider.name} has no site from seeds.yml"
+            return
+        self.result = RunResult(site=site.name)
+        try:
+            self.store = CrawlStore(self.db_path)
+            self.store.sync_site(site)
+            self.run_id = self.store.begin_run(site.name, getattr(spider, "spider_kind", spider.name))
+        except AdclearError as e:
+            self.setup_error = str(e)
+            self.result.reason = str(e)
+            log.error("cannot start the run of %s: %s", site.name, e)
+            return
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        relpath = f"warc/{site.name}/{self.run_id:06d}-{stamp}.warc.gz"
+        operator = getattr(spider, "operator", None)
+        self.archive = RunArchive(
+            self.store.data_dir, relpath, operator=f"{operator.name} {operator.contact}".strip() if operator else ""
+        )
+        self.result.run_id = self.run_id
+        self.result.warc_file = relpath
+        log.info("run %d of %s: archiving to %s", self.run_id, site.name, self.store.data_dir / relpath)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.store is None or self.run_id is None or self.result is None:
+            return
+        if self.archive is not None:
+            self.archive.close()
+        ok_pages = self.store.db.execute(
+            "SELECT count(*) FROM pages WHERE run_id = ? AND status BETWEEN 200 AND 299 "
+            "AND url NOT LIKE '%/robots.txt'",
+            [self.run_id],
+        ).fetchone()[0]
+        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        if ok_pages == 0:
+            status = "failed"
+            first = self.store.first_errors(self.run_id)
+            why = "; ".join(f"{kind} {url}: {message}" for kind, url, message in first) or "no error recorded"
+            reason = f"no page fetched ({why})"
+        elif reason == "finished" or reason.startswith("closespider_"):
+            status, reason = "ok", reason
+        else:
+            status = "interrupted"
+        figures = self.store.finish_run(
+            self.run_id, status=status, reason=reason, pages=ok_pages, stats=stats, warc_file=self.result.warc_file
+        )
+        self.result.status, self.result.reason, self.result.figures = status, reason, figures
+        self.store.close()
+
+    # ---- what happens during the run ----------------------------------------------------------------
+    def record_page(self, request: Request, response: Response) -> PageRef | None:
+        if self.archive is None or self.store is None or self.run_id is None:
+            return None
+        fetched_at = now_utc()
+        try:
+            reason = HTTPStatus(response.status).phrase
+        except ValueError:
+            reason = ""
+        record = self.archive.write_exchange(
+            url=response.url,
+            method=request.method,
+            request_headers=_headers(request.headers),
+            status=response.status,
+            reason=reason,
+            response_headers=_headers(response.headers),
+            body=response.body,
+            fetched_at=fetched_at,
+        )
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        page_id = self.store.record_page(
+            self.run_id,
+            url=response.url,
+            status=response.status,
+            fetched_at=fetched_at,
+            content_type=content_type,
+            length=len(response.body),
+            sha256=record.sha256,
+            warc_file=record.warc_file,
+            warc_offset=record.offset,
+            warc_length=record.length,
+        )
+        return PageRef(
+            page_id,
+            response.url,
+            response.status,
+            fetched_at,
+            record.sha256,
+            record.warc_file,
+            record.offset,
+            record.length,
+        )
+
+    def record_error(self, url: str, kind: str, message: str) -> None:
+        if self.store is not None and self.run_id is not None:
+            self.store.record_error(self.run_id, url=url, kind=kind, message=message)
+        self.crawler.stats.inc_value(f"adclear/errors/{kind}") if self.crawler.stats else None
+
+    def record_failure(self, failure: Failure, request: Request) -> None:
+        kind, message = classify_failure(failure)
+        self.record_error(request.url, kind, message)
+
+    def spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
+        self.record_error(response.url, "parse", f"{failure.type.__name__}: {failure.getErrorMessage()}")
+
+    def item_error(self, item: Any, response: Response, spider: Spider, failure: Failure) -> None:
+        url = getattr(item, "page_url", "") or (response.url if response is not None else "")
+        self.record_error(url, "store", f"{failure.type.__name__}: {failure.getErrorMessage()}")
+
+
+def _headers(headers: Any) -> list[tuple[str, str]]:
+    out = []
+    for key, values in headers.items():
+        for value in values:
+            out.append((key.decode("latin-1"), value.decode("latin-1")))
+    return out

@@ -1,0 +1,56 @@
+"""Scrapy settings for adclear's crawler; per-site values (delay, concurrency, page limit) come from seeds.yml.
+
+``adclear crawl`` and ``scrapy crawl SITE`` both use this module. The adclear-specific settings are
+prefixed ``ADCLEAR_`` and documented in docs/operations.md.
+"""
+
+import os
+
+BOT_NAME = "adclear"
+
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+# Spiders are the sites of seeds.yml: `scrapy list` prints them, `scrapy crawl demo-classifieds` crawls one.
+SPIDER_LOADER_CLASS = "crawler.spiderloader.SeedsSpiderLoader"
+
+# Where adclear keeps its data (the WARC files go beside the database, in warc/).
+ADCLEAR_DB = os.environ.get("ADCLEAR_DB", "data/adclear.db")
+ADCLEAR_SEEDS = os.environ.get("ADCLEAR_SEEDS", "seeds.yml")
+
+# Politeness. The User-Agent is completed with the operator's name and contact from seeds.yml.
+ROBOTSTXT_OBEY = True
+USER_AGENT = "adclear/0.1 (+https://github.com/adclear/adclear)"
+DOWNLOAD_DELAY = 1.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+RETRY_TIMES = 2
+REDIRECT_MAX_TIMES = 5
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+# The asyncio reactor (Scrapy's default): scrapy-playwright needs it, and another one fails every download
+# while exiting 0 (FINDINGS.md, trap 4).
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+DOWNLOADER_MIDDLEWARES = {
+    # After decompression (590) so that the archive holds the page as served, before retries (550) so that
+    # a 5xx that is retried is archived too.
+    "crawler.middlewares.WarcArchiveMiddleware": 580,
+}
+EXTENSIONS = {
+    "crawler.extensions.RunRecorder": 100,
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.CleanTextPipeline": 100,
+    "crawler.pipelines.StorePipeline": 800,
+}
+
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+
+# Scrapy 2.19 starts a remote-control HTTP server on a random port for every crawl: nobody should be able to
+# drive our crawler over the network.
+REMOTE_CONTROL_ENABLED = False

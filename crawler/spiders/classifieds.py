@@ -1,0 +1,137 @@
+"""The config-driven spider for classifieds sites and forums: start → sections → list → detail → next page.
+
+Everything site-specific comes from the site's seeds.yml entry (selectors, domains, limits); one spider class
+per site is made by ``crawler.spiderloader``. Only links picked by the site's selectors are followed, only on
+the site's allowed domains, only over http(s); robots.txt is obeyed (ROBOTSTXT_OBEY).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from adclear.seeds import Operator, Site
+from crawler.extensions import RunRecorder
+from crawler.items import AdItem
+from crawler.urls import canonical_url, is_crawlable
+
+__all__ = ["ClassifiedsSpider"]
+
+
+class ClassifiedsSpider(scrapy.Spider):
+    name = "classifieds"
+    spider_kind = "classifieds"
+    site: ClassVar[Site]
+    operator: ClassVar[Operator]
+
+    @classmethod
+    def for_site(cls, site: Site, operator: Operator) -> type[ClassifiedsSpider]:
+        """A spider class bound to one site, with the site's politeness settings."""
+        ua = f"adclear/0.1 (+https://github.com/adclear/adclear; {operator.name}"
+        ua += f"; {operator.contact})" if operator.contact else ")"
+        attrs = {
+            "name": site.name,
+            "site": site,
+            "operator": operator,
+            "allowed_domains": list(site.allowed_domains),
+            "custom_settings": {
+                "DOWNLOAD_DELAY": site.delay,
+                "CONCURRENT_REQUESTS_PER_DOMAIN": site.concurrency,
+                "CLOSESPIDER_PAGECOUNT": site.max_pages,
+                "USER_AGENT": ua,
+            },
+            "__module__": cls.__module__,
+        }
+        return type(f"{cls.__name__}_{site.name.replace('-', '_')}", (cls,), attrs)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if not hasattr(type(self), "site"):
+            raise ValueError(f"spider {self.name} needs a site: run `scrapy crawl SITE` with a site of seeds.yml")
+
+    @property
+    def recorder(self) -> RunRecorder | None:
+        return self.crawler.get_extension(RunRecorder)
+
+    # ---- requests ------------------------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        recorder = self.recorder
+        if recorder is not None and recorder.setup_error:
+            self.logger.error("not crawling %s: %s", self.site.name, recorder.setup_error)
+            return
+        for url in self.site.start_urls:
+            yield scrapy.Request(url, callback=self.parse_start, errback=self.on_error)
+
+    def _follow(self, response: Response, url: str, callback: Any, **meta: Any) -> scrapy.Request | None:
+        url = response.urljoin(url.strip())
+        if not is_crawlable(url):
+            return None
+        if not self.site.allows(url):
+            self.crawler.stats.inc_value("adclear/offsite_links")
+            return None
+        return scrapy.Request(
+            canonical_url(url, self.site.drop_query_params), callback=callback, errback=self.on_error, meta=meta
+        )
+
+    def on_error(self, failure: Failure) -> None:
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.record_failure(failure, failure.request)  # type: ignore[attr-defined]
+
+    # ---- callbacks -----------------------------------------------------------------------------------
+    def parse_start(self, response: Response) -> Iterator[scrapy.Request]:
+        sections = self.site.list.sections
+        if sections:
+            for href in _links(response, sections):
+                request = self._follow(response, href, self.parse_list, list_page=1)
+                if request is not None:
+                    yield request
+        yield from self.parse_list(response)
+
+    def parse_list(self, response: Response) -> Iterator[scrapy.Request]:
+        for href in _links(response, self.site.list.items):
+            request = self._follow(response, href, self.parse_detail)
+            if request is not None:
+                yield request
+        number = response.meta.get("list_page", 1)
+        next_sel = self.site.list.next_page
+        if next_sel and number < self.site.list.max_pages:
+            for href in _links(response, next_sel)[:1]:
+                request = self._follow(response, href, self.parse_list, list_page=number + 1)
+                if request is not None:
+                    yield request
+
+    def parse_detail(self, response: Response) -> Iterator[AdItem]:
+        detail = self.site.detail
+
+        def html(selector: str | None) -> str:
+            return "\n".join(response.css(selector).getall()) if selector else ""
+
+        yield AdItem(
+            site=self.site.name,
+            platform=self.site.platform,
+            url=canonical_url(response.url, self.site.drop_query_params),
+            page_url=response.url,
+            title_html=html(detail.title),
+            body_html=html(detail.body),
+            contact_html=html(detail.contact),
+            author_html=html(detail.author),
+            posted_at_html=html(detail.posted_at),
+            page=response.meta.get("adclear_page"),
+        )
+
+
+def _links(response: Response, selector: str) -> list[str]:
+    """hrefs picked by a selector: the elements' own href, or their first descendant link's."""
+    if "::attr(" in selector or "::text" in selector:
+        return response.css(selector).getall()
+    out = []
+    for node in response.css(selector):
+        href = node.xpath("@href").get() or node.xpath(".//a/@href").get()
+        if href:
+            out.append(href)
+    return out

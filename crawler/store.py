@@ -1,0 +1,259 @@
+"""The crawler's writes to the database: runs, pages, errors, ads, their versions, sightings and evidence.
+
+An ad is identified by its ``ad_key`` (its canonical URL; page URL + text hash for an ad slot). Saving an ad
+is one ``BEGIN IMMEDIATE`` transaction: the ad, its version, its sighting and its evidence land together or
+not at all, so a crawl killed at any point leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from adclear.db import connect, immediate
+from adclear.errors import CrawlFailed
+from adclear.seeds import Site
+from adclear.timeutil import now_utc
+from crawler.items import AdItem, PageRef
+
+__all__ = ["CrawlStore", "SaveResult", "content_hash"]
+
+Change = Literal["new", "same", "changed", "repeat"]
+
+
+def content_hash(title: str, body: str, contact: str) -> str:
+    """What decides whether an ad changed: its text with whitespace collapsed."""
+    text = "\x1f".join(" ".join(part.split()) for part in (title, body, contact))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    ad_id: int
+    change: Change  # "repeat": already seen in this run (another link to the same ad)
+
+
+class CrawlStore:
+    def __init__(self, db_path: str | Path):
+        self.db_path = Path(db_path)
+        self.db = connect(self.db_path)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.db_path.parent
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- sites and runs ------------------------------------------------------------------------------
+    def sync_site(self, site: Site) -> None:
+        with immediate(self.db):
+            self.db.execute(
+                """INSERT INTO sites (name, platform, kind, region, config, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET platform = excluded.platform, kind = excluded.kind,
+                       region = excluded.region, config = excluded.config, updated_at = excluded.updated_at""",
+                [site.name, site.platform, site.kind, site.region, site.model_dump_json(), now_utc()],
+            )
+
+    def begin_run(self, site: str, spider: str) -> int:
+        """A new run for ``site``; runs left 'running' by a process that is gone are marked interrupted."""
+        host = socket.gethostname()
+        with immediate(self.db):
+            for run_id, owner in self.db.execute(
+                "SELECT id, owner FROM crawl_runs WHERE site = ? AND status = 'running'", [site]
+            ).fetchall():
+                if owner.startswith(f"{host}:") and _owner_alive(owner, host):
+                    raise CrawlFailed(
+                        f"site {site} is already being crawled by process {owner} (run {run_id}); "
+                        "wait for it to finish or stop it"
+                    )
+                if not _owner_alive(owner, host):
+                    self.db.execute(
+                        "UPDATE crawl_runs SET status = 'interrupted', finished_at = ?, "
+                        "reason = 'the crawl process stopped before the run finished' WHERE id = ?",
+                        [now_utc(), run_id],
+                    )
+            cursor = self.db.execute(
+                "INSERT INTO crawl_runs (site, spider, started_at, owner) VALUES (?, ?, ?, ?)",
+                [site, spider, now_utc(), f"{host}:{os.getpid()}"],
+            )
+            return int(cursor.lastrowid)
+
+    def finish_run(
+        self, run_id: int, *, status: str, reason: str, pages: int, stats: dict, warc_file: str | None
+    ) -> dict:
+        """Close the run with its figures (counted from what was stored); returns them."""
+        counts = dict(
+            self.db.execute(
+                "SELECT change, count(*) FROM sightings WHERE run_id = ? GROUP BY change", [run_id]
+            ).fetchall()
+        )
+        errors = self.db.execute(
+            "SELECT count(*) FROM crawl_errors WHERE run_id = ? AND kind NOT IN ('robots', 'offsite')", [run_id]
+        ).fetchone()[0]
+        figures = {
+            "pages": pages,
+            "ads_new": counts.get("new", 0),
+            "ads_seen": counts.get("same", 0),
+            "ads_changed": counts.get("changed", 0),
+            "errors": errors,
+        }
+        with immediate(self.db):
+            self.db.execute(
+                """UPDATE crawl_runs SET finished_at = ?, status = ?, reason = ?, pages = ?, ads_new = ?,
+                       ads_seen = ?, ads_changed = ?, errors = ?, warc_file = ?, stats = ? WHERE id = ?""",
+                [
+                    now_utc(),
+                    status,
+                    reason,
+                    pages,
+                    figures["ads_new"],
+                    figures["ads_seen"],
+                    figures["ads_changed"],
+                    errors,
+                    warc_file,
+                    json.dumps(stats, default=str, ensure_ascii=False),
+                    run_id,
+                ],
+            )
+        return figures
+
+    def first_errors(self, run_id: int, limit: int = 3) -> list[tuple[str, str, str]]:
+        return self.db.execute(
+            "SELECT kind, url, message FROM crawl_errors WHERE run_id = ? ORDER BY id LIMIT ?", [run_id, limit]
+        ).fetchall()
+
+    # ---- pages and errors ----------------------------------------------------------------------------
+    def record_page(
+        self,
+        run_id: int,
+        *,
+        url: str,
+        status: int,
+        fetched_at: str,
+        content_type: str,
+        length: int,
+        sha256: str,
+        warc_file: str,
+        warc_offset: int,
+        warc_length: int,
+    ) -> int:
+        with immediate(self.db):
+            cursor = self.db.execute(
+                """INSERT INTO pages (run_id, url, status, fetched_at, content_type, length, payload_sha256,
+                       warc_file, warc_offset, warc_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [run_id, url, status, fetched_at, content_type, length, sha256, warc_file, warc_offset, warc_length],
+            )
+            return int(cursor.lastrowid)
+
+    def record_error(self, run_id: int, *, url: str, kind: str, message: str) -> None:
+        with immediate(self.db):
+            self.db.execute(
+                "INSERT INTO crawl_errors (run_id, at, url, kind, message) VALUES (?, ?, ?, ?, ?)",
+                [run_id, now_utc(), url, kind, message[:2000]],
+            )
+
+    # ---- ads -----------------------------------------------------------------------------------------
+    def save_ad(self, item: AdItem, run_id: int) -> SaveResult:
+        chash = content_hash(item.title, item.body, item.contact)
+        key = item.url
+        if item.in_slot:
+            key = f"{item.url}#{chash[:16]}"
+        now = now_utc()
+        with immediate(self.db):
+            row = self.db.execute("SELECT id, content_hash FROM ads WHERE ad_key = ?", [key]).fetchone()
+            if row is None:
+                cursor = self.db.execute(
+                    """INSERT INTO ads (ad_key, url, site, platform, title, body, contact, author, posted_at,
+                           content_hash, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [
+                        key,
+                        item.url,
+                        item.site,
+                        item.platform,
+                        item.title,
+                        item.body,
+                        item.contact,
+                        item.author,
+                        item.posted_at,
+                        chash,
+                        now,
+                        now,
+                    ],
+                )
+                ad_id, change = int(cursor.lastrowid), "new"
+            else:
+                ad_id = int(row[0])
+                change = "same" if row[1] == chash else "changed"
+                if change == "changed":
+                    self.db.execute(
+                        """UPDATE ads SET title = ?, body = ?, contact = ?, author = ?, posted_at = ?,
+                               content_hash = ?, last_seen = ? WHERE id = ?""",
+                        [item.title, item.body, item.contact, item.author, item.posted_at, chash, now, ad_id],
+                    )
+                else:
+                    self.db.execute("UPDATE ads SET last_seen = ? WHERE id = ?", [now, ad_id])
+            inserted = self.db.execute(
+                "INSERT OR IGNORE INTO sightings (ad_id, run_id, seen_at, change) VALUES (?, ?, ?, ?)",
+                [ad_id, run_id, now, change],
+            ).rowcount
+            if not inserted:
+                return SaveResult(ad_id, "repeat")
+            if change != "same":
+                self.db.execute(
+                    """INSERT OR IGNORE INTO ad_versions (ad_id, content_hash, title, body, contact, author,
+                           posted_at, first_seen, page_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [
+                        ad_id,
+                        chash,
+                        item.title,
+                        item.body,
+                        item.contact,
+                        item.author,
+                        item.posted_at,
+                        now,
+                        item.page.page_id if item.page else None,
+                    ],
+                )
+                if item.page is not None:
+                    self._add_evidence(ad_id, item.page)
+        return SaveResult(ad_id, change)
+
+    def _add_evidence(self, ad_id: int, page: PageRef) -> None:
+        self.db.execute(
+            """INSERT OR IGNORE INTO evidence (ad_id, page_id, kind, url, fetched_at, http_status, sha256,
+                   warc_file, warc_offset, warc_length) VALUES (?, ?, 'page', ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                ad_id,
+                page.page_id,
+                page.url,
+                page.fetched_at,
+                page.status,
+                page.sha256,
+                page.warc_file,
+                page.warc_offset,
+                page.warc_length,
+            ],
+        )
+
+
+def _owner_alive(owner: str | None, host: str) -> bool:
+    """Whether the process that started a run (``host:pid``) still runs; unknown hosts count as alive."""
+    if not owner or ":" not in owner:
+        return False
+    owner_host, _, pid = owner.rpartition(":")
+    if owner_host != host:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
