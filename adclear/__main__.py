@@ -1,0 +1,3 @@
+from adclear.cli import main
+
+main()

@@ -1,0 +1,109 @@
+"""adclear crawl, adclear sites, adclear demo-site."""
+
+from __future__ import annotations
+
+import click
+
+from adclear.cli import Config
+from adclear.errors import CrawlFailed
+
+__all__ = ["COMMANDS"]
+
+
+def format_result(result) -> str:  # noqa: ANN001 (crawler.extensions.RunResult)
+    f = result.figures
+    if not f:
+        return f"{result.site}: {result.status}: {result.reason}"
+    ads = f["ads_new"] + f["ads_seen"] + f["ads_changed"]
+    line = (
+        f"{result.site}: {result.status} (run {result.run_id}): {f['pages']} pages fetched, {ads} ads "
+        f"({f['ads_new']} new, {f['ads_seen']} seen again, {f['ads_changed']} changed), {f['errors']} errors"
+    )
+    if result.status != "ok":
+        line += f": {result.reason}"
+    return line
+
+
+def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False) -> list:
+    from adclear.crawl import log_file_for, run_crawl
+
+    seeds = cfg.seeds()
+    sites = seeds.select(names)
+    if not sites:
+        raise CrawlFailed(f"no enabled site in {cfg.seeds_path}: enable one or name it")
+    log_file = None if verbose else log_file_for(cfg.db_path)
+    results = run_crawl(seeds, sites, db_path=cfg.db_path, seeds_path=cfg.seeds_path, log_file=log_file)
+    for result in results:
+        click.echo(format_result(result))
+    if log_file is not None:
+        click.echo(f"Scrapy's log: {log_file}")
+    return results
+
+
+@click.command()
+@click.argument("sites", nargs=-1)
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log here instead of in a file under logs/.")
+@click.pass_obj
+def crawl(cfg: Config, sites: tuple[str, ...], verbose: bool) -> None:
+    """Crawl the sites of seeds.yml (all enabled sites by default); a summary line per site.
+
+    Exits 1 when a site's run failed (nothing fetched) or was interrupted.
+    """
+    results = run_and_report(cfg, sites, verbose=verbose)
+    bad = [r for r in results if r.status != "ok"]
+    if bad:
+        raise CrawlFailed(
+            f"{len(bad)} of {len(results)} site(s) did not crawl: " + ", ".join(f"{r.site} ({r.status})" for r in bad)
+        )
+
+
+@click.command()
+@click.pass_obj
+def sites(cfg: Config) -> None:
+    """The configured sites, their last run and its figures."""
+    from adclear.sites import site_overview
+    from adclear.timeutil import local
+
+    seeds = cfg.seeds()
+    rows = site_overview(cfg.db(), seeds)
+    header = (
+        f"{'site':<22} {'kind':<12} {'platform':<14} {'last run':<17} {'status':<12} {'pages':>6} "
+        f"{'new':>5} {'seen':>5} {'errors':>6}"
+    )
+    click.echo(header)
+    for row in rows:
+        run = row["last_run"]
+        if run is None:
+            tail = f"{'never':<17} {'':<12}"
+            figures = ""
+        else:
+            tail = f"{local(run['started_at']):<17} {run['status']:<12}"
+            figures = f" {run['pages']:>6} {run['ads_new']:>5} {run['ads_seen']:>5} {run['errors']:>6}"
+        enabled = "" if row["enabled"] else " (disabled)"
+        click.echo(f"{row['name']:<22} {row['kind']:<12} {_fit(row['platform'], 14)} {tail}{figures}{enabled}")
+
+
+def _fit(text: str, width: int) -> str:
+    """Pad to a display width, counting CJK characters as two columns."""
+    import unicodedata
+
+    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - cols)
+
+
+@click.command("demo-site")
+@click.option("--port", default=8731, show_default=True, help="Port on 127.0.0.1.")
+def demo_site(port: int) -> None:
+    """Serve the bundled demo sites on loopback until Ctrl-C."""
+    from demo.server import serve
+
+    click.echo(f"Serving the demo sites at http://127.0.0.1:{port}/ (Ctrl-C to stop)")
+    try:
+        serve(port)
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}; try --port") from None
+    except KeyboardInterrupt:
+        pass
+
+
+COMMANDS = [crawl, sites, demo_site]

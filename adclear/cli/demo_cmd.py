@@ -1,0 +1,73 @@
+"""adclear demo: serve the demo sites, crawl them, and say what happened and what to run next."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import click
+
+from adclear.cli import Config
+from adclear.errors import AdclearError
+
+__all__ = ["COMMANDS"]
+
+
+def _demo_already_served(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+            return "adclear 演示站点" in answer.read().decode("utf-8", "replace")
+    except OSError:
+        return False
+
+
+def ensure_demo_server(port: int):  # noqa: ANN201
+    """Start the demo sites in a thread, or reuse the ones an `adclear demo-site` already serves."""
+    from demo.server import start
+
+    try:
+        return start(port)
+    except OSError as e:
+        if _demo_already_served(port):
+            click.echo(f"The demo sites are already served at http://127.0.0.1:{port}/; using them.")
+            return None
+        raise AdclearError(
+            f"port {port} on 127.0.0.1 is taken by another program ({e.strerror}); stop it first"
+        ) from None
+
+
+@click.command()
+@click.option("--port", default=8731, show_default=True, help="Port of the demo sites (seeds.yml expects 8731).")
+@click.pass_obj
+def demo(cfg: Config, port: int) -> None:
+    """Serve the bundled demo sites on loopback, crawl them into the database and print a summary."""
+    from adclear.cli.crawl_cmds import run_and_report
+
+    server = ensure_demo_server(port)
+    if server is not None:
+        click.echo(f"Demo sites: {server.base_url}/")
+    click.echo(f"Crawling the sites of {cfg.seeds_path} …")
+    results = run_and_report(cfg, ())
+    if server is not None:
+        server.shutdown()
+    pages = sum(r.figures.get("pages", 0) for r in results)
+    new = sum(r.figures.get("ads_new", 0) for r in results)
+    seen = sum(r.figures.get("ads_seen", 0) + r.figures.get("ads_changed", 0) for r in results)
+    errors = sum(r.figures.get("errors", 0) for r in results)
+    click.echo("")
+    click.echo("Summary")
+    click.echo(f"  pages fetched:  {pages}")
+    click.echo(f"  ads stored:     {new + seen} ({new} new, {seen} seen again)")
+    click.echo(f"  errors:         {errors} (details: sqlite3 {cfg.db_path} 'select * from crawl_errors')")
+    click.echo(f"  database:       {cfg.db_path.resolve()}")
+    click.echo(f"  evidence:       {(cfg.db_path.parent / 'warc').resolve()}")
+    click.echo("")
+    click.echo("Next:")
+    click.echo("  .venv/bin/adclear sites            # the sites and their last run")
+    click.echo("  .venv/bin/adclear demo-site        # browse the demo sites at http://127.0.0.1:8731/")
+    click.echo("  .venv/bin/adclear crawl            # crawl again: ads seen again are sightings, not new ads")
+    failed = [r for r in results if r.status != "ok"]
+    if failed:
+        raise AdclearError("the demo crawl failed for " + ", ".join(f"{r.site} ({r.reason})" for r in failed))
+
+
+COMMANDS = [demo]

@@ -1,0 +1,59 @@
+"""Run crawls in this process: one Scrapy crawler per site, all in one reactor, results read back after.
+
+Twisted's reactor cannot restart (FINDINGS.md, trap 8): call ``run_crawl`` once per process. Tests and the
+scheduler run ``adclear crawl`` as a subprocess.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from adclear.seeds import Seeds, Site
+
+__all__ = ["crawl_settings", "log_file_for", "run_crawl"]
+
+
+def crawl_settings(db_path: Path, seeds_path: Path, *, log_file: Path | None) -> Settings:
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.set("ADCLEAR_DB", str(db_path), priority="cmdline")
+    settings.set("ADCLEAR_SEEDS", str(seeds_path), priority="cmdline")
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        settings.set("LOG_FILE", str(log_file), priority="cmdline")
+    return settings
+
+
+def log_file_for(db_path: Path) -> Path:
+    """Where a crawl's Scrapy log goes: ``logs/crawl-<UTC time>.log`` beside the database."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return db_path.parent / "logs" / f"crawl-{stamp}.log"
+
+
+def run_crawl(seeds: Seeds, sites: list[Site], *, db_path: Path, seeds_path: Path, log_file: Path | None) -> list:
+    """Crawl ``sites``; returns one ``RunResult`` per site, in order. ``log_file=None`` logs to stderr."""
+    from crawler.extensions import RunRecorder, RunResult
+    from crawler.spiderloader import spider_class
+
+    process = CrawlerProcess(crawl_settings(db_path, seeds_path, log_file=log_file))
+    crawlers = []
+    for site in sites:
+        crawler = process.create_crawler(spider_class(site, seeds.operator))
+        process.crawl(crawler)
+        crawlers.append((site, crawler))
+    process.start()
+    results = []
+    for site, crawler in crawlers:
+        recorder = crawler.get_extension(RunRecorder) if crawler.extensions else None
+        result = recorder.result if recorder is not None and recorder.result else None
+        if result is None:
+            reason = (
+                recorder.setup_error if recorder is not None and recorder.setup_error else "the crawl did not start"
+            )
+            result = RunResult(site=site.name, status="failed", reason=reason)
+        results.append(result)
+    return results

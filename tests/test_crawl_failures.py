@@ -1,0 +1,75 @@
+"""A crawl that fetches nothing exits non-zero, says why, and records it."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+
+import pytest
+
+from tests.conftest import REPO, seeds_for
+
+pytestmark = pytest.mark.slow
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_site_that_is_down_fails_with_the_reason(tmp_path, adclear):
+    seeds = seeds_for(f"http://127.0.0.1:{closed_port()}", tmp_path / "seeds.yml")
+    db = tmp_path / "data" / "adclear.db"
+    result = adclear("crawl", db=db, seeds=seeds)
+    assert result.returncode == 1
+    assert "demo-classifieds: failed (run 1): 0 pages fetched, 0 ads" in result.stdout
+    assert "no page fetched (refused http://127.0.0.1:" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "Error: 1 of 1 site(s) did not crawl: demo-classifieds (failed)"
+    assert "Traceback" not in result.stdout + result.stderr
+    with sqlite3.connect(db) as conn:
+        status, reason, errors = conn.execute("SELECT status, reason, errors FROM crawl_runs").fetchone()
+        kinds = conn.execute("SELECT kind, url FROM crawl_errors").fetchall()
+    assert status == "failed"
+    assert reason.startswith("no page fetched (refused http://127.0.0.1:")
+    assert errors == 1
+    assert kinds and kinds[0][0] == "refused" and kinds[0][1].endswith("/classifieds/")
+
+
+def test_a_start_page_that_is_missing_fails(tmp_path, adclear, demo_site):
+    text = (REPO / "seeds.yml").read_text(encoding="utf-8").replace("/classifieds/\n", "/no-such-place/\n")
+    source = tmp_path / "in.yml"
+    source.write_text(text, encoding="utf-8")
+    seeds = seeds_for(demo_site, tmp_path / "seeds.yml", source=source)
+    db = tmp_path / "data" / "adclear.db"
+    result = adclear("crawl", db=db, seeds=seeds)
+    assert result.returncode == 1
+    assert "no page fetched (http_404 " in result.stdout
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM crawl_runs").fetchone() == ("failed",)
+        assert conn.execute("SELECT kind, message FROM crawl_errors").fetchall() == [("http_404", "HTTP 404")]
+
+
+def test_an_interrupted_run_is_marked_when_the_next_one_starts(tmp_path, demo_site, adclear):
+    """A run left 'running' by a process that is gone (kill -9) is marked interrupted, not left dangling."""
+    from adclear.db import connect
+
+    db_path = tmp_path / "data" / "adclear.db"
+    db = connect(db_path)
+    db.execute(
+        "INSERT INTO sites (name, platform, kind, config, updated_at) VALUES "
+        "('demo-classifieds', 'x', 'classifieds', '{}', '2026-01-01')"
+    )
+    db.execute(
+        "INSERT INTO crawl_runs (site, spider, owner, started_at) VALUES "
+        f"('demo-classifieds', 'classifieds', '{socket.gethostname()}:999999999', '2026-01-01')"
+    )
+    db.conn.commit()
+    db.close()
+    result = adclear("crawl", db=db_path, seeds=seeds_for(demo_site, tmp_path / "seeds.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    with sqlite3.connect(db_path) as conn:
+        runs = conn.execute("SELECT id, status, reason FROM crawl_runs ORDER BY id").fetchall()
+    assert runs[0] == (1, "interrupted", "the crawl process stopped before the run finished")
+    assert runs[1][:2] == (2, "ok")
