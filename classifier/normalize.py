@@ -1,0 +1,423 @@
+"""Normalisation of ad text before rule matching, with a map back to the original characters.
+
+``normalize(s)`` undoes the evasions of DOMAIN.md so that one regular expression catches every spelling:
+
+1. per character (one C-level ``str.translate`` with a lazily filled table): NFKC (full-width letters and
+   digits, compatibility forms, circled numbers), lower case, traditional -> simplified (OpenCC's character
+   table, from ``opencc-python-reimplemented``); zero-width characters, BOM and other format characters are
+   dropped; emoji and decorative symbols become a private marker handled in step 2;
+2. separators: whitespace, markers and filler symbols (``-_*·•.~|/``) between two CJK characters are removed
+   (保 本 保 息, 保✦本, 保-本 -> 保本); whitespace between a CJK character and a digit or letter is removed
+   (加 V, 5 万); elsewhere (between two Latin words or two numbers) a run becomes one space, so unrelated
+   things are never glued;
+3. contact-channel homophones and abbreviations (薇信, 威信, 徽信, v信, vx, wx, 加V -> 微信; 扣扣 -> qq);
+4. Chinese numerals next to a unit or a rate word (月息三分 -> 月息3分, 年化百分之十二 -> 年化12%,
+   五万起投 -> 5万起投, 十二点五 -> 12.5).
+
+Every character of ``Normalized.text`` comes from a span of the original: ``Normalized.span(a, b)`` gives the
+original span that produced ``text[a:b]``. Nothing is invented without such an origin.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Normalized", "normalize", "normalize_char"]
+
+_MARKER = "\ue000"  # stands for an emoji or decorative symbol between steps 1 and 2; never in the output
+_INVISIBLE = "\ue001"  # stands for a zero-width or format character between steps 1 and 2; always dropped
+
+_DROP_CHARS = frozenset("\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u034f\u180e\u20e3")
+
+
+def _load_t2s() -> dict[str, str]:
+    """OpenCC's traditional -> simplified character table (first candidate of each line)."""
+    try:
+        import opencc  # opencc-python-reimplemented: ships the OpenCC dictionaries
+    except ImportError as e:  # pragma: no cover - an installation problem
+        raise ImportError(
+            "classifier needs OpenCC's character table from the 'opencc-python-reimplemented' package: "
+            "pip install 'opencc-python-reimplemented==0.1.7'"
+        ) from e
+
+    path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
+    table: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 2 and len(parts[0]) == 1:
+                target = parts[1].split(" ")[0]
+                if len(target) == 1 and target != parts[0]:
+                    table[parts[0]] = target
+    return table
+
+
+_T2S = _load_t2s()
+
+
+def normalize_char(ch: str) -> str:
+    """What one character becomes in step 1: the invisible marker (dropped in step 2), the decoration marker,
+    or one or more characters."""
+    if ch in _DROP_CHARS or ch == _INVISIBLE:
+        return _INVISIBLE
+    cp = ord(ch)
+    if 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF or 0x1F3FB <= cp <= 0x1F3FF or 0xE0000 <= cp <= 0xE007F:
+        return _INVISIBLE  # variation selectors, skin tones, tag characters: parts of emoji
+    cat = unicodedata.category(ch)
+    if cat == "Cf" or (cat == "Cc" and ch not in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"):
+        return _INVISIBLE  # format and control characters
+    if cat == "Co" or ch == _MARKER:
+        return _MARKER
+    if cat == "Nd":
+        return str(unicodedata.decimal(ch))  # any script's digits -> ASCII, so \d means [0-9] after this
+    out = unicodedata.normalize("NFKC", ch).lower()
+    if not out:
+        return ""
+    if cat in ("So", "Sk") and not ch.isascii() and not any(c.isalnum() for c in out):
+        return _MARKER
+    if cat == "Sm" and not out.isascii() and (0x2190 <= cp <= 0x21FF or 0x27F0 <= cp <= 0x297F):
+        return _MARKER  # arrows used as decoration
+    if cat in ("Po", "Pd") and ch in "•●◆◇■□▪▫※‣⁃∙・✓✔":
+        return _MARKER
+    return "".join(_T2S.get(c, c) for c in out)
+
+
+class _Table(dict):
+    """``str.translate`` table filled on first sight of each character."""
+
+    irregular: set[str]
+
+    def __missing__(self, cp: int) -> str:
+        ch = chr(cp)
+        out = normalize_char(ch)
+        if len(out) != 1:
+            self.irregular.add(ch)
+        self[cp] = out
+        return out
+
+
+_TABLE = _Table()
+_TABLE.irregular = set()
+
+
+# One normalisation step's map from its output back to its input: pieces in output order, each
+# (output start, input start, input end, exact). An exact piece maps character for character; any other maps
+# all its characters to the whole input span (a replacement). Deleted input has no piece.
+_Pieces = tuple[list[int], list[int], list[int], list[bool]]
+
+
+class _Step:
+    """One step's map; for a substitution, worked out again from its regex only when first needed."""
+
+    __slots__ = ("_pieces", "_edits", "_length")
+
+    def __init__(self, pieces: _Pieces | None = None, edits: list[tuple[int, int, str]] | None = None, length: int = 0):
+        self._pieces = pieces
+        self._edits = edits  # (start, end, replacement) in the step's input, in order
+        self._length = length  # of the step's input
+
+    def pieces(self) -> _Pieces:
+        if self._pieces is None:
+            assert self._edits is not None
+            self._pieces = _pieces_of(self._edits, self._length)
+        return self._pieces
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """Normalised text and the maps that lead each of its characters back to ``original``."""
+
+    original: str
+    text: str
+    steps: tuple[_Step, ...] = ()  # first step first; empty: text[i] comes from original[i]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The span of ``original`` that produced ``text[start:end]``."""
+        a, b = start, end
+        for step in reversed(self.steps):
+            a, b = _back(step.pieces(), a, b)
+        return a, b
+
+
+def _back(step: _Pieces, a: int, b: int) -> tuple[int, int]:
+    out_start, in_start, in_end, exact = step
+    if not out_start:
+        return 0, 0
+    i = bisect.bisect_right(out_start, a) - 1
+    if i < 0:
+        i = 0
+    if a >= b:  # an empty span: the position where output a begins
+        if i + 1 < len(out_start) or a < out_start[i] + (in_end[i] - in_start[i] if exact[i] else 1):
+            pos = in_start[i] + (a - out_start[i]) if exact[i] else in_start[i]
+            pos = min(pos, in_end[i])
+        else:
+            pos = in_end[i]
+        return pos, pos
+    j = bisect.bisect_right(out_start, b - 1) - 1
+    sa = in_start[i] + (a - out_start[i]) if exact[i] else in_start[i]
+    sb = in_start[j] + (b - out_start[j]) if exact[j] else in_end[j]
+    return sa, sb
+
+
+# --- step 2: separators -------------------------------------------------------------------------------------
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_CJK_PUNCT = frozenset("，。！？；：、“”‘’（）【】《》〈〉「」『』〔〕,.!?;:()")
+_FILLER = r"\-_*·•.~|/\\^`=#—–"
+_SEP_RE = re.compile(rf"[\s{_MARKER}{_INVISIBLE}{_FILLER}]+")  # any run of separators; _sep_repl decides
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
+_SPACES = frozenset(" \t\f\v\u00a0\u3000\u2028\u2029\x1c\x1d\x1e\x1f\x85")
+
+
+def _is_cjk(ch: str) -> bool:
+    return (
+        "\u4e00" <= ch <= "\u9fff"
+        or "\u3400" <= ch <= "\u4dbf"
+        or "\uf900" <= ch <= "\ufaff"
+        or ("\U00020000" <= ch <= "\U0003134f")
+    )
+
+
+def _sep_repl(m: re.Match[str]) -> str | None:
+    """What a run of separators becomes, given its neighbours: None keeps it as it is."""
+    text = m.string
+    a, b = m.span()
+    if not a or b == len(text):
+        return ""  # leading or trailing separators
+    before, after = text[a - 1], text[b]
+    cjk_before, cjk_after = _is_cjk(before), _is_cjk(after)
+    run = m.group()
+    if cjk_before and cjk_after and "\n" not in run:
+        return ""  # 保 本, 保✦本, 保-本
+    visible = run.replace(_INVISIBLE, "")
+    if not visible:
+        return ""  # zero-width characters: dropped
+    if "\n" in visible:
+        return "\n" if run != "\n" else None  # never glue across lines
+    has_marker = _MARKER in visible
+    if all(c in _SPACES or c == _MARKER for c in visible):
+        if (cjk_before or before in _CJK_PUNCT) and (after in _ALNUM or after == "%" or after in _CJK_PUNCT):
+            return ""  # 加 V, 收益 12%
+        if (before in _ALNUM or before == "%" or before in _CJK_PUNCT) and (cjk_after or after in _CJK_PUNCT):
+            return ""  # 5 万
+        if before.isdigit() and after == "%":
+            return ""
+        if before in _ALNUM and after in _ALNUM:
+            return None if run == " " else " "  # keep Latin words and numbers apart
+        if has_marker:
+            return ""
+        return None if run == " " else " "
+    if has_marker:
+        return " " if before in _ALNUM and after in _ALNUM else ""
+    return None  # filler between other things (3-5, www.x.com): kept
+
+
+# --- step 3: contact channels -------------------------------------------------------------------------------
+_CONTACT_RE = re.compile(
+    r"(?:vx|wx|v信|微x|weixin|wechat)(?![a-z])"
+    r"|[薇威徽危卫维]信"
+    r"|[v薇威](?![a-z]|信)"
+    r"|[扣抠蔻寇叩]{2}(?=号|群|[:：]|\s*[0-9])"
+)
+_CONTACT_AFTER = re.compile(r"号|群|联系|咨询|[:：]|\s*[a-z0-9]")
+
+
+def _contact_repl(m: re.Match[str]) -> str | None:
+    g = m.group()
+    text = m.string
+    a, b = m.span()
+    before = text[a - 1] if a else ""
+    if g[0] in "扣抠蔻寇叩":
+        return "qq"
+    if g[0] in "vw微" and len(g) > 1:
+        return None if before.isascii() and before.isalpha() else "微信"  # vx, wx, v信 but not in a word
+    if len(g) == 2:  # 薇信, 威信: a channel when added to or followed by an id
+        return "微信" if before in "加+添" or _CONTACT_AFTER.match(text, b) else None
+    return "微信" if before in "加+添" else None  # 加V, 加薇
+
+
+# --- step 4: Chinese numerals -------------------------------------------------------------------------------
+_DIGITS = {
+    "零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
+    "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9,
+}  # fmt: skip
+_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+_BIG = {"万": 10_000, "亿": 100_000_000}
+_D = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖"
+_N = _D + "十拾百佰千仟万亿"
+_NUM_RE = re.compile(rf"[百千]分之[{_N}]+(?:点[{_D}]+)?|[{_D}十拾][{_N}]*(?:点[{_D}]+)?")
+_NOT_BEFORE = frozenset(_N + "几数")
+_UNIT_AFTER = set("元块角厘倍成个年月天日周期份股人位级层代名%‰万亿")
+_RATE_BEFORE = re.compile(r"(?:息|利|率|年化|收益|回报|返|赚|翻|高达|分红)$")
+_COMMON_ONE = re.compile(r"^一(?:[个年月天日周份股倍元块万亿]|点[0-9])")
+
+
+def _cn_int(s: str) -> int | None:
+    """Value of a Chinese integer numeral (十二, 两万五千, 三万五, 一二三); None if it is not one."""
+    if not s:
+        return None
+    if all(c in _DIGITS for c in s):  # digit by digit: 一二三
+        return int("".join(str(_DIGITS[c]) for c in s))
+    total = section = 0
+    digit: int | None = None
+    last_unit = 1
+    for c in s:
+        if c in _DIGITS:
+            if digit is not None and digit != 0 and _DIGITS[c] != 0:
+                return None
+            digit = _DIGITS[c]
+        elif c in _UNITS:
+            u = _UNITS[c]
+            section += (1 if digit is None else digit) * u
+            digit = None
+            last_unit = u
+        elif c in _BIG:
+            b = _BIG[c]
+            section += digit or 0
+            if section == 0:
+                return None
+            total += section * b
+            section, digit = 0, None
+            last_unit = b
+        else:
+            return None
+    if digit is not None:
+        if digit and last_unit >= 100 and s[-2] not in "零〇":
+            digit *= last_unit // 10  # 三万五 = 35000, 一百二 = 120 (colloquial)
+        section += digit
+    return total + section
+
+
+def _cn_number(s: str) -> str | None:
+    """Arabic spelling of a Chinese numeral; a trailing 万/亿 stays as the unit (五万 -> 5万)."""
+    whole, _, frac = s.partition("点")
+    suffix = ""
+    if whole and whole[-1] in _BIG and not any(c in _BIG for c in whole[:-1]) and not frac:
+        whole, suffix = whole[:-1], whole[-1]
+    value = _cn_int(whole)
+    if value is None:
+        return None
+    out = str(value)
+    if frac:
+        out += "." + "".join(str(_DIGITS[c]) for c in frac)
+    return out + suffix
+
+
+def _num_repl(m: re.Match[str]) -> str | None:
+    g = m.group()
+    if g[1:3] == "分之":  # 百分之十二 -> 12%
+        n = _cn_number(g[3:])
+        return None if n is None else n + ("%" if g[0] == "百" else "‰")
+    text = m.string
+    a, b = m.span()
+    if a and text[a - 1] in _NOT_BEFORE:
+        return None  # inside a longer numeral (千万, 几十万): leave it
+    num, nxt = g, text[b : b + 2]
+    rate_context = bool(_RATE_BEFORE.search(text, max(0, a - 4), a))
+    first = nxt[:1]
+    if first == "分":
+        if nxt[1:2] == "之":
+            return None  # 三分之一: a fraction
+        if not (rate_context or nxt[1:2] in ("利", "息")):
+            return None  # 十分 = "very"
+        unit_ok = True
+    else:
+        unit_ok = first in _UNIT_AFTER or num[-1] in _BIG
+    unambiguous = "点" in num or (len(num) >= 2 and any(c in "十拾百佰千仟万亿" for c in num))
+    if not (unit_ok or rate_context or unambiguous):
+        return None
+    if num == "一" and not rate_context and not _COMMON_ONE.match(num + nxt):
+        return None
+    return _cn_number(num)
+
+
+# --- the pipeline -------------------------------------------------------------------------------------------
+def _pieces_of(edits: list[tuple[int, int, str]], length: int) -> _Pieces:
+    """The map of one substitution step from its edits."""
+    out_start: list[int] = []
+    in_start: list[int] = []
+    in_end: list[int] = []
+    exact: list[bool] = []
+    last = pos = 0
+    for a, b, out in edits:
+        if a > last:
+            out_start.append(pos)
+            in_start.append(last)
+            in_end.append(a)
+            exact.append(True)
+            pos += a - last
+        if out:
+            out_start.append(pos)
+            in_start.append(a)
+            in_end.append(b)
+            exact.append(len(out) == b - a)
+            pos += len(out)
+        last = b
+    if last < length:
+        out_start.append(pos)
+        in_start.append(last)
+        in_end.append(length)
+        exact.append(True)
+    return out_start, in_start, in_end, exact
+
+
+def _sub(norm: Normalized, regex: re.Pattern[str], repl: Callable[[re.Match[str]], str | None]) -> Normalized:
+    """Apply ``regex``/``repl`` to ``norm.text`` as one more step (its map is worked out when first needed)."""
+    edits: list[tuple[int, int, str]] = []
+    record = edits.append
+
+    def apply(m: re.Match[str]) -> str:
+        out = repl(m)
+        if out is None:
+            return m.group()
+        record((m.start(), m.end(), out))
+        return out
+
+    text = regex.sub(apply, norm.text)
+    if not edits:
+        return norm
+    return Normalized(norm.original, text, (*norm.steps, _Step(edits=edits, length=len(norm.text))))
+
+
+def _step1(s: str) -> Normalized:
+    text = s.translate(_TABLE)
+    if len(text) == len(s):  # every character became one character
+        return Normalized(s, text)
+    # some character became several (NFKC of ㈱, ﬁ, ½): map those as replacements
+    out_start: list[int] = []
+    in_start: list[int] = []
+    in_end: list[int] = []
+    exact: list[bool] = []
+    pos = 0
+    for i, ch in enumerate(s):
+        out = _TABLE[ord(ch)]
+        if len(out) == 1 and exact and exact[-1] and in_end[-1] == i:
+            in_end[-1] = i + 1
+        elif out:
+            out_start.append(pos)
+            in_start.append(i)
+            in_end.append(i + 1)
+            exact.append(len(out) == 1)
+        pos += len(out)
+    return Normalized(s, text, (_Step((out_start, in_start, in_end, exact)),))
+
+
+_HAS_NUMERAL = re.compile(rf"[{_D}十拾]|[百千]分之")
+_HAS_CONTACT_HINT = re.compile(r"[vw薇威徽危卫维扣抠蔻寇叩]")
+_HAS_SEPARATOR = re.compile(rf"[\s{_MARKER}{_INVISIBLE}{_FILLER}]")
+
+
+def normalize(s: str) -> Normalized:
+    """Normalise ``s`` for rule matching; see the module docstring for the steps."""
+    norm = _step1(s)
+    if _HAS_SEPARATOR.search(norm.text):
+        norm = _sub(norm, _SEP_RE, _sep_repl)
+    if _HAS_CONTACT_HINT.search(norm.text):
+        norm = _sub(norm, _CONTACT_RE, _contact_repl)
+    if _HAS_NUMERAL.search(norm.text):
+        norm = _sub(norm, _NUM_RE, _num_repl)
+    return norm
