@@ -17,7 +17,7 @@ import sqlite_utils
 
 from adclear.errors import DatabaseError
 
-__all__ = ["BUSY_TIMEOUT_MS", "connect", "default_db_path", "immediate"]
+__all__ = ["BUSY_TIMEOUT_MS", "connect", "default_db_path", "immediate", "snapshot"]
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -69,3 +69,17 @@ def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise
     else:
         conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A read transaction: every query inside sees the database as of the first one (WAL)."""
+    conn = db.conn
+    if conn.in_transaction:
+        raise RuntimeError("snapshot() inside an open transaction: commit or roll back first")
+    conn.execute("BEGIN DEFERRED")
+    try:
+        yield db
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")

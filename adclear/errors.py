@@ -7,12 +7,28 @@ Only the CLI turns them into ``click.ClickException`` (one line, exit code 1, no
     ├── SeedsInvalid        seeds.yml does not describe a valid crawl
     ├── UnknownSite         a site name that seeds.yml does not define
     ├── DatabaseError       the database cannot be opened or migrated
-    └── CrawlFailed         a crawl run fetched nothing or failed too often
+    ├── CrawlFailed         a crawl run fetched nothing or failed too often
+    └── ReviewError         a decision that cannot be taken
+        ├── UnknownAd           no ad with that id
+        ├── AlreadyDecided      the ad was already confirmed or rejected
+        ├── InvalidChoice       an unknown category, reason or action
+        └── HeldByOther         another reviewer holds the ad's claim
 """
 
 from __future__ import annotations
 
-__all__ = ["AdclearError", "CrawlFailed", "DatabaseError", "SeedsInvalid", "UnknownSite"]
+__all__ = [
+    "AdclearError",
+    "AlreadyDecided",
+    "CrawlFailed",
+    "DatabaseError",
+    "HeldByOther",
+    "InvalidChoice",
+    "ReviewError",
+    "SeedsInvalid",
+    "UnknownAd",
+    "UnknownSite",
+]
 
 
 class AdclearError(Exception):
@@ -33,3 +49,23 @@ class DatabaseError(AdclearError):
 
 class CrawlFailed(AdclearError):
     """A crawl run fetched nothing or failed too often."""
+
+
+class ReviewError(AdclearError):
+    """A decision that cannot be taken."""
+
+
+class UnknownAd(ReviewError):
+    """No ad with that id."""
+
+
+class AlreadyDecided(ReviewError):
+    """The ad was already confirmed or rejected."""
+
+
+class InvalidChoice(ReviewError):
+    """An unknown category, reason or action."""
+
+
+class HeldByOther(ReviewError):
+    """Another reviewer holds the ad's claim."""

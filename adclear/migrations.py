@@ -112,6 +112,7 @@ def m001_crawl(db: Database) -> None:
             content_hash TEXT NOT NULL,
             first_seen TEXT NOT NULL,
             last_seen TEXT NOT NULL,
+            last_fetched TEXT NOT NULL,       -- when its page was last fetched (last_seen: also seen in a list)
             status TEXT NOT NULL DEFAULT 'new',
             removed_at TEXT
         );
@@ -134,7 +135,8 @@ def m001_crawl(db: Database) -> None:
             ad_id INTEGER NOT NULL REFERENCES ads(id),
             run_id INTEGER NOT NULL REFERENCES crawl_runs(id),
             seen_at TEXT NOT NULL,
-            change TEXT NOT NULL CHECK (change IN ('new', 'same', 'changed')),
+            -- new, same, changed: the page was fetched; listed: seen in a list, not fetched again (revisit_after)
+            change TEXT NOT NULL CHECK (change IN ('new', 'same', 'changed', 'listed')),
             UNIQUE (ad_id, run_id)
         );
         CREATE INDEX sightings_run ON sightings(run_id);
@@ -153,5 +155,109 @@ def m001_crawl(db: Database) -> None:
             UNIQUE (ad_id, kind, sha256)
         );
         CREATE INDEX evidence_ad ON evidence(ad_id);
+        """,
+    )
+
+
+@migrations()
+def m002_review(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE verdicts (               -- every classification of an ad; the newest is the current one
+            id INTEGER PRIMARY KEY,
+            ad_id INTEGER NOT NULL REFERENCES ads(id),
+            content_hash TEXT NOT NULL,       -- the ad's content this verdict is about
+            classifier_version TEXT NOT NULL,
+            classified_at TEXT NOT NULL,
+            score REAL NOT NULL,
+            label TEXT NOT NULL CHECK (label IN ('flag', 'watch', 'clear')),
+            categories TEXT NOT NULL,         -- JSON list, strongest first
+            hits TEXT NOT NULL,               -- JSON list of hits (rule, span, weight, legal basis)
+            nearest TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX verdicts_ad ON verdicts(ad_id, id);
+        CREATE TABLE queue (                  -- one review item per ad
+            id INTEGER PRIMARY KEY,
+            ad_id INTEGER NOT NULL UNIQUE REFERENCES ads(id),
+            verdict_id INTEGER NOT NULL REFERENCES verdicts(id),
+            priority REAL NOT NULL,           -- flag above watch, then by score
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'claimed', 'decided', 'withdrawn')),
+            claimed_by TEXT,
+            lease_until TEXT,
+            queued_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX queue_open ON queue(state, priority DESC, queued_at);
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            ad_id INTEGER NOT NULL REFERENCES ads(id),
+            reviewer TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('confirmed', 'rejected')),
+            category TEXT,                    -- 涉嫌类型, for a confirmation
+            reason TEXT NOT NULL,             -- the reviewer's reason; for a rejection one of the reject reasons
+            legal_basis TEXT NOT NULL DEFAULT '',
+            note TEXT NOT NULL DEFAULT '',
+            verdict_id INTEGER REFERENCES verdicts(id),
+            decided_at TEXT NOT NULL,
+            ledger_seq INTEGER NOT NULL
+        );
+        CREATE INDEX decisions_ad ON decisions(ad_id);
+        CREATE TABLE ledger (                 -- 违法广告清理台账: one append-only hash chain
+            seq INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            ad_id INTEGER REFERENCES ads(id),
+            payload TEXT NOT NULL,            -- canonical JSON
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE
+        );
+        CREATE INDEX ledger_ad ON ledger(ad_id);
+        CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+        BEGIN
+            SELECT RAISE(ABORT, 'the ledger is append-only: corrections are new entries');
+        END;
+        CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+        BEGIN
+            SELECT RAISE(ABORT, 'the ledger is append-only: entries cannot be deleted');
+        END;
+        CREATE TRIGGER ledger_extends_chain BEFORE INSERT ON ledger
+        WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM ledger)
+          OR NEW.prev_hash IS NOT coalesce((SELECT hash FROM ledger ORDER BY seq DESC LIMIT 1),
+                                           '0000000000000000000000000000000000000000000000000000000000000000')
+        BEGIN
+            SELECT RAISE(ABORT, 'a ledger entry must extend the chain: next seq and the head hash as prev_hash');
+        END;
+        CREATE TABLE audit_log (              -- who did what, when, from where
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,             -- login, claim, confirm, reject, export, ...
+            target TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '{}',
+            address TEXT NOT NULL DEFAULT ''  -- 'cli' or the client's IP address
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+        """,
+    )
+
+
+@migrations()
+def m003_contacts(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE contacts (               -- contacts an ad has shown (any version), normalised
+            id INTEGER PRIMARY KEY,
+            ad_id INTEGER NOT NULL REFERENCES ads(id),
+            kind TEXT NOT NULL CHECK (kind IN ('mobile', 'landline', 'wechat', 'qq', 'qq_group', 'url')),
+            value TEXT NOT NULL,
+            matched TEXT NOT NULL,            -- as written in the ad
+            first_seen TEXT NOT NULL,
+            UNIQUE (ad_id, kind, value)
+        );
+        CREATE INDEX contacts_value ON contacts(kind, value);
         """,
     )

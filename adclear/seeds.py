@@ -18,7 +18,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from adclear.errors import SeedsInvalid
 from adclear.yamlsource import Located, YamlProblem, load_located
 
-__all__ = ["DetailSelectors", "ListSelectors", "Operator", "Seeds", "Site", "load_seeds"]
+__all__ = [
+    "DetailSelectors",
+    "ListSelectors",
+    "Operator",
+    "RenderOptions",
+    "SearchOptions",
+    "Seeds",
+    "Site",
+    "load_seeds",
+]
 
 SITE_KINDS = ("classifieds", "social", "forum")
 
@@ -78,9 +87,13 @@ class ListSelectors(_Model):
 
 
 class DetailSelectors(_Model):
-    """Where the parts of an ad stand on its detail page."""
+    """Where the parts of an ad stand on its detail page.
 
-    title: Selector
+    ``title`` may be left out for social sites only: a post has no title, so its first line (at most
+    ``POST_TITLE_CHARS`` characters) stands for one.
+    """
+
+    title: Selector | None = None
     body: Selector
     contact: Selector | None = None
     author: Selector | None = None
@@ -90,6 +103,64 @@ class DetailSelectors(_Model):
     @classmethod
     def _selectors(cls, v: str | None) -> str | None:
         return v if v is None else _check_selector(v)
+
+
+def _check_browser_selector(value: str) -> str:
+    """A CSS selector the browser can wait for: no parsel pseudo-elements (``::text``, ``::attr()``)."""
+    value = _check_selector(value)
+    if "::" in value:
+        raise ValueError(f"'{value}' is waited for in the browser: plain CSS only, without ::text or ::attr()")
+    return value
+
+
+class RenderOptions(_Model):
+    """How a page of a social site is rendered in Chromium before its links and text are read."""
+
+    wait_for: Selector  # the page is ready when this matches (feed, list and search pages)
+    detail_wait_for: Selector | None = None  # post pages are ready when this matches; default: detail.body
+    load_more: Selector | None = None  # a button that loads more posts (加载更多), clicked up to max_loads times
+    scroll: bool = False  # scroll to the bottom to load more posts (infinite scroll), up to max_loads times
+    max_loads: int = Field(5, ge=0, le=1000)  # loads (clicks or scrolls) per feed, search or list page
+    timeout: float = Field(20, gt=0, le=300)  # seconds a page, or one load, may take to settle
+    screenshot: bool = True  # a full-page PNG of every post page, archived as evidence
+
+    @field_validator("wait_for", "detail_wait_for", "load_more")
+    @classmethod
+    def _selectors(cls, v: str | None) -> str | None:
+        return v if v is None else _check_browser_selector(v)
+
+
+class SearchOptions(_Model):
+    """A site's own search: one result page per keyword, crawled like a list page."""
+
+    url: str  # with {keyword} where the keyword goes, e.g. http://example.com/search?q={keyword}
+    keywords: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = v.strip()
+        if "{keyword}" not in v:
+            raise ValueError(f"'{v}' has no {{keyword}}: write where the keyword goes, e.g. /search?q={{keyword}}")
+        _check_url(v.replace("{keyword}", "keyword"))
+        return v
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, v: list[str]) -> list[str]:
+        out = []
+        for keyword in v:
+            keyword = keyword.strip()
+            if keyword in out:
+                raise ValueError(f"keyword '{keyword}' is listed twice")
+            out.append(keyword)
+        return out
+
+    def urls(self) -> list[tuple[str, str]]:
+        """(keyword, result page URL) for every keyword, the keyword URL-encoded as UTF-8."""
+        from urllib.parse import quote
+
+        return [(k, self.url.replace("{keyword}", quote(k, safe=""))) for k in self.keywords]
 
 
 class Site(_Model):
@@ -103,9 +174,15 @@ class Site(_Model):
     allowed_domains: list[str] = Field(min_length=1)
     list: ListSelectors
     detail: DetailSelectors
+    render: RenderOptions | None = None  # social sites: how pages are rendered in Chromium
+    search: SearchOptions | None = None  # keyword searches on the site, crawled like list pages
     max_pages: int = Field(1000, ge=1, le=10_000_000)  # pages fetched per run, all kinds
     delay: float = Field(1.0, ge=0, le=600)  # seconds between requests to the site
     concurrency: int = Field(2, ge=1, le=64)  # requests in flight to the site
+    timeout: float = Field(30.0, gt=0, le=600)  # seconds before a request that does not answer fails
+    retries: int = Field(2, ge=0, le=10)  # retries of a failed request (5xx, 429, timeouts), with backoff
+    max_error_rate: float = Field(0.5, ge=0, le=1)  # a run with more failed requests than this fails
+    revisit_after: float = Field(0, ge=0)  # hours: an ad fetched more recently is not fetched again (0: always)
     drop_query_params: tuple[str, ...] = ()  # tracking parameters removed from ad URLs, beside utm_*
     enabled: bool = True
 
@@ -132,7 +209,38 @@ class Site(_Model):
                     f"start URL {url} is outside allowed_domains {list(self.allowed_domains)}: "
                     "add its host to allowed_domains"
                 )
+        if self.search is not None and not self.allows(self.search.url.replace("{keyword}", "keyword")):
+            raise ValueError(
+                f"search URL {self.search.url} is outside allowed_domains {list(self.allowed_domains)}: "
+                "add its host to allowed_domains"
+            )
         return self
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> Site:
+        if self.kind == "social":
+            if self.render is None:
+                raise ValueError(
+                    "a social site is rendered in Chromium: add 'render:' with at least 'wait_for' (see docs/seeds.md)"
+                )
+            if self.render.detail_wait_for is None and "::" in self.detail.body:
+                raise ValueError(
+                    "post pages wait for detail.body, which has ::text or ::attr(): "
+                    "set render.detail_wait_for to a plain CSS selector"
+                )
+        else:
+            if self.render is not None:
+                raise ValueError(f"'render' is only for social sites; this site's kind is {self.kind}")
+            if self.detail.title is None:
+                raise ValueError("detail.title is missing; add it (only social sites may leave it out)")
+        return self
+
+    @property
+    def post_wait_for(self) -> str:
+        """What a rendered post page waits for: ``render.detail_wait_for``, else the body selector."""
+        if self.render is not None and self.render.detail_wait_for:
+            return self.render.detail_wait_for
+        return self.detail.body
 
     def allows(self, url: str) -> bool:
         """Whether ``url`` is on one of the site's allowed domains (subdomains included)."""

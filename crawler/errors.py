@@ -25,9 +25,12 @@ def classify_failure(failure: Failure) -> tuple[str, str]:
     if isinstance(exc, (tx.TimeoutError, tx.TCPTimedOutError, sx.DownloadTimeoutError, TimeoutError)):
         return "timeout", str(exc) or "the site did not answer in time"
     if isinstance(exc, sx.ResponseDataLossError):
-        return "data_loss", f"the response was cut short: {exc}"
+        return "data_loss", "the response ended before its Content-Length: truncated (DOWNLOAD_FAIL_ON_DATALOSS)"
     if isinstance(exc, sx.DownloadCancelledError):
-        return "cancelled", str(exc) or "the download was cancelled (too large?)"
+        text = str(exc)
+        if "larger than download max size" in text:
+            return "too_large", text.split(" in request ")[0]
+        return "cancelled", text or "the download was cancelled"
     if isinstance(
         exc, (ResponseNeverReceived, ResponseFailed, tx.ConnectionLost, tx.ConnectionDone, sx.DownloadFailedError)
     ):
@@ -38,6 +41,8 @@ def classify_failure(failure: Failure) -> tuple[str, str]:
         text = str(exc)
         if "robots.txt" in text:
             return "robots", "forbidden by robots.txt"
+        if "max redirections" in text:
+            return "redirect_loop", "too many redirects (a redirect loop?)"
         return "ignored", text or "request ignored"
     return _snake(type(exc).__name__), f"{type(exc).__name__}: {failure.getErrorMessage()}"
 

@@ -8,6 +8,7 @@ by Ctrl-C or a signal is ``interrupted``. ``adclear crawl`` reads ``RunRecorder.
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -50,11 +51,41 @@ class RunRecorder:
         self.run_id: int | None = None
         self.result: RunResult | None = None
         self.setup_error: str | None = None
+        self._offsite_seen: set[str] = set()
+        self.resuming = False
         # bound methods: Scrapy keeps signal receivers by weak reference (FINDINGS.md, trap 7)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.spider_error, signal=signals.spider_error)
         crawler.signals.connect(self.item_error, signal=signals.item_error)
+        crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
+        self._prepare_jobdir()
+
+    def _prepare_jobdir(self) -> None:
+        """Keep the site's JOBDIR only to resume a run that stopped cleanly (Ctrl-C); start afresh otherwise.
+
+        This runs before the scheduler opens the JOBDIR. A run killed outright (kill -9, power cut) leaves
+        requests that were taken from the disk queue but never finished: resuming from that state would skip
+        them for good, so such a JOBDIR is discarded and the site crawled again from its start URLs.
+        """
+        jobdir = self.crawler.settings.get("JOBDIR")
+        site = getattr(self.crawler.spidercls, "site", None)
+        if not jobdir or site is None:
+            return
+        try:
+            store = CrawlStore(self.db_path)
+        except AdclearError as e:
+            self.setup_error = str(e)
+            return
+        try:
+            store.close_dead_runs(site.name)
+            last = store.last_run(site.name)
+        finally:
+            store.close()
+        resumable = last is not None and last["status"] == "interrupted" and last["reason"] == "shutdown"
+        if not resumable and Path(jobdir).exists():
+            shutil.rmtree(jobdir)
+        self.resuming = resumable and Path(jobdir).exists()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecorder:
@@ -97,13 +128,23 @@ class RunRecorder:
             [self.run_id],
         ).fetchone()[0]
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        errors = self.store.error_count(self.run_id)
+        rate = errors / (ok_pages + errors) if ok_pages + errors else 0.0
+        max_rate = spider.site.max_error_rate
         if ok_pages == 0:
             status = "failed"
             first = self.store.first_errors(self.run_id)
             why = "; ".join(f"{kind} {url}: {message}" for kind, url, message in first) or "no error recorded"
             reason = f"no page fetched ({why})"
+        elif rate > max_rate:
+            status = "failed"
+            kinds = ", ".join(f"{k} {n}" for k, n in self.store.error_kinds(self.run_id).items())
+            reason = (
+                f"{errors} of {ok_pages + errors} requests failed ({rate:.0%}, above max_error_rate "
+                f"{max_rate:.0%}: {kinds})"
+            )
         elif reason == "finished" or reason.startswith("closespider_"):
-            status, reason = "ok", reason
+            status = "ok"
         else:
             status = "interrupted"
         figures = self.store.finish_run(
@@ -111,6 +152,9 @@ class RunRecorder:
         )
         self.result.status, self.result.reason, self.result.figures = status, reason, figures
         self.store.close()
+        jobdir = self.crawler.settings.get("JOBDIR")
+        if jobdir and status != "interrupted" and Path(jobdir).exists():
+            shutil.rmtree(jobdir, ignore_errors=True)  # done: the next run starts from the start URLs
 
     # ---- what happens during the run ----------------------------------------------------------------
     def record_page(self, request: Request, response: Response) -> PageRef | None:
@@ -160,9 +204,22 @@ class RunRecorder:
             self.store.record_error(self.run_id, url=url, kind=kind, message=message)
         self.crawler.stats.inc_value(f"adclear/errors/{kind}") if self.crawler.stats else None
 
+    def record_offsite(self, url: str, why: str) -> None:
+        """A link the crawler will not follow, recorded once per run."""
+        if url not in self._offsite_seen:
+            self._offsite_seen.add(url)
+            self.record_error(url, "offsite", why)
+
     def record_failure(self, failure: Failure, request: Request) -> None:
         kind, message = classify_failure(failure)
         self.record_error(request.url, kind, message)
+
+    def request_dropped(self, request: Request, spider: Spider) -> None:
+        """A redirect back to a URL already requested is dropped by the duplicate filter: a redirect loop."""
+        chain = request.meta.get("redirect_urls")
+        if chain:
+            hops = " → ".join([*chain, request.url])
+            self.record_error(chain[0], "redirect_loop", f"redirects back to a page already requested: {hops}")
 
     def spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
         self.record_error(response.url, "parse", f"{failure.type.__name__}: {failure.getErrorMessage()}")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
+from w3lib.encoding import html_body_declared_encoding, resolve_encoding
 
 from crawler.extensions import RunRecorder
 
-__all__ = ["WarcArchiveMiddleware"]
+__all__ = ["CharsetMiddleware", "WarcArchiveMiddleware", "better_encoding"]
 
 
 class WarcArchiveMiddleware:
@@ -35,3 +36,44 @@ class WarcArchiveMiddleware:
         if page is not None:
             request.meta["adclear_page"] = page
         return response
+
+
+class CharsetMiddleware:
+    """Decode pages whose declared charset lies.
+
+    Scrapy trusts the Content-Type header first. Chinese sites often send GBK bytes under a header that says
+    UTF-8 (or ISO-8859-1): the text then comes out as mojibake. When the declared encoding cannot decode the
+    body strictly, try the charset the page itself declares (meta), then UTF-8, then GB18030 (a superset of
+    GB2312 and GBK), and keep the first that decodes without error.
+    """
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if not isinstance(response, TextResponse):
+            return response
+        corrected = better_encoding(response.body, response.encoding)
+        if corrected is None:
+            return response
+        return response.replace(encoding=corrected)
+
+
+def better_encoding(body: bytes, declared: str) -> str | None:
+    """An encoding that decodes ``body`` when ``declared`` does not; None when ``declared`` is fine."""
+    if _decodes(body, declared):
+        return None
+    candidates = []
+    meta = html_body_declared_encoding(body)
+    if meta:
+        candidates.append(resolve_encoding(meta) or meta)
+    candidates += ["utf-8", "gb18030"]
+    for encoding in candidates:
+        if encoding and encoding != declared and _decodes(body, encoding):
+            return encoding
+    return None
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
 from adclear.timeutil import parse_local
+from adclear.verdicts import ad_text
 from crawler.extensions import RunRecorder
 from crawler.items import AdItem
 from crawler.text import html_to_text, one_line
@@ -43,11 +45,19 @@ class CleanTextPipeline:
 
 
 class StorePipeline:
-    """Store the ad through the run's CrawlStore; counts come from the sightings it writes."""
+    """Classify the ad and store it through the run's CrawlStore; counts come from the sightings it writes.
+
+    The verdict is computed for every item (the classifier is fast and pure) but stored, with its queue item,
+    only for a new or changed ad, in the same transaction as the ad.
+    """
 
     def __init__(self, crawler: Crawler, recorder: RunRecorder):
+        from adclear.rules import load_classifier
+
         self.crawler = crawler
         self.recorder = recorder
+        rules = crawler.settings.get("ADCLEAR_RULES")
+        self.classifier = load_classifier(Path(rules) if rules else None)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -60,9 +70,14 @@ class StorePipeline:
         store, run_id = self.recorder.store, self.recorder.run_id
         if store is None or run_id is None:
             raise DropItem("no crawl run is open (see the run's setup error)")
-        result = store.save_ad(item, run_id)
+        title, text = ad_text(item.title, item.body, item.contact)
+        verdict = self.classifier.classify(text, title=title, url=item.url)
+        result = store.save_ad(item, run_id, verdict)
         if self.crawler.stats:
             self.crawler.stats.inc_value(f"adclear/ads/{result.change}")
         item.extra["ad_id"] = result.ad_id
         item.extra["change"] = result.change
+        item.extra["label"] = verdict.label
+        if self.crawler.stats and result.change in ("new", "changed"):
+            self.crawler.stats.inc_value(f"adclear/verdicts/{verdict.label}")
         return item

@@ -16,6 +16,8 @@ SPIDER_LOADER_CLASS = "crawler.spiderloader.SeedsSpiderLoader"
 # Where adclear keeps its data (the WARC files go beside the database, in warc/).
 ADCLEAR_DB = os.environ.get("ADCLEAR_DB", "data/adclear.db")
 ADCLEAR_SEEDS = os.environ.get("ADCLEAR_SEEDS", "seeds.yml")
+# Rule packs of the classifier; empty means the bundled classifier/rules.
+ADCLEAR_RULES = os.environ.get("ADCLEAR_RULES", "")
 
 # Politeness. The User-Agent is completed with the operator's name and contact from seeds.yml.
 ROBOTSTXT_OBEY = True
@@ -27,6 +29,13 @@ DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_TIMES = 2
+# Retries wait: Retry-After when the server says (up to ADCLEAR_RETRY_AFTER_MAX s), else 1 s, 2 s, 4 s … (max 60 s)
+ADCLEAR_RETRY_BACKOFF = 1.0
+ADCLEAR_RETRY_BACKOFF_MAX = 60.0
+ADCLEAR_RETRY_AFTER_MAX = 120.0
+# AutoThrottle adapts the delay to the site's latency, never below the site's `delay` (seeds.yml)
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_MAX_DELAY = 60.0
 REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
@@ -39,6 +48,10 @@ DOWNLOADER_MIDDLEWARES = {
     # After decompression (590) so that the archive holds the page as served, before retries (550) so that
     # a 5xx that is retried is archived too.
     "crawler.middlewares.WarcArchiveMiddleware": 580,
+    # A declared charset that lies (GBK bytes sent as UTF-8) is corrected before anyone reads the text.
+    "crawler.middlewares.CharsetMiddleware": 575,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.retry.BackoffRetryMiddleware": 550,
 }
 EXTENSIONS = {
     "crawler.extensions.RunRecorder": 100,

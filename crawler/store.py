@@ -13,17 +13,21 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from adclear.db import connect, immediate
 from adclear.errors import CrawlFailed
 from adclear.seeds import Site
 from adclear.timeutil import now_utc
+from adclear.verdicts import store_verdict
+from classifier.contacts import extract_contacts
 from crawler.items import AdItem, PageRef
 
 __all__ = ["CrawlStore", "SaveResult", "content_hash"]
 
 Change = Literal["new", "same", "changed", "repeat"]
+# crawl_errors kinds that record what the crawler chose not to do, not what failed
+NOT_ERRORS = "('robots', 'offsite')"
 
 
 def content_hash(title: str, body: str, contact: str) -> str:
@@ -61,23 +65,38 @@ class CrawlStore:
                 [site.name, site.platform, site.kind, site.region, site.model_dump_json(), now_utc()],
             )
 
-    def begin_run(self, site: str, spider: str) -> int:
-        """A new run for ``site``; runs left 'running' by a process that is gone are marked interrupted."""
+    def close_dead_runs(self, site: str) -> None:
+        """Runs of ``site`` left 'running' by a process that is gone (kill -9) are marked interrupted."""
         host = socket.gethostname()
         with immediate(self.db):
             for run_id, owner in self.db.execute(
                 "SELECT id, owner FROM crawl_runs WHERE site = ? AND status = 'running'", [site]
             ).fetchall():
-                if owner.startswith(f"{host}:") and _owner_alive(owner, host):
-                    raise CrawlFailed(
-                        f"site {site} is already being crawled by process {owner} (run {run_id}); "
-                        "wait for it to finish or stop it"
-                    )
                 if not _owner_alive(owner, host):
                     self.db.execute(
                         "UPDATE crawl_runs SET status = 'interrupted', finished_at = ?, "
                         "reason = 'the crawl process stopped before the run finished' WHERE id = ?",
                         [now_utc(), run_id],
+                    )
+
+    def last_run(self, site: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT id, status, reason FROM crawl_runs WHERE site = ? ORDER BY id DESC LIMIT 1", [site]
+        ).fetchone()
+        return {"id": row[0], "status": row[1], "reason": row[2]} if row else None
+
+    def begin_run(self, site: str, spider: str) -> int:
+        """A new run for ``site``; refused while another live process on this machine crawls the site."""
+        self.close_dead_runs(site)
+        host = socket.gethostname()
+        with immediate(self.db):
+            for run_id, owner in self.db.execute(
+                "SELECT id, owner FROM crawl_runs WHERE site = ? AND status = 'running'", [site]
+            ).fetchall():
+                if owner.startswith(f"{host}:"):
+                    raise CrawlFailed(
+                        f"site {site} is already being crawled by process {owner} (run {run_id}); "
+                        "wait for it to finish or stop it"
                     )
             cursor = self.db.execute(
                 "INSERT INTO crawl_runs (site, spider, started_at, owner) VALUES (?, ?, ?, ?)",
@@ -94,14 +113,13 @@ class CrawlStore:
                 "SELECT change, count(*) FROM sightings WHERE run_id = ? GROUP BY change", [run_id]
             ).fetchall()
         )
-        errors = self.db.execute(
-            "SELECT count(*) FROM crawl_errors WHERE run_id = ? AND kind NOT IN ('robots', 'offsite')", [run_id]
-        ).fetchone()[0]
+        errors = self.error_count(run_id)
         figures = {
             "pages": pages,
             "ads_new": counts.get("new", 0),
-            "ads_seen": counts.get("same", 0),
+            "ads_seen": counts.get("same", 0) + counts.get("listed", 0),
             "ads_changed": counts.get("changed", 0),
+            "ads_listed": counts.get("listed", 0),
             "errors": errors,
         }
         with immediate(self.db):
@@ -124,9 +142,26 @@ class CrawlStore:
             )
         return figures
 
+    def error_count(self, run_id: int) -> int:
+        """Failed requests of the run; robots.txt refusals and links not followed are outcomes, not errors."""
+        return self.db.execute(
+            f"SELECT count(*) FROM crawl_errors WHERE run_id = ? AND kind NOT IN {NOT_ERRORS}", [run_id]
+        ).fetchone()[0]
+
+    def error_kinds(self, run_id: int) -> dict[str, int]:
+        return dict(
+            self.db.execute(
+                f"SELECT kind, count(*) FROM crawl_errors WHERE run_id = ? AND kind NOT IN {NOT_ERRORS} "
+                "GROUP BY kind ORDER BY count(*) DESC, kind",
+                [run_id],
+            ).fetchall()
+        )
+
     def first_errors(self, run_id: int, limit: int = 3) -> list[tuple[str, str, str]]:
         return self.db.execute(
-            "SELECT kind, url, message FROM crawl_errors WHERE run_id = ? ORDER BY id LIMIT ?", [run_id, limit]
+            f"SELECT kind, url, message FROM crawl_errors WHERE run_id = ? AND kind NOT IN {NOT_ERRORS} "
+            "ORDER BY id LIMIT ?",
+            [run_id, limit],
         ).fetchall()
 
     # ---- pages and errors ----------------------------------------------------------------------------
@@ -160,7 +195,8 @@ class CrawlStore:
             )
 
     # ---- ads -----------------------------------------------------------------------------------------
-    def save_ad(self, item: AdItem, run_id: int) -> SaveResult:
+    def save_ad(self, item: AdItem, run_id: int, verdict: Any = None) -> SaveResult:
+        """Store the ad; a new or changed ad also gets ``verdict`` (a ``classifier.Verdict``) and its queue item."""
         chash = content_hash(item.title, item.body, item.contact)
         key = item.url
         if item.in_slot:
@@ -171,7 +207,8 @@ class CrawlStore:
             if row is None:
                 cursor = self.db.execute(
                     """INSERT INTO ads (ad_key, url, site, platform, title, body, contact, author, posted_at,
-                           content_hash, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           content_hash, first_seen, last_seen, last_fetched)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [
                         key,
                         item.url,
@@ -185,6 +222,7 @@ class CrawlStore:
                         chash,
                         now,
                         now,
+                        now,
                     ],
                 )
                 ad_id, change = int(cursor.lastrowid), "new"
@@ -194,11 +232,11 @@ class CrawlStore:
                 if change == "changed":
                     self.db.execute(
                         """UPDATE ads SET title = ?, body = ?, contact = ?, author = ?, posted_at = ?,
-                               content_hash = ?, last_seen = ? WHERE id = ?""",
-                        [item.title, item.body, item.contact, item.author, item.posted_at, chash, now, ad_id],
+                               content_hash = ?, last_seen = ?, last_fetched = ? WHERE id = ?""",
+                        [item.title, item.body, item.contact, item.author, item.posted_at, chash, now, now, ad_id],
                     )
                 else:
-                    self.db.execute("UPDATE ads SET last_seen = ? WHERE id = ?", [now, ad_id])
+                    self.db.execute("UPDATE ads SET last_seen = ?, last_fetched = ? WHERE id = ?", [now, now, ad_id])
             inserted = self.db.execute(
                 "INSERT OR IGNORE INTO sightings (ad_id, run_id, seen_at, change) VALUES (?, ?, ?, ?)",
                 [ad_id, run_id, now, change],
@@ -223,7 +261,39 @@ class CrawlStore:
                 )
                 if item.page is not None:
                     self._add_evidence(ad_id, item.page)
+                self._add_contacts(ad_id, item, now)
+                if verdict is not None:
+                    store_verdict(self.db, ad_id, chash, verdict)
         return SaveResult(ad_id, change)
+
+    def fetched_since(self, ad_key: str, since: str) -> int | None:
+        """The id of the ad at ``ad_key`` if its page was fetched at or after ``since``."""
+        row = self.db.execute("SELECT id FROM ads WHERE ad_key = ? AND last_fetched >= ?", [ad_key, since]).fetchone()
+        return int(row[0]) if row else None
+
+    def record_listed(self, ad_id: int, run_id: int) -> bool:
+        """A sighting of an ad seen in a list but not fetched again; False if already seen in this run."""
+        now = now_utc()
+        with immediate(self.db):
+            inserted = self.db.execute(
+                "INSERT OR IGNORE INTO sightings (ad_id, run_id, seen_at, change) VALUES (?, ?, ?, 'listed')",
+                [ad_id, run_id, now],
+            ).rowcount
+            if inserted:
+                self.db.execute("UPDATE ads SET last_seen = ? WHERE id = ?", [now, ad_id])
+        return bool(inserted)
+
+    def _add_contacts(self, ad_id: int, item: AdItem, now: str) -> None:
+        seen = set()
+        for text in (item.contact, item.body, item.title):
+            for c in extract_contacts(text):
+                if (c.kind, c.value) in seen:
+                    continue
+                seen.add((c.kind, c.value))
+                self.db.execute(
+                    "INSERT OR IGNORE INTO contacts (ad_id, kind, value, matched, first_seen) VALUES (?, ?, ?, ?, ?)",
+                    [ad_id, c.kind, c.value, c.matched, now],
+                )
 
     def _add_evidence(self, ad_id: int, page: PageRef) -> None:
         self.db.execute(

@@ -7,23 +7,28 @@ index page at ``/``. Only ever binds to 127.0.0.1.
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from demo.classifieds.site import ClassifiedsSite
+from demo.hostile.site import HostileSite
+from demo.reply import Reply
 
-__all__ = ["DEFAULT_PORT", "DemoServer", "serve", "start"]
+__all__ = ["DEFAULT_PORT", "DemoServer", "Reply", "serve", "start"]
 
 DEFAULT_PORT = 8731
 HOST = "127.0.0.1"
 
 ROBOTS = """User-agent: *
 Disallow: /classifieds/user/
+Disallow: /hostile/private/
 """
 
 INDEX = """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>adclear 演示站点</title></head>
 <body><h1>adclear 演示站点</h1><ul>
 <li><a href="/classifieds/">示范同城网（分类信息）</a></li>
+<li><a href="/hostile/">故障与恶意页面（测试爬虫的健壮性）</a></li>
 </ul><p>所有内容均为虚构，仅供演示与测试。</p></body></html>"""
 
 
@@ -34,21 +39,25 @@ class DemoServer(ThreadingHTTPServer):
     def __init__(self, port: int = DEFAULT_PORT):
         self.classifieds = ClassifiedsSite()
         _ = self.classifieds.ads  # load (and validate) the content before accepting requests
+        self.hostile = HostileSite()
+        self.requests: list[tuple[float, str]] = []  # (time, path) of every request, for tests
         super().__init__((HOST, port), _Handler)
 
     @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.server_address[1]}"
 
-    def route(self, path: str) -> tuple[int, str, bytes]:
+    def route(self, path: str) -> Reply:
+        self.requests.append((time.monotonic(), path))
         if path == "/robots.txt":
-            return 200, "text/plain; charset=utf-8", ROBOTS.encode()
+            return Reply(200, "text/plain; charset=utf-8", ROBOTS.encode())
         if path in ("/", "/index.html"):
-            return 200, "text/html; charset=utf-8", INDEX.encode()
-        answer = self.classifieds.page(path)
-        if answer is not None:
-            return answer
-        return 404, "text/plain; charset=utf-8", b"not found"
+            return Reply(200, "text/html; charset=utf-8", INDEX.encode())
+        for site in (self.classifieds, self.hostile):
+            answer = site.page(path)
+            if answer is not None:
+                return answer if isinstance(answer, Reply) else Reply(*answer)
+        return Reply(404, "text/plain; charset=utf-8", b"not found")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,19 +65,30 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "adclear-demo/1"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        status, ctype, body = self.server.route(urlsplit(self.path).path)
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._answer(with_body=True)
 
     def do_HEAD(self) -> None:  # noqa: N802
-        status, ctype, body = self.server.route(urlsplit(self.path).path)
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        self._answer(with_body=False)
+
+    def _answer(self, *, with_body: bool) -> None:
+        reply = self.server.route(urlsplit(self.path).path)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        length = reply.declared_length if reply.declared_length is not None else len(reply.body)
+        self.send_header("Content-Length", str(length))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
         self.end_headers()
+        if reply.stall:
+            self.wfile.flush()
+            time.sleep(reply.stall)
+        if with_body:
+            try:
+                self.wfile.write(reply.body)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the crawler gave up (timeout, size limit): fine
+        if reply.declared_length is not None:
+            self.close_connection = True
 
     def log_message(self, format: str, *args: object) -> None:  # quiet: the crawler logs what it fetched
         pass

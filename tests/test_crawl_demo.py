@@ -20,8 +20,8 @@ def crawled(tmp_path_factory, demo_site):
     tmp = tmp_path_factory.mktemp("crawl")
     seeds = seeds_for(demo_site, tmp / "seeds.yml")
     db = tmp / "data" / "adclear.db"
-    first = run_adclear("crawl", db=db, seeds=seeds)
-    second = run_adclear("crawl", db=db, seeds=seeds)
+    first = run_adclear("crawl", "demo-classifieds", db=db, seeds=seeds)
+    second = run_adclear("crawl", "demo-classifieds", db=db, seeds=seeds)
     return db, first, second
 
 

@@ -22,7 +22,7 @@ def closed_port() -> int:
 def test_a_site_that_is_down_fails_with_the_reason(tmp_path, adclear):
     seeds = seeds_for(f"http://127.0.0.1:{closed_port()}", tmp_path / "seeds.yml")
     db = tmp_path / "data" / "adclear.db"
-    result = adclear("crawl", db=db, seeds=seeds)
+    result = adclear("crawl", "demo-classifieds", db=db, seeds=seeds)
     assert result.returncode == 1
     assert "demo-classifieds: failed (run 1): 0 pages fetched, 0 ads" in result.stdout
     assert "no page fetched (refused http://127.0.0.1:" in result.stdout
@@ -43,7 +43,7 @@ def test_a_start_page_that_is_missing_fails(tmp_path, adclear, demo_site):
     source.write_text(text, encoding="utf-8")
     seeds = seeds_for(demo_site, tmp_path / "seeds.yml", source=source)
     db = tmp_path / "data" / "adclear.db"
-    result = adclear("crawl", db=db, seeds=seeds)
+    result = adclear("crawl", "demo-classifieds", db=db, seeds=seeds)
     assert result.returncode == 1
     assert "no page fetched (http_404 " in result.stdout
     with sqlite3.connect(db) as conn:
@@ -67,7 +67,7 @@ def test_an_interrupted_run_is_marked_when_the_next_one_starts(tmp_path, demo_si
     )
     db.conn.commit()
     db.close()
-    result = adclear("crawl", db=db_path, seeds=seeds_for(demo_site, tmp_path / "seeds.yml"))
+    result = adclear("crawl", "demo-classifieds", db=db_path, seeds=seeds_for(demo_site, tmp_path / "seeds.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
     with sqlite3.connect(db_path) as conn:
         runs = conn.execute("SELECT id, status, reason FROM crawl_runs ORDER BY id").fetchall()

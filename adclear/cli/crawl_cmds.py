@@ -25,9 +25,15 @@ def format_result(result) -> str:  # noqa: ANN001 (crawler.extensions.RunResult)
 
 
 def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False) -> list:
+    import os
+    from pathlib import Path
+
     from adclear.crawl import log_file_for, run_crawl
+    from adclear.rules import load_classifier
 
     seeds = cfg.seeds()
+    rules = os.environ.get("ADCLEAR_RULES")
+    load_classifier(Path(rules) if rules else None)  # a broken rule pack stops us here, before any fetch
     sites = seeds.select(names)
     if not sites:
         raise CrawlFailed(f"no enabled site in {cfg.seeds_path}: enable one or name it")

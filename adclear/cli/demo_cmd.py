@@ -57,17 +57,45 @@ def demo(cfg: Config, port: int) -> None:
     click.echo("Summary")
     click.echo(f"  pages fetched:  {pages}")
     click.echo(f"  ads stored:     {new + seen} ({new} new, {seen} seen again)")
-    click.echo(f"  errors:         {errors} (details: sqlite3 {cfg.db_path} 'select * from crawl_errors')")
+    click.echo(f"  errors:         {errors}")
     click.echo(f"  database:       {cfg.db_path.resolve()}")
     click.echo(f"  evidence:       {(cfg.db_path.parent / 'warc').resolve()}")
+    from review.stats import triage_counts
+
+    counts = triage_counts(cfg.db())
+    labels = counts["labels"]
+    click.echo(
+        f"  classified:     {sum(labels.values())} ads: {labels.get('flag', 0)} flag, "
+        f"{labels.get('watch', 0)} watch, {labels.get('clear', 0)} clear"
+    )
+    click.echo(f"  queued:         {counts['queued_total']} waiting for review")
+    click.echo("")
+    click.echo(f"  {'涉嫌类型':<16}{'flagged':>8}{'queued':>8}")
+    for category in sorted(
+        set(counts["flagged"]) | set(counts["queued"]), key=lambda c: (-counts["queued"].get(c, 0), c)
+    ):
+        click.echo(
+            f"  {_pad(category, 20)}{counts['flagged'].get(category, 0):>8}{counts['queued'].get(category, 0):>8}"
+        )
     click.echo("")
     click.echo("Next:")
+    click.echo("  .venv/bin/adclear queue            # ads waiting for review, highest score first")
+    click.echo("  .venv/bin/adclear show AD_ID       # an ad with its rule hits and legal basis")
+    click.echo("  .venv/bin/adclear review confirm AD_ID --category 投资理财/P2P网贷 --reason … --as NAME")
+    click.echo("  .venv/bin/adclear export --format csv --out takedowns.csv")
     click.echo("  .venv/bin/adclear sites            # the sites and their last run")
     click.echo("  .venv/bin/adclear demo-site        # browse the demo sites at http://127.0.0.1:8731/")
     click.echo("  .venv/bin/adclear crawl            # crawl again: ads seen again are sightings, not new ads")
     failed = [r for r in results if r.status != "ok"]
     if failed:
         raise AdclearError("the demo crawl failed for " + ", ".join(f"{r.site} ({r.reason})" for r in failed))
+
+
+def _pad(text: str, width: int) -> str:
+    import unicodedata
+
+    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - cols)
 
 
 COMMANDS = [demo]

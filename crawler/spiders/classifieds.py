@@ -8,16 +8,19 @@ the site's allowed domains, only over http(s); robots.txt is obeyed (ROBOTSTXT_O
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import scrapy
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
+from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from adclear.seeds import Operator, Site
 from crawler.extensions import RunRecorder
 from crawler.items import AdItem
-from crawler.urls import canonical_url, is_crawlable
+from crawler.urls import canonical_url, is_crawlable, offsite_reason
 
 __all__ = ["ClassifiedsSpider"]
 
@@ -30,23 +33,38 @@ class ClassifiedsSpider(scrapy.Spider):
 
     @classmethod
     def for_site(cls, site: Site, operator: Operator) -> type[ClassifiedsSpider]:
-        """A spider class bound to one site, with the site's politeness settings."""
-        ua = f"adclear/0.1 (+https://github.com/adclear/adclear; {operator.name}"
-        ua += f"; {operator.contact})" if operator.contact else ")"
+        """A spider class bound to one site; its settings come from ``update_settings``."""
         attrs = {
             "name": site.name,
             "site": site,
             "operator": operator,
             "allowed_domains": list(site.allowed_domains),
-            "custom_settings": {
-                "DOWNLOAD_DELAY": site.delay,
-                "CONCURRENT_REQUESTS_PER_DOMAIN": site.concurrency,
-                "CLOSESPIDER_PAGECOUNT": site.max_pages,
-                "USER_AGENT": ua,
-            },
             "__module__": cls.__module__,
         }
         return type(f"{cls.__name__}_{site.name.replace('-', '_')}", (cls,), attrs)
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """The site's politeness and limits, a User-Agent naming the operator, a JOBDIR beside the database."""
+        super().update_settings(settings)
+        site, operator = cls.site, cls.operator
+        ua = f"adclear/0.1 (+https://github.com/adclear/adclear; {operator.name}"
+        ua += f"; {operator.contact})" if operator.contact else ")"
+        jobdir = Path(settings["ADCLEAR_DB"]).parent / "jobs" / site.name
+        settings.setdict(
+            {
+                "DOWNLOAD_DELAY": site.delay,
+                "CONCURRENT_REQUESTS_PER_DOMAIN": site.concurrency,
+                "AUTOTHROTTLE_START_DELAY": site.delay,
+                "AUTOTHROTTLE_TARGET_CONCURRENCY": float(site.concurrency),
+                "CLOSESPIDER_PAGECOUNT": site.max_pages,
+                "DOWNLOAD_TIMEOUT": site.timeout,
+                "RETRY_TIMES": site.retries,
+                "USER_AGENT": ua,
+                "JOBDIR": str(jobdir),
+            },
+            priority="spider",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -68,14 +86,33 @@ class ClassifiedsSpider(scrapy.Spider):
 
     def _follow(self, response: Response, url: str, callback: Any, **meta: Any) -> scrapy.Request | None:
         url = response.urljoin(url.strip())
+        recorder = self.recorder
         if not is_crawlable(url):
+            if recorder is not None:
+                recorder.record_offsite(url[:200], f"not followed: {url.split(':', 1)[0]}: URL")
             return None
         if not self.site.allows(url):
             self.crawler.stats.inc_value("adclear/offsite_links")
+            if recorder is not None:
+                recorder.record_offsite(url, offsite_reason(url, self.site.allowed_domains))
             return None
-        return scrapy.Request(
-            canonical_url(url, self.site.drop_query_params), callback=callback, errback=self.on_error, meta=meta
-        )
+        canonical = canonical_url(url, self.site.drop_query_params)
+        if callback == self.parse_detail and self.site.revisit_after and self._recently_fetched(canonical):
+            return None
+        return scrapy.Request(canonical, callback=callback, errback=self.on_error, meta=meta)
+
+    def _recently_fetched(self, url: str) -> bool:
+        """Incremental crawling: an ad fetched within ``revisit_after`` hours is only sighted, not fetched."""
+        recorder = self.recorder
+        if recorder is None or recorder.store is None or recorder.run_id is None:
+            return False
+        since = (datetime.now(UTC) - timedelta(hours=self.site.revisit_after)).isoformat(timespec="microseconds")
+        ad_id = recorder.store.fetched_since(url, since)
+        if ad_id is None:
+            return False
+        recorder.store.record_listed(ad_id, recorder.run_id)
+        self.crawler.stats.inc_value("adclear/ads/listed")
+        return True
 
     def on_error(self, failure: Failure) -> None:
         recorder = self.recorder
@@ -107,6 +144,12 @@ class ClassifiedsSpider(scrapy.Spider):
 
     def parse_detail(self, response: Response) -> Iterator[AdItem]:
         detail = self.site.detail
+        if not _is_html(response):
+            recorder = self.recorder
+            ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or "no Content-Type"
+            if recorder is not None:
+                recorder.record_error(response.url, "not_html", f"expected an HTML page, got {ctype}")
+            return
 
         def html(selector: str | None) -> str:
             return "\n".join(response.css(selector).getall()) if selector else ""
@@ -135,3 +178,13 @@ def _links(response: Response, selector: str) -> list[str]:
         if href:
             out.append(href)
     return out
+
+
+def _is_html(response: Response) -> bool:
+    """Scrapy picks HtmlResponse from a URL ending in .html whatever the bytes: look at the type and the bytes."""
+    if not isinstance(response, TextResponse):
+        return False
+    ctype = response.headers.get(b"Content-Type", b"").split(b";")[0].strip().lower()
+    if ctype and not (ctype.startswith(b"text/") or b"html" in ctype or b"xml" in ctype):
+        return False
+    return b"\x00" not in response.body[:1024]

@@ -1,0 +1,320 @@
+"""adclear classify, queue, show, review, ledger, export: the review path from the command line."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from adclear.cli import Config
+from adclear.errors import AdclearError, InvalidChoice
+
+__all__ = ["COMMANDS"]
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@click.command()
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON lines: {"id", "text"} with optional "title" and "url".',
+)
+@click.option(
+    "--output",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='JSON lines: {"id", "score", "label", "categories", "hits"}.',
+)
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="ADCLEAR_RULES",
+    help="Rule-pack directory (default: the bundled classifier/rules; also $ADCLEAR_RULES).",
+)
+def classify(input_path: Path, output_path: Path, rules_dir: Path | None) -> None:
+    """Classify any text: JSON lines in, one verdict per line out (written only if every line is valid)."""
+    from adclear.rules import load_classifier
+
+    classifier = load_classifier(rules_dir)
+    counts = {"flag": 0, "watch": 0, "clear": 0}
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".classify-", dir=output_path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out, input_path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise AdclearError(f"{input_path} line {number}: not JSON ({e.msg}); nothing was written") from None
+                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                    raise AdclearError(f'{input_path} line {number}: needs a "text" string; nothing was written')
+                verdict = classifier.classify(
+                    row["text"], title=str(row.get("title") or ""), url=str(row.get("url") or "")
+                )
+                data = verdict.to_dict()
+                out.write(
+                    json.dumps(
+                        {
+                            "id": row.get("id"),
+                            "score": data["score"],
+                            "label": data["label"],
+                            "categories": data["categories"],
+                            "hits": data["hits"],
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+                out.write("\n")
+                counts[verdict.label] += 1
+        os.replace(tmp, output_path)
+    except UnicodeDecodeError:
+        raise AdclearError(f"{input_path}: not UTF-8 text; nothing was written") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    total = sum(counts.values())
+    click.echo(
+        f"{total} texts classified: {counts['flag']} flag, {counts['watch']} watch, {counts['clear']} clear "
+        f"→ {output_path}"
+    )
+
+
+@click.command()
+@click.option("--limit", default=50, show_default=True, help="How many items to list.")
+@click.pass_obj
+def queue(cfg: Config, limit: int) -> None:
+    """Ads waiting for review, highest score first (flag before watch)."""
+    from review.queue import count_open, open_items
+
+    db = cfg.db()
+    items = open_items(db, limit=limit)
+    counts = count_open(db)
+    if not items:
+        click.echo("The queue is empty.")
+        return
+    click.echo(f"{'ad':>6}  {'label':<5} {'score':>5}  {'category':<14} {'site':<18} title")
+    for item in items:
+        cats = item["categories"][0] if item["categories"] else "—"
+        held = f"  [claimed by {item['claimed_by']}]" if item["claimed_by"] else ""
+        click.echo(
+            f"{item['ad_id']:>6}  {item['label']:<5} {item['score']:>5g}  {_pad(cats, 14)} "
+            f"{item['site']:<18} {_short(item['title'], 40)}{held}"
+        )
+    total = sum(counts.values())
+    click.echo(
+        f"{total} waiting ({counts.get('flag', 0)} flag, {counts.get('watch', 0)} watch)"
+        + (f"; showing {len(items)}" if len(items) < total else "")
+    )
+
+
+def _pad(text: str, width: int) -> str:
+    import unicodedata
+
+    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - cols)
+
+
+@click.command()
+@click.argument("ad_id", type=int)
+@click.pass_obj
+def show(cfg: Config, ad_id: int) -> None:
+    """An ad: its text, score, rule hits with the matched words and legal basis, evidence and history."""
+    from review.adview import ad_detail
+
+    d = ad_detail(cfg.db(), ad_id)
+    ad = d["ad"]
+    click.echo(f"广告 {ad['id']} · {ad['platform']} ({ad['site']}) · 状态 {ad['status']}")
+    click.echo(f"链接: {ad['url']}")
+    click.echo(f"标题: {ad['title']}")
+    click.echo(f"发布者: {ad['author'] or '—'}  发布时间: {d['posted_at'] or '—'}  联系方式: {ad['contact'] or '—'}")
+    click.echo(f"首次发现: {d['first_seen']}  最近发现: {d['last_seen']}  监测条次: {d['sightings']}")
+    click.echo("")
+    click.echo(ad["body"])
+    click.echo("")
+    if d["verdict"] is None:
+        click.echo("未分类")
+    else:
+        for line in d["explain"]:
+            click.echo(line)
+    for ev in d["evidence"]:
+        click.echo(
+            f"证据: {ev['kind']} SHA-256 {ev['sha256']} · {ev['fetched_at_local']} · "
+            f"{ev['warc_file']}@{ev['warc_offset']}"
+        )
+    for dec in d["decisions"]:
+        what = f"确认违法【{dec['category']}】" if dec["decision"] == "confirmed" else f"驳回（{dec['reason']}）"
+        click.echo(f"决定: {what} · {dec['reviewer']} · {dec['decided_at_local']} · 台账 #{dec['ledger_seq']}")
+    if d["claimed_by"]:
+        click.echo(f"认领: {d['claimed_by']}")
+
+
+@click.group()
+def review() -> None:
+    """Decide a flagged ad: confirm it as an illegal-fundraising ad, or reject the flag."""
+
+
+def _reviewer(name: str | None) -> str:
+    return name or os.environ.get("ADCLEAR_USER") or getpass.getuser()
+
+
+@review.command()
+@click.argument("ad_id", type=int)
+@click.option("--category", required=True, help="涉嫌类型, e.g. 投资理财/P2P网贷 (see `adclear categories`).")
+@click.option("--reason", required=True, help="Why it is illegal, in the reviewer's words.")
+@click.option("--as", "reviewer", help="Who decides (default $ADCLEAR_USER or the login name).")
+@click.option("--legal-basis", help="Override the legal basis the rule hits suggest.")
+@click.option("--action", default="通知删除", show_default=True, help="处置方式 to request.")
+@click.option("--note", default="", help="A note for the ledger.")
+@click.pass_obj
+def confirm(
+    cfg: Config,
+    ad_id: int,
+    category: str,
+    reason: str,
+    reviewer: str | None,
+    legal_basis: str | None,
+    action: str,
+    note: str,
+) -> None:
+    """Confirm AD_ID as illegal: recorded in the ledger with a takedown request."""
+    from review.decisions import confirm as do_confirm
+
+    d = do_confirm(
+        cfg.db(),
+        ad_id,
+        reviewer=_reviewer(reviewer),
+        category=category,
+        reason=reason,
+        legal_basis=legal_basis,
+        action=action,
+        note=note,
+    )
+    click.echo(
+        f"ad {ad_id} confirmed ({category}; {d.legal_basis}); ledger entries {', '.join(map(str, d.ledger_seqs))}"
+        f"; takedown requested: {action}"
+    )
+
+
+@review.command()
+@click.argument("ad_id", type=int)
+@click.option("--reason", required=True, help="防非宣传, 新闻报道, 持牌机构合规, 非集资广告 or 其他 (needs --note).")
+@click.option("--as", "reviewer", help="Who decides (default $ADCLEAR_USER or the login name).")
+@click.option("--note", default="", help="A note for the ledger.")
+@click.pass_obj
+def reject(cfg: Config, ad_id: int, reason: str, reviewer: str | None, note: str) -> None:
+    """Reject the flag on AD_ID (not an illegal-fundraising ad), with a reason."""
+    from review.decisions import reject as do_reject
+
+    d = do_reject(cfg.db(), ad_id, reviewer=_reviewer(reviewer), reason=reason, note=note)
+    click.echo(f"ad {ad_id} rejected ({reason}); ledger entry {d.ledger_seqs[0]}")
+
+
+@click.group()
+def ledger() -> None:
+    """The clearance ledger (违法广告清理台账): show entries, verify the hash chain."""
+
+
+@ledger.command("show")
+@click.option("--last", type=int, help="Only the last N entries.")
+@click.option("--ad", "ad_id", type=int, help="Only the entries about one ad.")
+@click.pass_obj
+def ledger_show(cfg: Config, last: int | None, ad_id: int | None) -> None:
+    """Print ledger entries, oldest first."""
+    from adclear.timeutil import local
+    from review import ledger as chain
+
+    rows = chain.entries(cfg.db(), last=last, ad_id=ad_id)
+    if not rows:
+        click.echo("The ledger is empty.")
+        return
+    for e in rows:
+        label = chain.ACTIONS.get(e.action, e.action)
+        brief = {k: e.payload[k] for k in ("category", "reason", "takedown_action", "url") if k in e.payload}
+        click.echo(
+            f"#{e.seq} {local(e.at, '%Y-%m-%d %H:%M:%S')} {e.actor} {label} ad {e.ad_id} "
+            f"{json.dumps(brief, ensure_ascii=False)} hash {e.hash[:16]}…"
+        )
+
+
+@ledger.command("verify")
+@click.option("--checkpoint", help="SEQ:HASH from an earlier export or `ledger verify`: the chain must still hold it.")
+@click.pass_obj
+def ledger_verify(cfg: Config, checkpoint: str | None) -> None:
+    """Recompute the hash chain; print the head. Exits 1 at the first bad entry."""
+    from review import ledger as chain
+
+    point = None
+    if checkpoint:
+        try:
+            point = chain.parse_checkpoint(checkpoint)
+        except ValueError as e:
+            raise InvalidChoice(str(e)) from None
+    result = chain.verify(cfg.db(), checkpoint=point)
+    if not result.ok:
+        raise AdclearError(f"ledger broken: {result.problem}")
+    if result.head is None:
+        click.echo("ledger ok: empty")
+    else:
+        suffix = f"; checkpoint {point.seq} holds" if point else ""
+        click.echo(f"ledger ok: {result.entries} entries, head {result.head}{suffix}")
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--platform", help="Only the takedowns on one platform.")
+@click.option("--as", "actor", help="Who exports (for the audit log).")
+@click.pass_obj
+def export(cfg: Config, fmt: str, out_path: Path, platform: str | None, actor: str | None) -> None:
+    """Write the takedown list; its last row carries the ledger head (seq and hash)."""
+    from adclear.db import immediate
+    from review import audit
+    from review.export import takedown_list, write
+
+    db = cfg.db()
+    result = takedown_list(db, platform=platform)
+    write(result, out_path, fmt)
+    with immediate(db):
+        audit.record(
+            db,
+            actor=_reviewer(actor),
+            action="export",
+            target=str(out_path),
+            detail={
+                "format": fmt,
+                "platform": platform,
+                "rows": len(result.rows),
+                "head": str(result.head) if result.head else None,
+            },
+        )
+    per = ", ".join(f"{p} {n}" for p, n in result.by_platform().items()) or "none"
+    head = result.head or "empty ledger"
+    click.echo(f"{len(result.rows)} takedowns ({per}) → {out_path}; ledger head {head}")
+
+
+@click.command()
+def categories() -> None:
+    """The 涉嫌类型 a confirmation can name, and the reject reasons."""
+    from classifier.taxonomy import CATEGORIES, CATEGORY_LEGAL_BASIS, REJECT_REASONS
+
+    click.echo("涉嫌类型 (--category):")
+    for c in CATEGORIES:
+        click.echo(f"  {c}  ({CATEGORY_LEGAL_BASIS[c]})")
+    click.echo("驳回理由 (--reason): " + "、".join(REJECT_REASONS))
+
+
+COMMANDS = [classify, queue, show, review, ledger, export, categories]

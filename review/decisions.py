@@ -1,0 +1,285 @@
+"""Decisions: a reviewer confirms an ad as an illegal-fundraising ad, or rejects the flag.
+
+One decision is one ``BEGIN IMMEDIATE`` transaction: the checks, the decision row, its ledger entries
+(``confirmed`` + ``takedown_requested``, or ``rejected``), the queue item and the audit log land together or
+not at all. Two reviewers clicking at once: the second one finds the ad decided and gets ``AlreadyDecided``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from adclear.db import immediate
+from adclear.errors import AlreadyDecided, HeldByOther, InvalidChoice, UnknownAd
+from adclear.timeutil import local, now_utc
+from review import audit, ledger
+from review.queue import holder
+
+__all__ = ["TAKEDOWN_ACTIONS", "Decision", "confirm", "reject", "suggested_legal_basis"]
+
+# 处置方式 a confirmation asks for
+TAKEDOWN_ACTIONS = ("通知删除", "屏蔽", "下架", "责令改正", "移送市场监管", "移送公安", "提请通信管理局关闭")
+# The article every fundraising ad breaks, whatever its scheme.
+AD_BAN = "《防范和处置非法集资条例》第十一条"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    id: int
+    ad_id: int
+    decision: str
+    reviewer: str
+    category: str | None
+    reason: str
+    legal_basis: str
+    ledger_seqs: tuple[int, ...]
+
+
+def _taxonomy():  # noqa: ANN202
+    from classifier import taxonomy
+
+    return taxonomy
+
+
+def suggested_legal_basis(hits: list[dict[str, Any]], category: str) -> str:
+    """The articles the verdict's hits for ``category`` cite, else the category's own, plus the ad ban."""
+    bases: list[str] = []
+    for hit in hits:
+        if hit.get("kind") == "category" and hit.get("name") == category and hit.get("legal_basis"):
+            if hit["legal_basis"] not in bases:
+                bases.append(hit["legal_basis"])
+    if not bases:
+        bases.append(_taxonomy().CATEGORY_LEGAL_BASIS[category])
+    if AD_BAN not in bases:
+        bases.append(AD_BAN)
+    return "；".join(bases)
+
+
+def _load_ad(db: sqlite_utils.Database, ad_id: int) -> dict[str, Any]:
+    row = db.execute(
+        "SELECT id, url, title, body, site, platform, status, content_hash FROM ads WHERE id = ?", [ad_id]
+    ).fetchone()
+    if row is None:
+        raise UnknownAd(f"no ad {ad_id}: `adclear queue` lists the ads waiting for review")
+    return dict(zip(("id", "url", "title", "body", "site", "platform", "status", "content_hash"), row, strict=True))
+
+
+def _check_open(db: sqlite_utils.Database, ad: dict[str, Any], reviewer: str) -> None:
+    if ad["status"] in ("confirmed", "rejected"):
+        by = db.execute(
+            "SELECT reviewer, decided_at, decision FROM decisions WHERE ad_id = ? ORDER BY id DESC LIMIT 1", [ad["id"]]
+        ).fetchone()
+        who = f" by {by[0]} at {local(by[1])}" if by else ""
+        word = "confirmed" if ad["status"] == "confirmed" else "rejected"
+        raise AlreadyDecided(
+            f"ad {ad['id']} was already {word}{who}; a correction is a reversal, not a second decision"
+        )
+    held = holder(db, ad["id"])
+    if held is not None and held[0] != reviewer:
+        raise HeldByOther(f"ad {ad['id']} is claimed by {held[0]} until {local(held[1])}; pick another ad")
+
+
+def _verdict(db: sqlite_utils.Database, ad_id: int) -> tuple[int | None, dict[str, Any]]:
+    row = db.execute(
+        "SELECT id, score, label, categories, hits FROM verdicts WHERE ad_id = ? ORDER BY id DESC LIMIT 1", [ad_id]
+    ).fetchone()
+    if row is None:
+        return None, {"hits": []}
+    return row[0], {"score": row[1], "label": row[2], "categories": json.loads(row[3]), "hits": json.loads(row[4])}
+
+
+def _evidence(db: sqlite_utils.Database, ad_id: int) -> dict[str, Any]:
+    row = db.execute(
+        "SELECT sha256, fetched_at, warc_file, warc_offset FROM evidence WHERE ad_id = ? AND kind = 'page' "
+        "ORDER BY id DESC LIMIT 1",
+        [ad_id],
+    ).fetchone()
+    if row is None:
+        return {}
+    return {"evidence_sha256": row[0], "fetched_at": row[1], "warc_file": row[2], "warc_offset": row[3]}
+
+
+def _finish(
+    db: sqlite_utils.Database,
+    ad_id: int,
+    status: str,
+    reviewer: str,
+    action: str,
+    decision_id: int,
+    detail: dict[str, Any],
+    address: str,
+) -> None:
+    now = now_utc()
+    db.execute("UPDATE ads SET status = ? WHERE id = ?", [status, ad_id])
+    db.execute(
+        "UPDATE queue SET state = 'decided', claimed_by = NULL, lease_until = NULL, updated_at = ? WHERE ad_id = ?",
+        [now, ad_id],
+    )
+    audit.record(
+        db,
+        actor=reviewer,
+        action=action,
+        target=f"ad:{ad_id}",
+        detail={"decision_id": decision_id, **detail},
+        address=address,
+    )
+
+
+def _excerpt(body: str, length: int = 120) -> str:
+    text = " ".join(body.split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def confirm(
+    db: sqlite_utils.Database,
+    ad_id: int,
+    *,
+    reviewer: str,
+    category: str,
+    reason: str,
+    legal_basis: str | None = None,
+    action: str = "通知删除",
+    note: str = "",
+    address: str = "cli",
+) -> Decision:
+    """Confirm the ad as illegal: a decision, a ``confirmed`` and a ``takedown_requested`` ledger entry."""
+    taxonomy = _taxonomy()
+    if category not in taxonomy.CATEGORIES:
+        raise InvalidChoice(f"unknown category '{category}'; one of: {'、'.join(taxonomy.CATEGORIES)}")
+    if action not in TAKEDOWN_ACTIONS:
+        raise InvalidChoice(f"unknown takedown action '{action}'; one of: {'、'.join(TAKEDOWN_ACTIONS)}")
+    if not reason.strip():
+        raise InvalidChoice("a confirmation needs a reason (--reason)")
+    _check_reviewer(reviewer)
+    with immediate(db):
+        ad = _load_ad(db, ad_id)
+        _check_open(db, ad, reviewer)
+        verdict_id, verdict = _verdict(db, ad_id)
+        basis = (
+            legal_basis.strip()
+            if legal_basis and legal_basis.strip()
+            else suggested_legal_basis(verdict["hits"], category)
+        )
+        evidence = _evidence(db, ad_id)
+        common = {
+            "url": ad["url"],
+            "platform": ad["platform"],
+            "site": ad["site"],
+            "category": category,
+            "legal_basis": basis,
+            **evidence,
+        }
+        confirmed = ledger.append(
+            db,
+            actor=reviewer,
+            action="confirmed",
+            ad_id=ad_id,
+            payload={
+                **common,
+                "title": ad["title"],
+                "excerpt": _excerpt(ad["body"]),
+                "reason": reason.strip(),
+                "note": note.strip(),
+                "content_hash": ad["content_hash"],
+                "verdict": {k: verdict.get(k) for k in ("score", "label")}
+                | {"rules": sorted({h["rule_id"] for h in verdict["hits"]})},
+            },
+        )
+        takedown = ledger.append(
+            db,
+            actor=reviewer,
+            action="takedown_requested",
+            ad_id=ad_id,
+            payload={**common, "takedown_action": action, "confirmed_seq": confirmed.seq},
+        )
+        decision_id = _insert(
+            db, ad_id, reviewer, "confirmed", category, reason.strip(), basis, note.strip(), verdict_id, confirmed.seq
+        )
+        _finish(
+            db,
+            ad_id,
+            "confirmed",
+            reviewer,
+            "confirm",
+            decision_id,
+            {"category": category, "ledger": [confirmed.seq, takedown.seq]},
+            address,
+        )
+    return Decision(
+        decision_id, ad_id, "confirmed", reviewer, category, reason.strip(), basis, (confirmed.seq, takedown.seq)
+    )
+
+
+def reject(
+    db: sqlite_utils.Database, ad_id: int, *, reviewer: str, reason: str, note: str = "", address: str = "cli"
+) -> Decision:
+    """Reject the flag: a decision and a ``rejected`` ledger entry; the ad leaves the queue."""
+    reasons = _taxonomy().REJECT_REASONS
+    if reason not in reasons:
+        raise InvalidChoice(f"unknown reason '{reason}'; one of: {'、'.join(reasons)}")
+    if reason == "其他" and not note.strip():
+        raise InvalidChoice("reason 其他 needs a note (--note) saying why")
+    _check_reviewer(reviewer)
+    with immediate(db):
+        ad = _load_ad(db, ad_id)
+        _check_open(db, ad, reviewer)
+        verdict_id, verdict = _verdict(db, ad_id)
+        rejected = ledger.append(
+            db,
+            actor=reviewer,
+            action="rejected",
+            ad_id=ad_id,
+            payload={
+                "url": ad["url"],
+                "platform": ad["platform"],
+                "site": ad["site"],
+                "title": ad["title"],
+                "reason": reason,
+                "note": note.strip(),
+                "content_hash": ad["content_hash"],
+                "verdict": {k: verdict.get(k) for k in ("score", "label")}
+                | {"rules": sorted({h["rule_id"] for h in verdict["hits"]})},
+                **_evidence(db, ad_id),
+            },
+        )
+        decision_id = _insert(db, ad_id, reviewer, "rejected", None, reason, "", note.strip(), verdict_id, rejected.seq)
+        _finish(
+            db,
+            ad_id,
+            "rejected",
+            reviewer,
+            "reject",
+            decision_id,
+            {"reason": reason, "ledger": [rejected.seq]},
+            address,
+        )
+    return Decision(decision_id, ad_id, "rejected", reviewer, None, reason, "", (rejected.seq,))
+
+
+def _insert(
+    db: sqlite_utils.Database,
+    ad_id: int,
+    reviewer: str,
+    decision: str,
+    category: str | None,
+    reason: str,
+    basis: str,
+    note: str,
+    verdict_id: int | None,
+    seq: int,
+) -> int:
+    cursor = db.execute(
+        """INSERT INTO decisions (ad_id, reviewer, decision, category, reason, legal_basis, note, verdict_id,
+               decided_at, ledger_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [ad_id, reviewer, decision, category, reason, basis, note, verdict_id, now_utc(), seq],
+    )
+    return int(cursor.lastrowid)
+
+
+def _check_reviewer(name: str) -> None:
+    if not name.strip():
+        raise InvalidChoice("say who decides (--as NAME)")

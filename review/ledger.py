@@ -1,0 +1,168 @@
+"""The 违法广告清理台账: one append-only hash chain for the whole database.
+
+Each entry's ``hash`` is the SHA-256 of a canonical JSON array of its fields and the previous entry's hash
+(``prev_hash``; 64 zeros for the first). Triggers refuse UPDATE, DELETE and an insert that does not extend
+the chain. ``verify`` recomputes the chain and names the first bad entry; a chain rewritten wholesale with
+recomputed hashes still verifies on its own, which is why every export prints the head (seq and hash) and
+``verify(checkpoint=...)`` checks a head kept outside the database.
+
+``append`` must run inside the caller's ``BEGIN IMMEDIATE`` transaction (``adclear.db.immediate``), so that
+the entry lands with the decision it records, or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from adclear.timeutil import now_utc
+
+__all__ = ["GENESIS", "Entry", "Head", "LedgerError", "VerifyResult", "append", "entries", "head", "verify"]
+
+GENESIS = "0" * 64
+
+# Actions, as the ledger records them (English keys; the UI shows the Chinese label).
+ACTIONS = {
+    "confirmed": "确认违法",
+    "rejected": "驳回",
+    "takedown_requested": "提请处置",
+    "notice_issued": "已发通知",
+    "removal_verified": "复核已删除",
+    "still_online": "复核仍在线",
+    "reversed": "撤销决定",
+    "approved": "审核通过",
+}
+
+
+class LedgerError(Exception):
+    """An entry cannot be appended (not inside a write transaction, bad action)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    at: str
+    actor: str
+    action: str
+    ad_id: int | None
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    entries: int
+    head: Head | None
+    problem: str = ""  # what is wrong, naming the first bad entry
+    bad_seq: int | None = None
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def entry_hash(seq: int, at: str, actor: str, action: str, ad_id: int | None, payload_json: str, prev_hash: str) -> str:
+    material = canonical([seq, at, actor, action, ad_id, payload_json, prev_hash])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def head(db: sqlite_utils.Database) -> Head | None:
+    row = db.execute("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+    return Head(row[0], row[1]) if row else None
+
+
+def append(db: sqlite_utils.Database, *, actor: str, action: str, ad_id: int | None, payload: dict[str, Any]) -> Entry:
+    """Append one entry; the caller holds the write lock (``BEGIN IMMEDIATE``)."""
+    if action not in ACTIONS:
+        raise LedgerError(f"unknown ledger action '{action}' (known: {', '.join(ACTIONS)})")
+    if not db.conn.in_transaction:
+        raise LedgerError("ledger.append must run inside a BEGIN IMMEDIATE transaction")
+    last = head(db)
+    seq = last.seq + 1 if last else 1
+    prev = last.hash if last else GENESIS
+    at = now_utc()
+    payload_json = canonical(payload)
+    digest = entry_hash(seq, at, actor, action, ad_id, payload_json, prev)
+    db.execute(
+        "INSERT INTO ledger (seq, at, actor, action, ad_id, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [seq, at, actor, action, ad_id, payload_json, prev, digest],
+    )
+    return Entry(seq, at, actor, action, ad_id, payload, prev, digest)
+
+
+def entries(db: sqlite_utils.Database, *, last: int | None = None, ad_id: int | None = None) -> list[Entry]:
+    sql = "SELECT seq, at, actor, action, ad_id, payload, prev_hash, hash FROM ledger"
+    args: list[Any] = []
+    if ad_id is not None:
+        sql += " WHERE ad_id = ?"
+        args.append(ad_id)
+    if last is not None:
+        sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+        args.append(last)
+    else:
+        sql += " ORDER BY seq"
+    return [Entry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in db.execute(sql, args)]
+
+
+def parse_checkpoint(text: str) -> Head:
+    seq, sep, digest = text.partition(":")
+    if not sep or not seq.strip().isdigit() or len(digest.strip()) != 64:
+        raise ValueError(f"'{text}' is not a checkpoint: write SEQ:HASH as an export's last row gives it")
+    return Head(int(seq), digest.strip().lower())
+
+
+def verify(db: sqlite_utils.Database, *, checkpoint: Head | None = None) -> VerifyResult:
+    """Recompute the chain from the first entry; stop at the first entry that does not hold."""
+    expected_seq, prev, count, last = 1, GENESIS, 0, None
+    checkpoint_seen = False
+    for seq, at, actor, action, ad_id, payload, prev_hash, digest in db.execute(
+        "SELECT seq, at, actor, action, ad_id, payload, prev_hash, hash FROM ledger ORDER BY seq"
+    ):
+        if seq != expected_seq:
+            missing = f"entry {expected_seq}" if seq == expected_seq + 1 else f"entries {expected_seq}–{seq - 1}"
+            return VerifyResult(
+                False, count, last, f"{missing} missing: the chain jumps from {expected_seq - 1} to {seq}", expected_seq
+            )
+        if prev_hash != prev:
+            return VerifyResult(
+                False, count, last, f"entry {seq}: prev_hash does not match entry {seq - 1}'s hash", seq
+            )
+        if entry_hash(seq, at, actor, action, ad_id, payload, prev_hash) != digest:
+            return VerifyResult(False, count, last, f"entry {seq}: its content does not match its hash (edited)", seq)
+        if checkpoint is not None and seq == checkpoint.seq:
+            checkpoint_seen = True
+            if digest != checkpoint.hash:
+                return VerifyResult(
+                    False,
+                    count,
+                    last,
+                    f"entry {seq}: hash differs from the checkpoint {checkpoint}: the chain was rewritten",
+                    seq,
+                )
+        count += 1
+        last = Head(seq, digest)
+        prev, expected_seq = digest, seq + 1
+    if checkpoint is not None and not checkpoint_seen:
+        return VerifyResult(
+            False,
+            count,
+            last,
+            f"checkpoint entry {checkpoint.seq} is not in the ledger (it ends at {last.seq if last else 0})",
+            checkpoint.seq,
+        )
+    return VerifyResult(True, count, last)

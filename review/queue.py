@@ -1,0 +1,123 @@
+"""The review queue: ads waiting for a person, highest priority first, claimed with a lease.
+
+A claim is one ``UPDATE … WHERE id = (SELECT …) RETURNING`` inside ``BEGIN IMMEDIATE`` (FINDINGS.md): two
+reviewers never hold the same ad, and a lease that runs out returns the ad to the queue.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from adclear.db import immediate
+from adclear.timeutil import now_utc
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "claim", "holder", "open_items", "release"]
+
+DEFAULT_LEASE_SECONDS = 15 * 60
+
+
+def _lease_end(seconds: int) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+
+
+def open_items(db: sqlite_utils.Database, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    """Items waiting for review (pending, or claimed), highest priority first, oldest first among equals."""
+    now = now_utc()
+    rows = db.execute(
+        """SELECT q.ad_id, q.priority, q.state, q.claimed_by, q.lease_until, q.queued_at,
+                  v.label, v.score, v.categories, a.title, a.site, a.platform, a.url
+           FROM queue q JOIN verdicts v ON v.id = q.verdict_id JOIN ads a ON a.id = q.ad_id
+           WHERE q.state = 'pending' OR q.state = 'claimed'
+           ORDER BY q.priority DESC, q.queued_at, q.ad_id LIMIT ? OFFSET ?""",
+        [limit, offset],
+    ).fetchall()
+    out = []
+    for ad_id, prio, state, by, lease, queued, label, score, cats, title, site, platform, url in rows:
+        claimed = state == "claimed" and lease is not None and lease > now
+        out.append(
+            {
+                "ad_id": ad_id,
+                "priority": prio,
+                "state": "claimed" if claimed else "pending",
+                "claimed_by": by if claimed else None,
+                "lease_until": lease if claimed else None,
+                "queued_at": queued,
+                "label": label,
+                "score": score,
+                "categories": json.loads(cats),
+                "title": title,
+                "site": site,
+                "platform": platform,
+                "url": url,
+            }
+        )
+    return out
+
+
+def count_open(db: sqlite_utils.Database) -> dict[str, int]:
+    rows = db.execute(
+        """SELECT v.label, count(*) FROM queue q JOIN verdicts v ON v.id = q.verdict_id
+           WHERE q.state IN ('pending', 'claimed') GROUP BY v.label"""
+    ).fetchall()
+    return dict(rows)
+
+
+def claim(
+    db: sqlite_utils.Database, reviewer: str, *, lease_seconds: int = DEFAULT_LEASE_SECONDS, ad_id: int | None = None
+) -> int | None:
+    """Claim the next open ad (or ``ad_id``) for ``reviewer``; returns its id, or None if nothing is free."""
+    now = now_utc()
+    lease = _lease_end(lease_seconds)
+    # the next ad: pending, or left by a lease that ran out; a given ad: also one's own claim (renews the lease)
+    free = "(q.state = 'pending' OR (q.state = 'claimed' AND (q.lease_until < ? OR q.claimed_by = ?)))"
+    with immediate(db):
+        if ad_id is None:
+            row = db.execute(
+                """UPDATE queue SET state = 'claimed', claimed_by = ?, lease_until = ?, updated_at = ?
+                    WHERE id = (SELECT q.id FROM queue q
+                                WHERE q.state = 'pending' OR (q.state = 'claimed' AND q.lease_until < ?)
+                                ORDER BY q.priority DESC, q.queued_at, q.ad_id LIMIT 1)
+                    RETURNING ad_id""",
+                [reviewer, lease, now, now],
+            ).fetchone()
+        else:
+            row = db.execute(
+                f"""UPDATE queue SET state = 'claimed', claimed_by = ?, lease_until = ?, updated_at = ?
+                    WHERE id = (SELECT q.id FROM queue q WHERE q.ad_id = ? AND {free}) RETURNING ad_id""",
+                [reviewer, lease, now, ad_id, now, reviewer],
+            ).fetchone()
+        if row is not None:
+            _audit(db, reviewer, "claim", row[0])
+    return row[0] if row else None
+
+
+def release(db: sqlite_utils.Database, ad_id: int, reviewer: str) -> bool:
+    """Give a claimed ad back to the queue; only its holder can."""
+    with immediate(db):
+        changed = db.execute(
+            "UPDATE queue SET state = 'pending', claimed_by = NULL, lease_until = NULL, updated_at = ? "
+            "WHERE ad_id = ? AND state = 'claimed' AND claimed_by = ?",
+            [now_utc(), ad_id, reviewer],
+        ).rowcount
+        if changed:
+            _audit(db, reviewer, "release", ad_id)
+    return bool(changed)
+
+
+def holder(db: sqlite_utils.Database, ad_id: int) -> tuple[str, str] | None:
+    """(reviewer, lease end) of a live claim on the ad, or None."""
+    row = db.execute(
+        "SELECT claimed_by, lease_until FROM queue WHERE ad_id = ? AND state = 'claimed' AND lease_until >= ?",
+        [ad_id, now_utc()],
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _audit(db: sqlite_utils.Database, actor: str, action: str, ad_id: int, address: str = "") -> None:
+    from review.audit import record
+
+    record(db, actor=actor, action=action, target=f"ad:{ad_id}", address=address)
