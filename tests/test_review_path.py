@@ -269,3 +269,50 @@ def test_a_broken_rule_file_is_named(tmp_path):
     assert result.output.count("\n") == 1
     assert "bad.yml" in result.output and "bad.regex" in result.output and "regex" in result.output
     assert not out.exists()
+
+
+def test_evidence_is_written_out_and_checked(crawled_db, tmp_path):
+    import hashlib
+    import shutil
+
+    ad_id = ad_id_of(crawled_db, 1001)
+    out = tmp_path / "ev"
+    result = cli(crawled_db, "evidence", str(ad_id), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    (page,) = out.glob("*.html")
+    with sqlite3.connect(crawled_db) as conn:
+        (sha,) = conn.execute("SELECT sha256 FROM evidence WHERE ad_id = ?", [ad_id]).fetchone()
+    assert hashlib.sha256(page.read_bytes()).hexdigest() == sha
+    assert "鑫盛通网贷".encode() in page.read_bytes()
+    assert (out / "SHA256SUMS").read_text() == f"{sha}  {page.name}\n"
+
+    # a WARC file changed after the fact is caught, not exported
+    copy = tmp_path / "copy"
+    shutil.copytree(crawled_db.parent, copy)
+    with sqlite3.connect(copy / "adclear.db") as conn:
+        warc_file, offset = conn.execute(
+            "SELECT warc_file, warc_offset FROM evidence WHERE ad_id = ?", [ad_id]
+        ).fetchone()
+    import gzip
+
+    path = copy / warc_file
+    data = path.read_bytes()
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        member = gzip.GzipFile(fileobj=fh).read()
+    # recompress the one record with a changed payload (same length words: the record stays well-formed)
+    tampered = gzip.compress(member.replace("保本保息".encode(), "合规经营".encode()))
+    path.write_bytes(data[:offset] + tampered + data[offset + _member_length(data, offset) :])
+    result = cli(copy / "adclear.db", "evidence", str(ad_id), "--out", str(tmp_path / "ev2"))
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: ad {ad_id}: the page at {warc_file}@{offset} has SHA-256 ")
+    assert result.output.endswith(f"not the recorded {sha}\n")
+
+
+def _member_length(data: bytes, offset: int) -> int:
+    """Length of the gzip member starting at ``offset`` (each WARC record is its own member)."""
+    import zlib
+
+    d = zlib.decompressobj(wbits=31)
+    d.decompress(data[offset:])
+    return len(data) - offset - len(d.unused_data)

@@ -307,6 +307,26 @@ def export(cfg: Config, fmt: str, out_path: Path, platform: str | None, actor: s
 
 
 @click.command()
+@click.argument("ad_id", type=int)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write the files into.",
+)
+@click.pass_obj
+def evidence(cfg: Config, ad_id: int, out_dir: Path) -> None:
+    """Write AD_ID's archived page(s) and screenshot(s) out of the WARC files, checked against their SHA-256."""
+    from review.evidence import export_evidence
+
+    files = export_evidence(cfg.db(), cfg.db_path.parent, ad_id, out_dir)
+    for f in files:
+        click.echo(f"{f.kind:<10} {f.sha256}  {f.path}")
+    click.echo(f"{len(files)} file(s) verified; digests in {out_dir / 'SHA256SUMS'}")
+
+
+@click.command()
 def categories() -> None:
     """The 涉嫌类型 a confirmation can name, and the reject reasons."""
     from classifier.taxonomy import CATEGORIES, CATEGORY_LEGAL_BASIS, REJECT_REASONS
@@ -317,4 +337,4 @@ def categories() -> None:
     click.echo("驳回理由 (--reason): " + "、".join(REJECT_REASONS))
 
 
-COMMANDS = [classify, queue, show, review, ledger, export, categories]
+COMMANDS = [classify, queue, show, review, ledger, export, evidence, categories]

@@ -1,0 +1,129 @@
+"""adclear rules lint|test|stats, adclear eval, adclear reclassify: keeping the classifier honest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from adclear.cli import Config
+from adclear.errors import AdclearError
+
+__all__ = ["COMMANDS"]
+
+RULES_OPTION = click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="ADCLEAR_RULES",
+    help="Rule-pack directory (default: the bundled classifier/rules; also $ADCLEAR_RULES).",
+)
+
+
+def _dir(rules_dir: Path | None) -> Path:
+    from classifier.rules import DEFAULT_RULES_DIR
+
+    return rules_dir or DEFAULT_RULES_DIR
+
+
+@click.group()
+def rules() -> None:
+    """Check the rule packs: lint them, run their examples, see how each rule fares with reviewers."""
+
+
+@rules.command()
+@RULES_OPTION
+def lint(rules_dir: Path | None) -> None:
+    """Every problem of the rule pack; exits 1 when one stops it from loading."""
+    from classifier.rules import lint as do_lint
+
+    problems = do_lint(_dir(rules_dir))
+    errors = [p for p in problems if ": warning: " not in p]
+    for problem in problems:
+        click.echo(problem)
+    if errors:
+        raise AdclearError(f"{len(errors)} error(s) in {_dir(rules_dir)}: the rule pack does not load")
+    click.echo(f"rule pack {_dir(rules_dir)} loads; {len(problems)} warning(s)")
+
+
+@rules.command("test")
+@RULES_OPTION
+def test_rules(rules_dir: Path | None) -> None:
+    """Run every rule's match / no_match examples; exits 1 on a failure."""
+    from adclear.rules import load_classifier
+    from classifier.rules import run_rule_tests
+
+    classifier = load_classifier(rules_dir)
+    failures = run_rule_tests(_dir(rules_dir))
+    for failure in failures:
+        click.echo(failure)
+    examples = sum(len(r.tests_match) + len(r.tests_no_match) for r in classifier.rules)
+    if failures:
+        raise AdclearError(f"{len(failures)} of {examples} rule examples failed")
+    click.echo(f"{len(classifier.rules)} rules, {examples} examples: all pass")
+
+
+@rules.command()
+@RULES_OPTION
+@click.option("--min-support", default=5, show_default=True, help="Decided hits a rule needs before a re-fit.")
+@click.pass_obj
+def stats(cfg: Config, rules_dir: Path | None, min_support: int) -> None:
+    """Per rule: hits on confirmed and on rejected ads, precision, and a proposed weight (changes nothing)."""
+    from adclear.rules import load_classifier
+    from review.rulestats import rule_stats
+
+    rows = rule_stats(cfg.db(), load_classifier(rules_dir).rules, min_support=min_support)
+    click.echo(
+        f"{'rule':<34} {'kind':<11} {'weight':>6} {'confirmed':>9} {'rejected':>8} {'precision':>9} {'proposed':>8}"
+    )
+    for r in sorted(rows, key=lambda r: (-r.support, r.rule_id)):
+        precision = f"{r.precision:.2f}" if r.precision is not None else "—"
+        proposed = f"{r.proposed:g}" if r.proposed is not None else "—"
+        flag = " *" if r.proposed is not None and r.proposed != r.weight else ""
+        click.echo(
+            f"{r.rule_id:<34} {r.kind:<11} {r.weight:>6g} {r.confirmed:>9} {r.rejected:>8} {precision:>9} "
+            f"{proposed:>8}{flag}"
+        )
+    decided = sum(1 for r in rows if r.support)
+    click.echo(
+        f"{decided} of {len(rows)} rules hit a decided ad. * = a proposed weight differs: review it and edit "
+        "the rule pack by hand; nothing was changed."
+    )
+
+
+@click.command("eval")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@RULES_OPTION
+@click.option("--wrong", default=50, show_default=True, help="How many wrongly classified rows to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def eval_(path: Path, rules_dir: Path | None, wrong: int, as_json: bool) -> None:
+    """Precision, recall and F1 for label 1 (only flag counts), false positives per kind, a threshold sweep."""
+    from adclear.rules import load_classifier
+    from classifier.evaluate import evaluate, read_jsonl
+
+    try:
+        rows = read_jsonl(path)
+    except (ValueError, KeyError) as e:
+        raise AdclearError(f"{path}: {e}") from None
+    report = evaluate(rows, load_classifier(rules_dir))
+    click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.to_text(wrong))
+
+
+@click.command()
+@RULES_OPTION
+@click.option("--all", "everything", is_flag=True, help="Every ad, not only those classified by another version.")
+@click.pass_obj
+def reclassify(cfg: Config, rules_dir: Path | None, everything: bool) -> None:
+    """Classify stored ads again with the current rules; the queue follows (decided ads keep their decision)."""
+    from adclear.reclassify import reclassify as do_reclassify
+    from adclear.rules import load_classifier
+
+    counts = do_reclassify(cfg.db(), load_classifier(rules_dir), everything=everything)
+    click.echo(
+        f"{counts['ads']} ads classified again: {counts['flag']} flag, {counts['watch']} watch, "
+        f"{counts['clear']} clear; {counts['changed']} changed label"
+    )
+
+
+COMMANDS = [rules, eval_, reclassify]
