@@ -25,11 +25,14 @@ def reclassify(db: sqlite_utils.Database, classifier: Any, *, everything: bool =
             LEFT JOIN verdicts v ON v.id = latest.id {where} ORDER BY a.id""",
         args,
     ).fetchall()
+    from adclear.neardup import load_decided
+
+    decided = load_decided(db)
     for start in range(0, len(rows), BATCH):
         with immediate(db):
             for ad_id, title, body, contact, url, chash, old_label in rows[start : start + BATCH]:
                 t, text = ad_text(title, body, contact)
-                verdict = classifier.classify(text, title=t, url=url)
+                verdict = classifier.classify(text, title=t, url=url, neighbours=decided)
                 store_verdict(db, ad_id, chash, verdict)
                 counts["ads"] += 1
                 counts[verdict.label] += 1

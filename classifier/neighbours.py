@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-__all__ = ["Neighbour", "NeighbourSource"]
+__all__ = ["Neighbour", "NeighbourSource", "comparable_text"]
 
 IndexName = Literal["confirmed", "rejected"]
 
@@ -40,3 +40,15 @@ class NeighbourSource(Protocol):
     def nearest(self, normalized_text: str, *, limit: int = 3) -> list[Neighbour]:
         """Nearest decided ads, closest first; empty when none is near enough."""
         ...
+
+
+def comparable_text(text: str, title: str = "") -> str:
+    """What near-duplicates are compared on: the normalised title, a newline, the normalised text.
+
+    The same string the classifier hands to ``NeighbourSource.nearest`` (``Classifier.hits`` builds it from
+    the fields it normalises anyway): fingerprints stored for an ad must be made from it.
+    """
+    from classifier.normalize import normalize
+
+    body = normalize(text).text
+    return f"{normalize(title).text}\n{body}" if title else body

@@ -19,7 +19,16 @@ from adclear.timeutil import local, now_utc
 from review import audit, ledger
 from review.queue import holder
 
-__all__ = ["TAKEDOWN_ACTIONS", "Decision", "confirm", "reject", "suggested_legal_basis"]
+__all__ = [
+    "TAKEDOWN_ACTIONS",
+    "Decision",
+    "confirm",
+    "confirm_cluster",
+    "reject",
+    "reject_cluster",
+    "reverse",
+    "suggested_legal_basis",
+]
 
 # 处置方式 a confirmation asks for
 TAKEDOWN_ACTIONS = ("通知删除", "屏蔽", "下架", "责令改正", "移送市场监管", "移送公安", "提请通信管理局关闭")
@@ -134,6 +143,144 @@ def _excerpt(body: str, length: int = 120) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
+def _check_confirm(category: str, reason: str, action: str, reviewer: str) -> None:
+    taxonomy = _taxonomy()
+    if category not in taxonomy.CATEGORIES:
+        raise InvalidChoice(f"unknown category '{category}'; one of: {'、'.join(taxonomy.CATEGORIES)}")
+    if action not in TAKEDOWN_ACTIONS:
+        raise InvalidChoice(f"unknown takedown action '{action}'; one of: {'、'.join(TAKEDOWN_ACTIONS)}")
+    if not reason.strip():
+        raise InvalidChoice("a confirmation needs a reason (--reason)")
+    _check_reviewer(reviewer)
+
+
+def _check_reject(reason: str, note: str, reviewer: str) -> None:
+    reasons = _taxonomy().REJECT_REASONS
+    if reason not in reasons:
+        raise InvalidChoice(f"unknown reason '{reason}'; one of: {'、'.join(reasons)}")
+    if reason == "其他" and not note.strip():
+        raise InvalidChoice("reason 其他 needs a note (--note) saying why")
+    _check_reviewer(reviewer)
+
+
+def _verdict_summary(verdict: dict[str, Any]) -> dict[str, Any]:
+    return {k: verdict.get(k) for k in ("score", "label")} | {"rules": sorted({h["rule_id"] for h in verdict["hits"]})}
+
+
+def _confirm_one(
+    db: sqlite_utils.Database,
+    ad: dict[str, Any],
+    *,
+    reviewer: str,
+    category: str,
+    reason: str,
+    legal_basis: str | None,
+    action: str,
+    note: str,
+    address: str,
+    cluster: int | None,
+) -> Decision:
+    """Inside the caller's BEGIN IMMEDIATE: the decision, its two ledger entries, the queue, the audit log."""
+    ad_id = ad["id"]
+    verdict_id, verdict = _verdict(db, ad_id)
+    basis = (
+        legal_basis.strip() if legal_basis and legal_basis.strip() else suggested_legal_basis(verdict["hits"], category)
+    )
+    common = {
+        "url": ad["url"],
+        "platform": ad["platform"],
+        "site": ad["site"],
+        "category": category,
+        "legal_basis": basis,
+        **_evidence(db, ad_id),
+    }
+    extra = {"cluster_id": cluster} if cluster is not None else {}
+    confirmed = ledger.append(
+        db,
+        actor=reviewer,
+        action="confirmed",
+        ad_id=ad_id,
+        payload={
+            **common,
+            "title": ad["title"],
+            "excerpt": _excerpt(ad["body"]),
+            "reason": reason.strip(),
+            "note": note.strip(),
+            "content_hash": ad["content_hash"],
+            "verdict": _verdict_summary(verdict),
+            **extra,
+        },
+    )
+    takedown = ledger.append(
+        db,
+        actor=reviewer,
+        action="takedown_requested",
+        ad_id=ad_id,
+        payload={**common, "takedown_action": action, "confirmed_seq": confirmed.seq},
+    )
+    decision_id = _insert(
+        db, ad_id, reviewer, "confirmed", category, reason.strip(), basis, note.strip(), verdict_id, confirmed.seq
+    )
+    _finish(
+        db,
+        ad_id,
+        "confirmed",
+        reviewer,
+        "confirm",
+        decision_id,
+        {"category": category, "ledger": [confirmed.seq, takedown.seq], **extra},
+        address,
+    )
+    return Decision(
+        decision_id, ad_id, "confirmed", reviewer, category, reason.strip(), basis, (confirmed.seq, takedown.seq)
+    )
+
+
+def _reject_one(
+    db: sqlite_utils.Database,
+    ad: dict[str, Any],
+    *,
+    reviewer: str,
+    reason: str,
+    note: str,
+    address: str,
+    cluster: int | None,
+) -> Decision:
+    ad_id = ad["id"]
+    verdict_id, verdict = _verdict(db, ad_id)
+    extra = {"cluster_id": cluster} if cluster is not None else {}
+    rejected = ledger.append(
+        db,
+        actor=reviewer,
+        action="rejected",
+        ad_id=ad_id,
+        payload={
+            "url": ad["url"],
+            "platform": ad["platform"],
+            "site": ad["site"],
+            "title": ad["title"],
+            "reason": reason,
+            "note": note.strip(),
+            "content_hash": ad["content_hash"],
+            "verdict": _verdict_summary(verdict),
+            **_evidence(db, ad_id),
+            **extra,
+        },
+    )
+    decision_id = _insert(db, ad_id, reviewer, "rejected", None, reason, "", note.strip(), verdict_id, rejected.seq)
+    _finish(
+        db,
+        ad_id,
+        "rejected",
+        reviewer,
+        "reject",
+        decision_id,
+        {"reason": reason, "ledger": [rejected.seq], **extra},
+        address,
+    )
+    return Decision(decision_id, ad_id, "rejected", reviewer, None, reason, "", (rejected.seq,))
+
+
 def confirm(
     db: sqlite_utils.Database,
     ad_id: int,
@@ -147,117 +294,183 @@ def confirm(
     address: str = "cli",
 ) -> Decision:
     """Confirm the ad as illegal: a decision, a ``confirmed`` and a ``takedown_requested`` ledger entry."""
-    taxonomy = _taxonomy()
-    if category not in taxonomy.CATEGORIES:
-        raise InvalidChoice(f"unknown category '{category}'; one of: {'、'.join(taxonomy.CATEGORIES)}")
-    if action not in TAKEDOWN_ACTIONS:
-        raise InvalidChoice(f"unknown takedown action '{action}'; one of: {'、'.join(TAKEDOWN_ACTIONS)}")
-    if not reason.strip():
-        raise InvalidChoice("a confirmation needs a reason (--reason)")
-    _check_reviewer(reviewer)
+    _check_confirm(category, reason, action, reviewer)
     with immediate(db):
         ad = _load_ad(db, ad_id)
         _check_open(db, ad, reviewer)
-        verdict_id, verdict = _verdict(db, ad_id)
-        basis = (
-            legal_basis.strip()
-            if legal_basis and legal_basis.strip()
-            else suggested_legal_basis(verdict["hits"], category)
-        )
-        evidence = _evidence(db, ad_id)
-        common = {
-            "url": ad["url"],
-            "platform": ad["platform"],
-            "site": ad["site"],
-            "category": category,
-            "legal_basis": basis,
-            **evidence,
-        }
-        confirmed = ledger.append(
+        made = _confirm_one(
             db,
-            actor=reviewer,
-            action="confirmed",
-            ad_id=ad_id,
-            payload={
-                **common,
-                "title": ad["title"],
-                "excerpt": _excerpt(ad["body"]),
-                "reason": reason.strip(),
-                "note": note.strip(),
-                "content_hash": ad["content_hash"],
-                "verdict": {k: verdict.get(k) for k in ("score", "label")}
-                | {"rules": sorted({h["rule_id"] for h in verdict["hits"]})},
-            },
+            ad,
+            reviewer=reviewer,
+            category=category,
+            reason=reason,
+            legal_basis=legal_basis,
+            action=action,
+            note=note,
+            address=address,
+            cluster=None,
         )
-        takedown = ledger.append(
-            db,
-            actor=reviewer,
-            action="takedown_requested",
-            ad_id=ad_id,
-            payload={**common, "takedown_action": action, "confirmed_seq": confirmed.seq},
-        )
-        decision_id = _insert(
-            db, ad_id, reviewer, "confirmed", category, reason.strip(), basis, note.strip(), verdict_id, confirmed.seq
-        )
-        _finish(
-            db,
-            ad_id,
-            "confirmed",
-            reviewer,
-            "confirm",
-            decision_id,
-            {"category": category, "ledger": [confirmed.seq, takedown.seq]},
-            address,
-        )
-    return Decision(
-        decision_id, ad_id, "confirmed", reviewer, category, reason.strip(), basis, (confirmed.seq, takedown.seq)
-    )
+    _follow(db, [ad_id])
+    return made
 
 
 def reject(
     db: sqlite_utils.Database, ad_id: int, *, reviewer: str, reason: str, note: str = "", address: str = "cli"
 ) -> Decision:
     """Reject the flag: a decision and a ``rejected`` ledger entry; the ad leaves the queue."""
-    reasons = _taxonomy().REJECT_REASONS
-    if reason not in reasons:
-        raise InvalidChoice(f"unknown reason '{reason}'; one of: {'、'.join(reasons)}")
-    if reason == "其他" and not note.strip():
-        raise InvalidChoice("reason 其他 needs a note (--note) saying why")
-    _check_reviewer(reviewer)
+    _check_reject(reason, note, reviewer)
     with immediate(db):
         ad = _load_ad(db, ad_id)
         _check_open(db, ad, reviewer)
-        verdict_id, verdict = _verdict(db, ad_id)
-        rejected = ledger.append(
+        made = _reject_one(db, ad, reviewer=reviewer, reason=reason, note=note, address=address, cluster=None)
+    _follow(db, [ad_id])
+    return made
+
+
+def _cluster_open_ads(db: sqlite_utils.Database, cluster_id: int, decision: str, reviewer: str) -> list[dict[str, Any]]:
+    """The cluster's ads still to decide; refuses a cluster that mixes ads decided the other way."""
+    ids = [r[0] for r in db.execute("SELECT id FROM ads WHERE cluster_id = ? ORDER BY id", [cluster_id])]
+    if not ids:
+        raise UnknownAd(f"no cluster {cluster_id}: `adclear queue` shows each ad's cluster")
+    ads = [_load_ad(db, i) for i in ids]
+    other = "rejected" if decision == "confirmed" else "confirmed"
+    clash = [a["id"] for a in ads if a["status"] == other]
+    if clash:
+        listed = ", ".join(map(str, clash))
+        raise InvalidChoice(
+            f"cluster {cluster_id} holds ads already {other} ({listed}): decide the others one by one, "
+            "or reverse those first"
+        )
+    todo = [a for a in ads if a["status"] != decision]
+    if not todo:
+        raise AlreadyDecided(f"every ad of cluster {cluster_id} is already {decision}")
+    for ad in todo:
+        held = holder(db, ad["id"])
+        if held is not None and held[0] != reviewer:
+            raise HeldByOther(f"ad {ad['id']} of cluster {cluster_id} is claimed by {held[0]} until {local(held[1])}")
+    return todo
+
+
+def confirm_cluster(
+    db: sqlite_utils.Database,
+    cluster_id: int,
+    *,
+    reviewer: str,
+    category: str,
+    reason: str,
+    legal_basis: str | None = None,
+    action: str = "通知删除",
+    note: str = "",
+    address: str = "cli",
+) -> list[Decision]:
+    """Confirm every undecided ad of a cluster of near-duplicates with one reason: one decision (and its ledger
+    entries) per ad, all in one transaction."""
+    _check_confirm(category, reason, action, reviewer)
+    with immediate(db):
+        made = [
+            _confirm_one(
+                db,
+                ad,
+                reviewer=reviewer,
+                category=category,
+                reason=reason,
+                legal_basis=legal_basis,
+                action=action,
+                note=note,
+                address=address,
+                cluster=cluster_id,
+            )
+            for ad in _cluster_open_ads(db, cluster_id, "confirmed", reviewer)
+        ]
+    _follow(db, [d.ad_id for d in made])
+    return made
+
+
+def reject_cluster(
+    db: sqlite_utils.Database, cluster_id: int, *, reviewer: str, reason: str, note: str = "", address: str = "cli"
+) -> list[Decision]:
+    """Reject every undecided ad of a cluster with one reason: one decision and ledger entry per ad."""
+    _check_reject(reason, note, reviewer)
+    with immediate(db):
+        made = [
+            _reject_one(db, ad, reviewer=reviewer, reason=reason, note=note, address=address, cluster=cluster_id)
+            for ad in _cluster_open_ads(db, cluster_id, "rejected", reviewer)
+        ]
+    _follow(db, [d.ad_id for d in made])
+    return made
+
+
+def reverse(db: sqlite_utils.Database, ad_id: int, *, reviewer: str, reason: str, address: str = "cli") -> int:
+    """Undo the ad's decision: a ``reversed`` ledger entry (the decision's entries stay), the ad back to review
+    and out of the near-duplicate index it was in. Returns the ledger seq."""
+    _check_reviewer(reviewer)
+    if not reason.strip():
+        raise InvalidChoice("a reversal needs a reason (--reason)")
+    with immediate(db):
+        ad = _load_ad(db, ad_id)
+        row = db.execute(
+            "SELECT id, decision, ledger_seq FROM decisions WHERE ad_id = ? AND reversed_seq IS NULL "
+            "ORDER BY id DESC LIMIT 1",
+            [ad_id],
+        ).fetchone()
+        if row is None or ad["status"] not in ("confirmed", "rejected"):
+            raise InvalidChoice(f"ad {ad_id} has no decision to reverse")
+        decision_id, decision, decided_seq = row
+        entry = ledger.append(
             db,
             actor=reviewer,
-            action="rejected",
+            action="reversed",
             ad_id=ad_id,
             payload={
                 "url": ad["url"],
-                "platform": ad["platform"],
-                "site": ad["site"],
-                "title": ad["title"],
-                "reason": reason,
-                "note": note.strip(),
-                "content_hash": ad["content_hash"],
-                "verdict": {k: verdict.get(k) for k in ("score", "label")}
-                | {"rules": sorted({h["rule_id"] for h in verdict["hits"]})},
-                **_evidence(db, ad_id),
+                "reversed": decision,
+                "decision_id": decision_id,
+                "decided_seq": decided_seq,
+                "reason": reason.strip(),
             },
         )
-        decision_id = _insert(db, ad_id, reviewer, "rejected", None, reason, "", note.strip(), verdict_id, rejected.seq)
-        _finish(
-            db,
-            ad_id,
-            "rejected",
-            reviewer,
-            "reject",
-            decision_id,
-            {"reason": reason, "ledger": [rejected.seq]},
-            address,
+        db.execute("UPDATE decisions SET reversed_seq = ? WHERE id = ?", [entry.seq, decision_id])
+        label = db.execute("SELECT label FROM verdicts WHERE ad_id = ? ORDER BY id DESC LIMIT 1", [ad_id]).fetchone()
+        label = label[0] if label else "clear"
+        db.execute(
+            "UPDATE ads SET status = ? WHERE id = ?", [{"flag": "flagged", "watch": "watch"}.get(label, "clear"), ad_id]
         )
-    return Decision(decision_id, ad_id, "rejected", reviewer, None, reason, "", (rejected.seq,))
+        db.execute(
+            "UPDATE queue SET state = ?, claimed_by = NULL, lease_until = NULL, updated_at = ? WHERE ad_id = ?",
+            ["pending" if label in ("flag", "watch") else "withdrawn", now_utc(), ad_id],
+        )
+        audit.record(
+            db,
+            actor=reviewer,
+            action="reverse",
+            target=f"ad:{ad_id}",
+            detail={"decision_id": decision_id, "reversed": decision, "ledger": [entry.seq]},
+            address=address,
+        )
+    _follow(db, [ad_id])
+    return entry.seq
+
+
+def _follow(db: sqlite_utils.Database, ad_ids: list[int]) -> None:
+    """Decided ads change their near-duplicates' verdicts; a failure here never undoes the decision."""
+    import logging
+    import os
+    from pathlib import Path
+
+    from adclear.neardup import follow_decision
+    from adclear.rules import load_classifier
+
+    try:
+        rules = os.environ.get("ADCLEAR_RULES")
+        classifier = load_classifier(Path(rules) if rules else None)
+        seen_clusters: set[Any] = set()
+        for ad_id in ad_ids:
+            cluster = db.execute("SELECT cluster_id FROM ads WHERE id = ?", [ad_id]).fetchone()
+            if cluster and cluster[0] is not None and cluster[0] not in seen_clusters:
+                seen_clusters.add(cluster[0])
+                follow_decision(db, ad_id, classifier)
+    except Exception:  # noqa: BLE001 (logged; `adclear reclassify` repairs verdicts)
+        logging.getLogger(__name__).exception("could not classify the near-duplicates of ads %s again", ad_ids)
 
 
 def _insert(

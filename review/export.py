@@ -1,7 +1,8 @@
 """Takedown lists for the market regulator and the platforms, read from the ledger alone.
 
-One row per ``takedown_requested`` entry, with what was recorded when the reviewer confirmed (platform, URL,
-title, excerpt, category, legal basis, reviewer, time, evidence SHA-256). The last row carries the ledger head
+One row per ``takedown_requested`` entry whose confirmation was not reversed since, with what was recorded
+when the reviewer confirmed (platform, URL, title, excerpt, category, legal basis, reviewer, time, evidence
+SHA-256). The last row carries the ledger head
 (seq and hash) at export time, so that ``adclear ledger verify --checkpoint SEQ:HASH`` can later show the
 ledger still holds what the file was made from.
 
@@ -63,11 +64,15 @@ def takedown_list(db: sqlite_utils.Database, *, platform: str | None = None, sin
         head = ledger.head(db)
         every = ledger.entries(db)
     confirmed = {e.seq: e for e in every if e.action == "confirmed"}
+    # a confirmation reversed later is no takedown any more (its entries stay in the ledger, as history)
+    reversed_seqs = {e.payload.get("decided_seq") for e in every if e.action == "reversed"}
     rows = []
     for entry in every:
         if entry.action != "takedown_requested":
             continue
         p = entry.payload
+        if p.get("confirmed_seq") in reversed_seqs:
+            continue
         if platform is not None and p.get("platform") != platform:
             continue
         if since is not None and entry.at < since:

@@ -43,7 +43,7 @@ def rule_stats(db: sqlite_utils.Database, rules, *, min_support: int = 5) -> lis
     totals = {"confirmed": 0, "rejected": 0}
     for decision, hits in db.execute(
         """SELECT d.decision, v.hits FROM decisions d JOIN verdicts v ON v.id = d.verdict_id
-           WHERE d.id IN (SELECT max(id) FROM decisions GROUP BY ad_id)"""
+           WHERE d.id IN (SELECT max(id) FROM decisions WHERE reversed_seq IS NULL GROUP BY ad_id)"""
     ):
         totals[decision] += 1
         target = confirmed if decision == "confirmed" else rejected
