@@ -29,6 +29,7 @@ def _split(script: str) -> list[str]:
         if not stripped or stripped.startswith("--"):
             continue
         current.append(line)
+        stripped = stripped.split("--", 1)[0].rstrip()  # a trailing comment does not hide the ';'
         upper = stripped.upper()
         if upper.endswith("BEGIN") or " BEGIN " in f" {upper} ":
             depth += 1
@@ -259,5 +260,113 @@ def m003_contacts(db: Database) -> None:
             UNIQUE (ad_id, kind, value)
         );
         CREATE INDEX contacts_value ON contacts(kind, value);
+        """,
+    )
+
+
+@migrations()
+def m004_users(db: Database) -> None:
+    """The web app: accounts, login attempts, server-side sessions, escalations; indexes for its pages.
+
+    The queue is rebuilt once to allow the state ``escalated`` (an ad a reviewer sent to a supervisor: out of
+    every reviewer's queue until a supervisor decides it or sends it back).
+    """
+    _run(
+        db,
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            role TEXT NOT NULL CHECK (role IN ('reviewer', 'supervisor', 'admin')),
+            password_hash TEXT NOT NULL,      -- argon2id (pwdlib), parameters inside the hash
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT '',
+            password_changed_at TEXT NOT NULL,
+            last_login_at TEXT,
+            last_login_address TEXT,
+            failed_logins INTEGER NOT NULL DEFAULT 0  -- wrong passwords since the last successful login
+        );
+        CREATE TABLE login_attempts (         -- every password tried: the rate limit counts the failures here
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            name TEXT NOT NULL COLLATE NOCASE,
+            address TEXT NOT NULL,
+            ok INTEGER NOT NULL
+        );
+        CREATE INDEX login_attempts_name ON login_attempts(name, at);
+        CREATE INDEX login_attempts_address ON login_attempts(address, at);
+        CREATE TABLE web_sessions (
+            id TEXT PRIMARY KEY,              -- SHA-256 of the cookie's token; the token itself is not stored
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            csrf_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,         -- absolute end, whatever the activity
+            address TEXT NOT NULL DEFAULT '',
+            user_agent TEXT NOT NULL DEFAULT '',
+            ended_at TEXT,
+            end_reason TEXT                   -- logout, idle, expired, disabled
+        );
+        CREATE INDEX web_sessions_user ON web_sessions(user_id);
+        CREATE TABLE escalations (            -- an ad a reviewer sent to a supervisor
+            id INTEGER PRIMARY KEY,
+            ad_id INTEGER NOT NULL REFERENCES ads(id),
+            raised_by TEXT NOT NULL,
+            raised_at TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved', 'returned')),
+            resolved_by TEXT,
+            resolved_at TEXT,
+            resolution TEXT CHECK (resolution IN ('confirmed', 'rejected', 'returned')),
+            resolution_note TEXT NOT NULL DEFAULT '',
+            decision_id INTEGER REFERENCES decisions(id)
+        );
+        CREATE UNIQUE INDEX escalations_one_open ON escalations(ad_id) WHERE state = 'open';
+        CREATE INDEX escalations_state ON escalations(state, raised_at);
+        CREATE TABLE queue_new (
+            id INTEGER PRIMARY KEY,
+            ad_id INTEGER NOT NULL UNIQUE REFERENCES ads(id),
+            verdict_id INTEGER NOT NULL REFERENCES verdicts(id),
+            priority REAL NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'claimed', 'decided', 'withdrawn', 'escalated')),
+            claimed_by TEXT,
+            lease_until TEXT,
+            queued_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        INSERT INTO queue_new (id, ad_id, verdict_id, priority, state, claimed_by, lease_until, queued_at, updated_at)
+            SELECT id, ad_id, verdict_id, priority, state, claimed_by, lease_until, queued_at, updated_at FROM queue;
+        DROP TABLE queue;
+        ALTER TABLE queue_new RENAME TO queue;
+        CREATE INDEX queue_open ON queue(state, priority DESC, queued_at);
+        -- the web queue page: open items in review order, and the oldest open item
+        CREATE INDEX queue_open_order ON queue(priority DESC, queued_at, ad_id) WHERE state IN ('pending', 'claimed');
+        CREATE INDEX queue_open_age ON queue(queued_at) WHERE state IN ('pending', 'claimed');
+        -- an ad's audit trail on its page; the claim checks of the benchmark
+        CREATE INDEX audit_log_target ON audit_log(target, id);
+        CREATE INDEX decisions_at ON decisions(decided_at);
+        """,
+    )
+
+
+@migrations()
+def m005_near_duplicates(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE fingerprints (           -- near-duplicate fingerprints of each ad's current content
+            ad_id INTEGER PRIMARY KEY REFERENCES ads(id),
+            fp_version INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,       -- the content they were made from
+            exact INTEGER NOT NULL,           -- signed 64-bit
+            simhash INTEGER,                  -- signed 64-bit; NULL for a text too short to fingerprint
+            minhash BLOB                      -- 64 bytes; NULL for a short text
+        );
+        ALTER TABLE ads ADD COLUMN cluster_id INTEGER;  -- smallest ad id of its group of near-duplicates
+        CREATE INDEX ads_cluster ON ads(cluster_id);
+        CREATE INDEX ads_status ON ads(status);
+        ALTER TABLE decisions ADD COLUMN reversed_seq INTEGER;  -- the ledger entry that reversed it, if any
         """,
     )

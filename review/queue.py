@@ -29,14 +29,16 @@ def open_items(db: sqlite_utils.Database, *, limit: int = 50, offset: int = 0) -
     now = now_utc()
     rows = db.execute(
         """SELECT q.ad_id, q.priority, q.state, q.claimed_by, q.lease_until, q.queued_at,
-                  v.label, v.score, v.categories, a.title, a.site, a.platform, a.url
-           FROM queue q JOIN verdicts v ON v.id = q.verdict_id JOIN ads a ON a.id = q.ad_id
-           WHERE q.state = 'pending' OR q.state = 'claimed'
+                  v.label, v.score, v.categories, a.title, a.site, a.platform, a.url, a.cluster_id,
+                  (SELECT count(*) FROM ads c WHERE c.cluster_id = a.cluster_id) AS cluster_size
+           FROM queue q INDEXED BY queue_open_order
+           JOIN verdicts v ON v.id = q.verdict_id JOIN ads a ON a.id = q.ad_id
+           WHERE q.state IN ('pending', 'claimed')
            ORDER BY q.priority DESC, q.queued_at, q.ad_id LIMIT ? OFFSET ?""",
         [limit, offset],
     ).fetchall()
     out = []
-    for ad_id, prio, state, by, lease, queued, label, score, cats, title, site, platform, url in rows:
+    for ad_id, prio, state, by, lease, queued, label, score, cats, title, site, platform, url, cid, size in rows:
         claimed = state == "claimed" and lease is not None and lease > now
         out.append(
             {
@@ -53,6 +55,8 @@ def open_items(db: sqlite_utils.Database, *, limit: int = 50, offset: int = 0) -
                 "site": site,
                 "platform": platform,
                 "url": url,
+                "cluster_id": cid,
+                "cluster_size": size if cid is not None else 1,
             }
         )
     return out
@@ -78,8 +82,9 @@ def claim(
         if ad_id is None:
             row = db.execute(
                 """UPDATE queue SET state = 'claimed', claimed_by = ?, lease_until = ?, updated_at = ?
-                    WHERE id = (SELECT q.id FROM queue q
-                                WHERE q.state = 'pending' OR (q.state = 'claimed' AND q.lease_until < ?)
+                    WHERE id = (SELECT q.id FROM queue q INDEXED BY queue_open_order  -- review order, no sort
+                                WHERE q.state IN ('pending', 'claimed')
+                                  AND (q.state = 'pending' OR q.lease_until < ?)
                                 ORDER BY q.priority DESC, q.queued_at, q.ad_id LIMIT 1)
                     RETURNING ad_id""",
                 [reviewer, lease, now, now],

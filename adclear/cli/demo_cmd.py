@@ -37,9 +37,12 @@ def ensure_demo_server(port: int):  # noqa: ANN201
 
 @click.command()
 @click.option("--port", default=8731, show_default=True, help="Port of the demo sites (seeds.yml expects 8731).")
+@click.option("--web-port", default=8732, show_default=True, help="Port of the review web app the demo ends with.")
+@click.option("--no-serve", is_flag=True, help="End after the summary and the demo logins; do not serve the web app.")
 @click.pass_obj
-def demo(cfg: Config, port: int) -> None:
-    """Serve the bundled demo sites on loopback, crawl them into the database and print a summary."""
+def demo(cfg: Config, port: int, web_port: int, no_serve: bool) -> None:
+    """Serve the bundled demo sites on loopback, crawl them into the database, print a summary, then serve the
+    review web app with demo logins (until Ctrl-C; --no-serve ends after the summary)."""
     from adclear.cli.crawl_cmds import run_and_report
 
     server = ensure_demo_server(port)
@@ -89,6 +92,9 @@ def demo(cfg: Config, port: int) -> None:
     failed = [r for r in results if r.status != "ok"]
     if failed:
         raise AdclearError("the demo crawl failed for " + ", ".join(f"{r.site} ({r.reason})" for r in failed))
+    from adclear.cli.web_cmds import demo_web
+
+    demo_web(cfg, web_port, serve=not no_serve)
 
 
 def _pad(text: str, width: int) -> str:

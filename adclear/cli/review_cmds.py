@@ -106,12 +106,14 @@ def queue(cfg: Config, limit: int) -> None:
     if not items:
         click.echo("The queue is empty.")
         return
-    click.echo(f"{'ad':>6}  {'label':<5} {'score':>5}  {'category':<14} {'site':<18} title")
+    click.echo(f"{'ad':>6}  {'label':<5} {'score':>5}  {'cluster':>9}  {'category':<14} {'site':<18} title")
     for item in items:
         cats = item["categories"][0] if item["categories"] else "—"
         held = f"  [claimed by {item['claimed_by']}]" if item["claimed_by"] else ""
+        size = item.get("cluster_size") or 1
+        cluster = f"{item['cluster_id']}×{size}" if size > 1 else "—"
         click.echo(
-            f"{item['ad_id']:>6}  {item['label']:<5} {item['score']:>5g}  {_pad(cats, 14)} "
+            f"{item['ad_id']:>6}  {item['label']:<5} {item['score']:>5g}  {cluster:>9}  {_pad(cats, 14)} "
             f"{item['site']:<18} {_short(item['title'], 40)}{held}"
         )
     total = sum(counts.values())
@@ -171,8 +173,14 @@ def _reviewer(name: str | None) -> str:
     return name or os.environ.get("ADCLEAR_USER") or getpass.getuser()
 
 
+def _target(ad_id: int | None, cluster: int | None) -> None:
+    if (ad_id is None) == (cluster is None):
+        raise click.UsageError("give either AD_ID or --cluster ID")
+
+
 @review.command()
-@click.argument("ad_id", type=int)
+@click.argument("ad_id", type=int, required=False)
+@click.option("--cluster", type=int, help="Decide every undecided ad of this cluster of near-duplicates at once.")
 @click.option("--category", required=True, help="涉嫌类型, e.g. 投资理财/P2P网贷 (see `adclear categories`).")
 @click.option("--reason", required=True, help="Why it is illegal, in the reviewer's words.")
 @click.option("--as", "reviewer", help="Who decides (default $ADCLEAR_USER or the login name).")
@@ -182,7 +190,8 @@ def _reviewer(name: str | None) -> str:
 @click.pass_obj
 def confirm(
     cfg: Config,
-    ad_id: int,
+    ad_id: int | None,
+    cluster: int | None,
     category: str,
     reason: str,
     reviewer: str | None,
@@ -190,19 +199,28 @@ def confirm(
     action: str,
     note: str,
 ) -> None:
-    """Confirm AD_ID as illegal: recorded in the ledger with a takedown request."""
-    from review.decisions import confirm as do_confirm
+    """Confirm AD_ID (or a whole --cluster) as illegal: recorded in the ledger with a takedown request."""
+    from review import decisions
 
-    d = do_confirm(
-        cfg.db(),
-        ad_id,
-        reviewer=_reviewer(reviewer),
-        category=category,
-        reason=reason,
-        legal_basis=legal_basis,
-        action=action,
-        note=note,
-    )
+    _target(ad_id, cluster)
+    choice = {
+        "reviewer": _reviewer(reviewer),
+        "category": category,
+        "reason": reason,
+        "legal_basis": legal_basis,
+        "action": action,
+        "note": note,
+    }
+    if cluster is not None:
+        made = decisions.confirm_cluster(cfg.db(), cluster, **choice)
+        seqs = [s for d in made for s in d.ledger_seqs]
+        click.echo(
+            f"cluster {cluster}: {len(made)} ads confirmed ({category}; {made[0].legal_basis}): "
+            f"{', '.join(str(d.ad_id) for d in made)}; ledger entries {seqs[0]}–{seqs[-1]}; "
+            f"takedowns requested: {action}"
+        )
+        return
+    d = decisions.confirm(cfg.db(), ad_id, **choice)
     click.echo(
         f"ad {ad_id} confirmed ({category}; {d.legal_basis}); ledger entries {', '.join(map(str, d.ledger_seqs))}"
         f"; takedown requested: {action}"
@@ -210,17 +228,39 @@ def confirm(
 
 
 @review.command()
-@click.argument("ad_id", type=int)
+@click.argument("ad_id", type=int, required=False)
+@click.option("--cluster", type=int, help="Reject every undecided ad of this cluster of near-duplicates at once.")
 @click.option("--reason", required=True, help="防非宣传, 新闻报道, 持牌机构合规, 非集资广告 or 其他 (needs --note).")
 @click.option("--as", "reviewer", help="Who decides (default $ADCLEAR_USER or the login name).")
 @click.option("--note", default="", help="A note for the ledger.")
 @click.pass_obj
-def reject(cfg: Config, ad_id: int, reason: str, reviewer: str | None, note: str) -> None:
-    """Reject the flag on AD_ID (not an illegal-fundraising ad), with a reason."""
-    from review.decisions import reject as do_reject
+def reject(cfg: Config, ad_id: int | None, cluster: int | None, reason: str, reviewer: str | None, note: str) -> None:
+    """Reject the flag on AD_ID (or a whole --cluster): not an illegal-fundraising ad, with a reason."""
+    from review import decisions
 
-    d = do_reject(cfg.db(), ad_id, reviewer=_reviewer(reviewer), reason=reason, note=note)
+    _target(ad_id, cluster)
+    if cluster is not None:
+        made = decisions.reject_cluster(cfg.db(), cluster, reviewer=_reviewer(reviewer), reason=reason, note=note)
+        click.echo(
+            f"cluster {cluster}: {len(made)} ads rejected ({reason}): {', '.join(str(d.ad_id) for d in made)}; "
+            f"ledger entries {made[0].ledger_seqs[0]}–{made[-1].ledger_seqs[0]}"
+        )
+        return
+    d = decisions.reject(cfg.db(), ad_id, reviewer=_reviewer(reviewer), reason=reason, note=note)
     click.echo(f"ad {ad_id} rejected ({reason}); ledger entry {d.ledger_seqs[0]}")
+
+
+@review.command()
+@click.argument("ad_id", type=int)
+@click.option("--reason", required=True, help="Why the decision was wrong.")
+@click.option("--as", "reviewer", help="Who reverses (default $ADCLEAR_USER or the login name).")
+@click.pass_obj
+def reverse(cfg: Config, ad_id: int, reason: str, reviewer: str | None) -> None:
+    """Reverse AD_ID's decision: a new ledger entry; the ad goes back to review and out of its index."""
+    from review.decisions import reverse as do_reverse
+
+    seq = do_reverse(cfg.db(), ad_id, reviewer=_reviewer(reviewer), reason=reason)
+    click.echo(f"ad {ad_id}: decision reversed (ledger entry {seq}); the ad is back in review")
 
 
 @click.group()
@@ -327,6 +367,19 @@ def evidence(cfg: Config, ad_id: int, out_dir: Path) -> None:
 
 
 @click.command()
+@click.pass_obj
+def recluster(cfg: Config) -> None:
+    """Group ads with their near-duplicates (reposts, edited copies) so a cluster can be decided at once."""
+    from adclear.neardup import recluster as do_recluster
+
+    counts = do_recluster(cfg.db())
+    click.echo(
+        f"{counts['ads']} ads fingerprinted ({counts['fingerprinted']} new); {counts['in_clusters']} of them "
+        f"in {counts['clusters']} clusters of near-duplicates"
+    )
+
+
+@click.command()
 def categories() -> None:
     """The 涉嫌类型 a confirmation can name, and the reject reasons."""
     from classifier.taxonomy import CATEGORIES, CATEGORY_LEGAL_BASIS, REJECT_REASONS
@@ -337,4 +390,4 @@ def categories() -> None:
     click.echo("驳回理由 (--reason): " + "、".join(REJECT_REASONS))
 
 
-COMMANDS = [classify, queue, show, review, ledger, export, evidence, categories]
+COMMANDS = [classify, queue, show, review, ledger, export, evidence, recluster, categories]

@@ -1,0 +1,134 @@
+"""adclear serve, adclear user: the reviewers' web app and its accounts."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from adclear.cli import Config
+from adclear.errors import AdclearError
+
+__all__ = ["COMMANDS", "demo_web", "serve_app"]
+
+
+def serve_app(
+    cfg: Config, host: str, port: int, *, threads: int = 8, behind_proxy: bool = False, secure_cookies: bool = False
+) -> None:
+    from review.web.serve import build, serve
+
+    app = build(cfg.db_path, behind_proxy=behind_proxy, secure_cookies=secure_cookies)
+    if host not in ("127.0.0.1", "localhost", "::1") and not (behind_proxy or secure_cookies):
+        click.echo(
+            f"Warning: serving plain http on {host}: passwords cross the network in clear. "
+            "Put a TLS proxy in front (docs/operations.md) and use --behind-proxy.",
+            err=True,
+        )
+    click.echo(f"adclear review app: http://{host}:{port}/  (database {cfg.db_path}; Ctrl-C stops it)")
+    try:
+        serve(app, host, port, threads=threads)
+    except OSError as e:
+        raise AdclearError(f"cannot listen on {host}:{port} ({e.strerror}); is another program using it?") from None
+
+
+def demo_web(cfg: Config, port: int, *, serve: bool = True) -> None:
+    """The end of `adclear demo`: demo accounts, their logins, and the app on loopback until Ctrl-C."""
+    from review.users import ensure_demo_users
+
+    logins = ensure_demo_users(cfg.db())
+    click.echo("")
+    click.echo(f"Review web app: http://127.0.0.1:{port}/  (Chinese; English on the top right)")
+    click.echo("Demo logins (demo database only):")
+    for name, role, password in logins:
+        click.echo(f"  {name:<11} {password:<18} {role}")
+    if not serve:
+        click.echo(f"Serve it with: .venv/bin/adclear --db {cfg.db_path} serve --port {port}")
+        return
+    serve_app(cfg, "127.0.0.1", port)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8732, show_default=True, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, help="Worker threads.")
+@click.option(
+    "--behind-proxy",
+    is_flag=True,
+    help="Trust one reverse proxy's X-Forwarded-For/-Proto (TLS terminated there; see docs/operations.md).",
+)
+@click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure even when the proxy does not say https.")
+@click.pass_obj
+def serve(cfg: Config, host: str, port: int, threads: int, behind_proxy: bool, secure_cookies: bool) -> None:
+    """Serve the reviewers' web app (Chinese; English on a switch) until Ctrl-C."""
+    serve_app(cfg, host, port, threads=threads, behind_proxy=behind_proxy, secure_cookies=secure_cookies)
+
+
+@click.group()
+def user() -> None:
+    """Accounts of the web app: add, disable, list, set a password."""
+
+
+def _read_password(name: str, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+
+
+@user.command("add")
+@click.argument("name")
+@click.option(
+    "--role", required=True, type=click.Choice(["reviewer", "supervisor", "admin"]), help="What the user may do."
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.pass_obj
+def user_add(cfg: Config, name: str, role: str, password_stdin: bool) -> None:
+    """Create an account with a role; the password is asked for twice, or read from standard input."""
+    from review.users import add_user
+
+    created = add_user(cfg.db(), name, role, _read_password(name, password_stdin))
+    click.echo(f"user {created.name} added ({created.role})")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.pass_obj
+def user_passwd(cfg: Config, name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME; its open sessions end."""
+    from review.users import set_password
+
+    set_password(cfg.db(), name, _read_password(name, password_stdin))
+    click.echo(f"password of {name} changed; its sessions ended")
+
+
+@user.command("disable")
+@click.argument("name")
+@click.pass_obj
+def user_disable(cfg: Config, name: str) -> None:
+    """Disable an account: no more logins, open sessions end; its decisions stay."""
+    from review.users import disable_user
+
+    disable_user(cfg.db(), name)
+    click.echo(f"user {name} disabled; its sessions ended")
+
+
+@user.command("list")
+@click.pass_obj
+def user_list(cfg: Config) -> None:
+    """The accounts: name, role, state, last login."""
+    from adclear.timeutil import local
+    from review.users import list_users
+
+    people = list_users(cfg.db())
+    if not people:
+        click.echo("No accounts yet: adclear user add NAME --role reviewer")
+        return
+    click.echo(f"{'name':<20} {'role':<11} {'state':<9} {'last login':<17} from")
+    for p in people:
+        state = "disabled" if p.disabled else "active"
+        click.echo(
+            f"{p.name:<20} {p.role:<11} {state:<9} {local(p.last_login_at) or '—':<17} {p.last_login_address or ''}"
+        )
+
+
+COMMANDS = [serve, user]

@@ -1,0 +1,225 @@
+"""Logging in to the web app: the password check, the rate limit, and server-side sessions.
+
+The rate limit counts wrong passwords in a sliding window, per user name and per client address, since the
+last successful login (for that name, or from that address). At the limit, logins are refused until the
+oldest counted failure leaves the window, and the refusal says when that is; refused attempts are not
+counted, so waiting always works. A session is a random token in the browser's cookie; the database keeps
+only its SHA-256, the user, a CSRF token, and when it was last used. A session ends at logout, after
+``idle_seconds`` without a request, ``absolute_seconds`` after login, or when the account is disabled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlite_utils
+
+from adclear.db import immediate
+from adclear.errors import AdclearError
+from review import audit, users
+
+__all__ = ["Limits", "LoginRefused", "Session", "load", "login", "logout"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    user_failures: int = 5  # wrong passwords for one name …
+    address_failures: int = 20  # … or from one address …
+    window_seconds: int = 15 * 60  # … within this window lock it out
+    idle_seconds: int = 30 * 60
+    absolute_seconds: int = 12 * 3600
+    touch_seconds: int = 30  # how often a request refreshes last_seen_at
+
+
+class LoginRefused(AdclearError):
+    """A login that did not succeed; ``kind`` says why, ``retry_at`` (UTC) when a lockout ends."""
+
+    def __init__(self, kind: str, retry_at: str | None = None):
+        self.kind = kind  # bad_password, locked_user, locked_address, disabled
+        self.retry_at = retry_at
+        super().__init__(f"login refused: {kind}" + (f" until {retry_at}" if retry_at else ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    user: users.User
+    csrf_token: str
+    created_at: str
+    last_seen_at: str
+    expires_at: str
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="microseconds")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# a hash to check against when the name is unknown, so that timing does not tell which names exist
+_DUMMY: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY
+    if _DUMMY is None:
+        _DUMMY = users.hasher().hash(secrets.token_urlsafe(16))
+    return _DUMMY
+
+
+def _lockout(db: sqlite_utils.Database, column: str, value: str, limit: int, window: int, now: datetime) -> str | None:
+    """When the lockout of ``column = value`` ends (UTC), or None when it is not locked."""
+    since = _iso(now - timedelta(seconds=window))
+    rows = db.execute(
+        f"""SELECT at FROM login_attempts
+            WHERE {column} = ? AND ok = 0 AND at > ?
+              AND at > coalesce((SELECT max(at) FROM login_attempts WHERE {column} = ? AND ok = 1), '')
+            ORDER BY at DESC LIMIT ?""",
+        [value, since, value, limit],
+    ).fetchall()
+    if len(rows) < limit:
+        return None
+    return _iso(datetime.fromisoformat(rows[-1][0]) + timedelta(seconds=window))
+
+
+def locked_until(db: sqlite_utils.Database, name: str, address: str, limits: Limits) -> tuple[str, str] | None:
+    """(``locked_user`` or ``locked_address``, retry time in UTC) while logins are refused, else None."""
+    now = _now()
+    for kind, column, value, limit in (
+        ("locked_address", "address", address, limits.address_failures),
+        ("locked_user", "name", name, limits.user_failures),
+    ):
+        until = _lockout(db, column, value, limit, limits.window_seconds, now)
+        if until is not None:
+            return kind, until
+    return None
+
+
+def login(
+    db: sqlite_utils.Database,
+    name: str,
+    password: str,
+    *,
+    address: str,
+    user_agent: str = "",
+    limits: Limits = Limits(),  # noqa: B008 (frozen)
+) -> tuple[str, Session]:
+    """Check the password; returns (cookie token, session) or raises ``LoginRefused``."""
+    name = name.strip()[:80]
+    locked = locked_until(db, name, address, limits)
+    if locked is not None:
+        with immediate(db):
+            audit.record(
+                db,
+                actor=name or "?",
+                action="login_locked",
+                target=f"user:{name}",
+                detail={"kind": locked[0], "retry_at": locked[1]},
+                address=address,
+            )
+        raise LoginRefused(*locked)
+    found = users.password_hash(db, name) if name else None
+    hasher = users.hasher()
+    if found is None:
+        hasher.verify(password, _dummy_hash())
+        ok, new_hash = False, None
+    else:
+        ok, new_hash = hasher.verify_and_update(password, found[1])
+    user = found[0] if found else None
+    now = _iso(_now())
+    with immediate(db):
+        db.execute(
+            "INSERT INTO login_attempts (at, name, address, ok) VALUES (?, ?, ?, ?)",
+            [now, name, address, int(ok)],
+        )
+        if not ok:
+            if user is not None:
+                db.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ?", [user.id])
+            audit.record(db, actor=name or "?", action="login_failed", target=f"user:{name}", address=address)
+        elif user is not None and user.disabled:
+            audit.record(db, actor=user.name, action="login_disabled", target=f"user:{user.name}", address=address)
+        else:
+            assert user is not None
+            if new_hash:
+                db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [new_hash, user.id])
+            db.execute(
+                "UPDATE users SET last_login_at = ?, last_login_address = ?, failed_logins = 0 WHERE id = ?",
+                [now, address, user.id],
+            )
+            token = secrets.token_urlsafe(32)
+            expires = _iso(datetime.fromisoformat(now) + timedelta(seconds=limits.absolute_seconds))
+            session = Session(_digest(token), user, secrets.token_urlsafe(32), now, now, expires)
+            db.execute(
+                "INSERT INTO web_sessions (id, user_id, csrf_token, created_at, last_seen_at, expires_at, address, "
+                "user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [session.id, user.id, session.csrf_token, now, now, expires, address, user_agent[:200]],
+            )
+            audit.record(db, actor=user.name, action="login", target=f"user:{user.name}", address=address)
+            return token, session
+    if ok:  # the right password for a disabled account
+        raise LoginRefused("disabled")
+    locked = locked_until(db, name, address, limits)
+    if locked is not None:
+        raise LoginRefused(*locked)
+    raise LoginRefused("bad_password")
+
+
+def load(db: sqlite_utils.Database, token: str, *, limits: Limits = Limits()) -> tuple[Session | None, str]:  # noqa: B008
+    """The live session of a cookie token, or (None, why: ``none``, ``idle``, ``expired``, ``ended``)."""
+    if not token:
+        return None, "none"
+    sid = _digest(token)
+    row = db.execute(
+        f"""SELECT s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, s.ended_at,
+                   {", ".join("u." + c.strip() for c in users.COLUMNS.split(","))}
+            FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?""",
+        [sid],
+    ).fetchone()
+    if row is None:
+        return None, "none"
+    csrf, created, seen, expires, ended = row[:5]
+    user = users.from_row(row[5:])
+    if ended is not None:
+        return None, "ended"
+    now = _now()
+    reason = None
+    if user.disabled:
+        reason = "disabled"
+    elif expires <= _iso(now):
+        reason = "expired"
+    elif datetime.fromisoformat(seen) + timedelta(seconds=limits.idle_seconds) <= now:
+        reason = "idle"
+    if reason is not None:
+        _end(db, sid, reason)
+        return None, reason
+    if datetime.fromisoformat(seen) + timedelta(seconds=limits.touch_seconds) <= now:
+        seen = _iso(now)
+        with immediate(db):
+            db.execute("UPDATE web_sessions SET last_seen_at = ? WHERE id = ?", [seen, sid])
+    return Session(sid, user, csrf, created, seen, expires), "ok"
+
+
+def _end(db: sqlite_utils.Database, sid: str, reason: str) -> None:
+    with immediate(db):
+        db.execute(
+            "UPDATE web_sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+            [_iso(_now()), reason, sid],
+        )
+
+
+def logout(db: sqlite_utils.Database, session: Session, *, address: str) -> None:
+    with immediate(db):
+        db.execute(
+            "UPDATE web_sessions SET ended_at = ?, end_reason = 'logout' WHERE id = ? AND ended_at IS NULL",
+            [_iso(_now()), session.id],
+        )
+        audit.record(db, actor=session.user.name, action="logout", target=f"user:{session.user.name}", address=address)

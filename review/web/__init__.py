@@ -1,0 +1,75 @@
+"""The reviewers' web app: Flask + Jinja2, Chinese by default, keyboard-first, no front-end build.
+
+``create_app(db_path)`` returns the WSGI app; ``adclear serve`` runs it (``review.web.serve``). Views call
+``review`` functions and hold no SQL; templates escape every bit of crawled text (autoescape, never
+``|safe`` on it); ``review.web.security`` checks sessions, roles and CSRF tokens on every request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g
+
+from review.sessions import Limits
+
+__all__ = ["create_app"]
+
+
+def create_app(db_path: str | Path, **config: Any) -> Flask:
+    """The app for the database at ``db_path`` (migrated on the way); ``config`` overrides settings.
+
+    Settings: ``LIMITS`` (``review.sessions.Limits``: rate limit and session timeouts), ``LEASE_SECONDS``
+    (a claim's lease), ``FORCE_SECURE_COOKIES`` (mark cookies Secure even over http: behind a TLS proxy that
+    does not send X-Forwarded-Proto), ``COUNTS_TTL`` (seconds the queue page's totals may be old; 0: never).
+    """
+    from adclear.db import connect
+    from review import worklist
+    from review.queue import DEFAULT_LEASE_SECONDS
+    from review.web import i18n, security, views_auth, views_review, views_supervise
+    from review.web.cache import StaleWhileRefresh
+
+    db_path = Path(db_path)
+    connect(db_path).close()  # create and migrate before the first request
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=security.load_secret_key(db_path.parent),
+        DB_PATH=db_path,
+        DATA_DIR=db_path.parent,
+        LIMITS=Limits(),
+        LEASE_SECONDS=DEFAULT_LEASE_SECONDS,
+        FORCE_SECURE_COOKIES=False,
+        COUNTS_TTL=5.0,
+        JSON_AS_ASCII=False,
+    )
+    app.config.update(config)
+    pool = security.ConnectionPool(db_path)
+    app.extensions["adclear_pool"] = pool
+
+    def queue_totals() -> dict[str, int]:
+        db = pool.get()
+        try:
+            return worklist.totals(db)
+        finally:
+            pool.put(db)
+
+    app.extensions["adclear_totals"] = StaleWhileRefresh(queue_totals, app.config["COUNTS_TTL"])
+
+    @app.before_request
+    def _db() -> None:
+        g.db = pool.get()
+
+    @app.teardown_request
+    def _db_back(_exc: BaseException | None) -> None:
+        db = g.pop("db", None)
+        if db is not None:
+            pool.put(db)
+
+    security.install(app)
+    i18n.install(app)
+    app.register_blueprint(views_auth.bp)
+    app.register_blueprint(views_review.bp)
+    app.register_blueprint(views_supervise.bp)
+    views_auth.install_errors(app)
+    return app

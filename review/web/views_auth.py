@@ -1,0 +1,120 @@
+"""Logging in and out, the language switch, and the error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from adclear.timeutil import local
+from review import sessions
+from review.web.i18n import LANGUAGES, t
+from review.web.security import client_address, public, safe_next
+
+__all__ = ["bp", "install_errors", "login_redirect"]
+
+bp = Blueprint("auth", __name__)
+
+
+def login_redirect() -> Any:
+    """Send a visitor without a session to the login page (scripts get 401)."""
+    if request.method != "GET" or request.headers.get("X-Requested-With"):
+        return render_template("error.html", code=401, message=t("err.login_needed")), 401
+    why = g.pop("session_end", None)
+    if why in ("idle", "expired"):
+        flash(t("login.timed_out"), "warn")
+    elif why == "disabled":
+        flash(t("login.disabled"), "error")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Any:
+    target = safe_next(request.values.get("next"), url_for("review.queue"))
+    if g.web_session is not None:
+        return redirect(target)
+    error = ""
+    name = ""
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()
+        password = request.form.get("password", "")
+        try:
+            token, _ = sessions.login(
+                g.db,
+                name,
+                password,
+                address=client_address(),
+                user_agent=request.headers.get("User-Agent", ""),
+                limits=current_app.config["LIMITS"],
+            )
+        except sessions.LoginRefused as e:
+            if e.kind in ("locked_user", "locked_address"):
+                error = t(f"login.{e.kind}", when=local(e.retry_at, "%H:%M:%S"))
+            else:
+                error = t(f"login.{e.kind}")
+        else:
+            lang = session.get("lang")
+            session.clear()  # a fresh cookie: nothing from before the login survives
+            session["sid"] = token
+            if lang:
+                session["lang"] = lang
+            return redirect(target)
+    return render_template("login.html", error=error, name=name, target=target), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout() -> Any:
+    if g.web_session is not None:
+        sessions.logout(g.db, g.web_session, address=client_address())
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(t("login.logged_out"), "ok")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/lang/<code>")
+@public
+def language(code: str) -> Any:
+    if code in LANGUAGES:
+        session["lang"] = code
+    return redirect(safe_next(request.args.get("next"), "/"))
+
+
+@bp.route("/")
+@public
+def home() -> Any:
+    return redirect(url_for("review.queue"))
+
+
+def install_errors(app: Flask) -> None:
+    def page(code: int, key: str) -> Any:
+        def handler(error: Any) -> Any:
+            detail = getattr(error, "description", "")
+            if code == 400 and detail == "csrf":
+                message = t("err.csrf")
+            elif code == 403 and detail in ("supervisor", "admin"):
+                message = t("err.role", role=t(f"role.{detail}"))
+            else:
+                message = t(key)
+            return render_template("error.html", code=code, message=message), code
+
+        return handler
+
+    for code, key in ((400, "err.bad_request"), (403, "err.forbidden"), (404, "err.not_found"), (413, "err.too_big")):
+        app.register_error_handler(code, page(code, key))
+    app.register_error_handler(405, page(405, "err.bad_request"))

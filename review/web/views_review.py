@@ -1,0 +1,289 @@
+"""The reviewer's pages: the queue, an ad with its evidence, claims, and the decisions on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+
+from adclear.errors import AlreadyDecided, HeldByOther, ReviewError, UnknownAd
+from classifier.taxonomy import CATEGORIES, REJECT_REASONS, SIGNALS
+from review import adhistory, archived, decisions, escalations, queue, worklist
+from review.adview import ad_detail
+from review.users import has_role
+from review.web.highlight import numbered_hits, segments
+from review.web.i18n import t
+from review.web.security import client_address, requires
+
+__all__ = ["bp"]
+
+bp = Blueprint("review", __name__)
+PAGE_SIZE = 50
+# What the archived page may do inside its frame: show itself with its own inline styles and data: images.
+EVIDENCE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
+
+
+def _me() -> str:
+    return g.web_session.user.name
+
+
+def _supervisor() -> bool:
+    return has_role(g.web_session.user.role, "supervisor")
+
+
+@bp.route("/queue", endpoint="queue")
+@requires("reviewer")
+def queue_page() -> Any:
+    f = worklist.Filter.from_args(request.args)
+    try:
+        page = max(1, min(int(request.args.get("page", "1")), 1000))
+    except ValueError:
+        page = 1
+    rows = worklist.items(g.db, f, reviewer=_me(), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    return render_template(
+        "queue.html",
+        rows=rows[:PAGE_SIZE],
+        more=len(rows) > PAGE_SIZE,
+        page=page,
+        f=f,
+        counts=worklist.counts(g.db, reviewer=_me(), totals_=current_app.extensions["adclear_totals"].get()),
+        options=worklist.filter_options(g.db),
+        categories=CATEGORIES,
+        bands=list(worklist.BANDS),
+    )
+
+
+@bp.route("/claim", methods=["POST"])
+@requires("reviewer")
+def claim_next() -> Any:
+    ad_id = queue.claim(g.db, _me(), lease_seconds=current_app.config["LEASE_SECONDS"])
+    if ad_id is None:
+        flash(t("queue.empty_claim"), "warn")
+        return redirect(url_for("review.queue"))
+    return redirect(url_for("review.ad", ad_id=ad_id))
+
+
+@bp.route("/ad/<int:ad_id>")
+@requires("reviewer")
+def ad(ad_id: int) -> Any:
+    try:
+        detail = ad_detail(g.db, ad_id)
+    except UnknownAd:
+        abort(404)
+    item = detail["ad"]
+    verdict = detail["verdict"] or {"hits": [], "categories": [], "nearest": [], "score": 0, "label": "clear"}
+    hits = numbered_hits(verdict["hits"])
+    from adclear.verdicts import ad_text
+
+    title, text = ad_text(item["title"], item["body"], item["contact"])
+    title_segments, stale_title = segments(title, hits, "title")
+    text_segments, stale_text = segments(text, hits, "text")
+    held = queue.holder(g.db, ad_id)
+    open_escalation = escalations.open_for(g.db, ad_id)
+    prev_id, next_id = worklist.neighbours(g.db, ad_id)
+    categories_first = [c for c in verdict["categories"] if c in CATEGORIES] + list(CATEGORIES)
+    chosen = categories_first[0]
+    return render_template(
+        "ad.html",
+        d=detail,
+        ad=item,
+        verdict=verdict,
+        hits=hits,
+        breakdown=_breakdown(hits, verdict),
+        title_segments=title_segments,
+        text_segments=text_segments,
+        stale=stale_title + stale_text,
+        held=held,
+        mine=held is not None and held[0] == _me(),
+        escalation=open_escalation,
+        escalation_history=escalations.for_ad(g.db, ad_id),
+        decided=item["status"] in ("confirmed", "rejected"),
+        prev_id=prev_id,
+        next_id=next_id,
+        contacts=adhistory.contacts(g.db, ad_id),
+        versions=adhistory.versions(g.db, ad_id),
+        sightings=adhistory.sightings(g.db, ad_id),
+        ledger_entries=adhistory.ledger_entries(g.db, ad_id),
+        audit_trail=adhistory.audit_trail(g.db, ad_id),
+        nearest=adhistory.nearest(g.db, verdict),
+        page_evidence=next((e for e in detail["evidence"] if e["kind"] == "page"), None),
+        screenshot=next((e for e in detail["evidence"] if e["kind"] == "screenshot"), None),
+        categories=CATEGORIES,
+        chosen_category=chosen,
+        basis={c: decisions.suggested_legal_basis(verdict["hits"], c) for c in CATEGORIES},
+        suggested_reason=_suggested_reason(verdict["hits"]),
+        actions=decisions.TAKEDOWN_ACTIONS,
+        reasons=REJECT_REASONS,
+        supervisor=_supervisor(),
+    )
+
+
+def _breakdown(hits: list[dict[str, Any]], verdict: dict[str, Any]) -> dict[str, Any]:
+    """Hit weights summed by kind, and what the score adds beyond them (near-duplicates, vetoes, caps)."""
+    sums: dict[str, float] = {"category": 0.0, "signal": 0.0, "exculpatory": 0.0}
+    for hit in hits:
+        if hit.get("status", "active") == "active":
+            sums[hit.get("kind", "signal")] = sums.get(hit.get("kind", "signal"), 0.0) + float(hit["weight"])
+    total = round(sum(sums.values()), 3)
+    return {"sums": sums, "total": total, "adjustment": round(float(verdict["score"]) - total, 3)}
+
+
+def _suggested_reason(hits: list[dict[str, Any]]) -> str:
+    """A first draft of the confirmation's reason: what the ad promises, in its own words."""
+    parts: list[str] = []
+    seen: set[str] = set()
+    for hit in hits:
+        if hit.get("kind") not in ("signal", "category") or hit["matched"] in seen:
+            continue
+        seen.add(hit["matched"])
+        label = SIGNALS[hit["name"]][0] if hit.get("kind") == "signal" and hit["name"] in SIGNALS else hit["name"]
+        parts.append(f"{label}“{hit['matched']}”")
+        if len(parts) == 6:
+            break
+    return ("广告含" + "、".join(parts) + "，面向公众招揽资金") if parts else ""
+
+
+def _after_decision(ad_id: int) -> Any:
+    """Straight on to the next ad: claim it and show it; the queue page when none is left."""
+    if request.form.get("then") == "escalations":
+        return redirect(url_for("supervise.escalation_list"))
+    next_id = queue.claim(g.db, _me(), lease_seconds=current_app.config["LEASE_SECONDS"])
+    if next_id is None:
+        flash(t("queue.done"), "ok")
+        return redirect(url_for("review.queue"))
+    return redirect(url_for("review.ad", ad_id=next_id))
+
+
+def _refuse(ad_id: int, error: Exception) -> Any:
+    if isinstance(error, HeldByOther):
+        held = queue.holder(g.db, ad_id)
+        flash(t("err.held", who=held[0] if held else "?"), "error")
+    elif isinstance(error, AlreadyDecided):
+        flash(t("err.decided"), "error")
+    else:
+        flash(t("err.refused", detail=str(error)), "error")
+    return redirect(url_for("review.ad", ad_id=ad_id))
+
+
+@bp.route("/ad/<int:ad_id>/claim", methods=["POST"])
+@requires("reviewer")
+def claim(ad_id: int) -> Any:
+    got = queue.claim(g.db, _me(), ad_id=ad_id, lease_seconds=current_app.config["LEASE_SECONDS"])
+    if got is None:
+        held = queue.holder(g.db, ad_id)
+        flash(t("err.held", who=held[0]) if held else t("err.not_claimable"), "error")
+    return redirect(url_for("review.ad", ad_id=ad_id))
+
+
+@bp.route("/ad/<int:ad_id>/release", methods=["POST"])
+@requires("reviewer")
+def release(ad_id: int) -> Any:
+    if queue.release(g.db, ad_id, _me()):
+        flash(t("ad.released", id=ad_id), "ok")
+    return redirect(url_for("review.queue"))
+
+
+def _not_escalated(ad_id: int) -> None:
+    if escalations.open_for(g.db, ad_id) is not None:
+        flash(t("err.escalated"), "error")
+        abort(redirect(url_for("review.ad", ad_id=ad_id)))
+
+
+def confirm_choice(form: Any) -> dict[str, Any]:
+    """The confirmation form's fields, checked against the lists the form offers."""
+    category = form.get("category", "")
+    action = form.get("action", "")
+    reason = form.get("reason", "").strip()
+    if category not in CATEGORIES or action not in decisions.TAKEDOWN_ACTIONS:
+        raise ReviewError(t("err.bad_choice"))
+    if not reason:
+        raise ReviewError(t("err.reason_needed"))
+    return {
+        "category": category,
+        "action": action,
+        "reason": reason[:2000],
+        "legal_basis": form.get("legal_basis", "").strip()[:2000] or None,
+        "note": form.get("note", "").strip()[:2000],
+    }
+
+
+def reject_choice(form: Any) -> dict[str, Any]:
+    reason = form.get("reason", "")
+    note = form.get("note", "").strip()[:2000]
+    if reason not in REJECT_REASONS:
+        raise ReviewError(t("err.bad_choice"))
+    if reason == "其他" and not note:
+        raise ReviewError(t("err.note_needed"))
+    return {"reason": reason, "note": note}
+
+
+@bp.route("/ad/<int:ad_id>/confirm", methods=["POST"])
+@requires("reviewer")
+def confirm(ad_id: int) -> Any:
+    _not_escalated(ad_id)
+    try:
+        made = decisions.confirm(g.db, ad_id, reviewer=_me(), address=client_address(), **confirm_choice(request.form))
+    except ReviewError as e:
+        return _refuse(ad_id, e)
+    flash(t("ad.confirmed", id=ad_id, seqs="、".join(map(str, made.ledger_seqs))), "ok")
+    return _after_decision(ad_id)
+
+
+@bp.route("/ad/<int:ad_id>/reject", methods=["POST"])
+@requires("reviewer")
+def reject(ad_id: int) -> Any:
+    _not_escalated(ad_id)
+    try:
+        made = decisions.reject(g.db, ad_id, reviewer=_me(), address=client_address(), **reject_choice(request.form))
+    except ReviewError as e:
+        return _refuse(ad_id, e)
+    flash(t("ad.rejected", id=ad_id, seqs="、".join(map(str, made.ledger_seqs))), "ok")
+    return _after_decision(ad_id)
+
+
+@bp.route("/ad/<int:ad_id>/escalate", methods=["POST"])
+@requires("reviewer")
+def escalate(ad_id: int) -> Any:
+    note = request.form.get("note", "").strip()[:2000]
+    if not note:
+        flash(t("err.note_needed"), "error")
+        return redirect(url_for("review.ad", ad_id=ad_id))
+    try:
+        escalations.escalate(g.db, ad_id, reviewer=_me(), note=note, address=client_address())
+    except ReviewError as e:
+        return _refuse(ad_id, e)
+    flash(t("ad.escalated", id=ad_id), "ok")
+    return _after_decision(ad_id)
+
+
+@bp.route("/ad/<int:ad_id>/evidence/page")
+@requires("reviewer")
+def evidence_page(ad_id: int) -> Any:
+    """The archived page, for a sandboxed frame: no script, no request to anywhere, not even this app."""
+    try:
+        found = archived.read(g.db, current_app.config["DATA_DIR"], ad_id, "page")
+    except archived.EvidenceMissing:
+        abort(404)
+    kind = found.content_type.split(";")[0].strip().lower()
+    if kind in ("text/html", "application/xhtml+xml", ""):
+        mimetype = "text/html"
+    else:
+        mimetype = "text/plain"
+    response = current_app.response_class(found.payload, mimetype=mimetype)
+    if found.charset:
+        response.headers["Content-Type"] = f"{mimetype}; charset={found.charset}"
+    response.headers["Content-Security-Policy"] = EVIDENCE_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.route("/ad/<int:ad_id>/evidence/screenshot")
+@requires("reviewer")
+def evidence_screenshot(ad_id: int) -> Any:
+    try:
+        found = archived.read(g.db, current_app.config["DATA_DIR"], ad_id, "screenshot")
+    except archived.EvidenceMissing:
+        abort(404)
+    response = current_app.response_class(found.payload, mimetype="image/png")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

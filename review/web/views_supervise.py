@@ -1,0 +1,140 @@
+"""Supervisors' pages: escalations, the audit log, the ledger with its verification, and exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+
+from adclear.errors import ReviewError
+from review import downloads, escalations, ledger, logs, users
+from review.export import FORMATS, takedown_list
+from review.web.i18n import t
+from review.web.security import client_address, requires
+from review.web.views_review import confirm_choice, reject_choice
+
+__all__ = ["bp"]
+
+bp = Blueprint("supervise", __name__)
+
+
+def _me() -> str:
+    return g.web_session.user.name
+
+
+def _int(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@bp.route("/escalations")
+@requires("supervisor")
+def escalation_list() -> Any:
+    return render_template(
+        "escalations.html",
+        open_items=escalations.listing(g.db, state="open"),
+        resolved=escalations.listing(g.db, state="resolved", limit=50)
+        + escalations.listing(g.db, state="returned", limit=50),
+    )
+
+
+@bp.route("/escalations/<int:escalation_id>/resolve", methods=["POST"])
+@requires("supervisor")
+def resolve(escalation_id: int) -> Any:
+    esc = escalations.get(g.db, escalation_id)
+    if esc is None:
+        abort(404)
+    decision = request.form.get("decision", "")
+    try:
+        choice = confirm_choice(request.form) if decision == "confirm" else reject_choice(request.form)
+        made = escalations.resolve(
+            g.db, escalation_id, supervisor=_me(), decision=decision, address=client_address(), **choice
+        )
+    except ReviewError as e:
+        flash(t("err.refused", detail=str(e)), "error")
+        return redirect(url_for("review.ad", ad_id=esc.ad_id))
+    key = "ad.confirmed" if made.decision == "confirmed" else "ad.rejected"
+    flash(t(key, id=esc.ad_id, seqs="、".join(map(str, made.ledger_seqs))), "ok")
+    return redirect(url_for("supervise.escalation_list"))
+
+
+@bp.route("/escalations/<int:escalation_id>/return", methods=["POST"])
+@requires("supervisor")
+def send_back(escalation_id: int) -> Any:
+    esc = escalations.get(g.db, escalation_id)
+    if esc is None:
+        abort(404)
+    try:
+        escalations.send_back(
+            g.db, escalation_id, supervisor=_me(), note=request.form.get("note", "")[:2000], address=client_address()
+        )
+    except ReviewError as e:
+        flash(t("err.refused", detail=str(e)), "error")
+        return redirect(url_for("review.ad", ad_id=esc.ad_id))
+    flash(t("esc.returned", id=esc.ad_id), "ok")
+    return redirect(url_for("supervise.escalation_list"))
+
+
+@bp.route("/audit")
+@requires("supervisor")
+def audit_log() -> Any:
+    actor = request.args.get("actor", "").strip()[:80]
+    action = request.args.get("action", "").strip()[:40]
+    rows = logs.audit_page(g.db, actor=actor, action=action, before_id=_int("before"), limit=101)
+    return render_template(
+        "audit.html",
+        rows=rows[:100],
+        more=rows[100]["id"] + 1 if len(rows) > 100 else None,
+        actor=actor,
+        action=action,
+        actions=logs.audit_actions(g.db),
+    )
+
+
+@bp.route("/ledger")
+@requires("reviewer")
+def ledger_view() -> Any:
+    checkpoint_text = request.args.get("checkpoint", "").strip()[:80]
+    checkpoint, checkpoint_error = None, ""
+    if checkpoint_text:
+        try:
+            checkpoint = ledger.parse_checkpoint(checkpoint_text)
+        except ValueError:
+            checkpoint_error = t("ledger.bad_checkpoint")
+    entries = logs.ledger_page(g.db, before_seq=_int("before"), limit=101)
+    return render_template(
+        "ledger.html",
+        result=ledger.verify(g.db, checkpoint=checkpoint),
+        checkpoint=checkpoint_text,
+        checkpoint_error=checkpoint_error,
+        entries=entries[:100],
+        more=entries[100].seq + 1 if len(entries) > 100 else None,
+        actions=ledger.ACTIONS,
+    )
+
+
+@bp.route("/export", methods=["GET", "POST"])
+@requires("supervisor")
+def export() -> Any:
+    if request.method == "POST":
+        fmt = request.form.get("format", "csv")
+        if fmt not in FORMATS:
+            abort(400)
+        content, name, _ = downloads.takedown_download(
+            g.db,
+            fmt=fmt,
+            platform=request.form.get("platform", "").strip()[:100],
+            actor=_me(),
+            address=client_address(),
+        )
+        response = current_app.response_class(content, mimetype=downloads.MIME_TYPES[fmt])
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    preview = takedown_list(g.db)
+    return render_template("export.html", preview=preview, formats=FORMATS, platforms=sorted(preview.by_platform()))
+
+
+@bp.route("/users")
+@requires("admin")
+def user_list() -> Any:
+    return render_template("users.html", people=users.list_users(g.db))

@@ -1,0 +1,521 @@
+"""The web app without a browser: roles on every route, CSRF, sessions and the rate limit, cookies, the secret
+key, escaping, evidence headers, escalations, the queue page's filters, accounts and their CLI."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from adclear.cli import main
+from review.sessions import Limits
+from tests.webdata import HOSTILE_TITLE, PASSWORDS, build
+
+PUBLIC = {"auth.login", "auth.logout", "auth.language", "auth.home", "static"}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    data = tmp_path_factory.mktemp("web-template") / "data"
+    ids = build(data / "adclear.db")
+    return data, ids
+
+
+@pytest.fixture
+def site(template, tmp_path):
+    """A private copy of the template database: (db path, ad ids)."""
+    source, ids = template
+    target = tmp_path / "data"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("web-secret.key"))
+    return target / "adclear.db", ids
+
+
+def make_app(db_path, **config):
+    from review.web import create_app
+
+    app = create_app(db_path, **{"COUNTS_TTL": 0, **config})
+    app.config["TESTING"] = True
+    return app
+
+
+def token_of(html: str) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def login(client, name: str, password: str | None = None):
+    page = client.get("/login")
+    return client.post(
+        "/login",
+        data={"name": name, "password": password or PASSWORDS[name], "csrf_token": token_of(page.text)},
+    )
+
+
+def logged_in(app, name: str):
+    client = app.test_client()
+    assert login(client, name).status_code == 302
+    return client, token_of(client.get("/queue").text)
+
+
+def rows(db_path, sql, *args):
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+# --- roles, CSRF, sessions ------------------------------------------------------------------------------------
+
+
+def test_every_route_says_who_may_use_it(site):
+    app = make_app(site[0])
+    declared = {}
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if rule.endpoint != "static":
+            assert hasattr(view, "required_role"), f"{rule.endpoint} does not declare a role"
+            declared[rule.endpoint] = view.required_role
+    assert {e for e, role in declared.items() if role is None} | {"static"} == PUBLIC
+    assert declared["supervise.audit_log"] == "supervisor"
+    assert declared["supervise.export"] == "supervisor"
+    assert declared["supervise.resolve"] == "supervisor"
+    assert declared["supervise.user_list"] == "admin"
+    assert declared["review.confirm"] == "reviewer"
+
+
+def test_a_view_without_a_role_is_closed_to_everyone(site):
+    app = make_app(site[0])
+    app.add_url_rule("/forgotten", "forgotten", lambda: "secret")
+    client, _ = logged_in(app, "boss")
+    assert client.get("/forgotten").status_code == 403
+
+
+def test_role_checks(site):
+    app = make_app(site[0])
+    anonymous = app.test_client()
+    for path in ("/queue", "/ad/1", "/ledger", "/audit", "/escalations", "/export", "/users", "/ad/1/evidence/page"):
+        answer = anonymous.get(path)
+        assert answer.status_code == 302 and answer.headers["Location"].startswith("/login?next="), path
+    reviewer, _ = logged_in(app, "rev1")
+    for path in ("/audit", "/escalations", "/export", "/users"):
+        answer = reviewer.get(path)
+        assert answer.status_code == 403, path
+    assert "此页面需要主管权限" in reviewer.get("/audit").text
+    boss, _ = logged_in(app, "boss")
+    assert boss.get("/audit").status_code == 200
+    assert "此页面需要管理员权限" in boss.get("/users").text
+
+
+def test_posts_without_the_sessions_csrf_token_change_nothing(site):
+    db_path, ids = site
+    app = make_app(db_path)
+    client, token = logged_in(app, "rev1")
+    other, other_token = logged_in(app, "rev2")
+    for data in ({}, {"csrf_token": "forged"}, {"csrf_token": other_token}):
+        answer = client.post("/claim", data=data)
+        assert answer.status_code == 400
+        assert "安全令牌" in answer.text
+    assert client.post(f"/ad/{ids['promo0']}/reject", data={"reason": "防非宣传"}).status_code == 400
+    assert rows(db_path, "SELECT count(*) FROM audit_log WHERE action = 'claim'") == [(0,)]
+    assert client.post("/claim", data={"csrf_token": token}).status_code == 302
+    assert client.post("/claim", headers={"X-CSRF-Token": token}).status_code == 302
+    assert rows(db_path, "SELECT count(*) FROM audit_log WHERE action = 'claim'") == [(2,)]
+    # the login form has its own token, in the signed cookie
+    fresh = app.test_client()
+    fresh.get("/login")
+    assert fresh.post("/login", data={"name": "rev1", "password": PASSWORDS["rev1"]}).status_code == 400
+
+
+def test_cookies_are_httponly_lax_and_secure_over_https(site):
+    app = make_app(site[0])
+    plain = app.test_client()
+    cookie = login(plain, "rev1").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    tls = app.test_client()
+    page = tls.get("/login", base_url="https://review.example")
+    answer = tls.post(
+        "/login",
+        base_url="https://review.example",
+        data={"name": "rev1", "password": PASSWORDS["rev1"], "csrf_token": token_of(page.text)},
+    )
+    assert "Secure" in answer.headers["Set-Cookie"] and "HttpOnly" in answer.headers["Set-Cookie"]
+    assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_security_headers_on_app_pages(site):
+    app = make_app(site[0])
+    client, _ = logged_in(app, "rev1")
+    answer = client.get("/queue")
+    assert answer.headers["Content-Security-Policy"].startswith("default-src 'self'; script-src 'self'")
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_secret_key_is_made_once_beside_the_database_mode_0600(site):
+    db_path, _ = site
+    first = make_app(db_path).config["SECRET_KEY"]
+    key_file = db_path.parent / "web-secret.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(first) == 64
+    assert make_app(db_path).config["SECRET_KEY"] == first
+    key_file.chmod(0o644)
+    make_app(db_path)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_idle_sessions_time_out(site):
+    app = make_app(site[0], LIMITS=Limits(idle_seconds=1, touch_seconds=0))
+    client, _ = logged_in(app, "rev1")
+    assert client.get("/queue").status_code == 200
+    time.sleep(1.2)
+    answer = client.get("/queue")
+    assert answer.status_code == 302
+    assert "会话已超时" in client.get(answer.headers["Location"]).text
+    assert rows(site[0], "SELECT end_reason FROM web_sessions") == [("idle",)]
+
+
+def test_disabling_a_user_ends_its_session(site):
+    from adclear.db import connect
+    from review.users import disable_user
+
+    app = make_app(site[0])
+    client, _ = logged_in(app, "rev1")
+    disable_user(connect(site[0]), "rev1")
+    assert client.get("/queue").status_code == 302
+    page = app.test_client().get("/login")
+    refused = app.test_client().post(
+        "/login", data={"name": "rev1", "password": PASSWORDS["rev1"], "csrf_token": token_of(page.text)}
+    )
+    assert refused.status_code == 400  # a new client has no login token yet; use one that does:
+    fresh = app.test_client()
+    assert "该账号已停用" in login(fresh, "rev1").text
+
+
+def test_rate_limit_per_address_and_its_end(site):
+    app = make_app(site[0], LIMITS=Limits(user_failures=100, address_failures=3, window_seconds=2))
+    client = app.test_client()
+    for name in ("a1", "b2", "c3"):
+        login(client, name, "not-the-password")
+    answer = login(client, "rev1")  # the right password, but this address is locked
+    assert answer.status_code == 401
+    assert re.search(r"本机登录失败次数过多，已暂时锁定，请于 \d\d:\d\d:\d\d 后重试。", answer.text)
+    time.sleep(2.1)
+    assert login(client, "rev1").status_code == 302  # the window passed
+    assert [a for (a,) in rows(site[0], "SELECT action FROM audit_log WHERE action LIKE 'login%' ORDER BY id")] == [
+        "login_failed",
+        "login_failed",
+        "login_failed",
+        "login_locked",
+        "login",
+    ]
+
+
+def test_language_switch_and_no_open_redirect(site):
+    app = make_app(site[0])
+    client, _ = logged_in(app, "rev1")
+    assert client.get("/lang/en?next=//evil.example/x").headers["Location"] == "/"
+    assert client.get("/lang/en?next=https://evil.example/").headers["Location"] == "/"
+    assert client.get("/lang/en?next=/queue").headers["Location"] == "/queue"
+    english = client.get("/queue").text
+    assert "Claim next" in english and "领取下一条" not in english
+    client.get("/lang/zh")
+    assert "领取下一条" in client.get("/queue").text
+
+
+# --- pages --------------------------------------------------------------------------------------------------------
+
+
+def test_crawled_text_is_escaped_everywhere(site):
+    db_path, ids = site
+    app = make_app(db_path)
+    client, _ = logged_in(app, "rev1")
+    for path in ("/queue", f"/ad/{ids['hostile']}"):
+        html = client.get(path).text
+        assert "<script>alert" not in html and "<img src=x" not in html and 'href="javascript:' not in html
+        assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt;" in html
+    html = client.get(f"/ad/{ids['hostile']}").text
+    assert "&lt;img src=x onerror=alert(&#39;img&#39;)&gt;" in html
+    assert '<code class="url" id="ad-url">javascript:alert(&#39;url&#39;)</code>' in html
+
+
+def test_the_archived_page_is_served_for_a_sandbox(site):
+    db_path, ids = site
+    app = make_app(db_path)
+    client, _ = logged_in(app, "rev1")
+    answer = client.get(f"/ad/{ids['hostile']}/evidence/page")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Security-Policy"].startswith(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    )
+    assert "sandbox" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert b"<script>alert('frame')" in answer.data  # served as archived, defused by the policy
+    page = client.get(f"/ad/{ids['hostile']}").text
+    assert re.search(r'<iframe class="evidence-frame" id="evidence-frame" sandbox src="/ad/\d+/evidence/page"', page)
+    assert client.get(f"/ad/{ids['hostile']}/evidence/screenshot").status_code == 404
+
+
+def test_the_ad_page_shows_hits_breakdown_contacts_and_history(site):
+    db_path, ids = site
+    app = make_app(db_path)
+    client, _ = logged_in(app, "rev1")
+    html = client.get(f"/ad/{ids['promo0']}").text
+    assert '<mark class="hit hit-signal" data-hits="' in html and "保本保息" in html
+    assert "《广告法》第二十五条" in html  # a hit's legal basis
+    assert 'id="score">' in html and "特征合计" in html
+    assert "xst2026" in html  # the WeChat contact
+    assert "SHA-256" in html and 'id="evidence-sha"' in html
+    assert "首次发现" in html  # the sighting
+
+
+def test_claims_are_exclusive_under_concurrency_and_expire(site):
+    db_path, _ = site
+    app = make_app(db_path, LEASE_SECONDS=60)
+    clients = [logged_in(app, name) for name in ("rev1", "rev2", "boss")]
+    got: list[tuple[str, str]] = []
+
+    def claim_all(client, token, name):
+        for _ in range(3):
+            answer = client.post("/claim", data={"csrf_token": token})
+            if "/ad/" in answer.headers["Location"]:
+                got.append((name, answer.headers["Location"]))
+
+    threads = [threading.Thread(target=claim_all, args=(c, t, n)) for (c, t), n in zip(clients, "abc", strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(got) == 6 and len({loc for _, loc in got}) == 6  # six ads, six different holders' claims
+
+
+def test_an_expired_lease_returns_the_ad(site):
+    db_path, _ = site
+    app = make_app(db_path, LEASE_SECONDS=1)
+    one, one_token = logged_in(app, "rev1")
+    two, two_token = logged_in(app, "rev2")
+    first = one.post("/claim", data={"csrf_token": one_token}).headers["Location"]
+    assert two.post("/claim", data={"csrf_token": two_token}).headers["Location"] != first
+    time.sleep(1.2)
+    assert two.post("/claim", data={"csrf_token": two_token}).headers["Location"] == first
+
+
+def test_queue_filters_counts_and_neighbours(site):
+    from adclear.db import connect
+    from review import worklist
+
+    db_path, ids = site
+    db = connect(db_path)
+    everything = worklist.items(db)
+    assert [i["priority"] for i in everything] == sorted((i["priority"] for i in everything), reverse=True)
+    high = worklist.items(db, worklist.Filter(band="high"))
+    assert high and all(i["score"] >= 8 for i in high)
+    assert all(i["score"] < 8 for i in worklist.items(db, worklist.Filter(band="mid")))
+    elderly = worklist.items(db, worklist.Filter(category="养老投资"))
+    assert [i["ad_id"] for i in elderly] == [ids["promo1"]]
+    assert worklist.items(db, worklist.Filter(platform="别的平台")) == []
+    counts = worklist.counts(db, reviewer="rev1")
+    assert (counts["open"], counts["flag"], counts["claimed"], counts["mine"]) == (6, 6, 0, 0)
+    order = [i["ad_id"] for i in everything]
+    assert worklist.neighbours(db, order[2]) == (order[1], order[3])
+    assert worklist.neighbours(db, order[0]) == (None, order[1])
+    f = worklist.Filter.from_args({"category": "不存在", "band": "x", "from": "2026-13-01", "site": "s"})
+    assert f == worklist.Filter(site="s")
+
+
+def test_escalation_leaves_the_queue_until_a_supervisor_decides(site):
+    from adclear.db import connect
+    from review import escalations, queue
+
+    db_path, ids = site
+    db = connect(db_path)
+    ad = ids["promo2"]
+    assert queue.claim(db, "rev1", ad_id=ad) == ad
+    esc = escalations.escalate(db, ad, reviewer="rev1", note="看不准", address="127.0.0.1")
+    assert queue.claim(db, "rev2", ad_id=ad) is None
+    assert ad not in [i["ad_id"] for i in queue.open_items(db)]
+    with pytest.raises(escalations.EscalationError, match="only a supervisor"):
+        escalations.resolve(db, esc.id, supervisor="rev2", decision="reject", address="x", reason="其他", note="n")
+    escalations.send_back(db, esc.id, supervisor="boss", note="自己判断", address="127.0.0.1")
+    assert queue.claim(db, "rev2", ad_id=ad) == ad
+    again = escalations.escalate(db, ad, reviewer="rev2", note="还是看不准", address="127.0.0.1")
+    made = escalations.resolve(
+        db,
+        again.id,
+        supervisor="boss",
+        decision="confirm",
+        address="127.0.0.1",
+        category="私募股权/原始股",
+        reason="原始股",
+    )
+    assert made.decision == "confirmed"
+    assert [(e.state, e.resolution) for e in escalations.for_ad(db, ad)] == [
+        ("returned", "returned"),
+        ("resolved", "confirmed"),
+    ]
+    assert rows(db_path, "SELECT state FROM queue WHERE ad_id = ?", ad) == [("decided",)]
+
+
+def test_export_from_the_ui_is_audited_with_the_address(site):
+    from adclear.db import connect
+    from review.decisions import confirm
+
+    db_path, ids = site
+    confirm(connect(db_path), ids["promo0"], reviewer="rev1", category="投资理财/P2P网贷", reason="保本保息")
+    app = make_app(db_path)
+    client, token = logged_in(app, "boss")
+    answer = client.post("/export", data={"csrf_token": token, "format": "csv"})
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"].startswith('attachment; filename="takedowns-')
+    text = answer.data.decode("utf-8-sig")
+    assert "鑫盛通网贷" in text and text.strip().splitlines()[-1].startswith("台账链头,2,")
+    assert rows(db_path, "SELECT actor, address FROM audit_log WHERE action = 'export'") == [("boss", "127.0.0.1")]
+
+
+def test_highlight_segments_overlap_and_stale_hits():
+    from review.web.highlight import numbered_hits, segments
+
+    text = "年化13%，保本保息"
+    hits = numbered_hits(
+        [
+            {"field": "text", "start": 0, "end": 5, "matched": "年化13%", "kind": "signal"},
+            {"field": "text", "start": 0, "end": 2, "matched": "年化", "kind": "signal"},
+            {"field": "text", "start": 6, "end": 10, "matched": "保本保息", "kind": "category"},
+            {"field": "text", "start": 6, "end": 10, "matched": "别的字", "kind": "signal"},
+            {"field": "title", "start": 0, "end": 1, "matched": "x", "kind": "signal"},
+        ]
+    )
+    segs, stale = segments(text, hits, "text")
+    assert "".join(s.text for s in segs) == text
+    assert [(s.text, s.hits, s.ends) for s in segs] == [
+        ("年化", (1, 2), (2,)),
+        ("13%", (1,), (1,)),
+        ("，", (), ()),
+        ("保本保息", (3,), (3,)),
+    ]
+    assert segs[3].css == "hit hit-category"
+    assert stale == [4]
+
+
+# --- accounts -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "password", "message"),
+    [
+        ("zhang", "short1", "password too short: at least 10 characters (密码至少 10 位)"),
+        ("zhangsan", "zhangsan2026!", "password must not contain the user name (密码不能包含用户名)"),
+        ("li", "1234567890", "password is too common; choose another (密码过于常见，请另选)"),
+        ("li", "aaaaaaaaaaaa", "password is too common; choose another (密码过于常见，请另选)"),
+    ],
+)
+def test_password_policy_names_the_rule(name, password, message):
+    from review.users import PasswordRejected, check_password
+
+    with pytest.raises(PasswordRejected) as caught:
+        check_password(name, password)
+    assert str(caught.value) == message
+
+
+def test_user_commands(tmp_path):
+    db = tmp_path / "a.db"
+
+    def cli(*args, stdin=None):
+        return CliRunner().invoke(main, ["--db", str(db), *args], input=stdin)
+
+    added = cli("user", "add", "张三", "--role", "reviewer", "--password-stdin", stdin="Qing-Shan-7788\n")
+    assert added.exit_code == 0, added.output
+    assert added.output == "user 张三 added (reviewer)\n"
+    weak = cli("user", "add", "lisi", "--role", "supervisor", "--password-stdin", stdin="short\n")
+    assert weak.exit_code == 1
+    assert weak.output == "Error: password too short: at least 10 characters (密码至少 10 位)\n"
+    again = cli("user", "add", "张三", "--role", "admin", "--password-stdin", stdin="Other-Pass-9911\n")
+    assert again.output == "Error: user '张三' already exists; `adclear user list` shows the accounts\n"
+    prompted = cli("user", "add", "wang", "--role", "admin", stdin="Blue-River-4455\nBlue-River-4455\n")
+    assert prompted.exit_code == 0, prompted.output
+    assert cli("user", "disable", "张三").output == "user 张三 disabled; its sessions ended\n"
+    assert (
+        cli("user", "disable", "nobody").output == "Error: no user 'nobody'; `adclear user list` shows the accounts\n"
+    )
+    listing = cli("user", "list").output.splitlines()
+    assert listing[1].split()[:3] == ["wang", "admin", "active"]
+    assert listing[2].split()[:3] == ["张三", "reviewer", "disabled"]
+    with sqlite3.connect(db) as conn:
+        (digest,) = conn.execute("SELECT password_hash FROM users WHERE name = 'wang'").fetchone()
+        audit = conn.execute("SELECT action, target FROM audit_log ORDER BY id").fetchall()
+    assert digest.startswith("$argon2id$") and "Blue-River" not in digest
+    assert audit == [("user_add", "user:张三"), ("user_add", "user:wang"), ("user_disable", "user:张三")]
+
+
+def test_demo_logins_are_created_once_and_printed(tmp_path):
+    from adclear.cli import Config
+    from adclear.cli.web_cmds import demo_web
+
+    cfg = Config(db_path=tmp_path / "a.db", seeds_path=Path("seeds.yml"))
+    runner = CliRunner()
+    with runner.isolation() as (out, _err, _):
+        demo_web(cfg, 8732, serve=False)
+        demo_web(cfg, 8732, serve=False)
+    printed = out.getvalue().decode()
+    assert "Review web app: http://127.0.0.1:8732/" in printed
+    assert "reviewer    shenhe-2026-demo" in printed
+    assert rows(cfg.db_path, "SELECT name, role FROM users ORDER BY id") == [
+        ("reviewer", "reviewer"),
+        ("supervisor", "supervisor"),
+        ("admin", "admin"),
+    ]
+
+
+def test_the_migration_keeps_queued_items_and_allows_escalated(tmp_path):
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+    from adclear.db import connect
+    from adclear.migrations import migrations
+
+    path = tmp_path / "old.db"
+    old = Migrations("adclear")
+    old._migrations = [m for m in migrations._migrations if m.name < "m004"]
+    db = Database(path)
+    old.apply(db)
+    db.execute("INSERT INTO sites (name, platform, kind, config, updated_at) VALUES ('s', 'p', 'forum', '{}', 't')")
+    db.execute(
+        "INSERT INTO ads (ad_key, url, site, platform, content_hash, first_seen, last_seen, last_fetched) "
+        "VALUES ('k', 'u', 's', 'p', 'h', 't', 't', 't')"
+    )
+    db.execute(
+        "INSERT INTO verdicts (ad_id, content_hash, classifier_version, classified_at, score, label, categories, "
+        "hits) VALUES (1, 'h', 'v', 't', 5, 'flag', '[]', '[]')"
+    )
+    db.execute(
+        "INSERT INTO queue (ad_id, verdict_id, priority, state, claimed_by, lease_until, queued_at, updated_at) "
+        "VALUES (1, 1, 1005, 'claimed', 'x', '2999', 'q', 'u')"
+    )
+    db.conn.commit()
+    db.close()
+    db = connect(path)
+    assert db.execute("SELECT ad_id, priority, state, claimed_by FROM queue").fetchall() == [
+        (1, 1005.0, "claimed", "x")
+    ]
+    db.execute("UPDATE queue SET state = 'escalated'")
+    db.conn.commit()
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'queue'")}
+    assert {"queue_open", "queue_open_order", "queue_open_age"} <= indexes
+    from review import worklist
+
+    for sql in (
+        f"SELECT q.ad_id {worklist._FROM} WHERE {worklist.OPEN} ORDER BY q.priority DESC, q.queued_at, q.ad_id LIMIT 5",
+        f"SELECT count(*) FROM {worklist.QUEUE} WHERE {worklist.OPEN}",
+    ):
+        plan = " ".join(str(r) for r in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "queue_open_order" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_hostile_title_fixture_is_what_the_browser_tests_expect():
+    assert HOSTILE_TITLE.startswith("<script>")
