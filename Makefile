@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the project needs; installed with apt only where missing.
-APT_PACKAGES :=
+APT_PACKAGES := chromium fonts-noto-cjk
 
 .PHONY: demo test bench lint install system-deps clean
 

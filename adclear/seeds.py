@@ -68,8 +68,25 @@ class _Model(BaseModel):
 class Operator(_Model):
     """Who runs this crawler: named in the User-Agent so that site operators can reach us."""
 
+    @field_validator("contact")
+    @classmethod
+    def _ascii_contact(cls, v: str) -> str:
+        if not v.isascii():
+            raise ValueError("operator.contact goes into the User-Agent header: write it in ASCII, e.g. an e-mail")
+        return v
+
     name: str = "adclear"
     contact: str = ""
+
+    def user_agent(self) -> str:
+        """``adclear/VERSION (+project URL; operator; contact)``. HTTP headers are ASCII: a name in Chinese is
+        left out of the header (the contact is what lets a site reach the operator)."""
+        parts = ["+https://github.com/adclear/adclear"]
+        if self.name.isascii() and self.name != "adclear":
+            parts.append(self.name)
+        if self.contact:  # ASCII: checked when seeds.yml is loaded
+            parts.append(self.contact)
+        return f"adclear/0.1 ({'; '.join(parts)})"
 
 
 class ListSelectors(_Model):
@@ -120,11 +137,12 @@ class RenderOptions(_Model):
     detail_wait_for: Selector | None = None  # post pages are ready when this matches; default: detail.body
     load_more: Selector | None = None  # a button that loads more posts (加载更多), clicked up to max_loads times
     scroll: bool = False  # scroll to the bottom to load more posts (infinite scroll), up to max_loads times
+    end_marker: Selector | None = None  # shown once nothing more can be loaded (没有更多了): loading stops
     max_loads: int = Field(5, ge=0, le=1000)  # loads (clicks or scrolls) per feed, search or list page
     timeout: float = Field(20, gt=0, le=300)  # seconds a page, or one load, may take to settle
     screenshot: bool = True  # a full-page PNG of every post page, archived as evidence
 
-    @field_validator("wait_for", "detail_wait_for", "load_more")
+    @field_validator("wait_for", "detail_wait_for", "load_more", "end_marker")
     @classmethod
     def _selectors(cls, v: str | None) -> str | None:
         return v if v is None else _check_browser_selector(v)

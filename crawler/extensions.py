@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 from adclear.errors import AdclearError
 from adclear.timeutil import now_utc
 from crawler.errors import classify_failure
-from crawler.items import PageRef
+from crawler.items import PageRef, ResourceRef
 from crawler.store import CrawlStore
 from crawler.warc import RunArchive
 
@@ -198,6 +198,14 @@ class RunRecorder:
             record.offset,
             record.length,
         )
+
+    def record_resource(self, url: str, content_type: str, data: bytes) -> ResourceRef | None:
+        """Archive something made from a page (a screenshot) as a WARC resource record about ``url``."""
+        if self.archive is None:
+            return None
+        fetched_at = now_utc()
+        record = self.archive.write_resource(url=url, content_type=content_type, data=data, fetched_at=fetched_at)
+        return ResourceRef(url, content_type, fetched_at, record.sha256, record.warc_file, record.offset, record.length)
 
     def record_error(self, url: str, kind: str, message: str) -> None:
         if self.store is not None and self.run_id is not None:

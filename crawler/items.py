@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["AdItem", "PageRef"]
+__all__ = ["AdItem", "PageRef", "ResourceRef"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +14,19 @@ class PageRef:
     page_id: int
     url: str
     status: int
+    fetched_at: str
+    sha256: str
+    warc_file: str
+    warc_offset: int
+    warc_length: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """A WARC ``resource`` record about a page (a screenshot of a rendered page): where it lies, its SHA-256."""
+
+    url: str  # the page it shows
+    content_type: str
     fetched_at: str
     sha256: str
     warc_file: str
@@ -35,6 +48,7 @@ class AdItem:
     posted_at_html: str = ""
     in_slot: bool = False  # an ad slot in a list page: identified by page URL + hash of its text
     page: PageRef | None = None
+    screenshot: ResourceRef | None = None  # a full-page PNG of the rendered page (social sites)
     # filled by CleanTextPipeline
     title: str = ""
     body: str = ""

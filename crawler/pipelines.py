@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from scrapy.crawler import Crawler
@@ -12,9 +13,11 @@ from adclear.timeutil import parse_local
 from adclear.verdicts import ad_text
 from crawler.extensions import RunRecorder
 from crawler.items import AdItem
-from crawler.text import html_to_text, one_line
+from crawler.text import fragments_to_text
 
 __all__ = ["CleanTextPipeline", "StorePipeline"]
+
+DECIDED_RECHECK_SECONDS = 30.0
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +33,20 @@ class CleanTextPipeline:
         return cls(crawler.get_extension(RunRecorder))
 
     def process_item(self, item: AdItem) -> AdItem:
-        item.title = one_line(item.title_html)
-        item.body = html_to_text(item.body_html)
-        item.contact = one_line(item.contact_html)
-        item.author = one_line(item.author_html)
-        posted = one_line(item.posted_at_html)
+        text = fragments_to_text(
+            {
+                "title": item.title_html,
+                "body": item.body_html,
+                "contact": item.contact_html,
+                "author": item.author_html,
+                "posted_at": item.posted_at_html,
+            }
+        )
+        item.title = " ".join(text["title"].split())
+        item.body = text["body"]
+        item.contact = " ".join(text["contact"].split())
+        item.author = " ".join(text["author"].split())
+        posted = " ".join(text["posted_at"].split())
         item.posted_at = parse_local(posted) if posted else None
         if not item.title and not item.body:
             message = "neither title nor body found with the site's detail selectors"
@@ -58,6 +70,21 @@ class StorePipeline:
         self.recorder = recorder
         rules = crawler.settings.get("ADCLEAR_RULES")
         self.classifier = load_classifier(Path(rules) if rules else None)
+        self._decided_ads = None
+        self._decided_at = (None, 0.0)  # (decisions stamp, monotonic time of the last check)
+
+    def _decided(self, store):  # noqa: ANN001, ANN202 (CrawlStore, classifier.neardup.DecidedAds)
+        """The confirmed and rejected ads, reloaded when reviewers decided since (checked at most every 30 s)."""
+        from adclear.neardup import decided_stamp, load_decided
+
+        now = time.monotonic()
+        stamp, checked = self._decided_at
+        if self._decided_ads is None or now - checked > DECIDED_RECHECK_SECONDS:
+            fresh = decided_stamp(store.db)
+            if self._decided_ads is None or fresh != stamp:
+                self._decided_ads = load_decided(store.db)
+            self._decided_at = (fresh, now)
+        return self._decided_ads
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -70,14 +97,15 @@ class StorePipeline:
         store, run_id = self.recorder.store, self.recorder.run_id
         if store is None or run_id is None:
             raise DropItem("no crawl run is open (see the run's setup error)")
-        title, text = ad_text(item.title, item.body, item.contact)
-        verdict = self.classifier.classify(text, title=title, url=item.url)
+        verdict = None
+        if not store.known_content(item):  # unchanged ads keep their verdict: no need to classify them again
+            title, text = ad_text(item.title, item.body, item.contact)
+            verdict = self.classifier.classify(text, title=title, url=item.url, neighbours=self._decided(store))
         result = store.save_ad(item, run_id, verdict)
         if self.crawler.stats:
             self.crawler.stats.inc_value(f"adclear/ads/{result.change}")
         item.extra["ad_id"] = result.ad_id
         item.extra["change"] = result.change
-        item.extra["label"] = verdict.label
-        if self.crawler.stats and result.change in ("new", "changed"):
+        if verdict is not None and self.crawler.stats and result.change in ("new", "changed"):
             self.crawler.stats.inc_value(f"adclear/verdicts/{verdict.label}")
         return item

@@ -67,3 +67,12 @@ FEED_EXPORT_ENCODING = "utf-8"
 # Scrapy 2.19 starts a remote-control HTTP server on a random port for every crawl: nobody should be able to
 # drive our crawler over the network.
 REMOTE_CONTROL_ENABLED = False
+
+# Chromium, for sites of kind `social` (rendered through scrapy-playwright; crawler/browser.py sets the
+# PLAYWRIGHT_* settings from these for those spiders only). Debian's package; never `playwright install`.
+ADCLEAR_CHROMIUM = os.environ.get("ADCLEAR_CHROMIUM", "/usr/bin/chromium")
+ADCLEAR_CHROMIUM_ARGS = os.environ.get("ADCLEAR_CHROMIUM_ARGS", "").split()  # added to crawler.browser.LAUNCH_ARGS
+ADCLEAR_BROWSER_CONTEXTS = int(os.environ.get("ADCLEAR_BROWSER_CONTEXTS", "1"))  # PLAYWRIGHT_MAX_CONTEXTS
+ADCLEAR_BROWSER_PAGES = int(os.environ.get("ADCLEAR_BROWSER_PAGES", "4"))  # pages open at once per context
+ADCLEAR_BROWSER_PAGE_USES = int(os.environ.get("ADCLEAR_BROWSER_PAGE_USES", "50"))  # then a page is closed
+ADCLEAR_BROWSER_MEMORY_MB = int(os.environ.get("ADCLEAR_BROWSER_MEMORY_MB", "3072"))  # crawler + browser; then stop

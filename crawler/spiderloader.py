@@ -20,8 +20,9 @@ __all__ = ["SeedsSpiderLoader", "spider_class"]
 def spider_class(site: Any, operator: Any) -> type[Spider]:
     """The spider class for one site of seeds.yml."""
     from crawler.spiders.classifieds import ClassifiedsSpider
+    from crawler.spiders.social import SocialSpider
 
-    kinds: dict[str, Any] = {"classifieds": ClassifiedsSpider, "forum": ClassifiedsSpider}
+    kinds: dict[str, Any] = {"classifieds": ClassifiedsSpider, "forum": ClassifiedsSpider, "social": SocialSpider}
     base = kinds.get(site.kind)
     if base is None:
         raise AdclearError(f"site {site.name}: no spider for kind '{site.kind}' yet")

@@ -17,11 +17,12 @@ from typing import Any, Literal
 
 from adclear.db import connect, immediate
 from adclear.errors import CrawlFailed
+from adclear.neardup import fingerprint_ad
 from adclear.seeds import Site
 from adclear.timeutil import now_utc
 from adclear.verdicts import store_verdict
 from classifier.contacts import extract_contacts
-from crawler.items import AdItem, PageRef
+from crawler.items import AdItem, PageRef, ResourceRef
 
 __all__ = ["CrawlStore", "SaveResult", "content_hash"]
 
@@ -261,7 +262,10 @@ class CrawlStore:
                 )
                 if item.page is not None:
                     self._add_evidence(ad_id, item.page)
+                if item.screenshot is not None:
+                    self._add_screenshot(ad_id, item.screenshot, item.page)
                 self._add_contacts(ad_id, item, now)
+                fingerprint_ad(self.db, ad_id, item.title, item.body, item.contact, chash)
                 if verdict is not None:
                     store_verdict(self.db, ad_id, chash, verdict)
         return SaveResult(ad_id, change)
@@ -284,16 +288,19 @@ class CrawlStore:
         return bool(inserted)
 
     def _add_contacts(self, ad_id: int, item: AdItem, now: str) -> None:
-        seen = set()
-        for text in (item.contact, item.body, item.title):
-            for c in extract_contacts(text):
-                if (c.kind, c.value) in seen:
-                    continue
-                seen.add((c.kind, c.value))
-                self.db.execute(
-                    "INSERT OR IGNORE INTO contacts (ad_id, kind, value, matched, first_seen) VALUES (?, ?, ?, ?, ?)",
-                    [ad_id, c.kind, c.value, c.matched, now],
-                )
+        text = "\n".join((item.title, item.body, item.contact))
+        for c in extract_contacts(text):
+            self.db.execute(
+                "INSERT OR IGNORE INTO contacts (ad_id, kind, value, matched, first_seen) VALUES (?, ?, ?, ?, ?)",
+                [ad_id, c.kind, c.value, c.matched, now],
+            )
+
+    def known_content(self, item: AdItem) -> bool:
+        """Whether the ad is stored with this very content (so it need not be classified again)."""
+        chash = content_hash(item.title, item.body, item.contact)
+        key = f"{item.url}#{chash[:16]}" if item.in_slot else item.url
+        row = self.db.execute("SELECT content_hash FROM ads WHERE ad_key = ?", [key]).fetchone()
+        return row is not None and row[0] == chash
 
     def _add_evidence(self, ad_id: int, page: PageRef) -> None:
         self.db.execute(
@@ -309,6 +316,24 @@ class CrawlStore:
                 page.warc_file,
                 page.warc_offset,
                 page.warc_length,
+            ],
+        )
+
+    def _add_screenshot(self, ad_id: int, shot: ResourceRef, page: PageRef | None) -> None:
+        """The screenshot of the rendered page as evidence (kind 'screenshot'), linked to the page it shows."""
+        self.db.execute(
+            """INSERT OR IGNORE INTO evidence (ad_id, page_id, kind, url, fetched_at, http_status, sha256,
+                   warc_file, warc_offset, warc_length) VALUES (?, ?, 'screenshot', ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                ad_id,
+                page.page_id if page else None,
+                shot.url,
+                shot.fetched_at,
+                page.status if page else None,
+                shot.sha256,
+                shot.warc_file,
+                shot.warc_offset,
+                shot.warc_length,
             ],
         )
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from demo.classifieds.site import ClassifiedsSite
 from demo.hostile.site import HostileSite
 from demo.reply import Reply
+from demo.social.site import SocialSite
 
 __all__ = ["DEFAULT_PORT", "DemoServer", "Reply", "serve", "start"]
 
@@ -28,6 +29,7 @@ Disallow: /hostile/private/
 INDEX = """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>adclear 演示站点</title></head>
 <body><h1>adclear 演示站点</h1><ul>
 <li><a href="/classifieds/">示范同城网（分类信息）</a></li>
+<li><a href="/social/">示范圈（社交动态，需 JavaScript）</a></li>
 <li><a href="/hostile/">故障与恶意页面（测试爬虫的健壮性）</a></li>
 </ul><p>所有内容均为虚构，仅供演示与测试。</p></body></html>"""
 
@@ -40,6 +42,8 @@ class DemoServer(ThreadingHTTPServer):
         self.classifieds = ClassifiedsSite()
         _ = self.classifieds.ads  # load (and validate) the content before accepting requests
         self.hostile = HostileSite()
+        self.social = SocialSite()
+        _ = self.social.posts
         self.requests: list[tuple[float, str]] = []  # (time, path) of every request, for tests
         super().__init__((HOST, port), _Handler)
 
@@ -47,12 +51,15 @@ class DemoServer(ThreadingHTTPServer):
     def base_url(self) -> str:
         return f"http://{HOST}:{self.server_address[1]}"
 
-    def route(self, path: str) -> Reply:
+    def route(self, path: str, query: str = "") -> Reply:
         self.requests.append((time.monotonic(), path))
         if path == "/robots.txt":
             return Reply(200, "text/plain; charset=utf-8", ROBOTS.encode())
         if path in ("/", "/index.html"):
             return Reply(200, "text/html; charset=utf-8", INDEX.encode())
+        answer = self.social.page(path, query) or self.classifieds.search_page(path, query)
+        if answer is not None:
+            return Reply(*answer)
         for site in (self.classifieds, self.hostile):
             answer = site.page(path)
             if answer is not None:
@@ -71,7 +78,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(with_body=False)
 
     def _answer(self, *, with_body: bool) -> None:
-        reply = self.server.route(urlsplit(self.path).path)
+        target = urlsplit(self.path)
+        reply = self.server.route(target.path, target.query)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         length = reply.declared_length if reply.declared_length is not None else len(reply.body)

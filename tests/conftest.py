@@ -30,14 +30,20 @@ def db(db_path: Path):
 
 
 @pytest.fixture(scope="session")
-def demo_site() -> Iterator[str]:
-    """The demo sites served on a free port of 127.0.0.1 for the whole session; yields the base URL."""
+def demo_server():
+    """The demo sites served on a free port of 127.0.0.1 for the whole session."""
     from demo.server import start
 
     server = start(0)
-    yield server.base_url
+    yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def demo_site(demo_server) -> Iterator[str]:
+    """The base URL of the demo sites."""
+    return demo_server.base_url
 
 
 def seeds_for(base_url: str, target: Path, source: Path = REPO / "seeds.yml") -> Path:
@@ -87,3 +93,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"the real evaluation data is not here ({SHARED_DATA}); it lives outside the repository")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, launched as the crawler launches it (crawler.browser), driven by Playwright's sync API
+    (module scope: the sync API holds an event loop while it runs)."""
+    from playwright.sync_api import sync_playwright
+
+    from crawler.browser import DEFAULT_CHROMIUM, launch_options
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(**launch_options(os.environ.get("ADCLEAR_CHROMIUM", DEFAULT_CHROMIUM)))
+        yield chromium
+        chromium.close()

@@ -7,7 +7,31 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import REPO, seeds_for
+from tests.conftest import seeds_for
+
+# The demo classifieds site without its keyword searches: one start URL, so one way to fail.
+SITE = """\
+sites:
+  - name: demo-classifieds
+    platform: 示范同城网
+    kind: classifieds
+    start_urls: ["{base}{start}"]
+    allowed_domains: [127.0.0.1]
+    list:
+      items: "ul.ad-list li a.ad-title"
+      next_page: "div.pager a.next"
+    detail:
+      title: "h1.ad-title"
+      body: "div.ad-body"
+    delay: 0
+    retries: 1
+"""
+
+
+def site_seeds(tmp_path, base, start="/classifieds/"):
+    path = tmp_path / "seeds.yml"
+    path.write_text(SITE.format(base=base, start=start), encoding="utf-8")
+    return path
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +44,7 @@ def closed_port() -> int:
 
 
 def test_a_site_that_is_down_fails_with_the_reason(tmp_path, adclear):
-    seeds = seeds_for(f"http://127.0.0.1:{closed_port()}", tmp_path / "seeds.yml")
+    seeds = site_seeds(tmp_path, f"http://127.0.0.1:{closed_port()}")
     db = tmp_path / "data" / "adclear.db"
     result = adclear("crawl", "demo-classifieds", db=db, seeds=seeds)
     assert result.returncode == 1
@@ -38,10 +62,7 @@ def test_a_site_that_is_down_fails_with_the_reason(tmp_path, adclear):
 
 
 def test_a_start_page_that_is_missing_fails(tmp_path, adclear, demo_site):
-    text = (REPO / "seeds.yml").read_text(encoding="utf-8").replace("/classifieds/\n", "/no-such-place/\n")
-    source = tmp_path / "in.yml"
-    source.write_text(text, encoding="utf-8")
-    seeds = seeds_for(demo_site, tmp_path / "seeds.yml", source=source)
+    seeds = site_seeds(tmp_path, demo_site, "/no-such-place/")
     db = tmp_path / "data" / "adclear.db"
     result = adclear("crawl", "demo-classifieds", db=db, seeds=seeds)
     assert result.returncode == 1

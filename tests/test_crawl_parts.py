@@ -57,3 +57,17 @@ def test_failures_are_named():
     assert classify_failure(Failure(DownloadConnectionRefusedError("no")))[0] == "refused"
     assert classify_failure(Failure(IgnoreRequest("Forbidden by robots.txt"))) == ("robots", "forbidden by robots.txt")
     assert classify_failure(Failure(ValueError("odd")))[0] == "value_error"
+
+
+def test_fragments_are_parsed_together_and_kept_apart():
+    from crawler.text import fragments_to_text
+
+    text = fragments_to_text(
+        {
+            "title": "<h1>标题 <!-- 注释 --> 一</h1>",
+            "body": "<div><p>第一段<b>未闭合<p>第二段</div>",
+            "contact": "<div class='c'>电话 <script>x()</script>138 0000 1234</div>",
+            "author": "",
+        }
+    )
+    assert text == {"title": "标题 一", "body": "第一段未闭合\n第二段", "contact": "电话 138 0000 1234", "author": ""}

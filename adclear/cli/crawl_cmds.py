@@ -43,6 +43,11 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
         click.echo(format_result(result))
     if log_file is not None:
         click.echo(f"Scrapy's log: {log_file}")
+    if any(r.figures.get("ads_new") or r.figures.get("ads_changed") for r in results):
+        from adclear.neardup import recluster
+
+        counts = recluster(cfg.db())
+        click.echo(f"near-duplicates: {counts['in_clusters']} ads in {counts['clusters']} clusters")
     return results
 
 

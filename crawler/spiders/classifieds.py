@@ -48,8 +48,7 @@ class ClassifiedsSpider(scrapy.Spider):
         """The site's politeness and limits, a User-Agent naming the operator, a JOBDIR beside the database."""
         super().update_settings(settings)
         site, operator = cls.site, cls.operator
-        ua = f"adclear/0.1 (+https://github.com/adclear/adclear; {operator.name}"
-        ua += f"; {operator.contact})" if operator.contact else ")"
+        ua = operator.user_agent()
         jobdir = Path(settings["ADCLEAR_DB"]).parent / "jobs" / site.name
         settings.setdict(
             {
@@ -83,6 +82,17 @@ class ClassifiedsSpider(scrapy.Spider):
             return
         for url in self.site.start_urls:
             yield scrapy.Request(url, callback=self.parse_start, errback=self.on_error)
+        for request in self.search_requests():
+            yield request
+
+    def search_requests(self) -> Iterator[scrapy.Request]:
+        """One request per keyword of the site's ``search`` (seeds.yml); result pages are list pages."""
+        if self.site.search is None:
+            return
+        for keyword, url in self.site.search.urls():
+            yield scrapy.Request(
+                url, callback=self.parse_list, errback=self.on_error, meta={"list_page": 1, "adclear_search": keyword}
+            )
 
     def _follow(self, response: Response, url: str, callback: Any, **meta: Any) -> scrapy.Request | None:
         url = response.urljoin(url.strip())

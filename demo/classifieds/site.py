@@ -12,6 +12,7 @@ import html
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import parse_qs, quote
 
 import yaml
 
@@ -112,6 +113,29 @@ class ClassifiedsSite:
                 return self._not_found()
             return self._html(body, gbk=parts[0] in GBK_SECTIONS)
         return self._not_found()
+
+    def search_page(self, path: str, query: str) -> tuple[int, str, bytes] | None:
+        """``/classifieds/search?q=WORDS&page=N``: ads whose title, text or contact has every word, newest first."""
+        if path != f"{PREFIX}/search":
+            return None
+        args = {k: v[0] for k, v in parse_qs(query).items()}
+        q = args.get("q", "").strip()
+        number = int(args["page"]) if args.get("page", "").isdigit() else 1
+        terms = q.split()
+        found = [
+            ad
+            for ad in sorted(self.ads, key=lambda a: (a.posted_at, a.id), reverse=True)
+            if terms and all(t in f"{ad.title}\n{ad.body}\n{ad.contact}" for t in terms)
+        ]
+        pages = max(1, -(-len(found) // PER_PAGE))
+        if number < 1 or number > pages:
+            return self._not_found()
+        main = f'<h1>搜索：{_esc(q)}</h1><p class="search-info">共找到{len(found)}条信息</p>'
+        main += self._ad_list(found[(number - 1) * PER_PAGE : number * PER_PAGE])
+        if number < pages:
+            href = f"{PREFIX}/search?q={quote(q)}&page={number + 1}"
+            main += f'<div class="pager"><a class="next" href="{_esc(href)}">下一页</a></div>'
+        return self._html(self._layout(f"搜索：{q}", main))
 
     def _html(self, text: str, *, gbk: bool = False) -> tuple[int, str, bytes]:
         if gbk:
