@@ -89,11 +89,36 @@ class Operator(_Model):
         return f"adclear/0.1 ({'; '.join(parts)})"
 
 
+class EntrySelectors(_Model):
+    """Ads read off the list page itself: listings with their text, native ad slots (广告) in a feed.
+
+    Each ``item`` is one ad; the other selectors are relative to it. An entry whose ``link`` gives an http(s)
+    URL is identified by that URL (canonical); one without (a slot, a ``javascript:`` link) by the page URL and
+    the hash of its text, as an ad without a URL of its own.
+    """
+
+    item: Selector  # each entry
+    marker: Selector | None = None  # keep only entries holding this (e.g. the slot's 广告 label) ...
+    marker_text: str | None = None  # ... whose text contains this
+    title: Selector
+    body: Selector | None = None
+    contact: Selector | None = None
+    author: Selector | None = None
+    posted_at: Selector | None = None
+    link: Selector | None = None  # the entry's own URL, e.g. "h2 a::attr(href)"
+
+    @field_validator("item", "marker", "title", "body", "contact", "author", "posted_at", "link")
+    @classmethod
+    def _selectors(cls, v: str | None) -> str | None:
+        return v if v is None else _check_selector(v)
+
+
 class ListSelectors(_Model):
-    """How to walk list pages: section links, ad links, the next page."""
+    """How to walk list pages: section links, ad links, the next page; ads read off the page itself."""
 
     sections: Selector | None = None  # links from a start page to list pages (categories)
-    items: Selector  # links from a list page to ad detail pages
+    items: Selector | None = None  # links from a list page to ad detail pages
+    entries: EntrySelectors | None = None  # ads read off list pages (listings, native ad slots)
     next_page: Selector | None = None  # the link to the next list page
     max_pages: int = Field(50, ge=1, le=100_000)  # list pages followed per section and run
 
@@ -101,6 +126,12 @@ class ListSelectors(_Model):
     @classmethod
     def _selectors(cls, v: str | None) -> str | None:
         return v if v is None else _check_selector(v)
+
+    @model_validator(mode="after")
+    def _something_to_read(self) -> ListSelectors:
+        if self.items is None and self.entries is None:
+            raise ValueError("a list needs 'items' (links to ad pages) or 'entries' (ads on the list page), or both")
+        return self
 
 
 class DetailSelectors(_Model):
@@ -241,6 +272,8 @@ class Site(_Model):
                 raise ValueError(
                     "a social site is rendered in Chromium: add 'render:' with at least 'wait_for' (see docs/seeds.md)"
                 )
+            if self.list.items is None:
+                raise ValueError("a social site's feed links to its posts: add list.items")
             if self.render.detail_wait_for is None and "::" in self.detail.body:
                 raise ValueError(
                     "post pages wait for detail.body, which has ::text or ::attr(): "

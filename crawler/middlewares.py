@@ -44,7 +44,8 @@ class CharsetMiddleware:
     Scrapy trusts the Content-Type header first. Chinese sites often send GBK bytes under a header that says
     UTF-8 (or ISO-8859-1): the text then comes out as mojibake. When the declared encoding cannot decode the
     body strictly, try the charset the page itself declares (meta), then UTF-8, then GB18030 (a superset of
-    GB2312 and GBK), and keep the first that decodes without error.
+    GB2312 and GBK), and keep the first that decodes without error. A single-byte header charset
+    (ISO-8859-1, windows-1252) decodes anything, so there a different meta charset that decodes wins.
     """
 
     def process_response(self, request: Request, response: Response) -> Response:
@@ -56,14 +57,22 @@ class CharsetMiddleware:
         return response.replace(encoding=corrected)
 
 
+# Single-byte encodings decode any bytes at all, so "it decodes" proves nothing: a server's default
+# ISO-8859-1 in front of a GBK page is the commonest lie of all.
+_CATCH_ALL = {"cp1252", "latin-1", "latin1", "iso-8859-1", "iso8859-1", "windows-1252"}
+
+
 def better_encoding(body: bytes, declared: str) -> str | None:
     """An encoding that decodes ``body`` when ``declared`` does not; None when ``declared`` is fine."""
+    meta = html_body_declared_encoding(body)
+    meta = (resolve_encoding(meta) or meta) if meta else None
+    if declared.lower() in _CATCH_ALL and meta and meta != declared and _decodes(body, meta):
+        return meta
     if _decodes(body, declared):
         return None
     candidates = []
-    meta = html_body_declared_encoding(body)
     if meta:
-        candidates.append(resolve_encoding(meta) or meta)
+        candidates.append(meta)
     candidates += ["utf-8", "gb18030"]
     for encoding in candidates:
         if encoding and encoding != declared and _decodes(body, encoding):

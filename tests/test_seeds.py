@@ -142,3 +142,20 @@ def test_unknown_site_name_is_refused(tmp_path):
     result = CliRunner().invoke(main, ["--db", str(tmp_path / "a.db"), "--seeds", str(path), "crawl", "shopp"])
     assert result.exit_code == 1
     assert result.output == "Error: no site named 'shopp' in seeds.yml (configured: shop)\n"
+
+
+def test_a_list_needs_items_or_entries(tmp_path):
+    path = write(tmp_path, GOOD.replace('      items: "ul.ads a"\n', ""))
+    with pytest.raises(SeedsInvalid) as caught:
+        load_seeds(path)
+    assert str(caught.value) == (
+        f"{path} line 9: sites[0] (shop).list: a list needs 'items' (links to ad pages) "
+        "or 'entries' (ads on the list page), or both"
+    )
+
+
+def test_entries_alone_are_enough(tmp_path):
+    entries = '      entries: {item: "li.slot", title: "h3", link: "a::attr(href)"}\n'
+    text = GOOD.replace('      items: "ul.ads a"\n', entries)
+    site = load_seeds(write(tmp_path, text)).site("shop")
+    assert site.list.items is None and site.list.entries.item == "li.slot"

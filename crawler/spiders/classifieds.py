@@ -139,11 +139,14 @@ class ClassifiedsSpider(scrapy.Spider):
                     yield request
         yield from self.parse_list(response)
 
-    def parse_list(self, response: Response) -> Iterator[scrapy.Request]:
-        for href in _links(response, self.site.list.items):
-            request = self._follow(response, href, self.parse_detail)
-            if request is not None:
-                yield request
+    def parse_list(self, response: Response) -> Iterator[scrapy.Request | AdItem]:
+        if self.site.list.items:
+            for href in _links(response, self.site.list.items):
+                request = self._follow(response, href, self.parse_detail)
+                if request is not None:
+                    yield request
+        if self.site.list.entries is not None and _is_html(response):
+            yield from self.parse_entries(response)
         number = response.meta.get("list_page", 1)
         next_sel = self.site.list.next_page
         if next_sel and number < self.site.list.max_pages:
@@ -151,6 +154,44 @@ class ClassifiedsSpider(scrapy.Spider):
                 request = self._follow(response, href, self.parse_list, list_page=number + 1)
                 if request is not None:
                     yield request
+
+    def parse_entries(self, response: Response) -> Iterator[AdItem]:
+        """Ads read off a list page: listings, native ad slots. Evidence is the list page itself."""
+        entries = self.site.list.entries
+        page = response.meta.get("adclear_page")
+        for node in response.css(entries.item):
+            if entries.marker is not None:
+                marks = node.css(entries.marker)
+                if not marks:
+                    continue
+                if entries.marker_text and entries.marker_text not in "".join(marks.css("::text").getall()):
+                    continue
+
+            def html(selector: str | None, node=node) -> str:  # noqa: ANN001
+                return "\n".join(node.css(selector).getall()) if selector else ""
+
+            link = ""
+            if entries.link:
+                found = (
+                    node.css(entries.link).get()
+                    if "::attr(" in entries.link
+                    else node.css(entries.link).xpath("@href").get()
+                )
+                link = response.urljoin(found.strip()) if found else ""
+            own_url = is_crawlable(link)
+            yield AdItem(
+                site=self.site.name,
+                platform=self.site.platform,
+                url=canonical_url(link if own_url else response.url, self.site.drop_query_params),
+                page_url=response.url,
+                title_html=html(entries.title),
+                body_html=html(entries.body),
+                contact_html=html(entries.contact),
+                author_html=html(entries.author),
+                posted_at_html=html(entries.posted_at),
+                in_slot=not own_url,
+                page=page,
+            )
 
     def parse_detail(self, response: Response) -> Iterator[AdItem]:
         detail = self.site.detail
