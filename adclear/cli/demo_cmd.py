@@ -73,7 +73,7 @@ def demo(cfg: Config, port: int, web_port: int, no_serve: bool) -> None:
     )
     click.echo(f"  queued:         {counts['queued_total']} waiting for review")
     click.echo("")
-    click.echo(f"  {'涉嫌类型':<16}{'flagged':>8}{'queued':>8}")
+    click.echo(f"  {_pad('涉嫌类型', 20)}{'flagged':>8}{'queued':>8}")
     for category in sorted(
         set(counts["flagged"]) | set(counts["queued"]), key=lambda c: (-counts["queued"].get(c, 0), c)
     ):
