@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import operator
-from itertools import compress
 from pathlib import Path
 
 from classifier.neighbours import Neighbour, NeighbourSource
@@ -72,35 +71,27 @@ class Classifier:
         return default_classifier()
 
     # --- matching ---------------------------------------------------------------------------------------
-    def _starts(self, text: str, keys: list[str], phase: int) -> dict[int, list[int]]:
-        """For each pattern of ``phase`` that can match: where a match may start (ascending; [] = scan)."""
+    def _candidates(self, text: str, keys: list[str], phase: int) -> list[int]:
+        """The patterns of ``phase`` that can match ``text``: those with a key present, and those to scan.
+
+        Key presence is a set intersection (C speed); each candidate then runs ``finditer`` over the text,
+        which finds exactly the matches anchored tries at key positions would (a match can only start at a
+        key), without a Python loop over positions.
+        """
         by_pair, by_char, always = self._index[phase]
-        starts: dict[int, list[int]] = {}
-        found = list(map(by_pair.get, keys))
+        found: set[int] = set()
+        for key in by_pair.keys() & set(keys):
+            found.update(by_pair[key])
         if by_char:
-            singles = list(map(by_char.get, text))
-            for pos in list(compress(range(len(singles)), singles)):
-                pair = found[pos] if pos < len(found) else None
-                found_pos = singles[pos] if pair is None else pair + singles[pos]  # type: ignore[operator]
-                if pos < len(found):
-                    found[pos] = found_pos
-                else:
-                    found.append(found_pos)
-        get = starts.get
-        for pos in compress(range(len(found)), found):
-            for i in found[pos]:  # type: ignore[union-attr]
-                seen = get(i)
-                if seen is None:
-                    starts[i] = [pos]
-                elif seen[-1] != pos:
-                    seen.append(pos)
+            for key in by_char.keys() & set(text):
+                found.update(by_char[key])
         if always:
             chars = set(text)
             for i in always:
                 first = self._scan[i][1].first_chars
                 if first is None or not first.isdisjoint(chars):
-                    starts[i] = []
-        return starts
+                    found.add(i)
+        return sorted(found)
 
     def _match_field(self, norm: Normalized, field: str, whole: str, keys: list[str], phase: int) -> list[Hit]:
         text = norm.text
@@ -110,23 +101,9 @@ class Classifier:
         per_rule: dict[str, int] = {}
         limit = self.scoring.max_hits_per_rule
         scan = self._scan
-        starts = self._starts(text, keys, phase)
-        for i in sorted(starts):
+        for i in self._candidates(text, keys, phase):
             rule, pattern = scan[i]
-            positions = starts[i]
-            if positions:
-                matches = []
-                regex_match = pattern.regex.match
-                end = -1
-                for pos in positions:
-                    if pos < end:
-                        continue  # inside the previous match: non-overlapping, like finditer
-                    m = regex_match(text, pos)
-                    if m is not None and m.end() > pos:
-                        matches.append(m)
-                        end = m.end()
-            else:
-                matches = pattern.regex.finditer(text)
+            matches = pattern.regex.finditer(text)
             for m in matches:
                 a, b = m.span()
                 if a == b:
