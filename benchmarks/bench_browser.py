@@ -202,7 +202,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=1000, help="post pages rendered in the main run (1000)")
     parser.add_argument("--baseline-pages", type=int, default=200, help="post pages per baseline run (200)")
     parser.add_argument("--concurrency", type=int, default=4, help="pages rendered at once (ADCLEAR_BROWSER_PAGES)")
-    parser.add_argument("--page-uses", type=int, default=50, help="navigations per page (ADCLEAR_BROWSER_PAGE_USES)")
+    parser.add_argument("--page-uses", type=int, default=10, help="navigations per page (ADCLEAR_BROWSER_PAGE_USES)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the baselines")
     args = parser.parse_args()
 

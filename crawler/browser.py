@@ -45,6 +45,12 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # fewer processes, same pages (benchmarks/bench_browser.py): the GPU process's work (software compositing)
+    # on a browser thread; renderers shared once two exist. Each Chromium process maps ~150 MB of the same
+    # binary and libraries, which every RSS counts again. (Not --enable-features/--disable-features: Playwright
+    # passes its own, and a second one would replace them.)
+    "--in-process-gpu",
+    "--renderer-process-limit=2",
 ]
 # Status of the page's own HTTP response, read in the page (PerformanceNavigationTiming.responseStatus).
 _STATUS_JS = "() => { const n = performance.getEntriesByType('navigation')[0]; return n ? n.responseStatus : 0; }"

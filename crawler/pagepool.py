@@ -34,7 +34,7 @@ _POOLED = "adclear_pooled_page"  # meta flag: this handler, not the spider, aske
 class PooledPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.max_uses = crawler.settings.getint("ADCLEAR_BROWSER_PAGE_USES", 50)
+        self.max_uses = crawler.settings.getint("ADCLEAR_BROWSER_PAGE_USES", 10)
         self.idle: list[Any] = []  # playwright Page objects, ready for the next download
         self.uses: dict[int, int] = {}  # id(page) → downloads rendered in it
         self.slots = asyncio.Semaphore(max(1, self.config.max_pages_per_context))

@@ -74,5 +74,5 @@ ADCLEAR_CHROMIUM = os.environ.get("ADCLEAR_CHROMIUM", "/usr/bin/chromium")
 ADCLEAR_CHROMIUM_ARGS = os.environ.get("ADCLEAR_CHROMIUM_ARGS", "").split()  # added to crawler.browser.LAUNCH_ARGS
 ADCLEAR_BROWSER_CONTEXTS = int(os.environ.get("ADCLEAR_BROWSER_CONTEXTS", "1"))  # PLAYWRIGHT_MAX_CONTEXTS
 ADCLEAR_BROWSER_PAGES = int(os.environ.get("ADCLEAR_BROWSER_PAGES", "4"))  # pages open at once per context
-ADCLEAR_BROWSER_PAGE_USES = int(os.environ.get("ADCLEAR_BROWSER_PAGE_USES", "50"))  # then a page is closed
+ADCLEAR_BROWSER_PAGE_USES = int(os.environ.get("ADCLEAR_BROWSER_PAGE_USES", "10"))  # then a page is closed
 ADCLEAR_BROWSER_MEMORY_MB = int(os.environ.get("ADCLEAR_BROWSER_MEMORY_MB", "3072"))  # crawler + browser; then stop
