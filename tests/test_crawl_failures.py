@@ -33,6 +33,7 @@ def site_seeds(tmp_path, base, start="/classifieds/"):
     path.write_text(SITE.format(base=base, start=start), encoding="utf-8")
     return path
 
+
 pytestmark = pytest.mark.slow
 
 
