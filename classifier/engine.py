@@ -15,9 +15,12 @@ Each rule counts once, each group is capped, and::
 from __future__ import annotations
 
 import functools
-import operator
+import sys
 from pathlib import Path
 
+import numpy as np
+
+from classifier import prefilter
 from classifier.neighbours import Neighbour, NeighbourSource
 from classifier.normalize import Normalized, normalize
 from classifier.rules import DEFAULT_RULES_DIR, Rule, RulePack, load_rule_pack
@@ -42,23 +45,18 @@ class Classifier:
             r.id: int(self.scoring.groups[g]["sign"]) if (g := self._group[r.id]) else 1 for r in self.rules
         }
         self._no_conditions = {"利诱性": False, "公开性": False, "非法性": True}
-        # (rule, pattern) pairs in rule order. A pattern whose matches can only start with known two-character
-        # strings ("keys") is tried only where a key occurs, anchored there; any other pattern scans the text.
-        # Patterns of subtracting groups (exculpatory cues, licensed institutions) form a second index: they
-        # are looked for only when a scoring hit gives them something to excuse.
+        # (rule, pattern) pairs in rule order. A pattern whose every match holds one of a few short strings
+        # ("keys", classifier.prefilter) is run only on a text holding one of them; any other pattern is run
+        # on every text its first characters allow. Patterns of subtracting groups (exculpatory cues, licensed
+        # institutions) form a second index: they are looked for only when a scoring hit gives them
+        # something to excuse.
         self._scan = [(rule, p) for rule in self.rules for p in rule.patterns]
-        # per phase: two-character keys -> patterns, one-character keys -> patterns, patterns to scan
-        self._index: tuple[tuple[dict[str, list[int]], dict[str, list[int]], list[int]], ...] = (
-            ({}, {}, []),
-            ({}, {}, []),
-        )
+        self._index = (_KeyIndex(), _KeyIndex())
         for i, (rule, p) in enumerate(self._scan):
-            by_pair, by_char, always = self._index[1 if self._sign[rule.id] < 0 else 0]
-            if p.keys is None:
-                always.append(i)
-                continue
-            for key in p.keys:
-                (by_pair if len(key) == 2 else by_char).setdefault(key, []).append(i)
+            self._index[1 if self._sign[rule.id] < 0 else 0].add(i, p.keys, p.first_chars)
+        self._looked_at = np.zeros(sys.maxunicode + 1, dtype=bool)  # code point -> an index looks at it
+        for index in self._index:
+            self._looked_at[list(index.code_points())] = True
 
     @classmethod
     def from_directory(cls, path: Path | str) -> Classifier:
@@ -71,29 +69,34 @@ class Classifier:
         return default_classifier()
 
     # --- matching ---------------------------------------------------------------------------------------
-    def _candidates(self, text: str, keys: list[str], phase: int) -> list[int]:
-        """The patterns of ``phase`` that can match ``text``: those with a key present, and those to scan.
+    def _present(self, text: str) -> set[int]:
+        """The code points of ``text`` that the indexes look at.
 
-        Key presence is a set intersection (C speed); each candidate then runs ``finditer`` over the text,
-        which finds exactly the matches anchored tries at key positions would (a match can only start at a
-        key), without a Python loop over positions.
+        One vectorised lookup: ``set(text)`` would make a string object of every CJK character, which costs
+        more than all the rest of choosing the patterns (benchmarks/bench_classifier.py).
         """
-        by_pair, by_char, always = self._index[phase]
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        return set(cps[self._looked_at[cps]].tolist())
+
+    def _candidates(self, text: str, present: set[int], phase: int) -> list[int]:
+        """The patterns of ``phase`` that can match ``text``; ``present``: ``_present(text)``."""
+        index = self._index[phase]
         found: set[int] = set()
-        for key in by_pair.keys() & set(keys):
-            found.update(by_pair[key])
-        if by_char:
-            for key in by_char.keys() & set(text):
-                found.update(by_char[key])
-        if always:
-            chars = set(text)
-            for i in always:
-                first = self._scan[i][1].first_chars
-                if first is None or not first.isdisjoint(chars):
-                    found.add(i)
+        by_char, by_rare = index.by_char, index.by_rare
+        for cp in present & index.char_set:
+            found.update(by_char[cp])
+        for cp in present & index.rare_set:
+            by_second = by_rare[cp]
+            for second in present.intersection(by_second):
+                for key, ids in by_second[second]:
+                    if key in text:
+                        found.update(ids)
+        for i, first in index.always:
+            if first is None or not first.isdisjoint(present):
+                found.add(i)
         return sorted(found)
 
-    def _match_field(self, norm: Normalized, field: str, whole: str, keys: list[str], phase: int) -> list[Hit]:
+    def _match_field(self, norm: Normalized, field: str, whole: str, present: set[int], phase: int) -> list[Hit]:
         text = norm.text
         if not text:
             return []
@@ -101,8 +104,10 @@ class Classifier:
         per_rule: dict[str, int] = {}
         limit = self.scoring.max_hits_per_rule
         scan = self._scan
-        for i in self._candidates(text, keys, phase):
+        for i in self._candidates(text, present, phase):
             rule, pattern = scan[i]
+            if pattern.also and not _meets(text, pattern.also):
+                continue  # a requirement the index does not cover is missing: the regex cannot match
             matches = pattern.regex.finditer(text)
             for m in matches:
                 a, b = m.span()
@@ -155,10 +160,10 @@ class Classifier:
         else:
             whole = nx.text
             fields = [(nx, "text")]
-        keyed = [(n, name, list(map(operator.add, n.text, n.text[1:]))) for n, name in fields if n.text]
-        found = [h for n, name, keys in keyed for h in self._match_field(n, name, whole, keys, 0)]
+        keyed = [(n, name, self._present(n.text)) for n, name in fields if n.text]
+        found = [h for n, name, present in keyed for h in self._match_field(n, name, whole, present, 0)]
         if complete or any(h.weight > 0 for h in found):
-            found += [h for n, name, keys in keyed for h in self._match_field(n, name, whole, keys, 1)]
+            found += [h for n, name, present in keyed for h in self._match_field(n, name, whole, present, 1)]
         return found, whole
 
     # --- scoring ----------------------------------------------------------------------------------------
@@ -248,6 +253,68 @@ class Classifier:
             adjustments.append(f"与已确认违法广告 #{best_c.ad_id} 近似（距离 {best_c.distance}）")
             label = "flag"
         return score, label
+
+
+def _meets(text: str, clauses: tuple[frozenset[str], ...]) -> bool:
+    """Every clause has a string in ``text`` (loops, not generators: this runs for every candidate)."""
+    for clause in clauses:
+        for key in clause:
+            if key in text:
+                break
+        else:
+            return False
+    return True
+
+
+class _KeyIndex:
+    """Patterns by what a text must hold for them to match, by code point.
+
+    A key of two or three characters is filed under its rarest character and then its second rarest: a text
+    is checked for the key (``in``, C speed) only when it holds both, so a text is looked at for a few dozen
+    keys, not for every key.
+    """
+
+    def __init__(self) -> None:
+        self.by_char: dict[int, list[int]] = {}  # one-character key -> patterns
+        # rarest character -> second rarest -> [(key, patterns)]
+        self.by_rare: dict[int, dict[int, list[tuple[str, list[int]]]]] = {}
+        self.always: list[tuple[int, frozenset[int] | None]] = []  # patterns without keys, their first characters
+        self._keys: dict[str, list[int]] = {}
+        self._char_set: frozenset[int] | None = None  # set(by_char) once the index is complete
+        self._rare_set: frozenset[int] | None = None
+
+    def add(self, i: int, keys: frozenset[str] | None, first_chars: frozenset[str] | None) -> None:
+        self._char_set = self._rare_set = None
+        if keys is None:
+            self.always.append((i, None if first_chars is None else frozenset(map(ord, first_chars))))
+            return
+        for key in keys:
+            if len(key) == 1:
+                self.by_char.setdefault(ord(key), []).append(i)
+            elif key in self._keys:
+                self._keys[key].append(i)
+            else:
+                self._keys[key] = ids = [i]
+                rare, second = sorted(key, key=prefilter.char_frequency)[:2]
+                self.by_rare.setdefault(ord(rare), {}).setdefault(ord(second), []).append((key, ids))
+
+    @property
+    def char_set(self) -> frozenset[int]:
+        if self._char_set is None:
+            self._char_set = frozenset(self.by_char)
+        return self._char_set
+
+    @property
+    def rare_set(self) -> frozenset[int]:
+        if self._rare_set is None:
+            self._rare_set = frozenset(self.by_rare)
+        return self._rare_set
+
+    def code_points(self) -> set[int]:
+        out = set(self.by_char) | set(self.by_rare)
+        out.update(cp for by_second in self.by_rare.values() for cp in by_second)
+        out.update(cp for _i, first in self.always for cp in first or ())
+        return out
 
 
 @functools.lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from classifier import prefilter
 from classifier.normalize import normalize_char
 from classifier.taxonomy import CATEGORIES, CATEGORY_LEGAL_BASIS, EXCULPATORY, LEGAL_BASES, SIGNALS
 
@@ -62,9 +63,10 @@ class Pattern:
     source: str
     regex: re.Pattern[str]
     first_chars: frozenset[str] | None  # a match must start with one of these; None: unknown
-    # A match must start with one of these strings (two characters, or one where the pattern may stop after
-    # one); None: unknown. The engine skips a pattern when the text holds none of its keys.
+    # Every match holds one of these strings (two characters, or one; classifier.prefilter); None: unknown.
+    # The engine skips a pattern when the text holds none of its keys.
     keys: frozenset[str] | None = None
+    also: tuple[frozenset[str], ...] = ()  # further requirements of the same kind, all of which hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,134 +123,6 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-# --- what a pattern's match can start with ------------------------------------------------------------------
-def _first(seq: Any) -> tuple[set[str] | None, bool]:
-    """Possible first characters of a parsed (sub)pattern, and whether it can match the empty string."""
-    out: set[str] = set()
-    for op, av in seq:
-        f, nullable = _first_item(op, av)
-        if f is None:
-            return None, False
-        out |= f
-        if not nullable:
-            return out, False
-    return out, True
-
-
-def _first_item(op: Any, av: Any) -> tuple[set[str] | None, bool]:
-    c = sre_c
-    if op is c.LITERAL:
-        return {chr(av)}, False
-    if op is c.IN:
-        chars: set[str] = set()
-        for iop, iav in av:
-            if iop is c.LITERAL:
-                chars.add(chr(iav))
-            elif iop is c.RANGE and iav[1] - iav[0] < 128:
-                chars.update(chr(x) for x in range(iav[0], iav[1] + 1))
-            else:
-                return None, False
-        return chars, False
-    if op is c.BRANCH:
-        out: set[str] = set()
-        nullable = False
-        for branch in av[1]:
-            f, n = _first(branch)
-            if f is None:
-                return None, False
-            out |= f
-            nullable = nullable or n
-        return out, nullable
-    if op is c.SUBPATTERN:
-        _group, add_flags, _del_flags, sub = av
-        if add_flags & re.IGNORECASE:
-            return None, False
-        return _first(sub)
-    if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
-        lo, _hi, sub = av
-        f, n = _first(sub)
-        return f, (lo == 0 or n)
-    if op is getattr(c, "ATOMIC_GROUP", None):
-        return _first(av)
-    if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
-        return set(), True
-    return None, False
-
-
-class _GiveUp(Exception):
-    pass
-
-
-def _prefixes(items: list[Any], prefix: str, out: set[str], k: int = 2, limit: int = 400) -> None:
-    """Add to ``out`` every string a match can start with (length ``k``, or shorter where it may end)."""
-    if len(out) > limit:
-        raise _GiveUp
-    if len(prefix) >= k:
-        out.add(prefix[:k])
-        return
-    if not items:
-        if not prefix:
-            raise _GiveUp
-        out.add(prefix)
-        return
-    c = sre_c
-    op, av = items[0]
-    rest = items[1:]
-    if prefix and op not in _KNOWN_OPS:
-        out.add(prefix)  # what follows is not a known character: the prefix so far must do
-        return
-    if op is c.LITERAL:
-        _prefixes(rest, prefix + chr(av), out, k, limit)
-    elif op is c.IN:
-        chars: list[str] = []
-        if prefix and (len(av) > 32 or any(iop is c.NEGATE for iop, _ in av)):
-            out.add(prefix)
-            return
-        for iop, iav in av:
-            if iop is c.LITERAL:
-                chars.append(chr(iav))
-            elif iop is c.RANGE and iav[1] - iav[0] < 32:
-                chars.extend(chr(x) for x in range(iav[0], iav[1] + 1))
-            elif iop is c.CATEGORY and iav is c.CATEGORY_DIGIT:
-                chars.extend("0123456789")  # normalised text has only ASCII digits
-            else:
-                raise _GiveUp
-        for ch in chars:
-            _prefixes(rest, prefix + ch, out, k, limit)
-    elif op is c.BRANCH:
-        for branch in av[1]:
-            _prefixes(list(branch) + rest, prefix, out, k, limit)
-    elif op is c.SUBPATTERN:
-        if av[1] & re.IGNORECASE:
-            raise _GiveUp
-        _prefixes(list(av[3]) + rest, prefix, out, k, limit)
-    elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
-        lo, hi, sub = av
-        if lo == 0:
-            _prefixes(rest, prefix, out, k, limit)
-        again = [(op, (max(lo - 1, 0), hi - 1, sub))] if hi > 1 else []
-        _prefixes(list(sub) + again + rest, prefix, out, k, limit)
-    elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
-        _prefixes(rest, prefix, out, k, limit)
-    else:
-        raise _GiveUp
-
-
-_KNOWN_OPS = {
-    sre_c.LITERAL, sre_c.IN, sre_c.BRANCH, sre_c.SUBPATTERN, sre_c.MAX_REPEAT, sre_c.MIN_REPEAT,
-    sre_c.AT, sre_c.ASSERT, sre_c.ASSERT_NOT,
-}  # fmt: skip
-
-
-def pattern_keys(parsed: Any) -> frozenset[str] | None:
-    out: set[str] = set()
-    try:
-        _prefixes(list(parsed), "", out)
-    except (_GiveUp, RecursionError):
-        return None
-    return frozenset(out)
-
-
 def _literals(seq: Any) -> list[str]:
     """Every literal character of a parsed pattern (for the case and script checks)."""
     out: list[str] = []
@@ -282,9 +156,9 @@ def compile_pattern(source: str) -> tuple[Pattern | None, str | None]:
         norm = normalize_char(ch)
         if norm != ch and len(ch) == 1 and ch not in "\t\n\r\v\f":
             return None, (f"contains {ch!r}, which normalisation turns into {norm!r} before matching: write {norm!r}")
-    first, nullable = _first(parsed)
-    first_chars = None if first is None or nullable else frozenset(first)
-    return Pattern(source, regex, first_chars, pattern_keys(parsed)), None
+    keys = prefilter.needs(parsed, regex.flags)
+    also = prefilter.also_needs(parsed, keys, regex.flags)
+    return Pattern(source, regex, prefilter.first_chars(parsed), keys, also), None
 
 
 # --- loading ------------------------------------------------------------------------------------------------
