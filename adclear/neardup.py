@@ -34,10 +34,17 @@ def _record(title: str, body: str, contact: str) -> dict[str, Any]:
 
 
 def fingerprint_ad(
-    db: sqlite_utils.Database, ad_id: int, title: str, body: str, contact: str, content_hash: str
+    db: sqlite_utils.Database,
+    ad_id: int,
+    title: str,
+    body: str,
+    contact: str,
+    content_hash: str,
+    record: dict[str, Any] | None = None,
 ) -> None:
-    """Store the fingerprint of the ad's current content (inside the caller's transaction)."""
-    rec = _record(title, body, contact)
+    """Store the fingerprint of the ad's current content (inside the caller's transaction); ``record``: its
+    fingerprint record if the caller made it already (``classifier.neardup.records_of``)."""
+    rec = record if record is not None else _record(title, body, contact)
     db.execute(
         """INSERT INTO fingerprints (ad_id, fp_version, content_hash, exact, simhash, minhash)
            VALUES (?, ?, ?, ?, ?, ?)

@@ -49,6 +49,7 @@ __all__ = [
     "fingerprint_record",
     "fingerprint_records",
     "fingerprints_from_records",
+    "records_of",
 ]
 
 #: Simhash distance up to which a text is a near-identical repost (method "simhash"); at most 3.
@@ -86,7 +87,11 @@ def fingerprint_records(texts: Sequence[str]) -> list[dict[str, Any]]:
     ``exact`` and ``simhash`` are signed 64-bit integers (SQLite's INTEGER); ``minhash`` is 64 bytes;
     ``simhash`` and ``minhash`` are None for a short text.
     """
-    fps = fingerprint_many(texts)
+    return records_of(fingerprint_many(texts))
+
+
+def records_of(fps: Fingerprints) -> list[dict[str, Any]]:
+    """The records (see :func:`fingerprint_records`) of fingerprints already made."""
     out = []
     for i in range(len(fps)):
         short = bool(fps.short[i])
@@ -648,7 +653,12 @@ class DecidedAds:
 
     def nearest_many(self, normalized_texts: Sequence[str], *, limit: int = 3) -> list[list[Neighbour]]:
         """:meth:`nearest` for many texts, fingerprinting each text once."""
-        fps = fingerprint_many(normalized_texts)
+        return self.nearest_fingerprints(fingerprint_many(normalized_texts), limit=limit)
+
+    def nearest_fingerprints(self, fps: Fingerprints, *, limit: int = 3) -> list[list[Neighbour]]:
+        """:meth:`nearest_many` for texts fingerprinted already (``fingerprint_many``)."""
+        if not len(self.confirmed) and not len(self.rejected):
+            return [[] for _ in range(len(fps))]
         indexes: tuple[tuple[IndexName, NearDupIndex], ...] = (
             ("confirmed", self.confirmed),
             ("rejected", self.rejected),

@@ -196,8 +196,11 @@ class CrawlStore:
             )
 
     # ---- ads -----------------------------------------------------------------------------------------
-    def save_ad(self, item: AdItem, run_id: int, verdict: Any = None) -> SaveResult:
-        """Store the ad; a new or changed ad also gets ``verdict`` (a ``classifier.Verdict``) and its queue item."""
+    def save_ad(
+        self, item: AdItem, run_id: int, verdict: Any = None, fingerprint: dict[str, Any] | None = None
+    ) -> SaveResult:
+        """Store the ad; a new or changed ad also gets ``verdict`` (a ``classifier.Verdict``) and its queue item,
+        and its fingerprint (``fingerprint``: the record if the caller made it while classifying)."""
         chash = content_hash(item.title, item.body, item.contact)
         key = item.url
         if item.in_slot:
@@ -265,7 +268,7 @@ class CrawlStore:
                 if item.screenshot is not None:
                     self._add_screenshot(ad_id, item.screenshot, item.page)
                 self._add_contacts(ad_id, item, now)
-                fingerprint_ad(self.db, ad_id, item.title, item.body, item.contact, chash)
+                fingerprint_ad(self.db, ad_id, item.title, item.body, item.contact, chash, fingerprint)
                 if verdict is not None:
                     store_verdict(self.db, ad_id, chash, verdict)
         return SaveResult(ad_id, change)
