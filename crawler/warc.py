@@ -55,7 +55,14 @@ class RunArchive:
 
     def _write(self, record) -> tuple[int, int]:  # type: ignore[no-untyped-def]
         offset = self._fh.tell()
-        self._writer.write_record(record)
+        try:
+            self._writer.write_record(record)
+        finally:
+            # warcio buffers a payload it has to digest in a SpooledTemporaryFile that it never closes
+            # (a ResourceWarning when collected): close whatever stream the record holds now
+            stream = getattr(record, "raw_stream", None)
+            if stream is not None:
+                stream.close()
         self._fh.flush()
         return offset, self._fh.tell() - offset
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,20 +68,16 @@ class Archive:
     def page(self, url: str, html: str, *, charset: str = "utf-8") -> dict[str, Any]:
         body = html.encode(charset)
         now = now_utc()
-        # warcio leaves a SpooledTemporaryFile per record unclosed (ResourceWarning when collected): contain it here
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            rec = self.archive.write_exchange(
-                url=url,
-                method="GET",
-                request_headers=[("Host", "example.test")],
-                status=200,
-                reason="OK",
-                response_headers=[("Content-Type", f"text/html; charset={charset}")],
-                body=body,
-                fetched_at=now,
-            )
-            gc.collect()
+        rec = self.archive.write_exchange(
+            url=url,
+            method="GET",
+            request_headers=[("Host", "example.test")],
+            status=200,
+            reason="OK",
+            response_headers=[("Content-Type", f"text/html; charset={charset}")],
+            body=body,
+            fetched_at=now,
+        )
         with immediate(self.db):
             page_id = self.db.execute(
                 """INSERT INTO pages (run_id, url, status, fetched_at, content_type, length, payload_sha256,
