@@ -56,6 +56,7 @@ class Classifier:
             self._index[1 if self._sign[rule.id] < 0 else 0].add(i, p.keys, p.first_chars)
         self._looked_at = np.zeros(sys.maxunicode + 1, dtype=bool)  # code point -> an index looks at it
         for index in self._index:
+            index.finish()
             self._looked_at[list(index.code_points())] = True
 
     @classmethod
@@ -280,11 +281,10 @@ class _KeyIndex:
         self.by_rare: dict[int, dict[int, list[tuple[str, list[int]]]]] = {}
         self.always: list[tuple[int, frozenset[int] | None]] = []  # patterns without keys, their first characters
         self._keys: dict[str, list[int]] = {}
-        self._char_set: frozenset[int] | None = None  # set(by_char) once the index is complete
-        self._rare_set: frozenset[int] | None = None
+        self.char_set: frozenset[int] = frozenset()  # set(by_char), set(by_rare): made by finish()
+        self.rare_set: frozenset[int] = frozenset()
 
     def add(self, i: int, keys: frozenset[str] | None, first_chars: frozenset[str] | None) -> None:
-        self._char_set = self._rare_set = None
         if keys is None:
             self.always.append((i, None if first_chars is None else frozenset(map(ord, first_chars))))
             return
@@ -298,17 +298,9 @@ class _KeyIndex:
                 rare, second = sorted(key, key=prefilter.char_frequency)[:2]
                 self.by_rare.setdefault(ord(rare), {}).setdefault(ord(second), []).append((key, ids))
 
-    @property
-    def char_set(self) -> frozenset[int]:
-        if self._char_set is None:
-            self._char_set = frozenset(self.by_char)
-        return self._char_set
-
-    @property
-    def rare_set(self) -> frozenset[int]:
-        if self._rare_set is None:
-            self._rare_set = frozenset(self.by_rare)
-        return self._rare_set
+    def finish(self) -> None:
+        """Called once every pattern is added."""
+        self.char_set, self.rare_set = frozenset(self.by_char), frozenset(self.by_rare)
 
     def code_points(self) -> set[int]:
         out = set(self.by_char) | set(self.by_rare)

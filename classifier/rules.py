@@ -63,7 +63,7 @@ class Pattern:
     source: str
     regex: re.Pattern[str]
     first_chars: frozenset[str] | None  # a match must start with one of these; None: unknown
-    # Every match holds one of these strings (two characters, or one; classifier.prefilter); None: unknown.
+    # Every match holds one of these strings (one to three characters; classifier.prefilter); None: unknown.
     # The engine skips a pattern when the text holds none of its keys.
     keys: frozenset[str] | None = None
     also: tuple[frozenset[str], ...] = ()  # further requirements of the same kind, all of which hold
