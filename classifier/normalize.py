@@ -112,19 +112,34 @@ _Pieces = tuple[list[int], list[int], list[int], list[bool]]
 
 
 class _Step:
-    """One step's map; for a substitution, worked out again from its regex only when first needed."""
+    """One step's map. A substitution step keeps its input and regex and works its map out only when a span
+    is asked for (most ads have no hit, so most maps are never needed)."""
 
-    __slots__ = ("_pieces", "_edits", "_length")
+    __slots__ = ("_pieces", "_input", "_regex", "_repl")
 
-    def __init__(self, pieces: _Pieces | None = None, edits: list[tuple[int, int, str]] | None = None, length: int = 0):
+    def __init__(
+        self,
+        pieces: _Pieces | None = None,
+        source: str = "",
+        regex: re.Pattern[str] | None = None,
+        repl: Callable[[re.Match[str]], str] | str = "",
+    ):
         self._pieces = pieces
-        self._edits = edits  # (start, end, replacement) in the step's input, in order
-        self._length = length  # of the step's input
+        self._input = source  # the step's input text
+        self._regex = regex
+        self._repl = repl  # what ``regex.sub`` was given: a function, or a constant replacement
 
     def pieces(self) -> _Pieces:
         if self._pieces is None:
-            assert self._edits is not None
-            self._pieces = _pieces_of(self._edits, self._length)
+            assert self._regex is not None
+            text, repl = self._input, self._repl
+            edits: list[tuple[int, int, str]] = []
+            for m in self._regex.finditer(text):
+                out = repl if isinstance(repl, str) else repl(m)
+                if out != m.group():  # a match replaced by itself maps character for character anyway
+                    edits.append((m.start(), m.end(), out))
+            self._pieces = _pieces_of(edits, len(text))
+            self._input = ""  # no longer needed
         return self._pieces
 
 
@@ -140,7 +155,8 @@ class Normalized:
         """The span of ``original`` that produced ``text[start:end]``."""
         a, b = start, end
         for step in reversed(self.steps):
-            a, b = _back(step.pieces(), a, b)
+            pieces = step._pieces  # made once per step (this runs for every hit)
+            a, b = _back(pieces if pieces is not None else step.pieces(), a, b)
         return a, b
 
 
@@ -169,6 +185,12 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _CJK_PUNCT = frozenset("，。！？；：、“”‘’（）【】《》〈〉「」『』〔〕,.!?;:()")
 _FILLER = r"\-_*·•.~|/\\^`=#—–"
 _SEP_RE = re.compile(rf"[\s{_MARKER}{_INVISIBLE}{_FILLER}]+")  # any run of separators; _sep_repl decides
+# What ``\s`` matches (str.isspace; all of it lies below U+3001) but the newline.
+_SPACES_NOT_NEWLINE = "".join(re.escape(chr(c)) for c in range(0x10000) if chr(c).isspace() and c != 10)
+# The commonest case of _sep_repl, a run without a newline between two CJK characters, which always goes:
+# removed by a plain substitution before _SEP_RE (no Python call per run). Removing it joins two CJK
+# characters, so no other run's neighbours change.
+_CJK_GAP_RE = re.compile(rf"(?<=[{_CJK}])[{_SPACES_NOT_NEWLINE}{_MARKER}{_INVISIBLE}{_FILLER}]+(?=[{_CJK}])")
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 _SPACES = frozenset(" \t\f\v\u00a0\u3000\u2028\u2029\x1c\x1d\x1e\x1f\x85")
 
@@ -182,8 +204,8 @@ def _is_cjk(ch: str) -> bool:
     )
 
 
-def _sep_repl(m: re.Match[str]) -> str | None:
-    """What a run of separators becomes, given its neighbours: None keeps it as it is."""
+def _sep_repl(m: re.Match[str]) -> str:
+    """What a run of separators becomes, given its neighbours (itself: kept as it is)."""
     text = m.string
     a, b = m.span()
     if not a or b == len(text):
@@ -197,7 +219,7 @@ def _sep_repl(m: re.Match[str]) -> str | None:
     if not visible:
         return ""  # zero-width characters: dropped
     if "\n" in visible:
-        return "\n" if run != "\n" else None  # never glue across lines
+        return "\n" if run != "\n" else m.group()  # never glue across lines
     has_marker = _MARKER in visible
     if all(c in _SPACES or c == _MARKER for c in visible):
         if (cjk_before or before in _CJK_PUNCT) and (after in _ALNUM or after == "%" or after in _CJK_PUNCT):
@@ -207,13 +229,13 @@ def _sep_repl(m: re.Match[str]) -> str | None:
         if before.isdigit() and after == "%":
             return ""
         if before in _ALNUM and after in _ALNUM:
-            return None if run == " " else " "  # keep Latin words and numbers apart
+            return m.group() if run == " " else " "  # keep Latin words and numbers apart
         if has_marker:
             return ""
-        return None if run == " " else " "
+        return m.group() if run == " " else " "
     if has_marker:
         return " " if before in _ALNUM and after in _ALNUM else ""
-    return None  # filler between other things (3-5, www.x.com): kept
+    return m.group()  # filler between other things (3-5, www.x.com): kept
 
 
 # --- step 3: contact channels -------------------------------------------------------------------------------
@@ -226,7 +248,7 @@ _CONTACT_RE = re.compile(
 _CONTACT_AFTER = re.compile(r"号|群|联系|咨询|[:：]|\s*[a-z0-9]")
 
 
-def _contact_repl(m: re.Match[str]) -> str | None:
+def _contact_repl(m: re.Match[str]) -> str:
     g = m.group()
     text = m.string
     a, b = m.span()
@@ -234,10 +256,10 @@ def _contact_repl(m: re.Match[str]) -> str | None:
     if g[0] in "扣抠蔻寇叩":
         return "qq"
     if g[0] in "vw微" and len(g) > 1:
-        return None if before.isascii() and before.isalpha() else "微信"  # vx, wx, v信 but not in a word
+        return m.group() if before.isascii() and before.isalpha() else "微信"  # vx, wx, v信 but not in a word
     if len(g) == 2:  # 薇信, 威信: a channel when added to or followed by an id
-        return "微信" if before in "加+添" or _CONTACT_AFTER.match(text, b) else None
-    return "微信" if before in "加+添" else None  # 加V, 加薇
+        return "微信" if before in "加+添" or _CONTACT_AFTER.match(text, b) else m.group()
+    return "微信" if before in "加+添" else m.group()  # 加V, 加薇
 
 
 # --- step 4: Chinese numerals -------------------------------------------------------------------------------
@@ -249,10 +271,18 @@ _UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000
 _BIG = {"万": 10_000, "亿": 100_000_000}
 _D = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖"
 _N = _D + "十拾百佰千仟万亿"
-_NUM_RE = re.compile(rf"[百千]分之[{_N}]+(?:点[{_D}]+)?|[{_D}十拾][{_N}]*(?:点[{_D}]+)?")
 _NOT_BEFORE = frozenset(_N + "几数")
-_UNIT_AFTER = set("元块角厘倍成个年月天日周期份股人位级层代名%‰万亿")
-_RATE_BEFORE = re.compile(r"(?:息|利|率|年化|收益|回报|返|赚|翻|高达|分红)$")
+_UNIT_AFTER = frozenset("元块角厘倍成个年月天日周期份股人位级层代名%‰万亿")
+_RATE_WORDS = ("息", "利", "率", "年化", "收益", "回报", "返", "赚", "翻", "高达", "分红")
+_RATE_BEFORE = re.compile(rf"(?:{'|'.join(_RATE_WORDS)})$")
+# A lone numeral character (一直, 九点) with no unit after it and no rate word before it is never converted:
+# the regex skips it rather than calling _num_repl to say so (most Chinese text has many of them). A skipped
+# match is one character long, so the scan goes on exactly where it would have after the call.
+_LONE_NUMERAL = (
+    rf"[{_D}十拾](?![{_N}]|点[{_D}]|[分{''.join(sorted(_UNIT_AFTER))}])"
+    rf"(?<![{''.join(sorted({w[-1] for w in _RATE_WORDS}))}\n].)"
+)
+_NUM_RE = re.compile(rf"[百千]分之[{_N}]+(?:点[{_D}]+)?|(?!{_LONE_NUMERAL})[{_D}十拾][{_N}]*(?:点[{_D}]+)?")
 _COMMON_ONE = re.compile(r"^一(?:[个年月天日周份股倍元块万亿]|点[0-9])")
 
 
@@ -307,32 +337,33 @@ def _cn_number(s: str) -> str | None:
     return out + suffix
 
 
-def _num_repl(m: re.Match[str]) -> str | None:
+def _num_repl(m: re.Match[str]) -> str:
     g = m.group()
     if g[1:3] == "分之":  # 百分之十二 -> 12%
         n = _cn_number(g[3:])
-        return None if n is None else n + ("%" if g[0] == "百" else "‰")
+        return g if n is None else n + ("%" if g[0] == "百" else "‰")
     text = m.string
     a, b = m.span()
     if a and text[a - 1] in _NOT_BEFORE:
-        return None  # inside a longer numeral (千万, 几十万): leave it
+        return g  # inside a longer numeral (千万, 几十万): leave it
     num, nxt = g, text[b : b + 2]
     rate_context = bool(_RATE_BEFORE.search(text, max(0, a - 4), a))
     first = nxt[:1]
     if first == "分":
         if nxt[1:2] == "之":
-            return None  # 三分之一: a fraction
+            return g  # 三分之一: a fraction
         if not (rate_context or nxt[1:2] in ("利", "息")):
-            return None  # 十分 = "very"
+            return g  # 十分 = "very"
         unit_ok = True
     else:
         unit_ok = first in _UNIT_AFTER or num[-1] in _BIG
     unambiguous = "点" in num or (len(num) >= 2 and any(c in "十拾百佰千仟万亿" for c in num))
     if not (unit_ok or rate_context or unambiguous):
-        return None
+        return g
     if num == "一" and not rate_context and not _COMMON_ONE.match(num + nxt):
-        return None
-    return _cn_number(num)
+        return g
+    n = _cn_number(num)
+    return g if n is None else n
 
 
 # --- the pipeline -------------------------------------------------------------------------------------------
@@ -365,22 +396,12 @@ def _pieces_of(edits: list[tuple[int, int, str]], length: int) -> _Pieces:
     return out_start, in_start, in_end, exact
 
 
-def _sub(norm: Normalized, regex: re.Pattern[str], repl: Callable[[re.Match[str]], str | None]) -> Normalized:
+def _sub(norm: Normalized, regex: re.Pattern[str], repl: Callable[[re.Match[str]], str] | str) -> Normalized:
     """Apply ``regex``/``repl`` to ``norm.text`` as one more step (its map is worked out when first needed)."""
-    edits: list[tuple[int, int, str]] = []
-    record = edits.append
-
-    def apply(m: re.Match[str]) -> str:
-        out = repl(m)
-        if out is None:
-            return m.group()
-        record((m.start(), m.end(), out))
-        return out
-
-    text = regex.sub(apply, norm.text)
-    if not edits:
+    text = regex.sub(repl, norm.text)
+    if text == norm.text:
         return norm
-    return Normalized(norm.original, text, (*norm.steps, _Step(edits=edits, length=len(norm.text))))
+    return Normalized(norm.original, text, (*norm.steps, _Step(source=norm.text, regex=regex, repl=repl)))
 
 
 def _step1(s: str) -> Normalized:
@@ -415,7 +436,9 @@ def normalize(s: str) -> Normalized:
     """Normalise ``s`` for rule matching; see the module docstring for the steps."""
     norm = _step1(s)
     if _HAS_SEPARATOR.search(norm.text):
-        norm = _sub(norm, _SEP_RE, _sep_repl)
+        norm = _sub(norm, _CJK_GAP_RE, "")
+        if _HAS_SEPARATOR.search(norm.text):
+            norm = _sub(norm, _SEP_RE, _sep_repl)
     if _HAS_CONTACT_HINT.search(norm.text):
         norm = _sub(norm, _CONTACT_RE, _contact_repl)
     if _HAS_NUMERAL.search(norm.text):

@@ -154,3 +154,42 @@ def test_spans_are_monotone_on_evasion_alphabet(s):
     n = normalize(s)
     starts = [n.span(i, i + 1)[0] for i in range(len(n.text))]
     assert starts == sorted(starts)
+
+
+# The two shortcuts of normalize() (separators between CJK characters removed by a plain substitution; lone
+# numerals skipped by the regex instead of refused by _num_repl) must give exactly what the general step gives:
+# the same text and the same map back.
+_SHORTCUT_ALPHABET = list("保本息年化收益率利返月分万五一二十九点直 \t\n\u3000✦-_.~|\u200b，。a1%") + ["\ue000"]
+
+
+def _all_spans(n):
+    return [n.span(i, j) for i in range(len(n.text) + 1) for j in range(i, min(len(n.text), i + 4) + 1)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_SHORTCUT_ALPHABET), max_size=30))
+def test_the_cjk_gap_shortcut_equals_the_general_separator_step(s):
+    import importlib
+
+    N = importlib.import_module("classifier.normalize")
+    start = N._step1(s)
+    general = N._sub(start, N._SEP_RE, N._sep_repl)
+    short = N._sub(start, N._CJK_GAP_RE, "")
+    short = N._sub(short, N._SEP_RE, N._sep_repl)
+    assert short.text == general.text
+    assert _all_spans(short) == _all_spans(general)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_SHORTCUT_ALPHABET + list("百千零两亿个元%几数化\n")), max_size=30))
+def test_the_lone_numeral_shortcut_equals_calling_num_repl(s):
+    import importlib
+    import re
+
+    N = importlib.import_module("classifier.normalize")
+    general_re = re.compile(rf"[百千]分之[{N._N}]+(?:点[{N._D}]+)?|[{N._D}十拾][{N._N}]*(?:点[{N._D}]+)?")
+    start = N._step1(s)
+    general = N._sub(start, general_re, N._num_repl)
+    short = N._sub(start, N._NUM_RE, N._num_repl)
+    assert short.text == general.text
+    assert _all_spans(short) == _all_spans(general)
