@@ -51,13 +51,10 @@ class Classifier:
         # institutions) form a second index: they are looked for only when a scoring hit gives them
         # something to excuse.
         self._scan = [(rule, p) for rule in self.rules for p in rule.patterns]
-        self._index = (_KeyIndex(), _KeyIndex())
+        self._index = _KeyIndex(phases=2)
         for i, (rule, p) in enumerate(self._scan):
-            self._index[1 if self._sign[rule.id] < 0 else 0].add(i, p.keys, p.first_chars)
-        self._looked_at = np.zeros(sys.maxunicode + 1, dtype=bool)  # code point -> an index looks at it
-        for index in self._index:
-            index.finish()
-            self._looked_at[list(index.code_points())] = True
+            self._index.add(i, 1 if self._sign[rule.id] < 0 else 0, p.keys, p.first_chars)
+        self._index.finish()
 
     @classmethod
     def from_directory(cls, path: Path | str) -> Classifier:
@@ -70,34 +67,15 @@ class Classifier:
         return default_classifier()
 
     # --- matching ---------------------------------------------------------------------------------------
-    def _present(self, text: str) -> set[int]:
-        """The code points of ``text`` that the indexes look at.
+    def _present(self, text: str) -> _Probe:
+        """What of ``text`` the index looks at (made once per text for both phases)."""
+        return self._index.probe(text)
 
-        One vectorised lookup: ``set(text)`` would make a string object of every CJK character, which costs
-        more than all the rest of choosing the patterns (benchmarks/bench_classifier.py).
-        """
-        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-        return set(cps[self._looked_at[cps]].tolist())
-
-    def _candidates(self, text: str, present: set[int], phase: int) -> list[int]:
+    def _candidates(self, text: str, present: _Probe, phase: int) -> list[int]:
         """The patterns of ``phase`` that can match ``text``; ``present``: ``_present(text)``."""
-        index = self._index[phase]
-        found: set[int] = set()
-        by_char, by_rare = index.by_char, index.by_rare
-        for cp in present & index.char_set:
-            found.update(by_char[cp])
-        for cp in present & index.rare_set:
-            by_second = by_rare[cp]
-            for second in present.intersection(by_second):
-                for key, ids in by_second[second]:
-                    if key in text:
-                        found.update(ids)
-        for i, first in index.always:
-            if first is None or not first.isdisjoint(present):
-                found.add(i)
-        return sorted(found)
+        return self._index.candidates(text, present, phase)
 
-    def _match_field(self, norm: Normalized, field: str, whole: str, present: set[int], phase: int) -> list[Hit]:
+    def _match_field(self, norm: Normalized, field: str, whole: str, present: _Probe, phase: int) -> list[Hit]:
         text = norm.text
         if not text:
             return []
@@ -267,45 +245,130 @@ def _meets(text: str, clauses: tuple[frozenset[str], ...]) -> bool:
     return True
 
 
-class _KeyIndex:
-    """Patterns by what a text must hold for them to match, by code point.
+# What the index found in one text: the ids of the key characters it holds (repeated as often as they occur),
+# and the slots of its key bigrams.
+_Probe = tuple[list[int], set[int]]
 
-    A key of two or three characters is filed under its rarest character and then its second rarest: a text
-    is checked for the key (``in``, C speed) only when it holds both, so a text is looked at for a few dozen
-    keys, not for every key.
+
+class _KeyIndex:
+    """Patterns by what a text must hold for them to match, looked up with a few numpy operations per text.
+
+    A one-character key (or a first character of a pattern without keys) gets a small id, from a table over
+    all code points. A longer key is found by one of its bigrams, its rarest (``prefilter.char_frequency``):
+    the characters of these bigrams get ids from a second table, and a table over all pairs of those ids
+    gives each key bigram a slot, so a text's 199 bigrams are looked up at once and only the slots come back
+    to Python (a key of three characters is then checked with ``in``). Patterns are sets of bits.
     """
 
-    def __init__(self) -> None:
-        self.by_char: dict[int, list[int]] = {}  # one-character key -> patterns
-        # rarest character -> second rarest -> [(key, patterns)]
-        self.by_rare: dict[int, dict[int, list[tuple[str, list[int]]]]] = {}
-        self.always: list[tuple[int, frozenset[int] | None]] = []  # patterns without keys, their first characters
-        self._keys: dict[str, list[int]] = {}
-        self.char_set: frozenset[int] = frozenset()  # set(by_char), set(by_rare): made by finish()
-        self.rare_set: frozenset[int] = frozenset()
+    def __init__(self, phases: int = 1) -> None:
+        self.phases = phases
+        self._entries: list[tuple[int, int, frozenset[str] | None, frozenset[str] | None]] = []
+        # made by finish():
+        self.single_id = np.zeros(0, dtype=np.uint16)  # code point -> id of a one-character key (0: none)
+        self.n_single = 0
+        self.pair_id = np.zeros(0, dtype=np.int32)  # code point -> id in key bigrams (0: none)
+        self.width = 0  # number of pair ids + 1
+        self.pair_slot = np.zeros(0, dtype=np.int32)  # pair id * width + pair id -> slot (0: no key bigram)
+        self.n_slots = 0
+        self.char_bits: list[list[int]] = []  # per phase, per single id: patterns (bits) with that key
+        self.slot_bits: list[list[int]] = []  # per phase, per slot: patterns whose two-character key it is
+        self.slot_longer: list[list[list[tuple[str, int]]]] = []  # per phase, per slot: (longer key, bits)
+        self.always: list[list[tuple[int, int]]] = []  # per phase: (pattern bit, bits of its first chars; -1: any)
 
-    def add(self, i: int, keys: frozenset[str] | None, first_chars: frozenset[str] | None) -> None:
-        if keys is None:
-            self.always.append((i, None if first_chars is None else frozenset(map(ord, first_chars))))
-            return
-        for key in keys:
-            if len(key) == 1:
-                self.by_char.setdefault(ord(key), []).append(i)
-            elif key in self._keys:
-                self._keys[key].append(i)
-            else:
-                self._keys[key] = ids = [i]
-                rare, second = sorted(key, key=prefilter.char_frequency)[:2]
-                self.by_rare.setdefault(ord(rare), {}).setdefault(ord(second), []).append((key, ids))
+    def add(self, i: int, phase: int, keys: frozenset[str] | None, first_chars: frozenset[str] | None) -> None:
+        self._entries.append((i, phase, keys, first_chars))
+
+    @staticmethod
+    def _bigram(key: str) -> str:
+        """The rarest pair of adjacent characters of ``key``."""
+        pairs = [key[j : j + 2] for j in range(len(key) - 1)]
+        return min(pairs, key=lambda b: prefilter.char_frequency(b[0]) * prefilter.char_frequency(b[1]))
+
+    @staticmethod
+    def _table(chars: set[str], dtype: type) -> tuple[np.ndarray, dict[str, int]]:
+        ids = {ch: n for n, ch in enumerate(sorted(chars), start=1)}
+        if len(ids) >= 2**15:  # pragma: no cover - a rule pack of tens of thousands of characters
+            raise ValueError(f"the rule pack's keys use {len(ids)} distinct characters; the index allows 32,767")
+        table = np.zeros(sys.maxunicode + 1, dtype=dtype)
+        if ids:
+            table[[ord(ch) for ch in ids]] = list(ids.values())
+        return table, ids
 
     def finish(self) -> None:
-        """Called once every pattern is added."""
-        self.char_set, self.rare_set = frozenset(self.by_char), frozenset(self.by_rare)
+        """Build the tables; called once every pattern is added."""
+        singles: set[str] = set()
+        bigrams: set[str] = set()
+        for _i, _phase, keys, first in self._entries:
+            if keys is None:
+                singles.update(first or ())
+            else:
+                singles.update(k for k in keys if len(k) == 1)
+                bigrams.update(self._bigram(k) for k in keys if len(k) > 1)
+        self.single_id, sid = self._table(singles, np.uint16)
+        self.n_single = len(sid)
+        self.pair_id, pid = self._table(set("".join(bigrams)), np.int32)
+        self.width = width = len(pid) + 1
+        slots = {b: n for n, b in enumerate(sorted(bigrams), start=1)}
+        self.n_slots = len(slots)
+        if width > 4096:  # pragma: no cover - the shipped pack's bigrams use under 800 characters
+            raise ValueError(f"the rule pack's keys use {width - 1} characters in bigrams; the index allows 4,095")
+        self.pair_slot = np.zeros(width * width, dtype=np.int32)  # 2.4 MB for the shipped pack
+        for b, n in slots.items():
+            self.pair_slot[pid[b[0]] * width + pid[b[1]]] = n
+        self.char_bits = [[0] * (self.n_single + 1) for _ in range(self.phases)]
+        self.slot_bits = [[0] * (self.n_slots + 1) for _ in range(self.phases)]
+        self.slot_longer = [[[] for _ in range(self.n_slots + 1)] for _ in range(self.phases)]
+        self.always = [[] for _ in range(self.phases)]
+        longer: list[dict[str, int]] = [{} for _ in range(self.phases)]
+        for i, phase, keys, first in self._entries:
+            bit = 1 << i
+            if keys is None:
+                first_bits = -1 if first is None else sum(1 << sid[c] for c in first)
+                self.always[phase].append((bit, first_bits))
+                continue
+            for key in keys:
+                if len(key) == 1:
+                    self.char_bits[phase][sid[key]] |= bit
+                elif len(key) == 2:
+                    self.slot_bits[phase][slots[key]] |= bit
+                else:
+                    longer[phase][key] = longer[phase].get(key, 0) | bit
+        for phase in range(self.phases):
+            for key, bits in sorted(longer[phase].items()):
+                self.slot_longer[phase][slots[self._bigram(key)]].append((key, bits))
 
-    def code_points(self) -> set[int]:
-        out = set(self.by_char) | set(self.by_rare)
-        out.update(cp for by_second in self.by_rare.values() for cp in by_second)
-        out.update(cp for _i, first in self.always for cp in first or ())
+    def probe(self, text: str) -> _Probe:
+        # numpy's per-call cost dominates on 200 characters: masks and tolist() beat bincount and unique here
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        single = self.single_id[cps]
+        chars = single[single != 0].tolist()
+        if len(cps) < 2:
+            return chars, set()
+        c = self.pair_id[cps]
+        found = self.pair_slot[c[:-1] * self.width + c[1:]]
+        return chars, set(found[found != 0].tolist())
+
+    def candidates(self, text: str, probe: _Probe, phase: int) -> list[int]:
+        chars, slots = probe
+        bits = 0
+        char_bits, slot_bits, slot_longer = self.char_bits[phase], self.slot_bits[phase], self.slot_longer[phase]
+        for cid in chars:
+            bits |= char_bits[cid]
+        for slot in slots:
+            bits |= slot_bits[slot]
+            for key, key_bits in slot_longer[slot]:
+                if key in text:
+                    bits |= key_bits
+        if self.always[phase]:
+            held = sum(1 << cid for cid in chars)
+            for bit, first_bits in self.always[phase]:
+                if first_bits < 0 or first_bits & held:
+                    bits |= bit
+        out = []
+        while bits:
+            low = bits & -bits
+            out.append(low.bit_length() - 1)
+            bits ^= low
         return out
 
 

@@ -143,3 +143,35 @@ def test_the_keys_are_selective(clf: Classifier) -> None:
     text = "本店位于市中心，交通便利，营业时间上午九点至晚上八点，欢迎新老顾客光临选购新鲜水果。"
     woken = clf._candidates(text, clf._present(text), 0) + clf._candidates(text, clf._present(text), 1)
     assert len(woken) <= 5, [clf._scan[i][0].id for i in woken]
+
+
+def test_the_key_index_finds_keys_of_every_length_and_keyless_patterns() -> None:
+    """The engine's index on a small hand-made set: one-, two- and three-character keys, a pattern without
+    keys but with known first characters, and one about which nothing is known."""
+    from classifier.engine import _KeyIndex
+
+    index = _KeyIndex(phases=2)
+    index.add(0, 0, frozenset({"息"}), None)
+    index.add(1, 0, frozenset({"保本", "刚兑"}), None)
+    index.add(2, 0, frozenset({"年化率"}), None)
+    index.add(3, 0, None, frozenset({"加", "v"}))
+    index.add(4, 1, None, None)
+    index.add(5, 1, frozenset({"警方"}), None)
+    index.finish()
+
+    def picked(text: str, phase: int = 0) -> list[int]:
+        return index.candidates(text, index.probe(text), phase)
+
+    assert picked("") == []
+    assert picked("本店新鲜水果") == []
+    assert picked("月息2分") == [0]
+    assert picked("承诺保本") == [1]
+    assert picked("刚兑") == [1]
+    assert picked("年化12%") == []  # the bigram of 年化率 is there, the key is not
+    assert picked("年化率12%") == [2]
+    assert picked("加我") == [3]
+    assert picked("v") == [3]
+    assert picked("保本，加v，月息") == [0, 1, 3]
+    assert picked("", 1) == [4]
+    assert picked("据警方通报", 1) == [4, 5]
+    assert picked("据警方通报", 0) == []
