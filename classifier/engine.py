@@ -264,6 +264,8 @@ class _KeyIndex:
         self.phases = phases
         self._entries: list[tuple[int, int, frozenset[str] | None, frozenset[str] | None]] = []
         # made by finish():
+        self._wide = False  # some key character lies outside the Basic Multilingual Plane
+        self._encoding, self._unit = "utf-16-le", "<u2"
         self.single_id = np.zeros(0, dtype=np.uint16)  # code point -> id of a one-character key (0: none)
         self.n_single = 0
         self.pair_id = np.zeros(0, dtype=np.int32)  # code point -> id in key bigrams (0: none)
@@ -284,12 +286,11 @@ class _KeyIndex:
         pairs = [key[j : j + 2] for j in range(len(key) - 1)]
         return min(pairs, key=lambda b: prefilter.char_frequency(b[0]) * prefilter.char_frequency(b[1]))
 
-    @staticmethod
-    def _table(chars: set[str], dtype: type) -> tuple[np.ndarray, dict[str, int]]:
+    def _table(self, chars: set[str], dtype: type) -> tuple[np.ndarray, dict[str, int]]:
         ids = {ch: n for n, ch in enumerate(sorted(chars), start=1)}
         if len(ids) >= 2**15:  # pragma: no cover - a rule pack of tens of thousands of characters
             raise ValueError(f"the rule pack's keys use {len(ids)} distinct characters; the index allows 32,767")
-        table = np.zeros(sys.maxunicode + 1, dtype=dtype)
+        table = np.zeros(sys.maxunicode + 1 if self._wide else 0x10000, dtype=dtype)
         if ids:
             table[[ord(ch) for ch in ids]] = list(ids.values())
         return table, ids
@@ -304,6 +305,11 @@ class _KeyIndex:
             else:
                 singles.update(k for k in keys if len(k) == 1)
                 bigrams.update(self._bigram(k) for k in keys if len(k) > 1)
+        # Keys within the Basic Multilingual Plane (the shipped pack's are): texts are read as UTF-16, so the
+        # tables span 64 Ki code points and stay in the processor's cache. A character outside it is then two
+        # surrogates with id 0, which is what it would have had anyway: no key uses it.
+        self._wide = any(ord(ch) > 0xFFFF for ch in singles | set("".join(bigrams)))
+        self._encoding, self._unit = ("utf-32-le", "<u4") if self._wide else ("utf-16-le", "<u2")
         self.single_id, sid = self._table(singles, np.uint16)
         self.n_single = len(sid)
         self.pair_id, pid = self._table(set("".join(bigrams)), np.int32)
@@ -312,7 +318,7 @@ class _KeyIndex:
         self.n_slots = len(slots)
         if width > 4096:  # pragma: no cover - the shipped pack's bigrams use under 800 characters
             raise ValueError(f"the rule pack's keys use {width - 1} characters in bigrams; the index allows 4,095")
-        self.pair_slot = np.zeros(width * width, dtype=np.int32)  # 2.4 MB for the shipped pack
+        self.pair_slot = np.zeros(width * width, dtype=np.uint16 if len(slots) < 2**16 else np.int32)
         for b, n in slots.items():
             self.pair_slot[pid[b[0]] * width + pid[b[1]]] = n
         self.char_bits = [[0] * (self.n_single + 1) for _ in range(self.phases)]
@@ -339,7 +345,7 @@ class _KeyIndex:
 
     def probe(self, text: str) -> _Probe:
         # numpy's per-call cost dominates on 200 characters: masks and tolist() beat bincount and unique here
-        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        cps = np.frombuffer(text.encode(self._encoding, "surrogatepass"), dtype=self._unit)
         single = self.single_id[cps]
         chars = single[single != 0].tolist()
         if len(cps) < 2:

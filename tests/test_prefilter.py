@@ -175,3 +175,23 @@ def test_the_key_index_finds_keys_of_every_length_and_keyless_patterns() -> None
     assert picked("", 1) == [4]
     assert picked("据警方通报", 1) == [4, 5]
     assert picked("据警方通报", 0) == []
+
+
+def test_the_key_index_reads_characters_outside_the_basic_plane() -> None:
+    """Keys within the BMP: texts are read as UTF-16 (a character beyond it never matches a key); a key beyond
+    it switches the index to UTF-32."""
+    from classifier.engine import _KeyIndex
+
+    narrow = _KeyIndex()
+    narrow.add(0, 0, frozenset({"保本"}), None)
+    narrow.finish()
+    text = "𠮷保本𠮷"
+    assert narrow.candidates(text, narrow.probe(text), 0) == [0]
+
+    wide = _KeyIndex()
+    wide.add(0, 0, frozenset({"𠮷"}), None)
+    wide.add(1, 0, frozenset({"保𠮷"}), None)
+    wide.finish()
+    assert wide.candidates("保本", wide.probe("保本"), 0) == []
+    assert wide.candidates("𠮷", wide.probe("𠮷"), 0) == [0]
+    assert wide.candidates("a保𠮷", wide.probe("a保𠮷"), 0) == [0, 1]
