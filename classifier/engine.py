@@ -87,7 +87,7 @@ class Classifier:
             rule, pattern = scan[i]
             if pattern.also and not _meets(text, pattern.also):
                 continue  # a requirement the index does not cover is missing: the regex cannot match
-            matches = pattern.regex.finditer(text)
+            matches = (pattern.scan or pattern.regex).finditer(text)
             for m in matches:
                 a, b = m.span()
                 if a == b:

@@ -184,13 +184,22 @@ def _back(step: _Pieces, a: int, b: int) -> tuple[int, int]:
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _CJK_PUNCT = frozenset("，。！？；：、“”‘’（）【】《》〈〉「」『』〔〕,.!?;:()")
 _FILLER = r"\-_*·•.~|/\\^`=#—–"
-_SEP_RE = re.compile(rf"[\s{_MARKER}{_INVISIBLE}{_FILLER}]+")  # any run of separators; _sep_repl decides
+_SEP = rf"[\s{_MARKER}{_INVISIBLE}{_FILLER}]"
+_NOT_SEP = rf"[^\s{_MARKER}{_INVISIBLE}{_FILLER}]"
+# Runs that _sep_repl would keep as they are, in the commonest cases: a lone newline between two other
+# characters, one space between two letters or digits, filler alone after a letter or digit (3-5, www.x).
+_KEPT_RUN = rf"(?<={_NOT_SEP})\n(?={_NOT_SEP})|(?<=[0-9a-z]) (?=[0-9a-z])|(?<=[0-9a-z])[{_FILLER}]+(?={_NOT_SEP})"
+# Every whole run of separators (``(?<!sep)``: never a part of one) but those: _sep_repl decides what it
+# becomes. A pattern starting with assertions makes ``re`` try them at every position; the leading
+# ``(?=sep)`` lets it skip ahead to the next separator at C speed (3x faster on benchmarks/ ads).
+_SEP_RE = re.compile(rf"(?={_SEP})(?<!{_SEP})(?!{_KEPT_RUN}){_SEP}+")
 # What ``\s`` matches (str.isspace; all of it lies below U+3001) but the newline.
 _SPACES_NOT_NEWLINE = "".join(re.escape(chr(c)) for c in range(0x10000) if chr(c).isspace() and c != 10)
 # The commonest case of _sep_repl, a run without a newline between two CJK characters, which always goes:
 # removed by a plain substitution before _SEP_RE (no Python call per run). Removing it joins two CJK
 # characters, so no other run's neighbours change.
-_CJK_GAP_RE = re.compile(rf"(?<=[{_CJK}])[{_SPACES_NOT_NEWLINE}{_MARKER}{_INVISIBLE}{_FILLER}]+(?=[{_CJK}])")
+_GAP = rf"[{_SPACES_NOT_NEWLINE}{_MARKER}{_INVISIBLE}{_FILLER}]"
+_CJK_GAP_RE = re.compile(rf"(?={_GAP})(?<=[{_CJK}]){_GAP}+(?=[{_CJK}])")
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 _SPACES = frozenset(" \t\f\v\u00a0\u3000\u2028\u2029\x1c\x1d\x1e\x1f\x85")
 
@@ -282,7 +291,9 @@ _LONE_NUMERAL = (
     rf"[{_D}十拾](?![{_N}]|点[{_D}]|[分{''.join(sorted(_UNIT_AFTER))}])"
     rf"(?<![{''.join(sorted({w[-1] for w in _RATE_WORDS}))}\n].)"
 )
-_NUM_RE = re.compile(rf"[百千]分之[{_N}]+(?:点[{_D}]+)?|(?!{_LONE_NUMERAL})[{_D}十拾][{_N}]*(?:点[{_D}]+)?")
+_NUM_RE = re.compile(  # the leading (?=...): see _SEP_RE
+    rf"(?=[百千{_D}十拾])(?:[百千]分之[{_N}]+(?:点[{_D}]+)?|(?!{_LONE_NUMERAL})[{_D}十拾][{_N}]*(?:点[{_D}]+)?)"
+)
 _COMMON_ONE = re.compile(r"^一(?:[个年月天日周份股倍元块万亿]|点[0-9])")
 
 
@@ -429,7 +440,7 @@ def _step1(s: str) -> Normalized:
 
 _HAS_NUMERAL = re.compile(rf"[{_D}十拾]|[百千]分之")
 _HAS_CONTACT_HINT = re.compile(r"[vw薇威徽危卫维扣抠蔻寇叩]")
-_HAS_SEPARATOR = re.compile(rf"[\s{_MARKER}{_INVISIBLE}{_FILLER}]")
+_HAS_SEPARATOR = re.compile(_SEP)
 
 
 def normalize(s: str) -> Normalized:

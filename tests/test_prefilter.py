@@ -195,3 +195,41 @@ def test_the_key_index_reads_characters_outside_the_basic_plane() -> None:
     assert wide.candidates("保本", wide.probe("保本"), 0) == []
     assert wide.candidates("𠮷", wide.probe("𠮷"), 0) == [0]
     assert wide.candidates("a保𠮷", wide.probe("a保𠮷"), 0) == [0, 1]
+
+
+# --- the regex the engine scans with: the same matches ------------------------------------------------------
+@settings(max_examples=400, deadline=None)
+@given(source=_regexes, texts=st.lists(st.text(alphabet=ALPHABET, max_size=14), min_size=1, max_size=20))
+def test_a_random_regex_and_its_scan_regex_find_the_same_matches(source: str, texts: list[str]) -> None:
+    try:
+        regex = re.compile(source)
+    except re.error:
+        return
+    parsed = sre_parse.parse(source)
+    scan = prefilter.scan_regex(regex, parsed, prefilter.first_chars(parsed))
+    for text in texts:
+        assert [m.span() for m in scan.finditer(text)] == [m.span() for m in regex.finditer(text)], (source, text)
+
+
+def test_scan_regex_wraps_only_what_re_cannot_skip_through() -> None:
+    def scan(source: str) -> str:
+        regex = re.compile(source)
+        parsed = sre_parse.parse(source)
+        return prefilter.scan_regex(regex, parsed, prefilter.first_chars(parsed)).pattern
+
+    assert scan("(?<!不)保收益") == "(?<!不)保收益"  # one first character: re's own literal prefix is as good
+    assert scan("(?<!不)(?:保收益|刚兑)").startswith("(?=[保刚])")
+    assert scan("(?:年化|收益)率") == "(?:年化|收益)率"  # branches of literals: re skips ahead by itself
+    assert scan("(?:[年月]息|收益)").startswith("(?=[年收月])")
+    assert scan("(?i)(?:ab|[cd]e)") == "(?i)(?:ab|[cd]e)"  # nothing known under case folding
+
+
+def test_every_pattern_of_the_rule_pack_scans_to_the_same_matches(clf: Classifier) -> None:
+    wrapped = 0
+    for _rule, pattern in clf._scan:
+        if pattern.scan is None or pattern.scan is pattern.regex:
+            continue
+        wrapped += 1
+        for text in _texts_for(clf)[::3]:
+            assert [m.span() for m in pattern.scan.finditer(text)] == [m.span() for m in pattern.regex.finditer(text)]
+    assert wrapped >= 20, "the pack has patterns that start with a lookbehind or with branches of groups"
