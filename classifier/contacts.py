@@ -55,8 +55,40 @@ def _canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, "")).rstrip("/")
 
 
-def extract_contacts(text: str) -> list[Contact]:
-    """Every contact in ``text``, in order of appearance, each (kind, value) once."""
+def extract_contacts(*parts: str) -> list[Contact]:
+    """Every contact in the text ``"\n".join(parts)``, in order of appearance, each (kind, value) once.
+
+    Each part is normalised on its own (an ad's title, and its body with its contact line, as the classifier
+    reads them: ``normalize`` keeps the last results, so the crawl does not normalise the same text twice);
+    a contact does not run from one part into the next. Spans index the joined text.
+    """
+    found: list[tuple[int, int, str, str, str]] = []  # span in the joined text, kind, value, as written
+    offset = 0
+    for part in parts:
+        found.extend((a + offset, b + offset, kind, value, matched) for a, b, kind, value, matched in _extract(part))
+        offset += len(part) + 1
+    mobiles = {v for _, _, k, v, _ in found if k == "mobile"}
+    out: list[Contact] = []
+    seen: set[tuple[str, str]] = set()
+    for start, end, kind, value, matched in sorted(found, key=lambda f: (f[0], -(f[1] - f[0]))):
+        if kind == "qq" and value in mobiles:  # a QQ number that is also the mobile is not a second contact
+            continue
+        if (kind, value) in seen:
+            continue
+        seen.add((kind, value))
+        out.append(Contact(kind, value, matched, start, end))
+    # "微信同号": the WeChat ID is the mobile number
+    if any(_WECHAT_PHONE.search(normalize(part).text) for part in parts):
+        for mobile in sorted(mobiles):
+            if ("wechat", mobile) not in seen:
+                seen.add(("wechat", mobile))
+                first = next(c for c in out if c.kind == "mobile" and c.value == mobile)
+                out.append(Contact("wechat", mobile, first.matched, first.start, first.end))
+    return out
+
+
+def _extract(text: str) -> list[tuple[int, int, str, str, str]]:
+    """The contacts of one part: (start, end) in ``text``, kind, value, as written."""
     norm = normalize(text)
     t = norm.text
     found: list[tuple[int, int, str, str]] = []  # normalised span, kind, value
@@ -80,29 +112,14 @@ def extract_contacts(text: str) -> list[Contact]:
         value = url if url.startswith("http") else "http://" + url
         found.append((m.start(), m.start() + len(url), "url", value.rstrip("/")))
 
-    # a landline match inside a mobile number, or a QQ number that is also the mobile, is not a second contact
-    mobiles = {v for _, _, k, v in found if k == "mobile"}
-    out: list[Contact] = []
-    seen: set[tuple[str, str]] = set()
+    out: list[tuple[int, int, str, str, str]] = []
     taken: list[tuple[int, int]] = []
     for a, b, kind, value in sorted(found, key=lambda f: (f[0], -(f[1] - f[0]))):
         if kind == "landline" and any(x <= a < y for x, y in taken):
-            continue
-        if kind == "qq" and value in mobiles:
-            continue
-        if (kind, value) in seen:
-            continue
-        seen.add((kind, value))
+            continue  # a landline match inside a mobile number
         taken.append((a, b))
         start, end = norm.span(a, b)
         if kind == "url":  # normalisation lower-cases; a path keeps its case
             value = _canonical_url(text[start:end])
-        out.append(Contact(kind, value, text[start:end], start, end))
-    # "微信同号": the WeChat ID is the mobile number
-    if _WECHAT_PHONE.search(t):
-        for mobile in sorted(mobiles):
-            if ("wechat", mobile) not in seen:
-                seen.add(("wechat", mobile))
-                first = next(c for c in out if c.kind == "mobile" and c.value == mobile)
-                out.append(Contact("wechat", mobile, first.matched, first.start, first.end))
+        out.append((start, end, kind, value, text[start:end]))
     return out

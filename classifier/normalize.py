@@ -21,6 +21,7 @@ original span that produced ``text[a:b]``. Nothing is invented without such an o
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -443,8 +444,13 @@ _HAS_CONTACT_HINT = re.compile(r"[vw薇威徽危卫维扣抠蔻寇叩]")
 _HAS_SEPARATOR = re.compile(_SEP)
 
 
+@functools.lru_cache(maxsize=64)
 def normalize(s: str) -> Normalized:
-    """Normalise ``s`` for rule matching; see the module docstring for the steps."""
+    """Normalise ``s`` for rule matching; see the module docstring for the steps.
+
+    The last results are kept (``Normalized`` is immutable): the crawl reads an ad's title and text for rules,
+    then for contacts (classifier.contacts).
+    """
     norm = _step1(s)
     if _HAS_SEPARATOR.search(norm.text):
         norm = _sub(norm, _CJK_GAP_RE, "")

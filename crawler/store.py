@@ -20,7 +20,7 @@ from adclear.errors import CrawlFailed
 from adclear.neardup import fingerprint_ad
 from adclear.seeds import Site
 from adclear.timeutil import now_utc
-from adclear.verdicts import store_verdict
+from adclear.verdicts import ad_text, store_verdict
 from classifier.contacts import extract_contacts
 from crawler.items import AdItem, PageRef, ResourceRef
 
@@ -291,8 +291,8 @@ class CrawlStore:
         return bool(inserted)
 
     def _add_contacts(self, ad_id: int, item: AdItem, now: str) -> None:
-        text = "\n".join((item.title, item.body, item.contact))
-        for c in extract_contacts(text):
+        # the parts the classifier read, so that their normalisation is reused (classifier.normalize's cache)
+        for c in extract_contacts(*ad_text(item.title, item.body, item.contact)):
             self.db.execute(
                 "INSERT OR IGNORE INTO contacts (ad_id, kind, value, matched, first_seen) VALUES (?, ?, ?, ?, ?)",
                 [ad_id, c.kind, c.value, c.matched, now],
