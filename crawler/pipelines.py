@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class CleanTextPipeline:
-    """HTML fragments → clean text with BeautifulSoup; an ad with neither title nor body is dropped."""
+    """HTML fragments → clean text (crawler.text); an ad with neither title nor body is dropped."""
 
     def __init__(self, recorder: RunRecorder | None):
         self.recorder = recorder

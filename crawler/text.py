@@ -1,17 +1,20 @@
-"""Clean text out of the HTML fragments that a site's selectors picked, with BeautifulSoup.
+"""Clean text out of the HTML fragments that a site's selectors picked.
 
-An ad's fragments (title, body, contact, author, time) are parsed together, once, and walked once: a
-BeautifulSoup parse per fragment and ``find_all`` over tag lists cost more than the rest of the pipeline.
+An ad's fragments (title, body, contact, author, time) are parsed together, once, by libxml2's HTML parser
+(lxml, the parser BeautifulSoup's "lxml" builder drives), and the tree is walked once. This was written with
+BeautifulSoup over that parser; building BeautifulSoup's tree cost 800 us per ad, more than classifying and
+storing it (benchmarks/bench_crawl.py), so the walk now reads lxml's tree directly: the same parser, so the
+same tree, and tests/test_crawl_parts.py checks that the text is what BeautifulSoup gives, on random markup,
+the demo pages and the real pages of ../shared/data/html.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
-from collections.abc import Iterator, Mapping
+import secrets
+from collections.abc import Mapping
 
-from bs4 import BeautifulSoup, Comment, Declaration, Doctype, MarkupResemblesLocatorWarning, NavigableString, Tag
-from bs4.element import CData, ProcessingInstruction
+from lxml import etree
 
 __all__ = ["fragments_to_text", "html_to_text", "one_line"]
 
@@ -42,32 +45,50 @@ _BLOCK = frozenset(
         "footer",
     )
 )
-_NOT_TEXT = (Comment, Declaration, Doctype, CData, ProcessingInstruction)
 _SPACES = re.compile(r"[ \t\r\f\v\n]+")  # HTML white space only: \u3000 and \u00a0 are text
 _INLINE_SPACES = re.compile(r" {2,}")
-_FIELD = "data-adclear-field"
+# marks each fragment's wrapper; random per process, so that a page cannot forge one to pass off its text as
+# another field
+_FIELD = f"data-adclear-{secrets.token_hex(8)}"
+_PARSER = etree.HTMLParser(recover=True, remove_comments=False, remove_pis=False)
 
 
-def _pieces(node: Tag) -> Iterator[str]:
-    for child in node.children:
-        if isinstance(child, NavigableString):
-            if not isinstance(child, _NOT_TEXT):
-                yield _SPACES.sub(" ", str(child))
-        elif isinstance(child, Tag):
-            name = child.name
-            if name in _DROP:
-                continue
+def _pieces(node: etree._Element, out: list[str]) -> None:
+    """The text of ``node``'s content in order; comments and processing instructions give nothing but their
+    tails (the text after them)."""
+    if node.text and isinstance(node.tag, str):
+        out.append(_SPACES.sub(" ", node.text))
+    for child in node:
+        name = child.tag
+        if isinstance(name, str) and name not in _DROP:  # an element (a comment's tag is a function)
             if name in _BLOCK:
-                yield "\n"
-                yield from _pieces(child)
-                yield "\n"
+                out.append("\n")
+                _pieces(child, out)
+                out.append("\n")
             else:
-                yield from _pieces(child)
+                _pieces(child, out)
+        if child.tail:
+            out.append(_SPACES.sub(" ", child.tail))
 
 
-def _text(node: Tag) -> str:
-    lines = (_INLINE_SPACES.sub(" ", line).strip() for line in "".join(_pieces(node)).split("\n"))
+def _text(node: etree._Element) -> str:
+    out: list[str] = []
+    _pieces(node, out)
+    lines = (_INLINE_SPACES.sub(" ", line).strip() for line in "".join(out).split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+def _lift(inner: etree._Element, after: etree._Element) -> None:
+    """Move ``inner`` to just after ``after``, leaving the text that followed it where it was."""
+    if inner.tail:
+        previous = inner.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + inner.tail
+        else:
+            parent = inner.getparent()
+            parent.text = (parent.text or "") + inner.tail
+        inner.tail = None
+    after.addnext(inner)
 
 
 def fragments_to_text(fragments: Mapping[str, str]) -> dict[str, str]:
@@ -77,20 +98,25 @@ def fragments_to_text(fragments: Mapping[str, str]) -> dict[str, str]:
     if not present:
         return out
     document = "".join(f'<div {_FIELD}="{name}">{html}</div>' for name, html in present.items())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(document, "lxml")
-    root = soup.body or soup
-    wrappers = [c for c in root.children if isinstance(c, Tag) and c.has_attr(_FIELD)]
+    root = etree.fromstring(document, _PARSER)
+    if root is None:  # nothing libxml2 could read
+        return out
+    body = root.find("body")
+    if body is None:
+        body = root
+    wrappers = [c for c in body if c.get(_FIELD) is not None]
     if len(wrappers) != len(present):
         # a fragment with unclosed tags swallowed the wrappers after it: lift them out again (rare)
-        for wrapper in soup.find_all(attrs={_FIELD: True}):
-            for inner in wrapper.find_all(attrs={_FIELD: True}):
-                inner.extract()
-                wrapper.insert_after(inner)
-        wrappers = soup.find_all(attrs={_FIELD: True})
+        for wrapper in list(root.iter("div")):
+            if wrapper.get(_FIELD) is None:
+                continue
+            for inner in [e for e in wrapper.iterdescendants("div") if e.get(_FIELD) is not None]:
+                _lift(inner, wrapper)
+        wrappers = [e for e in root.iter("div") if e.get(_FIELD) is not None]
     for wrapper in wrappers:
-        out[wrapper[_FIELD]] = _text(wrapper)
+        name = wrapper.get(_FIELD)
+        if name in out:
+            out[name] = _text(wrapper)
     return out
 
 
