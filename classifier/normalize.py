@@ -113,34 +113,35 @@ _Pieces = tuple[list[int], list[int], list[int], list[bool]]
 
 
 class _Step:
-    """One step's map. A substitution step keeps its input and regex and works its map out only when a span
-    is asked for (most ads have no hit, so most maps are never needed)."""
+    """One step's map, from its edits (start, end, replacement) in the step's input. A step with a constant
+    replacement keeps its input and regex instead and finds its edits only when a span is asked for (most
+    ads have no hit, so most maps are never needed)."""
 
-    __slots__ = ("_pieces", "_input", "_regex", "_repl")
+    __slots__ = ("_pieces", "_edits", "_input", "_regex", "_repl")
 
     def __init__(
         self,
         pieces: _Pieces | None = None,
+        edits: list[tuple[int, int, str]] | None = None,
         source: str = "",
         regex: re.Pattern[str] | None = None,
-        repl: Callable[[re.Match[str]], str] | str = "",
+        repl: str = "",
     ):
         self._pieces = pieces
+        self._edits = edits
         self._input = source  # the step's input text
         self._regex = regex
-        self._repl = repl  # what ``regex.sub`` was given: a function, or a constant replacement
+        self._repl = repl
 
     def pieces(self) -> _Pieces:
         if self._pieces is None:
-            assert self._regex is not None
-            text, repl = self._input, self._repl
-            edits: list[tuple[int, int, str]] = []
-            for m in self._regex.finditer(text):
-                out = repl if isinstance(repl, str) else repl(m)
-                if out != m.group():  # a match replaced by itself maps character for character anyway
-                    edits.append((m.start(), m.end(), out))
-            self._pieces = _pieces_of(edits, len(text))
+            if self._edits is None:
+                assert self._regex is not None
+                repl = self._repl
+                self._edits = [(m.start(), m.end(), repl) for m in self._regex.finditer(self._input)]
+            self._pieces = _pieces_of(self._edits, len(self._input))
             self._input = ""  # no longer needed
+            self._edits = None
         return self._pieces
 
 
@@ -409,11 +410,30 @@ def _pieces_of(edits: list[tuple[int, int, str]], length: int) -> _Pieces:
 
 
 def _sub(norm: Normalized, regex: re.Pattern[str], repl: Callable[[re.Match[str]], str] | str) -> Normalized:
-    """Apply ``regex``/``repl`` to ``norm.text`` as one more step (its map is worked out when first needed)."""
-    text = regex.sub(repl, norm.text)
-    if text == norm.text:
+    """Apply ``regex``/``repl`` to ``norm.text`` as one more step, with its map back.
+
+    A function's edits are recorded as they are made (re-running it for the map cost more than recording:
+    the shortcuts of _SEP_RE and _NUM_RE leave few calls); a constant's are found again when needed.
+    """
+    source = norm.text
+    if isinstance(repl, str):
+        text = regex.sub(repl, source)
+        if text == source:
+            return norm
+        return Normalized(norm.original, text, (*norm.steps, _Step(source=source, regex=regex, repl=repl)))
+    edits: list[tuple[int, int, str]] = []
+    record = edits.append
+
+    def apply(m: re.Match[str]) -> str:
+        out = repl(m)
+        if out != m.group():  # a match replaced by itself maps character for character anyway
+            record((m.start(), m.end(), out))
+        return out
+
+    text = regex.sub(apply, source)
+    if not edits:
         return norm
-    return Normalized(norm.original, text, (*norm.steps, _Step(source=norm.text, regex=regex, repl=repl)))
+    return Normalized(norm.original, text, (*norm.steps, _Step(edits=edits, source=source)))
 
 
 def _step1(s: str) -> Normalized:
