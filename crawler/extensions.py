@@ -18,6 +18,7 @@ from typing import Any
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from twisted.internet import task
 from twisted.python.failure import Failure
 
 from adclear.errors import AdclearError
@@ -53,6 +54,8 @@ class RunRecorder:
         self.setup_error: str | None = None
         self._offsite_seen: set[str] = set()
         self.resuming = False
+        self._flusher: task.LoopingCall | None = None
+        self.clock: Any = None  # the flush timer's clock (IReactorTime); None: the reactor (tests set their own)
         # bound methods: Scrapy keeps signal receivers by weak reference (FINDINGS.md, trap 7)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -99,7 +102,8 @@ class RunRecorder:
             return
         self.result = RunResult(site=site.name)
         try:
-            self.store = CrawlStore(self.db_path)
+            group = float(self.crawler.settings.get("ADCLEAR_GROUP_COMMIT_SECONDS", 0.0))
+            self.store = CrawlStore(self.db_path, group_seconds=group)
             self.store.sync_site(site)
             self.run_id = self.store.begin_run(site.name, getattr(spider, "spider_kind", spider.name))
         except AdclearError as e:
@@ -115,11 +119,19 @@ class RunRecorder:
         )
         self.result.run_id = self.run_id
         self.result.warc_file = relpath
+        if self.store.group_seconds > 0:  # commit the crawl's writes even while it waits for the network
+            self._flusher = task.LoopingCall(self.store.flush)
+            if self.clock is not None:
+                self._flusher.clock = self.clock
+            self._flusher.start(self.store.group_seconds, now=False)
         log.info("run %d of %s: archiving to %s", self.run_id, site.name, self.store.data_dir / relpath)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self._flusher is not None and self._flusher.running:
+            self._flusher.stop()
         if self.store is None or self.run_id is None or self.result is None:
             return
+        self.store.flush()
         if self.archive is not None:
             self.archive.close()
         ok_pages = self.store.db.execute(

@@ -29,6 +29,9 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 2
 # yields; our pipelines are synchronous, so 8 is plenty: +25% pages/min with the full pipeline, +14% without
 # (benchmarks/bench_crawl.py synthetic site, 2 cores; docs/performance.md).
 CONCURRENT_ITEMS = 8
+# The crawl's writes are committed together every this many seconds (crawler/store.py: group commit): a
+# commit per ad cost more than storing it. A kill -9 loses at most this much; the rerun fetches it again.
+ADCLEAR_GROUP_COMMIT_SECONDS = 0.5
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024

@@ -1,16 +1,26 @@
 """The crawler's writes to the database: runs, pages, errors, ads, their versions, sightings and evidence.
 
 An ad is identified by its ``ad_key`` (its canonical URL; page URL + text hash for an ad slot). Saving an ad
-is one ``BEGIN IMMEDIATE`` transaction: the ad, its version, its sighting and its evidence land together or
-not at all, so a crawl killed at any point leaves nothing half-written.
+is one unit: the ad, its version, its sighting and its evidence land together or not at all, so a crawl
+killed at any point leaves nothing half-written.
+
+Group commit (``group_seconds`` > 0, what the crawl uses): the writes of a crawl (pages, errors, ads) go into
+one open transaction that is committed every ``group_seconds`` (and when the run ends), each write in its own
+savepoint, so that a write that fails takes back only itself. A commit per ad cost about 300 us, more than
+storing the ad. What a kill -9 loses is the last fraction of a second of writes; a killed run is crawled again
+from its start URLs (crawler.extensions), so those pages are fetched again. Other processes wait for the
+write lock at most that long (busy timeout 30 s).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import socket
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -43,20 +53,86 @@ class SaveResult:
     change: Change  # "repeat": already seen in this run (another link to the same ad)
 
 
+class _Connection:
+    """The database connection of this process's crawls, with its group transaction.
+
+    ``adclear crawl`` runs one crawler per site in one thread (Scrapy's reactor). With a connection each, one
+    crawl's store would wait for the write lock held by another's open group transaction, blocking the very
+    thread that would commit it; so every CrawlStore of the process on one database shares one connection.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.db = connect(path)
+        self.users = 0
+        self.group_started: float | None = None  # monotonic time the open group transaction began
+
+
+_CONNECTIONS: dict[Path, _Connection] = {}
+
+
 class CrawlStore:
-    def __init__(self, db_path: str | Path):
+    def __init__(self, db_path: str | Path, *, group_seconds: float = 0.0):
         self.db_path = Path(db_path)
-        self.db = connect(self.db_path)
+        key = self.db_path.resolve()
+        shared = _CONNECTIONS.get(key)
+        if shared is None:
+            shared = _CONNECTIONS[key] = _Connection(self.db_path)
+        shared.users += 1
+        self._shared = shared
+        self._closed = False
+        self.db = shared.db
+        self.group_seconds = group_seconds
+        if group_seconds > 0:  # a savepoint journals the pages it changes: in memory, not in a temporary file
+            self.db.conn.execute("PRAGMA temp_store = MEMORY")
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write of the crawl: its own transaction, or a savepoint in the group transaction."""
+        if self.group_seconds <= 0:
+            self.flush()  # another crawl of this process may have a group open
+            with immediate(self.db):
+                yield
+            return
+        conn, shared = self.db.conn, self._shared
+        if shared.group_started is None:
+            conn.execute("BEGIN IMMEDIATE")
+            shared.group_started = time.monotonic()
+        conn.execute("SAVEPOINT crawl_write")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO crawl_write")
+            conn.execute("RELEASE crawl_write")
+            raise
+        conn.execute("RELEASE crawl_write")
+        if time.monotonic() - shared.group_started >= self.group_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the group transaction, if one is open (the crawl calls this on a timer too)."""
+        if self._shared.group_started is not None:
+            self._shared.group_started = None
+            self.db.conn.execute("COMMIT")
 
     @property
     def data_dir(self) -> Path:
         return self.db_path.parent
 
     def close(self) -> None:
-        self.db.close()
+        if self._closed:
+            return
+        self._closed = True
+        self.flush()
+        shared = self._shared
+        shared.users -= 1
+        if shared.users == 0:
+            _CONNECTIONS.pop(shared.path.resolve(), None)
+            self.db.close()
 
     # ---- sites and runs ------------------------------------------------------------------------------
     def sync_site(self, site: Site) -> None:
+        self.flush()
         with immediate(self.db):
             self.db.execute(
                 """INSERT INTO sites (name, platform, kind, region, config, updated_at)
@@ -68,6 +144,7 @@ class CrawlStore:
 
     def close_dead_runs(self, site: str) -> None:
         """Runs of ``site`` left 'running' by a process that is gone (kill -9) are marked interrupted."""
+        self.flush()
         host = socket.gethostname()
         with immediate(self.db):
             for run_id, owner in self.db.execute(
@@ -88,6 +165,7 @@ class CrawlStore:
 
     def begin_run(self, site: str, spider: str) -> int:
         """A new run for ``site``; refused while another live process on this machine crawls the site."""
+        self.flush()
         self.close_dead_runs(site)
         host = socket.gethostname()
         with immediate(self.db):
@@ -109,6 +187,7 @@ class CrawlStore:
         self, run_id: int, *, status: str, reason: str, pages: int, stats: dict, warc_file: str | None
     ) -> dict:
         """Close the run with its figures (counted from what was stored); returns them."""
+        self.flush()
         counts = dict(
             self.db.execute(
                 "SELECT change, count(*) FROM sightings WHERE run_id = ? GROUP BY change", [run_id]
@@ -180,7 +259,7 @@ class CrawlStore:
         warc_offset: int,
         warc_length: int,
     ) -> int:
-        with immediate(self.db):
+        with self._write():
             cursor = self.db.execute(
                 """INSERT INTO pages (run_id, url, status, fetched_at, content_type, length, payload_sha256,
                        warc_file, warc_offset, warc_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -189,7 +268,7 @@ class CrawlStore:
             return int(cursor.lastrowid)
 
     def record_error(self, run_id: int, *, url: str, kind: str, message: str) -> None:
-        with immediate(self.db):
+        with self._write():
             self.db.execute(
                 "INSERT INTO crawl_errors (run_id, at, url, kind, message) VALUES (?, ?, ?, ?, ?)",
                 [run_id, now_utc(), url, kind, message[:2000]],
@@ -206,7 +285,7 @@ class CrawlStore:
         if item.in_slot:
             key = f"{item.url}#{chash[:16]}"
         now = now_utc()
-        with immediate(self.db):
+        with self._write():
             row = self.db.execute("SELECT id, content_hash FROM ads WHERE ad_key = ?", [key]).fetchone()
             if row is None:
                 cursor = self.db.execute(
@@ -281,7 +360,7 @@ class CrawlStore:
     def record_listed(self, ad_id: int, run_id: int) -> bool:
         """A sighting of an ad seen in a list but not fetched again; False if already seen in this run."""
         now = now_utc()
-        with immediate(self.db):
+        with self._write():
             inserted = self.db.execute(
                 "INSERT OR IGNORE INTO sightings (ad_id, run_id, seen_at, change) VALUES (?, ?, ?, 'listed')",
                 [ad_id, run_id, now],
