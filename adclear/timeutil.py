@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -25,18 +26,37 @@ def local(stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return dt.astimezone(SHANGHAI).strftime(fmt)
 
 
+_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日",
+)
+# The commonest of _FORMATS without strptime (two failed strptime calls cost more per crawled ad than
+# extracting its text): 2026-11-25 16:00[:00], 2026/11/25 16:00, 2026年11月25日 16:00, with or without the time.
+_COMMON = re.compile(
+    r"(\d{4})(?:-(\d{1,2})-(\d{1,2})(?:\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?"
+    r"|/(\d{1,2})/(\d{1,2})(?:\s+(\d{1,2}):(\d{1,2}))?"
+    r"|年(\d{1,2})月(\d{1,2})日(?:\s+(\d{1,2}):(\d{1,2}))?)"
+)
+
+
 def parse_local(text: str) -> str | None:
     """A time as a Chinese site prints it (Asia/Shanghai) → stored UTC, or None when it cannot be read."""
     text = text.strip()
-    for fmt in (
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%d",
-        "%Y/%m/%d %H:%M",
-        "%Y/%m/%d",
-        "%Y年%m月%d日 %H:%M",
-        "%Y年%m月%d日",
-    ):
+    m = _COMMON.fullmatch(text)
+    if m is not None:
+        year, *rest = m.groups()
+        parts = next(rest[i : i + n] for i, n in ((0, 5), (5, 4), (9, 4)) if rest[i] is not None)
+        try:
+            dt = datetime(int(year), *(int(p) for p in parts if p is not None))
+        except ValueError:
+            return None  # a day or hour out of range: strptime refuses it too
+        return dt.replace(tzinfo=SHANGHAI).astimezone(UTC).isoformat(timespec="seconds")
+    for fmt in _FORMATS:
         try:
             dt = datetime.strptime(text, fmt)
         except ValueError:
