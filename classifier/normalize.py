@@ -464,12 +464,12 @@ _HAS_CONTACT_HINT = re.compile(r"[vw薇威徽危卫维扣抠蔻寇叩]")
 _HAS_SEPARATOR = re.compile(_SEP)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=8)
 def normalize(s: str) -> Normalized:
     """Normalise ``s`` for rule matching; see the module docstring for the steps.
 
-    The last results are kept (``Normalized`` is immutable): the crawl reads an ad's title and text for rules,
-    then for contacts (classifier.contacts).
+    The last 8 results are kept (``Normalized`` is immutable): the crawl reads an ad's title and text for
+    rules, then for contacts (classifier.contacts). Few, because an ad's text can be large.
     """
     norm = _step1(s)
     if _HAS_SEPARATOR.search(norm.text):
