@@ -216,6 +216,37 @@ def _end(db: sqlite_utils.Database, sid: str, reason: str) -> None:
         )
 
 
+def change_password(
+    db: sqlite_utils.Database,
+    session: Session,
+    current: str,
+    new: str,
+    *,
+    address: str,
+    limits: Limits = Limits(),  # noqa: B008 (frozen)
+) -> None:
+    """A logged-in user changing their own password; raises ``LoginRefused`` or ``users.PasswordRejected``.
+
+    The current password must be right: a wrong one counts as a failed login (so a stolen session cannot
+    try passwords faster than the login page allows) and is audited. Then as ``users.set_password``: the
+    policy applies and every session of the user ends, this one too.
+    """
+    name = session.user.name
+    locked = locked_until(db, name, address, limits)
+    if locked is not None:
+        raise LoginRefused(*locked)
+    found = users.password_hash(db, name)
+    if found is None or not users.hasher().verify(current, found[1]):
+        with immediate(db):
+            db.execute(
+                "INSERT INTO login_attempts (at, name, address, ok) VALUES (?, ?, ?, 0)", [_iso(_now()), name, address]
+            )
+            db.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE name = ?", [name])
+            audit.record(db, actor=name, action="password_change_failed", target=f"user:{name}", address=address)
+        raise LoginRefused("bad_password")
+    users.set_password(db, name, new, actor=name, address=address)
+
+
 def logout(db: sqlite_utils.Database, session: Session, *, address: str) -> None:
     with immediate(db):
         db.execute(

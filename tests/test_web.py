@@ -519,3 +519,81 @@ def test_the_migration_keeps_queued_items_and_allows_escalated(tmp_path):
 
 def test_hostile_title_fixture_is_what_the_browser_tests_expect():
     assert HOSTILE_TITLE.startswith("<script>")
+
+
+# --- changing one's own password ----------------------------------------------------------------------------
+
+
+def test_a_user_changes_their_own_password_and_logs_in_again(site):
+    db_path = site[0]
+    app = make_app(db_path)
+    client, token = logged_in(app, "rev1")
+    other, _ = logged_in(app, "rev1")  # the same user on another device
+    page = client.get("/password")
+    assert page.status_code == 200 and "当前密码" in page.text and 'id="change-password"' in page.text
+    answer = client.post(
+        "/password",
+        data={
+            "current": PASSWORDS["rev1"],
+            "new": "Pepper-Canyon-8820",
+            "again": "Pepper-Canyon-8820",
+            "csrf_token": token,
+        },
+    )
+    assert answer.status_code == 302 and answer.headers["Location"] == "/login"
+    assert "密码已修改" in client.get("/login").text
+    # every session of the user has ended, this one and the other device's
+    for c in (client, other):
+        assert c.get("/queue").headers["Location"].startswith("/login")
+    assert login(app.test_client(), "rev1").status_code == 401  # the old password no longer works
+    assert login(app.test_client(), "rev1", "Pepper-Canyon-8820").status_code == 302
+    assert rows(db_path, "SELECT actor, target FROM audit_log WHERE action = 'user_password'") == [
+        ("rev1", "user:rev1")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "again", "message"),
+    [
+        ("Wrong-Password-000", "Pepper-Canyon-8820", "Pepper-Canyon-8820", "当前密码不正确"),
+        (None, "Pepper-Canyon-8820", "Pepper-Canyon-8821", "两次输入的新密码不一致"),
+        (None, "short", "short", "密码至少 10 位"),
+        (None, "rev1-Pepper-Canyon", "rev1-Pepper-Canyon", "密码不能包含用户名"),
+    ],
+)
+def test_a_refused_password_change_says_why_and_changes_nothing(site, current, new, again, message):
+    db_path = site[0]
+    app = make_app(db_path)
+    client, token = logged_in(app, "rev1")
+    before = rows(db_path, "SELECT password_hash FROM users WHERE name = 'rev1'")
+    answer = client.post(
+        "/password",
+        data={"current": current or PASSWORDS["rev1"], "new": new, "again": again, "csrf_token": token},
+    )
+    assert answer.status_code == 400 and message in answer.text
+    assert rows(db_path, "SELECT password_hash FROM users WHERE name = 'rev1'") == before
+    assert client.get("/queue").status_code == 200  # still logged in
+
+
+def test_guessing_the_current_password_counts_as_failed_logins(site):
+    """A stolen session cannot try passwords faster than the login page allows."""
+    db_path = site[0]
+    app = make_app(db_path, LIMITS=Limits(user_failures=3, address_failures=100))
+    client, token = logged_in(app, "rev1")
+    for i in range(3):
+        data = {"current": f"Guess-{i}-abcdef", "new": "Pepper-Canyon-8820", "again": "Pepper-Canyon-8820"}
+        assert client.post("/password", data={**data, "csrf_token": token}).status_code == 400
+    right = {"current": PASSWORDS["rev1"], "new": "Pepper-Canyon-8820", "again": "Pepper-Canyon-8820"}
+    answer = client.post("/password", data={**right, "csrf_token": token})
+    assert answer.status_code == 400 and "错误次数过多" in answer.text  # locked, even with the right one
+    assert len(rows(db_path, "SELECT 1 FROM audit_log WHERE action = 'password_change_failed'")) == 3
+    assert login(app.test_client(), "rev1").status_code == 401  # the login page is locked for rev1 too
+
+
+def test_changing_a_password_needs_the_csrf_token_and_a_session(site):
+    app = make_app(site[0])
+    client, _ = logged_in(app, "rev1")
+    data = {"current": PASSWORDS["rev1"], "new": "Pepper-Canyon-8820", "again": "Pepper-Canyon-8820"}
+    assert client.post("/password", data=data).status_code == 400
+    assert login(app.test_client(), "rev1").status_code == 302  # unchanged
+    assert app.test_client().get("/password").headers["Location"].startswith("/login")

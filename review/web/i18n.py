@@ -41,6 +41,20 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.users": ("用户", "Users"),
     "nav.help": ("快捷键", "Keys"),
     "nav.logout": ("退出登录", "Log out"),
+    "nav.password": ("修改密码", "Change password"),
+    "password.title": ("修改密码", "Change password"),
+    "password.current": ("当前密码", "Current password"),
+    "password.new": ("新密码", "New password"),
+    "password.again": ("再次输入新密码", "New password again"),
+    "password.submit": ("修改密码", "Change password"),
+    "password.hint": (
+        "新密码至少 {n} 位，不能包含用户名，不能过于常见。修改后，您在所有设备上的登录都会退出，需要用新密码重新登录。",
+        "At least {n} characters, not containing your user name, not a common password. Afterwards every session of "
+        "yours ends, on every device: log in again with the new password.",
+    ),
+    "password.mismatch": ("两次输入的新密码不一致。", "The two new passwords differ."),
+    "password.wrong_current": ("当前密码不正确。", "The current password is wrong."),
+    "password.changed": ("密码已修改，请用新密码重新登录。", "Password changed: log in with the new one."),
     "nav.back_to_queue": ("返回待审队列", "Back to the queue"),
     "role.reviewer": ("审核员", "reviewer"),
     "role.supervisor": ("主管", "supervisor"),
@@ -286,6 +300,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "audit.user_add": ("新增用户", "add user"),
     "audit.user_disable": ("停用用户", "disable user"),
     "audit.user_password": ("修改密码", "change password"),
+    "audit.password_change_failed": ("修改密码失败（当前密码错误）", "failed password change (wrong current password)"),
     # ledger
     "ledger.title": ("违法广告清理台账", "Illegal-ad clearance ledger"),
     "ledger.ok": ("哈希链校验通过：共 {n} 条，链头 {head}。", "Hash chain verified: {n} entries, head {head}."),

@@ -18,9 +18,9 @@ from flask import (
 )
 
 from adclear.timeutil import local
-from review import sessions
+from review import sessions, users
 from review.web.i18n import LANGUAGES, t
-from review.web.security import client_address, public, safe_next
+from review.web.security import client_address, public, requires, safe_next
 
 __all__ = ["bp", "install_errors", "login_redirect"]
 
@@ -85,6 +85,43 @@ def logout() -> Any:
         session["lang"] = lang
     flash(t("login.logged_out"), "ok")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@requires("reviewer")
+def password() -> Any:
+    """Change one's own password; afterwards every session of the user ends and they log in again."""
+    error = ""
+    if request.method == "POST":
+        current = request.form.get("current", "")
+        new = request.form.get("new", "")
+        if new != request.form.get("again", ""):
+            error = t("password.mismatch")
+        else:
+            try:
+                sessions.change_password(
+                    g.db,
+                    g.web_session,
+                    current,
+                    new,
+                    address=client_address(),
+                    limits=current_app.config["LIMITS"],
+                )
+            except sessions.LoginRefused as e:
+                if e.kind in ("locked_user", "locked_address"):
+                    error = t(f"login.{e.kind}", when=local(e.retry_at, "%H:%M:%S"))
+                else:
+                    error = t("password.wrong_current")
+            except users.PasswordRejected as e:
+                error = str(e)
+            else:
+                lang = session.get("lang")
+                session.clear()
+                if lang:
+                    session["lang"] = lang
+                flash(t("password.changed"), "ok")
+                return redirect(url_for("auth.login"))
+    return render_template("password.html", error=error, min_length=users.MIN_PASSWORD_LENGTH), (400 if error else 200)
 
 
 @bp.route("/lang/<code>")
