@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,10 +111,20 @@ class CrawlStore:
             self.flush()
 
     def flush(self) -> None:
-        """Commit the group transaction, if one is open (the crawl calls this on a timer too)."""
+        """Commit the group transaction, if one is open (the crawl calls this on a timer too).
+
+        A commit that fails (a full disk) rolls the group back, so that the next write starts a new one
+        instead of every later write failing inside a transaction that can no longer commit.
+        """
         if self._shared.group_started is not None:
             self._shared.group_started = None
-            self.db.conn.execute("COMMIT")
+            conn = self.db.conn
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     @property
     def data_dir(self) -> Path:

@@ -190,3 +190,35 @@ def test_the_crawls_of_one_process_share_a_connection_and_its_group(db_path):
     third = CrawlStore(db_path)  # a new connection once all are closed
     assert third.db is not first.db
     third.close()
+
+
+def test_a_commit_that_fails_loses_its_group_but_not_the_crawl(db_path):
+    """A full disk at commit: that group is rolled back, the error is raised, and the next writes work."""
+
+    class FailingCommit:
+        def __init__(self, conn):
+            self.conn, self.fail = conn, True
+
+        def execute(self, sql, *args):
+            if sql == "COMMIT" and self.fail:
+                self.fail = False
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.conn.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.conn, name)
+
+    store = open_store(db_path, group_seconds=3600)
+    store.save_ad(ad(1, page(store, 1)), store.run_id)
+    real = store.db.conn
+    store.db.conn = FailingCommit(real)
+    with pytest.raises(sqlite3.OperationalError):
+        store.flush()
+    assert not real.in_transaction
+    store.save_ad(ad(2, page(store, 2)), store.run_id)  # a new group
+    store.flush()
+    store.db.conn = real
+    with sqlite3.connect(db_path) as other:
+        assert [u for (u,) in other.execute("SELECT url FROM ads")] == ["http://127.0.0.1/ad/2.html"]
+        assert other.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    store.close()
