@@ -55,11 +55,20 @@ def parse_local(text: str) -> str | None:
             dt = datetime(int(year), *(int(p) for p in parts if p is not None))
         except ValueError:
             return None  # a day or hour out of range: strptime refuses it too
-        return dt.replace(tzinfo=SHANGHAI).astimezone(UTC).isoformat(timespec="seconds")
+        return _stored(dt)
+    return _by_strptime(text)
+
+
+def _by_strptime(text: str) -> str | None:
+    """parse_local the slow way: ``strptime`` with each of _FORMATS (what the fast path must agree with)."""
     for fmt in _FORMATS:
         try:
-            dt = datetime.strptime(text, fmt)
+            return _stored(datetime.strptime(text.strip(), fmt))
         except ValueError:
             continue
-        return dt.replace(tzinfo=SHANGHAI).astimezone(UTC).isoformat(timespec="seconds")
     return None
+
+
+def _stored(dt: datetime) -> str:
+    """A naive Asia/Shanghai time as stored: UTC, ISO 8601, seconds."""
+    return dt.replace(tzinfo=SHANGHAI).astimezone(UTC).isoformat(timespec="seconds")

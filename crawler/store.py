@@ -62,8 +62,8 @@ class _Connection:
     thread that would commit it; so every CrawlStore of the process on one database shares one connection.
     """
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, key: Path):
+        self.key = key  # the resolved path, under which _CONNECTIONS holds it
         self.db = connect(path)
         self.users = 0
         self.group_started: float | None = None  # monotonic time the open group transaction began
@@ -78,7 +78,7 @@ class CrawlStore:
         key = self.db_path.resolve()
         shared = _CONNECTIONS.get(key)
         if shared is None:
-            shared = _CONNECTIONS[key] = _Connection(self.db_path)
+            shared = _CONNECTIONS[key] = _Connection(self.db_path, key)
         shared.users += 1
         self._shared = shared
         self._closed = False
@@ -138,7 +138,7 @@ class CrawlStore:
         shared = self._shared
         shared.users -= 1
         if shared.users == 0:
-            _CONNECTIONS.pop(shared.path.resolve(), None)
+            _CONNECTIONS.pop(shared.key, None)
             self.db.close()
 
     # ---- sites and runs ------------------------------------------------------------------------------

@@ -137,17 +137,10 @@ def login(
     user = found[0] if found else None
     now = _iso(_now())
     with immediate(db):
-        db.execute(
-            "INSERT INTO login_attempts (at, name, address, ok) VALUES (?, ?, ?, ?)",
-            [now, name, address, int(ok)],
-        )
-        if not ok:
-            if user is not None:
-                db.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ?", [user.id])
-            audit.record(db, actor=name or "?", action="login_failed", target=f"user:{name}", address=address)
-        elif user is not None and user.disabled:
+        _record_attempt(db, name, address, now, ok=ok, failed_action="login_failed")
+        if ok and user is not None and user.disabled:
             audit.record(db, actor=user.name, action="login_disabled", target=f"user:{user.name}", address=address)
-        else:
+        elif ok:
             assert user is not None
             if new_hash:
                 db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [new_hash, user.id])
@@ -216,6 +209,17 @@ def _end(db: sqlite_utils.Database, sid: str, reason: str) -> None:
         )
 
 
+def _record_attempt(
+    db: sqlite_utils.Database, name: str, address: str, at: str, *, ok: bool, failed_action: str
+) -> None:
+    """A password check for ``name``, counted towards the lockouts; a wrong password also raises the account's
+    failure count and is audited as ``failed_action`` (in the caller's transaction)."""
+    db.execute("INSERT INTO login_attempts (at, name, address, ok) VALUES (?, ?, ?, ?)", [at, name, address, int(ok)])
+    if not ok:
+        db.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE name = ?", [name])
+        audit.record(db, actor=name or "?", action=failed_action, target=f"user:{name}", address=address)
+
+
 def change_password(
     db: sqlite_utils.Database,
     session: Session,
@@ -238,11 +242,7 @@ def change_password(
     found = users.password_hash(db, name)
     if found is None or not users.hasher().verify(current, found[1]):
         with immediate(db):
-            db.execute(
-                "INSERT INTO login_attempts (at, name, address, ok) VALUES (?, ?, ?, 0)", [_iso(_now()), name, address]
-            )
-            db.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE name = ?", [name])
-            audit.record(db, actor=name, action="password_change_failed", target=f"user:{name}", address=address)
+            _record_attempt(db, name, address, _iso(_now()), ok=False, failed_action="password_change_failed")
         raise LoginRefused("bad_password")
     users.set_password(db, name, new, actor=name, address=address)
 

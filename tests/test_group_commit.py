@@ -145,6 +145,7 @@ print("after", seen())
 def test_the_crawl_commits_on_a_timer_while_it_waits(tmp_path):
     """RunRecorder commits the group every ADCLEAR_GROUP_COMMIT_SECONDS even when no write comes (a subprocess:
     it needs a Twisted reactor)."""
+    import os
     import subprocess
     import sys
 
@@ -157,7 +158,7 @@ def test_the_crawl_commits_on_a_timer_while_it_waits(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
-        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert result.returncode == 0, result.stderr
     assert "before 0" in result.stdout and "after 1" in result.stdout, result.stdout

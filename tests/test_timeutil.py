@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adclear.timeutil import _FORMATS, SHANGHAI, parse_local
-
-
-def by_strptime(text: str) -> str | None:
-    text = text.strip()
-    for fmt in _FORMATS:
-        try:
-            dt = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        return dt.replace(tzinfo=SHANGHAI).astimezone(UTC).isoformat(timespec="seconds")
-    return None
+from adclear.timeutil import _by_strptime as by_strptime
+from adclear.timeutil import parse_local
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,21 @@ def login_redirect() -> Any:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+def _refusal(e: sessions.LoginRefused, key: str) -> str:
+    """What the page says to a refused password: until when a lockout lasts, else the message ``key``."""
+    if e.kind in ("locked_user", "locked_address"):
+        return t(f"login.{e.kind}", when=local(e.retry_at, "%H:%M:%S"))
+    return t(key)
+
+
+def _fresh_cookie() -> None:
+    """Empty the session cookie but for the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login() -> Any:
@@ -60,16 +75,10 @@ def login() -> Any:
                 limits=current_app.config["LIMITS"],
             )
         except sessions.LoginRefused as e:
-            if e.kind in ("locked_user", "locked_address"):
-                error = t(f"login.{e.kind}", when=local(e.retry_at, "%H:%M:%S"))
-            else:
-                error = t(f"login.{e.kind}")
+            error = _refusal(e, f"login.{e.kind}")
         else:
-            lang = session.get("lang")
-            session.clear()  # a fresh cookie: nothing from before the login survives
+            _fresh_cookie()  # nothing from before the login survives
             session["sid"] = token
-            if lang:
-                session["lang"] = lang
             return redirect(target)
     return render_template("login.html", error=error, name=name, target=target), (401 if error else 200)
 
@@ -79,10 +88,7 @@ def login() -> Any:
 def logout() -> Any:
     if g.web_session is not None:
         sessions.logout(g.db, g.web_session, address=client_address())
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    _fresh_cookie()
     flash(t("login.logged_out"), "ok")
     return redirect(url_for("auth.login"))
 
@@ -108,17 +114,11 @@ def password() -> Any:
                     limits=current_app.config["LIMITS"],
                 )
             except sessions.LoginRefused as e:
-                if e.kind in ("locked_user", "locked_address"):
-                    error = t(f"login.{e.kind}", when=local(e.retry_at, "%H:%M:%S"))
-                else:
-                    error = t("password.wrong_current")
+                error = _refusal(e, "password.wrong_current")
             except users.PasswordRejected as e:
                 error = str(e)
             else:
-                lang = session.get("lang")
-                session.clear()
-                if lang:
-                    session["lang"] = lang
+                _fresh_cookie()
                 flash(t("password.changed"), "ok")
                 return redirect(url_for("auth.login"))
     return render_template("password.html", error=error, min_length=users.MIN_PASSWORD_LENGTH), (400 if error else 200)
