@@ -1,11 +1,15 @@
 """The ``adclear`` command: parses arguments, calls library functions, prints results.
 
-Errors a user can cause (``AdclearError``) become one line on stderr and exit code 1, never a traceback.
+Errors a user can cause (``AdclearError``) become one line on stderr and exit code 1, never a traceback; so do
+SQLite's errors about the database (damaged, read-only, disk full: ``adclear.db.explain``) and the system's about
+files. Everything printed goes through ``adclear.cli.term``: crawled text cannot drive the terminal.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +18,7 @@ import click
 from adclear import __version__
 from adclear.errors import AdclearError
 
-__all__ = ["Config", "main"]
+__all__ = ["ID", "Config", "main"]
 
 
 @dataclass
@@ -33,12 +37,31 @@ class Config:
         return load_seeds(self.seeds_path)
 
 
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+# Ids as SQLite stores them: 1 … 2⁶³−1 (a larger number is an error message, not an overflow).
+ID = click.IntRange(1, 2**63 - 1)
+
+
 class AdclearGroup(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: ANN201
+        from adclear.cli.term import visible
+
         try:
             return super().invoke(ctx)
         except AdclearError as e:
-            raise click.ClickException(str(e)) from None
+            raise click.ClickException(visible(e)) from None
+        except sqlite3.DatabaseError as e:
+            from adclear.db import explain
+
+            path = ctx.obj.db_path if isinstance(ctx.obj, Config) else None
+            raise click.ClickException(visible(explain(e, path))) from None
+        except OSError as e:
+            if e.errno not in _DISK_ERRORS:
+                raise
+            where = f" {e.filename}" if e.filename else ""
+            fix = "free space on that disk" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "check its permissions"
+            raise click.ClickException(visible(f"cannot write{where}: {e.strerror}; {fix}")) from None
 
 
 @click.group(cls=AdclearGroup, context_settings={"help_option_names": ["-h", "--help"]})

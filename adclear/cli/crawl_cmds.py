@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from adclear.cli import Config
+from adclear.cli.term import echo
 from adclear.errors import CrawlFailed
 
 __all__ = ["COMMANDS"]
@@ -40,14 +41,14 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
     log_file = None if verbose else log_file_for(cfg.db_path)
     results = run_crawl(seeds, sites, db_path=cfg.db_path, seeds_path=cfg.seeds_path, log_file=log_file)
     for result in results:
-        click.echo(format_result(result))
+        echo(format_result(result))
     if log_file is not None:
-        click.echo(f"Scrapy's log: {log_file}")
+        echo(f"Scrapy's log: {log_file}")
     if any(r.figures.get("ads_new") or r.figures.get("ads_changed") for r in results):
         from adclear.neardup import recluster
 
         counts = recluster(cfg.db())
-        click.echo(f"near-duplicates: {counts['in_clusters']} ads in {counts['clusters']} clusters")
+        echo(f"near-duplicates: {counts['in_clusters']} ads in {counts['clusters']} clusters")
     return results
 
 
@@ -81,7 +82,7 @@ def sites(cfg: Config) -> None:
         f"{'site':<22} {'kind':<12} {'platform':<14} {'last run':<17} {'status':<12} {'pages':>6} "
         f"{'new':>5} {'seen':>5} {'errors':>6}"
     )
-    click.echo(header)
+    echo(header)
     for row in rows:
         run = row["last_run"]
         if run is None:
@@ -91,7 +92,7 @@ def sites(cfg: Config) -> None:
             tail = f"{local(run['started_at']):<17} {run['status']:<12}"
             figures = f" {run['pages']:>6} {run['ads_new']:>5} {run['ads_seen']:>5} {run['errors']:>6}"
         enabled = "" if row["enabled"] else " (disabled)"
-        click.echo(f"{row['name']:<22} {row['kind']:<12} {_fit(row['platform'], 14)} {tail}{figures}{enabled}")
+        echo(f"{row['name']:<22} {row['kind']:<12} {_fit(row['platform'], 14)} {tail}{figures}{enabled}")
 
 
 def _fit(text: str, width: int) -> str:
@@ -108,7 +109,7 @@ def demo_site(port: int) -> None:
     """Serve the bundled demo sites on loopback until Ctrl-C."""
     from demo.server import serve
 
-    click.echo(f"Serving the demo sites at http://127.0.0.1:{port}/ (Ctrl-C to stop)")
+    echo(f"Serving the demo sites at http://127.0.0.1:{port}/ (Ctrl-C to stop)")
     try:
         serve(port)
     except OSError as e:

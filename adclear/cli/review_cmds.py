@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from adclear.cli import Config
+from adclear.cli import ID, Config
+from adclear.cli.term import echo
 from adclear.errors import AdclearError, InvalidChoice
 
 __all__ = ["COMMANDS"]
@@ -87,14 +88,14 @@ def classify(input_path: Path, output_path: Path, rules_dir: Path | None) -> Non
         if os.path.exists(tmp):
             os.unlink(tmp)
     total = sum(counts.values())
-    click.echo(
+    echo(
         f"{total} texts classified: {counts['flag']} flag, {counts['watch']} watch, {counts['clear']} clear "
         f"→ {output_path}"
     )
 
 
 @click.command()
-@click.option("--limit", default=50, show_default=True, help="How many items to list.")
+@click.option("--limit", default=50, show_default=True, type=ID, help="How many items to list.")
 @click.pass_obj
 def queue(cfg: Config, limit: int) -> None:
     """Ads waiting for review, highest score first (flag before watch)."""
@@ -104,20 +105,20 @@ def queue(cfg: Config, limit: int) -> None:
     items = open_items(db, limit=limit)
     counts = count_open(db)
     if not items:
-        click.echo("The queue is empty.")
+        echo("The queue is empty.")
         return
-    click.echo(f"{'ad':>6}  {'label':<5} {'score':>5}  {'cluster':>9}  {'category':<14} {'site':<18} title")
+    echo(f"{'ad':>6}  {'label':<5} {'score':>5}  {'cluster':>9}  {'category':<14} {'site':<18} title")
     for item in items:
         cats = item["categories"][0] if item["categories"] else "—"
         held = f"  [claimed by {item['claimed_by']}]" if item["claimed_by"] else ""
         size = item.get("cluster_size") or 1
         cluster = f"{item['cluster_id']}×{size}" if size > 1 else "—"
-        click.echo(
+        echo(
             f"{item['ad_id']:>6}  {item['label']:<5} {item['score']:>5g}  {cluster:>9}  {_pad(cats, 14)} "
             f"{item['site']:<18} {_short(item['title'], 40)}{held}"
         )
     total = sum(counts.values())
-    click.echo(
+    echo(
         f"{total} waiting ({counts.get('flag', 0)} flag, {counts.get('watch', 0)} watch)"
         + (f"; showing {len(items)}" if len(items) < total else "")
     )
@@ -131,7 +132,7 @@ def _pad(text: str, width: int) -> str:
 
 
 @click.command()
-@click.argument("ad_id", type=int)
+@click.argument("ad_id", type=ID)
 @click.pass_obj
 def show(cfg: Config, ad_id: int) -> None:
     """An ad: its text, score, rule hits with the matched words and legal basis, evidence and history."""
@@ -139,29 +140,29 @@ def show(cfg: Config, ad_id: int) -> None:
 
     d = ad_detail(cfg.db(), ad_id)
     ad = d["ad"]
-    click.echo(f"广告 {ad['id']} · {ad['platform']} ({ad['site']}) · 状态 {ad['status']}")
-    click.echo(f"链接: {ad['url']}")
-    click.echo(f"标题: {ad['title']}")
-    click.echo(f"发布者: {ad['author'] or '—'}  发布时间: {d['posted_at'] or '—'}  联系方式: {ad['contact'] or '—'}")
-    click.echo(f"首次发现: {d['first_seen']}  最近发现: {d['last_seen']}  监测条次: {d['sightings']}")
-    click.echo("")
-    click.echo(ad["body"])
-    click.echo("")
+    echo(f"广告 {ad['id']} · {ad['platform']} ({ad['site']}) · 状态 {ad['status']}")
+    echo(f"链接: {ad['url']}")
+    echo(f"标题: {ad['title']}")
+    echo(f"发布者: {ad['author'] or '—'}  发布时间: {d['posted_at'] or '—'}  联系方式: {ad['contact'] or '—'}")
+    echo(f"首次发现: {d['first_seen']}  最近发现: {d['last_seen']}  监测条次: {d['sightings']}")
+    echo("")
+    echo(ad["body"])
+    echo("")
     if d["verdict"] is None:
-        click.echo("未分类")
+        echo("未分类")
     else:
         for line in d["explain"]:
-            click.echo(line)
+            echo(line)
     for ev in d["evidence"]:
-        click.echo(
+        echo(
             f"证据: {ev['kind']} SHA-256 {ev['sha256']} · {ev['fetched_at_local']} · "
             f"{ev['warc_file']}@{ev['warc_offset']}"
         )
     for dec in d["decisions"]:
         what = f"确认违法【{dec['category']}】" if dec["decision"] == "confirmed" else f"驳回（{dec['reason']}）"
-        click.echo(f"决定: {what} · {dec['reviewer']} · {dec['decided_at_local']} · 台账 #{dec['ledger_seq']}")
+        echo(f"决定: {what} · {dec['reviewer']} · {dec['decided_at_local']} · 台账 #{dec['ledger_seq']}")
     if d["claimed_by"]:
-        click.echo(f"认领: {d['claimed_by']}")
+        echo(f"认领: {d['claimed_by']}")
 
 
 @click.group()
@@ -179,8 +180,8 @@ def _target(ad_id: int | None, cluster: int | None) -> None:
 
 
 @review.command()
-@click.argument("ad_id", type=int, required=False)
-@click.option("--cluster", type=int, help="Decide every undecided ad of this cluster of near-duplicates at once.")
+@click.argument("ad_id", type=ID, required=False)
+@click.option("--cluster", type=ID, help="Decide every undecided ad of this cluster of near-duplicates at once.")
 @click.option("--category", required=True, help="涉嫌类型, e.g. 投资理财/P2P网贷 (see `adclear categories`).")
 @click.option("--reason", required=True, help="Why it is illegal, in the reviewer's words.")
 @click.option("--as", "reviewer", help="Who decides (default $ADCLEAR_USER or the login name).")
@@ -214,22 +215,22 @@ def confirm(
     if cluster is not None:
         made = decisions.confirm_cluster(cfg.db(), cluster, **choice)
         seqs = [s for d in made for s in d.ledger_seqs]
-        click.echo(
+        echo(
             f"cluster {cluster}: {len(made)} ads confirmed ({category}; {made[0].legal_basis}): "
             f"{', '.join(str(d.ad_id) for d in made)}; ledger entries {seqs[0]}–{seqs[-1]}; "
             f"takedowns requested: {action}"
         )
         return
     d = decisions.confirm(cfg.db(), ad_id, **choice)
-    click.echo(
+    echo(
         f"ad {ad_id} confirmed ({category}; {d.legal_basis}); ledger entries {', '.join(map(str, d.ledger_seqs))}"
         f"; takedown requested: {action}"
     )
 
 
 @review.command()
-@click.argument("ad_id", type=int, required=False)
-@click.option("--cluster", type=int, help="Reject every undecided ad of this cluster of near-duplicates at once.")
+@click.argument("ad_id", type=ID, required=False)
+@click.option("--cluster", type=ID, help="Reject every undecided ad of this cluster of near-duplicates at once.")
 @click.option("--reason", required=True, help="防非宣传, 新闻报道, 持牌机构合规, 非集资广告 or 其他 (needs --note).")
 @click.option("--as", "reviewer", help="Who decides (default $ADCLEAR_USER or the login name).")
 @click.option("--note", default="", help="A note for the ledger.")
@@ -241,17 +242,17 @@ def reject(cfg: Config, ad_id: int | None, cluster: int | None, reason: str, rev
     _target(ad_id, cluster)
     if cluster is not None:
         made = decisions.reject_cluster(cfg.db(), cluster, reviewer=_reviewer(reviewer), reason=reason, note=note)
-        click.echo(
+        echo(
             f"cluster {cluster}: {len(made)} ads rejected ({reason}): {', '.join(str(d.ad_id) for d in made)}; "
             f"ledger entries {made[0].ledger_seqs[0]}–{made[-1].ledger_seqs[0]}"
         )
         return
     d = decisions.reject(cfg.db(), ad_id, reviewer=_reviewer(reviewer), reason=reason, note=note)
-    click.echo(f"ad {ad_id} rejected ({reason}); ledger entry {d.ledger_seqs[0]}")
+    echo(f"ad {ad_id} rejected ({reason}); ledger entry {d.ledger_seqs[0]}")
 
 
 @review.command()
-@click.argument("ad_id", type=int)
+@click.argument("ad_id", type=ID)
 @click.option("--reason", required=True, help="Why the decision was wrong.")
 @click.option("--as", "reviewer", help="Who reverses (default $ADCLEAR_USER or the login name).")
 @click.pass_obj
@@ -260,7 +261,7 @@ def reverse(cfg: Config, ad_id: int, reason: str, reviewer: str | None) -> None:
     from review.decisions import reverse as do_reverse
 
     seq = do_reverse(cfg.db(), ad_id, reviewer=_reviewer(reviewer), reason=reason)
-    click.echo(f"ad {ad_id}: decision reversed (ledger entry {seq}); the ad is back in review")
+    echo(f"ad {ad_id}: decision reversed (ledger entry {seq}); the ad is back in review")
 
 
 @click.group()
@@ -269,8 +270,8 @@ def ledger() -> None:
 
 
 @ledger.command("show")
-@click.option("--last", type=int, help="Only the last N entries.")
-@click.option("--ad", "ad_id", type=int, help="Only the entries about one ad.")
+@click.option("--last", type=ID, help="Only the last N entries.")
+@click.option("--ad", "ad_id", type=ID, help="Only the entries about one ad.")
 @click.pass_obj
 def ledger_show(cfg: Config, last: int | None, ad_id: int | None) -> None:
     """Print ledger entries, oldest first."""
@@ -279,12 +280,12 @@ def ledger_show(cfg: Config, last: int | None, ad_id: int | None) -> None:
 
     rows = chain.entries(cfg.db(), last=last, ad_id=ad_id)
     if not rows:
-        click.echo("The ledger is empty.")
+        echo("The ledger is empty.")
         return
     for e in rows:
         label = chain.ACTIONS.get(e.action, e.action)
         brief = {k: e.payload[k] for k in ("category", "reason", "takedown_action", "url") if k in e.payload}
-        click.echo(
+        echo(
             f"#{e.seq} {local(e.at, '%Y-%m-%d %H:%M:%S')} {e.actor} {label} ad {e.ad_id} "
             f"{json.dumps(brief, ensure_ascii=False)} hash {e.hash[:16]}…"
         )
@@ -307,10 +308,10 @@ def ledger_verify(cfg: Config, checkpoint: str | None) -> None:
     if not result.ok:
         raise AdclearError(f"ledger broken: {result.problem}")
     if result.head is None:
-        click.echo("ledger ok: empty")
+        echo("ledger ok: empty")
     else:
         suffix = f"; checkpoint {point.seq} holds" if point else ""
-        click.echo(f"ledger ok: {result.entries} entries, head {result.head}{suffix}")
+        echo(f"ledger ok: {result.entries} entries, head {result.head}{suffix}")
 
 
 @click.command()
@@ -343,11 +344,11 @@ def export(cfg: Config, fmt: str, out_path: Path, platform: str | None, actor: s
         )
     per = ", ".join(f"{p} {n}" for p, n in result.by_platform().items()) or "none"
     head = result.head or "empty ledger"
-    click.echo(f"{len(result.rows)} takedowns ({per}) → {out_path}; ledger head {head}")
+    echo(f"{len(result.rows)} takedowns ({per}) → {out_path}; ledger head {head}")
 
 
 @click.command()
-@click.argument("ad_id", type=int)
+@click.argument("ad_id", type=ID)
 @click.option(
     "--out",
     "out_dir",
@@ -362,8 +363,8 @@ def evidence(cfg: Config, ad_id: int, out_dir: Path) -> None:
 
     files = export_evidence(cfg.db(), cfg.db_path.parent, ad_id, out_dir)
     for f in files:
-        click.echo(f"{f.kind:<10} {f.sha256}  {f.path}")
-    click.echo(f"{len(files)} file(s) verified; digests in {out_dir / 'SHA256SUMS'}")
+        echo(f"{f.kind:<10} {f.sha256}  {f.path}")
+    echo(f"{len(files)} file(s) verified; digests in {out_dir / 'SHA256SUMS'}")
 
 
 @click.command()
@@ -373,7 +374,7 @@ def recluster(cfg: Config) -> None:
     from adclear.neardup import recluster as do_recluster
 
     counts = do_recluster(cfg.db())
-    click.echo(
+    echo(
         f"{counts['ads']} ads fingerprinted ({counts['fingerprinted']} new); {counts['in_clusters']} of them "
         f"in {counts['clusters']} clusters of near-duplicates"
     )
@@ -384,10 +385,10 @@ def categories() -> None:
     """The 涉嫌类型 a confirmation can name, and the reject reasons."""
     from classifier.taxonomy import CATEGORIES, CATEGORY_LEGAL_BASIS, REJECT_REASONS
 
-    click.echo("涉嫌类型 (--category):")
+    echo("涉嫌类型 (--category):")
     for c in CATEGORIES:
-        click.echo(f"  {c}  ({CATEGORY_LEGAL_BASIS[c]})")
-    click.echo("驳回理由 (--reason): " + "、".join(REJECT_REASONS))
+        echo(f"  {c}  ({CATEGORY_LEGAL_BASIS[c]})")
+    echo("驳回理由 (--reason): " + "、".join(REJECT_REASONS))
 
 
 COMMANDS = [classify, queue, show, review, ledger, export, evidence, recluster, categories]

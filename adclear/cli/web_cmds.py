@@ -7,6 +7,7 @@ import sys
 import click
 
 from adclear.cli import Config
+from adclear.cli.term import echo
 from adclear.errors import AdclearError
 
 __all__ = ["COMMANDS", "demo_web", "serve_app"]
@@ -19,12 +20,12 @@ def serve_app(
 
     app = build(cfg.db_path, behind_proxy=behind_proxy, secure_cookies=secure_cookies)
     if host not in ("127.0.0.1", "localhost", "::1") and not (behind_proxy or secure_cookies):
-        click.echo(
+        echo(
             f"Warning: serving plain http on {host}: passwords cross the network in clear. "
             "Put a TLS proxy in front (docs/operations.md) and use --behind-proxy.",
             err=True,
         )
-    click.echo(f"adclear review app: http://{host}:{port}/  (database {cfg.db_path}; Ctrl-C stops it)")
+    echo(f"adclear review app: http://{host}:{port}/  (database {cfg.db_path}; Ctrl-C stops it)")
     try:
         serve(app, host, port, threads=threads)
     except OSError as e:
@@ -36,13 +37,13 @@ def demo_web(cfg: Config, port: int, *, serve: bool = True) -> None:
     from review.users import ensure_demo_users
 
     logins = ensure_demo_users(cfg.db())
-    click.echo("")
-    click.echo(f"Review web app: http://127.0.0.1:{port}/  (Chinese; English on the top right)")
-    click.echo("Demo logins (demo database only):")
+    echo("")
+    echo(f"Review web app: http://127.0.0.1:{port}/  (Chinese; English on the top right)")
+    echo("Demo logins (demo database only):")
     for name, role, password in logins:
-        click.echo(f"  {name:<11} {password:<18} {role}")
+        echo(f"  {name:<11} {password:<18} {role}")
     if not serve:
-        click.echo(f"Serve it with: .venv/bin/adclear --db {cfg.db_path} serve --port {port}")
+        echo(f"Serve it with: .venv/bin/adclear --db {cfg.db_path} serve --port {port}")
         return
     serve_app(cfg, "127.0.0.1", port)
 
@@ -86,7 +87,7 @@ def user_add(cfg: Config, name: str, role: str, password_stdin: bool) -> None:
     from review.users import add_user
 
     created = add_user(cfg.db(), name, role, _read_password(name, password_stdin))
-    click.echo(f"user {created.name} added ({created.role})")
+    echo(f"user {created.name} added ({created.role})")
 
 
 @user.command("passwd")
@@ -98,7 +99,7 @@ def user_passwd(cfg: Config, name: str, password_stdin: bool) -> None:
     from review.users import set_password
 
     set_password(cfg.db(), name, _read_password(name, password_stdin))
-    click.echo(f"password of {name} changed; its sessions ended")
+    echo(f"password of {name} changed; its sessions ended")
 
 
 @user.command("disable")
@@ -109,7 +110,7 @@ def user_disable(cfg: Config, name: str) -> None:
     from review.users import disable_user
 
     disable_user(cfg.db(), name)
-    click.echo(f"user {name} disabled; its sessions ended")
+    echo(f"user {name} disabled; its sessions ended")
 
 
 @user.command("list")
@@ -121,14 +122,12 @@ def user_list(cfg: Config) -> None:
 
     people = list_users(cfg.db())
     if not people:
-        click.echo("No accounts yet: adclear user add NAME --role reviewer")
+        echo("No accounts yet: adclear user add NAME --role reviewer")
         return
-    click.echo(f"{'name':<20} {'role':<11} {'state':<9} {'last login':<17} from")
+    echo(f"{'name':<20} {'role':<11} {'state':<9} {'last login':<17} from")
     for p in people:
         state = "disabled" if p.disabled else "active"
-        click.echo(
-            f"{p.name:<20} {p.role:<11} {state:<9} {local(p.last_login_at) or '—':<17} {p.last_login_address or ''}"
-        )
+        echo(f"{p.name:<20} {p.role:<11} {state:<9} {local(p.last_login_at) or '—':<17} {p.last_login_address or ''}")
 
 
 COMMANDS = [serve, user]
