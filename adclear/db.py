@@ -1,15 +1,26 @@
-"""The database: one SQLite file in WAL mode, opened the same way by every part of adclear.
+"""The database: one SQLite file in WAL mode, opened the same way, and as warily, by every part of adclear.
 
-``connect(path)`` applies pending migrations (the schema lives only in ``adclear.migrations``), turns on WAL,
-a busy timeout and foreign keys. Writes that must be atomic use ``immediate(db)``: ``BEGIN IMMEDIATE`` takes
-the write lock up front, so a read-then-write cannot fail half-way with SQLITE_BUSY (FINDINGS.md).
+``connect(path)`` refuses what it cannot trust before using it: an empty (0-byte) file, a file that is not
+SQLite, an SQLite database of another program, a database written by a newer adclear (migrations this version
+does not know, a higher schema version, columns it does not know) and one whose columns were renamed or
+dropped. Then it applies pending migrations (the schema lives only in ``adclear.migrations``) and turns on WAL,
+a busy timeout and foreign keys. Only a path where no file exists yet becomes a new database.
+
+Writes that must be atomic use ``immediate(db)``: ``BEGIN IMMEDIATE`` takes the write lock up front, so a
+read-then-write cannot fail half-way with SQLITE_BUSY (FINDINGS.md). The first ``immediate`` of a process on a
+database runs ``PRAGMA quick_check`` first: a damaged database is refused before anything is written to it.
+
+``explain(error, path)`` turns SQLite's errors (damaged pages, a read-only file, a full disk) into a
+``DatabaseError`` whose one line says what happened and what to do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +28,22 @@ import sqlite_utils
 
 from adclear.errors import DatabaseError
 
-__all__ = ["BUSY_TIMEOUT_MS", "connect", "default_db_path", "immediate", "snapshot"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "SCHEMA_VERSION",
+    "connect",
+    "database_path",
+    "default_db_path",
+    "explain",
+    "immediate",
+    "quick_check",
+    "snapshot",
+]
 
 BUSY_TIMEOUT_MS = 30_000
+SQLITE_HEADER = b"SQLite format 3\x00"
+_checked: set[str] = set()  # databases whose quick_check passed in this process
+_checked_lock = threading.Lock()
 
 
 def default_db_path() -> Path:
@@ -27,9 +51,24 @@ def default_db_path() -> Path:
     return Path(os.environ.get("ADCLEAR_DB") or Path("data") / "adclear.db")
 
 
+def _schema_version() -> int:
+    from adclear.migrations import migrations
+
+    return len(migrations._migrations)
+
+
+SCHEMA_VERSION = _schema_version()
+
+
 def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
-    """Open (creating it if needed) the database at ``path``, migrated to the current schema."""
+    """Open the database at ``path`` (a new one if no file is there), checked and migrated to the current schema.
+
+    ``migrate=False`` skips the checks and migrations: for connections opened after a first ``connect`` of the
+    same file in this process (the web app's pool).
+    """
     path = Path(path)
+    if migrate:
+        _refuse_unusable_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
@@ -39,19 +78,173 @@ def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        with db.ensure_autocommit_on():
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise DatabaseError(f"{path}: could not switch to WAL mode (got {mode}); is it on a network disk?")
+        if migrate:
+            _check_origin(db, path)  # before anything is written, even the switch to WAL
+        _wal(db, path)
         conn.execute("PRAGMA synchronous = NORMAL")
         if migrate:
-            from adclear.migrations import migrations
-
-            migrations.apply(db)
+            _migrate(db, path)
+    except DatabaseError:
+        conn.close()
+        raise
     except sqlite3.DatabaseError as e:
         conn.close()
-        raise DatabaseError(f"{path} is not a usable adclear database: {e}") from None
+        raise explain(e, path) from None
     return db
+
+
+def _migrate(db: sqlite_utils.Database, path: Path) -> None:
+    """Apply pending migrations; refuse a database whose columns are not the ones they make."""
+    from adclear.migrations import migrations
+
+    if migrations.pending(db):
+        migrations.apply(db)
+    _check_columns(db, path)
+    if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _tables(db: sqlite_utils.Database) -> list[str]:
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name"
+        )
+    ]
+
+
+def _check_origin(db: sqlite_utils.Database, path: Path) -> None:
+    """Another program's database, or one written by a newer adclear, is refused before anything is written."""
+    from adclear import __version__
+    from adclear.migrations import migrations
+
+    tables = _tables(db)
+    if not tables:
+        return  # a new database
+    applied: list[str] = []
+    if "_sqlite_migrations" in tables:
+        applied = [m.name for m in migrations.applied(db)]
+    if not applied:
+        shown = ", ".join(tables[:6]) + (", …" if len(tables) > 6 else "")
+        raise DatabaseError(
+            f"{path} is an SQLite database of another program (tables: {shown}), not adclear's: give the path "
+            "of adclear's database (--db or $ADCLEAR_DB)"
+        )
+    known = {m.name for m in migrations._migrations}
+    unknown = [name for name in applied if name not in known]
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if unknown or version > SCHEMA_VERSION:
+        theirs = max(version, len(applied))
+        listed = f"; migrations this adclear does not know: {', '.join(unknown)}" if unknown else ""
+        raise DatabaseError(
+            f"{path} was written by a newer adclear (schema version {theirs}{listed}); adclear {__version__} "
+            f"reads schema version {SCHEMA_VERSION} at most: upgrade adclear to use it (nothing was changed)"
+        )
+
+
+_EXPECTED: dict[str, set[str]] = {}
+
+
+def expected_columns() -> dict[str, set[str]]:
+    """The columns of every table, as the migrations make them (built once, in memory)."""
+    if not _EXPECTED:
+        from adclear.migrations import migrations
+
+        scratch = sqlite_utils.Database(memory=True)
+        migrations.apply(scratch)
+        for table in _tables(scratch):
+            if table != "_sqlite_migrations":
+                _EXPECTED[table] = {r[1] for r in scratch.execute(f"PRAGMA table_info([{table}])")}
+        scratch.close()
+    return _EXPECTED
+
+
+def _check_columns(db: sqlite_utils.Database, path: Path) -> None:
+    """Every table has exactly the columns the migrations made: none renamed, dropped or added by someone else."""
+    present = set(_tables(db))
+    for table, columns in expected_columns().items():
+        if table not in present:
+            raise DatabaseError(
+                f"{path}: the table {table} is missing (dropped outside adclear?): restore the database from a backup"
+            )
+        actual = {r[1] for r in db.execute(f"PRAGMA table_info([{table}])")}
+        missing, extra = sorted(columns - actual), sorted(actual - columns)
+        if missing:
+            raise DatabaseError(
+                f"{path}: the table {table} has no column {', '.join(missing)} (renamed or dropped outside "
+                "adclear?): restore the database from a backup; nothing was changed"
+            )
+        if extra:
+            raise DatabaseError(
+                f"{path}: the table {table} has columns this adclear does not know ({', '.join(extra)}): a newer "
+                f"or modified adclear wrote it; this one reads schema version {SCHEMA_VERSION}; nothing was changed"
+            )
+
+
+def _wal(db: sqlite_utils.Database, path: Path) -> None:
+    conn = db.conn
+    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return  # nothing to write: a read-only database in WAL mode can still be read
+    with db.ensure_autocommit_on():
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise DatabaseError(f"{path}: could not switch to WAL mode (got {mode}); is it on a network disk?")
+
+
+def _refuse_unusable_file(path: Path) -> None:
+    """An existing file that is empty or not SQLite is never turned into a new database."""
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise DatabaseError(f"{path} is a directory, not a database: give the path of the database file") from None
+    except OSError as e:
+        raise DatabaseError(f"cannot read the database {path}: {e.strerror}") from None
+    if not header:
+        raise DatabaseError(
+            f"{path} is an empty file (0 bytes), not an adclear database: restore it from a backup, or delete it "
+            "to start a new database there"
+        )
+    if header != SQLITE_HEADER:
+        raise DatabaseError(f"{path} is not a usable adclear database: file is not a database (not SQLite)")
+
+
+def database_path(db: sqlite_utils.Database) -> Path | None:
+    """The file behind ``db`` (None for an in-memory database)."""
+    for _, name, file in db.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return Path(file) if file else None
+    return None
+
+
+def quick_check(db: sqlite_utils.Database, *, full: bool = False) -> list[str]:
+    """SQLite's own check of the file (``quick_check``, or ``integrity_check`` with ``full``): [] when sound."""
+    pragma = "integrity_check" if full else "quick_check"
+    try:
+        rows = [r[0] for r in db.execute(f"PRAGMA {pragma}(20)").fetchall()]
+    except sqlite3.DatabaseError as e:
+        return [str(e)]
+    return [] if rows == ["ok"] else rows
+
+
+def _check_before_writing(db: sqlite_utils.Database) -> None:
+    """``quick_check`` before this process first writes to the database; refuses a damaged one."""
+    path = database_path(db)
+    key = str(path.resolve()) if path else ""
+    if not key or key in _checked:
+        return
+    with _checked_lock:
+        if key in _checked:
+            return
+        problems = quick_check(db)
+        if problems:
+            raise DatabaseError(
+                f"{path} is damaged ({problems[0]}); nothing was written. Run `adclear doctor`, and restore the "
+                "database from a backup (docs/operations.md)"
+            )
+        _checked.add(key)
 
 
 @contextlib.contextmanager
@@ -60,6 +253,7 @@ def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     conn = db.conn
     if conn.in_transaction:
         raise RuntimeError("immediate() inside an open transaction: commit or roll back first")
+    _check_before_writing(db)
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
@@ -83,3 +277,50 @@ def snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     finally:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+
+
+# SQLite's primary result codes (the low byte of sqlite_errorcode) that a user can do something about
+_DAMAGED = {11: "SQLITE_CORRUPT", 26: "SQLITE_NOTADB"}
+_READONLY, _FULL, _CANTOPEN, _IOERR, _BUSY = 8, 13, 14, 10, 5
+
+
+def _disk_full(path: str | Path | None) -> bool:
+    """Whether the file system holding ``path`` has (next to) no room left: SQLite then often says "I/O error"
+    (it cannot grow its -shm file), not "full"."""
+    if not path:
+        return False
+    try:
+        return shutil.disk_usage(Path(path).parent).free < 256 * 1024
+    except OSError:
+        return False
+
+
+def explain(error: sqlite3.Error, path: str | Path | None) -> DatabaseError:
+    """One line for an SQLite error: what happened to the database at ``path`` and what to do about it."""
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    where = str(path) if path else "the database"
+    text = str(error)
+    if primary in _DAMAGED or "malformed" in text:
+        return DatabaseError(
+            f"{where} is damaged ({text}): run `adclear doctor`, and restore the database from a backup "
+            "(docs/operations.md)"
+        )
+    if primary == _READONLY:
+        return DatabaseError(
+            f"{where} is read-only ({text}): nothing was written. Let the user running adclear write the file, "
+            "its -wal and -shm files and their directory (chmod/chown; `chattr -i` for an immutable file; a "
+            "read-only mount must be remounted read-write)"
+        )
+    if primary == _FULL or (primary == _IOERR and _disk_full(path)):
+        return DatabaseError(
+            f"the disk holding {where} is full ({text}): nothing was written. Free space on it (old WARC files, "
+            "logs), then run the command again"
+        )
+    if primary == _CANTOPEN:
+        return DatabaseError(f"cannot open {where} ({text}): check that its directory exists and is writable")
+    if primary == _IOERR:
+        return DatabaseError(f"{where}: the disk reported an I/O error ({text}); check the disk, then `adclear doctor`")
+    if primary == _BUSY:
+        return DatabaseError(f"{where} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000} s ({text})")
+    return DatabaseError(f"{where}: {text}")

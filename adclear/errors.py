@@ -12,7 +12,9 @@ Only the CLI turns them into ``click.ClickException`` (one line, exit code 1, no
         ├── UnknownAd           no ad with that id
         ├── AlreadyDecided      the ad was already confirmed or rejected
         ├── InvalidChoice       an unknown category, reason or action
-        └── HeldByOther         another reviewer holds the ad's claim
+        ├── HeldByOther         another reviewer holds the ad's claim
+        ├── LedgerBroken        the ledger fails its check: nothing may be appended
+        └── NotAnAccount        a reviewer name (--as) that is no account with the role needed
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = [
     "DatabaseError",
     "HeldByOther",
     "InvalidChoice",
+    "LedgerBroken",
+    "NotAnAccount",
     "ReviewError",
     "SeedsInvalid",
     "UnknownAd",
@@ -69,3 +73,11 @@ class InvalidChoice(ReviewError):
 
 class HeldByOther(ReviewError):
     """Another reviewer holds the ad's claim."""
+
+
+class LedgerBroken(ReviewError):
+    """The ledger fails its check (edited, cut, damaged): nothing may be appended to it."""
+
+
+class NotAnAccount(ReviewError):
+    """A reviewer name (--as) that is no active account with the role needed."""

@@ -7,7 +7,9 @@ not at all. Two reviewers clicking at once: the second one finds the ad decided 
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,7 @@ import sqlite_utils
 from adclear.db import immediate
 from adclear.errors import AlreadyDecided, HeldByOther, InvalidChoice, UnknownAd
 from adclear.timeutil import local, now_utc
-from review import audit, ledger
+from review import anchors, audit, ledger
 from review.queue import holder
 
 __all__ = [
@@ -46,6 +48,16 @@ class Decision:
     reason: str
     legal_basis: str
     ledger_seqs: tuple[int, ...]
+
+
+@contextlib.contextmanager
+def _batch(db: sqlite_utils.Database) -> Iterator[None]:
+    """One decision batch: a write transaction on a ledger that passes its check, then its head anchored outside
+    the database (``review.anchors``)."""
+    with immediate(db):
+        ledger.check_before_append(db)
+        yield
+    anchors.record(db, "decision")
 
 
 def _taxonomy():  # noqa: ANN202
@@ -295,7 +307,7 @@ def confirm(
 ) -> Decision:
     """Confirm the ad as illegal: a decision, a ``confirmed`` and a ``takedown_requested`` ledger entry."""
     _check_confirm(category, reason, action, reviewer)
-    with immediate(db):
+    with _batch(db):
         ad = _load_ad(db, ad_id)
         _check_open(db, ad, reviewer)
         made = _confirm_one(
@@ -319,7 +331,7 @@ def reject(
 ) -> Decision:
     """Reject the flag: a decision and a ``rejected`` ledger entry; the ad leaves the queue."""
     _check_reject(reason, note, reviewer)
-    with immediate(db):
+    with _batch(db):
         ad = _load_ad(db, ad_id)
         _check_open(db, ad, reviewer)
         made = _reject_one(db, ad, reviewer=reviewer, reason=reason, note=note, address=address, cluster=None)
@@ -366,7 +378,7 @@ def confirm_cluster(
     """Confirm every undecided ad of a cluster of near-duplicates with one reason: one decision (and its ledger
     entries) per ad, all in one transaction."""
     _check_confirm(category, reason, action, reviewer)
-    with immediate(db):
+    with _batch(db):
         made = [
             _confirm_one(
                 db,
@@ -391,7 +403,7 @@ def reject_cluster(
 ) -> list[Decision]:
     """Reject every undecided ad of a cluster with one reason: one decision and ledger entry per ad."""
     _check_reject(reason, note, reviewer)
-    with immediate(db):
+    with _batch(db):
         made = [
             _reject_one(db, ad, reviewer=reviewer, reason=reason, note=note, address=address, cluster=cluster_id)
             for ad in _cluster_open_ads(db, cluster_id, "rejected", reviewer)
@@ -406,7 +418,7 @@ def reverse(db: sqlite_utils.Database, ad_id: int, *, reviewer: str, reason: str
     _check_reviewer(reviewer)
     if not reason.strip():
         raise InvalidChoice("a reversal needs a reason (--reason)")
-    with immediate(db):
+    with _batch(db):
         ad = _load_ad(db, ad_id)
         row = db.execute(
             "SELECT id, decision, ledger_seq FROM decisions WHERE ad_id = ? AND reversed_seq IS NULL "

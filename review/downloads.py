@@ -9,7 +9,7 @@ import sqlite_utils
 
 from adclear.db import immediate
 from adclear.timeutil import local, now_utc
-from review import audit
+from review import anchors, audit
 from review.export import FORMATS, TakedownList, takedown_list, write
 
 __all__ = ["MIME_TYPES", "takedown_download"]
@@ -47,4 +47,5 @@ def takedown_download(
             },
             address=address,
         )
+    anchors.record(db, "export")
     return content, name, result

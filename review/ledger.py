@@ -14,14 +14,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
+from adclear.errors import LedgerBroken
 from adclear.timeutil import now_utc
 
-__all__ = ["GENESIS", "Entry", "Head", "LedgerError", "VerifyResult", "append", "entries", "head", "verify"]
+__all__ = [
+    "GENESIS",
+    "Entry",
+    "Head",
+    "LedgerBroken",
+    "LedgerError",
+    "VerifyResult",
+    "append",
+    "check_before_append",
+    "entries",
+    "head",
+    "verify",
+]
 
 GENESIS = "0" * 64
 
@@ -39,7 +53,7 @@ ACTIONS = {
 
 
 class LedgerError(Exception):
-    """An entry cannot be appended (not inside a write transaction, bad action)."""
+    """An entry cannot be appended (not inside a write transaction, bad action): a bug in the caller."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +140,7 @@ def parse_checkpoint(text: str) -> Head:
     return Head(int(seq), digest.strip().lower())
 
 
-def verify(db: sqlite_utils.Database, *, checkpoint: Head | None = None) -> VerifyResult:
+def _chain(db: sqlite_utils.Database, checkpoint: Head | None) -> VerifyResult:
     """Recompute the chain from the first entry; stop at the first entry that does not hold."""
     expected_seq, prev, count, last = 1, GENESIS, 0, None
     checkpoint_seen = False
@@ -166,3 +180,78 @@ def verify(db: sqlite_utils.Database, *, checkpoint: Head | None = None) -> Veri
             checkpoint.seq,
         )
     return VerifyResult(True, count, last)
+
+
+def _anchor_problem(db: sqlite_utils.Database, last: Head | None, anchor: Any) -> str:
+    """How the chain disagrees with the anchor kept outside the database ('' when it holds or there is none)."""
+    if anchor is None:
+        return ""
+    end = last.seq if last else 0
+    if anchor.seq > end:
+        return (
+            f"the ledger ends at entry {end} but its anchor file recorded entry {anchor.seq} at {anchor.at}: "
+            f"entries {end + 1}–{anchor.seq} were cut from its tail"
+        )
+    row = db.execute("SELECT hash FROM ledger WHERE seq = ?", [anchor.seq]).fetchone()
+    if row is not None and row[0] != anchor.hash:
+        return f"entry {anchor.seq}: hash differs from the anchor recorded at {anchor.at}: the chain was rewritten"
+    return ""
+
+
+def _beyond(db: sqlite_utils.Database, last: Head | None, anchor: Any) -> str:
+    """What points past the ledger's end: the anchor kept outside it, or decisions recorded with their entries."""
+    problem = _anchor_problem(db, last, anchor)
+    if problem:
+        return problem
+    end = last.seq if last else 0
+    past = db.execute(
+        "SELECT max(ledger_seq), max(reversed_seq) FROM decisions WHERE ledger_seq > ? OR reversed_seq > ?", [end, end]
+    ).fetchone()
+    pointed = max((s for s in past if s is not None), default=None)
+    if pointed is not None:
+        return f"decisions point at ledger entry {pointed}, past its end at entry {end}: entries were cut from its tail"
+    return ""
+
+
+def verify(db: sqlite_utils.Database, *, checkpoint: Head | None = None, anchor: Any = None) -> VerifyResult:
+    """The chain recomputed, held against ``checkpoint`` (a head kept elsewhere), ``anchor`` (the anchor file's
+    latest, ``review.anchors.latest``) and the decisions that cite its entries. A ledger whose pages cannot be read
+    is reported as broken, not raised."""
+    try:
+        result = _chain(db, checkpoint)
+        if result.ok:
+            problem = _beyond(db, result.head, anchor)
+            if problem:
+                end = result.head.seq if result.head else 0
+                return VerifyResult(False, result.entries, result.head, problem, end + 1)
+        return result
+    except sqlite3.DatabaseError as e:
+        return VerifyResult(
+            False,
+            0,
+            None,
+            f"the ledger cannot be read ({e}): run `adclear doctor`, and restore the database from a backup "
+            "(docs/operations.md)",
+        )
+
+
+def check_before_append(db: sqlite_utils.Database) -> None:
+    """Refuse to extend a chain whose head does not hold, or that ends before its latest anchor (cheap: the head,
+    its predecessor and the anchor file's tail). Inside the caller's write transaction."""
+    from review import anchors
+
+    rows = db.execute(
+        "SELECT seq, at, actor, action, ad_id, payload, prev_hash, hash FROM ledger ORDER BY seq DESC LIMIT 2"
+    ).fetchall()
+    problem = ""
+    if rows:
+        seq, at, actor, action, ad_id, payload, prev_hash, digest = rows[0]
+        expected_prev = rows[1][7] if len(rows) > 1 else GENESIS
+        if entry_hash(seq, at, actor, action, ad_id, payload, prev_hash) != digest:
+            problem = f"entry {seq}: its content does not match its hash (edited)"
+        elif prev_hash != expected_prev or (len(rows) > 1 and rows[1][0] != seq - 1):
+            problem = f"entry {seq} does not follow entry {seq - 1}"
+    last = Head(rows[0][0], rows[0][7]) if rows else None
+    problem = problem or _anchor_problem(db, last, anchors.latest(db))
+    if problem:
+        raise LedgerBroken(f"the ledger fails its check ({problem}); nothing was recorded: run `adclear ledger verify`")

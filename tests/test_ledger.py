@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
 from click.testing import CliRunner
 
 from adclear.cli import main
-from adclear.db import immediate
+from adclear.db import connect, immediate
 from review import ledger
 
 
@@ -129,3 +130,121 @@ def test_a_checkpoint_past_the_end_is_reported(chained, db_path):
     result = verify_cli(db_path, "--checkpoint", f"9:{'a' * 64}")
     assert result.exit_code == 1
     assert result.output == "Error: ledger broken: checkpoint entry 9 is not in the ledger (it ends at 5)\n"
+
+
+# --- the head anchored outside the database (issue 14, finding 10) -------------------------------------------------
+
+
+@pytest.fixture
+def decided(tmp_path):
+    """A database with two confirmed ads (ledger entries 1–4), decided through the CLI."""
+    from tests.webdata import build
+
+    db_path = tmp_path / "data" / "adclear.db"
+    ids = build(db_path)
+    for key in ("promo0", "promo1"):
+        result = CliRunner().invoke(
+            main,
+            ["--db", str(db_path), "review", "confirm", str(ids[key]), "--category", "养老投资", "--reason", "x"]
+            + ["--as", "rev1"],
+        )
+        assert result.exit_code == 0, result.output
+    return db_path, ids
+
+
+def cut_tail(db_path, keep: int) -> None:
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DROP TRIGGER ledger_no_delete")
+        conn.execute("DELETE FROM ledger WHERE seq > ?", [keep])
+
+
+def test_each_decision_batch_and_export_appends_the_head_beside_the_database(decided):
+    from review import anchors
+
+    db_path, _ = decided
+    path = db_path.with_name("adclear.db.anchors")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    with sqlite3.connect(db_path) as conn:
+        hashes = dict(conn.execute("SELECT seq, hash FROM ledger"))
+    assert [line.split("\t")[0] for line in lines] == [f"2:{hashes[2]}", f"4:{hashes[4]}"]
+    assert [line.split("\t")[2] for line in lines] == ["decision", "decision"]
+    result = CliRunner().invoke(main, ["--db", str(db_path), "export", "--out", str(db_path.parent / "t.csv")])
+    assert result.exit_code == 0, result.output
+    assert path.read_text(encoding="utf-8").splitlines()[-1].split("\t")[::2] == [f"4:{hashes[4]}", "export"]
+    latest = anchors.latest(connect(db_path))
+    assert (latest.seq, latest.hash) == (4, hashes[4])
+    result = verify_cli(db_path)
+    assert result.exit_code == 0
+    assert result.output == f"ledger ok: 4 entries, head 4:{hashes[4]}; anchor 4 holds\n"
+
+
+def test_a_ledger_cut_at_its_tail_fails_against_its_anchor(decided):
+    db_path, ids = decided
+    cut_tail(db_path, 2)
+    result = verify_cli(db_path)
+    assert result.exit_code == 1
+    assert re.fullmatch(
+        r"Error: ledger broken: the ledger ends at entry 2 but its anchor file recorded entry 4 at \S+: "
+        r"entries 3–4 were cut from its tail\n",
+        result.output,
+    ), result.output
+    # and nothing more is appended to it
+    result = CliRunner().invoke(
+        main,
+        ["--db", str(db_path), "review", "reject", str(ids["promo2"]), "--reason", "防非宣传", "--as", "rev1"],
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Error: the ledger fails its check (the ledger ends at entry 2 but its anchor file recorded entry 4 at "
+    )
+    assert result.output.endswith("); nothing was recorded: run `adclear ledger verify`\n")
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT max(seq) FROM ledger").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM decisions").fetchone() == (2,)
+
+
+def test_without_its_anchor_file_a_cut_ledger_is_named_by_the_decisions(decided):
+    db_path, _ = decided
+    cut_tail(db_path, 2)
+    db_path.with_name("adclear.db.anchors").unlink()
+    result = verify_cli(db_path)
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: ledger broken: decisions point at ledger entry 3, past its end at entry 2: entries were cut from "
+        "its tail\n"
+    )
+
+
+def test_the_head_is_sent_to_a_webhook(decided, monkeypatch):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    db_path, ids = decided
+    monkeypatch.setenv("ADCLEAR_ANCHOR_URL", f"http://127.0.0.1:{server.server_port}/anchor")
+    try:
+        result = CliRunner().invoke(
+            main, ["--db", str(db_path), "review", "reject", str(ids["promo2"]), "--reason", "防非宣传", "--as", "rev1"]
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(db_path) as conn:
+        head_hash = conn.execute("SELECT hash FROM ledger WHERE seq = 5").fetchone()[0]
+    assert len(received) == 1
+    assert received[0]["seq"] == 5 and received[0]["hash"] == head_hash and received[0]["why"] == "decision"
+    assert received[0]["database"] == str(db_path)

@@ -144,7 +144,7 @@ def test_confirm_reject_export_verify(db_copy, tmp_path):
 
     r = cli(db_copy, "ledger", "verify", "--checkpoint", f"{last[1]}:{last[2]}")
     assert r.exit_code == 0, r.output
-    assert r.output == f"ledger ok: 3 entries, head 3:{last[2]}; checkpoint 3 holds\n"
+    assert r.output == f"ledger ok: 3 entries, head 3:{last[2]}; checkpoint 3 holds; anchor 3 holds\n"
 
     r = cli(db_copy, "ledger", "show", "--last", "2")
     assert r.exit_code == 0

@@ -304,13 +304,18 @@ def ledger_verify(cfg: Config, checkpoint: str | None) -> None:
             point = chain.parse_checkpoint(checkpoint)
         except ValueError as e:
             raise InvalidChoice(str(e)) from None
-    result = chain.verify(cfg.db(), checkpoint=point)
+    from review.anchors import latest
+
+    db = cfg.db()
+    anchor = latest(db)
+    result = chain.verify(db, checkpoint=point, anchor=anchor)
     if not result.ok:
         raise AdclearError(f"ledger broken: {result.problem}")
     if result.head is None:
         echo("ledger ok: empty")
     else:
         suffix = f"; checkpoint {point.seq} holds" if point else ""
+        suffix += f"; anchor {anchor.seq} holds" if anchor else ""
         echo(f"ledger ok: {result.entries} entries, head {result.head}{suffix}")
 
 
@@ -323,7 +328,7 @@ def ledger_verify(cfg: Config, checkpoint: str | None) -> None:
 def export(cfg: Config, fmt: str, out_path: Path, platform: str | None, actor: str | None) -> None:
     """Write the takedown list; its last row carries the ledger head (seq and hash)."""
     from adclear.db import immediate
-    from review import audit
+    from review import anchors, audit
     from review.export import takedown_list, write
 
     db = cfg.db()
@@ -342,6 +347,7 @@ def export(cfg: Config, fmt: str, out_path: Path, platform: str | None, actor: s
                 "head": str(result.head) if result.head else None,
             },
         )
+    anchors.record(db, "export")
     per = ", ".join(f"{p} {n}" for p, n in result.by_platform().items()) or "none"
     head = result.head or "empty ledger"
     echo(f"{len(result.rows)} takedowns ({per}) → {out_path}; ledger head {head}")

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from adclear.errors import ReviewError
-from review import downloads, escalations, ledger, logs, users
+from review import anchors, downloads, escalations, ledger, logs, users
 from review.export import FORMATS, takedown_list
 from review.web.i18n import t
 from review.web.security import client_address, requires
@@ -104,7 +104,7 @@ def ledger_view() -> Any:
     entries = logs.ledger_page(g.db, before_seq=_int("before"), limit=101)
     return render_template(
         "ledger.html",
-        result=ledger.verify(g.db, checkpoint=checkpoint),
+        result=ledger.verify(g.db, checkpoint=checkpoint, anchor=anchors.latest(g.db)),
         checkpoint=checkpoint_text,
         checkpoint_error=checkpoint_error,
         entries=entries[:100],

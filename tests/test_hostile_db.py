@@ -1,0 +1,275 @@
+"""A database that cannot be trusted is refused in one line, and nothing is written to it (issue 14, findings 6,
+7 and 9): an empty or foreign file, a newer schema, renamed or added columns, damaged pages, a read-only or
+immutable file, a full disk."""
+
+# ruff: noqa: F811 (pytest fixtures imported from tests.test_web are arguments here)
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from adclear.migrations import migrations
+from tests.conftest import run_adclear
+from tests.test_web import site, template  # noqa: F401 (fixtures: a private copy of the web tests' database)
+
+SCHEMA_VERSION = len(migrations._migrations)
+
+
+def confirm(db_path, ad_id, *, who="rev1"):
+    return run_adclear(
+        "review", "confirm", ad_id, "--category", "投资理财/P2P网贷", "--reason", "保本保息", "--as", who, db=db_path
+    )
+
+
+def one_line_error(result, message: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr == f"Error: {message}\n"
+
+
+def settle(db_path: Path) -> None:
+    """Everything in the main file (no -wal left), as a copy or a backup would find it."""
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def ledger_rows(db_path: Path) -> int:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute("SELECT count(*) FROM ledger").fetchone()[0]
+
+
+# --- files that are not (or no longer) an adclear database ------------------------------------------------------
+
+
+def test_an_empty_file_is_refused_not_recreated(tmp_path):
+    path = tmp_path / "adclear.db"
+    path.touch()
+    result = run_adclear("ledger", "verify", db=path)
+    one_line_error(
+        result,
+        f"{path} is an empty file (0 bytes), not an adclear database: restore it from a backup, or delete it "
+        "to start a new database there",
+    )
+    assert path.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adclear.db"]
+
+
+def test_a_database_of_another_program_is_refused(tmp_path):
+    path = tmp_path / "notes.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    before = path.read_bytes()
+    result = run_adclear("queue", db=path)
+    one_line_error(
+        result,
+        f"{path} is an SQLite database of another program (tables: notes), not adclear's: give the path of "
+        "adclear's database (--db or $ADCLEAR_DB)",
+    )
+    assert path.read_bytes() == before
+
+
+def test_a_database_from_a_newer_adclear_is_refused_naming_its_version(site):
+    db_path, ids = site
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('adclear', 'm099_signatures', '2027-01-01')"
+        )
+    settle(db_path)
+    before = db_path.read_bytes()
+    result = confirm(db_path, ids["promo0"])
+    one_line_error(
+        result,
+        f"{db_path} was written by a newer adclear (schema version {SCHEMA_VERSION + 1}; migrations this adclear "
+        f"does not know: m099_signatures); adclear 0.1.0 reads schema version {SCHEMA_VERSION} at most: upgrade "
+        "adclear to use it (nothing was changed)",
+    )
+    assert db_path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            "PRAGMA user_version = 42",
+            "{db} was written by a newer adclear (schema version 42); adclear 0.1.0 reads schema version "
+            f"{SCHEMA_VERSION} at most: upgrade adclear to use it (nothing was changed)",
+        ),
+        (
+            "ALTER TABLE ledger ADD COLUMN signature TEXT",
+            "{db}: the table ledger has columns this adclear does not know (signature): a newer or modified "
+            f"adclear wrote it; this one reads schema version {SCHEMA_VERSION}; nothing was changed",
+        ),
+        (
+            "ALTER TABLE ads RENAME COLUMN title TO headline",
+            "{db}: the table ads has no column title (renamed or dropped outside adclear?): restore the "
+            "database from a backup; nothing was changed",
+        ),
+    ],
+    ids=["schema-version", "extra-ledger-column", "renamed-column"],
+)
+def test_a_schema_this_adclear_did_not_make_is_refused(site, change, message):
+    db_path, ids = site
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(change)
+    one_line_error(confirm(db_path, ids["promo0"]), message.format(db=db_path))
+    one_line_error(run_adclear("show", ids["promo0"], db=db_path), message.format(db=db_path))
+    assert ledger_rows(db_path) == 0
+
+
+# --- damaged pages ------------------------------------------------------------------------------------------------
+
+
+def damage(db_path: Path, table: str) -> None:
+    """Overwrite the root page of ``table`` with garbage, as a failing disk or a stray write would."""
+    settle(db_path)
+    with sqlite3.connect(db_path) as conn:
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", [table]).fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with db_path.open("r+b") as f:
+        f.seek((root - 1) * size)
+        f.write(b"\xa5" * size)
+
+
+def test_a_damaged_ledger_is_reported_by_verify_and_refused_by_confirm(site):
+    db_path, ids = site
+    assert confirm(db_path, ids["promo0"]).returncode == 0
+    damage(db_path, "ledger")
+    result = run_adclear("ledger", "verify", db=db_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr == (
+        "Error: ledger broken: the ledger cannot be read (database disk image is malformed): run `adclear doctor`, "
+        "and restore the database from a backup (docs/operations.md)\n"
+    )
+    damaged = db_path.read_bytes()
+    result = confirm(db_path, ids["promo1"])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"Error: {db_path} is damaged (")
+    assert result.stderr.endswith(
+        "); nothing was written. Run `adclear doctor`, and restore the database from a backup (docs/operations.md)\n"
+    )
+    assert db_path.read_bytes() == damaged
+    assert not Path(f"{db_path}-wal").exists() or Path(f"{db_path}-wal").stat().st_size == 0
+
+
+def test_a_damaged_table_gives_queue_one_line(site):
+    db_path, _ = site
+    damage(db_path, "verdicts")
+    result = run_adclear("queue", db=db_path)
+    one_line_error(
+        result,
+        f"{db_path} is damaged (database disk image is malformed): run `adclear doctor`, and restore the database "
+        "from a backup (docs/operations.md)",
+    )
+
+
+# --- read-only, immutable, full ------------------------------------------------------------------------------------
+
+
+def make_immutable(path: Path) -> None:
+    if os.geteuid() == 0:  # root writes through chmod: only the immutable flag stops it
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("chattr +i is not supported on this file system")
+    else:
+        path.chmod(0o444)
+
+
+def release(path: Path) -> None:
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    path.chmod(0o644)
+
+
+def test_an_immutable_database_is_read_but_not_written(site):
+    db_path, ids = site
+    settle(db_path)
+    make_immutable(db_path)
+    try:
+        result = run_adclear("queue", db=db_path)
+        assert result.returncode == 0, result.stderr
+        assert "鑫盛通网贷" in result.stdout
+        result = confirm(db_path, ids["promo0"])
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.stderr == (
+            f"Error: {db_path} is read-only (attempt to write a readonly database): nothing was written. Let the "
+            "user running adclear write the file, its -wal and -shm files and their directory (chmod/chown; "
+            "`chattr -i` for an immutable file; a read-only mount must be remounted read-write)\n"
+        )
+    finally:
+        release(db_path)
+    assert ledger_rows(db_path) == 0
+
+
+def in_namespace(script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` as root in a private mount namespace: its mounts vanish with it."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare for a private mount")
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("unshare -m is not allowed here")
+    return subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120)
+
+
+def test_a_read_only_mount_is_one_line(site):
+    db_path, ids = site
+    settle(db_path)
+    adclear = f"{shutil.which('python3') and os.sys.executable} -m adclear --db {db_path}"
+    result = in_namespace(
+        f"mount --bind -o ro {db_path.parent} {db_path.parent} && cd {Path(__file__).parents[1]} && "
+        f"{adclear} review confirm {ids['promo0']} --category 养老投资 --reason x --as rev1"
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"Error: {db_path} is read-only (") or result.stderr.startswith(
+        f"Error: cannot open {db_path} ("
+    ), result.stderr
+    assert ledger_rows(db_path) == 0
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(site, tmp_path):
+    db_path, ids = site
+    settle(db_path)
+    mount = tmp_path / "small"
+    mount.mkdir()
+    copy = mount / "data" / "adclear.db"
+    adclear = f"{os.sys.executable} -m adclear --db {copy}"
+    result = in_namespace(
+        f"mount -t tmpfs -o size=2m tmpfs {mount} && mkdir {copy.parent} && cp {db_path} {copy} && "
+        f"dd if=/dev/zero of={mount}/filler bs=4k 2>/dev/null; cd {Path(__file__).parents[1]} && "
+        f"{adclear} review confirm {ids['promo0']} --category 养老投资 --reason x --as rev1; echo exit=$?; "
+        f"rm {mount}/filler && {adclear} ledger verify && {adclear} queue"
+    )
+    assert "exit=1" in result.stdout, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    first = result.stderr.splitlines()[0]
+    # SQLite says "database or disk is full", or "disk I/O error" when it cannot grow its -shm file
+    assert first.startswith(f"Error: the disk holding {copy} is full ("), result.stderr
+    assert first.endswith("): nothing was written. Free space on it (old WARC files, logs), then run the command again")
+    # once there is room again, the database is as it was
+    assert "ledger ok: empty" in result.stdout, result.stderr
+    assert "鑫盛通网贷" in result.stdout
+
+
+def test_a_full_database_is_reported_by_the_library(site):
+    """The same condition without a mount: SQLite's page limit, as a full disk looks to it."""
+    import adclear.db as adb
+    from adclear.errors import DatabaseError
+    from review import decisions
+
+    db_path, ids = site
+    db = adb.connect(db_path)
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        decisions.confirm(db, ids["promo0"], reviewer="rev1", category="养老投资", reason="x" * 20000)
+    error = adb.explain(caught.value, db_path)
+    assert isinstance(error, DatabaseError)
+    assert str(error).startswith(f"the disk holding {db_path} is full (database or disk is full): nothing was written")
+    assert db.execute("SELECT count(*) FROM ledger").fetchone()[0] == 0
+    db.close()
