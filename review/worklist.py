@@ -55,8 +55,8 @@ class Filter:
             site=text("site"),
             category=text("category") if text("category") in CATEGORIES else "",
             band=text("band") if text("band") in BANDS else "",
-            date_from=text("from") if _day(text("from")) else "",
-            date_to=text("to") if _day(text("to")) else "",
+            date_from=text("from") if day_in_bounds(text("from")) else "",
+            date_to=text("to") if day_in_bounds(text("to")) else "",
             source=text("source"),
             state=text("state") if text("state") in STATES else "",
         )
@@ -71,11 +71,16 @@ class Filter:
         return bool(self.query())
 
 
-def _day(text: str) -> date | None:
+# the dates a filter can name: within them, the time-zone arithmetic cannot overflow
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def day_in_bounds(text: str) -> date | None:
     try:
-        return date.fromisoformat(text) if text else None
+        day = date.fromisoformat(text) if text else None
     except ValueError:
         return None
+    return day if day is not None and FIRST_DAY <= day <= LAST_DAY else None
 
 
 def _local_midnight_utc(day: date) -> str:

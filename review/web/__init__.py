@@ -27,12 +27,13 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     from adclear.db import connect
     from review import worklist
     from review.queue import DEFAULT_LEASE_SECONDS
-    from review.web import i18n, security, views_auth, views_review, views_supervise
+    from review.web import i18n, params, security, views_auth, views_review, views_supervise
     from review.web.cache import StaleWhileRefresh
 
     db_path = Path(db_path)
     connect(db_path).close()  # create and migrate before the first request
     app = Flask(__name__)
+    app.url_map.converters["id"] = params.IdConverter
     app.config.update(
         SECRET_KEY=security.load_secret_key(db_path.parent),
         DB_PATH=db_path,

@@ -86,6 +86,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "err.forbidden": ("无权访问此页面。", "You may not open this page."),
     "err.not_found": ("页面不存在。", "No such page."),
     "err.bad_request": ("请求无效。", "Bad request."),
+    "err.bad_param": (
+        "参数“{name}”无效：编号须为 1 至 9223372036854775807 的整数，日期须为 2000-01-01 至 2099-12-31 的 YYYY-MM-DD。",
+        "The parameter '{name}' is not valid: ids are whole numbers from 1 to 9223372036854775807, dates "
+        "YYYY-MM-DD from 2000-01-01 to 2099-12-31.",
+    ),
+    "err.database": (
+        "数据库暂时无法使用，操作未执行：{detail}",
+        "The database cannot be used now; nothing was done: {detail}",
+    ),
     "err.too_big": ("提交的内容过大。", "What was sent is too large."),
     "err.held": ("该广告已被 {who} 认领，请处理其他广告。", "{who} holds this ad: pick another one."),
     "err.decided": (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from flask import (
@@ -17,6 +18,8 @@ from flask import (
     url_for,
 )
 
+from adclear.db import explain
+from adclear.errors import DatabaseError
 from adclear.timeutil import local
 from review import sessions, users
 from review.web.i18n import LANGUAGES, t
@@ -144,6 +147,8 @@ def install_errors(app: Flask) -> None:
             detail = getattr(error, "description", "")
             if code == 400 and detail == "csrf":
                 message = t("err.csrf")
+            elif code == 400 and str(detail).startswith("param:"):
+                message = t("err.bad_param", name=str(detail)[6:])
             elif code == 403 and detail in ("supervisor", "admin"):
                 message = t("err.role", role=t(f"role.{detail}"))
             else:
@@ -152,6 +157,15 @@ def install_errors(app: Flask) -> None:
 
         return handler
 
+    def database(error: Exception) -> Any:
+        """The database failed under the request (damaged, read-only, full disk): 503 with what happened."""
+        if isinstance(error, sqlite3.Error):
+            error = explain(error, app.config.get("DB_PATH"))
+        app.logger.error("database error: %s", error)
+        return render_template("error.html", code=503, message=t("err.database", detail=str(error))), 503
+
+    app.register_error_handler(sqlite3.DatabaseError, database)
+    app.register_error_handler(DatabaseError, database)
     for code, key in ((400, "err.bad_request"), (403, "err.forbidden"), (404, "err.not_found"), (413, "err.too_big")):
         app.register_error_handler(code, page(code, key))
     app.register_error_handler(405, page(405, "err.bad_request"))

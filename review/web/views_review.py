@@ -11,6 +11,7 @@ from classifier.taxonomy import CATEGORIES, REJECT_REASONS, SIGNALS
 from review import adhistory, archived, decisions, escalations, queue, worklist
 from review.adview import ad_detail
 from review.users import has_role
+from review.web import params
 from review.web.highlight import numbered_hits, segments
 from review.web.i18n import t
 from review.web.security import client_address, requires
@@ -34,11 +35,10 @@ def _supervisor() -> bool:
 @bp.route("/queue", endpoint="queue")
 @requires("reviewer")
 def queue_page() -> Any:
+    for name in ("from", "to"):
+        params.day(request.args.get(name, "").strip(), name)
     f = worklist.Filter.from_args(request.args)
-    try:
-        page = max(1, min(int(request.args.get("page", "1")), 1000))
-    except ValueError:
-        page = 1
+    page = min(params.number("page", default=1) or 1, 1000)
     rows = worklist.items(g.db, f, reviewer=_me(), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     return render_template(
         "queue.html",
@@ -63,7 +63,7 @@ def claim_next() -> Any:
     return redirect(url_for("review.ad", ad_id=ad_id))
 
 
-@bp.route("/ad/<int:ad_id>")
+@bp.route("/ad/<id:ad_id>")
 @requires("reviewer")
 def ad(ad_id: int) -> Any:
     try:
@@ -165,7 +165,7 @@ def _refuse(ad_id: int, error: Exception) -> Any:
     return redirect(url_for("review.ad", ad_id=ad_id))
 
 
-@bp.route("/ad/<int:ad_id>/claim", methods=["POST"])
+@bp.route("/ad/<id:ad_id>/claim", methods=["POST"])
 @requires("reviewer")
 def claim(ad_id: int) -> Any:
     got = queue.claim(g.db, _me(), ad_id=ad_id, lease_seconds=current_app.config["LEASE_SECONDS"])
@@ -175,7 +175,7 @@ def claim(ad_id: int) -> Any:
     return redirect(url_for("review.ad", ad_id=ad_id))
 
 
-@bp.route("/ad/<int:ad_id>/release", methods=["POST"])
+@bp.route("/ad/<id:ad_id>/release", methods=["POST"])
 @requires("reviewer")
 def release(ad_id: int) -> Any:
     if queue.release(g.db, ad_id, _me()):
@@ -217,7 +217,7 @@ def reject_choice(form: Any) -> dict[str, Any]:
     return {"reason": reason, "note": note}
 
 
-@bp.route("/ad/<int:ad_id>/confirm", methods=["POST"])
+@bp.route("/ad/<id:ad_id>/confirm", methods=["POST"])
 @requires("reviewer")
 def confirm(ad_id: int) -> Any:
     _not_escalated(ad_id)
@@ -229,7 +229,7 @@ def confirm(ad_id: int) -> Any:
     return _after_decision(ad_id)
 
 
-@bp.route("/ad/<int:ad_id>/reject", methods=["POST"])
+@bp.route("/ad/<id:ad_id>/reject", methods=["POST"])
 @requires("reviewer")
 def reject(ad_id: int) -> Any:
     _not_escalated(ad_id)
@@ -241,7 +241,7 @@ def reject(ad_id: int) -> Any:
     return _after_decision(ad_id)
 
 
-@bp.route("/ad/<int:ad_id>/escalate", methods=["POST"])
+@bp.route("/ad/<id:ad_id>/escalate", methods=["POST"])
 @requires("reviewer")
 def escalate(ad_id: int) -> Any:
     note = request.form.get("note", "").strip()[:2000]
@@ -256,7 +256,7 @@ def escalate(ad_id: int) -> Any:
     return _after_decision(ad_id)
 
 
-@bp.route("/ad/<int:ad_id>/evidence/page")
+@bp.route("/ad/<id:ad_id>/evidence/page")
 @requires("reviewer")
 def evidence_page(ad_id: int) -> Any:
     """The archived page, for a sandboxed frame: no script, no request to anywhere, not even this app."""
@@ -277,7 +277,7 @@ def evidence_page(ad_id: int) -> Any:
     return response
 
 
-@bp.route("/ad/<int:ad_id>/evidence/screenshot")
+@bp.route("/ad/<id:ad_id>/evidence/screenshot")
 @requires("reviewer")
 def evidence_screenshot(ad_id: int) -> Any:
     try:

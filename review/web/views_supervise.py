@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from adclear.errors import ReviewError
 from review import anchors, downloads, escalations, ledger, logs, users
 from review.export import FORMATS, takedown_list
+from review.web import params
 from review.web.i18n import t
 from review.web.security import client_address, requires
 from review.web.views_review import confirm_choice, reject_choice
@@ -22,11 +23,6 @@ def _me() -> str:
     return g.web_session.user.name
 
 
-def _int(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 @bp.route("/escalations")
 @requires("supervisor")
 def escalation_list() -> Any:
@@ -38,7 +34,7 @@ def escalation_list() -> Any:
     )
 
 
-@bp.route("/escalations/<int:escalation_id>/resolve", methods=["POST"])
+@bp.route("/escalations/<id:escalation_id>/resolve", methods=["POST"])
 @requires("supervisor")
 def resolve(escalation_id: int) -> Any:
     esc = escalations.get(g.db, escalation_id)
@@ -58,7 +54,7 @@ def resolve(escalation_id: int) -> Any:
     return redirect(url_for("supervise.escalation_list"))
 
 
-@bp.route("/escalations/<int:escalation_id>/return", methods=["POST"])
+@bp.route("/escalations/<id:escalation_id>/return", methods=["POST"])
 @requires("supervisor")
 def send_back(escalation_id: int) -> Any:
     esc = escalations.get(g.db, escalation_id)
@@ -80,7 +76,7 @@ def send_back(escalation_id: int) -> Any:
 def audit_log() -> Any:
     actor = request.args.get("actor", "").strip()[:80]
     action = request.args.get("action", "").strip()[:40]
-    rows = logs.audit_page(g.db, actor=actor, action=action, before_id=_int("before"), limit=101)
+    rows = logs.audit_page(g.db, actor=actor, action=action, before_id=params.number("before"), limit=101)
     return render_template(
         "audit.html",
         rows=rows[:100],
@@ -101,7 +97,7 @@ def ledger_view() -> Any:
             checkpoint = ledger.parse_checkpoint(checkpoint_text)
         except ValueError:
             checkpoint_error = t("ledger.bad_checkpoint")
-    entries = logs.ledger_page(g.db, before_seq=_int("before"), limit=101)
+    entries = logs.ledger_page(g.db, before_seq=params.number("before"), limit=101)
     return render_template(
         "ledger.html",
         result=ledger.verify(g.db, checkpoint=checkpoint, anchor=anchors.latest(g.db)),
