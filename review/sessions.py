@@ -1,11 +1,15 @@
 """Logging in to the web app: the password check, the rate limit, and server-side sessions.
 
-The rate limit counts wrong passwords in a sliding window, per user name and per client address, since the
-last successful login (for that name, or from that address). At the limit, logins are refused until the
-oldest counted failure leaves the window, and the refusal says when that is; refused attempts are not
-counted, so waiting always works. A session is a random token in the browser's cookie; the database keeps
-only its SHA-256, the user, a CSRF token, and when it was last used. A session ends at logout, after
-``idle_seconds`` without a request, ``absolute_seconds`` after login, or when the account is disabled.
+The rate limit counts wrong passwords in a sliding window, per user name (since that name's last successful
+login) and per client address (every failure but those of a name that later logged in from there: another
+account's success does not reset it). The check and the record of the attempt are one write transaction, and
+the attempt counts as a failure until its password proved right, so parallel guesses cannot slip past the
+limit. At the limit, logins are refused until the oldest counted failure leaves the window, and the refusal
+says when that is; refused attempts are not counted, so waiting always works.
+
+A session is a random token in the browser's cookie; the database keeps only its SHA-256, the user, a CSRF
+token, and when it was last used. A session ends at logout, after ``idle_seconds`` without a request,
+``absolute_seconds`` after login, or when the account is disabled.
 """
 
 from __future__ import annotations
@@ -76,19 +80,29 @@ def _dummy_hash() -> str:
     return _DUMMY
 
 
-def _lockout(db: sqlite_utils.Database, column: str, value: str, limit: int, window: int, now: datetime) -> str | None:
-    """When the lockout of ``column = value`` ends (UTC), or None when it is not locked."""
+def _lockout(db: sqlite_utils.Database, kind: str, value: str, limit: int, window: int, now: datetime) -> str | None:
+    """When the lockout of a name (``kind`` ``name``) or an address ends (UTC), or None when it is not locked.
+
+    A name's count starts again at its own successful login. An address's count keeps every failure in the
+    window but those of a name that logged in from that address afterwards (a user's own typos): another
+    account's success does not reset it."""
     since = _iso(now - timedelta(seconds=window))
-    rows = db.execute(
-        f"""SELECT at FROM login_attempts
-            WHERE {column} = ? AND ok = 0 AND at > ?
-              AND at > coalesce((SELECT max(at) FROM login_attempts WHERE {column} = ? AND ok = 1), '')
-            ORDER BY at DESC LIMIT ?""",
-        [value, since, value, limit],
-    ).fetchall()
-    if len(rows) < limit:
+    if kind == "name":
+        sql = """SELECT at FROM login_attempts
+                 WHERE name = ? AND ok = 0 AND at > ?
+                   AND at > coalesce((SELECT max(at) FROM login_attempts WHERE name = ? AND ok = 1), '')
+                 ORDER BY at DESC LIMIT ?"""
+    else:
+        sql = """SELECT f.at FROM login_attempts f
+                 WHERE f.address = ? AND f.ok = 0 AND f.at > ?
+                   AND NOT EXISTS (SELECT 1 FROM login_attempts s
+                                   WHERE s.name = f.name AND s.address = f.address AND s.ok = 1 AND s.at > f.at)
+                 ORDER BY f.at DESC LIMIT ?"""
+    args = [value, since, value, limit] if kind == "name" else [value, since, limit]
+    found = db.execute(sql, args).fetchall()
+    if len(found) < limit:
         return None
-    return _iso(datetime.fromisoformat(rows[-1][0]) + timedelta(seconds=window))
+    return _iso(datetime.fromisoformat(found[-1][0]) + timedelta(seconds=window))
 
 
 def locked_until(db: sqlite_utils.Database, name: str, address: str, limits: Limits) -> tuple[str, str] | None:
@@ -104,6 +118,50 @@ def locked_until(db: sqlite_utils.Database, name: str, address: str, limits: Lim
     return None
 
 
+def _reserve(db: sqlite_utils.Database, name: str, address: str, limits: Limits, locked_action: str | None) -> int:
+    """In one write transaction: refuse a locked name or address, else record the attempt as a failure before
+    the password is checked (so that parallel attempts count each other); returns the attempt's id."""
+    with immediate(db):
+        locked = locked_until(db, name, address, limits)
+        if locked is None:
+            return int(
+                db.execute(
+                    "INSERT INTO login_attempts (at, name, address, ok) VALUES (?, ?, ?, 0)",
+                    [_iso(_now()), name, address],
+                ).lastrowid
+            )
+        if locked_action:
+            audit.record(
+                db,
+                actor=name or "?",
+                action=locked_action,
+                target=f"user:{name}",
+                detail={"kind": locked[0], "retry_at": locked[1]},
+                address=address,
+            )
+    raise LoginRefused(*locked)
+
+
+def _check(db: sqlite_utils.Database, name: str, password: str) -> tuple[bool, users.User | None, str | None]:
+    """(right password, the account, a rehash to store): the same work whether the name exists or not."""
+    found = users.password_hash(db, name) if name else None
+    hasher = users.hasher()
+    if found is None:
+        hasher.verify(password, _dummy_hash())
+        return False, None, None
+    ok, new_hash = hasher.verify_and_update(password, found[1])
+    return ok, found[0], new_hash
+
+
+def _failed(db: sqlite_utils.Database, name: str, address: str, action: str, limits: Limits) -> LoginRefused:
+    """A wrong password (its attempt is already recorded): the account's count and the audit log."""
+    with immediate(db):
+        db.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE name = ?", [name])
+        audit.record(db, actor=name or "?", action=action, target=f"user:{name}", address=address)
+    locked = locked_until(db, name, address, limits)
+    return LoginRefused(*locked) if locked is not None else LoginRefused("bad_password")
+
+
 def login(
     db: sqlite_utils.Database,
     name: str,
@@ -115,33 +173,16 @@ def login(
 ) -> tuple[str, Session]:
     """Check the password; returns (cookie token, session) or raises ``LoginRefused``."""
     name = name.strip()[:80]
-    locked = locked_until(db, name, address, limits)
-    if locked is not None:
-        with immediate(db):
-            audit.record(
-                db,
-                actor=name or "?",
-                action="login_locked",
-                target=f"user:{name}",
-                detail={"kind": locked[0], "retry_at": locked[1]},
-                address=address,
-            )
-        raise LoginRefused(*locked)
-    found = users.password_hash(db, name) if name else None
-    hasher = users.hasher()
-    if found is None:
-        hasher.verify(password, _dummy_hash())
-        ok, new_hash = False, None
-    else:
-        ok, new_hash = hasher.verify_and_update(password, found[1])
-    user = found[0] if found else None
+    attempt = _reserve(db, name, address, limits, "login_locked")
+    ok, user, new_hash = _check(db, name, password)
+    if not ok or user is None:
+        raise _failed(db, name, address, "login_failed", limits)
     now = _iso(_now())
     with immediate(db):
-        _record_attempt(db, name, address, now, ok=ok, failed_action="login_failed")
-        if ok and user is not None and user.disabled:
+        db.execute("UPDATE login_attempts SET ok = 1 WHERE id = ?", [attempt])
+        if user.disabled:
             audit.record(db, actor=user.name, action="login_disabled", target=f"user:{user.name}", address=address)
-        elif ok:
-            assert user is not None
+        else:
             if new_hash:
                 db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [new_hash, user.id])
             db.execute(
@@ -158,12 +199,7 @@ def login(
             )
             audit.record(db, actor=user.name, action="login", target=f"user:{user.name}", address=address)
             return token, session
-    if ok:  # the right password for a disabled account
-        raise LoginRefused("disabled")
-    locked = locked_until(db, name, address, limits)
-    if locked is not None:
-        raise LoginRefused(*locked)
-    raise LoginRefused("bad_password")
+    raise LoginRefused("disabled")  # the right password for a disabled account
 
 
 def load(db: sqlite_utils.Database, token: str, *, limits: Limits = Limits()) -> tuple[Session | None, str]:  # noqa: B008
@@ -209,17 +245,6 @@ def _end(db: sqlite_utils.Database, sid: str, reason: str) -> None:
         )
 
 
-def _record_attempt(
-    db: sqlite_utils.Database, name: str, address: str, at: str, *, ok: bool, failed_action: str
-) -> None:
-    """A password check for ``name``, counted towards the lockouts; a wrong password also raises the account's
-    failure count and is audited as ``failed_action`` (in the caller's transaction)."""
-    db.execute("INSERT INTO login_attempts (at, name, address, ok) VALUES (?, ?, ?, ?)", [at, name, address, int(ok)])
-    if not ok:
-        db.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE name = ?", [name])
-        audit.record(db, actor=name or "?", action=failed_action, target=f"user:{name}", address=address)
-
-
 def change_password(
     db: sqlite_utils.Database,
     session: Session,
@@ -236,14 +261,13 @@ def change_password(
     policy applies and every session of the user ends, this one too.
     """
     name = session.user.name
-    locked = locked_until(db, name, address, limits)
-    if locked is not None:
-        raise LoginRefused(*locked)
-    found = users.password_hash(db, name)
-    if found is None or not users.hasher().verify(current, found[1]):
-        with immediate(db):
-            _record_attempt(db, name, address, _iso(_now()), ok=False, failed_action="password_change_failed")
-        raise LoginRefused("bad_password")
+    users.check_password(name, new)  # a refused new password costs no guess
+    attempt = _reserve(db, name, address, limits, None)
+    ok, _, _ = _check(db, name, current)
+    if not ok:
+        raise _failed(db, name, address, "password_change_failed", limits)
+    with immediate(db):
+        db.execute("UPDATE login_attempts SET ok = 1 WHERE id = ?", [attempt])
     users.set_password(db, name, new, actor=name, address=address)
 
 

@@ -406,6 +406,12 @@ def test_highlight_segments_overlap_and_stale_hits():
 # --- accounts -----------------------------------------------------------------------------------------------------
 
 
+TOO_EASY = (
+    "password is too easy to guess; use a longer one, e.g. three unrelated words and a number "
+    "(密码太容易被猜中，请换一个更长的密码，如三个不相关的词加数字)"
+)
+
+
 @pytest.mark.parametrize(
     ("name", "password", "message"),
     [
@@ -413,6 +419,13 @@ def test_highlight_segments_overlap_and_stale_hits():
         ("zhangsan", "zhangsan2026!", "password must not contain the user name (密码不能包含用户名)"),
         ("li", "1234567890", "password is too common; choose another (密码过于常见，请另选)"),
         ("li", "aaaaaaaaaaaa", "password is too common; choose another (密码过于常见，请另选)"),
+        # issue 14, finding 12: these passed the 32-word list
+        ("li", "1234567890a", "password is too common; choose another (密码过于常见，请另选)"),
+        ("li", "1qaz2wsx3edc4rfv", "password is too common; choose another (密码过于常见，请另选)"),
+        ("li", "woaini1314520", TOO_EASY),
+        ("li", "zhangwei19851010", TOO_EASY),
+        ("li", "abcd1234abcd", TOO_EASY),
+        ("li", "x" * 257, "password too long: at most 256 characters (密码最多 256 位)"),
     ],
 )
 def test_password_policy_names_the_rule(name, password, message):
@@ -597,3 +610,85 @@ def test_changing_a_password_needs_the_csrf_token_and_a_session(site):
     assert client.post("/password", data=data).status_code == 400
     assert login(app.test_client(), "rev1").status_code == 302  # unchanged
     assert app.test_client().get("/password").headers["Location"].startswith("/login")
+
+
+# --- the login limit under attack (issue 14, finding 5) -----------------------------------------------------------
+
+
+def _attempts(db_path, name=None):
+    if name is None:
+        return rows(db_path, "SELECT name, ok FROM login_attempts ORDER BY id")
+    return rows(db_path, "SELECT ok FROM login_attempts WHERE name = ? ORDER BY id", name)
+
+
+def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(site):
+    """30 guesses at once for one name, each from its own address: at most 5 passwords are checked."""
+    from adclear.db import connect
+    from review import sessions
+
+    db_path = site[0]
+    barrier = threading.Barrier(30)
+    outcomes: list[str] = []
+
+    def guess(i: int) -> None:
+        db = connect(db_path, migrate=False)
+        barrier.wait()
+        try:
+            sessions.login(db, "rev1", f"Guess-{i}-xyzzy", address=f"10.9.0.{i}")
+        except sessions.LoginRefused as e:
+            outcomes.append(e.kind)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(outcomes) == 30
+    assert len(_attempts(db_path, "rev1")) == 5  # passwords checked
+    assert outcomes.count("locked_user") >= 25
+    assert len(rows(db_path, "SELECT 1 FROM audit_log WHERE action = 'login_failed'")) == 5
+
+
+def test_logging_in_to_ones_own_account_does_not_reset_the_address_limit(site):
+    """19 wrong passwords for other names, one right one for the attacker's own account, then more guesses from
+    the same address: one more is checked (the 20th), then the address is locked."""
+    from adclear.db import connect
+    from review import sessions
+
+    db_path = site[0]
+    db = connect(db_path)
+    limits = Limits(user_failures=5, address_failures=20)
+    for i in range(19):
+        with pytest.raises(sessions.LoginRefused) as caught:
+            sessions.login(db, ["rev1", "boss", "nobody", "admin"][i % 4], f"Spray-{i}-xyzzy", address="203.0.113.9",
+                           limits=limits)  # fmt: skip
+        assert caught.value.kind in ("bad_password", "locked_user")
+    assert len(_attempts(db_path)) == 19  # every one checked: no name reached its own limit
+    sessions.login(db, "rev2", PASSWORDS["rev2"], address="203.0.113.9", limits=limits)
+    kinds = []
+    for i in range(10):
+        with pytest.raises(sessions.LoginRefused) as caught:
+            sessions.login(db, f"victim{i}", f"Spray-{i}-again", address="203.0.113.9", limits=limits)
+        kinds.append(caught.value.kind)
+    db.close()
+    assert [ok for _, ok in _attempts(db_path)].count(0) == 20  # the 20th guess was checked, no more
+    assert kinds == ["locked_address"] * 10
+
+
+def test_a_users_own_typos_do_not_lock_out_the_address(site):
+    """A name that logs in afterwards takes its earlier failures off the address's count."""
+    from adclear.db import connect
+    from review import sessions
+
+    db_path = site[0]
+    db = connect(db_path)
+    limits = Limits(user_failures=5, address_failures=4)
+    for name in ("rev1", "rev2"):
+        for _ in range(3):
+            with pytest.raises(sessions.LoginRefused) as caught:
+                sessions.login(db, name, "typo-typo-typo", address="198.51.100.7", limits=limits)
+            assert caught.value.kind == "bad_password"
+        sessions.login(db, name, PASSWORDS[name], address="198.51.100.7", limits=limits)
+    db.close()
