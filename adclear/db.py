@@ -31,6 +31,7 @@ from adclear.errors import DatabaseError
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "SCHEMA_VERSION",
+    "check_before_writing",
     "connect",
     "database_path",
     "default_db_path",
@@ -229,7 +230,7 @@ def quick_check(db: sqlite_utils.Database, *, full: bool = False) -> list[str]:
     return [] if rows == ["ok"] else rows
 
 
-def _check_before_writing(db: sqlite_utils.Database) -> None:
+def check_before_writing(db: sqlite_utils.Database) -> None:
     """``quick_check`` before this process first writes to the database; refuses a damaged one."""
     path = database_path(db)
     key = str(path.resolve()) if path else ""
@@ -253,7 +254,7 @@ def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     conn = db.conn
     if conn.in_transaction:
         raise RuntimeError("immediate() inside an open transaction: commit or roll back first")
-    _check_before_writing(db)
+    check_before_writing(db)
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield db

@@ -71,45 +71,73 @@ def count_open(db: sqlite_utils.Database) -> dict[str, int]:
 
 
 def claim(
-    db: sqlite_utils.Database, reviewer: str, *, lease_seconds: int = DEFAULT_LEASE_SECONDS, ad_id: int | None = None
+    db: sqlite_utils.Database,
+    reviewer: str,
+    *,
+    lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    ad_id: int | None = None,
+    max_claims: int | None = None,
 ) -> int | None:
-    """Claim the next open ad (or ``ad_id``) for ``reviewer``; returns its id, or None if nothing is free."""
+    """Claim the next open ad (or ``ad_id``) for ``reviewer``; returns its id, or None if nothing is free.
+
+    With ``max_claims`` (the web app: 1), a reviewer holds at most that many ads: asking for the next one while
+    at the limit gives back (and renews) the oldest ad already held; claiming a given ad releases the oldest
+    others beyond the limit. So deciding ads opened from a direct link never piles up claims."""
     now = now_utc()
     lease = _lease_end(lease_seconds)
-    # the next ad: pending, or left by a lease that ran out; a given ad: also one's own claim (renews the lease)
-    free = "(q.state = 'pending' OR (q.state = 'claimed' AND (q.lease_until < ? OR q.claimed_by = ?)))"
     with immediate(db):
-        if ad_id is None:
-            row = db.execute(
-                """UPDATE queue SET state = 'claimed', claimed_by = ?, lease_until = ?, updated_at = ?
-                    WHERE id = (SELECT q.id FROM queue q INDEXED BY queue_open_order  -- review order, no sort
-                                WHERE q.state IN ('pending', 'claimed')
-                                  AND (q.state = 'pending' OR q.lease_until < ?)
-                                ORDER BY q.priority DESC, q.queued_at, q.ad_id LIMIT 1)
-                    RETURNING ad_id""",
-                [reviewer, lease, now, now],
-            ).fetchone()
-        else:
-            row = db.execute(
-                f"""UPDATE queue SET state = 'claimed', claimed_by = ?, lease_until = ?, updated_at = ?
-                    WHERE id = (SELECT q.id FROM queue q WHERE q.ad_id = ? AND {free}) RETURNING ad_id""",
-                [reviewer, lease, now, ad_id, now, reviewer],
-            ).fetchone()
+        held = [r[0] for r in db.execute(_HELD, [reviewer, now])] if max_claims else []
+        if ad_id is None and max_claims and len(held) >= max_claims:
+            ad_id = held[0]  # finish (or release) what you hold first
+        row = _claim_one(db, reviewer, now, lease, ad_id)
         if row is not None:
             _audit(db, reviewer, "claim", row[0])
+            if max_claims:
+                others = [a for a in held if a != row[0]]
+                for extra in others[: max(0, len(others) - (max_claims - 1))]:
+                    _release(db, extra, reviewer)
     return row[0] if row else None
+
+
+# a reviewer's live claims, oldest first
+_HELD = """SELECT ad_id FROM queue INDEXED BY queue_open
+           WHERE state = 'claimed' AND claimed_by = ? AND lease_until >= ? ORDER BY updated_at, ad_id"""
+
+
+def _claim_one(db: sqlite_utils.Database, reviewer: str, now: str, lease: str, ad_id: int | None) -> Any:
+    if ad_id is None:
+        return db.execute(
+            """UPDATE queue SET state = 'claimed', claimed_by = ?, lease_until = ?, updated_at = ?
+                WHERE id = (SELECT q.id FROM queue q INDEXED BY queue_open_order  -- review order, no sort
+                            WHERE q.state IN ('pending', 'claimed')
+                              AND (q.state = 'pending' OR q.lease_until < ?)
+                            ORDER BY q.priority DESC, q.queued_at, q.ad_id LIMIT 1)
+                RETURNING ad_id""",
+            [reviewer, lease, now, now],
+        ).fetchone()
+    # a given ad: pending, left by a lease that ran out, or one's own claim (renews the lease)
+    free = "(q.state = 'pending' OR (q.state = 'claimed' AND (q.lease_until < ? OR q.claimed_by = ?)))"
+    return db.execute(
+        f"""UPDATE queue SET state = 'claimed', claimed_by = ?, lease_until = ?, updated_at = ?
+            WHERE id = (SELECT q.id FROM queue q WHERE q.ad_id = ? AND {free}) RETURNING ad_id""",
+        [reviewer, lease, now, ad_id, now, reviewer],
+    ).fetchone()
 
 
 def release(db: sqlite_utils.Database, ad_id: int, reviewer: str) -> bool:
     """Give a claimed ad back to the queue; only its holder can."""
     with immediate(db):
-        changed = db.execute(
-            "UPDATE queue SET state = 'pending', claimed_by = NULL, lease_until = NULL, updated_at = ? "
-            "WHERE ad_id = ? AND state = 'claimed' AND claimed_by = ?",
-            [now_utc(), ad_id, reviewer],
-        ).rowcount
-        if changed:
-            _audit(db, reviewer, "release", ad_id)
+        return _release(db, ad_id, reviewer)
+
+
+def _release(db: sqlite_utils.Database, ad_id: int, reviewer: str) -> bool:
+    changed = db.execute(
+        "UPDATE queue SET state = 'pending', claimed_by = NULL, lease_until = NULL, updated_at = ? "
+        "WHERE ad_id = ? AND state = 'claimed' AND claimed_by = ?",
+        [now_utc(), ad_id, reviewer],
+    ).rowcount
+    if changed:
+        _audit(db, reviewer, "release", ad_id)
     return bool(changed)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "find",
     "has_role",
     "list_users",
+    "require",
     "password_hasher",
     "set_password",
 ]
@@ -214,6 +215,24 @@ def _existing(db: sqlite_utils.Database, name: str) -> User:
     user = find(db, name)
     if user is None:
         raise UserError(f"no user '{name}'; `adclear user list` shows the accounts")
+    return user
+
+
+def require(db: sqlite_utils.Database, name: str, role: str) -> User:
+    """The active account ``name`` holding at least ``role`` (for a name given on the command line), or
+    ``NotAnAccount`` saying what is missing."""
+    from adclear.errors import NotAnAccount
+
+    user = find(db, name) if name.strip() else None
+    if user is None:
+        raise NotAnAccount(
+            f"'{name}' is no account: --as (or $ADCLEAR_USER) must name one with the {role} role "
+            f"(`adclear user list`; `adclear user add NAME --role {role}`)"
+        )
+    if user.disabled:
+        raise NotAnAccount(f"the account '{user.name}' is disabled")
+    if not has_role(user.role, role):
+        raise NotAnAccount(f"'{user.name}' is a {user.role}: this needs the {role} role")
     return user
 
 

@@ -168,7 +168,9 @@ def test_each_decision_batch_and_export_appends_the_head_beside_the_database(dec
         hashes = dict(conn.execute("SELECT seq, hash FROM ledger"))
     assert [line.split("\t")[0] for line in lines] == [f"2:{hashes[2]}", f"4:{hashes[4]}"]
     assert [line.split("\t")[2] for line in lines] == ["decision", "decision"]
-    result = CliRunner().invoke(main, ["--db", str(db_path), "export", "--out", str(db_path.parent / "t.csv")])
+    result = CliRunner().invoke(
+        main, ["--db", str(db_path), "export", "--out", str(db_path.parent / "t.csv"), "--as", "boss"]
+    )
     assert result.exit_code == 0, result.output
     assert path.read_text(encoding="utf-8").splitlines()[-1].split("\t")[::2] == [f"4:{hashes[4]}", "export"]
     latest = anchors.latest(connect(db_path))

@@ -16,6 +16,7 @@ from classifier import Classifier
 from crawler.items import AdItem
 from crawler.store import CrawlStore
 from review import decisions, ledger
+from review.users import add_user
 from tests.conftest import REPO
 
 # An invitation to a "product seminar": the rules alone only find it suspicious (watch).
@@ -137,6 +138,7 @@ def test_a_reversal_takes_the_ad_out_of_its_index(store):
 
 
 def test_a_cluster_is_decided_at_once_one_entry_per_ad(store, db_path):
+    add_user(store.db, "张三", "reviewer", "Kiwi-Harbor-2041")  # --as names an account
     ids = [
         save(store, i, "产品说明会", body)
         for i, body in enumerate(
@@ -168,6 +170,7 @@ def test_a_cluster_is_decided_at_once_one_entry_per_ad(store, db_path):
 
 
 def test_a_cluster_mixing_decisions_is_refused(store, db_path):
+    add_user(store.db, "张三", "reviewer", "Kiwi-Harbor-2041")  # --as names an account
     ids = [save(store, i, "产品说明会", body) for i, body in enumerate([SEMINAR, reorder_sentences(SEMINAR)])]
     recluster(store.db)
     decisions.reject(store.db, ids[1], reviewer="李四", reason="非集资广告")

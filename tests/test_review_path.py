@@ -29,9 +29,16 @@ def crawled_db(tmp_path_factory, demo_site):
 @pytest.fixture
 def db_copy(crawled_db, tmp_path):
     """A private copy of the crawled database, so that each test decides on fresh ads."""
+    from adclear.db import connect
+    from review.users import add_user
+
     target = tmp_path / "adclear.db"
     with sqlite3.connect(crawled_db) as source, sqlite3.connect(target) as dest:
         source.backup(dest)
+    db = connect(target)
+    for name, role in (("张三", "reviewer"), ("李四", "reviewer"), ("王五", "supervisor")):
+        add_user(db, name, role, "Kiwi-Harbor-2041")  # --as names an account
+    db.close()
     return target
 
 
@@ -120,7 +127,9 @@ def test_confirm_reject_export_verify(db_copy, tmp_path):
             "SELECT ad_id, state FROM queue WHERE ad_id IN (?, ?) ORDER BY ad_id", [promo, notice]
         ).fetchall() == sorted([(promo, "decided"), (notice, "decided")])
         assert conn.execute("SELECT status FROM ads WHERE id = ?", [promo]).fetchone() == ("confirmed",)
-        audit = conn.execute("SELECT actor, action, target FROM audit_log ORDER BY id").fetchall()
+        audit = conn.execute(
+            "SELECT actor, action, target FROM audit_log WHERE action IN ('confirm', 'reject') ORDER BY id"
+        ).fetchall()
         evidence = conn.execute("SELECT sha256 FROM evidence WHERE ad_id = ?", [promo]).fetchone()[0]
     assert audit == [("张三", "confirm", f"ad:{promo}"), ("李四", "reject", f"ad:{notice}")]
 
@@ -165,26 +174,40 @@ ALREADY = (
     ("args", "message"),
     [
         (
-            ["review", "confirm", "99999", "--category", "养老投资", "--reason", "x", "--as", "a"],
+            ["review", "confirm", "99999", "--category", "养老投资", "--reason", "x", "--as", "李四"],
             "Error: no ad 99999: `adclear queue` lists the ads waiting for review\n",
         ),
         (
-            ["review", "confirm", "{promo}", "--category", "理财", "--reason", "x", "--as", "a"],
+            ["review", "confirm", "{promo}", "--category", "理财", "--reason", "x", "--as", "李四"],
             "Error: unknown category '理财'; one of: 投资理财/P2P网贷、私募股权/原始股、养老投资、虚拟货币/区块链、"
             "消费返利/会员返利、拉人头/层级返利、合作社/互助金、种植养殖/认养、房产商铺返租/售后回购、收藏品/艺术品份额、"
             "境外投资/外汇贵金属、其他集资\n",
         ),
         (
-            ["review", "reject", "{promo}", "--reason", "看着不像", "--as", "a"],
+            ["review", "reject", "{promo}", "--reason", "看着不像", "--as", "李四"],
             "Error: unknown reason '看着不像'; one of: 防非宣传、新闻报道、持牌机构合规、非集资广告、其他\n",
         ),
         (
-            ["review", "confirm", "{decided}", "--category", "养老投资", "--reason", "x", "--as", "b"],
+            ["review", "confirm", "{decided}", "--category", "养老投资", "--reason", "x", "--as", "李四"],
             ALREADY,
         ),
         (
-            ["review", "reject", "{decided}", "--reason", "防非宣传", "--as", "b"],
+            ["review", "reject", "{decided}", "--reason", "防非宣传", "--as", "李四"],
             ALREADY,
+        ),
+        # --as names an account with the role needed (issue 14, finding 12)
+        (
+            ["review", "confirm", "{promo}", "--category", "养老投资", "--reason", "x", "--as", "赵六"],
+            "Error: '赵六' is no account: --as (or $ADCLEAR_USER) must name one with the reviewer role "
+            "(`adclear user list`; `adclear user add NAME --role reviewer`)\n",
+        ),
+        (
+            ["review", "reverse", "{decided}", "--reason", "误判", "--as", "李四"],
+            "Error: '李四' is a reviewer: this needs the supervisor role\n",
+        ),
+        (
+            ["export", "--out", "never-written.csv", "--as", "李四"],
+            "Error: '李四' is a reviewer: this needs the supervisor role\n",
         ),
         (
             ["ledger", "verify", "--checkpoint", "3:abc"],
@@ -316,3 +339,15 @@ def _member_length(data: bytes, offset: int) -> int:
     d = zlib.decompressobj(wbits=31)
     d.decompress(data[offset:])
     return len(data) - offset - len(d.unused_data)
+
+
+def test_adclear_user_names_the_account_for_scripts(db_copy, monkeypatch):
+    promo = ad_id_of(db_copy, 1002)
+    monkeypatch.setenv("ADCLEAR_USER", "李四")
+    r = cli(db_copy, "review", "reject", str(promo), "--reason", "防非宣传")
+    assert r.exit_code == 0, r.output
+    with sqlite3.connect(db_copy) as conn:
+        assert conn.execute("SELECT reviewer FROM decisions").fetchall() == [("李四",)]
+    monkeypatch.setenv("ADCLEAR_USER", "nobody")
+    r = cli(db_copy, "review", "reject", str(ad_id_of(db_copy, 1003)), "--reason", "防非宣传")
+    assert r.exit_code == 1 and r.output.startswith("Error: 'nobody' is no account")

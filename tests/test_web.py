@@ -277,7 +277,7 @@ def test_the_ad_page_shows_hits_breakdown_contacts_and_history(site):
 
 def test_claims_are_exclusive_under_concurrency_and_expire(site):
     db_path, _ = site
-    app = make_app(db_path, LEASE_SECONDS=60)
+    app = make_app(db_path, LEASE_SECONDS=60, MAX_CLAIMS=3)  # a small configured number: each holds 2 of the 6
     clients = [logged_in(app, name) for name in ("rev1", "rev2", "boss")]
     got: list[tuple[str, str]] = []
 
@@ -692,3 +692,37 @@ def test_a_users_own_typos_do_not_lock_out_the_address(site):
             assert caught.value.kind == "bad_password"
         sessions.login(db, name, PASSWORDS[name], address="198.51.100.7", limits=limits)
     db.close()
+
+
+# --- claims: one per reviewer (issue 14, finding 12) ----------------------------------------------------------------
+
+
+def test_decisions_from_direct_links_leave_no_extra_claims(site):
+    """A reviewer who holds an ad and decides others opened by their address ends with one claim, not one more per
+    decision (one client ended with 72)."""
+    db_path, ids = site
+    app = make_app(db_path)
+    client, token = logged_in(app, "rev1")
+    first = client.post("/claim", data={"csrf_token": token}).headers["Location"]
+    others = [ids[k] for k in ("promo1", "promo2", "promo3", "promo4")]
+    held_first = int(first.rsplit("/", 1)[1])
+    for ad_id in [a for a in others if a != held_first][:3]:
+        answer = client.post(f"/ad/{ad_id}/reject", data={"csrf_token": token, "reason": "防非宣传"})
+        assert answer.status_code == 302
+        assert answer.headers["Location"] == first  # back to the ad already held, not a new claim
+    assert rows(db_path, "SELECT ad_id FROM queue WHERE state = 'claimed' AND claimed_by = 'rev1'") == [(held_first,)]
+
+
+def test_claiming_a_given_ad_releases_the_one_held(site):
+    db_path, ids = site
+    app = make_app(db_path)
+    client, token = logged_in(app, "rev1")
+    first = int(client.post("/claim", data={"csrf_token": token}).headers["Location"].rsplit("/", 1)[1])
+    other = next(ids[k] for k in ("promo0", "promo1", "promo2") if ids[k] != first)
+    assert client.post(f"/ad/{other}/claim", data={"csrf_token": token}).status_code == 302
+    assert rows(db_path, "SELECT ad_id FROM queue WHERE state = 'claimed'") == [(other,)]
+    assert rows(db_path, "SELECT action, target FROM audit_log WHERE action IN ('claim', 'release') ORDER BY id") == [
+        ("claim", f"ad:{first}"),
+        ("claim", f"ad:{other}"),
+        ("release", f"ad:{first}"),
+    ]

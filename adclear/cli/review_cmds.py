@@ -170,8 +170,12 @@ def review() -> None:
     """Decide a flagged ad: confirm it as an illegal-fundraising ad, or reject the flag."""
 
 
-def _reviewer(name: str | None) -> str:
-    return name or os.environ.get("ADCLEAR_USER") or getpass.getuser()
+def _reviewer(db, name: str | None, role: str = "reviewer") -> str:  # noqa: ANN001 (sqlite_utils.Database)
+    """The account deciding: ``--as``, else ``$ADCLEAR_USER``, else the login name; it must exist, be active and
+    hold ``role`` (scripts set ``$ADCLEAR_USER`` or pass ``--as``)."""
+    from review.users import require
+
+    return require(db, name or os.environ.get("ADCLEAR_USER") or getpass.getuser(), role).name
 
 
 def _target(ad_id: int | None, cluster: int | None) -> None:
@@ -184,7 +188,7 @@ def _target(ad_id: int | None, cluster: int | None) -> None:
 @click.option("--cluster", type=ID, help="Decide every undecided ad of this cluster of near-duplicates at once.")
 @click.option("--category", required=True, help="涉嫌类型, e.g. 投资理财/P2P网贷 (see `adclear categories`).")
 @click.option("--reason", required=True, help="Why it is illegal, in the reviewer's words.")
-@click.option("--as", "reviewer", help="Who decides (default $ADCLEAR_USER or the login name).")
+@click.option("--as", "reviewer", help="The reviewer's account (default $ADCLEAR_USER, else the login name).")
 @click.option("--legal-basis", help="Override the legal basis the rule hits suggest.")
 @click.option("--action", default="通知删除", show_default=True, help="处置方式 to request.")
 @click.option("--note", default="", help="A note for the ledger.")
@@ -204,8 +208,9 @@ def confirm(
     from review import decisions
 
     _target(ad_id, cluster)
+    db = cfg.db()
     choice = {
-        "reviewer": _reviewer(reviewer),
+        "reviewer": _reviewer(db, reviewer),
         "category": category,
         "reason": reason,
         "legal_basis": legal_basis,
@@ -213,7 +218,7 @@ def confirm(
         "note": note,
     }
     if cluster is not None:
-        made = decisions.confirm_cluster(cfg.db(), cluster, **choice)
+        made = decisions.confirm_cluster(db, cluster, **choice)
         seqs = [s for d in made for s in d.ledger_seqs]
         echo(
             f"cluster {cluster}: {len(made)} ads confirmed ({category}; {made[0].legal_basis}): "
@@ -221,7 +226,7 @@ def confirm(
             f"takedowns requested: {action}"
         )
         return
-    d = decisions.confirm(cfg.db(), ad_id, **choice)
+    d = decisions.confirm(db, ad_id, **choice)
     echo(
         f"ad {ad_id} confirmed ({category}; {d.legal_basis}); ledger entries {', '.join(map(str, d.ledger_seqs))}"
         f"; takedown requested: {action}"
@@ -232,7 +237,7 @@ def confirm(
 @click.argument("ad_id", type=ID, required=False)
 @click.option("--cluster", type=ID, help="Reject every undecided ad of this cluster of near-duplicates at once.")
 @click.option("--reason", required=True, help="防非宣传, 新闻报道, 持牌机构合规, 非集资广告 or 其他 (needs --note).")
-@click.option("--as", "reviewer", help="Who decides (default $ADCLEAR_USER or the login name).")
+@click.option("--as", "reviewer", help="The reviewer's account (default $ADCLEAR_USER, else the login name).")
 @click.option("--note", default="", help="A note for the ledger.")
 @click.pass_obj
 def reject(cfg: Config, ad_id: int | None, cluster: int | None, reason: str, reviewer: str | None, note: str) -> None:
@@ -240,27 +245,30 @@ def reject(cfg: Config, ad_id: int | None, cluster: int | None, reason: str, rev
     from review import decisions
 
     _target(ad_id, cluster)
+    db = cfg.db()
+    who = _reviewer(db, reviewer)
     if cluster is not None:
-        made = decisions.reject_cluster(cfg.db(), cluster, reviewer=_reviewer(reviewer), reason=reason, note=note)
+        made = decisions.reject_cluster(db, cluster, reviewer=who, reason=reason, note=note)
         echo(
             f"cluster {cluster}: {len(made)} ads rejected ({reason}): {', '.join(str(d.ad_id) for d in made)}; "
             f"ledger entries {made[0].ledger_seqs[0]}–{made[-1].ledger_seqs[0]}"
         )
         return
-    d = decisions.reject(cfg.db(), ad_id, reviewer=_reviewer(reviewer), reason=reason, note=note)
+    d = decisions.reject(db, ad_id, reviewer=who, reason=reason, note=note)
     echo(f"ad {ad_id} rejected ({reason}); ledger entry {d.ledger_seqs[0]}")
 
 
 @review.command()
 @click.argument("ad_id", type=ID)
 @click.option("--reason", required=True, help="Why the decision was wrong.")
-@click.option("--as", "reviewer", help="Who reverses (default $ADCLEAR_USER or the login name).")
+@click.option("--as", "reviewer", help="A supervisor's account (default $ADCLEAR_USER, else the login name).")
 @click.pass_obj
 def reverse(cfg: Config, ad_id: int, reason: str, reviewer: str | None) -> None:
     """Reverse AD_ID's decision: a new ledger entry; the ad goes back to review and out of its index."""
     from review.decisions import reverse as do_reverse
 
-    seq = do_reverse(cfg.db(), ad_id, reviewer=_reviewer(reviewer), reason=reason)
+    db = cfg.db()
+    seq = do_reverse(db, ad_id, reviewer=_reviewer(db, reviewer, "supervisor"), reason=reason)
     echo(f"ad {ad_id}: decision reversed (ledger entry {seq}); the ad is back in review")
 
 
@@ -323,7 +331,7 @@ def ledger_verify(cfg: Config, checkpoint: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True)
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--platform", help="Only the takedowns on one platform.")
-@click.option("--as", "actor", help="Who exports (for the audit log).")
+@click.option("--as", "actor", help="A supervisor's account (default $ADCLEAR_USER, else the login name).")
 @click.pass_obj
 def export(cfg: Config, fmt: str, out_path: Path, platform: str | None, actor: str | None) -> None:
     """Write the takedown list; its last row carries the ledger head (seq and hash)."""
@@ -332,12 +340,13 @@ def export(cfg: Config, fmt: str, out_path: Path, platform: str | None, actor: s
     from review.export import takedown_list, write
 
     db = cfg.db()
+    who = _reviewer(db, actor, "supervisor")
     result = takedown_list(db, platform=platform)
     write(result, out_path, fmt)
     with immediate(db):
         audit.record(
             db,
-            actor=_reviewer(actor),
+            actor=who,
             action="export",
             target=str(out_path),
             detail={

@@ -21,17 +21,22 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     """The app for the database at ``db_path`` (migrated on the way); ``config`` overrides settings.
 
     Settings: ``LIMITS`` (``review.sessions.Limits``: rate limit and session timeouts), ``LEASE_SECONDS``
-    (a claim's lease), ``FORCE_SECURE_COOKIES`` (mark cookies Secure even over http: behind a TLS proxy that
-    does not send X-Forwarded-Proto), ``COUNTS_TTL`` (seconds the queue page's totals may be old; 0: never).
+    (a claim's lease), ``MAX_CLAIMS`` (ads one reviewer may hold at once, default 1), ``FORCE_SECURE_COOKIES``
+    (mark cookies Secure even over http: behind a TLS proxy that does not send X-Forwarded-Proto),
+    ``COUNTS_TTL`` (seconds the queue page's totals may be old; 0: never).
     """
-    from adclear.db import connect
+    from adclear.db import check_before_writing, connect
     from review import worklist
     from review.queue import DEFAULT_LEASE_SECONDS
     from review.web import i18n, params, security, views_auth, views_review, views_supervise
     from review.web.cache import StaleWhileRefresh
 
     db_path = Path(db_path)
-    connect(db_path).close()  # create and migrate before the first request
+    first = connect(db_path)  # create, check and migrate before the first request
+    try:
+        check_before_writing(first)  # quick_check now rather than in the first reviewer's request
+    finally:
+        first.close()
     app = Flask(__name__)
     app.url_map.converters["id"] = params.IdConverter
     app.config.update(
@@ -40,6 +45,7 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
         DATA_DIR=db_path.parent,
         LIMITS=Limits(),
         LEASE_SECONDS=DEFAULT_LEASE_SECONDS,
+        MAX_CLAIMS=1,
         FORCE_SECURE_COOKIES=False,
         COUNTS_TTL=5.0,
         JSON_AS_ASCII=False,

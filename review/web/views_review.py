@@ -28,6 +28,10 @@ def _me() -> str:
     return g.web_session.user.name
 
 
+def _claim_limits() -> dict[str, Any]:
+    return {"lease_seconds": current_app.config["LEASE_SECONDS"], "max_claims": current_app.config["MAX_CLAIMS"]}
+
+
 def _supervisor() -> bool:
     return has_role(g.web_session.user.role, "supervisor")
 
@@ -56,7 +60,7 @@ def queue_page() -> Any:
 @bp.route("/claim", methods=["POST"])
 @requires("reviewer")
 def claim_next() -> Any:
-    ad_id = queue.claim(g.db, _me(), lease_seconds=current_app.config["LEASE_SECONDS"])
+    ad_id = queue.claim(g.db, _me(), **_claim_limits())
     if ad_id is None:
         flash(t("queue.empty_claim"), "warn")
         return redirect(url_for("review.queue"))
@@ -147,7 +151,7 @@ def _after_decision(ad_id: int) -> Any:
     """Straight on to the next ad: claim it and show it; the queue page when none is left."""
     if request.form.get("then") == "escalations":
         return redirect(url_for("supervise.escalation_list"))
-    next_id = queue.claim(g.db, _me(), lease_seconds=current_app.config["LEASE_SECONDS"])
+    next_id = queue.claim(g.db, _me(), **_claim_limits())
     if next_id is None:
         flash(t("queue.done"), "ok")
         return redirect(url_for("review.queue"))
@@ -168,7 +172,7 @@ def _refuse(ad_id: int, error: Exception) -> Any:
 @bp.route("/ad/<id:ad_id>/claim", methods=["POST"])
 @requires("reviewer")
 def claim(ad_id: int) -> Any:
-    got = queue.claim(g.db, _me(), ad_id=ad_id, lease_seconds=current_app.config["LEASE_SECONDS"])
+    got = queue.claim(g.db, _me(), ad_id=ad_id, **_claim_limits())
     if got is None:
         held = queue.holder(g.db, ad_id)
         flash(t("err.held", who=held[0]) if held else t("err.not_claimable"), "error")
