@@ -32,6 +32,7 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "SCHEMA_VERSION",
     "check_before_writing",
+    "check_schema",
     "connect",
     "database_path",
     "default_db_path",
@@ -103,6 +104,19 @@ def _migrate(db: sqlite_utils.Database, path: Path) -> None:
     _check_columns(db, path)
     if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def check_schema(db: sqlite_utils.Database, path: str | Path) -> list[str]:
+    """Raise ``DatabaseError`` for a database that is not adclear's, is newer, or has other columns; returns the
+    migrations still pending (any command applies them). Reads only: for ``adclear doctor``."""
+    from adclear.migrations import migrations
+
+    path = Path(path)
+    _check_origin(db, path)
+    pending = [m.name for m in migrations.pending(db)]
+    if not pending:
+        _check_columns(db, path)
+    return pending
 
 
 def _tables(db: sqlite_utils.Database) -> list[str]:

@@ -188,9 +188,10 @@ def _anchor_problem(db: sqlite_utils.Database, last: Head | None, anchor: Any) -
         return ""
     end = last.seq if last else 0
     if anchor.seq > end:
+        cut = f"entry {anchor.seq} was" if anchor.seq == end + 1 else f"entries {end + 1}–{anchor.seq} were"
         return (
             f"the ledger ends at entry {end} but its anchor file recorded entry {anchor.seq} at {anchor.at}: "
-            f"entries {end + 1}–{anchor.seq} were cut from its tail"
+            f"{cut} cut from its tail"
         )
     row = db.execute("SELECT hash FROM ledger WHERE seq = ?", [anchor.seq]).fetchone()
     if row is not None and row[0] != anchor.hash:
