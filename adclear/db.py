@@ -1,10 +1,11 @@
 """The database: one SQLite file in WAL mode, opened the same way, and as warily, by every part of adclear.
 
-``connect(path)`` refuses what it cannot trust before using it: an empty (0-byte) file, a file that is not
-SQLite, an SQLite database of another program, a database written by a newer adclear (migrations this version
-does not know, a higher schema version, columns it does not know) and one whose columns were renamed or
-dropped. Then it applies pending migrations (the schema lives only in ``adclear.migrations``) and turns on WAL,
-a busy timeout and foreign keys. Only a path where no file exists yet becomes a new database.
+``connect(path)`` refuses what it cannot trust before using it: an empty (0-byte) file where a database was (its
+anchor file, WAL, WARC archive or web key lie beside it), a file that is not SQLite, an SQLite database of another
+program, a database written by a newer adclear (migrations this version does not know, a higher schema version,
+columns it does not know) and one whose columns were renamed or dropped. Then it applies pending migrations (the
+schema lives only in ``adclear.migrations``) and turns on WAL, a busy timeout and foreign keys. Only a path where
+no file exists yet (or an empty file with nothing of a database beside it) becomes a new database.
 
 Writes that must be atomic use ``immediate(db)``: ``BEGIN IMMEDIATE`` takes the write lock up front, so a
 read-then-write cannot fail half-way with SQLITE_BUSY (FINDINGS.md). The first ``immediate`` of a process on a
@@ -218,12 +219,28 @@ def _refuse_unusable_file(path: Path) -> None:
     except OSError as e:
         raise DatabaseError(f"cannot read the database {path}: {e.strerror}") from None
     if not header:
-        raise DatabaseError(
-            f"{path} is an empty file (0 bytes), not an adclear database: restore it from a backup, or delete it "
-            "to start a new database there"
-        )
+        traces = _traces_of_a_database(path)
+        if traces:
+            raise DatabaseError(
+                f"{path} is an empty file (0 bytes) where a database was ({', '.join(traces)} beside it): restore "
+                "it from a backup, or delete it to start a new database there"
+            )
+        return  # an empty file with nothing beside it: another program's sqlite3.connect made it; a new database
     if header != SQLITE_HEADER:
         raise DatabaseError(f"{path} is not a usable adclear database: file is not a database (not SQLite)")
+
+
+def _traces_of_a_database(path: Path) -> list[str]:
+    """What beside ``path`` shows that a database was there: its anchor file, its WAL, its archive, its web key."""
+    traces = []
+    for name in (path.name + ".anchors", path.name + "-wal", "web-secret.key"):
+        sibling = path.with_name(name)
+        if sibling.is_file() and sibling.stat().st_size > 0:
+            traces.append(name)
+    warc = path.with_name("warc")
+    if warc.is_dir() and any(warc.iterdir()):
+        traces.append("warc/")
+    return traces
 
 
 def database_path(db: sqlite_utils.Database) -> Path | None:

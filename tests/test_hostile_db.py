@@ -47,17 +47,26 @@ def ledger_rows(db_path: Path) -> int:
 # --- files that are not (or no longer) an adclear database ------------------------------------------------------
 
 
-def test_an_empty_file_is_refused_not_recreated(tmp_path):
+def test_a_database_emptied_to_zero_bytes_is_refused_not_recreated(site):
+    db_path, ids = site
+    assert confirm(db_path, ids["promo0"]).returncode == 0
+    settle(db_path)
+    db_path.write_bytes(b"")
+    result = run_adclear("ledger", "verify", db=db_path)
+    one_line_error(
+        result,
+        f"{db_path} is an empty file (0 bytes) where a database was (adclear.db.anchors, warc/ "
+        "beside it): restore it from a backup, or delete it to start a new database there",
+    )
+    assert db_path.stat().st_size == 0
+
+
+def test_an_empty_file_with_nothing_beside_it_becomes_a_new_database(tmp_path):
+    """What another program's sqlite3.connect leaves (a crawl's progress poller, say) is no lost database."""
     path = tmp_path / "adclear.db"
     path.touch()
     result = run_adclear("ledger", "verify", db=path)
-    one_line_error(
-        result,
-        f"{path} is an empty file (0 bytes), not an adclear database: restore it from a backup, or delete it "
-        "to start a new database there",
-    )
-    assert path.stat().st_size == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["adclear.db"]
+    assert result.returncode == 0 and result.stdout == "ledger ok: empty\n"
 
 
 def test_a_database_of_another_program_is_refused(tmp_path):

@@ -20,11 +20,17 @@ from review.sessions import Limits
 from tests.test_hostile_db import damage, make_immutable, release, settle
 from tests.test_web import logged_in, make_app, site, template  # noqa: F401
 
-BAD_ID = "参数“id”无效：编号须为 1 至 9223372036854775807 的整数，日期须为 2000-01-01 至 2099-12-31 的 YYYY-MM-DD。"
-
 
 def bad_param(name: str) -> str:
-    return BAD_ID.replace("“id”", f"“{name}”")
+    if name in ("from", "to"):
+        return f"参数“{name}”无效：须为 2000-01-01 至 2099-12-31 之间的日期（YYYY-MM-DD）。"
+    return f"参数“{name}”无效：须为 1 至 9223372036854775807 的整数。"
+
+
+def bad_param_en(name: str) -> str:
+    if name in ("from", "to"):
+        return f"The parameter '{name}' is not valid: it must be a date (YYYY-MM-DD) from 2000-01-01 to 2099-12-31."
+    return f"The parameter '{name}' is not valid: it must be a whole number from 1 to 9223372036854775807."
 
 
 @pytest.mark.parametrize(
@@ -59,9 +65,8 @@ def test_a_bad_parameter_is_a_400_that_names_it(site, method, path, name):
     english = client.get("/lang/en")
     assert english.status_code == 302
     answer = client.open(path, method=method, data={"csrf_token": token} if method == "POST" else None)
-    assert f"The parameter '{name}' is not valid: ids are whole numbers from 1 to 9223372036854775807" in unescape(
-        answer.text
-    )
+    assert bad_param_en(name) in unescape(answer.text)
+    assert 'href="/logout"' in answer.text or "Log out" in answer.text  # the page knows who is logged in
 
 
 def test_good_parameters_still_work(site):

@@ -86,10 +86,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "err.forbidden": ("无权访问此页面。", "You may not open this page."),
     "err.not_found": ("页面不存在。", "No such page."),
     "err.bad_request": ("请求无效。", "Bad request."),
-    "err.bad_param": (
-        "参数“{name}”无效：编号须为 1 至 9223372036854775807 的整数，日期须为 2000-01-01 至 2099-12-31 的 YYYY-MM-DD。",
-        "The parameter '{name}' is not valid: ids are whole numbers from 1 to 9223372036854775807, dates "
-        "YYYY-MM-DD from 2000-01-01 to 2099-12-31.",
+    "err.bad_number": (
+        "参数“{name}”无效：须为 1 至 9223372036854775807 的整数。",
+        "The parameter '{name}' is not valid: it must be a whole number from 1 to 9223372036854775807.",
+    ),
+    "err.bad_date": (
+        "参数“{name}”无效：须为 2000-01-01 至 2099-12-31 之间的日期（YYYY-MM-DD）。",
+        "The parameter '{name}' is not valid: it must be a date (YYYY-MM-DD) from 2000-01-01 to 2099-12-31.",
     ),
     "err.database": (
         "数据库暂时无法使用，操作未执行：{detail}",

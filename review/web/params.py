@@ -17,9 +17,10 @@ from werkzeug.routing import BaseConverter
 
 from review.worklist import FIRST_DAY, LAST_DAY, day_in_bounds
 
-__all__ = ["FIRST_DAY", "LAST_DAY", "MAX_ID", "IdConverter", "bad", "day", "number"]
+__all__ = ["DATE_PARAMS", "FIRST_DAY", "LAST_DAY", "MAX_ID", "IdConverter", "bad", "day", "number"]
 
 MAX_ID = 2**63 - 1
+DATE_PARAMS = ("from", "to")  # the query parameters that are dates (the others checked here are numbers)
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 

@@ -154,21 +154,21 @@ def install(app: Flask) -> None:
         from review.web.views_auth import login_redirect
 
         g.web_session = None
-        view = current_app.view_functions.get(request.endpoint or "")
-        if view is None:
-            return None  # 404 or 405 follows
         if request.endpoint == "static":
             return None
-        if not hasattr(view, "required_role"):
-            abort(403)  # a view that forgot to say who may use it: nobody
-        role = view.required_role
         token = session.get("sid", "")
-        if token:
+        if token:  # also for an error page (404, 405, a bad id): it shows who is logged in
             found, why = web_sessions.load(g.db, token, limits=current_app.config["LIMITS"])
             if found is None:
                 session.pop("sid", None)
                 g.session_end = why
             g.web_session = found
+        view = current_app.view_functions.get(request.endpoint or "")
+        if view is None:
+            return None  # 404, 405 or a 400 from the URL's converter follows
+        if not hasattr(view, "required_role"):
+            abort(403)  # a view that forgot to say who may use it: nobody
+        role = view.required_role
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
             if not sent or not hmac.compare_digest(sent, csrf_token()):

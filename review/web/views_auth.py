@@ -23,6 +23,7 @@ from adclear.errors import DatabaseError
 from adclear.timeutil import local
 from review import sessions, users
 from review.web.i18n import LANGUAGES, t
+from review.web.params import DATE_PARAMS
 from review.web.security import client_address, public, requires, safe_next
 
 __all__ = ["bp", "install_errors", "login_redirect"]
@@ -148,7 +149,8 @@ def install_errors(app: Flask) -> None:
             if code == 400 and detail == "csrf":
                 message = t("err.csrf")
             elif code == 400 and str(detail).startswith("param:"):
-                message = t("err.bad_param", name=str(detail)[6:])
+                name = str(detail)[6:]
+                message = t("err.bad_date" if name in DATE_PARAMS else "err.bad_number", name=name)
             elif code == 403 and detail in ("supervisor", "admin"):
                 message = t("err.role", role=t(f"role.{detail}"))
             else:
