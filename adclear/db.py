@@ -327,8 +327,9 @@ def _disk_full(path: str | Path | None) -> bool:
         return False
 
 
-def explain(error: sqlite3.Error, path: str | Path | None) -> DatabaseError:
-    """One line for an SQLite error: what happened to the database at ``path`` and what to do about it."""
+def explain(error: sqlite3.Error, path: str | Path | None, *, outcome: str = "nothing was written") -> DatabaseError:
+    """One line for an SQLite error: what happened to the database at ``path``, what became of the write
+    (``outcome``: a crawl says its last writes were rolled back) and what to do about it."""
     code = getattr(error, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     where = str(path) if path else "the database"
@@ -340,13 +341,13 @@ def explain(error: sqlite3.Error, path: str | Path | None) -> DatabaseError:
         )
     if primary == _READONLY:
         return DatabaseError(
-            f"{where} is read-only ({text}): nothing was written. Let the user running adclear write the file, "
+            f"{where} is read-only ({text}): {outcome}. Let the user running adclear write the file, "
             "its -wal and -shm files and their directory (chmod/chown; `chattr -i` for an immutable file; a "
             "read-only mount must be remounted read-write)"
         )
     if primary == _FULL or (primary == _IOERR and _disk_full(path)):
         return DatabaseError(
-            f"the disk holding {where} is full ({text}): nothing was written. Free space on it (old WARC files, "
+            f"the disk holding {where} is full ({text}): {outcome}. Free space on it (old WARC files, "
             "logs), then run the command again"
         )
     if primary == _CANTOPEN:

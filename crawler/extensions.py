@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -21,6 +22,7 @@ from scrapy.http import Response
 from twisted.internet import task
 from twisted.python.failure import Failure
 
+from adclear.db import explain
 from adclear.errors import AdclearError
 from adclear.timeutil import now_utc
 from crawler.errors import classify_failure
@@ -52,6 +54,7 @@ class RunRecorder:
         self.run_id: int | None = None
         self.result: RunResult | None = None
         self.setup_error: str | None = None
+        self.write_error = ""  # the first commit that failed: the run lost writes and cannot be ok
         self._offsite_seen: set[str] = set()
         self.resuming = False
         self._flusher: task.LoopingCall | None = None
@@ -120,7 +123,7 @@ class RunRecorder:
         self.result.run_id = self.run_id
         self.result.warc_file = relpath
         if self.store.group_seconds > 0:  # commit the crawl's writes even while it waits for the network
-            self._flusher = task.LoopingCall(self.store.flush)
+            self._flusher = task.LoopingCall(self._flush_on_timer)
             if self.clock is not None:
                 self._flusher.clock = self.clock
             self._flusher.start(self.store.group_seconds, now=False)
@@ -131,9 +134,12 @@ class RunRecorder:
             self._flusher.stop()
         if self.store is None or self.run_id is None or self.result is None:
             return
-        self.store.flush()
+        write_error = self._last_flush()
         if self.archive is not None:
-            self.archive.close()
+            try:
+                self.archive.close()
+            except OSError as e:  # a full disk: the run's evidence is incomplete
+                write_error = write_error or f"the WARC file could not be written ({e.strerror}): free space"
         ok_pages = self.store.db.execute(
             "SELECT count(*) FROM pages WHERE run_id = ? AND status BETWEEN 200 AND 299 "
             "AND url NOT LIKE '%/robots.txt'",
@@ -159,14 +165,36 @@ class RunRecorder:
             status = "ok"
         else:
             status = "interrupted"
-        figures = self.store.finish_run(
-            self.run_id, status=status, reason=reason, pages=ok_pages, stats=stats, warc_file=self.result.warc_file
-        )
+        if write_error:
+            status, reason = "failed", write_error
+        try:
+            figures = self.store.finish_run(
+                self.run_id, status=status, reason=reason, pages=ok_pages, stats=stats, warc_file=self.result.warc_file
+            )
+        except sqlite3.Error as e:  # not even the run's own row: the next crawl marks it interrupted
+            status, reason, figures = "failed", f"the database could not be written: {self._explain(e)}", {}
         self.result.status, self.result.reason, self.result.figures = status, reason, figures
         self.store.close()
         jobdir = self.crawler.settings.get("JOBDIR")
         if jobdir and status != "interrupted" and Path(jobdir).exists():
             shutil.rmtree(jobdir, ignore_errors=True)  # done: the next run starts from the start URLs
+
+    def _flush_on_timer(self) -> None:
+        """Commit the group of writes; one that cannot be (a full disk, a read-only file) is rolled back, noted
+        for the run's outcome, and the crawl goes on (the next group may fit)."""
+        try:
+            self.store.flush()  # type: ignore[union-attr]
+        except sqlite3.Error as e:
+            log.error("writes of run %s could not be committed: %s", self.run_id, e)
+            self.write_error = self.write_error or f"the database could not be written: {self._explain(e)}"
+
+    def _explain(self, error: sqlite3.Error) -> str:
+        return str(explain(error, self.db_path, outcome="the writes of that moment were rolled back"))
+
+    def _last_flush(self) -> str:
+        """Commit the last group; the first write error of the run, if any (its run is then ``failed``)."""
+        self._flush_on_timer()
+        return self.write_error
 
     # ---- what happens during the run ----------------------------------------------------------------
     def record_page(self, request: Request, response: Response) -> PageRef | None:

@@ -225,6 +225,19 @@ def in_namespace(script: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120)
 
 
+def small_disk(tmp_path: Path, options: str = "") -> tuple[Path, Path, str]:
+    """(mount point, database path on it, the adclear command for that database)."""
+    mount = tmp_path / "small"
+    db = mount / "data" / "adclear.db"
+    return mount, db, f"{os.sys.executable} -m adclear --db {db} {options}".rstrip()
+
+
+def on_a_small_disk(mount: Path, size: str, script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` run from the repository with a tmpfs of ``size`` at ``mount``, private to it."""
+    mount.mkdir()
+    return in_namespace(f"mount -t tmpfs -o size={size} tmpfs {mount} && cd {Path(__file__).parents[1]} && {script}")
+
+
 def test_a_read_only_mount_is_one_line(site):
     db_path, ids = site
     settle(db_path)
@@ -244,15 +257,13 @@ def test_a_read_only_mount_is_one_line(site):
 def test_a_full_disk_is_one_line_and_loses_nothing(site, tmp_path):
     db_path, ids = site
     settle(db_path)
-    mount = tmp_path / "small"
-    mount.mkdir()
-    copy = mount / "data" / "adclear.db"
-    adclear = f"{os.sys.executable} -m adclear --db {copy}"
-    result = in_namespace(
-        f"mount -t tmpfs -o size=2m tmpfs {mount} && mkdir {copy.parent} && cp {db_path} {copy} && "
-        f"dd if=/dev/zero of={mount}/filler bs=4k 2>/dev/null; cd {Path(__file__).parents[1]} && "
+    mount, copy, adclear = small_disk(tmp_path)
+    result = on_a_small_disk(
+        mount,
+        "2m",
+        f"mkdir {copy.parent} && cp {db_path} {copy} && dd if=/dev/zero of={mount}/filler bs=4k 2>/dev/null; "
         f"{adclear} review confirm {ids['promo0']} --category 养老投资 --reason x --as rev1; echo exit=$?; "
-        f"rm {mount}/filler && {adclear} ledger verify && {adclear} queue"
+        f"rm {mount}/filler && {adclear} ledger verify && {adclear} queue",
     )
     assert "exit=1" in result.stdout, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
@@ -282,3 +293,28 @@ def test_a_full_database_is_reported_by_the_library(site):
     assert str(error).startswith(f"the disk holding {db_path} is full (database or disk is full): nothing was written")
     assert db.execute("SELECT count(*) FROM ledger").fetchone()[0] == 0
     db.close()
+
+
+@pytest.mark.slow
+def test_a_crawl_on_a_full_disk_marks_its_run_failed_with_the_reason(tmp_path, demo_site):
+    from tests.conftest import seeds_for
+
+    seeds = seeds_for(demo_site, tmp_path / "seeds.yml")
+    mount, db, adclear = small_disk(tmp_path, f"--seeds {seeds}")
+    result = on_a_small_disk(
+        mount,
+        "700k",
+        f"{adclear} crawl demo-classifieds; echo exit=$?; "
+        f"rm -rf {mount}/data/warc {mount}/data/logs; sqlite3 {db} 'SELECT status, reason FROM crawl_runs' "
+        f"|| {os.sys.executable} -c \"import sqlite3; print(*sqlite3.connect('{db}').execute("
+        f"'SELECT status, reason FROM crawl_runs').fetchone(), sep='|')\"",
+    )
+    full = (
+        f"the database could not be written: the disk holding {db} is full (database or disk is full): the writes "
+        "of that moment were rolled back. Free space on it (old WARC files, logs), then run the command again"
+    )
+    assert "exit=1" in result.stdout, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "Logging error" not in result.stderr, result.stderr
+    assert "demo-classifieds: failed (run 1): " in result.stdout
+    assert f"errors: {full}\n" in result.stdout  # not "failed: " with no reason
+    assert f"failed|{full}" in result.stdout  # and not left 'running'

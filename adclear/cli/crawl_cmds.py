@@ -61,6 +61,9 @@ def crawl(cfg: Config, sites: tuple[str, ...], verbose: bool) -> None:
 
     Exits 1 when a site's run failed (nothing fetched) or was interrupted.
     """
+    import logging
+
+    logging.raiseExceptions = False  # a log file on a full disk: the summary says so, not a traceback per line
     results = run_and_report(cfg, sites, verbose=verbose)
     bad = [r for r in results if r.status != "ok"]
     if bad:
