@@ -250,3 +250,21 @@ def test_the_head_is_sent_to_a_webhook(decided, monkeypatch):
     assert len(received) == 1
     assert received[0]["seq"] == 5 and received[0]["hash"] == head_hash and received[0]["why"] == "decision"
     assert received[0]["database"] == str(db_path)
+
+
+def test_nothing_is_appended_to_a_ledger_whose_head_was_edited(decided):
+    db_path, ids = decided
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DROP TRIGGER ledger_no_update")
+        conn.execute("UPDATE ledger SET payload = replace(payload, '通知删除', '无需处置') WHERE seq = 4")
+    result = CliRunner().invoke(
+        main, ["--db", str(db_path), "review", "reject", str(ids["promo2"]), "--reason", "防非宣传", "--as", "rev1"]
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: the ledger fails its check (entry 4: its content does not match its hash (edited)); nothing was "
+        "recorded: run `adclear ledger verify`\n"
+    )
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT max(seq) FROM ledger").fetchone() == (4,)
+        assert conn.execute("SELECT status FROM ads WHERE id = ?", [ids["promo2"]]).fetchone() != ("rejected",)
