@@ -726,3 +726,13 @@ def test_claiming_a_given_ad_releases_the_one_held(site):
         ("claim", f"ad:{other}"),
         ("release", f"ad:{first}"),
     ]
+
+
+def test_serve_passes_its_claim_limit_to_the_app(site, monkeypatch):
+    from adclear.cli import Config, web_cmds
+    from review.web import serve
+
+    built = {}
+    monkeypatch.setattr(serve, "serve", lambda app, host, port, threads: built.setdefault("app", app))
+    web_cmds.serve_app(Config(db_path=site[0], seeds_path=Path("seeds.yml")), "127.0.0.1", 0, max_claims=3)
+    assert built["app"].config["MAX_CLAIMS"] == 3

@@ -14,11 +14,18 @@ __all__ = ["COMMANDS", "demo_web", "serve_app"]
 
 
 def serve_app(
-    cfg: Config, host: str, port: int, *, threads: int = 8, behind_proxy: bool = False, secure_cookies: bool = False
+    cfg: Config,
+    host: str,
+    port: int,
+    *,
+    threads: int = 8,
+    behind_proxy: bool = False,
+    secure_cookies: bool = False,
+    max_claims: int = 1,
 ) -> None:
     from review.web.serve import build, serve
 
-    app = build(cfg.db_path, behind_proxy=behind_proxy, secure_cookies=secure_cookies)
+    app = build(cfg.db_path, behind_proxy=behind_proxy, secure_cookies=secure_cookies, MAX_CLAIMS=max_claims)
     if host not in ("127.0.0.1", "localhost", "::1") and not (behind_proxy or secure_cookies):
         echo(
             f"Warning: serving plain http on {host}: passwords cross the network in clear. "
@@ -58,10 +65,23 @@ def demo_web(cfg: Config, port: int, *, serve: bool = True) -> None:
     help="Trust one reverse proxy's X-Forwarded-For/-Proto (TLS terminated there; see docs/operations.md).",
 )
 @click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure even when the proxy does not say https.")
+@click.option(
+    "--max-claims", default=1, show_default=True, type=click.IntRange(1, 20), help="Ads one reviewer may hold at once."
+)
 @click.pass_obj
-def serve(cfg: Config, host: str, port: int, threads: int, behind_proxy: bool, secure_cookies: bool) -> None:
+def serve(
+    cfg: Config, host: str, port: int, threads: int, behind_proxy: bool, secure_cookies: bool, max_claims: int
+) -> None:
     """Serve the reviewers' web app (Chinese; English on a switch) until Ctrl-C."""
-    serve_app(cfg, host, port, threads=threads, behind_proxy=behind_proxy, secure_cookies=secure_cookies)
+    serve_app(
+        cfg,
+        host,
+        port,
+        threads=threads,
+        behind_proxy=behind_proxy,
+        secure_cookies=secure_cookies,
+        max_claims=max_claims,
+    )
 
 
 @click.group()
