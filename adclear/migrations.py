@@ -370,3 +370,16 @@ def m005_near_duplicates(db: Database) -> None:
         ALTER TABLE decisions ADD COLUMN reversed_seq INTEGER;  -- the ledger entry that reversed it, if any
         """,
     )
+
+
+@migrations()
+def m006_learned_scorer(db: Database) -> None:
+    _run(
+        db,
+        """
+        ALTER TABLE verdicts ADD COLUMN rules_label TEXT;  -- what the rules alone said (flag, watch, clear)
+        -- the learned scorer's part as JSON: {"version", "score", "label", "flag_at", "watch_at", "explain"},
+        -- or {"version": null, "error": ...} when its file could not be used; NULL before this migration
+        ALTER TABLE verdicts ADD COLUMN model TEXT;
+        """,
+    )

@@ -25,8 +25,11 @@ def ad_text(title: str, body: str, contact: str) -> tuple[str, str]:
     return title, text
 
 
-def priority(label: str, score: float) -> float:
-    return round(score + (FLAG_PRIORITY if label == "flag" else 0.0), 3)
+def priority(label: str, score: float, model_score: float | None = None) -> float:
+    """Queue order: every flag before every watch; within a label, by the rules' score (the one reviewers see),
+    ties broken by the learned scorer's score (0..1, added as a tenth of it)."""
+    tie = round(model_score / 10.0, 4) if model_score is not None else 0.0
+    return round(score + tie + (FLAG_PRIORITY if label == "flag" else 0.0), 4)
 
 
 def store_verdict(db: sqlite_utils.Database, ad_id: int, content_hash: str, verdict: Any) -> int:
@@ -38,7 +41,7 @@ def store_verdict(db: sqlite_utils.Database, ad_id: int, content_hash: str, verd
     data = verdict.to_dict()
     cursor = db.execute(
         """INSERT INTO verdicts (ad_id, content_hash, classifier_version, classified_at, score, label, categories,
-               hits, nearest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               hits, nearest, rules_label, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             ad_id,
             content_hash,
@@ -49,13 +52,15 @@ def store_verdict(db: sqlite_utils.Database, ad_id: int, content_hash: str, verd
             json.dumps(data["categories"], ensure_ascii=False),
             json.dumps(data["hits"], ensure_ascii=False),
             json.dumps(data["nearest"], ensure_ascii=False),
+            data["rules_label"] or None,
+            json.dumps(data["model"], ensure_ascii=False) if data["model"] else None,
         ],
     )
     verdict_id = int(cursor.lastrowid)
     label = data["label"]
     row = db.execute("SELECT state FROM queue WHERE ad_id = ?", [ad_id]).fetchone()
     if label in ("flag", "watch"):
-        prio = priority(label, data["score"])
+        prio = priority(label, data["score"], data["model"].get("score"))
         if row is None:
             db.execute(
                 "INSERT INTO queue (ad_id, verdict_id, priority, state, queued_at, updated_at) "
@@ -82,7 +87,8 @@ def store_verdict(db: sqlite_utils.Database, ad_id: int, content_hash: str, verd
 
 def current_verdict(db: sqlite_utils.Database, ad_id: int) -> dict[str, Any] | None:
     row = db.execute(
-        """SELECT id, classifier_version, classified_at, score, label, categories, hits, nearest, content_hash
+        """SELECT id, classifier_version, classified_at, score, label, categories, hits, nearest, content_hash,
+                  rules_label, model
            FROM verdicts WHERE ad_id = ? ORDER BY id DESC LIMIT 1""",
         [ad_id],
     ).fetchone()
@@ -98,4 +104,6 @@ def current_verdict(db: sqlite_utils.Database, ad_id: int) -> dict[str, Any] | N
         "hits": json.loads(row[6]),
         "nearest": json.loads(row[7]),
         "content_hash": row[8],
+        "rules_label": row[9] or "",
+        "model": json.loads(row[10]) if row[10] else {},
     }

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import functools
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from classifier import prefilter
+from classifier.features import rule_features
+from classifier.model import LinearModel, ModelError, load_model
 from classifier.neighbours import Neighbour, NeighbourSource
 from classifier.normalize import Normalized, normalize
 from classifier.rules import DEFAULT_RULES_DIR, Rule, RulePack, load_rule_pack
@@ -33,13 +37,22 @@ __version__ = "0.1.0"
 
 
 class Classifier:
-    """A loaded rule pack, ready to classify. Build with ``from_directory`` or ``default``."""
+    """A loaded rule pack and, optionally, a learned model, ready to classify. Build with ``from_directory``
+    or ``default``.
 
-    def __init__(self, pack: RulePack):
+    ``model_error`` says why no model is used when one was asked for (a missing or damaged file): the
+    classifier then works with the rules alone, and its verdicts say so.
+    """
+
+    def __init__(self, pack: RulePack, model: LinearModel | None = None, model_error: str | None = None):
         self.pack = pack
         self.rules: tuple[Rule, ...] = pack.rules
         self.scoring = pack.scoring
-        self.version = f"{__version__}+rules.{pack.digest[:12]}"
+        self.model = model
+        self.model_error = model_error
+        self.rules_version = f"{__version__}+rules.{pack.digest[:12]}"
+        model_part = model.version if model is not None else "model.none"
+        self.version = f"{self.rules_version}+{model_part}"
         self._group: dict[str, str | None] = {r.id: self.scoring.group_of(r.kind, r.name) for r in self.rules}
         self._sign: dict[str, int] = {
             r.id: int(self.scoring.groups[g]["sign"]) if (g := self._group[r.id]) else 1 for r in self.rules
@@ -57,14 +70,31 @@ class Classifier:
         self._index.finish()
 
     @classmethod
-    def from_directory(cls, path: Path | str) -> Classifier:
-        """Load the rule pack in ``path``; raises ``RulePackError``."""
-        return cls(load_rule_pack(path))
+    def from_directory(cls, path: Path | str, model: Path | str | None | bool = True) -> Classifier:
+        """Load the rule pack in ``path``; raises ``RulePackError``.
+
+        ``model``: a model file, True for the bundled one, False or None for rules only. A model that cannot
+        be loaded leaves the classifier with the rules alone and ``model_error`` set.
+        """
+        return cls.with_model(load_rule_pack(path), model)
+
+    @classmethod
+    def with_model(cls, pack: RulePack, model: Path | str | None | bool = True) -> Classifier:
+        if model is None or model is False:
+            return cls(pack)
+        try:
+            return cls(pack, load_model(None if model is True else model))
+        except ModelError as e:
+            return cls(pack, None, str(e))
 
     @classmethod
     def default(cls) -> Classifier:
-        """The rule pack shipped in ``classifier/rules`` (loaded once per process)."""
+        """The rule pack shipped in ``classifier/rules`` with the bundled model (loaded once per process)."""
         return default_classifier()
+
+    def rules_only(self) -> Classifier:
+        """The same rule pack without the model."""
+        return Classifier(self.pack)
 
     # --- matching ---------------------------------------------------------------------------------------
     def _present(self, text: str) -> _Probe:
@@ -146,13 +176,14 @@ class Classifier:
         return found, whole
 
     # --- scoring ----------------------------------------------------------------------------------------
-    def classify(self, text: str, title: str = "", url: str = "", neighbours: NeighbourSource | None = None) -> Verdict:
-        """Classify one ad. ``url`` is accepted for the record; rules read only ``title`` and ``text``."""
+    def rules_outcome(self, text: str, title: str = "") -> RulesOutcome:
+        """The rule pack's part of a verdict: hits, score, label and group totals (no model, no neighbours)."""
         hits, whole = self.hits(text or "", title or "")
-        if not hits and neighbours is None:
-            return Verdict(0.0, "clear", [], [], [], self.version, dict(self._no_conditions), [])
         sc = self.scoring
-        totals: dict[str, float] = {g: 0.0 for g in sc.groups}
+        totals: dict[str, float] = dict.fromkeys(sc.groups, 0.0)
+        cues: dict[str, float] = {}
+        if not hits:
+            return RulesOutcome(hits, whole, 0.0, "clear", totals, False, 0.0, [], cues)
         counted: set[str] = set()
         cat_weight: dict[str, float] = {}
         for h in hits:
@@ -163,6 +194,8 @@ class Classifier:
             if h.rule_id in counted:
                 continue
             counted.add(h.rule_id)
+            if h.kind != "category":
+                cues[h.name] = cues.get(h.name, 0.0) + abs(h.weight)
             g = self._group.get(h.rule_id)
             if g is not None:
                 totals[g] += abs(h.weight)
@@ -173,30 +206,73 @@ class Classifier:
         score = round(max(0.0, score), 3)
         exculpatory = sum(min(sc.groups[g]["cap"], t) for g, t in totals.items() if sc.groups[g]["sign"] < 0)
         requirement = not sc.flag_requires_any or any(totals.get(g, 0.0) >= v for g, v in sc.flag_requires_any.items())
-        adjustments: list[str] = []
-        if exculpatory >= sc.veto_exculpatory and score >= sc.flag:
-            adjustments.append(f"排除线索合计 {exculpatory:g}，不作为疑似违法广告（至多可疑）")
-        label = self._label(score, requirement, exculpatory)
         categories = sorted(cat_weight, key=lambda c: (-cat_weight[c], CATEGORIES.index(c)))
+        label = self._label(score, requirement, exculpatory)
+        return RulesOutcome(hits, whole, score, label, totals, requirement, exculpatory, categories, cues)
+
+    def rule_features(self, outcome: RulesOutcome) -> list[float]:
+        """What the learned scorer reads of the rules' outcome (``features.RULE_FEATURES``)."""
+        caps = {g: float(spec["cap"]) for g, spec in self.scoring.groups.items()}
+        return rule_features(outcome.totals, caps, outcome.cues, len(outcome.categories), outcome.label)
+
+    def classify(self, text: str, title: str = "", url: str = "", neighbours: NeighbourSource | None = None) -> Verdict:
+        """Classify one ad. ``url`` is accepted for the record; rules and model read only ``title`` and ``text``.
+
+        With a model, the label is the model's (it reads the rules' group totals as well as the text); an ad
+        the rules alone would flag is queued at least as ``watch``. Without one (none loaded, or a broken
+        file), the rules decide and the verdict says so.
+        """
+        out = self.rules_outcome(text, title)
+        model_info: dict[str, Any] = {}
+        if self.model is not None:
+            features = self.rule_features(out)
+            ms = self.model.score(out.whole, features)
+            label = ms.label
+            if out.label == "flag" and label == "clear":
+                label = "watch"
+            model_info = {
+                "version": self.model.version,
+                "score": ms.score,
+                "label": ms.label,
+                "flag_at": self.model.flag,
+                "watch_at": self.model.watch,
+            }
+            if label != "clear":
+                model_info["explain"] = self.model.explain(out.whole, features)
+        elif self.model_error is not None:
+            label = out.label
+            model_info = {"version": None, "error": self.model_error}
+        else:
+            label = out.label
+        if not out.hits and neighbours is None and label == "clear":
+            return Verdict(0.0, "clear", [], [], [], self.version, dict(self._no_conditions), [], out.label, model_info)
+        totals, sc = out.totals, self.scoring
+        adjustments: list[str] = []
+        if out.exculpatory >= sc.veto_exculpatory and out.score >= sc.flag:
+            adjustments.append(f"排除线索合计 {out.exculpatory:g}，规则不作为疑似违法广告（至多可疑）")
+        if self.model is None and self.model_error is not None:
+            adjustments.append("模型未能加载，仅按规则判断：" + self.model_error)
         conditions = {
             "利诱性": totals.get("inducement", 0.0) > 0 or totals.get("scheme", 0.0) > 0,
             "公开性": totals.get("publicity", 0.0) > 0,
             "非法性": totals.get("licensed", 0.0) == 0,
         }
-
+        score = out.score
         nearest: list[Neighbour] = []
         if neighbours is not None:
-            nearest = list(neighbours.nearest(whole))
-            score, label = self._apply_neighbours(nearest, score, label, requirement, exculpatory, adjustments)
+            nearest = list(neighbours.nearest(out.whole))
+            score, label = self._apply_neighbours(nearest, out, label, adjustments)
         return Verdict(
             score=score,
-            label=label,
-            categories=categories,
-            hits=hits,
+            label=label,  # type: ignore[arg-type]
+            categories=out.categories,
+            hits=out.hits,
             nearest=nearest,
             version=self.version,
             conditions=conditions,
             adjustments=adjustments,
+            rules_label=out.label,
+            model=model_info,
         )
 
     def _label(self, score: float, requirement: bool, exculpatory: float) -> str:
@@ -208,15 +284,12 @@ class Classifier:
         return "clear"
 
     def _apply_neighbours(
-        self,
-        nearest: list[Neighbour],
-        score: float,
-        label: str,
-        requirement: bool,
-        exculpatory: float,
-        adjustments: list[str],
+        self, nearest: list[Neighbour], out: RulesOutcome, label: str, adjustments: list[str]
     ) -> tuple[float, str]:
+        """A rejected ad nearer than any confirmed one lowers the score (rules: by the penalty; with a model:
+        the label one step); a confirmed near-duplicate flags."""
         sc = self.scoring
+        score = out.score
         confirmed = [n for n in nearest if n.index == "confirmed"]
         rejected = [n for n in nearest if n.index == "rejected" and n.similarity >= sc.rejected_min_similarity]
         best_c = max(confirmed, key=lambda n: (n.similarity, -n.distance), default=None)
@@ -227,11 +300,29 @@ class Classifier:
             new = round(max(0.0, score - sc.rejected_penalty), 3)
             adjustments.append(f"与已驳回广告 #{best_r.ad_id} 近似（距离 {best_r.distance}），得分 {score:g} → {new:g}")
             score = new
-            label = self._label(score, requirement, exculpatory)
+            if self.model is None:
+                label = self._label(score, out.requirement, out.exculpatory)
+            else:
+                label = {"flag": "watch", "watch": "clear"}.get(label, label)
         if best_c is not None:
             adjustments.append(f"与已确认违法广告 #{best_c.ad_id} 近似（距离 {best_c.distance}）")
             label = "flag"
         return score, label
+
+
+@dataclass(slots=True)
+class RulesOutcome:
+    """The rule pack's findings on one ad, before the model and the neighbours."""
+
+    hits: list[Hit]
+    whole: str  # the normalised title and text, as the model and the neighbours read them
+    score: float
+    label: str
+    totals: dict[str, float]  # per scoring group, uncapped
+    requirement: bool  # flag_requires_any is met
+    exculpatory: float
+    categories: list[str]
+    cues: dict[str, float]  # weight found per signal and exculpatory cue (each rule once)
 
 
 def _meets(text: str, clauses: tuple[frozenset[str], ...]) -> bool:
@@ -380,7 +471,7 @@ class _KeyIndex:
 
 @functools.lru_cache(maxsize=1)
 def default_classifier() -> Classifier:
-    return Classifier(load_rule_pack(DEFAULT_RULES_DIR))
+    return Classifier.with_model(load_rule_pack(DEFAULT_RULES_DIR), True)
 
 
 def classify(text: str, title: str = "", url: str = "") -> Verdict:

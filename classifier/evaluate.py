@@ -9,7 +9,7 @@ reported separately, without them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from classifier.engine import Classifier
 from classifier.verdict import Verdict
 
-__all__ = ["Counts", "Report", "evaluate", "read_jsonl"]
+__all__ = ["Counts", "Report", "evaluate", "labelled_summary", "read_jsonl", "summary_text", "wilson"]
 
 
 @dataclass
@@ -193,3 +193,74 @@ def read_jsonl(path: Path | str) -> list[dict[str, Any]]:
     """Rows of a JSON-lines file (blank lines skipped)."""
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+# --- grouped cross-validation reports ------------------------------------------------------------------------
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of the proportion k/n ((0, 1) when n is 0)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _rate(k: int, n: int) -> dict[str, Any]:
+    lo, hi = wilson(k, n)
+    return {"k": k, "n": n, "rate": round(k / n, 4) if n else None, "ci95": [round(lo, 4), round(hi, 4)]}
+
+
+def labelled_summary(rows: Sequence[Any], labels: Sequence[str]) -> dict[str, Any]:
+    """Precision, recall and F1 (flag only) with 95% intervals over the labelled rows (corpus rows apart),
+    the same without borderline rows, the flag rate per kind, and per corpus."""
+    out: dict[str, Any] = {}
+    for name, keep in (("all", lambda r: True), ("without borderline", lambda r: not r.borderline)):
+        c = Counts()
+        for r, lab in zip(rows, labels, strict=True):
+            if not r.corpus and keep(r):
+                c.add(r.label, lab == "flag")
+        out[name] = {
+            "tp": c.tp,
+            "fp": c.fp,
+            "fn": c.fn,
+            "precision": _rate(c.tp, c.tp + c.fp),
+            "recall": _rate(c.tp, c.tp + c.fn),
+            "f1": round(c.f1, 4),
+        }
+    kinds: dict[str, list[int]] = {}
+    for r, lab in zip(rows, labels, strict=True):
+        key = r.kind
+        k = kinds.setdefault(key, [0, 0, 0, 0, int(r.corpus)])  # n, positives, flagged, watched, corpus
+        k[0] += 1
+        k[1] += r.label
+        k[2] += lab == "flag"
+        k[3] += lab == "watch"
+    out["kinds"] = {
+        kind: {"positives": v[1], "watched": v[3], "corpus": bool(v[4]), **_rate(v[2], v[0])}
+        for kind, v in sorted(kinds.items())
+    }
+    return out
+
+
+def summary_text(title: str, s: dict[str, Any]) -> str:
+    """A summary from ``labelled_summary`` as the tables ``adclear eval --cv`` prints."""
+
+    def ci(d: dict[str, Any]) -> str:
+        if d["rate"] is None:
+            return "      –"
+        return f"{d['rate']:.3f} [{d['ci95'][0]:.2f}–{d['ci95'][1]:.2f}]"
+
+    lines = [
+        title,
+        f"{'rows':<20}{'TP':>5}{'FP':>5}{'FN':>5}  {'precision (95% CI)':<20}{'recall (95% CI)':<20}{'F1':>6}",
+    ]
+    for name in ("all", "without borderline"):
+        d = s[name]
+        counts = f"{name:<20}{d['tp']:>5}{d['fp']:>5}{d['fn']:>5}"
+        lines.append(f"{counts}  {ci(d['precision']):<20}{ci(d['recall']):<20}{d['f1']:>6.3f}")
+    lines.append(f"{'kind':<26}{'n':>6}{'label 1':>8}{'flag':>6}{'watch':>6}  flag rate (95% CI)")
+    for kind, d in s["kinds"].items():
+        lines.append(f"{kind:<26}{d['n']:>6}{d['positives']:>8}{d['k']:>6}{d['watched']:>6}  {ci(d)}")
+    return "\n".join(lines)

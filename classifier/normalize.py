@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from classifier.vocabulary import jp_variants, vocabulary
+
 __all__ = ["Normalized", "normalize", "normalize_char"]
 
 _MARKER = "\ue000"  # stands for an emoji or decorative symbol between steps 1 and 2; never in the output
@@ -59,6 +61,11 @@ def _load_t2s() -> dict[str, str]:
 
 
 _T2S = _load_t2s()
+_VOCABULARY = vocabulary()
+# Variant glyphs (evasion.yml, then OpenCC's Japanese shinjitai reversed): read as the character they stand
+# for, before traditional -> simplified. Separator characters (丶, U+3164 HANGUL FILLER, ...) become markers.
+_VARIANTS = {**jp_variants(), **_VOCABULARY.variants}
+_EXTRA_SEPARATORS = _VOCABULARY.separators
 
 
 def normalize_char(ch: str) -> str:
@@ -66,6 +73,10 @@ def normalize_char(ch: str) -> str:
     or one or more characters."""
     if ch in _DROP_CHARS or ch == _INVISIBLE:
         return _INVISIBLE
+    if ch in _EXTRA_SEPARATORS:
+        return _MARKER
+    if ch in _VARIANTS:
+        ch = _VARIANTS[ch]
     cp = ord(ch)
     if 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF or 0x1F3FB <= cp <= 0x1F3FF or 0xE0000 <= cp <= 0xE007F:
         return _INVISIBLE  # variation selectors, skin tones, tag characters: parts of emoji
@@ -182,6 +193,9 @@ def _back(step: _Pieces, a: int, b: int) -> tuple[int, int]:
     return sa, sb
 
 
+_N_CHARS = "零〇一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万亿"  # Chinese numerals (step 4)
+_RANGE_CHARS = frozenset("-~—–")
+
 # --- step 2: separators -------------------------------------------------------------------------------------
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _CJK_PUNCT = frozenset("，。！？；：、“”‘’（）【】《》〈〉「」『』〔〕,.!?;:()")
@@ -190,7 +204,12 @@ _SEP = rf"[\s{_MARKER}{_INVISIBLE}{_FILLER}]"
 _NOT_SEP = rf"[^\s{_MARKER}{_INVISIBLE}{_FILLER}]"
 # Runs that _sep_repl would keep as they are, in the commonest cases: a lone newline between two other
 # characters, one space between two letters or digits, filler alone after a letter or digit (3-5, www.x).
-_KEPT_RUN = rf"(?<={_NOT_SEP})\n(?={_NOT_SEP})|(?<=[0-9a-z]) (?=[0-9a-z])|(?<=[0-9a-z])[{_FILLER}]+(?={_NOT_SEP})"
+# A space between two lone digits is not kept: letter-spaced digits (年化 1 8 %) are joined by _sep_repl.
+_LONE_DIGIT_SPACE = r"(?<=(?<![0-9])[0-9]) (?=[0-9](?![0-9]))"
+_KEPT_RUN = (
+    rf"(?<={_NOT_SEP})\n(?={_NOT_SEP})|(?!{_LONE_DIGIT_SPACE})(?<=[0-9a-z]) (?=[0-9a-z])"
+    rf"|(?<=[0-9a-z])[{_FILLER}]+(?={_NOT_SEP})"
+)
 # Every whole run of separators (``(?<!sep)``: never a part of one) but those: _sep_repl decides what it
 # becomes. A pattern starting with assertions makes ``re`` try them at every position; the leading
 # ``(?=sep)`` lets it skip ahead to the next separator at C speed (3x faster on benchmarks/ ads).
@@ -201,7 +220,9 @@ _SPACES_NOT_NEWLINE = "".join(re.escape(chr(c)) for c in range(0x10000) if chr(c
 # removed by a plain substitution before _SEP_RE (no Python call per run). Removing it joins two CJK
 # characters, so no other run's neighbours change.
 _GAP = rf"[{_SPACES_NOT_NEWLINE}{_MARKER}{_INVISIBLE}{_FILLER}]"
-_CJK_GAP_RE = re.compile(rf"(?={_GAP})(?<=[{_CJK}]){_GAP}+(?=[{_CJK}])")
+# A range between Chinese numerals (百分之九~百分之十五, 三-五) is not a gap: joined, the numerals would read as one.
+_NUMERAL_RANGE = rf"(?<=[{_N_CHARS}]){_GAP}*[\-~—–]{_GAP}*(?=[{_N_CHARS}])"
+_CJK_GAP_RE = re.compile(rf"(?={_GAP})(?<=[{_CJK}])(?!{_NUMERAL_RANGE}){_GAP}+(?=[{_CJK}])")
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 _SPACES = frozenset(" \t\f\v\u00a0\u3000\u2028\u2029\x1c\x1d\x1e\x1f\x85")
 
@@ -215,6 +236,11 @@ def _is_cjk(ch: str) -> bool:
     )
 
 
+def _lone_digits(text: str, a: int, b: int) -> bool:
+    """The digits on each side of the run text[a:b] stand alone (1 8, not 12 34)."""
+    return not (a >= 2 and text[a - 2].isdigit()) and not (b + 1 < len(text) and text[b + 1].isdigit())
+
+
 def _sep_repl(m: re.Match[str]) -> str:
     """What a run of separators becomes, given its neighbours (itself: kept as it is)."""
     text = m.string
@@ -224,6 +250,8 @@ def _sep_repl(m: re.Match[str]) -> str:
     before, after = text[a - 1], text[b]
     cjk_before, cjk_after = _is_cjk(before), _is_cjk(after)
     run = m.group()
+    if before in _N_CHARS and after in _N_CHARS and not _RANGE_CHARS.isdisjoint(run) and "\n" not in run:
+        return "~"  # a range between Chinese numerals: 九~十五
     if cjk_before and cjk_after and "\n" not in run:
         return ""  # 保 本, 保✦本, 保-本
     visible = run.replace(_INVISIBLE, "")
@@ -239,6 +267,8 @@ def _sep_repl(m: re.Match[str]) -> str:
             return ""  # 5 万
         if before.isdigit() and after == "%":
             return ""
+        if before.isdigit() and after.isdigit() and _lone_digits(text, a, b):
+            return ""  # letter-spaced digits: 1 8 % -> 18%
         if before in _ALNUM and after in _ALNUM:
             return m.group() if run == " " else " "  # keep Latin words and numbers apart
         if has_marker:
@@ -246,7 +276,7 @@ def _sep_repl(m: re.Match[str]) -> str:
         return m.group() if run == " " else " "
     if has_marker:
         return " " if before in _ALNUM and after in _ALNUM else ""
-    return m.group()  # filler between other things (3-5, www.x.com): kept
+    return visible  # filler between other things (3-5, www.x.com): kept, without zero-width characters
 
 
 # --- step 3: contact channels -------------------------------------------------------------------------------
@@ -459,6 +489,57 @@ def _step1(s: str) -> Normalized:
     return Normalized(s, text, (_Step((out_start, in_start, in_end, exact)),))
 
 
+def _rewrite(norm: Normalized, edits: list[tuple[int, int, str]]) -> Normalized:
+    """``norm`` with ``edits`` (start, end, replacement; sorted, not overlapping) made as one more step."""
+    if not edits:
+        return norm
+    source = norm.text
+    parts: list[str] = []
+    last = 0
+    for a, b, out in edits:
+        parts.append(source[last:a])
+        parts.append(out)
+        last = b
+    parts.append(source[last:])
+    return Normalized(norm.original, "".join(parts), (*norm.steps, _Step(edits=edits, source=source)))
+
+
+# --- step 5: the fundraising vocabulary misspelt (classifier.vocabulary) ------------------------------------
+_PINYIN_RE = _VOCABULARY.pinyin_re
+_INITIALS_RE = _VOCABULARY.initials_re
+_HAS_LATIN = re.compile(r"[a-z]{2}")
+# 著 is simplified Chinese for "famous, write" and traditional Chinese for 着 as well (意味著, 看著): read as 着
+# unless it is part of a word where it means the former.
+_ZHU_RE = re.compile(r"(?<![显土卓编原名巨论专遗合昭撰译拙杰])著(?![名作称述录书者])")
+
+
+def _sound_alike(norm: Normalized) -> Normalized:
+    edits: list[tuple[int, int, str]] = []
+    end = 0
+    for m in _VOCABULARY.anchor_re.finditer(norm.text):
+        if m.start() < end:
+            continue
+        found = _VOCABULARY.sound_alike(m)
+        if found is not None and found[0] >= end:
+            edits.append(found)
+            end = found[1]
+    return _rewrite(norm, edits)
+
+
+_ID_BEFORE = re.compile(r"(?:信|qq|vx|wx|id|号|@|/)[:：]?\s*$")
+
+
+def _pinyin_repl(m: re.Match[str]) -> str:
+    """A word spelt in pinyin, unless it is an account name (微信:licai)."""
+    if _ID_BEFORE.search(m.string, max(0, m.start() - 4), m.start()):
+        return m.group()
+    return _VOCABULARY.pinyin_words.get(m.group().replace(" ", ""), m.group())
+
+
+def _initials_repl(m: re.Match[str]) -> str:
+    return _VOCABULARY.initials[m.group()]
+
+
 _HAS_NUMERAL = re.compile(rf"[{_D}十拾]|[百千]分之")
 _HAS_CONTACT_HINT = re.compile(r"[vw薇威徽危卫维扣抠蔻寇叩]")
 _HAS_SEPARATOR = re.compile(_SEP)
@@ -476,8 +557,16 @@ def normalize(s: str) -> Normalized:
         norm = _sub(norm, _CJK_GAP_RE, "")
         if _HAS_SEPARATOR.search(norm.text):
             norm = _sub(norm, _SEP_RE, _sep_repl)
+    norm = _sound_alike(norm)
+    if "著" in norm.text:
+        norm = _sub(norm, _ZHU_RE, "着")
+    latin = _HAS_LATIN.search(norm.text) is not None
+    if latin:
+        norm = _sub(norm, _PINYIN_RE, _pinyin_repl)
     if _HAS_CONTACT_HINT.search(norm.text):
         norm = _sub(norm, _CONTACT_RE, _contact_repl)
     if _HAS_NUMERAL.search(norm.text):
         norm = _sub(norm, _NUM_RE, _num_repl)
+    if latin:
+        norm = _sub(norm, _INITIALS_RE, _initials_repl)
     return norm

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from classifier.neighbours import Neighbour
 from classifier.taxonomy import EXCULPATORY, SIGNALS
 
-__all__ = ["LABELS", "Hit", "Verdict"]
+__all__ = ["LABELS", "Hit", "Verdict", "model_lines"]
 
 Label = Literal["flag", "watch", "clear"]
 LABELS: dict[str, str] = {"flag": "疑似违法集资广告", "watch": "可疑，低优先级复核", "clear": "未见集资特征"}
@@ -87,6 +87,9 @@ class Verdict:
     version: str = ""
     conditions: dict[str, bool] = field(default_factory=dict)  # legal conditions of SPC Art. 1 seen
     adjustments: list[str] = field(default_factory=list)  # neighbour effects, vetoes: Chinese one-liners
+    rules_label: str = ""  # what the rules alone said
+    # the learned scorer: {"version", "score", "label", "explain"} or {"version": None, "error"}; {} for none
+    model: dict[str, Any] = field(default_factory=dict)
 
     @property
     def flagged(self) -> bool:
@@ -98,6 +101,7 @@ class Verdict:
         lines = [f"结论：{self.label}（{LABELS[self.label]}），得分 {self.score:g}" + (f"；{seen}" if seen else "")]
         if self.categories:
             lines.append("涉嫌类型：" + "、".join(self.categories))
+        lines.extend(model_lines(self.model, self.rules_label))
         lines.extend(h.explain() for h in self.hits)
         lines.extend(self.adjustments)
         return lines
@@ -110,4 +114,41 @@ class Verdict:
             "hits": [h.to_dict() for h in self.hits],
             "nearest": [n.to_dict() for n in self.nearest],
             "version": self.version,
+            "rules_label": self.rules_label,
+            "model": self.model,
         }
+
+
+_RULE_FEATURE_NAMES = {
+    "rules.inducement": "承诺回报/保本",
+    "rules.scheme": "集资类型",
+    "rules.publicity": "公开招揽",
+    "rules.backing": "虚假背书",
+    "rules.licensed": "持牌机构",
+    "rules.exculpatory": "排除线索",
+    "rules.flag": "规则判为疑似",
+    "rules.watch": "规则判为可疑",
+}
+
+
+def model_lines(model: dict[str, Any], rules_label: str = "") -> list[str]:
+    """Chinese one-liners on the learned scorer's part of a verdict (``Verdict.model`` or a stored one)."""
+    if not model:
+        return []
+    if model.get("error"):
+        return ["模型：未使用（" + str(model["error"]) + "），仅按规则判断"]
+    line = f"模型：分数 {model.get('score', 0):.2f}，模型结论 {model.get('label', '')}"
+    if "flag_at" in model:
+        line += f"（≥{model['flag_at']:.2f} 疑似，≥{model['watch_at']:.2f} 可疑）"
+    if rules_label:
+        line += f"；规则结论 {rules_label}"
+    lines = [line + f"；{model.get('version', '')}"]
+    explain = model.get("explain") or {}
+    if explain.get("for"):
+        lines.append("模型加权最高的字串：" + "、".join(f"“{g}” {c:+.2f}" for g, c in explain["for"]))
+    if explain.get("against"):
+        lines.append("模型减分的字串：" + "、".join(f"“{g}” {c:+.2f}" for g, c in explain["against"]))
+    if explain.get("rules"):
+        parts = [f"{_RULE_FEATURE_NAMES.get(k, k)} {v:+.2f}" for k, v in explain["rules"].items()]
+        lines.append("模型对规则结果的权重：" + "、".join(parts))
+    return lines

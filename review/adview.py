@@ -32,11 +32,12 @@ AD_COLUMNS = (
 
 def explain_stored(verdict: dict[str, Any]) -> list[str]:
     """Chinese one-liners for a stored verdict: the result, each hit, each near-duplicate."""
-    from classifier.verdict import LABELS, Hit
+    from classifier.verdict import LABELS, Hit, model_lines
 
     lines = [f"结论：{verdict['label']}（{LABELS[verdict['label']]}），得分 {verdict['score']:g}"]
     if verdict["categories"]:
         lines.append("涉嫌类型：" + "、".join(verdict["categories"]))
+    lines.extend(model_lines(verdict.get("model") or {}, verdict.get("rules_label", "")))
     lines.extend(Hit(**hit).explain() for hit in verdict["hits"])
     for n in verdict.get("nearest", []):
         kind = "已确认违法广告" if n["index"] == "confirmed" else "已驳回广告"

@@ -470,11 +470,11 @@ def _follow(db: sqlite_utils.Database, ad_ids: list[int]) -> None:
     from pathlib import Path
 
     from adclear.neardup import follow_decision
-    from adclear.rules import load_classifier
+    from adclear.rules import classifier_for
 
     try:
         rules = os.environ.get("ADCLEAR_RULES")
-        classifier = load_classifier(Path(rules) if rules else None)
+        classifier = classifier_for(db, Path(rules) if rules else None)
         seen_clusters: set[Any] = set()
         for ad_id in ad_ids:
             cluster = db.execute("SELECT cluster_id FROM ads WHERE id = ?", [ad_id]).fetchone()

@@ -49,6 +49,7 @@ ACTIONS = {
     "still_online": "复核仍在线",
     "reversed": "撤销决定",
     "approved": "审核通过",
+    "model_promoted": "启用模型",  # configuration: which learned model classifies from now on (ad_id NULL)
 }
 
 

@@ -21,7 +21,7 @@ from adclear.verdicts import FLAG_PRIORITY
 __all__ = ["BANDS", "Filter", "counts", "filter_options", "items", "neighbours", "totals"]
 
 OPEN = "q.state IN ('pending', 'claimed')"  # exactly the partial indexes' condition
-# score bands, as priority ranges (priority = score, + 1000 for a flag): (label, low, high)
+# score bands, as priority ranges (priority = score + a tenth of the model score, + 1000 for a flag): (label, low, high)
 BANDS: dict[str, tuple[float, float]] = {
     "high": (FLAG_PRIORITY + 8, float("inf")),  # flag, score ≥ 8
     "mid": (FLAG_PRIORITY + 5, FLAG_PRIORITY + 8),  # flag, 5 ≤ score < 8

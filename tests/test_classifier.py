@@ -129,7 +129,8 @@ def test_verdict_contract():
         source = text if h.field == "text" else "稳赚项目"
         assert source[h.start : h.end] == h.matched
     d = v.to_dict()
-    assert set(d) == {"score", "label", "categories", "hits", "nearest", "version"}
+    assert set(d) == {"score", "label", "categories", "hits", "nearest", "version", "rules_label", "model"}
+    assert d["model"]["version"] == Classifier.default().model.version and 0 <= d["model"]["score"] <= 1
     assert json.loads(json.dumps(d, ensure_ascii=False)) == d
     assert d["version"] == Classifier.default().version
     assert d["hits"][0]["rule_id"] and "start" in d["hits"][0] and d["hits"][0]["field"] in ("title", "text")

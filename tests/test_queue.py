@@ -26,6 +26,8 @@ class FakeVerdict:
             "hits": [],
             "nearest": [],
             "version": "test",
+            "rules_label": self.label,
+            "model": {},
         }
 
 

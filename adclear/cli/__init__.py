@@ -92,9 +92,9 @@ def main(ctx: click.Context, db_path: Path, seeds_path: Path) -> None:
 
 
 def _register() -> None:
-    from adclear.cli import crawl_cmds, demo_cmd, doctor_cmd, review_cmds, rules_cmds, web_cmds
+    from adclear.cli import crawl_cmds, demo_cmd, doctor_cmd, model_cmds, review_cmds, rules_cmds, web_cmds
 
-    for module in (crawl_cmds, demo_cmd, doctor_cmd, review_cmds, rules_cmds, web_cmds):
+    for module in (crawl_cmds, demo_cmd, doctor_cmd, model_cmds, review_cmds, rules_cmds, web_cmds):
         for command in module.COMMANDS:
             main.add_command(command)
 

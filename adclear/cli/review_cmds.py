@@ -170,7 +170,7 @@ def review() -> None:
     """Decide a flagged ad: confirm it as an illegal-fundraising ad, or reject the flag."""
 
 
-def _reviewer(db, name: str | None, role: str = "reviewer") -> str:  # noqa: ANN001 (sqlite_utils.Database)
+def acting_account(db, name: str | None, role: str = "reviewer") -> str:  # noqa: ANN001 (sqlite_utils.Database)
     """The account deciding: ``--as``, else ``$ADCLEAR_USER``, else the login name; it must exist, be active and
     hold ``role`` (scripts set ``$ADCLEAR_USER`` or pass ``--as``)."""
     from review.users import require
@@ -210,7 +210,7 @@ def confirm(
     _target(ad_id, cluster)
     db = cfg.db()
     choice = {
-        "reviewer": _reviewer(db, reviewer),
+        "reviewer": acting_account(db, reviewer),
         "category": category,
         "reason": reason,
         "legal_basis": legal_basis,
@@ -246,7 +246,7 @@ def reject(cfg: Config, ad_id: int | None, cluster: int | None, reason: str, rev
 
     _target(ad_id, cluster)
     db = cfg.db()
-    who = _reviewer(db, reviewer)
+    who = acting_account(db, reviewer)
     if cluster is not None:
         made = decisions.reject_cluster(db, cluster, reviewer=who, reason=reason, note=note)
         echo(
@@ -268,7 +268,7 @@ def reverse(cfg: Config, ad_id: int, reason: str, reviewer: str | None) -> None:
     from review.decisions import reverse as do_reverse
 
     db = cfg.db()
-    seq = do_reverse(db, ad_id, reviewer=_reviewer(db, reviewer, "supervisor"), reason=reason)
+    seq = do_reverse(db, ad_id, reviewer=acting_account(db, reviewer, "supervisor"), reason=reason)
     echo(f"ad {ad_id}: decision reversed (ledger entry {seq}); the ad is back in review")
 
 
@@ -340,7 +340,7 @@ def export(cfg: Config, fmt: str, out_path: Path, platform: str | None, actor: s
     from review.export import takedown_list, write
 
     db = cfg.db()
-    who = _reviewer(db, actor, "supervisor")
+    who = acting_account(db, actor, "supervisor")
     result = takedown_list(db, platform=platform)
     write(result, out_path, fmt)
     with immediate(db):

@@ -1,8 +1,7 @@
-"""adclear rules lint|test|stats, adclear eval, adclear reclassify: keeping the classifier honest."""
+"""adclear rules lint|test|stats, adclear reclassify: keeping the rule packs honest (``eval``: model_cmds)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -92,24 +91,6 @@ def stats(cfg: Config, rules_dir: Path | None, min_support: int) -> None:
     )
 
 
-@click.command("eval")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@RULES_OPTION
-@click.option("--wrong", default=50, show_default=True, help="How many wrongly classified rows to list.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def eval_(path: Path, rules_dir: Path | None, wrong: int, as_json: bool) -> None:
-    """Precision, recall and F1 for label 1 (only flag counts), false positives per kind, a threshold sweep."""
-    from adclear.rules import load_classifier
-    from classifier.evaluate import evaluate, read_jsonl
-
-    try:
-        rows = read_jsonl(path)
-    except (ValueError, KeyError) as e:
-        raise AdclearError(f"{path}: {e}") from None
-    report = evaluate(rows, load_classifier(rules_dir))
-    click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.to_text(wrong))
-
-
 @click.command()
 @RULES_OPTION
 @click.option("--all", "everything", is_flag=True, help="Every ad, not only those classified by another version.")
@@ -117,13 +98,17 @@ def eval_(path: Path, rules_dir: Path | None, wrong: int, as_json: bool) -> None
 def reclassify(cfg: Config, rules_dir: Path | None, everything: bool) -> None:
     """Classify stored ads again with the current rules; the queue follows (decided ads keep their decision)."""
     from adclear.reclassify import reclassify as do_reclassify
-    from adclear.rules import load_classifier
+    from adclear.rules import classifier_for
 
-    counts = do_reclassify(cfg.db(), load_classifier(rules_dir), everything=everything)
+    db = cfg.db()
+    classifier = classifier_for(db, rules_dir)
+    counts = do_reclassify(db, classifier, everything=everything)
+    if classifier.model_error:
+        click.echo(f"warning: no model used, the rules alone decided: {classifier.model_error}", err=True)
     click.echo(
         f"{counts['ads']} ads classified again: {counts['flag']} flag, {counts['watch']} watch, "
         f"{counts['clear']} clear; {counts['changed']} changed label"
     )
 
 
-COMMANDS = [rules, eval_, reclassify]
+COMMANDS = [rules, reclassify]
