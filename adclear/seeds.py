@@ -348,9 +348,11 @@ def load_seeds(path: str | Path) -> Seeds:
         located = load_located(path)
     except YamlProblem as e:
         where = f" line {e.line}" if e.line else ""
-        raise SeedsInvalid(f"{path}{where}: {e}") from None
+        raise SeedsInvalid(f"{path}{where}: {e.problem}") from None
     except UnicodeDecodeError:
         raise SeedsInvalid(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    except OSError as e:
+        raise SeedsInvalid(f"{path}: cannot be read ({e.strerror or e}); pass a readable file with --seeds") from None
     if not isinstance(located.data, dict):
         raise SeedsInvalid(f"{path} line 1: expected a mapping with 'sites:' at the top")
     try:
