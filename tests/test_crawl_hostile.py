@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from demo.hostile.site import CHARSET_ADS, GOOD_ADS, OFFSITE_LINKS, RETRY_AFTER, TRAPS
+from demo.hostile.site import CHARSET_ADS, GOOD_ADS, NUL_ADS, OFFSITE_LINKS, RETRY_AFTER, TRAPS
 from tests.conftest import run_adclear, seeds_for
 
 pytestmark = pytest.mark.slow
@@ -52,6 +52,15 @@ def test_charsets_that_lie_or_are_missing_decode(hostile):
         assert stored_title == title
         assert stored_body == body
         assert "\ufffd" not in stored_title + stored_body
+
+
+def test_a_nul_byte_does_not_hide_an_ad(hostile):
+    """Sniffed as browsers do: text/html is HTML whatever the bytes, and HTML without a type is recognised."""
+    db, *_ = hostile
+    for name, (title, body) in NUL_ADS.items():
+        assert rows(db, "SELECT title, body FROM ads WHERE url LIKE ?", f"%/ad/{name}%") == [(title, body)], name
+    kinds = {kind for (kind,) in rows(db, "SELECT kind FROM crawl_errors WHERE url LIKE '%/binary.html'")}
+    assert kinds == {"not_html"}
 
 
 def test_links_off_the_site_and_to_private_addresses_are_never_requested(hostile):

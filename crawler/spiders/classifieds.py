@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 from adclear.seeds import Operator, Site
 from crawler.extensions import RunRecorder
 from crawler.items import AdItem
+from crawler.sniff import is_page, no_sniff
 from crawler.urls import canonical_url, is_crawlable, offsite_reason
 
 __all__ = ["ClassifiedsSpider"]
@@ -129,10 +130,20 @@ class ClassifiedsSpider(scrapy.Spider):
         if recorder is not None:
             recorder.record_failure(failure, failure.request)  # type: ignore[attr-defined]
 
+    def _not_a_page(self, response: Response) -> bool:
+        """An image, a download, binary bytes: recorded as ``not_html``, and nothing is read from it."""
+        if _is_html(response):
+            return False
+        recorder = self.recorder
+        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or "no Content-Type"
+        if recorder is not None:
+            recorder.record_error(response.url, "not_html", f"expected an HTML page, got {ctype}")
+        return True
+
     # ---- callbacks -----------------------------------------------------------------------------------
     def parse_start(self, response: Response) -> Iterator[scrapy.Request]:
         sections = self.site.list.sections
-        if sections:
+        if sections and _is_html(response):
             for href in _links(response, sections):
                 request = self._follow(response, href, self.parse_list, list_page=1)
                 if request is not None:
@@ -140,12 +151,14 @@ class ClassifiedsSpider(scrapy.Spider):
         yield from self.parse_list(response)
 
     def parse_list(self, response: Response) -> Iterator[scrapy.Request | AdItem]:
+        if self._not_a_page(response):
+            return
         if self.site.list.items:
             for href in _links(response, self.site.list.items):
                 request = self._follow(response, href, self.parse_detail)
                 if request is not None:
                     yield request
-        if self.site.list.entries is not None and _is_html(response):
+        if self.site.list.entries is not None:
             yield from self.parse_entries(response)
         number = response.meta.get("list_page", 1)
         next_sel = self.site.list.next_page
@@ -195,11 +208,7 @@ class ClassifiedsSpider(scrapy.Spider):
 
     def parse_detail(self, response: Response) -> Iterator[AdItem]:
         detail = self.site.detail
-        if not _is_html(response):
-            recorder = self.recorder
-            ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or "no Content-Type"
-            if recorder is not None:
-                recorder.record_error(response.url, "not_html", f"expected an HTML page, got {ctype}")
+        if self._not_a_page(response):
             return
 
         def html(selector: str | None) -> str:
@@ -232,10 +241,8 @@ def _links(response: Response, selector: str) -> list[str]:
 
 
 def _is_html(response: Response) -> bool:
-    """Scrapy picks HtmlResponse from a URL ending in .html whatever the bytes: look at the type and the bytes."""
-    if not isinstance(response, TextResponse):
-        return False
-    ctype = response.headers.get(b"Content-Type", b"").split(b";")[0].strip().lower()
-    if ctype and not (ctype.startswith(b"text/") or b"html" in ctype or b"xml" in ctype):
-        return False
-    return b"\x00" not in response.body[:1024]
+    """A page, as a browser decides from the Content-Type and the first bytes (crawler.sniff): Scrapy picks
+    HtmlResponse from a URL ending in .html whatever the bytes, and a NUL byte does not make HTML binary."""
+    return isinstance(response, TextResponse) and is_page(
+        response.headers.get(b"Content-Type"), response.body, no_sniff=no_sniff(response.headers)
+    )

@@ -14,7 +14,7 @@ import threading
 
 from demo.reply import Reply
 
-__all__ = ["GOOD_ADS", "OFFSITE_LINKS", "TRAPS", "HostileSite"]
+__all__ = ["GOOD_ADS", "NUL_ADS", "OFFSITE_LINKS", "TRAPS", "HostileSite"]
 
 PREFIX = "/hostile"
 RETRY_AFTER = 2  # seconds the 429 page asks crawlers to wait
@@ -28,6 +28,8 @@ TRAPS: dict[str, tuple[str, str]] = {
     "/hostile/ad/stall.html": ("headers, then silence", "timeout"),
     "/hostile/ad/huge.html": ("a 20 MB page", "too_large"),
     "/hostile/ad/binary.html": ("a PNG image where HTML was expected", "not_html"),
+    "/hostile/ad/nul-comment.html": ("a NUL byte in a comment before <html>, sent as text/html: browsers show it", ""),
+    "/hostile/ad/untyped": ("HTML with a NUL byte, no Content-Type and no .html: browsers sniff it as HTML", ""),
     "/hostile/ad/malformed.html": ("HTML with unclosed tags: still an ad", ""),
     "/hostile/ad/truncated.html": ("a body shorter than its Content-Length", "data_loss"),
     "/hostile/ad/lying-charset.html": ("GBK bytes declared as UTF-8 in the header", ""),
@@ -58,6 +60,11 @@ CHARSET_ADS = {
     "lying-charset": ("月息三分 镕堃农业互助社入社分红", "社员入社即享分红，存取自由，月息三分，保本保息。"),
     "no-charset": ("老年保健品消费全返 堃康商城", "购买保健品消费全返，一年后本金全部返还。"),
     "gb18030": ("吉𠮷庄园认养果树 每年返利€", "认养一棵果树，年回报百分之十五，到期回购。"),
+}
+# pages that a NUL byte once hid from the crawler (a NUL made them "binary")
+NUL_ADS = {
+    "nul-comment": ("高息揽储 月息两分 保本保息", "存十万每月返息两千，随时可取，保本保息。"),
+    "untyped": ("私募基金内部份额转让 年化24%", "内部份额转让，年化24%，满一年回购，联系王经理。"),
 }
 MALFORMED = (
     "<html><head><title>畸形页面</title><body><div class='ad-detail'><h1 class='ad-title'>养老公寓床位预售 年回报10%"
@@ -153,6 +160,13 @@ class HostileSite:
             b"\xaeB`\x82"
         )
         return Reply(200, "image/png", png)
+
+    def _nul_comment(self) -> Reply:
+        return Reply(200, "text/html; charset=utf-8", b"<!--\x00-->" + _detail(*NUL_ADS["nul-comment"]).encode())
+
+    def _untyped(self) -> Reply:
+        page = _detail(*NUL_ADS["untyped"]).replace("</body>", "<!--\x00--></body>")
+        return Reply(200, "", page.encode())
 
     def _malformed(self) -> Reply:
         return Reply(200, "text/html; charset=utf-8", MALFORMED.encode("utf-8"))
