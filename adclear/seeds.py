@@ -221,6 +221,8 @@ class Site(_Model):
     region: str = ""
     start_urls: list[Url] = Field(min_length=1)
     allowed_domains: list[str] = Field(min_length=1)
+    # addresses that are not public (loopback, private …) the crawler may reach for this site; others are refused
+    allow_addresses: list[str] = []
     list: ListSelectors
     detail: DetailSelectors
     render: RenderOptions | None = None  # social sites: how pages are rendered in Chromium
@@ -249,6 +251,13 @@ class Site(_Model):
                 raise ValueError("an allowed domain may not be empty")
             out.append(d)
         return out
+
+    @field_validator("allow_addresses")
+    @classmethod
+    def _allowances(cls, v: list[str]) -> list[str]:
+        from crawler.netpolicy import Allowance
+
+        return [str(Allowance.parse(a)) for a in v]
 
     @model_validator(mode="after")
     def _start_urls_allowed(self) -> Site:

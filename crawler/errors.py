@@ -9,12 +9,16 @@ from twisted.internet import error as tx
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
+from crawler.netpolicy import Refused
+
 __all__ = ["classify_failure"]
 
 
 def classify_failure(failure: Failure) -> tuple[str, str]:
     """(kind, message) for a failed request."""
     exc = failure.value
+    if isinstance(exc, Refused):
+        return exc.kind, exc.message
     if isinstance(exc, HttpError):
         status = exc.response.status
         return f"http_{status}", f"HTTP {status}"

@@ -47,11 +47,20 @@ REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
+# Names are resolved once, by the resolver the network policy checked (crawler/resolver.py): Twisted connects
+# to the addresses that were checked. ADCLEAR_RESOLVER: an import path to a function host -> [addresses].
+TWISTED_DNS_RESOLVER = "crawler.resolver.PinnedResolver"
+ADCLEAR_RESOLVER = os.environ.get("ADCLEAR_RESOLVER", "crawler.resolver.system_resolve")
+
 # The asyncio reactor (Scrapy's default): scrapy-playwright needs it, and another one fails every download
 # while exiting 0 (FINDINGS.md, trap 4).
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 DOWNLOADER_MIDDLEWARES = {
+    # One network policy for every request (crawler/netpolicy.py), first of all, and for every redirect: it
+    # records what it refuses, where Scrapy's own offsite filter dropped redirects without a word.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.middlewares.NetworkPolicyMiddleware": 50,
     # After decompression (590) so that the archive holds the page as served, before retries (550) so that
     # a 5xx that is retried is archived too.
     "crawler.middlewares.WarcArchiveMiddleware": 580,

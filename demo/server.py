@@ -84,7 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.content_type:  # "" sends none: a hostile page leaves the type to be sniffed
             self.send_header("Content-Type", reply.content_type)
         length = reply.declared_length if reply.declared_length is not None else len(reply.body)
-        self.send_header("Content-Length", str(length))
+        if length >= 0:  # -1: none sent, the body ends when the connection closes
+            self.send_header("Content-Length", str(length))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,8 +21,9 @@ from twisted.python.failure import Failure
 from adclear.seeds import Operator, Site
 from crawler.extensions import RunRecorder
 from crawler.items import AdItem
+from crawler.netpolicy import NetworkPolicy
 from crawler.sniff import is_page, no_sniff
-from crawler.urls import canonical_url, is_crawlable, offsite_reason
+from crawler.urls import canonical_url, is_crawlable
 
 __all__ = ["ClassifiedsSpider"]
 
@@ -95,17 +97,18 @@ class ClassifiedsSpider(scrapy.Spider):
                 url, callback=self.parse_list, errback=self.on_error, meta={"list_page": 1, "adclear_search": keyword}
             )
 
+    @cached_property
+    def policy(self) -> NetworkPolicy:
+        return NetworkPolicy.for_site(self.site)
+
     def _follow(self, response: Response, url: str, callback: Any, **meta: Any) -> scrapy.Request | None:
         url = response.urljoin(url.strip())
-        recorder = self.recorder
-        if not is_crawlable(url):
+        refused = self.policy.check_url(url)
+        if refused is not None:  # the request would be refused: never scheduled, recorded once per run
+            self.crawler.stats.inc_value(f"adclear/{refused.kind}_links")
+            recorder = self.recorder
             if recorder is not None:
-                recorder.record_offsite(url[:200], f"not followed: {url.split(':', 1)[0]}: URL")
-            return None
-        if not self.site.allows(url):
-            self.crawler.stats.inc_value("adclear/offsite_links")
-            if recorder is not None:
-                recorder.record_offsite(url, offsite_reason(url, self.site.allowed_domains))
+                recorder.record_offsite(url if is_crawlable(url) else url[:200], refused.message, refused.kind)
             return None
         canonical = canonical_url(url, self.site.drop_query_params)
         if callback == self.parse_detail and self.site.revisit_after and self._recently_fetched(canonical):

@@ -4,7 +4,8 @@ Its list pages (/hostile/, /hostile/p2.html) link to a few good ads and to: a 40
 Retry-After (then the page), a redirect loop, a page that stalls, a 20 MB page, a PNG served where HTML was
 expected, malformed and truncated HTML, pages in GBK and GB18030 whose declared charset lies or is missing, a
 robots.txt-forbidden page, and links to other domains, private addresses and javascript: URLs, which a
-crawler must never follow. ``TRAPS`` says what each is and what the crawler should record.
+crawler must never follow. ``TRAPS`` says what each is and what the crawler should record. Pages that try to
+make the crawler reach an internal host (SSRF) are under /hostile/ssrf/ (demo/hostile/ssrf.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import html
 import threading
 
+from demo.hostile.ssrf import SsrfPages
 from demo.reply import Reply
 
 __all__ = ["GOOD_ADS", "NUL_ADS", "OFFSITE_LINKS", "TRAPS", "HostileSite"]
@@ -27,6 +29,8 @@ TRAPS: dict[str, tuple[str, str]] = {
     "/hostile/ad/loop-a.html": ("a redirect loop", "redirect_loop"),
     "/hostile/ad/stall.html": ("headers, then silence", "timeout"),
     "/hostile/ad/huge.html": ("a 20 MB page", "too_large"),
+    "/hostile/ad/huge-unsized.html": ("a 20 MB page without a Content-Length", "too_large"),
+    "/hostile/ad/offsite-redirect.html": ("a redirect to another site, not followed", "offsite"),
     "/hostile/ad/binary.html": ("a PNG image where HTML was expected", "not_html"),
     "/hostile/ad/nul-comment.html": ("a NUL byte in a comment before <html>, sent as text/html: browsers show it", ""),
     "/hostile/ad/untyped": ("HTML with a NUL byte, no Content-Type and no .html: browsers sniff it as HTML", ""),
@@ -90,10 +94,13 @@ class HostileSite:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._429_count = 0
+        self.ssrf = SsrfPages()  # /hostile/ssrf/: pages that try to reach an internal host
 
     def page(self, path: str) -> Reply | None:
         if not path.startswith(PREFIX):
             return None
+        if path.startswith(PREFIX + "/ssrf"):
+            return self.ssrf.page(path)
         if path in (PREFIX, PREFIX + "/", PREFIX + "/index.html"):
             return self._html(self._list(1))
         if path == PREFIX + "/p2.html":
@@ -152,6 +159,14 @@ class HostileSite:
         filler = "<p>" + "高收益" * 2000 + "</p>"
         body = _detail("巨型页面", "开头") + filler * ((20 * 1024 * 1024) // len(filler.encode()))
         return Reply(200, "text/html; charset=utf-8", body.encode())
+
+    def _huge_unsized(self) -> Reply:
+        reply = self._huge()
+        reply.declared_length = -1  # no Content-Length: the size shows only while the body arrives
+        return reply
+
+    def _offsite_redirect(self) -> Reply:
+        return Reply(302, "text/html", b"", headers={"Location": OFFSITE_LINKS[0]})
 
     def _binary(self) -> Reply:
         png = (
