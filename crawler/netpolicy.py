@@ -21,26 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from scrapy.exceptions import IgnoreRequest
+from crawler.errors import Refused
 
 __all__ = ["Allowance", "NetworkPolicy", "Refused", "address_problem", "literal_address", "port_of"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 SCHEMES = ("http", "https")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix: the last 32 bits are an IPv4 address
-
-
-class Refused(IgnoreRequest):
-    """The network policy refused a request; ``kind`` and ``message`` are what ``crawl_errors`` records."""
-
-    def __init__(self, kind: str, message: str, url: str = ""):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.url = url  # the URL crawl_errors records ("": the request's)
-
-    def __reduce__(self) -> tuple:
-        return (Refused, (self.kind, self.message, self.url))
 
 
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:

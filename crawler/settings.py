@@ -35,6 +35,12 @@ ADCLEAR_GROUP_COMMIT_SECONDS = 0.5
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+# A page (received or rendered) is parsed only within these limits, off the event loop; a page over one is a
+# too_complex error (crawler/pagecheck.py). Real pages: a few thousand elements, 20 levels, 10 attributes.
+ADCLEAR_PAGE_MAX_ELEMENTS = 100_000
+ADCLEAR_PAGE_MAX_ATTRIBUTES = 1_000  # per element: libxml2's time grows with the square of this
+ADCLEAR_PAGE_MAX_DEPTH = 256
+ADCLEAR_PARSE_SECONDS = 10.0
 RETRY_TIMES = 2
 # Retries wait: Retry-After when the server says (up to ADCLEAR_RETRY_AFTER_MAX s), else 1 s, 2 s, 4 s … (max 60 s)
 ADCLEAR_RETRY_BACKOFF = 1.0
@@ -66,6 +72,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.WarcArchiveMiddleware": 580,
     # A declared charset that lies (GBK bytes sent as UTF-8) is corrected before anyone reads the text.
     "crawler.middlewares.CharsetMiddleware": 575,
+    # Then the page is measured and parsed off the event loop, within limits (crawler/pagecheck.py).
+    "crawler.pagecheck.PageCheckMiddleware": 570,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.retry.BackoffRetryMiddleware": 550,
 }

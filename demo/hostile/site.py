@@ -16,7 +16,7 @@ import threading
 from demo.hostile.ssrf import SsrfPages
 from demo.reply import Reply
 
-__all__ = ["GOOD_ADS", "NUL_ADS", "OFFSITE_LINKS", "TRAPS", "HostileSite"]
+__all__ = ["GOOD_ADS", "NUL_ADS", "OFFSITE_LINKS", "PARSE_BOMBS", "TRAPS", "HostileSite"]
 
 PREFIX = "/hostile"
 RETRY_AFTER = 2  # seconds the 429 page asks crawlers to wait
@@ -41,6 +41,13 @@ TRAPS: dict[str, tuple[str, str]] = {
     "/hostile/ad/gb18030.html": ("GB18030 with four-byte characters", ""),
     "/hostile/private/secret.html": ("forbidden by robots.txt", "robots"),
 }
+# pages that are cheap to send and costly to parse: each must be refused, not parsed, and not stall the crawl
+PARSE_BOMBS: dict[str, tuple[str, str]] = {
+    "/hostile/ad/attributes.html": ("a 1.9 MB page: one <div> with 200,000 attributes", "too_complex"),
+    "/hostile/ad/deep.html": ("<div>s nested 20,000 deep", "too_complex"),
+    "/hostile/ad/elements.html": ("300,000 empty elements", "too_complex"),
+}
+TRAPS.update(PARSE_BOMBS)
 OFFSITE_LINKS = (
     "http://www.example.com/ad/1.html",
     "http://10.0.0.1/admin/",
@@ -105,6 +112,8 @@ class HostileSite:
             return self._html(self._list(1))
         if path == PREFIX + "/p2.html":
             return self._html(self._list(2))
+        if path == PREFIX + "/bombs.html":  # the parse bombs alone
+            return self._html(self._links(list(PARSE_BOMBS), "解析炸弹"))
         name = path.rsplit("/", 1)[-1].removesuffix(".html")
         if path.startswith(PREFIX + "/ad/good-") and name in GOOD_ADS:
             return self._html(_detail(*GOOD_ADS[name]))
@@ -124,11 +133,14 @@ class HostileSite:
         links = [f"{PREFIX}/ad/{name}.html" for name in GOOD_ADS] + traps[:half] if number == 1 else traps[half:]
         if number == 2:
             links += list(OFFSITE_LINKS)
-        items = "".join(f'<li><a class="ad-title" href="{_esc(href)}">{_esc(href)}</a></li>' for href in links)
         pager = f'<div class="pager"><a class="next" href="{PREFIX}/p2.html">下一页</a></div>' if number == 1 else ""
+        return self._links(links, f"第{number}页", pager)
+
+    def _links(self, links: list[str], heading: str, after: str = "") -> str:
+        items = "".join(f'<li><a class="ad-title" href="{_esc(href)}">{_esc(href)}</a></li>' for href in links)
         return (
             '<!DOCTYPE html><html><head><meta charset="utf-8"><title>坏站示例</title></head><body>'
-            f'<h1>坏站示例 第{number}页</h1><ul class="ad-list">{items}</ul>{pager}</body></html>'
+            f'<h1>坏站示例 {heading}</h1><ul class="ad-list">{items}</ul>{after}</body></html>'
         )
 
     # ---- the traps ----------------------------------------------------------------------------------
@@ -182,6 +194,17 @@ class HostileSite:
     def _untyped(self) -> Reply:
         page = _detail(*NUL_ADS["untyped"]).replace("</body>", "<!--\x00--></body>")
         return Reply(200, "", page.encode())
+
+    def _attributes(self) -> Reply:
+        attributes = " ".join(f"a{i}=x" for i in range(200_000))
+        page = _detail("属性炸弹", "一个元素二十万个属性")
+        return self._html(page.replace("<article", f"<div {attributes}></div><article"))
+
+    def _deep(self) -> Reply:
+        return self._html(_detail("嵌套炸弹", "两万层嵌套").replace("</article>", "<div>" * 20_000 + "</article>"))
+
+    def _elements(self) -> Reply:
+        return self._html(_detail("元素炸弹", "三十万个元素").replace("</article>", "<i></i>" * 300_000 + "</article>"))
 
     def _malformed(self) -> Reply:
         return Reply(200, "text/html; charset=utf-8", MALFORMED.encode("utf-8"))
