@@ -349,8 +349,15 @@ class Seeds(_Model):
 
 
 def load_seeds(path: str | Path) -> Seeds:
-    """Load and validate seeds.yml; raise ``SeedsInvalid`` naming the file, the line and the fix."""
+    """Load and validate seeds.yml; raise ``SeedsInvalid`` naming the file, the line and the fix, in one line."""
     path = Path(path)
+    try:
+        return _load(path)
+    except SeedsInvalid as e:
+        raise SeedsInvalid(_one_line(str(e))) from None
+
+
+def _load(path: Path) -> Seeds:
     if not path.exists():
         raise SeedsInvalid(f"{path}: no such file; create it (see docs/seeds.md) or pass --seeds PATH")
     try:
@@ -368,6 +375,11 @@ def load_seeds(path: str | Path) -> Seeds:
         return Seeds.model_validate(located.data)
     except ValidationError as e:
         raise SeedsInvalid(_describe(path, located, e)) from None
+
+
+def _one_line(text: str) -> str:
+    """Control characters (a line break inside a quoted value, a terminal escape) shown escaped, not obeyed."""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text)
 
 
 def _describe(path: Path, located: Located, error: ValidationError) -> str:

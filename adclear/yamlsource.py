@@ -209,7 +209,7 @@ def _scalar(node: yaml.Node) -> Any:
     except yaml.YAMLError as e:
         line = node.start_mark.line + 1
         raise YamlProblem(f"not valid YAML: {getattr(e, 'problem', None) or e}", line) from None
-    except (ValueError, TypeError, OverflowError):
+    except Exception:  # PyYAML's constructors fail on odd values with ValueError, IndexError, OverflowError …
         tag = node.tag.rsplit(":", 1)[-1]
         raise YamlProblem(f"not valid YAML: '{node.value}' is not a valid !!{tag}", node.start_mark.line + 1) from None
     finally:

@@ -239,12 +239,15 @@ def _what(request: Any) -> str:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).hostname or ""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 def _host_port(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         return (parts.hostname or "").lower(), port_of(parts)
     except ValueError:
-        return (parts.hostname or "").lower(), 0
+        return "", 0

@@ -137,7 +137,10 @@ class NetworkPolicy:
 
     def check_url(self, url: str) -> Refused | None:
         """The checks that need no name resolution: scheme, host, domain, and a literal address."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # "http://[::1": an unclosed IPv6 address
+            return Refused("offsite", "not followed: a malformed URL")
         scheme = parts.scheme.lower()
         if scheme not in SCHEMES:
             return Refused("offsite", f"not followed: {scheme or 'a relative'}: URL")

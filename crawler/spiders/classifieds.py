@@ -19,6 +19,7 @@ from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from adclear.seeds import Operator, Site
+from crawler.errors import Refused
 from crawler.extensions import RunRecorder
 from crawler.items import AdItem
 from crawler.netpolicy import NetworkPolicy
@@ -101,9 +102,10 @@ class ClassifiedsSpider(scrapy.Spider):
     def policy(self) -> NetworkPolicy:
         return NetworkPolicy.for_site(self.site)
 
-    def _follow(self, response: Response, url: str, callback: Any, **meta: Any) -> scrapy.Request | None:
-        url = response.urljoin(url.strip())
-        refused = self.policy.check_url(url)
+    def _follow(self, response: Response, href: str, callback: Any, **meta: Any) -> scrapy.Request | None:
+        url = _absolute(response, href)
+        refused = self.policy.check_url(url) if url is not None else Refused("offsite", "not followed: a malformed URL")
+        url = url or href.strip()
         if refused is not None:  # the request would be refused: never scheduled, recorded once per run
             self.crawler.stats.inc_value(f"adclear/{refused.kind}_links")
             recorder = self.recorder
@@ -193,7 +195,7 @@ class ClassifiedsSpider(scrapy.Spider):
                     if "::attr(" in entries.link
                     else node.css(entries.link).xpath("@href").get()
                 )
-                link = response.urljoin(found.strip()) if found else ""
+                link = (_absolute(response, found) or "") if found else ""
             own_url = is_crawlable(link)
             yield AdItem(
                 site=self.site.name,
@@ -229,6 +231,16 @@ class ClassifiedsSpider(scrapy.Spider):
             posted_at_html=html(detail.posted_at),
             page=response.meta.get("adclear_page"),
         )
+
+
+def _absolute(response: Response, href: str) -> str | None:
+    """``href`` made absolute against the page, None when it is malformed (``http://[::1``, a bad port)."""
+    try:
+        url = response.urljoin(href.strip())
+        canonical_url(url)
+    except ValueError:
+        return None
+    return url
 
 
 def _links(response: Response, selector: str) -> list[str]:
