@@ -81,7 +81,14 @@ def _text(node: etree._Element) -> str:
     out: list[str] = []
     _pieces(node, out)
     lines = (_INLINE_SPACES.sub(" ", line).strip() for line in "".join(out).split("\n"))
-    return "\n".join(line for line in lines if line)
+    return "\n".join(line for line in lines if line).translate(_SHOW)
+
+
+# Characters libxml2 keeps in a parsed tree but lxml refuses to set (control characters, U+FFFE/U+FFFF): text
+# moved by _lift carries them in private-use stand-ins, turned back by _text.
+_NOT_XML = [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF]
+_HIDE = {c: 0xF0000 + i for i, c in enumerate(_NOT_XML)}
+_SHOW = {v: k for k, v in _HIDE.items()}
 
 
 def _lift(inner: etree._Element, after: etree._Element) -> None:
@@ -89,10 +96,10 @@ def _lift(inner: etree._Element, after: etree._Element) -> None:
     if inner.tail:
         previous = inner.getprevious()
         if previous is not None:
-            previous.tail = (previous.tail or "") + inner.tail
+            previous.tail = ((previous.tail or "") + inner.tail).translate(_HIDE)
         else:
             parent = inner.getparent()
-            parent.text = (parent.text or "") + inner.tail
+            parent.text = ((parent.text or "") + inner.tail).translate(_HIDE)
         inner.tail = None
     after.addnext(inner)
 

@@ -235,3 +235,9 @@ def test_the_network_policy_decides_on_any_url_and_refuses_bad_allowances(url, a
         allowances = []
     refused = NetworkPolicy(["127.0.0.1", "intranet.test"], allowances).check_url(url)
     assert refused is None or isinstance(refused, Refused) and refused.kind in ("offsite", "blocked")
+
+
+def test_text_with_control_characters_survives_a_swallowed_wrapper():
+    """Found by the fuzzer: a fragment that swallows the next one, with a control character after it, made lxml
+    refuse the text it was moving (ValueError), and the ad was lost as a `store` error."""
+    assert fragments_to_text({"title": "<?", "body": "<HEAD/>\x08"}) == {"title": "\x08", "body": ""}
