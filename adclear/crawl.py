@@ -37,8 +37,10 @@ def log_file_for(db_path: Path) -> Path:
 def run_crawl(seeds: Seeds, sites: list[Site], *, db_path: Path, seeds_path: Path, log_file: Path | None) -> list:
     """Crawl ``sites``; returns one ``RunResult`` per site, in order. ``log_file=None`` logs to stderr."""
     from crawler.extensions import RunRecorder, RunResult
+    from crawler.reaper import become_subreaper, reap_children
     from crawler.spiderloader import spider_class
 
+    subreaper = become_subreaper()  # Chromium's orphans come back to this process, which reaps them below
     process = CrawlerProcess(crawl_settings(db_path, seeds_path, log_file=log_file))
     crawlers = []
     for site in sites:
@@ -46,6 +48,8 @@ def run_crawl(seeds: Seeds, sites: list[Site], *, db_path: Path, seeds_path: Pat
         process.crawl(crawler)
         crawlers.append((site, crawler))
     process.start()
+    if subreaper:
+        reap_children()
     results = []
     for site, crawler in crawlers:
         recorder = crawler.get_extension(RunRecorder) if crawler.extensions else None

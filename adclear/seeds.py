@@ -221,6 +221,8 @@ class Site(_Model):
     region: str = ""
     start_urls: list[Url] = Field(min_length=1)
     allowed_domains: list[str] = Field(min_length=1)
+    # addresses that are not public (loopback, private …) the crawler may reach for this site; others are refused
+    allow_addresses: list[str] = []
     list: ListSelectors
     detail: DetailSelectors
     render: RenderOptions | None = None  # social sites: how pages are rendered in Chromium
@@ -249,6 +251,13 @@ class Site(_Model):
                 raise ValueError("an allowed domain may not be empty")
             out.append(d)
         return out
+
+    @field_validator("allow_addresses")
+    @classmethod
+    def _allowances(cls, v: list[str]) -> list[str]:
+        from crawler.netpolicy import Allowance
+
+        return [str(Allowance.parse(a)) for a in v]
 
     @model_validator(mode="after")
     def _start_urls_allowed(self) -> Site:
@@ -340,23 +349,37 @@ class Seeds(_Model):
 
 
 def load_seeds(path: str | Path) -> Seeds:
-    """Load and validate seeds.yml; raise ``SeedsInvalid`` naming the file, the line and the fix."""
+    """Load and validate seeds.yml; raise ``SeedsInvalid`` naming the file, the line and the fix, in one line."""
     path = Path(path)
+    try:
+        return _load(path)
+    except SeedsInvalid as e:
+        raise SeedsInvalid(_one_line(str(e))) from None
+
+
+def _load(path: Path) -> Seeds:
     if not path.exists():
         raise SeedsInvalid(f"{path}: no such file; create it (see docs/seeds.md) or pass --seeds PATH")
     try:
         located = load_located(path)
     except YamlProblem as e:
         where = f" line {e.line}" if e.line else ""
-        raise SeedsInvalid(f"{path}{where}: {e}") from None
+        raise SeedsInvalid(f"{path}{where}: {e.problem}") from None
     except UnicodeDecodeError:
         raise SeedsInvalid(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    except OSError as e:
+        raise SeedsInvalid(f"{path}: cannot be read ({e.strerror or e}); pass a readable file with --seeds") from None
     if not isinstance(located.data, dict):
         raise SeedsInvalid(f"{path} line 1: expected a mapping with 'sites:' at the top")
     try:
         return Seeds.model_validate(located.data)
     except ValidationError as e:
         raise SeedsInvalid(_describe(path, located, e)) from None
+
+
+def _one_line(text: str) -> str:
+    """Control characters (a line break inside a quoted value, a terminal escape) shown escaped, not obeyed."""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text)
 
 
 def _describe(path: Path, located: Located, error: ValidationError) -> str:

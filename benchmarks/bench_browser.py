@@ -85,7 +85,7 @@ def serve(posts_file: str, ports: multiprocessing.Queue) -> None:  # runs in a c
 def write_seeds(base_url: str, pages: int, concurrency: int, target: Path) -> Path:
     source = yaml.safe_load((REPO / "seeds.yml").read_text(encoding="utf-8"))
     site = next(s for s in source["sites"] if s["name"] == "demo-social")
-    site = {**site, "name": "bench-social", "start_urls": [f"{base_url}/social/"]}
+    site = {**site, "name": "bench-social", "start_urls": [f"{base_url}/social/"], "allow_addresses": [base_url]}
     site.pop("search", None)
     site["render"] = {**site["render"], "max_loads": pages // FEED_PAGE + 2, "timeout": 60}
     # robots.txt, the feed, then exactly ``pages`` post pages (a few more may be in flight when the limit hits)

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from adclear.yamlsource import load_data as load_yaml  # safe_load with aliases and nesting bounded
 from classifier import prefilter
 from classifier.normalize import normalize_char
 from classifier.taxonomy import CATEGORIES, CATEGORY_LEGAL_BASIS, EXCULPATORY, LEGAL_BASES, SIGNALS
@@ -328,7 +329,7 @@ def _collect(directory: Path) -> tuple[RulePack | None, list[str]]:
         raw = path.read_bytes()
         digest.update(path.name.encode() + b"\0" + raw + b"\0")
         try:
-            parsed[path] = yaml.safe_load(raw.decode("utf-8"))
+            parsed[path] = load_yaml(raw.decode("utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             problems.append(f"{_display(path)}: not valid YAML: {e}".replace("\n", " "))
     if scoring_path in parsed:
@@ -338,7 +339,7 @@ def _collect(directory: Path) -> tuple[RulePack | None, list[str]]:
         default_path = DEFAULT_RULES_DIR / "_scoring.yml"
         raw = default_path.read_bytes()
         digest.update(b"_scoring.yml\0" + raw + b"\0")
-        scoring, sp = _check_scoring(yaml.safe_load(raw.decode("utf-8")), _display(default_path))
+        scoring, sp = _check_scoring(load_yaml(raw.decode("utf-8")), _display(default_path))
         problems.extend(sp)
     rules: list[Rule] = []
     seen: dict[str, str] = {}

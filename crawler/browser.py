@@ -51,6 +51,8 @@ LAUNCH_ARGS = [
     # passes its own, and a second one would replace them.)
     "--in-process-gpu",
     "--renderer-process-limit=2",
+    # WebRTC's UDP does not go through the SOCKS gate (crawler/browserguard.py): none at all, then
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 # Status of the page's own HTTP response, read in the page (PerformanceNavigationTiming.responseStatus).
 _STATUS_JS = "() => { const n = performance.getEntriesByType('navigation')[0]; return n ? n.responseStatus : 0; }"

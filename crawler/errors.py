@@ -9,12 +9,28 @@ from twisted.internet import error as tx
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-__all__ = ["classify_failure"]
+__all__ = ["Refused", "classify_failure"]
+
+
+class Refused(IgnoreRequest):
+    """A request or response the crawler refused on purpose: the network policy (crawler/netpolicy.py), a page
+    over its limits (crawler/pagecheck.py). ``kind`` and ``message`` are what ``crawl_errors`` records."""
+
+    def __init__(self, kind: str, message: str, url: str = ""):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.url = url  # the URL crawl_errors records ("": the request's)
+
+    def __reduce__(self) -> tuple:
+        return (Refused, (self.kind, self.message, self.url))
 
 
 def classify_failure(failure: Failure) -> tuple[str, str]:
     """(kind, message) for a failed request."""
     exc = failure.value
+    if isinstance(exc, Refused):
+        return exc.kind, exc.message
     if isinstance(exc, HttpError):
         status = exc.response.status
         return f"http_{status}", f"HTTP {status}"

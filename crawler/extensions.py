@@ -34,6 +34,9 @@ __all__ = ["RunRecorder", "RunResult"]
 
 log = logging.getLogger(__name__)
 
+_RECEIVED = "adclear_bytes_received"  # request meta: bytes of the body received so far
+REFUSALS = ("offsite", "blocked")  # kinds of what the network policy refused: recorded once per URL and run
+
 
 @dataclass
 class RunResult:
@@ -55,7 +58,8 @@ class RunRecorder:
         self.result: RunResult | None = None
         self.setup_error: str | None = None
         self.write_error = ""  # the first commit that failed: the run lost writes and cannot be ok
-        self._offsite_seen: set[str] = set()
+        self._refused: set[tuple[str, str]] = set()  # (url, kind) of refusals already recorded
+        self.before_close: list[Any] = []  # callables with records to write before the run closes
         self.resuming = False
         self._flusher: task.LoopingCall | None = None
         self.clock: Any = None  # the flush timer's clock (IReactorTime); None: the reactor (tests set their own)
@@ -65,6 +69,8 @@ class RunRecorder:
         crawler.signals.connect(self.spider_error, signal=signals.spider_error)
         crawler.signals.connect(self.item_error, signal=signals.item_error)
         crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+        self.maxsize = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         self._prepare_jobdir()
 
     def _prepare_jobdir(self) -> None:
@@ -134,6 +140,8 @@ class RunRecorder:
             self._flusher.stop()
         if self.store is None or self.run_id is None or self.result is None:
             return
+        for flush in self.before_close:
+            flush()
         write_error = self._last_flush()
         if self.archive is not None:
             try:
@@ -151,7 +159,7 @@ class RunRecorder:
         max_rate = spider.site.max_error_rate
         if ok_pages == 0:
             status = "failed"
-            first = self.store.first_errors(self.run_id)
+            first = self.store.first_errors(self.run_id) or self.store.first_errors(self.run_id, refusals=True)
             why = "; ".join(f"{kind} {url}: {message}" for kind, url, message in first) or "no error recorded"
             reason = f"no page fetched ({why})"
         elif rate > max_rate:
@@ -248,19 +256,31 @@ class RunRecorder:
         return ResourceRef(url, content_type, fetched_at, record.sha256, record.warc_file, record.offset, record.length)
 
     def record_error(self, url: str, kind: str, message: str) -> None:
+        """One row of ``crawl_errors``; what the network policy refuses (``offsite``, ``blocked``) once per run."""
+        if kind in REFUSALS:
+            if (url, kind) in self._refused:
+                return
+            self._refused.add((url, kind))
         if self.store is not None and self.run_id is not None:
             self.store.record_error(self.run_id, url=url, kind=kind, message=message)
         self.crawler.stats.inc_value(f"adclear/errors/{kind}") if self.crawler.stats else None
 
-    def record_offsite(self, url: str, why: str) -> None:
-        """A link the crawler will not follow, recorded once per run."""
-        if url not in self._offsite_seen:
-            self._offsite_seen.add(url)
-            self.record_error(url, "offsite", why)
+    def record_offsite(self, url: str, why: str, kind: str = "offsite") -> None:
+        """A link or request the network policy refuses (``offsite``, ``blocked``), recorded once per run."""
+        self.record_error(url, kind, why)
 
     def record_failure(self, failure: Failure, request: Request) -> None:
         kind, message = classify_failure(failure)
-        self.record_error(request.url, kind, message)
+        received = request.meta.get(_RECEIVED, 0)
+        maxsize = request.meta.get("download_maxsize", self.maxsize)
+        if kind == "cancelled" and maxsize and received > maxsize:
+            # Scrapy stops a body without Content-Length at DOWNLOAD_MAXSIZE by cancelling it, without a word
+            kind, message = "too_large", f"Received more than {maxsize} bytes, the download max size ({maxsize})"
+        self.record_error(getattr(failure.value, "url", "") or request.url, kind, message)
+
+    def bytes_received(self, data: bytes, request: Request, spider: Spider) -> None:
+        """Count a download's bytes, so that one stopped at DOWNLOAD_MAXSIZE is named ``too_large``."""
+        request.meta[_RECEIVED] = request.meta.get(_RECEIVED, 0) + len(data)
 
     def request_dropped(self, request: Request, spider: Spider) -> None:
         """A redirect back to a URL already requested is dropped by the duplicate filter: a redirect loop."""

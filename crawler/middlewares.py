@@ -2,14 +2,77 @@
 
 from __future__ import annotations
 
-from scrapy import Request
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from w3lib.encoding import html_body_declared_encoding, resolve_encoding
 
 from crawler.extensions import RunRecorder
+from crawler.netpolicy import NetworkPolicy, Refused, literal_address
+from crawler.resolver import address_book
 
-__all__ = ["CharsetMiddleware", "WarcArchiveMiddleware", "better_encoding"]
+__all__ = ["CharsetMiddleware", "NetworkPolicyMiddleware", "WarcArchiveMiddleware", "better_encoding"]
+
+
+class NetworkPolicyMiddleware:
+    """The site's network policy (crawler.netpolicy) on every request Scrapy sends, before it connects.
+
+    A redirect is a new request, so it is checked again; so is a response's final URL when it differs from the
+    request's (a rendered page that navigated). A refusal is raised as ``Refused``: the request's errback
+    records it (the first URL of a redirect chain, with the refused hop in the message). Names are resolved
+    through the process's AddressBook, in a thread, and Twisted then connects to those same addresses.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.book = address_book(crawler.settings)
+        self.policy: NetworkPolicy | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NetworkPolicyMiddleware:
+        return cls(crawler)
+
+    def spider_opened(self, spider: Spider) -> None:
+        site = getattr(spider, "site", None)
+        self.policy = NetworkPolicy.for_site(site) if site is not None else None
+
+    async def process_request(self, request: Request) -> None:
+        await self._check(request, request.url)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if response.url != request.url:
+            await self._check(request, response.url, final=True)
+        return response
+
+    async def _check(self, request: Request, url: str, *, final: bool = False) -> None:
+        if self.policy is None:
+            return
+        refused = self.policy.check_url(url)
+        host = urlsplit(url).hostname or ""
+        if refused is None and literal_address(host) is None:
+            try:
+                addresses = await self.book.resolve_async(host)
+            except (OSError, UnicodeError, ValueError):
+                return  # the download fails as a `dns` error, in the resolver's words
+            refused = self.policy.refusal(url, addresses)
+        if refused is not None:
+            raise in_context(refused, request, url, final=final)
+
+
+def in_context(refused: Refused, request: Request, url: str, *, final: bool = False) -> Refused:
+    """The refusal as recorded: about the page that was asked for, naming the hop that was refused."""
+    chain = request.meta.get("redirect_urls") or []
+    if final:
+        refused.url = request.url
+        refused.message = f"the page ended at {url}: {refused.message}"
+    elif chain:
+        refused.url = chain[0]
+        refused.message = f"redirects to {url}: {refused.message}"
+    else:
+        refused.url = url
+    return refused
 
 
 class WarcArchiveMiddleware:

@@ -24,6 +24,10 @@ from scrapy.crawler import Crawler
 from scrapy.http import Request, Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
+from crawler.browserguard import BrowserGuard
+from crawler.netpolicy import NetworkPolicy
+from crawler.resolver import address_book
+
 __all__ = ["PooledPlaywrightDownloadHandler"]
 
 log = logging.getLogger(__name__)
@@ -38,8 +42,70 @@ class PooledPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self.idle: list[Any] = []  # playwright Page objects, ready for the next download
         self.uses: dict[int, int] = {}  # id(page) → downloads rendered in it
         self.slots = asyncio.Semaphore(max(1, self.config.max_pages_per_context))
+        self.guard: BrowserGuard | None = None
+        self.gate_lock = asyncio.Lock()
+
+    # ---- the network policy in the browser (crawler/browserguard.py) ---------------------------------------
+    def _guard(self) -> BrowserGuard:
+        if self.guard is None:
+            from crawler.extensions import RunRecorder
+
+            recorder = self._crawler.get_extension(RunRecorder)
+            site = self._crawler.spider.site  # type: ignore[union-attr]
+            record = recorder.record_error if recorder is not None else _log_refusal
+            self.guard = BrowserGuard(NetworkPolicy.for_site(site), address_book(self._crawler.settings), record)
+            if recorder is not None:  # the browser closes after the run: its last refusals are written before
+                recorder.before_close.append(self.guard.flush)
+        return self.guard
+
+    def _make_request_handler(self, **kwargs: Any) -> Any:
+        """scrapy-playwright's ``page.route`` handler, behind the site's network policy: every request a page
+        makes is checked first (crawler/browserguard.py). A refused request is aborted as the browser aborts
+        a navigation it gives up (net::ERR_ABORTED) rather than failed (net::ERR_FAILED, which would replace a
+        page that tried ``location.href = 'http://10.…'`` by an error page), and a refused resource as blocked."""
+        forward = super()._make_request_handler(**kwargs)
+
+        async def handler(route: Any, request: Any) -> None:
+            if await self._guard().abort(request):
+                await route.abort("aborted" if request.is_navigation_request() else "blockedbyclient")
+                return
+            await forward(route, request)
+
+        return handler
+
+    async def _maybe_launch_browser(self) -> None:
+        """The browser is launched behind the SOCKS gate: no connection of its own escapes the policy."""
+        async with self.gate_lock:
+            gate = self._guard().gate
+            if gate.server is None:
+                port = await gate.start()
+                self.config.launch_options["proxy"] = {"server": f"socks5://127.0.0.1:{port}"}
+        await super()._maybe_launch_browser()
+
+    async def _create_browser_context(self, name: str, context_kwargs: dict | None, spider: Any = None) -> Any:
+        kwargs = {**(context_kwargs or {}), "service_workers": "block"}  # they bypass request interception
+        return await super()._create_browser_context(name, kwargs, spider)
+
+    async def _create_page(self, request: Request, spider: Any) -> Any:
+        page = await super()._create_page(request, spider)
+        page.on("requestfailed", self._guard().request_failed)
+        return page
+
+    async def _close(self) -> None:
+        await super()._close()
+        if self.guard is not None:
+            await self.guard.gate.close()
 
     async def download_request(self, request: Request, *args: Any) -> Response:  # type: ignore[override]
+        try:
+            return await self._pooled_download(request, *args)
+        except Exception as e:
+            translated = self._guard().translate(e, request.url) if self.guard is not None else None
+            if translated is None:
+                raise
+            raise translated from e
+
+    async def _pooled_download(self, request: Request, *args: Any) -> Response:
         meta = request.meta
         if (
             self.max_uses <= 1
@@ -89,3 +155,7 @@ class PooledPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
         with suppress(Exception):  # the page of a browser that crashed is already gone
             await page.close()
         self.stats.inc_value(f"adclear/pagepool/closed/{why}")
+
+
+def _log_refusal(url: str, kind: str, message: str) -> None:
+    log.warning("%s %s: %s", kind, url, message)

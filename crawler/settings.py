@@ -35,6 +35,12 @@ ADCLEAR_GROUP_COMMIT_SECONDS = 0.5
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+# A page (received or rendered) is parsed only within these limits, off the event loop; a page over one is a
+# too_complex error (crawler/pagecheck.py). Real pages: a few thousand elements, 20 levels, 10 attributes.
+ADCLEAR_PAGE_MAX_ELEMENTS = 100_000
+ADCLEAR_PAGE_MAX_ATTRIBUTES = 1_000  # per element: libxml2's time grows with the square of this
+ADCLEAR_PAGE_MAX_DEPTH = 256
+ADCLEAR_PARSE_SECONDS = 10.0
 RETRY_TIMES = 2
 # Retries wait: Retry-After when the server says (up to ADCLEAR_RETRY_AFTER_MAX s), else 1 s, 2 s, 4 s … (max 60 s)
 ADCLEAR_RETRY_BACKOFF = 1.0
@@ -47,16 +53,27 @@ REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
+# Names are resolved once, by the resolver the network policy checked (crawler/resolver.py): Twisted connects
+# to the addresses that were checked. ADCLEAR_RESOLVER: an import path to a function host -> [addresses].
+TWISTED_DNS_RESOLVER = "crawler.resolver.PinnedResolver"
+ADCLEAR_RESOLVER = os.environ.get("ADCLEAR_RESOLVER", "crawler.resolver.system_resolve")
+
 # The asyncio reactor (Scrapy's default): scrapy-playwright needs it, and another one fails every download
 # while exiting 0 (FINDINGS.md, trap 4).
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 DOWNLOADER_MIDDLEWARES = {
+    # One network policy for every request (crawler/netpolicy.py), first of all, and for every redirect: it
+    # records what it refuses, where Scrapy's own offsite filter dropped redirects without a word.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.middlewares.NetworkPolicyMiddleware": 50,
     # After decompression (590) so that the archive holds the page as served, before retries (550) so that
     # a 5xx that is retried is archived too.
     "crawler.middlewares.WarcArchiveMiddleware": 580,
     # A declared charset that lies (GBK bytes sent as UTF-8) is corrected before anyone reads the text.
     "crawler.middlewares.CharsetMiddleware": 575,
+    # Then the page is measured and parsed off the event loop, within limits (crawler/pagecheck.py).
+    "crawler.pagecheck.PageCheckMiddleware": 570,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.retry.BackoffRetryMiddleware": 550,
 }

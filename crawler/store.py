@@ -39,7 +39,8 @@ __all__ = ["CrawlStore", "SaveResult", "content_hash"]
 
 Change = Literal["new", "same", "changed", "repeat"]
 # crawl_errors kinds that record what the crawler chose not to do, not what failed
-NOT_ERRORS = "('robots', 'offsite')"
+# outcomes, not failures: robots.txt refusals and what the network policy refused (crawler/netpolicy.py)
+NOT_ERRORS = "('robots', 'offsite', 'blocked')"
 
 
 def content_hash(title: str, body: str, contact: str) -> str:
@@ -248,9 +249,11 @@ class CrawlStore:
             ).fetchall()
         )
 
-    def first_errors(self, run_id: int, limit: int = 3) -> list[tuple[str, str, str]]:
+    def first_errors(self, run_id: int, limit: int = 3, *, refusals: bool = False) -> list[tuple[str, str, str]]:
+        """The run's first errors; ``refusals``: the first of what was refused instead (robots.txt, the policy)."""
+        which = "IN" if refusals else "NOT IN"
         return self.db.execute(
-            f"SELECT kind, url, message FROM crawl_errors WHERE run_id = ? AND kind NOT IN {NOT_ERRORS} "
+            f"SELECT kind, url, message FROM crawl_errors WHERE run_id = ? AND kind {which} {NOT_ERRORS} "
             "ORDER BY id LIMIT ?",
             [run_id, limit],
         ).fetchall()

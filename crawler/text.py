@@ -50,32 +50,45 @@ _INLINE_SPACES = re.compile(r" {2,}")
 # marks each fragment's wrapper; random per process, so that a page cannot forge one to pass off its text as
 # another field
 _FIELD = f"data-adclear-{secrets.token_hex(8)}"
-_PARSER = etree.HTMLParser(recover=True, remove_comments=False, remove_pis=False)
+# huge_tree: libxml2's default stops at 256 levels and drops what is deeper; pages are refused past
+# ADCLEAR_PAGE_MAX_DEPTH before their fragments get here (crawler/pagecheck.py)
+_PARSER = etree.HTMLParser(recover=True, remove_comments=False, remove_pis=False, huge_tree=True)
 
 
-def _pieces(node: etree._Element, out: list[str]) -> None:
-    """The text of ``node``'s content in order; comments and processing instructions give nothing but their
-    tails (the text after them)."""
-    if node.text and isinstance(node.tag, str):
-        out.append(_SPACES.sub(" ", node.text))
-    for child in node:
-        name = child.tag
-        if isinstance(name, str) and name not in _DROP:  # an element (a comment's tag is a function)
-            if name in _BLOCK:
-                out.append("\n")
-                _pieces(child, out)
-                out.append("\n")
-            else:
-                _pieces(child, out)
-        if child.tail:
-            out.append(_SPACES.sub(" ", child.tail))
+def _pieces(root: etree._Element, out: list[str]) -> None:
+    """The text of ``root``'s content in order; comments and processing instructions give nothing but their
+    tails (the text after them). A loop, not a recursion: nesting is bounded by libxml2 (2,048 levels), not
+    by Python's stack."""
+    todo: list[etree._Element | str] = [root]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, str):
+            out.append(node)
+            continue
+        if node.text and isinstance(node.tag, str):
+            out.append(_SPACES.sub(" ", node.text))
+        then: list[etree._Element | str] = []
+        for child in node:
+            name = child.tag
+            if isinstance(name, str) and name not in _DROP:  # an element (a comment's tag is a function)
+                then += ["\n", child, "\n"] if name in _BLOCK else [child]
+            if child.tail:
+                then.append(_SPACES.sub(" ", child.tail))
+        todo.extend(reversed(then))
 
 
 def _text(node: etree._Element) -> str:
     out: list[str] = []
     _pieces(node, out)
     lines = (_INLINE_SPACES.sub(" ", line).strip() for line in "".join(out).split("\n"))
-    return "\n".join(line for line in lines if line)
+    return "\n".join(line for line in lines if line).translate(_SHOW)
+
+
+# Characters libxml2 keeps in a parsed tree but lxml refuses to set (control characters, U+FFFE/U+FFFF): text
+# moved by _lift carries them in private-use stand-ins, turned back by _text.
+_NOT_XML = [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF]
+_HIDE = {c: 0xF0000 + i for i, c in enumerate(_NOT_XML)}
+_SHOW = {v: k for k, v in _HIDE.items()}
 
 
 def _lift(inner: etree._Element, after: etree._Element) -> None:
@@ -83,10 +96,10 @@ def _lift(inner: etree._Element, after: etree._Element) -> None:
     if inner.tail:
         previous = inner.getprevious()
         if previous is not None:
-            previous.tail = (previous.tail or "") + inner.tail
+            previous.tail = ((previous.tail or "") + inner.tail).translate(_HIDE)
         else:
             parent = inner.getparent()
-            parent.text = (parent.text or "") + inner.tail
+            parent.text = ((parent.text or "") + inner.tail).translate(_HIDE)
         inner.tail = None
     after.addnext(inner)
 

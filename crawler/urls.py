@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-__all__ = ["TRACKING_PARAMS", "canonical_url", "is_crawlable", "is_private_host", "offsite_reason"]
+__all__ = ["TRACKING_PARAMS", "canonical_url", "is_crawlable"]
 
 # Parameters that say where a click came from, not which page it is.
 TRACKING_PARAMS = ("utm_*", "spm", "from", "ref", "share_from", "fr", "wfr")
@@ -33,21 +32,3 @@ def canonical_url(url: str, drop_params: tuple[str, ...] = ()) -> str:
 def is_crawlable(url: str) -> bool:
     """http(s) only: javascript:, mailto:, data: and friends are never requested."""
     return urlsplit(url).scheme in ("http", "https")
-
-
-def is_private_host(host: str) -> bool:
-    """A literal address that is not public: private, loopback, link-local, reserved, or mapped from one."""
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return not address.is_global
-
-
-def offsite_reason(url: str, allowed: list[str] | tuple[str, ...]) -> str:
-    host = urlsplit(url).hostname or ""
-    if is_private_host(host):
-        return f"not followed: {host} is a private address, outside allowed_domains"
-    return f"not followed: {host} is outside allowed_domains ({', '.join(allowed)})"

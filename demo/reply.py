@@ -16,4 +16,4 @@ class Reply:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     stall: float = 0.0  # seconds to wait after the headers, before the body
-    declared_length: int | None = None  # a Content-Length that differs from the body (truncation)
+    declared_length: int | None = None  # a Content-Length that differs from the body (truncation); -1: none

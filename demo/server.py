@@ -81,9 +81,11 @@ class _Handler(BaseHTTPRequestHandler):
         target = urlsplit(self.path)
         reply = self.server.route(target.path, target.query)
         self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
+        if reply.content_type:  # "" sends none: a hostile page leaves the type to be sniffed
+            self.send_header("Content-Type", reply.content_type)
         length = reply.declared_length if reply.declared_length is not None else len(reply.body)
-        self.send_header("Content-Length", str(length))
+        if length >= 0:  # -1: none sent, the body ends when the connection closes
+            self.send_header("Content-Length", str(length))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()

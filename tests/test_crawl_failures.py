@@ -17,6 +17,7 @@ sites:
     kind: classifieds
     start_urls: ["{base}{start}"]
     allowed_domains: [127.0.0.1]
+    allow_addresses: [127.0.0.1]
     list:
       items: "ul.ad-list li a.ad-title"
       next_page: "div.pager a.next"

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from demo.hostile.site import CHARSET_ADS, GOOD_ADS, OFFSITE_LINKS, RETRY_AFTER, TRAPS
+from demo.hostile.site import CHARSET_ADS, GOOD_ADS, NUL_ADS, OFFSITE_LINKS, RETRY_AFTER, TRAPS
 from tests.conftest import run_adclear, seeds_for
 
 pytestmark = pytest.mark.slow
@@ -54,6 +54,15 @@ def test_charsets_that_lie_or_are_missing_decode(hostile):
         assert "\ufffd" not in stored_title + stored_body
 
 
+def test_a_nul_byte_does_not_hide_an_ad(hostile):
+    """Sniffed as browsers do: text/html is HTML whatever the bytes, and HTML without a type is recognised."""
+    db, *_ = hostile
+    for name, (title, body) in NUL_ADS.items():
+        assert rows(db, "SELECT title, body FROM ads WHERE url LIKE ?", f"%/ad/{name}%") == [(title, body)], name
+    kinds = {kind for (kind,) in rows(db, "SELECT kind FROM crawl_errors WHERE url LIKE '%/binary.html'")}
+    assert kinds == {"not_html"}
+
+
 def test_links_off_the_site_and_to_private_addresses_are_never_requested(hostile):
     db, *_ = hostile
     requested = [u for (u,) in rows(db, "SELECT url FROM pages")]
@@ -62,8 +71,20 @@ def test_links_off_the_site_and_to_private_addresses_are_never_requested(hostile
     for link in OFFSITE_LINKS:
         assert any(u.startswith(link.split("(")[0][:20]) for u in offsite), link
     assert "private address" in offsite["http://10.0.0.1/admin/"]
-    assert "private address" in offsite["http://169.254.169.254/latest/meta-data/"]
+    assert "link-local address" in offsite["http://169.254.169.254/latest/meta-data/"]
     assert "outside allowed_domains" in offsite["http://www.example.com/ad/1.html"]
+
+
+def test_an_offsite_redirect_and_an_unsized_huge_page_are_recorded_as_the_docs_say(hostile):
+    db, _, requests = hostile
+    ((message,),) = rows(db, "SELECT message FROM crawl_errors WHERE url LIKE '%/offsite-redirect.html'")
+    assert message == (
+        "redirects to http://www.example.com/ad/1.html: not followed: www.example.com is outside allowed_domains "
+        "(127.0.0.1)"
+    )
+    ((kind, message),) = rows(db, "SELECT kind, message FROM crawl_errors WHERE url LIKE '%/huge-unsized.html'")
+    assert (kind, message) == ("too_large", "Received more than 16777216 bytes, the download max size (16777216)")
+    assert not rows(db, "SELECT kind FROM crawl_errors WHERE kind IN ('cancelled', 'ignored')")
 
 
 def test_retry_after_is_honoured(hostile):
@@ -81,7 +102,7 @@ def test_robots_txt_is_obeyed(hostile):
 def test_errors_do_not_count_robots_and_offsite_and_the_threshold_applies(hostile, tmp_path, demo_site):
     db, result, _ = hostile
     errors = rows(db, "SELECT errors FROM crawl_runs")[0][0]
-    counted = {kind for _, kind in TRAPS.values() if kind and kind != "robots"}
+    counted = [kind for _, kind in TRAPS.values() if kind and kind not in ("robots", "offsite")]
     assert errors == len(counted)
     # the same site with a strict threshold fails, and says why
     text = (

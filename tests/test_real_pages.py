@@ -24,6 +24,7 @@ sites:
     kind: forum
     start_urls: [{tieba}]
     allowed_domains: [127.0.0.1]
+    allow_addresses: [127.0.0.1]
     list:
       entries:
         item: "li.tl_shadow"
@@ -40,6 +41,7 @@ sites:
     kind: classifieds
     start_urls: ["{base}/{listing}"]
     allowed_domains: [127.0.0.1]
+    allow_addresses: [127.0.0.1]
     list:
       entries:
         item: "ul.listUl > li[logr]"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,9 +19,12 @@ from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from adclear.seeds import Operator, Site
+from crawler.errors import Refused
 from crawler.extensions import RunRecorder
 from crawler.items import AdItem
-from crawler.urls import canonical_url, is_crawlable, offsite_reason
+from crawler.netpolicy import NetworkPolicy
+from crawler.sniff import is_page, no_sniff
+from crawler.urls import canonical_url, is_crawlable
 
 __all__ = ["ClassifiedsSpider"]
 
@@ -94,17 +98,19 @@ class ClassifiedsSpider(scrapy.Spider):
                 url, callback=self.parse_list, errback=self.on_error, meta={"list_page": 1, "adclear_search": keyword}
             )
 
-    def _follow(self, response: Response, url: str, callback: Any, **meta: Any) -> scrapy.Request | None:
-        url = response.urljoin(url.strip())
-        recorder = self.recorder
-        if not is_crawlable(url):
+    @cached_property
+    def policy(self) -> NetworkPolicy:
+        return NetworkPolicy.for_site(self.site)
+
+    def _follow(self, response: Response, href: str, callback: Any, **meta: Any) -> scrapy.Request | None:
+        url = _absolute(response, href)
+        refused = self.policy.check_url(url) if url is not None else Refused("offsite", "not followed: a malformed URL")
+        url = url or href.strip()
+        if refused is not None:  # the request would be refused: never scheduled, recorded once per run
+            self.crawler.stats.inc_value(f"adclear/{refused.kind}_links")
+            recorder = self.recorder
             if recorder is not None:
-                recorder.record_offsite(url[:200], f"not followed: {url.split(':', 1)[0]}: URL")
-            return None
-        if not self.site.allows(url):
-            self.crawler.stats.inc_value("adclear/offsite_links")
-            if recorder is not None:
-                recorder.record_offsite(url, offsite_reason(url, self.site.allowed_domains))
+                recorder.record_offsite(url if is_crawlable(url) else url[:200], refused.message, refused.kind)
             return None
         canonical = canonical_url(url, self.site.drop_query_params)
         if callback == self.parse_detail and self.site.revisit_after and self._recently_fetched(canonical):
@@ -129,10 +135,20 @@ class ClassifiedsSpider(scrapy.Spider):
         if recorder is not None:
             recorder.record_failure(failure, failure.request)  # type: ignore[attr-defined]
 
+    def _not_a_page(self, response: Response) -> bool:
+        """An image, a download, binary bytes: recorded as ``not_html``, and nothing is read from it."""
+        if _is_html(response):
+            return False
+        recorder = self.recorder
+        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or "no Content-Type"
+        if recorder is not None:
+            recorder.record_error(response.url, "not_html", f"expected an HTML page, got {ctype}")
+        return True
+
     # ---- callbacks -----------------------------------------------------------------------------------
     def parse_start(self, response: Response) -> Iterator[scrapy.Request]:
         sections = self.site.list.sections
-        if sections:
+        if sections and _is_html(response):
             for href in _links(response, sections):
                 request = self._follow(response, href, self.parse_list, list_page=1)
                 if request is not None:
@@ -140,12 +156,14 @@ class ClassifiedsSpider(scrapy.Spider):
         yield from self.parse_list(response)
 
     def parse_list(self, response: Response) -> Iterator[scrapy.Request | AdItem]:
+        if self._not_a_page(response):
+            return
         if self.site.list.items:
             for href in _links(response, self.site.list.items):
                 request = self._follow(response, href, self.parse_detail)
                 if request is not None:
                     yield request
-        if self.site.list.entries is not None and _is_html(response):
+        if self.site.list.entries is not None:
             yield from self.parse_entries(response)
         number = response.meta.get("list_page", 1)
         next_sel = self.site.list.next_page
@@ -177,7 +195,7 @@ class ClassifiedsSpider(scrapy.Spider):
                     if "::attr(" in entries.link
                     else node.css(entries.link).xpath("@href").get()
                 )
-                link = response.urljoin(found.strip()) if found else ""
+                link = (_absolute(response, found) or "") if found else ""
             own_url = is_crawlable(link)
             yield AdItem(
                 site=self.site.name,
@@ -195,11 +213,7 @@ class ClassifiedsSpider(scrapy.Spider):
 
     def parse_detail(self, response: Response) -> Iterator[AdItem]:
         detail = self.site.detail
-        if not _is_html(response):
-            recorder = self.recorder
-            ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or "no Content-Type"
-            if recorder is not None:
-                recorder.record_error(response.url, "not_html", f"expected an HTML page, got {ctype}")
+        if self._not_a_page(response):
             return
 
         def html(selector: str | None) -> str:
@@ -219,6 +233,16 @@ class ClassifiedsSpider(scrapy.Spider):
         )
 
 
+def _absolute(response: Response, href: str) -> str | None:
+    """``href`` made absolute against the page, None when it is malformed (``http://[::1``, a bad port)."""
+    try:
+        url = response.urljoin(href.strip())
+        canonical_url(url)
+    except ValueError:
+        return None
+    return url
+
+
 def _links(response: Response, selector: str) -> list[str]:
     """hrefs picked by a selector: the elements' own href, or their first descendant link's."""
     if "::attr(" in selector or "::text" in selector:
@@ -232,10 +256,8 @@ def _links(response: Response, selector: str) -> list[str]:
 
 
 def _is_html(response: Response) -> bool:
-    """Scrapy picks HtmlResponse from a URL ending in .html whatever the bytes: look at the type and the bytes."""
-    if not isinstance(response, TextResponse):
-        return False
-    ctype = response.headers.get(b"Content-Type", b"").split(b";")[0].strip().lower()
-    if ctype and not (ctype.startswith(b"text/") or b"html" in ctype or b"xml" in ctype):
-        return False
-    return b"\x00" not in response.body[:1024]
+    """A page, as a browser decides from the Content-Type and the first bytes (crawler.sniff): Scrapy picks
+    HtmlResponse from a URL ending in .html whatever the bytes, and a NUL byte does not make HTML binary."""
+    return isinstance(response, TextResponse) and is_page(
+        response.headers.get(b"Content-Type"), response.body, no_sniff=no_sniff(response.headers)
+    )

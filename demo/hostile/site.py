@@ -4,7 +4,8 @@ Its list pages (/hostile/, /hostile/p2.html) link to a few good ads and to: a 40
 Retry-After (then the page), a redirect loop, a page that stalls, a 20 MB page, a PNG served where HTML was
 expected, malformed and truncated HTML, pages in GBK and GB18030 whose declared charset lies or is missing, a
 robots.txt-forbidden page, and links to other domains, private addresses and javascript: URLs, which a
-crawler must never follow. ``TRAPS`` says what each is and what the crawler should record.
+crawler must never follow. ``TRAPS`` says what each is and what the crawler should record. Pages that try to
+make the crawler reach an internal host (SSRF) are under /hostile/ssrf/ (demo/hostile/ssrf.py).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 import html
 import threading
 
+from demo.hostile.ssrf import SsrfPages
 from demo.reply import Reply
 
-__all__ = ["GOOD_ADS", "OFFSITE_LINKS", "TRAPS", "HostileSite"]
+__all__ = ["GOOD_ADS", "NUL_ADS", "OFFSITE_LINKS", "PARSE_BOMBS", "TRAPS", "HostileSite"]
 
 PREFIX = "/hostile"
 RETRY_AFTER = 2  # seconds the 429 page asks crawlers to wait
@@ -27,7 +29,11 @@ TRAPS: dict[str, tuple[str, str]] = {
     "/hostile/ad/loop-a.html": ("a redirect loop", "redirect_loop"),
     "/hostile/ad/stall.html": ("headers, then silence", "timeout"),
     "/hostile/ad/huge.html": ("a 20 MB page", "too_large"),
+    "/hostile/ad/huge-unsized.html": ("a 20 MB page without a Content-Length", "too_large"),
+    "/hostile/ad/offsite-redirect.html": ("a redirect to another site, not followed", "offsite"),
     "/hostile/ad/binary.html": ("a PNG image where HTML was expected", "not_html"),
+    "/hostile/ad/nul-comment.html": ("a NUL byte in a comment before <html>, sent as text/html: browsers show it", ""),
+    "/hostile/ad/untyped": ("HTML with a NUL byte, no Content-Type and no .html: browsers sniff it as HTML", ""),
     "/hostile/ad/malformed.html": ("HTML with unclosed tags: still an ad", ""),
     "/hostile/ad/truncated.html": ("a body shorter than its Content-Length", "data_loss"),
     "/hostile/ad/lying-charset.html": ("GBK bytes declared as UTF-8 in the header", ""),
@@ -35,6 +41,13 @@ TRAPS: dict[str, tuple[str, str]] = {
     "/hostile/ad/gb18030.html": ("GB18030 with four-byte characters", ""),
     "/hostile/private/secret.html": ("forbidden by robots.txt", "robots"),
 }
+# pages that are cheap to send and costly to parse: each must be refused, not parsed, and not stall the crawl
+PARSE_BOMBS: dict[str, tuple[str, str]] = {
+    "/hostile/ad/attributes.html": ("a 1.9 MB page: one <div> with 200,000 attributes", "too_complex"),
+    "/hostile/ad/deep.html": ("<div>s nested 20,000 deep", "too_complex"),
+    "/hostile/ad/elements.html": ("300,000 empty elements", "too_complex"),
+}
+TRAPS.update(PARSE_BOMBS)
 OFFSITE_LINKS = (
     "http://www.example.com/ad/1.html",
     "http://10.0.0.1/admin/",
@@ -58,6 +71,11 @@ CHARSET_ADS = {
     "lying-charset": ("月息三分 镕堃农业互助社入社分红", "社员入社即享分红，存取自由，月息三分，保本保息。"),
     "no-charset": ("老年保健品消费全返 堃康商城", "购买保健品消费全返，一年后本金全部返还。"),
     "gb18030": ("吉𠮷庄园认养果树 每年返利€", "认养一棵果树，年回报百分之十五，到期回购。"),
+}
+# pages that a NUL byte once hid from the crawler (a NUL made them "binary")
+NUL_ADS = {
+    "nul-comment": ("高息揽储 月息两分 保本保息", "存十万每月返息两千，随时可取，保本保息。"),
+    "untyped": ("私募基金内部份额转让 年化24%", "内部份额转让，年化24%，满一年回购，联系王经理。"),
 }
 MALFORMED = (
     "<html><head><title>畸形页面</title><body><div class='ad-detail'><h1 class='ad-title'>养老公寓床位预售 年回报10%"
@@ -83,14 +101,19 @@ class HostileSite:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._429_count = 0
+        self.ssrf = SsrfPages()  # /hostile/ssrf/: pages that try to reach an internal host
 
     def page(self, path: str) -> Reply | None:
         if not path.startswith(PREFIX):
             return None
+        if path.startswith(PREFIX + "/ssrf"):
+            return self.ssrf.page(path)
         if path in (PREFIX, PREFIX + "/", PREFIX + "/index.html"):
             return self._html(self._list(1))
         if path == PREFIX + "/p2.html":
             return self._html(self._list(2))
+        if path == PREFIX + "/bombs.html":  # the parse bombs alone
+            return self._html(self._links(list(PARSE_BOMBS), "解析炸弹"))
         name = path.rsplit("/", 1)[-1].removesuffix(".html")
         if path.startswith(PREFIX + "/ad/good-") and name in GOOD_ADS:
             return self._html(_detail(*GOOD_ADS[name]))
@@ -110,11 +133,14 @@ class HostileSite:
         links = [f"{PREFIX}/ad/{name}.html" for name in GOOD_ADS] + traps[:half] if number == 1 else traps[half:]
         if number == 2:
             links += list(OFFSITE_LINKS)
-        items = "".join(f'<li><a class="ad-title" href="{_esc(href)}">{_esc(href)}</a></li>' for href in links)
         pager = f'<div class="pager"><a class="next" href="{PREFIX}/p2.html">下一页</a></div>' if number == 1 else ""
+        return self._links(links, f"第{number}页", pager)
+
+    def _links(self, links: list[str], heading: str, after: str = "") -> str:
+        items = "".join(f'<li><a class="ad-title" href="{_esc(href)}">{_esc(href)}</a></li>' for href in links)
         return (
             '<!DOCTYPE html><html><head><meta charset="utf-8"><title>坏站示例</title></head><body>'
-            f'<h1>坏站示例 第{number}页</h1><ul class="ad-list">{items}</ul>{pager}</body></html>'
+            f'<h1>坏站示例 {heading}</h1><ul class="ad-list">{items}</ul>{after}</body></html>'
         )
 
     # ---- the traps ----------------------------------------------------------------------------------
@@ -146,6 +172,14 @@ class HostileSite:
         body = _detail("巨型页面", "开头") + filler * ((20 * 1024 * 1024) // len(filler.encode()))
         return Reply(200, "text/html; charset=utf-8", body.encode())
 
+    def _huge_unsized(self) -> Reply:
+        reply = self._huge()
+        reply.declared_length = -1  # no Content-Length: the size shows only while the body arrives
+        return reply
+
+    def _offsite_redirect(self) -> Reply:
+        return Reply(302, "text/html", b"", headers={"Location": OFFSITE_LINKS[0]})
+
     def _binary(self) -> Reply:
         png = (
             b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15"
@@ -153,6 +187,24 @@ class HostileSite:
             b"\xaeB`\x82"
         )
         return Reply(200, "image/png", png)
+
+    def _nul_comment(self) -> Reply:
+        return Reply(200, "text/html; charset=utf-8", b"<!--\x00-->" + _detail(*NUL_ADS["nul-comment"]).encode())
+
+    def _untyped(self) -> Reply:
+        page = _detail(*NUL_ADS["untyped"]).replace("</body>", "<!--\x00--></body>")
+        return Reply(200, "", page.encode())
+
+    def _attributes(self) -> Reply:
+        attributes = " ".join(f"a{i}=x" for i in range(200_000))
+        page = _detail("属性炸弹", "一个元素二十万个属性")
+        return self._html(page.replace("<article", f"<div {attributes}></div><article"))
+
+    def _deep(self) -> Reply:
+        return self._html(_detail("嵌套炸弹", "两万层嵌套").replace("</article>", "<div>" * 20_000 + "</article>"))
+
+    def _elements(self) -> Reply:
+        return self._html(_detail("元素炸弹", "三十万个元素").replace("</article>", "<i></i>" * 300_000 + "</article>"))
 
     def _malformed(self) -> Reply:
         return Reply(200, "text/html; charset=utf-8", MALFORMED.encode("utf-8"))

@@ -1,0 +1,193 @@
+"""Where the crawler may connect: one network policy for every request, the browser's included.
+
+A request is refused unless its scheme is http or https, its host is on the site's ``allowed_domains`` and
+every address the host resolves to is public. An address that is not public (loopback, private, link-local,
+shared, multicast, reserved, unspecified; also when wrapped in IPv6: ``::ffff:10.0.0.1``, 6to4, Teredo,
+NAT64) is refused unless the site's ``allow_addresses`` in seeds.yml allows it (``10.20.0.0/16``, or one
+server, ``http://127.0.0.1:8731``), as the demo allows the loopback server it runs on.
+
+This module decides; ``crawler.resolver`` resolves (injectable, cached, and pinned: what is connected to is
+what was checked), ``crawler.middlewares.NetworkPolicyMiddleware`` applies the policy to Scrapy's requests
+(before connecting, again for every redirect, and to the final URL), and ``crawler.browserguard`` to every
+request Chromium makes. A refusal is a ``Refused`` exception whose kind and message go into ``crawl_errors``:
+``offsite`` for a scheme or a host outside the site, ``blocked`` for an address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+from crawler.errors import Refused
+
+__all__ = ["Allowance", "NetworkPolicy", "Refused", "address_problem", "literal_address", "port_of"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+SCHEMES = ("http", "https")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix: the last 32 bits are an IPv4 address
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, Teredo, NAT64), which is where it goes."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def address_problem(address: IPAddress) -> str | None:
+    """What makes ``address`` not public ("a private address" …); None for a public address."""
+    inner = _embedded_ipv4(address)
+    if inner is not None:
+        problem = address_problem(inner)
+        return f"{problem} ({inner}) inside an IPv6 address" if problem else None
+    for test, words in (
+        ("is_unspecified", "an unspecified address"),
+        ("is_loopback", "a loopback address"),
+        ("is_link_local", "a link-local address"),
+        ("is_multicast", "a multicast address"),
+        ("is_reserved", "a reserved address"),
+        ("is_private", "a private address"),
+    ):
+        if getattr(address, test):
+            return words
+    if not address.is_global:
+        return "not a public address"
+    return None
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """Addresses that are not public but that a site may reach: a range, or one address and port."""
+
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Allowance:
+        """``10.20.0.0/16``, ``127.0.0.1``, ``::1``, ``127.0.0.1:8731``, ``[::1]:8731`` or ``http://127.0.0.1:8731``;
+        ``ValueError`` with the fix otherwise."""
+        value = text.strip()
+        port = None
+        try:
+            if "://" in value:
+                parts = urlsplit(value)
+                host, port = parts.hostname or "", parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+            elif value.startswith("[") and "]:" in value:
+                host, _, port_text = value[1:].partition("]:")
+                port = int(port_text)
+            elif value.count(":") == 1:
+                host, _, port_text = value.partition(":")
+                port = int(port_text)
+            else:
+                host = value.strip("[]")
+            network = ipaddress.ip_network(host, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"'{text}' is not an address, a range or an address with a port "
+                "(e.g. 10.20.0.0/16, 127.0.0.1:8731 or http://127.0.0.1:8731); write addresses, not host names"
+            ) from None
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"'{text}' has a port outside 1-65535")
+        return cls(network, port)
+
+    def allows(self, address: IPAddress, port: int) -> bool:
+        return address.version == self.network.version and address in self.network and self.port in (None, port)
+
+    def __str__(self) -> str:
+        host = str(self.network.network_address) if self.network.num_addresses == 1 else str(self.network)
+        if self.port is None:
+            return host
+        return f"[{host}]:{self.port}" if self.network.version == 6 else f"{host}:{self.port}"
+
+
+class NetworkPolicy:
+    """A site's policy: its allowed domains, and the addresses that are not public which it may reach."""
+
+    def __init__(self, allowed_domains: Iterable[str], allowances: Iterable[Allowance] = ()):
+        self.allowed_domains = tuple(d.lower().strip("[]") for d in allowed_domains)
+        self.allowances = tuple(allowances)
+
+    @classmethod
+    def for_site(cls, site: Any) -> NetworkPolicy:
+        """The policy of a seeds.yml site (``adclear.seeds.Site``)."""
+        return cls(site.allowed_domains, [Allowance.parse(a) for a in site.allow_addresses])
+
+    def refusal(self, url: str, addresses: Iterable[IPAddress] | None) -> Refused | None:
+        """``check_url``, then, for a host name, ``check_addresses`` on what it resolved to (None: unknown yet)."""
+        refused = self.check_url(url)
+        if refused is not None or addresses is None:
+            return refused
+        parts = urlsplit(url)
+        return self.check_addresses(parts.hostname or "", port_of(parts), addresses)
+
+    def allows_host(self, host: str) -> bool:
+        host = host.lower().strip("[]").rstrip(".")
+        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+
+    def check_url(self, url: str) -> Refused | None:
+        """The checks that need no name resolution: scheme, host, domain, and a literal address."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # "http://[::1": an unclosed IPv6 address
+            return Refused("offsite", "not followed: a malformed URL")
+        scheme = parts.scheme.lower()
+        if scheme not in SCHEMES:
+            return Refused("offsite", f"not followed: {scheme or 'a relative'}: URL")
+        try:
+            host, port = parts.hostname or "", port_of(parts)
+        except ValueError:
+            return Refused("offsite", "not followed: the URL's port is malformed")
+        if not host:
+            return Refused("offsite", "not followed: the URL has no host")
+        address = literal_address(host)
+        if not self.allows_host(host):
+            problem = address_problem(address) if address is not None else None
+            what = f"{problem}, outside allowed_domains" if problem else f"outside allowed_domains ({self.domains})"
+            return Refused("offsite", f"not followed: {host} is {what}")
+        if address is not None:
+            return self.check_addresses(host, port, [address])
+        return None
+
+    @property
+    def domains(self) -> str:
+        return ", ".join(self.allowed_domains)
+
+    def check_addresses(self, host: str, port: int, addresses: Iterable[IPAddress]) -> Refused | None:
+        """Every address ``host`` resolved to must be public or allowed: one that is not refuses the host."""
+        for address in addresses:
+            problem = address_problem(address)
+            if problem is None or any(a.allows(address, port) for a in self.allowances):
+                continue
+            literal = literal_address(host) == address
+            what = f"{address} is {problem}" if literal else f"{host} resolves to {address}, {problem}"
+            allowed = ", ".join(str(a) for a in self.allowances)
+            only = f"; allow_addresses has {allowed} only" if allowed else ""
+            return Refused(
+                "blocked",
+                f"refused before connecting: {what} (port {port}{only}); "
+                "add it to the site's allow_addresses in seeds.yml if the site is really there",
+            )
+        return None
+
+
+def port_of(parts: SplitResult) -> int:
+    """The port a URL connects to (``ValueError`` when malformed)."""
+    return parts.port or (443 if parts.scheme.lower() == "https" else 80)
+
+
+def literal_address(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
