@@ -129,7 +129,7 @@ class Classifier:
                     break
                 per_rule[rule.id] = n + 1
                 oa, ob = norm.span(a, b)
-                weight = 0.0 if rule.status == "testing" else rule.weight * self._sign[rule.id]
+                weight = 0.0 if rule.status == "shadow" else rule.weight * self._sign[rule.id]
                 hits.append(
                     Hit(
                         rule_id=rule.id,

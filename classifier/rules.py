@@ -254,8 +254,10 @@ def _check_rule(
         problems.append(f"{pre}: unknown legal_basis key {basis!r} (known: {', '.join(LEGAL_BASES)})")
     basis = LEGAL_BASES.get(basis, basis)
     status = merged.get("status", "active")
-    if status not in ("active", "testing"):
-        problems.append(f"{pre}: 'status' must be 'active' or 'testing' (got {status!r})")
+    if status == "testing":
+        status = "shadow"  # the name of earlier packs
+    if status not in ("active", "shadow"):
+        problems.append(f"{pre}: 'status' must be 'active' or 'shadow' (got {status!r})")
     pats = merged.get("patterns")
     patterns: list[Pattern] = []
     if not isinstance(pats, list) or not pats:

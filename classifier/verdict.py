@@ -20,7 +20,7 @@ class Hit:
     """One rule matching one place of the ad.
 
     ``start``/``end`` index the ORIGINAL string of ``field`` (the ``title`` or the ``text`` as given), so that
-    ``text[start:end] == matched``. ``weight`` is what the hit scored (0 for rules in ``testing``; negative
+    ``text[start:end] == matched``. ``weight`` is what the hit scored (0 for rules in ``shadow`` status; negative
     for exculpatory cues).
     """
 
@@ -33,7 +33,7 @@ class Hit:
     start: int
     end: int
     field: Literal["title", "text"] = "text"
-    status: Literal["active", "testing"] = "active"
+    status: Literal["active", "shadow", "testing"] = "active"  # "testing": shadow, as stored by earlier versions
 
     @property
     def category(self) -> str | None:
@@ -64,7 +64,7 @@ class Hit:
     def explain(self) -> str:
         where = "标题" if self.field == "title" else "正文"
         quoted = f"{where}“{self.matched}”"
-        trial = "（试行规则，不计分）" if self.status == "testing" else ""
+        trial = "（试行规则，不计分）" if self.status in ("shadow", "testing") else ""
         if self.kind == "category":
             what = f"涉嫌类型【{self.name}】"
         elif self.kind == "signal":

@@ -16,11 +16,11 @@ from crawler.extensions import RunRecorder
 from crawler.items import AdItem
 from crawler.text import fragments_to_text
 
+log = logging.getLogger(__name__)
+
 __all__ = ["CleanTextPipeline", "StorePipeline"]
 
 DECIDED_RECHECK_SECONDS = 30.0
-
-log = logging.getLogger(__name__)
 
 
 class CleanTextPipeline:
@@ -70,9 +70,23 @@ class StorePipeline:
         self.crawler = crawler
         self.recorder = recorder
         rules = crawler.settings.get("ADCLEAR_RULES")
-        self.classifier = load_classifier(Path(rules) if rules else None)
+        self._rules_dir = Path(rules) if rules else None
+        load_classifier(self._rules_dir, False)  # a broken rule pack stops the crawl here
+        self._classifier: Any = None
         self._decided_ads = None
         self._decided_at = (None, 0.0)  # (decisions stamp, monotonic time of the last check)
+
+    def classifier(self, store) -> Any:  # noqa: ANN001 (CrawlStore)
+        """The rules and the model in use (the ledger names it: ``adclear.models``), loaded at the first ad."""
+        if self._classifier is None:
+            from adclear.rules import classifier_for
+
+            self._classifier = classifier_for(store.db, self._rules_dir)
+            if self._classifier.model_error:
+                logging.getLogger(__name__).warning(
+                    "no model: the rules alone classify (%s)", self._classifier.model_error
+                )
+        return self._classifier
 
     def _decided(self, store):  # noqa: ANN001, ANN202 (CrawlStore, classifier.neardup.DecidedAds)
         """The confirmed and rejected ads, reloaded when reviewers decided since (checked at most every 30 s)."""
@@ -102,7 +116,7 @@ class StorePipeline:
         if not store.known_content(item):  # unchanged ads keep their verdict: no need to classify them again
             title, text = ad_text(item.title, item.body, item.contact)
             neighbours = _Fingerprinting(self._decided(store))
-            verdict = self.classifier.classify(text, title=title, url=item.url, neighbours=neighbours)
+            verdict = self.classifier(store).classify(text, title=title, url=item.url, neighbours=neighbours)
             record = neighbours.record
         result = store.save_ad(item, run_id, verdict, record)
         if self.crawler.stats:

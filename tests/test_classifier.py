@@ -176,7 +176,7 @@ rules:
   - id: g.trial
     signal: promised_return
     weight: 3
-    status: testing
+    status: shadow
     legal_basis: ad.25
     patterns: ['高息']
 """,
@@ -185,7 +185,7 @@ rules:
     clf = Classifier.from_directory(tmp_path)
     v = clf.classify("保本高息")
     trial = [h for h in v.hits if h.rule_id == "g.trial"]
-    assert trial and trial[0].weight == 0 and trial[0].status == "testing"
+    assert trial and trial[0].weight == 0 and trial[0].status == "shadow"
     assert v.score == 3.0
     assert any("试行规则，不计分" in line for line in v.explain())
 

@@ -101,7 +101,7 @@ rules:
         (GOOD_RULE.replace("['原始股']", "['穩賺']"), "rule equity.original_shares: pattern 1 contains '穩'"),
         (GOOD_RULE.replace("['原始股']", "['(?:原始股)?']"), "pattern 1 matches the empty string"),
         (GOOD_RULE.replace("spc.2.5", "spc.9.9"), "rule equity.original_shares: unknown legal_basis key 'spc.9.9'"),
-        (GOOD_RULE.replace("weight: 2", "weight: 2\n    status: draft"), "'status' must be 'active' or 'testing'"),
+        (GOOD_RULE.replace("weight: 2", "weight: 2\n    status: draft"), "'status' must be 'active' or 'shadow'"),
         (
             GOOD_RULE.replace("weight: 2", "weight: 2\n    unless: ['[']"),
             "rule equity.original_shares: unless 1 is not a valid regex",
