@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from adclear.errors import SeedsInvalid
-from adclear.yamlsource import Located, YamlProblem, load_located
+from classifier.yamlsource import Located, YamlProblem, load_located
 
 __all__ = [
     "DetailSelectors",

@@ -647,9 +647,14 @@ class DecidedAds:
         """Drop a decision (reversed without a new one). True when the ad was in either index."""
         return self.confirmed.remove(ad_id) | self.rejected.remove(ad_id)
 
-    def nearest(self, normalized_text: str, *, limit: int = 3) -> list[Neighbour]:
-        """Nearest decided ads, closest first; empty when none is near enough."""
-        return self.nearest_many([normalized_text], limit=limit)[0]
+    def nearest(
+        self, normalized_text: str, *, limit: int = 3, fingerprints: Fingerprints | None = None
+    ) -> list[Neighbour]:
+        """Nearest decided ads, closest first; empty when none is near enough (``fingerprints``: the text's,
+        when the caller made it already)."""
+        if fingerprints is None:
+            fingerprints = fingerprint_many([normalized_text])
+        return self.nearest_fingerprints(fingerprints, limit=limit)[0]
 
     def nearest_many(self, normalized_texts: Sequence[str], *, limit: int = 3) -> list[list[Neighbour]]:
         """:meth:`nearest` for many texts, fingerprinting each text once."""

@@ -112,13 +112,11 @@ class StorePipeline:
         store, run_id = self.recorder.store, self.recorder.run_id
         if store is None or run_id is None:
             raise DropItem("no crawl run is open (see the run's setup error)")
-        verdict = record = None
+        verdict = None
         if not store.known_content(item):  # unchanged ads keep their verdict: no need to classify them again
             title, text = ad_text(item.title, item.body, item.contact)
-            neighbours = _Fingerprinting(self._decided(store))
-            verdict = self.classifier(store).classify(text, title=title, url=item.url, neighbours=neighbours)
-            record = neighbours.record
-        result = store.save_ad(item, run_id, verdict, record)
+            verdict = self.classifier(store).classify(text, title=title, url=item.url, neighbours=self._decided(store))
+        result = store.save_ad(item, run_id, verdict, verdict.fingerprint if verdict is not None else None)
         if self.crawler.stats:
             self.crawler.stats.inc_value(f"adclear/ads/{result.change}")
         item.extra["ad_id"] = result.ad_id
@@ -126,23 +124,3 @@ class StorePipeline:
         if verdict is not None and self.crawler.stats and result.change in ("new", "changed"):
             self.crawler.stats.inc_value(f"adclear/verdicts/{verdict.label}")
         return item
-
-
-class _Fingerprinting:
-    """The decided ads as the classifier's neighbour source, keeping the fingerprint it made of the ad's text.
-
-    The classifier hands ``nearest`` the text fingerprints are made of (``comparable_text``), so the record
-    stored for the ad comes from the same fingerprint instead of normalising and fingerprinting again.
-    """
-
-    def __init__(self, decided: Any) -> None:  # classifier.neardup.DecidedAds
-        self.decided = decided
-        self.record: dict[str, Any] | None = None
-
-    def nearest(self, normalized_text: str, *, limit: int = 3) -> list[Any]:
-        from classifier.fingerprint import fingerprint_many
-        from classifier.neardup import records_of
-
-        fps = fingerprint_many([normalized_text])
-        self.record = records_of(fps)[0]
-        return self.decided.nearest_fingerprints(fps, limit=limit)[0]

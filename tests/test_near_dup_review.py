@@ -200,12 +200,12 @@ def test_a_cluster_mixing_decisions_is_refused(store, db_path):
     assert len(ledger.entries(store.db)) == before
 
 
-def test_the_crawl_stores_the_fingerprint_the_classifier_made() -> None:
-    """The pipeline keeps the fingerprint made while classifying instead of making it again: it must be the
-    fingerprint of the ad's own text (what ``fingerprint_ad`` would make), for ads with and without title."""
+def test_the_verdict_carries_the_fingerprint_of_the_ads_own_text() -> None:
+    """The crawl stores the fingerprint the classifier made while asking for neighbours instead of making it
+    again: it must be the fingerprint of the ad's own text (what ``fingerprint_ad`` would make), for ads with and
+    without title; without neighbours there is none."""
     from adclear.neardup import _record
     from classifier.neardup import DecidedAds
-    from crawler.pipelines import _Fingerprinting
 
     clf = Classifier.default()
     for title, body, contact in [
@@ -214,6 +214,6 @@ def test_the_crawl_stores_the_fingerprint_the_classifier_made() -> None:
         ("转让二手自行车", "九成新，价格面议。", "微信 bike2026"),
     ]:
         t, text = ad_text(title, body, contact)
-        source = _Fingerprinting(DecidedAds())
-        clf.classify(text, title=t, neighbours=source)
-        assert source.record == _record(title, body, contact)
+        verdict = clf.classify(text, title=t, neighbours=DecidedAds())
+        assert verdict.fingerprint == _record(title, body, contact)
+        assert clf.classify(text, title=t).fingerprint is None

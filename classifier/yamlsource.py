@@ -10,6 +10,9 @@ nested brackets (PyYAML's composer recurses once per level). So, before anything
 (read without recursion) is checked for nesting deeper than ``MAX_DEPTH``; while building, every value an
 alias copies counts, and past ``MAX_VALUES`` the file is refused; an alias inside its own anchor is refused.
 Every refusal is a ``YamlProblem`` with the line.
+
+It lives in the classifier because the classifier imports nothing else of adclear (its rule packs are YAML);
+``core.seeds`` reads seeds.yml with it too.
 """
 
 from __future__ import annotations
