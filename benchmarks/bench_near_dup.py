@@ -12,7 +12,7 @@ all three at once. A "false match" is any returned ad that the query was not mad
 The `simhash` package is pure Python: its fingerprints are timed on --simhash-fp texts and its
 SimhashIndex (k=3) is built on --baseline-n fingerprints (default 200k: at 1M it needs minutes and GBs);
 its fingerprints for the index are made by our simhash (Simhash(value=...)), which changes its speed
-nothing. datasketch (MinHashLSH, threshold 0.5, 128 permutations, the FINDINGS.md reference) runs on
+nothing. datasketch (MinHashLSH, threshold 0.5, 128 permutations, a common reference setup) runs on
 --datasketch-n ads when installed.
 """
 

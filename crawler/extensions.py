@@ -1,6 +1,6 @@
 """RunRecorder: one crawl_runs row per spider run, its WARC file, its errors and its honest outcome.
 
-Scrapy exits 0 whatever happened (FINDINGS.md, trap 5), so the outcome is decided here from what was stored:
+Scrapy exits 0 whatever happened, so the outcome is decided here from what was stored:
 a run that fetched no page successfully is ``failed`` with the first errors as its reason; a run stopped
 by Ctrl-C or a signal is ``interrupted``. ``adclear crawl`` reads ``RunRecorder.result`` after the crawl.
 """
@@ -22,9 +22,9 @@ from scrapy.http import Response
 from twisted.internet import task
 from twisted.python.failure import Failure
 
-from adclear.db import explain
-from adclear.errors import AdclearError
-from adclear.timeutil import now_utc
+from core.db import explain
+from core.errors import AdclearError
+from core.timeutil import now_utc
 from crawler.errors import classify_failure
 from crawler.items import PageRef, ResourceRef
 from crawler.store import CrawlStore
@@ -63,7 +63,7 @@ class RunRecorder:
         self.resuming = False
         self._flusher: task.LoopingCall | None = None
         self.clock: Any = None  # the flush timer's clock (IReactorTime); None: the reactor (tests set their own)
-        # bound methods: Scrapy keeps signal receivers by weak reference (FINDINGS.md, trap 7)
+        # bound methods: Scrapy keeps signal receivers by weak reference (a lambda would be collected)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.spider_error, signal=signals.spider_error)

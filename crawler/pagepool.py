@@ -25,6 +25,7 @@ from scrapy.http import Request, Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
 from crawler.browserguard import BrowserGuard
+from crawler.extensions import RunRecorder
 from crawler.netpolicy import NetworkPolicy
 from crawler.resolver import address_book
 
@@ -48,8 +49,6 @@ class PooledPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
     # ---- the network policy in the browser (crawler/browserguard.py) ---------------------------------------
     def _guard(self) -> BrowserGuard:
         if self.guard is None:
-            from crawler.extensions import RunRecorder
-
             recorder = self._crawler.get_extension(RunRecorder)
             site = self._crawler.spider.site  # type: ignore[union-attr]
             record = recorder.record_error if recorder is not None else _log_refusal

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
-from adclear.db import immediate
-from adclear.errors import AdclearError
+from core.db import immediate
+from core.errors import LoginRefused
 from review import audit, users
 
 __all__ = ["Limits", "LoginRefused", "Session", "load", "login", "logout"]
@@ -36,15 +36,6 @@ class Limits:
     idle_seconds: int = 30 * 60
     absolute_seconds: int = 12 * 3600
     touch_seconds: int = 30  # how often a request refreshes last_seen_at
-
-
-class LoginRefused(AdclearError):
-    """A login that did not succeed; ``kind`` says why, ``retry_at`` (UTC) when a lockout ends."""
-
-    def __init__(self, kind: str, retry_at: str | None = None):
-        self.kind = kind  # bad_password, locked_user, locked_address, disabled
-        self.retry_at = retry_at
-        super().__init__(f"login refused: {kind}" + (f" until {retry_at}" if retry_at else ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from adclear.cli import main
-from adclear.db import connect, immediate
+from core.db import connect, immediate
 from review import ledger
 
 

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from adclear.cli import main
-from adclear.neardup import load_decided, recluster
-from adclear.seeds import load_seeds
-from adclear.verdicts import ad_text, current_verdict
 from classifier import Classifier
+from core.fingerprints import _record, load_decided, recluster
+from core.seeds import load_seeds
+from core.verdicts import ad_text, classify_ad, current_verdict
 from crawler.items import AdItem
 from crawler.store import CrawlStore
 from review import decisions, ledger
@@ -58,13 +58,10 @@ def save(store, n: int, title: str, body: str, contact: str = "") -> int:
         platform="示范同城网",
         url=f"http://127.0.0.1/ad/{n}.html",
         page_url=f"http://127.0.0.1/ad/{n}.html",
-        title=title,
-        body=body,
-        contact=contact,
     )
-    t, text = ad_text(title, body, contact)
-    verdict = clf.classify(text, title=t, url=item.url, neighbours=load_decided(store.db))
-    return store.save_ad(item, store.run_id, verdict).ad_id
+    item.set_text(title=title, body=body, contact=contact, author="", posted_at=None)  # as CleanTextPipeline does
+    item.verdict = classify_ad(clf, item.ad_text, load_decided(store.db))  # as ClassifyPipeline does
+    return store.save_ad(item, store.run_id).ad_id
 
 
 def test_copies_of_a_confirmed_ad_are_flagged_as_its_near_duplicates(store):
@@ -204,7 +201,7 @@ def test_the_verdict_carries_the_fingerprint_of_the_ads_own_text() -> None:
     """The crawl stores the fingerprint the classifier made while asking for neighbours instead of making it
     again: it must be the fingerprint of the ad's own text (what ``fingerprint_ad`` would make), for ads with and
     without title; without neighbours there is none."""
-    from adclear.neardup import _record
+
     from classifier.neardup import DecidedAds
 
     clf = Classifier.default()

@@ -18,7 +18,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
-from adclear.seeds import Operator, Site
+from core.seeds import Operator, Site
 from crawler.errors import Refused
 from crawler.extensions import RunRecorder
 from crawler.items import AdItem
