@@ -76,7 +76,7 @@ def serve(ads_file: str, port: int) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             path = urlsplit(self.path).path
             if path == "/robots.txt":
                 status, ctype, body = 200, "text/plain", b"User-agent: *\nDisallow: /classifieds/user/\n"

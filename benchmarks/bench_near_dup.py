@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 
-from classifier.fingerprint import (  # noqa: E402
+from classifier.fingerprint import (
     BANDS,
     ROWS,
     collapse,
@@ -37,7 +37,7 @@ from classifier.fingerprint import (  # noqa: E402
     fingerprint_many,
     simhash_many,
 )
-from classifier.neardup import FINGERPRINT_VERSION, NearDupIndex  # noqa: E402
+from classifier.neardup import FINGERPRINT_VERSION, NearDupIndex
 
 PHRASES = """年化收益高达 保本保息 稳赚不赔 零风险高回报 国家政策支持 政府背景 国企担保 银行托管 月月返息 到期还本
 投资一万元 每月分红 原始股即将上市 上市公司股权 区块链数字货币 虚拟货币挖矿 养老项目 以房养老 消费返利 全返模式

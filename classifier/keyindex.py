@@ -60,7 +60,7 @@ class KeyIndex:
         ids = {ch: n for n, ch in enumerate(sorted(chars), start=1)}
         if len(ids) >= 2**15:  # pragma: no cover - a rule pack of tens of thousands of characters
             raise ValueError(f"the rule pack's keys use {len(ids)} distinct characters; the index allows 32,767")
-        table = np.zeros(sys.maxunicode + 1 if self._wide else 0x10000, dtype=dtype)
+        table: np.ndarray = np.zeros(sys.maxunicode + 1 if self._wide else 0x10000, dtype=dtype)
         if ids:
             table[[ord(ch) for ch in ids]] = list(ids.values())
         return table, ids

@@ -133,7 +133,7 @@ def fingerprints_from_records(recs: Sequence[Mapping[str, Any]]) -> Fingerprints
     short = np.array([sig is None for sig in sigs], dtype=bool)
     exact = np.zeros(len(recs), np.uint64)
     if short.any():
-        exact[short] = np.array([recs[i]["exact"] for i in np.flatnonzero(short)], np.int64).view(np.uint64)
+        exact[short] = np.array([recs[int(i)]["exact"] for i in np.flatnonzero(short)], np.int64).view(np.uint64)
         sigs = [bytes(NUM_PERM) if sig is None else sig for sig in sigs]
         sims = [0 if sim is None else sim for sim in sims]
     sig = np.frombuffer(b"".join(sigs), np.uint8)
@@ -524,7 +524,7 @@ class NearDupIndex:
         sig = self._sig[row]
         same_bytes = (sig == qsig[q]).sum(axis=1)
         same_bands = (sig.view("<u4") == qsig.view("<u4")[q]).sum(axis=1)
-        similarity = estimate_jaccard(same_bytes)
+        similarity = np.asarray(estimate_jaccard(same_bytes))
         is_near = bits <= self.max_bits
         keep = is_near | (similarity >= self.min_similarity)
         q, row, bits, same_bands, similarity, is_near = (
@@ -562,9 +562,9 @@ class NearDupIndex:
             ids = [ad_id for ad_id, _ in rows]
             recs = [rec for _, rec in rows]
         else:
-            ids = [rec["ad_id"] for rec in rows]  # type: ignore[index]
-            recs = rows  # type: ignore[assignment]
-        fps = fingerprints_from_records(recs)
+            ids = [rec["ad_id"] for rec in rows]  # type: ignore[call-overload]
+            recs = rows
+        fps = fingerprints_from_records(recs)  # type: ignore[arg-type]
         index = cls(max_bits=max_bits, min_similarity=min_similarity)
         index.add_fingerprints(np.array(ids, np.int64), fps)
         index._merge()

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-import re._constants as sre_c  # type: ignore[import-not-found]
-import re._parser as sre_parse  # type: ignore[import-not-found]
+import re._constants as sre_c
+import re._parser as sre_parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -7,6 +7,7 @@ Nothing is crawled from a file that does not validate. The reference is docs/see
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import ipaddress
 from pathlib import Path
@@ -237,7 +238,7 @@ class Site(_Model):
 
     @field_validator("allowed_domains")
     @classmethod
-    def _domains(cls, v: list[str]) -> list[str]:
+    def _domains(cls, v: builtins.list[str]) -> builtins.list[str]:
         out = []
         for d in v:
             d = d.strip().lower()
@@ -252,7 +253,7 @@ class Site(_Model):
 
     @field_validator("allow_addresses")
     @classmethod
-    def _allowances(cls, v: list[str]) -> list[str]:
+    def _allowances(cls, v: builtins.list[str]) -> builtins.list[str]:
         return [str(Allowance.parse(a)) for a in v]
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from core.db import explain
 from core.errors import AdclearError
+from core.seeds import Site
 from core.timeutil import now_utc
 from crawler.errors import classify_failure
 from crawler.items import PageRef, ResourceRef
@@ -56,6 +57,7 @@ class RunRecorder:
         self.archive: RunArchive | None = None
         self.run_id: int | None = None
         self.result: RunResult | None = None
+        self.site: Site | None = None  # the run's site, once the spider opened
         self.setup_error: str | None = None
         self.write_error = ""  # the first commit that failed: the run lost writes and cannot be ok
         self._refused: set[tuple[str, str]] = set()  # (url, kind) of refusals already recorded
@@ -110,6 +112,7 @@ class RunRecorder:
             self.setup_error = f"spider {spider.name} has no site from seeds.yml"
             return
         self.result = RunResult(site=site.name)
+        self.site = site
         try:
             group = float(self.crawler.settings.get("ADCLEAR_GROUP_COMMIT_SECONDS", 0.0))
             self.store = CrawlStore(self.db_path, group_seconds=group)
@@ -138,7 +141,7 @@ class RunRecorder:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self._flusher is not None and self._flusher.running:
             self._flusher.stop()
-        if self.store is None or self.run_id is None or self.result is None:
+        if self.store is None or self.run_id is None or self.result is None or self.site is None:
             return
         for flush in self.before_close:
             flush()
@@ -156,7 +159,7 @@ class RunRecorder:
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         errors = self.store.error_count(self.run_id)
         rate = errors / (ok_pages + errors) if ok_pages + errors else 0.0
-        max_rate = spider.site.max_error_rate
+        max_rate = self.site.max_error_rate
         if ok_pages == 0:
             status = "failed"
             first = self.store.first_errors(self.run_id) or self.store.first_errors(self.run_id, refusals=True)
@@ -223,7 +226,7 @@ class RunRecorder:
             body=response.body,
             fetched_at=fetched_at,
         )
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         page_id = self.store.record_page(
             self.run_id,
             url=response.url,

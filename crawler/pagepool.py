@@ -50,7 +50,7 @@ class PooledPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
     def _guard(self) -> BrowserGuard:
         if self.guard is None:
             recorder = self._crawler.get_extension(RunRecorder)
-            site = self._crawler.spider.site  # type: ignore[union-attr]
+            site = self._crawler.spider.site
             record = recorder.record_error if recorder is not None else _log_refusal
             self.guard = BrowserGuard(NetworkPolicy.for_site(site), address_book(self._crawler.settings), record)
             if recorder is not None:  # the browser closes after the run: its last refusals are written before
@@ -95,7 +95,7 @@ class PooledPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
         if self.guard is not None:
             await self.guard.gate.close()
 
-    async def download_request(self, request: Request, *args: Any) -> Response:  # type: ignore[override]
+    async def download_request(self, request: Request, *args: Any) -> Response:
         try:
             return await self._pooled_download(request, *args)
         except Exception as e:

@@ -6,6 +6,8 @@ validate stops Scrapy with the same one-line message as ``adclear`` gives, and n
 
 from __future__ import annotations
 
+import builtins
+
 from scrapy import Request, Spider
 from scrapy.settings import BaseSettings
 
@@ -57,8 +59,8 @@ class SeedsSpiderLoader:
                     raise SystemExit(f"Error: {e}") from None
         raise KeyError(f"Spider not found: {spider_name} (sites in seeds.yml: {', '.join(self.list())})")
 
-    def list(self) -> list[str]:
+    def list(self) -> builtins.list[str]:
         return [site.name for site in self.seeds.sites]
 
-    def find_by_request(self, request: Request) -> list[str]:
+    def find_by_request(self, request: Request) -> builtins.list[str]:
         return [site.name for site in self.seeds.sites if site.allows(request.url)]

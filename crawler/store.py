@@ -189,7 +189,7 @@ class CrawlStore:
                 "INSERT INTO crawl_runs (site, spider, started_at, owner) VALUES (?, ?, ?, ?)",
                 [site, spider, now_utc(), f"{host}:{os.getpid()}"],
             )
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)
 
     def finish_run(
         self, run_id: int, *, status: str, reason: str, pages: int, stats: dict, warc_file: str | None
@@ -275,7 +275,7 @@ class CrawlStore:
                        warc_file, warc_offset, warc_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [run_id, url, status, fetched_at, content_type, length, sha256, warc_file, warc_offset, warc_length],
             )
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)
 
     def record_error(self, run_id: int, *, url: str, kind: str, message: str) -> None:
         with self._write():

@@ -46,14 +46,14 @@ class RunArchive:
         self.relpath = relpath
         path = data_dir / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: BinaryIO = open(path, "ab")  # noqa: SIM115 (closed in close())
+        self._fh: BinaryIO = open(path, "ab")  # closed in close()
         self._writer = _Sha256WARCWriter(self._fh, gzip=True)
         info = {"software": software, "format": "WARC File Format 1.1"}
         if operator:
             info["operator"] = operator
         self._write(self._writer.create_warcinfo_record(path.name, info))
 
-    def _write(self, record) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    def _write(self, record) -> tuple[int, int]:
         offset = self._fh.tell()
         try:
             self._writer.write_record(record)

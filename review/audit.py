@@ -46,7 +46,8 @@ def page(
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Audit entries, newest first, optionally for one actor or action, before an entry id (paging)."""
-    clauses, args = ["1"], []
+    clauses: list[str] = ["1"]
+    args: list[Any] = []
     if actor:
         clauses.append("actor = ?")
         args.append(actor)

@@ -416,7 +416,7 @@ def _follow(db: sqlite_utils.Database, ad_ids: list[int], settings: ReviewSettin
     """Decided ads change their near-duplicates' verdicts; a failure here never undoes the decision."""
     try:
         follow_decisions(db, ad_ids, classifier_for(db, (settings or ReviewSettings()).rules_dir))
-    except Exception:  # noqa: BLE001 (logged; `adclear reclassify` repairs verdicts)
+    except Exception:  # logged; `adclear reclassify` repairs verdicts
         logging.getLogger(__name__).exception("could not classify the near-duplicates of ads %s again", ad_ids)
 
 
@@ -437,7 +437,7 @@ def _insert(
                decided_at, ledger_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [ad_id, reviewer, decision, category, reason, basis, note, verdict_id, now_utc(), seq],
     )
-    return int(cursor.lastrowid)
+    return int(cursor.lastrowid or 0)
 
 
 def _check_reviewer(name: str) -> None:

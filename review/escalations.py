@@ -79,7 +79,7 @@ def escalate(db: sqlite_utils.Database, ad_id: int, *, reviewer: str, note: str,
             "INSERT INTO escalations (ad_id, raised_by, raised_at, note) VALUES (?, ?, ?, ?)",
             [ad_id, reviewer, now, note.strip()],
         )
-        esc_id = int(cursor.lastrowid)
+        esc_id = int(cursor.lastrowid or 0)
         db.execute(
             "UPDATE queue SET state = 'escalated', claimed_by = NULL, lease_until = NULL, updated_at = ? "
             "WHERE ad_id = ? AND state IN ('pending', 'claimed')",

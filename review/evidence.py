@@ -41,7 +41,7 @@ def payload(data_dir: Path, warc_file: str, offset: int, what: str = "the eviden
         raise EvidenceMissing(f"the WARC file {path} holding {what} is missing")
     try:
         _headers, data = read_record(path, offset)
-    except Exception as e:  # noqa: BLE001 (warcio and gzip raise their own on a damaged file)
+    except Exception as e:  # warcio and gzip raise their own on a damaged file
         raise EvidenceMissing(f"cannot read {warc_file} at {offset}: {e}") from None
     return data
 

@@ -73,7 +73,7 @@ def takedown_list(db: sqlite_utils.Database, *, platform: str | None = None, sin
     with snapshot(db):  # the head matches the rows
         head = ledger.head(db)
         every = ledger.entries(db)
-    confirmed = {e.seq: e for e in every if e.action == "confirmed"}
+    confirmed: dict[Any, ledger.Entry] = {e.seq: e for e in every if e.action == "confirmed"}
     # a confirmation reversed later is no takedown any more (its entries stay in the ledger, as history)
     reversed_seqs = {e.payload.get("decided_seq") for e in every if e.action == "reversed"}
     rows = []

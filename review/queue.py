@@ -236,7 +236,8 @@ def _local_midnight_utc(day: date) -> str:
 
 
 def _where(f: Filter, reviewer: str, bands: Bands) -> tuple[list[str], list[Any]]:
-    clauses, args = [OPEN], []
+    clauses: list[str] = [OPEN]
+    args: list[Any] = []
     for clause, value in (
         ("a.platform = ?", f.platform),
         ("a.site = ?", f.site),
@@ -272,7 +273,7 @@ def _where(f: Filter, reviewer: str, bands: Bands) -> tuple[list[str], list[Any]
 
 def items(
     db: sqlite_utils.Database,
-    f: Filter = Filter(),  # noqa: B008 (frozen)
+    f: Filter = Filter(),
     *,
     reviewer: str = "",
     limit: int = 50,

@@ -115,12 +115,10 @@ def _reserve(db: sqlite_utils.Database, name: str, address: str, limits: Limits,
     with immediate(db):
         locked = locked_until(db, name, address, limits)
         if locked is None:
-            return int(
-                db.execute(
-                    "INSERT INTO login_attempts (at, name, address, ok) VALUES (?, ?, ?, 0)",
-                    [_iso(_now()), name, address],
-                ).lastrowid
+            cursor = db.execute(
+                "INSERT INTO login_attempts (at, name, address, ok) VALUES (?, ?, ?, 0)", [_iso(_now()), name, address]
             )
+            return int(cursor.lastrowid or 0)
         if locked_action:
             audit.record(
                 db,
@@ -160,7 +158,7 @@ def login(
     *,
     address: str,
     user_agent: str = "",
-    limits: Limits = Limits(),  # noqa: B008 (frozen)
+    limits: Limits = Limits(),
 ) -> tuple[str, Session]:
     """Check the password; returns (cookie token, session) or raises ``LoginRefused``."""
     name = name.strip()[:80]
@@ -193,7 +191,7 @@ def login(
     raise LoginRefused("disabled")  # the right password for a disabled account
 
 
-def load(db: sqlite_utils.Database, token: str, *, limits: Limits = Limits()) -> tuple[Session | None, str]:  # noqa: B008
+def load(db: sqlite_utils.Database, token: str, *, limits: Limits = Limits()) -> tuple[Session | None, str]:
     """The live session of a cookie token, or (None, why: ``none``, ``idle``, ``expired``, ``ended``)."""
     if not token:
         return None, "none"
@@ -243,7 +241,7 @@ def change_password(
     new: str,
     *,
     address: str,
-    limits: Limits = Limits(),  # noqa: B008 (frozen)
+    limits: Limits = Limits(),
 ) -> None:
     """A logged-in user changing their own password; raises ``LoginRefused`` or ``users.PasswordRejected``.
 

@@ -158,7 +158,7 @@ def login_redirect() -> Any:
 class _SessionInterface(SecureCookieSessionInterface):
     """The signed cookie, marked Secure whenever the request came over https (or the app is told to)."""
 
-    def get_cookie_secure(self, app: Flask) -> bool:  # type: ignore[override]
+    def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("FORCE_SECURE_COOKIES")) or (request.is_secure if request else False)
 
 
@@ -190,7 +190,7 @@ def install(app: Flask) -> None:
             return None  # 404, 405 or a 400 from the URL's converter follows
         if not hasattr(view, "required_role"):
             abort(403)  # a view that forgot to say who may use it: nobody
-        role = view.required_role
+        role: str | None = view.required_role  # type: ignore[union-attr]  # set by @requires or @public
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
             if not sent or not hmac.compare_digest(sent, csrf_token()):
