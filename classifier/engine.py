@@ -222,27 +222,7 @@ class Classifier:
         file), the rules decide and the verdict says so.
         """
         out = self.rules_outcome(text, title)
-        model_info: dict[str, Any] = {}
-        if self.model is not None:
-            features = self.rule_features(out)
-            ms = self.model.score(out.whole, features)
-            label = ms.label
-            if out.label == "flag" and label == "clear":
-                label = "watch"
-            model_info = {
-                "version": self.model.version,
-                "score": ms.score,
-                "label": ms.label,
-                "flag_at": self.model.flag,
-                "watch_at": self.model.watch,
-            }
-            if label != "clear":
-                model_info["explain"] = self.model.explain(out.whole, features)
-        elif self.model_error is not None:
-            label = out.label
-            model_info = {"version": None, "error": self.model_error}
-        else:
-            label = out.label
+        label, model_info = self._model_part(out)
         if not out.hits and neighbours is None and label == "clear":
             return Verdict(0.0, "clear", [], [], [], self.version, dict(self._no_conditions), [], out.label, model_info)
         totals, sc = out.totals, self.scoring
@@ -279,6 +259,24 @@ class Classifier:
             model=model_info,
             fingerprint=fingerprint,
         )
+
+    def _model_part(self, out: RulesOutcome) -> tuple[str, dict[str, Any]]:
+        """The label before neighbours, and the learned scorer's part of the verdict ({} without a model)."""
+        if self.model is None:
+            return out.label, ({"version": None, "error": self.model_error} if self.model_error is not None else {})
+        features = self.rule_features(out)
+        ms = self.model.score(out.whole, features)
+        label = "watch" if out.label == "flag" and ms.label == "clear" else ms.label
+        model_info: dict[str, Any] = {
+            "version": self.model.version,
+            "score": ms.score,
+            "label": ms.label,
+            "flag_at": self.model.flag,
+            "watch_at": self.model.watch,
+        }
+        if label != "clear":
+            model_info["explain"] = self.model.explain(out.whole, features)
+        return label, model_info
 
     def _label(self, score: float, requirement: bool, exculpatory: float) -> str:
         sc = self.scoring

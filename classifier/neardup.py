@@ -16,6 +16,10 @@ New ads go to a small unsorted tail that is searched by brute force and merged i
 one pass when it grows; a removed ad is a tombstone until the tables are rebuilt. ``DecidedAds`` pairs a
 ``confirmed`` and a ``rejected`` index and answers the rule engine as a ``NeighbourSource``.
 :func:`clusters` groups near-duplicates among many ads. See docs/near-duplicates.md.
+
+Why so long (750 lines): ``NearDupIndex`` is one data structure. Its counting-sort and band tables, the tail,
+the tombstones, the merge and the vectorised query all rely on the same row numbering and sort order; split
+across modules, each part would have to reach into the others' arrays.
 """
 
 from __future__ import annotations
