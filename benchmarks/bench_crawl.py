@@ -115,7 +115,6 @@ def crawl(label: str, tmp: Path, seeds: Path, extra: list[str]) -> dict:
     """One `scrapy crawl` in a fresh process; figures from the stats Scrapy dumps into its log."""
     db = tmp / label / "adclear.db"
     log = tmp / f"{label}.log"
-    env = {**os.environ, "ADCLEAR_DB": str(db), "ADCLEAR_SEEDS": str(seeds)}
     cmd = [
         sys.executable,
         "-m",
@@ -123,12 +122,16 @@ def crawl(label: str, tmp: Path, seeds: Path, extra: list[str]) -> dict:
         "crawl",
         "demo-classifieds",
         "-s",
+        f"ADCLEAR_DB={db}",
+        "-s",
+        f"ADCLEAR_SEEDS={seeds}",
+        "-s",
         "LOG_LEVEL=INFO",
         "-s",
         f"LOG_FILE={log}",
         *extra,
     ]
-    subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True)
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
     text = log.read_text(encoding="utf-8")
 
     def stat(name: str) -> float:

@@ -208,6 +208,22 @@ def test_our_imports_are_at_the_top_of_modules():
     assert not hidden, "\n".join(hidden)
 
 
+LIBRARY = ("core", "crawler", "classifier", "review", "demo")
+
+
+def test_library_code_reads_no_environment():
+    """One way to configure: the command line reads the environment (adclear/config.py) and passes it down."""
+    reads = []
+    for path in source_files():
+        if package(module_name(path)) not in LIBRARY:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+            if name in ("environ", "getenv", "putenv"):
+                reads.append(f"{path.relative_to(REPO)}:{node.lineno} {ast.unparse(node)}")
+    assert not reads, "library code reads the environment:\n" + "\n".join(reads)
+
+
 def _functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
