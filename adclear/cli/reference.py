@@ -30,7 +30,9 @@ def commands(
     group: click.Group = main, parent: click.Context | None = None
 ) -> Iterator[tuple[click.Context, click.Command]]:
     """Every command, top level first, each with the context its help is printed in."""
-    ctx = parent or click.Context(group, info_name="adclear", terminal_width=WIDTH, max_content_width=WIDTH)
+    # the root context as `adclear` makes it (its context_settings: -h as well as --help, for every command)
+    settings = {"terminal_width": WIDTH, "max_content_width": WIDTH, **group.context_settings}
+    ctx = parent or click.Context(group, info_name="adclear", **settings)
     if parent is None:
         yield ctx, group
     for name in group.list_commands(ctx):
