@@ -223,7 +223,10 @@ def main() -> None:
             server.terminate()
             server.wait()
     bench = None if args.skip_scrapy_bench else scrapy_bench(15)
+    report(args, runs, bench)
 
+
+def report(args: argparse.Namespace, runs: list[dict], bench: float | None) -> None:
     print(
         f"synthetic classifieds site: {args.ads} ads, concurrency {args.concurrency}, on 127.0.0.1 "
         f"(server in its own process); {os.cpu_count()} cores; median of {args.repeat} interleaved runs; "
