@@ -176,9 +176,12 @@ class Classifier:
         return found, whole
 
     # --- scoring ----------------------------------------------------------------------------------------
-    def rules_outcome(self, text: str, title: str = "") -> RulesOutcome:
-        """The rule pack's part of a verdict: hits, score, label and group totals (no model, no neighbours)."""
-        hits, whole = self.hits(text or "", title or "")
+    def rules_outcome(self, text: str, title: str = "", complete: bool = False) -> RulesOutcome:
+        """The rule pack's part of a verdict: hits, score, label and group totals (no model, no neighbours).
+
+        ``complete``: look for exculpatory cues even where nothing scored (the model reads them; the rules'
+        score and label are the same either way)."""
+        hits, whole = self.hits(text or "", title or "", complete)
         sc = self.scoring
         totals: dict[str, float] = dict.fromkeys(sc.groups, 0.0)
         cues: dict[str, float] = {}
@@ -222,11 +225,10 @@ class Classifier:
         the rules alone would flag is queued at least as ``watch``. Without one (none loaded, or a broken
         file), the rules decide and the verdict says so.
         """
-        out = self.rules_outcome(text, title)
+        out = self.rules_outcome(text, title, complete=self.model is not None)
         model_info: dict[str, Any] = {}
         if self.model is not None:
-            features = self.rule_features(out)
-            ms = self.model.score(out.whole, features)
+            ms = self.model.score(out.whole, self.rule_features(out), explain=True)
             label = ms.label
             if out.label == "flag" and label == "clear":
                 label = "watch"
@@ -237,8 +239,8 @@ class Classifier:
                 "flag_at": self.model.flag,
                 "watch_at": self.model.watch,
             }
-            if label != "clear":
-                model_info["explain"] = self.model.explain(out.whole, features)
+            if ms.explain is not None:
+                model_info["explain"] = ms.explain
         elif self.model_error is not None:
             label = out.label
             model_info = {"version": None, "error": self.model_error}

@@ -211,7 +211,7 @@ class Trainer:
         dense: list[list[float]] = []
         labels: list[str] = []
         for r in self.rows:
-            out = rules.rules_outcome(r.text, r.title)
+            out = rules.rules_outcome(r.text, r.title, complete=True)
             views.append(model_view(out.whole))
             dense.append(rules.rule_features(out))
             labels.append(out.label)
@@ -338,7 +338,7 @@ def fit_logistic(
     bounds += [(None, None)] * (n + 1 - len(bounds))  # any remaining column, and the intercept
     result = minimize(
         loss, np.zeros(n + 1), jac=True, method="L-BFGS-B", bounds=bounds,
-        options={"maxiter": max_iter, "ftol": 1e-10, "gtol": 1e-6},
+        options={"maxiter": max_iter, "ftol": 1e-9, "gtol": 1e-5},
     )  # fmt: skip
     return result.x[:n].copy(), float(result.x[n])
 
@@ -368,10 +368,11 @@ def choose_thresholds(scores: np.ndarray, y: np.ndarray, corpus: np.ndarray) -> 
     pos_sorted = np.sort(s[yy == 1])
     watch = float(pos_sorted[int(math.floor((1 - WATCH_RECALL) * (len(pos_sorted) - 1)))])
     if len(corpus_s):
-        quiet = float(corpus_s[min(len(corpus_s) - 1, int(math.ceil((1 - MAX_CORPUS_WATCH) * len(corpus_s))))])
-        watch = max(watch, quiet)
-    watch = max(1e-4, min(watch, best))
-    return round(best, 6), round(watch, 6)
+        allowed = int(math.floor(MAX_CORPUS_WATCH * len(corpus_s)))  # corpus rows that may reach watch
+        if allowed < len(corpus_s):
+            watch = max(watch, float(np.nextafter(corpus_s[len(corpus_s) - allowed - 1], np.inf)))
+    watch = max(1e-4, min(math.ceil(watch * 1e6) / 1e6, best))  # rounded up: never below what was chosen
+    return round(best, 6), watch
 
 
 # --- results -------------------------------------------------------------------------------------------------
@@ -399,9 +400,13 @@ def describe_files(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
 
 
 def card(
-    params: TrainParams, files: list[dict[str, Any]], rows: Sequence[Row], extra: dict[str, Any] | None = None
+    params: TrainParams,
+    files: list[dict[str, Any]],
+    rows: Sequence[Row],
+    extra: dict[str, Any] | None = None,
+    trained_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The model card's facts, stored in the artifact's meta."""
+    """The model card's facts, stored in the artifact's meta (``trained_at``: now unless given)."""
     by_origin: dict[str, dict[str, int]] = {}
     for r in rows:
         d = by_origin.setdefault(r.origin, {"rows": 0, "positives": 0})
@@ -410,7 +415,7 @@ def card(
     for f in files:
         f.update(by_origin.get(f["file"], {}))
     meta: dict[str, Any] = {
-        "trained_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "trained_at": (trained_at or datetime.now(UTC)).replace(microsecond=0).isoformat(),
         "params": params.to_dict(),
         "data": files,
         "rows": len(rows),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +71,12 @@ def cross_validated(rows: list[Any], classifier: Any, params: Any, k: int) -> di
         "model": labelled_summary(rows, text_only.model.tolist()),
         "combined": labelled_summary(rows, combined.classifier.tolist()),
         "thresholds": combined.thresholds,
-        "_labels": {"rules": combined.rules, "combined": combined.classifier, "model": text_only.model},
+        "_labels": {
+            "rules": combined.rules,
+            "model": text_only.model,
+            "combined": combined.classifier,
+            "score": combined.score.round(4),
+        },
     }
 
 
@@ -111,6 +118,11 @@ def print_cv(cv: dict[str, Any]) -> None:
 )
 @click.option("--model", default="bundled", show_default=True, help="Without --cv: 'bundled', 'none' or a model file.")
 @click.option("--wrong", default=50, show_default=True, help="Without --cv: how many wrongly classified rows to list.")
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --cv: write each row's out-of-fold labels and score here (JSON lines).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def eval_(
     paths: tuple[Path, ...],
@@ -120,6 +132,7 @@ def eval_(
     rules_dir: Path | None,
     model: str,
     wrong: int,
+    predictions: Path | None,
     as_json: bool,
 ) -> None:
     """Precision, recall and F1 (only flag counts) and false positives per kind.
@@ -138,7 +151,9 @@ def eval_(
 
         rows, _ = read_data(paths, negatives)
         cv = cross_validated(rows, load_classifier(rules_dir, False), TrainParams(seed=seed), folds)
-        cv.pop("_labels")
+        labels = cv.pop("_labels")
+        if predictions is not None:
+            _write_predictions(predictions, rows, labels)
         click.echo(json.dumps(cv, ensure_ascii=False, indent=2)) if as_json else print_cv(cv)
         return
     from classifier.evaluate import evaluate
@@ -151,6 +166,14 @@ def eval_(
         raise AdclearError(classifier.model_error)
     report = evaluate(rows_in, classifier)
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.to_text(wrong))
+
+
+def _write_predictions(path: Path, rows: list[Any], labels: dict[str, Any]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for i, r in enumerate(rows):
+            line = {"id": r.id, "origin": r.origin, "group": r.group, "kind": r.kind, "label": r.label}
+            line.update({name: str(values[i]) for name, values in labels.items()})
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 def _plain_rows(path: Path) -> list[dict[str, Any]]:
@@ -222,7 +245,9 @@ def train(
             cv["decisions"] = _compare_on_decisions(db, rows, labels["combined"], active_model(db))
     fitted = Trainer(rows, rules, params).fit()
     candidate = fitted.model
-    candidate.meta = card(params, files, rows, {"cv": _cv_card(cv), "decisions_through": decided_through})
+    candidate.meta = card(
+        params, files, rows, {"cv": _cv_card(cv), "decisions_through": decided_through}, _build_time()
+    )
     data_bytes = candidate.to_bytes()
     from classifier.model import version_of
 
@@ -242,6 +267,16 @@ def train(
         click.echo(f"\ncandidate {version}: flag at {candidate.flag:.3f}, watch at {candidate.watch:.3f}")
         if db is not None:
             click.echo(f"put it into use with: adclear model promote {version} --as NAME")
+
+
+def _build_time() -> datetime | None:
+    """``$SOURCE_DATE_EPOCH`` (the reproducible-builds convention), so that one data set gives one file."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return None
+    if not epoch.isdigit():
+        raise AdclearError(f"SOURCE_DATE_EPOCH must be seconds since 1970, not {epoch!r}")
+    return datetime.fromtimestamp(int(epoch), UTC)
 
 
 def _cv_card(cv: dict[str, Any]) -> dict[str, Any]:
