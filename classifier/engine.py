@@ -222,7 +222,7 @@ class Classifier:
         """Classify one ad. ``url`` is accepted for the record; rules and model read only ``title`` and ``text``.
 
         With a model, the label is the model's (it reads the rules' group totals as well as the text); an ad
-        the rules alone would flag is queued at least as ``watch``. Without one (none loaded, or a broken
+        the rules alone would flag or watch is queued at least as ``watch``. Without one (none loaded, or a broken
         file), the rules decide and the verdict says so.
         """
         out = self.rules_outcome(text, title, complete=self.model is not None)
@@ -230,8 +230,8 @@ class Classifier:
         if self.model is not None:
             ms = self.model.score(out.whole, self.rule_features(out), explain=True)
             label = ms.label
-            if out.label == "flag" and label == "clear":
-                label = "watch"
+            if out.label != "clear" and label == "clear":
+                label = "watch"  # what the rules saw is never dropped silently: queued at low priority
             model_info = {
                 "version": self.model.version,
                 "score": ms.score,

@@ -83,10 +83,16 @@ _CONTACT_RE = re.compile(
 )
 
 
+# Layout is left out too: punctuation, spaces and line breaks say how a page was cut into a text (a quote in a
+# report, a page's text with its line breaks, an SMS), not what it says. Trained with them, the model's
+# heaviest n-grams were "\n" and ",". Letters, digits, CJK characters and % ‰ are what it reads.
+_LAYOUT_RE = re.compile(r"[^\w%‰]+|_+")
+
+
 def model_view(normalized: str) -> str:
-    """The normalised text as the model reads it: contacts left out, at most ``MAX_CHARS`` characters. (Its
-    digits are read as 0: ``bucket_array`` does that on the code points, ``shown`` for people.)"""
-    return _CONTACT_RE.sub("", normalized[:MAX_CHARS])
+    """The normalised text as the model reads it: contacts and layout left out, at most ``MAX_CHARS`` characters.
+    (Its digits are read as 0: ``bucket_array`` does that on the code points, ``shown`` for people.)"""
+    return _LAYOUT_RE.sub("", _CONTACT_RE.sub("", normalized[:MAX_CHARS]))
 
 
 def shown(gram: str) -> str:

@@ -241,9 +241,16 @@ class Trainer:
         p = self.params
         n_text = 1 << p.bits
         signs = RULE_SIGNS if p.use_rules else ()
-        coef, intercept = fit_logistic(
-            self._matrix(idx), self.y[idx], self._weights(idx), p.C, n_text, signs, p.max_iter
+        X = self._matrix(idx)
+        # only the buckets these rows use: the others' weights stay 0 (no gradient, L2), and the optimiser's
+        # cost grows with the number of columns (65,536 for a handful of rows made small fits take seconds)
+        used = np.unique(X[:, :n_text].indices)
+        columns = np.concatenate([used, np.arange(n_text, X.shape[1])])
+        compact, intercept = fit_logistic(
+            X[:, columns], self.y[idx], self._weights(idx), p.C, len(used), signs, p.max_iter
         )
+        coef = np.zeros(X.shape[1])
+        coef[columns] = compact
         if p.max_weights and n_text > p.max_weights:
             weakest = np.argsort(-np.abs(coef[:n_text]), kind="stable")[p.max_weights :]
             coef[weakest] = 0.0
@@ -269,6 +276,11 @@ class Trainer:
         from sklearn.model_selection import StratifiedGroupKFold
 
         n_groups = len(set(self.groups[idx].tolist()))
+        if n_groups < 2:
+            raise DataError(
+                f"the rows come from {n_groups} source(s): cross-validation (and choosing the thresholds) needs "
+                "rows from at least 2 sources"
+            )
         k = max(2, min(k, n_groups))
         splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
         return [(idx[a], idx[b]) for a, b in splitter.split(idx, self.y[idx], self.groups[idx])]
@@ -284,6 +296,11 @@ class Trainer:
         model = self._fit_weights(idx)
         model.flag, model.watch = flag, watch
         return Fitted(model, inner[idx])
+
+    def fold_models(self, k: int = 5, seed: int | None = None) -> list[tuple[LinearModel, np.ndarray]]:
+        """The model of each grouped fold (fitted as ``fit`` fits, on the other folds) and its test rows."""
+        seed = self.params.seed if seed is None else seed
+        return [(self.fit(tr).model, te) for tr, te in self.folds(np.arange(len(self.rows)), k, seed)]
 
     def cross_validate(
         self, k: int = 5, seed: int | None = None, progress: Callable[[str], None] | None = None
@@ -389,9 +406,9 @@ class CVResult:
 
     @property
     def classifier(self) -> np.ndarray:
-        """The label the classifier gives: the scorer's, with a rules flag queued at least as watch."""
+        """The label the classifier gives: the scorer's, with a rules flag or watch queued at least as watch."""
         out = self.model.copy()
-        out[(self.rules == "flag") & (out == "clear")] = "watch"
+        out[(self.rules != "clear") & (out == "clear")] = "watch"
         return out
 
 

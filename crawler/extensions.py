@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -27,7 +28,7 @@ from twisted.python.failure import Failure
 from adclear.db import explain
 from adclear.errors import AdclearError
 from adclear.timeutil import now_utc
-from crawler.errors import classify_failure
+from crawler.errors import Refused, classify_failure
 from crawler.items import PageRef, ResourceRef
 from crawler.store import CrawlStore
 from crawler.warc import RunArchive
@@ -309,11 +310,36 @@ class RunRecorder:
         request.meta[_RECEIVED] = request.meta.get(_RECEIVED, 0) + len(data)
 
     def request_dropped(self, request: Request, spider: Spider) -> None:
-        """A redirect back to a URL already requested is dropped by the duplicate filter: a redirect loop."""
+        """A redirect to a URL already requested is dropped by the duplicate filter. A target the network
+        policy refuses is recorded as that refusal (two pages redirecting to one internal address are both
+        ``blocked``, whichever came second); a redirect back into its own chain is a loop; a redirect to a page
+        another link already fetched is no error."""
         chain = request.meta.get("redirect_urls")
-        if chain:
+        if not chain:
+            return
+        refused = self._policy_refusal(spider, request.url)
+        if refused is not None:
+            from crawler.middlewares import in_context
+
+            refused = in_context(refused, request, request.url)
+            self.record_error(refused.url, refused.kind, refused.message)
+        elif request.url in chain:
             hops = " → ".join([*chain, request.url])
             self.record_error(chain[0], "redirect_loop", f"redirects back to a page already requested: {hops}")
+
+    def _policy_refusal(self, spider: Spider, url: str) -> Refused | None:
+        site = getattr(spider, "site", None)
+        if site is None:
+            return None
+        from crawler.netpolicy import NetworkPolicy
+        from crawler.resolver import address_book
+
+        host = urlsplit(url).hostname or ""
+        try:
+            addresses = address_book(self.crawler.settings).cached(host)  # its first request resolved it
+        except (OSError, UnicodeError, ValueError):
+            addresses = None
+        return NetworkPolicy.for_site(site).refusal(url, addresses)
 
     def spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
         self.record_error(response.url, "parse", f"{failure.type.__name__}: {failure.getErrorMessage()}")

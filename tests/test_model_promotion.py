@@ -131,3 +131,38 @@ def test_promote_needs_an_admin_and_a_known_candidate(db, db_path):
     r = runner.invoke(main, ["--db", str(db_path), "model", "status"])
     assert r.exit_code == 0 and f"in use: {version}" in r.output
     assert np.isclose(load_model(candidate_path(db, version)).intercept, load_model().intercept)
+
+
+def test_train_with_decisions_alone_warns_and_needs_both_labels(db, db_path):
+    (a,) = _ads(db, [PROMO])
+    confirm(db, a, reviewer="r1", category="投资理财/P2P网贷", reason="保本承诺")
+    runner = CliRunner()
+    r = runner.invoke(main, ["--db", str(db_path), "model", "train", "--cv", "0"])
+    assert r.exit_code == 1 and "give --data FILE" in r.output
+    r = runner.invoke(main, ["--db", str(db_path), "model", "train", "--with-decisions", "--cv", "0"])
+    assert r.exit_code == 1, r.output
+    assert "cannot train on these rows: the rows need both labels" in r.output
+    assert "trained on the decisions alone" in r.output
+
+
+def test_a_candidate_from_decisions_is_kept_beside_the_database_and_not_used(db, db_path, tmp_path):
+    ids = _ads(db, [PROMO, NOTICE, PROMO + "。", NOTICE + "！"])
+    with immediate(db):  # two sites, so that the thresholds can be fitted out of fold
+        db.execute(
+            "INSERT OR IGNORE INTO sites (name, platform, kind, config, updated_at) "
+            "VALUES ('t', 'p', 'forum', '{}', 't')"
+        )
+        db.execute("UPDATE ads SET site = 't' WHERE id IN (?, ?)", [ids[2], ids[3]])
+    confirm(db, ids[0], reviewer="r1", category="投资理财/P2P网贷", reason="保本承诺")
+    confirm(db, ids[2], reviewer="r1", category="投资理财/P2P网贷", reason="保本承诺")
+    reject(db, ids[1], reviewer="r1", reason="防非宣传", note="")
+    reject(db, ids[3], reviewer="r1", reason="防非宣传", note="")
+    r = CliRunner().invoke(main, ["--db", str(db_path), "model", "train", "--with-decisions", "--cv", "0"])
+    assert r.exit_code == 0, r.output
+    assert "4 reviewed ads from the ledger" in r.output
+    candidates = sorted((db_path.parent / "models").glob("model.*.npz"))
+    assert len(candidates) == 1
+    version = candidates[0].stem
+    assert f"adclear model promote {version}" in r.output
+    assert load_model(candidates[0]).meta["decisions_through"] == ledger.head(db).seq
+    assert active_model(db).version == BUNDLED  # nothing changed until promoted

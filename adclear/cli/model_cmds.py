@@ -31,11 +31,13 @@ def data_options(f: Any) -> Any:
     return f
 
 
-def read_data(data: tuple[Path, ...], negatives: tuple[Path, ...]) -> tuple[list[Any], list[dict[str, Any]]]:
+def read_data(
+    data: tuple[Path, ...], negatives: tuple[Path, ...], *, required: bool = True
+) -> tuple[list[Any], list[dict[str, Any]]]:
     """The rows of every file and a description of each (name, SHA-256) for the model card."""
     from classifier.training import DataError, describe_files, read_labelled, read_negatives
 
-    if not data:
+    if not data and required:
         raise AdclearError("give at least one --data FILE of labelled rows (JSON lines with text and label)")
     rows: list[Any] = []
     try:
@@ -52,17 +54,30 @@ def _progress(message: str) -> None:
     click.echo(message, err=True)
 
 
+def trainer_for(rows: list[Any], classifier: Any, params: Any) -> Any:
+    """A ``classifier.training.Trainer``; data it cannot train on is one line for the user."""
+    from classifier.training import DataError, Trainer
+
+    try:
+        return Trainer(rows, classifier, params)
+    except DataError as e:
+        raise AdclearError(f"cannot train on these rows: {e}") from None
+
+
 def cross_validated(rows: list[Any], classifier: Any, params: Any, k: int) -> dict[str, Any]:
     """Grouped ``k``-fold figures of the rules, the model on text alone, and the model with the rules."""
     import dataclasses
 
     from classifier.evaluate import labelled_summary
-    from classifier.training import Trainer
+    from classifier.training import DataError
 
-    trainer = Trainer(rows, classifier, params)
-    combined = trainer.cross_validate(k, progress=_progress)
-    trainer.params = dataclasses.replace(params, use_rules=False)
-    text_only = trainer.cross_validate(k, progress=_progress)
+    trainer = trainer_for(rows, classifier, params)
+    try:
+        combined = trainer.cross_validate(k, progress=_progress)
+        trainer.params = dataclasses.replace(params, use_rules=False)
+        text_only = trainer.cross_validate(k, progress=_progress)
+    except DataError as e:
+        raise AdclearError(f"cannot cross-validate these rows: {e}") from None
     trainer.params = params
     return {
         "folds": k,
@@ -204,6 +219,11 @@ def model() -> None:
 )
 @click.option("--seed", type=int, default=13, show_default=True, help="Seed of the folds and of training.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the artifact here.")
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write each row's out-of-fold labels and score here (JSON lines).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_obj
 def train(
@@ -214,6 +234,7 @@ def train(
     folds: int,
     seed: int,
     out: Path | None,
+    predictions: Path | None,
     as_json: bool,
 ) -> None:
     """Train a candidate model; it changes nothing until `adclear model promote` puts it into use.
@@ -223,9 +244,13 @@ def train(
     """
     from adclear.models import active_model, store_candidate
     from adclear.rules import load_classifier
-    from classifier.training import Trainer, TrainParams, card
+    from classifier.training import DataError, TrainParams, card
 
-    rows, files = read_data(data, negatives)
+    if not data and not with_decisions:
+        raise AdclearError(
+            "give --data FILE (labelled rows, JSON lines with text and label), --with-decisions, or both"
+        )
+    rows, files = read_data(data, negatives, required=False)
     db = cfg.db() if with_decisions or out is None else None
     decided_through = None
     if with_decisions:
@@ -233,6 +258,12 @@ def train(
 
         extra, decided_through = decision_rows(db)
         click.echo(f"{len(extra)} reviewed ads from the ledger (through entry {decided_through})", err=True)
+        if not data:
+            click.echo(
+                "warning: trained on the decisions alone, without the labelled rows of the bundled model: compare "
+                "the figures below with the model in use before you promote it",
+                err=True,
+            )
         rows.extend(extra)
         files.append({"file": "decisions", "ledger_through": decided_through})
     params = TrainParams(seed=seed)
@@ -241,9 +272,14 @@ def train(
     if folds:
         cv = cross_validated(rows, rules, params, folds)
         labels = cv.pop("_labels")
+        if predictions is not None:
+            _write_predictions(predictions, rows, labels)
         if with_decisions:
             cv["decisions"] = _compare_on_decisions(db, rows, labels["combined"], active_model(db))
-    fitted = Trainer(rows, rules, params).fit()
+    try:
+        fitted = trainer_for(rows, rules, params).fit()
+    except DataError as e:
+        raise AdclearError(f"cannot train on these rows: {e}") from None
     candidate = fitted.model
     candidate.meta = card(
         params, files, rows, {"cv": _cv_card(cv), "decisions_through": decided_through}, _build_time()

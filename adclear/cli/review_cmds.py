@@ -35,7 +35,7 @@ def _short(text: str, width: int) -> str:
     "output_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help='JSON lines: {"id", "score", "label", "categories", "hits"}.',
+    help='JSON lines: {"id", "score", "label", "categories", "hits", "rules_label", "model"}.',
 )
 @click.option(
     "--rules",
@@ -75,6 +75,8 @@ def classify(input_path: Path, output_path: Path, rules_dir: Path | None) -> Non
                             "label": data["label"],
                             "categories": data["categories"],
                             "hits": data["hits"],
+                            "rules_label": data["rules_label"],
+                            "model": {k: v for k, v in data["model"].items() if k != "explain"},
                         },
                         ensure_ascii=False,
                     )
