@@ -1,6 +1,6 @@
-"""The model in use is ``core.models``, promoting one ``review.models``; these names stay for
-``adclear/cli/model_cmds.py``. ``promote`` here is the command line's: it anchors the ledger head where the
-configuration says (``adclear.config``)."""
+"""The model in use is ``core.models``, promoting one ``review.models``; these names stay for code written before
+they moved and still in flight (adclear/cli/model_cmds.py, tests/test_model_promotion.py). ``promote`` here is
+the command line's: it anchors the ledger head where the configuration says (``adclear.config``)."""
 
 from __future__ import annotations
 

@@ -189,10 +189,10 @@ def _initials_or_pinyin(text: str, rng: random.Random) -> str:
         word = m.group()
         after = text[m.end() : m.end() + 6]
         if word in _RATE_WORDS and re.match(r"\s*[:：]?\s*\d", after):
-            return _RATE_WORDS[word]
-        return pinyin(word, rng)
+            return f" {_RATE_WORDS[word]} "
+        return f" {pinyin(word, rng)} "  # a space apart from the next word, as people type pinyin
 
-    return _KEY_RE.sub(repl, text)
+    return re.sub(r" {2,}", " ", _KEY_RE.sub(repl, text))
 
 
 EVASIONS: dict[str, Callable[[str, random.Random], str]] = {

@@ -175,9 +175,12 @@ class Classifier:
         return found, whole
 
     # --- scoring ----------------------------------------------------------------------------------------
-    def rules_outcome(self, text: str, title: str = "") -> RulesOutcome:
-        """The rule pack's part of a verdict: hits, score, label and group totals (no model, no neighbours)."""
-        hits, whole = self.hits(text or "", title or "")
+    def rules_outcome(self, text: str, title: str = "", complete: bool = False) -> RulesOutcome:
+        """The rule pack's part of a verdict: hits, score, label and group totals (no model, no neighbours).
+
+        ``complete``: look for exculpatory cues even where nothing scored (the model reads them; the rules'
+        score and label are the same either way)."""
+        hits, whole = self.hits(text or "", title or "", complete)
         sc = self.scoring
         totals: dict[str, float] = dict.fromkeys(sc.groups, 0.0)
         cues: dict[str, float] = {}
@@ -218,10 +221,10 @@ class Classifier:
         """Classify one ad. ``url`` is accepted for the record; rules and model read only ``title`` and ``text``.
 
         With a model, the label is the model's (it reads the rules' group totals as well as the text); an ad
-        the rules alone would flag is queued at least as ``watch``. Without one (none loaded, or a broken
+        the rules alone would flag or watch is queued at least as ``watch``. Without one (none loaded, or a broken
         file), the rules decide and the verdict says so.
         """
-        out = self.rules_outcome(text, title)
+        out = self.rules_outcome(text, title, complete=self.model is not None)
         label, model_info = self._model_part(out)
         if not out.hits and neighbours is None and label == "clear":
             return Verdict(0.0, "clear", [], [], [], self.version, dict(self._no_conditions), [], out.label, model_info)
@@ -264,9 +267,10 @@ class Classifier:
         """The label before neighbours, and the learned scorer's part of the verdict ({} without a model)."""
         if self.model is None:
             return out.label, ({"version": None, "error": self.model_error} if self.model_error is not None else {})
-        features = self.rule_features(out)
-        ms = self.model.score(out.whole, features)
-        label = "watch" if out.label == "flag" and ms.label == "clear" else ms.label
+        ms = self.model.score(out.whole, self.rule_features(out), explain=True)
+        label = ms.label
+        if out.label != "clear" and label == "clear":
+            label = "watch"  # what the rules saw is never dropped silently: queued at low priority
         model_info: dict[str, Any] = {
             "version": self.model.version,
             "score": ms.score,
@@ -274,8 +278,8 @@ class Classifier:
             "flag_at": self.model.flag,
             "watch_at": self.model.watch,
         }
-        if label != "clear":
-            model_info["explain"] = self.model.explain(out.whole, features)
+        if ms.explain is not None:
+            model_info["explain"] = ms.explain
         return label, model_info
 
     def _label(self, score: float, requirement: bool, exculpatory: float) -> str:

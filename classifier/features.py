@@ -30,6 +30,7 @@ __all__ = [
     "bucket_array",
     "model_view",
     "ngrams",
+    "shown",
     "rule_features",
 ]
 
@@ -41,6 +42,7 @@ _PRIME = np.uint64(1_000_003)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Knuth's multiplicative hashing constant (2**64 / golden ratio)
 _SEEDS = tuple(np.uint64(s) for s in (0x51ED2701, 0xA3B1C5F3, 0x7F4A7C15, 0x2545F491))  # one per n
 _DIGITS = str.maketrans({str(d): "0" for d in range(1, 10)})
+_ZERO, _ONE, _NINE = np.uint64(ord("0")), np.uint64(ord("1")), np.uint64(ord("9"))
 
 # Rule features, in this order (``rule_features``). Group names are those of ``_scoring.yml``; then each
 # signal and exculpatory cue of the taxonomy (how much of it the rules found), whether any category was
@@ -71,17 +73,31 @@ CUE_SATURATION = 3.0
 # about where a text was found (every classified ad has one, a quoted pitch in a news report has none) and
 # nothing about what it promises. The rules' publicity condition reads them instead.
 _CONTACT_RE = re.compile(
+    # the leading lookahead (every first character a match can have) lets re skip ahead at C speed: 7x faster
+    r"(?=[加添联咨私扫详微q电手热客座t+01wh])(?:"
     r"(?:(?:加|添加|联系|咨询|私信|私聊|扫码|详询|详情)[^。\n,!?;]{0,2})?"
     r"(?:微信|qq|电话|手机|热线|客服|座机|tel|联系人)(?:号|群|号码)?[:：\s]*(?:[a-z0-9][-_a-z0-9]{3,19})?"
     r"|(?<![0-9])(?:\+?86)?1[3-9][0-9]{9}(?![0-9])|(?<![0-9])0[1-9][0-9]{1,2}-?[2-9][0-9]{6,7}(?![0-9])"
     r"|(?:https?://|www\.)[a-z0-9\-._~:/?#@!$&'()*+,;=%]+"
+    r")"
 )
 
 
+# Layout is left out too: punctuation, spaces and line breaks say how a page was cut into a text (a quote in a
+# report, a page's text with its line breaks, an SMS), not what it says. Trained with them, the model's
+# heaviest n-grams were "\n" and ",". Letters, digits, CJK characters and % ‰ are what it reads.
+_LAYOUT_RE = re.compile(r"[^\w%‰]+|_+")
+
+
 def model_view(normalized: str) -> str:
-    """The normalised text as the model reads it: contacts left out, digits as 0, at most ``MAX_CHARS``."""
-    text = normalized[:MAX_CHARS]
-    return _CONTACT_RE.sub("", text).translate(_DIGITS)
+    """The normalised text as the model reads it: contacts and layout left out, at most ``MAX_CHARS`` characters.
+    (Its digits are read as 0: ``bucket_array`` does that on the code points, ``shown`` for people.)"""
+    return _LAYOUT_RE.sub("", _CONTACT_RE.sub("", normalized[:MAX_CHARS]))
+
+
+def shown(gram: str) -> str:
+    """An n-gram of ``model_view`` as the model read it (digits as 0)."""
+    return gram.translate(_DIGITS)
 
 
 def _hash_shift(bits: int) -> np.uint64:
@@ -95,6 +111,7 @@ def bucket_array(view: str, bits: int) -> np.ndarray:
     together, in text order. ``view[i:i+n]`` is at index ``offset(n) + i``, where offset(n) sums
     ``len(view) - m + 1`` over m < n."""
     codes = np.frombuffer(view.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    codes[(codes >= _ONE) & (codes <= _NINE)] = _ZERO  # every digit read as 0
     shift = _hash_shift(bits)
     n = len(codes)
     h = np.zeros(n, dtype=np.uint64)

@@ -14,6 +14,7 @@ then classifies with the rules alone and says so in the verdict.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 import json
@@ -25,12 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from classifier.features import NGRAM_MAX, RULE_FEATURES, bucket_array, model_view, ngrams
+from classifier.features import NGRAM_MAX, RULE_FEATURES, bucket_array, model_view, shown
 
 __all__ = ["DEFAULT_MODEL_PATH", "FORMAT", "LinearModel", "ModelError", "ModelScore", "load_model"]
 
 FORMAT = "adclear-linear-1"
 DEFAULT_MODEL_PATH = Path(__file__).parent / "models" / "default.npz"
+ARRAYS = ("text_index", "text_weight", "rule_weight", "meta")
 
 
 class ModelError(Exception):
@@ -44,6 +46,7 @@ class ModelScore:
     score: float
     label: str  # "flag" | "watch" | "clear"
     logit: float
+    explain: dict[str, Any] | None = None
 
 
 @dataclass
@@ -59,43 +62,66 @@ class LinearModel:
     path: Path | None = None
 
     # --- scoring ----------------------------------------------------------------------------------------
-    def logit(self, normalized: str, rule_features: list[float]) -> float:
-        buckets = bucket_array(model_view(normalized), self.bits)
-        z = self.intercept
-        if len(buckets):
-            z += float(self.text_weight[buckets].sum()) / math.sqrt(len(buckets))
+    def _read(self, normalized: str) -> tuple[str, np.ndarray, np.ndarray]:
+        """The model's view of the text, its n-gram buckets and what each occurrence contributes."""
+        view = model_view(normalized)
+        buckets = bucket_array(view, self.bits)
+        scale = 1.0 / math.sqrt(len(buckets)) if len(buckets) else 0.0
+        return view, buckets, self.text_weight[buckets] * scale
+
+    def _logit(self, contribution: np.ndarray, rule_features: list[float]) -> float:
+        z = self.intercept + float(contribution.sum())
         for w, x in zip(self.rule_weight.tolist(), rule_features, strict=True):
             z += w * x
         return z
 
-    def score(self, normalized: str, rule_features: list[float]) -> ModelScore:
-        z = self.logit(normalized, rule_features)
+    def logit(self, normalized: str, rule_features: list[float]) -> float:
+        return self._logit(self._read(normalized)[2], rule_features)
+
+    def score(self, normalized: str, rule_features: list[float], explain: bool = False) -> ModelScore:
+        """The score (0..1) and label; with ``explain`` (for a label other than clear) what weighed most."""
+        view, _, contribution = self._read(normalized)
+        z = self._logit(contribution, rule_features)
         p = _sigmoid(z)
         label = "flag" if p >= self.flag else "watch" if p >= self.watch else "clear"
-        return ModelScore(round(p, 4), label, z)
+        why = self._explain(view, contribution, rule_features) if explain and label != "clear" else None
+        return ModelScore(round(p, 4), label, z, why)
 
     def explain(self, normalized: str, rule_features: list[float], limit: int = 6) -> dict[str, Any]:
-        """The n-grams (as the model read them: digits as 0) and rule groups that weighed most, each way."""
-        view = model_view(normalized)
-        buckets = bucket_array(view, self.bits)
-        grams = ngrams(view)
-        scale = 1.0 / math.sqrt(len(buckets)) if len(buckets) else 0.0
-        per_gram: dict[str, float] = {}
-        for gram, b in zip(grams, buckets.tolist(), strict=True):
-            per_gram[gram] = per_gram.get(gram, 0.0) + float(self.text_weight[b]) * scale
-        # a longer n-gram says more than its parts: among equal contributions keep the longest
-        ranked = sorted(per_gram.items(), key=lambda kv: (-abs(kv[1]), -len(kv[0]), kv[0]))
+        """The n-grams (as the model read them: digits as 0) and rule features that weighed most, each way."""
+        view, _, contribution = self._read(normalized)
+        return self._explain(view, contribution, rule_features, limit)
+
+    def _explain(
+        self, view: str, contribution: np.ndarray, rule_features: list[float], limit: int = 6
+    ) -> dict[str, Any]:
+        """An n-gram's weight is its bucket's (``features``): the largest contributions are found with numpy and
+        only they are read back from the text."""
         rules = {
-            name: round(float(w) * x, 3)
-            for name, w, x in zip(RULE_FEATURES, self.rule_weight, rule_features, strict=True)
+            name: round(w * x, 3)
+            for name, w, x in zip(RULE_FEATURES, self.rule_weight.tolist(), rule_features, strict=True)
+            if w * x
         }
-        return {
-            "for": [[g, round(c, 3)] for g, c in ranked if c > 0][:limit],
-            "against": [[g, round(c, 3)] for g, c in ranked if c < 0][:limit],
-            "rules": {k: v for k, v in rules.items() if v},
-            "text_total": round(sum(per_gram.values()), 3),
-            "intercept": round(self.intercept, 3),
-        }
+        out: dict[str, Any] = {"for": [], "against": [], "rules": rules, "intercept": round(self.intercept, 3)}
+        if not len(contribution):
+            return out
+        out["text_total"] = round(float(contribution.sum()), 3)
+        size = np.abs(contribution)
+        many = min(len(size), 4 * limit)
+        top = np.argpartition(-size, many - 1)[:many] if many < len(size) else np.arange(len(size))
+        order = top[np.argsort(-size[top], kind="stable")]
+        starts = _ngram_starts(len(view))
+        read = shown(view)
+        seen: set[str] = set()
+        for k, c in zip(order.tolist(), contribution[order].tolist(), strict=True):
+            side = "for" if c > 0 else "against" if c < 0 else ""
+            if not side or len(out[side]) >= limit:
+                continue
+            gram = shown(_ngram_at(view, starts, k))
+            if gram not in seen:
+                seen.add(gram)
+                out[side].append([gram, round(c * read.count(gram), 3)])
+        return out
 
     # --- saving -----------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -132,6 +158,21 @@ class LinearModel:
         return self.version
 
 
+def _ngram_starts(length: int) -> list[int]:
+    """Where the n-grams of each length begin in ``bucket_array``'s output (n = 1, 2, ...)."""
+    starts, total = [], 0
+    for n in range(1, min(NGRAM_MAX, length) + 1):
+        starts.append(total)
+        total += length - n + 1
+    return starts
+
+
+def _ngram_at(view: str, starts: list[int], k: int) -> str:
+    n = bisect.bisect_right(starts, k)  # the n-gram length: starts[n - 1] <= k < starts[n]
+    i = k - starts[n - 1]
+    return view[i : i + n]
+
+
 def _sigmoid(z: float) -> float:
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -165,10 +206,11 @@ def load_model(path: Path | str | None = None) -> LinearModel:
         raise ModelError(f"{path}: cannot be read ({e.strerror or e})") from None
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            arrays = {name: z[name] for name in ("text_index", "text_weight", "rule_weight", "meta")}
+            missing = [name for name in ARRAYS if name not in z.files]
+            if missing:
+                raise ModelError(f"{path}: not an adclear model (no {', '.join(missing)} array)")
+            arrays = {name: z[name] for name in ARRAYS}
         meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
-    except KeyError as e:
-        raise ModelError(f"{path}: not an adclear model (no {e.args[0]} array)") from None
     except (ValueError, OSError, zipfile.BadZipFile, UnicodeDecodeError, EOFError) as e:
         raise ModelError(f"{path}: damaged or not a model file ({type(e).__name__}: {e})") from None
     return _from_arrays(path, data, arrays, meta)

@@ -513,12 +513,23 @@ _HAS_LATIN = re.compile(r"[a-z]{2}")
 _ZHU_RE = re.compile(r"(?<![显土卓编原名巨论专遗合昭撰译拙杰])著(?![名作称述录书者])")
 
 
+_AFTER, _BEFORE = _VOCABULARY.neighbours
+_EMPTY: frozenset[str] = frozenset()
+
+
 def _sound_alike(norm: Normalized) -> Normalized:
+    """Runs that stand for a word of the vocabulary, read as the word (classifier.vocabulary)."""
     edits: list[tuple[int, int, str]] = []
     end = 0
-    for m in _VOCABULARY.anchor_re.finditer(norm.text):
-        if m.start() < end:
-            continue
+    text = norm.text
+    last = len(text) - 1
+    for m in _VOCABULARY.anchor_re.finditer(text):
+        i = m.start()
+        if i < end:
+            continue  # inside a rewrite already made
+        ch = text[i]
+        if not ((i < last and text[i + 1] in _AFTER.get(ch, _EMPTY)) or (i and text[i - 1] in _BEFORE.get(ch, _EMPTY))):
+            continue  # no neighbour could complete a run (a word as written, or none): decided without a call
         found = _VOCABULARY.sound_alike(m)
         if found is not None and found[0] >= end:
             edits.append(found)
@@ -533,7 +544,7 @@ def _pinyin_repl(m: re.Match[str]) -> str:
     """A word spelt in pinyin, unless it is an account name (微信:licai)."""
     if _ID_BEFORE.search(m.string, max(0, m.start() - 4), m.start()):
         return m.group()
-    return _VOCABULARY.pinyin_words.get(m.group().replace(" ", ""), m.group())
+    return _VOCABULARY.pinyin_words.get(re.sub(r"[^a-z]", "", m.group()), m.group())
 
 
 def _initials_repl(m: re.Match[str]) -> str:
@@ -553,6 +564,9 @@ def normalize(s: str) -> Normalized:
     rules, then for contacts (classifier.contacts). Few, because an ad's text can be large.
     """
     norm = _step1(s)
+    latin = _HAS_LATIN.search(norm.text) is not None
+    if latin:  # before separators: the words it writes in characters are then joined like any others
+        norm = _sub(norm, _PINYIN_RE, _pinyin_repl)
     if _HAS_SEPARATOR.search(norm.text):
         norm = _sub(norm, _CJK_GAP_RE, "")
         if _HAS_SEPARATOR.search(norm.text):
@@ -560,9 +574,6 @@ def normalize(s: str) -> Normalized:
     norm = _sound_alike(norm)
     if "著" in norm.text:
         norm = _sub(norm, _ZHU_RE, "着")
-    latin = _HAS_LATIN.search(norm.text) is not None
-    if latin:
-        norm = _sub(norm, _PINYIN_RE, _pinyin_repl)
     if _HAS_CONTACT_HINT.search(norm.text):
         norm = _sub(norm, _CONTACT_RE, _contact_repl)
     if _HAS_NUMERAL.search(norm.text):

@@ -211,7 +211,7 @@ class Trainer:
         dense: list[list[float]] = []
         labels: list[str] = []
         for r in self.rows:
-            out = rules.rules_outcome(r.text, r.title)
+            out = rules.rules_outcome(r.text, r.title, complete=True)
             views.append(model_view(out.whole))
             dense.append(rules.rule_features(out))
             labels.append(out.label)
@@ -241,9 +241,16 @@ class Trainer:
         p = self.params
         n_text = 1 << p.bits
         signs = RULE_SIGNS if p.use_rules else ()
-        coef, intercept = fit_logistic(
-            self._matrix(idx), self.y[idx], self._weights(idx), p.C, n_text, signs, p.max_iter
+        X = self._matrix(idx)
+        # only the buckets these rows use: the others' weights stay 0 (no gradient, L2), and the optimiser's
+        # cost grows with the number of columns (65,536 for a handful of rows made small fits take seconds)
+        used = np.unique(X[:, :n_text].indices)
+        columns = np.concatenate([used, np.arange(n_text, X.shape[1])])
+        compact, intercept = fit_logistic(
+            X[:, columns], self.y[idx], self._weights(idx), p.C, len(used), signs, p.max_iter
         )
+        coef = np.zeros(X.shape[1])
+        coef[columns] = compact
         if p.max_weights and n_text > p.max_weights:
             weakest = np.argsort(-np.abs(coef[:n_text]), kind="stable")[p.max_weights :]
             coef[weakest] = 0.0
@@ -269,6 +276,11 @@ class Trainer:
         from sklearn.model_selection import StratifiedGroupKFold
 
         n_groups = len(set(self.groups[idx].tolist()))
+        if n_groups < 2:
+            raise DataError(
+                f"the rows come from {n_groups} source(s): cross-validation (and choosing the thresholds) needs "
+                "rows from at least 2 sources"
+            )
         k = max(2, min(k, n_groups))
         splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
         return [(idx[a], idx[b]) for a, b in splitter.split(idx, self.y[idx], self.groups[idx])]
@@ -284,6 +296,11 @@ class Trainer:
         model = self._fit_weights(idx)
         model.flag, model.watch = flag, watch
         return Fitted(model, inner[idx])
+
+    def fold_models(self, k: int = 5, seed: int | None = None) -> list[tuple[LinearModel, np.ndarray]]:
+        """The model of each grouped fold (fitted as ``fit`` fits, on the other folds) and its test rows."""
+        seed = self.params.seed if seed is None else seed
+        return [(self.fit(tr).model, te) for tr, te in self.folds(np.arange(len(self.rows)), k, seed)]
 
     def cross_validate(
         self, k: int = 5, seed: int | None = None, progress: Callable[[str], None] | None = None
@@ -338,7 +355,7 @@ def fit_logistic(
     bounds += [(None, None)] * (n + 1 - len(bounds))  # any remaining column, and the intercept
     result = minimize(
         loss, np.zeros(n + 1), jac=True, method="L-BFGS-B", bounds=bounds,
-        options={"maxiter": max_iter, "ftol": 1e-10, "gtol": 1e-6},
+        options={"maxiter": max_iter, "ftol": 1e-9, "gtol": 1e-5},
     )  # fmt: skip
     return result.x[:n].copy(), float(result.x[n])
 
@@ -368,10 +385,11 @@ def choose_thresholds(scores: np.ndarray, y: np.ndarray, corpus: np.ndarray) -> 
     pos_sorted = np.sort(s[yy == 1])
     watch = float(pos_sorted[int(math.floor((1 - WATCH_RECALL) * (len(pos_sorted) - 1)))])
     if len(corpus_s):
-        quiet = float(corpus_s[min(len(corpus_s) - 1, int(math.ceil((1 - MAX_CORPUS_WATCH) * len(corpus_s))))])
-        watch = max(watch, quiet)
-    watch = max(1e-4, min(watch, best))
-    return round(best, 6), round(watch, 6)
+        allowed = int(math.floor(MAX_CORPUS_WATCH * len(corpus_s)))  # corpus rows that may reach watch
+        if allowed < len(corpus_s):
+            watch = max(watch, float(np.nextafter(corpus_s[len(corpus_s) - allowed - 1], np.inf)))
+    watch = max(1e-4, min(math.ceil(watch * 1e6) / 1e6, best))  # rounded up: never below what was chosen
+    return round(best, 6), watch
 
 
 # --- results -------------------------------------------------------------------------------------------------
@@ -388,9 +406,9 @@ class CVResult:
 
     @property
     def classifier(self) -> np.ndarray:
-        """The label the classifier gives: the scorer's, with a rules flag queued at least as watch."""
+        """The label the classifier gives: the scorer's, with a rules flag or watch queued at least as watch."""
         out = self.model.copy()
-        out[(self.rules == "flag") & (out == "clear")] = "watch"
+        out[(self.rules != "clear") & (out == "clear")] = "watch"
         return out
 
 
@@ -399,9 +417,13 @@ def describe_files(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
 
 
 def card(
-    params: TrainParams, files: list[dict[str, Any]], rows: Sequence[Row], extra: dict[str, Any] | None = None
+    params: TrainParams,
+    files: list[dict[str, Any]],
+    rows: Sequence[Row],
+    extra: dict[str, Any] | None = None,
+    trained_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The model card's facts, stored in the artifact's meta."""
+    """The model card's facts, stored in the artifact's meta (``trained_at``: now unless given)."""
     by_origin: dict[str, dict[str, int]] = {}
     for r in rows:
         d = by_origin.setdefault(r.origin, {"rows": 0, "positives": 0})
@@ -410,7 +432,7 @@ def card(
     for f in files:
         f.update(by_origin.get(f["file"], {}))
     meta: dict[str, Any] = {
-        "trained_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "trained_at": (trained_at or datetime.now(UTC)).replace(microsecond=0).isoformat(),
         "params": params.to_dict(),
         "data": files,
         "rows": len(rows),

@@ -2,13 +2,13 @@
 
 The data is ``classifier/data/evasion.yml`` (maintained by hand: the words, the initials, variant glyphs and
 separator characters) and ``classifier/data/homophones.json``, generated from it with pypinyin's readings
-and jieba's dictionary (``python -m classifier.vocabulary``; both are development dependencies, so
-classifying needs neither). ``classifier.normalize`` applies three steps made here:
+and jieba's dictionary by ``main()`` (``python -c "from classifier.vocabulary import main; main()"``; both are
+development dependencies, so classifying needs neither). ``classifier.normalize`` applies three steps made here:
 
 - ``sound_alike``: a run that sounds like a word of the vocabulary (the same pinyin, tones ignored), holds at
   least one of its characters and is not itself a common word (jieba's dictionary, or ``keep``) is read as
-  the word: 宝本 -> 保本, 收溢 -> 收益, 利细 -> 利息, 保夲 -> 保本. A character among the 150 most frequent of
-  Chinese text never stands for another (收一 stays);
+  the word: 宝本 -> 保本, 收溢 -> 收益, 利细 -> 利息, 保夲 -> 保本, 里财 -> 理财. A character among the 50 most
+  frequent of Chinese text never stands for another (收一 stays);
 - ``pinyin_words``: a word written in pinyin, syllables joined or spaced, is read as the word (baoben, shou yi);
 - ``initials``: pinyin initials of a rate word before a rate (nh 12% -> 年化12%).
 """
@@ -26,7 +26,7 @@ import yaml
 __all__ = ["DATA_DIR", "Vocabulary", "build_homophones", "vocabulary"]
 
 DATA_DIR = Path(__file__).parent / "data"
-STOP_RANK = 150  # characters this frequent never stand for another (classifier.prefilter's list)
+STOP_RANK = 50  # characters this frequent never stand for another (classifier.prefilter's list)
 
 
 @dataclass(frozen=True)
@@ -40,38 +40,61 @@ class Vocabulary:
     keep: frozenset[str]  # runs never rewritten (common words that sound like a vocabulary word)
 
     @functools.cached_property
-    def anchors(self) -> dict[str, list[tuple[str, int]]]:
-        """Each character of a vocabulary word -> (word, its position there)."""
-        out: dict[str, list[tuple[str, int]]] = {}
-        for w in self.words:
-            for j, ch in enumerate(w):
-                out.setdefault(ch, []).append((w, j))
+    def sound_alikes(self) -> dict[str, str]:
+        """Every run that stands for a word: one character of the word replaced by a character read like it,
+        or (two-character words) both; common words (``keep``) left out."""
+        out: dict[str, str] = {}
+        for word in self.words:
+            classes = [
+                self.sounds.get(s, frozenset()) | {ch} for s, ch in zip(self.word_sounds[word], word, strict=True)
+            ]
+            for j in range(len(word)):
+                for ch in classes[j]:
+                    run = word[:j] + ch + word[j + 1 :]
+                    if run != word and run not in self.keep:
+                        out.setdefault(run, word)
         return out
 
     @functools.cached_property
     def anchor_re(self) -> re.Pattern[str]:
-        return re.compile("[" + "".join(sorted(self.anchors)) + "]")
+        """A character of a word of the vocabulary (every run above holds one)."""
+        return re.compile("[" + "".join(sorted(set("".join(self.words)))) + "]")
+
+    @functools.cached_property
+    def neighbours(self) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+        """For each character of a run above: the characters that may follow it, and precede it, in one."""
+        after: dict[str, set[str]] = {}
+        before: dict[str, set[str]] = {}
+        for run in self.sound_alikes:
+            for x, y in zip(run, run[1:], strict=False):
+                after.setdefault(x, set()).add(y)
+                before.setdefault(y, set()).add(x)
+        return (
+            {k: frozenset(v) for k, v in after.items()},
+            {k: frozenset(v) for k, v in before.items()},
+        )
+
+    @functools.cached_property
+    def _reach(self) -> tuple[int, int]:
+        lengths = [len(w) for w in self.words]
+        return min(lengths), max(lengths)
 
     def sound_alike(self, m: re.Match[str]) -> tuple[int, int, str] | None:
-        """The rewrite (start, end, word) of a run around the anchor ``m``, if the run sounds like a word."""
+        """The rewrite (start, end, word) of a run holding the anchor ``m``, if the run stands for a word."""
         text, i = m.string, m.start()
-        for word, j in self.anchors[m.group()]:
-            a, b = i - j, i - j + len(word)
-            if a < 0 or b > len(text):
-                continue
-            run = text[a:b]
-            if run == word or run in self.keep:
-                continue
-            for ch, syllable, target in zip(run, self.word_sounds[word], word, strict=True):
-                if ch != target and ch not in self.sounds[syllable]:
-                    break
-            else:
-                return a, b, word
+        table = self.sound_alikes
+        shortest, longest = self._reach
+        for n in range(longest, shortest - 1, -1):
+            for a in range(max(0, i - n + 1), i + 1):
+                word = table.get(text[a : a + n])
+                if word is not None:
+                    return a, a + n, word
         return None
 
     @functools.cached_property
     def pinyin_re(self) -> re.Pattern[str]:
-        alternatives = sorted({r"\s?".join(self.word_sounds[w]) for w in self.words}, key=lambda s: (-len(s), s))
+        gap = r"[\s\ue000\ue001·\-_]?"  # a space, or what normalisation's first step made of a separator
+        alternatives = sorted({gap.join(self.word_sounds[w]) for w in self.words}, key=lambda s: (-len(s), s))
         return re.compile(rf"(?<![a-z0-9_.@])(?:{'|'.join(alternatives)})(?![a-z0-9_@])")
 
     @functools.cached_property
@@ -98,12 +121,9 @@ def vocabulary() -> Vocabulary:
     spec = _load_yaml()
     with open(DATA_DIR / "homophones.json", encoding="utf-8") as f:
         gen = json.load(f)
-    words = tuple(spec["words"])
-    missing = [w for w in words if w not in gen["word_sounds"]]
-    if missing:  # pragma: no cover - a maintainer edited evasion.yml without regenerating
-        raise RuntimeError(
-            f"classifier/data/homophones.json lacks {', '.join(missing)}: run `python -m classifier.vocabulary`"
-        )
+    # a word added to evasion.yml but not yet to homophones.json is not looked for until it is regenerated
+    # (tests/test_evasion.py checks that the committed file is up to date)
+    words = tuple(w for w in spec["words"] if w in gen["word_sounds"])
     return Vocabulary(
         words=words,
         initials=dict(spec["initials"]),
@@ -161,7 +181,7 @@ def build_homophones() -> dict:
                 sounds[s].add(ch)
     keep = sorted(_common_sound_alikes(words, word_sounds, sounds))
     return {
-        "generated_by": "python -m classifier.vocabulary (pypinyin readings, jieba dictionary)",
+        "generated_by": "classifier.vocabulary.main() (pypinyin readings, jieba dictionary)",
         "word_sounds": word_sounds,
         "sounds": {s: "".join(sorted(chars)) for s, chars in sorted(sounds.items())},
         "keep": keep,

@@ -8,6 +8,7 @@ by Ctrl-C or a signal is ``interrupted``. ``adclear crawl`` reads ``RunRecorder.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
@@ -15,10 +16,12 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 from twisted.python.failure import Failure
 
@@ -26,8 +29,10 @@ from core.db import explain
 from core.errors import AdclearError
 from core.seeds import Site
 from core.timeutil import now_utc
-from crawler.errors import classify_failure
+from crawler.errors import Refused, classify_failure
 from crawler.items import PageRef, ResourceRef
+from crawler.netpolicy import NetworkPolicy, in_context
+from crawler.resolver import address_book
 from crawler.store import CrawlStore
 from crawler.warc import RunArchive
 
@@ -61,6 +66,7 @@ class RunRecorder:
         self.setup_error: str | None = None
         self.write_error = ""  # the first commit that failed: the run lost writes and cannot be ok
         self._refused: set[tuple[str, str]] = set()  # (url, kind) of refusals already recorded
+        self._reserve: Path | None = None  # room kept on the disk for the run's last row (_reserve_space)
         self.before_close: list[Any] = []  # callables with records to write before the run closes
         self.resuming = False
         self._flusher: task.LoopingCall | None = None
@@ -131,6 +137,7 @@ class RunRecorder:
         )
         self.result.run_id = self.run_id
         self.result.warc_file = relpath
+        self._reserve = _reserve_space(self.store.data_dir, self.run_id)
         if self.store.group_seconds > 0:  # commit the crawl's writes even while it waits for the network
             self._flusher = task.LoopingCall(self._flush_on_timer)
             if self.clock is not None:
@@ -178,6 +185,7 @@ class RunRecorder:
             status = "interrupted"
         if write_error:
             status, reason = "failed", write_error
+        _release(self._reserve)  # a full disk has room again for the run's last row
         try:
             figures = self.store.finish_run(
                 self.run_id, status=status, reason=reason, pages=ok_pages, stats=stats, warc_file=self.result.warc_file
@@ -191,20 +199,41 @@ class RunRecorder:
             shutil.rmtree(jobdir, ignore_errors=True)  # done: the next run starts from the start URLs
 
     def _flush_on_timer(self) -> None:
+        self._flush(stop=True)
+
+    def _flush(self, stop: bool) -> None:
         """Commit the group of writes; one that cannot be (a full disk, a read-only file) is rolled back, noted
-        for the run's outcome, and the crawl goes on (the next group may fit)."""
+        for the run's outcome, and the crawl stops: the run is failed with that reason."""
         try:
             self.store.flush()  # type: ignore[union-attr]
         except sqlite3.Error as e:
             log.error("writes of run %s could not be committed: %s", self.run_id, e)
+            first = not self.write_error
             self.write_error = self.write_error or f"the database could not be written: {self._explain(e)}"
+            if first and stop:
+                self._stop("write_error")
+
+    def _stop(self, reason: str) -> None:
+        """End the crawl early: what it fetches from now on could not be stored (the pages it refers to were
+        rolled back with the group that failed)."""
+        engine = getattr(self.crawler, "engine", None)
+        if engine is not None and getattr(engine, "running", False):
+            from twisted.internet import reactor
+
+            def close() -> None:
+                if engine.spider is not None:  # not already closing
+                    deferred_from_coro(engine.close_spider_async(reason=reason)).addErrback(
+                        lambda f: log.warning("could not stop the crawl early: %s", f.getErrorMessage())
+                    )
+
+            reactor.callLater(0, close)  # type: ignore[arg-type]  # IReactorTime: a zope interface, opaque to mypy
 
     def _explain(self, error: sqlite3.Error) -> str:
         return str(explain(error, self.db_path, outcome="the writes of that moment were rolled back"))
 
     def _last_flush(self) -> str:
         """Commit the last group; the first write error of the run, if any (its run is then ``failed``)."""
-        self._flush_on_timer()
+        self._flush(stop=False)
         return self.write_error
 
     # ---- what happens during the run ----------------------------------------------------------------
@@ -286,11 +315,31 @@ class RunRecorder:
         request.meta[_RECEIVED] = request.meta.get(_RECEIVED, 0) + len(data)
 
     def request_dropped(self, request: Request, spider: Spider) -> None:
-        """A redirect back to a URL already requested is dropped by the duplicate filter: a redirect loop."""
+        """A redirect to a URL already requested is dropped by the duplicate filter. A target the network
+        policy refuses is recorded as that refusal (two pages redirecting to one internal address are both
+        ``blocked``, whichever came second); a redirect back into its own chain is a loop; a redirect to a page
+        another link already fetched is no error."""
         chain = request.meta.get("redirect_urls")
-        if chain:
+        if not chain:
+            return
+        refused = self._policy_refusal(spider, request.url)
+        if refused is not None:
+            refused = in_context(refused, request, request.url)
+            self.record_error(refused.url, refused.kind, refused.message)
+        elif request.url in chain:
             hops = " → ".join([*chain, request.url])
             self.record_error(chain[0], "redirect_loop", f"redirects back to a page already requested: {hops}")
+
+    def _policy_refusal(self, spider: Spider, url: str) -> Refused | None:
+        site = getattr(spider, "site", None)
+        if site is None:
+            return None
+        host = urlsplit(url).hostname or ""
+        try:
+            addresses = address_book(self.crawler.settings).cached(host)  # its first request resolved it
+        except (OSError, UnicodeError, ValueError):
+            addresses = None
+        return NetworkPolicy.for_site(site).refusal(url, addresses)
 
     def spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
         self.record_error(response.url, "parse", f"{failure.type.__name__}: {failure.getErrorMessage()}")
@@ -306,3 +355,27 @@ def _headers(headers: Any) -> list[tuple[str, str]]:
         for value in values:
             out.append((key.decode("latin-1"), value.decode("latin-1")))
     return out
+
+
+RESERVE_BYTES = 128 * 1024
+
+
+def _reserve_space(data_dir: Path, run_id: int) -> Path | None:
+    """Keep ``RESERVE_BYTES`` of the disk for the end of the run: when the disk fills up during the crawl, this
+    file is removed before the run's status is written, so the run is marked failed with its reason instead of
+    being left ``running``. None when even this cannot be written (the run's writes will tell)."""
+    path = data_dir / f".reserve-run-{run_id}"
+    try:
+        with open(path, "wb") as f:
+            f.write(b"\0" * RESERVE_BYTES)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError:
+        path.unlink(missing_ok=True)
+        return None
+    return path
+
+
+def _release(reserve: Path | None) -> None:
+    if reserve is not None:
+        reserve.unlink(missing_ok=True)

@@ -19,11 +19,13 @@ import ipaddress
 from collections.abc import Iterable
 from urllib.parse import SplitResult, urlsplit
 
+from scrapy import Request
+
 from core.addresses import Allowance, IPAddress
 from core.seeds import Site
 from crawler.errors import Refused
 
-__all__ = ["Allowance", "NetworkPolicy", "Refused", "address_problem", "literal_address", "port_of"]
+__all__ = ["Allowance", "NetworkPolicy", "Refused", "address_problem", "in_context", "literal_address", "port_of"]
 
 SCHEMES = ("http", "https")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix: the last 32 bits are an IPv4 address
@@ -145,3 +147,17 @@ def literal_address(host: str) -> IPAddress | None:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return None
+
+
+def in_context(refused: Refused, request: Request, url: str, *, final: bool = False) -> Refused:
+    """The refusal as recorded: about the page that was asked for, naming the hop that was refused."""
+    chain = request.meta.get("redirect_urls") or []
+    if final:
+        refused.url = request.url
+        refused.message = f"the page ended at {url}: {refused.message}"
+    elif chain:
+        refused.url = chain[0]
+        refused.message = f"redirects to {url}: {refused.message}"
+    else:
+        refused.url = url
+    return refused

@@ -20,6 +20,10 @@ ADCLEAR_SEEDS = "seeds.yml"
 ADCLEAR_RULES = ""
 
 # Politeness. The User-Agent is completed with the operator's name and contact from seeds.yml.
+# Disk queues and seen requests under JOBDIR that survive a full disk (crawler/jobdir.py)
+SCHEDULER = "crawler.jobdir.DiskSafeScheduler"
+DUPEFILTER_CLASS = "crawler.jobdir.DiskSafeDupeFilter"
+
 ROBOTSTXT_OBEY = True
 USER_AGENT = "adclear/0.1 (+https://github.com/adclear/adclear)"
 DOWNLOAD_DELAY = 1.0

@@ -18,15 +18,15 @@ __all__ = ["decision_rows"]
 
 
 def decision_rows(db: sqlite_utils.Database) -> tuple[list[Row], int | None]:
-    """One row per decided ad (reversals applied), and the last ledger entry read."""
+    """One row per decided ad (reversals applied), and the ledger's head when it was read."""
     reversed_seqs: set[int] = set()
     latest: dict[int, tuple[int, str, dict[str, object]]] = {}
-    last_seq = None
+    last_seq = db.execute("SELECT max(seq) FROM ledger").fetchone()[0]
     for seq, action, ad_id, payload in db.execute(
         "SELECT seq, action, ad_id, payload FROM ledger WHERE action IN ('confirmed', 'rejected', 'reversed') "
-        "ORDER BY seq"
+        "AND seq <= ? ORDER BY seq",
+        [last_seq or 0],
     ):
-        last_seq = seq
         data = json.loads(payload)
         if action == "reversed":
             target = data.get("decided_seq")

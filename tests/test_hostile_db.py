@@ -296,14 +296,17 @@ def test_a_full_database_is_reported_by_the_library(site):
 
 
 @pytest.mark.slow
-def test_a_crawl_on_a_full_disk_marks_its_run_failed_with_the_reason(tmp_path, demo_site):
+@pytest.mark.parametrize("size", ["700k", "820k", "1000k"])  # the disk fills at different moments of the run
+def test_a_crawl_on_a_full_disk_marks_its_run_failed_with_the_reason(tmp_path, demo_site, size):
+    """Wherever the disk fills (database, WARC, or the JOBDIR's queues: at 820k a crawl once sat idle for good),
+    the crawl stops and its run is failed with the reason."""
     from tests.conftest import seeds_for
 
     seeds = seeds_for(demo_site, tmp_path / "seeds.yml")
     mount, db, adclear = small_disk(tmp_path, f"--seeds {seeds}")
     result = on_a_small_disk(
         mount,
-        "700k",
+        size,
         f"{adclear} crawl demo-classifieds; echo exit=$?; "
         f"rm -rf {mount}/data/warc {mount}/data/logs; sqlite3 {db} 'SELECT status, reason FROM crawl_runs' "
         f"|| {os.sys.executable} -c \"import sqlite3; print(*sqlite3.connect('{db}').execute("

@@ -76,7 +76,47 @@ def test_stats_and_reclassify_on_decided_ads(db, db_path):
     r = cli("--db", db_path, "rules", "stats", "--min-support", "5")
     assert r.exit_code == 0, r.output
     line = next(row for row in r.output.splitlines() if row.startswith("guarantee.principal"))
-    assert line.split()[3:6] == ["5", "1", "0.83"]
+    assert line.split()[2:7] == ["active", "2", "5", "1", "0.83"]
     r = cli("--db", db_path, "reclassify", "--all")
     assert r.exit_code == 0, r.output
     assert r.output.startswith("8 ads classified again: ")
+
+
+def test_a_shadow_rule_scores_nothing_but_its_hits_are_counted(db, db_path, tmp_path):
+    """A rule on trial: stored with the verdict, counted against decisions by `rules stats`, scoring 0."""
+    import shutil
+
+    from classifier import Classifier
+    from classifier.rules import DEFAULT_RULES_DIR
+    from tests.test_queue import add_ads
+
+    pack = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, pack)
+    (pack / "zz_trial.yml").write_text(
+        """rules:
+  - id: trial.golden_goose
+    signal: promised_return
+    weight: 3
+    status: shadow
+    legal_basis: ad.25
+    patterns: ['金鹅计划']
+    tests:
+      match: ['加入金鹅计划']
+      no_match: ['鹅肝']
+""",
+        encoding="utf-8",
+    )
+    clf = Classifier.from_directory(pack)
+    text = "保本保息，年化15%，加入金鹅计划，名额有限"
+    with_trial = clf.classify(text)
+    trial = [h for h in with_trial.hits if h.rule_id == "trial.golden_goose"]
+    assert trial and trial[0].status == "shadow" and trial[0].weight == 0
+    without = Classifier.default().classify(text)
+    assert with_trial.score == without.score and with_trial.model["score"] == without.model["score"]
+    ids = add_ads(db, [with_trial, with_trial])
+    confirm(db, ids[0], reviewer="a", category="投资理财/P2P网贷", reason="x")
+    reject(db, ids[1], reviewer="a", reason="其他", note="test")
+    r = cli("--db", db_path, "rules", "stats", "--rules", pack, "--min-support", "1")
+    assert r.exit_code == 0, r.output
+    line = next(row for row in r.output.splitlines() if row.startswith("trial.golden_goose"))
+    assert line.split()[1:6] == ["signal", "shadow", "3", "1", "1"]

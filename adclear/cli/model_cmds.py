@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +31,13 @@ def data_options(f: Any) -> Any:
     return f
 
 
-def read_data(data: tuple[Path, ...], negatives: tuple[Path, ...]) -> tuple[list[Any], list[dict[str, Any]]]:
+def read_data(
+    data: tuple[Path, ...], negatives: tuple[Path, ...], *, required: bool = True
+) -> tuple[list[Any], list[dict[str, Any]]]:
     """The rows of every file and a description of each (name, SHA-256) for the model card."""
     from classifier.training import DataError, describe_files, read_labelled, read_negatives
 
-    if not data:
+    if not data and required:
         raise AdclearError("give at least one --data FILE of labelled rows (JSON lines with text and label)")
     rows: list[Any] = []
     try:
@@ -50,17 +54,30 @@ def _progress(message: str) -> None:
     click.echo(message, err=True)
 
 
+def trainer_for(rows: list[Any], classifier: Any, params: Any) -> Any:
+    """A ``classifier.training.Trainer``; data it cannot train on is one line for the user."""
+    from classifier.training import DataError, Trainer
+
+    try:
+        return Trainer(rows, classifier, params)
+    except DataError as e:
+        raise AdclearError(f"cannot train on these rows: {e}") from None
+
+
 def cross_validated(rows: list[Any], classifier: Any, params: Any, k: int) -> dict[str, Any]:
     """Grouped ``k``-fold figures of the rules, the model on text alone, and the model with the rules."""
     import dataclasses
 
     from classifier.evaluate import labelled_summary
-    from classifier.training import Trainer
+    from classifier.training import DataError
 
-    trainer = Trainer(rows, classifier, params)
-    combined = trainer.cross_validate(k, progress=_progress)
-    trainer.params = dataclasses.replace(params, use_rules=False)
-    text_only = trainer.cross_validate(k, progress=_progress)
+    trainer = trainer_for(rows, classifier, params)
+    try:
+        combined = trainer.cross_validate(k, progress=_progress)
+        trainer.params = dataclasses.replace(params, use_rules=False)
+        text_only = trainer.cross_validate(k, progress=_progress)
+    except DataError as e:
+        raise AdclearError(f"cannot cross-validate these rows: {e}") from None
     trainer.params = params
     return {
         "folds": k,
@@ -69,7 +86,12 @@ def cross_validated(rows: list[Any], classifier: Any, params: Any, k: int) -> di
         "model": labelled_summary(rows, text_only.model.tolist()),
         "combined": labelled_summary(rows, combined.classifier.tolist()),
         "thresholds": combined.thresholds,
-        "_labels": {"rules": combined.rules, "combined": combined.classifier, "model": text_only.model},
+        "_labels": {
+            "rules": combined.rules,
+            "model": text_only.model,
+            "combined": combined.classifier,
+            "score": combined.score.round(4),
+        },
     }
 
 
@@ -111,6 +133,11 @@ def print_cv(cv: dict[str, Any]) -> None:
 )
 @click.option("--model", default="bundled", show_default=True, help="Without --cv: 'bundled', 'none' or a model file.")
 @click.option("--wrong", default=50, show_default=True, help="Without --cv: how many wrongly classified rows to list.")
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --cv: write each row's out-of-fold labels and score here (JSON lines).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def eval_(
     paths: tuple[Path, ...],
@@ -120,6 +147,7 @@ def eval_(
     rules_dir: Path | None,
     model: str,
     wrong: int,
+    predictions: Path | None,
     as_json: bool,
 ) -> None:
     """Precision, recall and F1 (only flag counts) and false positives per kind.
@@ -138,7 +166,9 @@ def eval_(
 
         rows, _ = read_data(paths, negatives)
         cv = cross_validated(rows, load_classifier(rules_dir, False), TrainParams(seed=seed), folds)
-        cv.pop("_labels")
+        labels = cv.pop("_labels")
+        if predictions is not None:
+            _write_predictions(predictions, rows, labels)
         click.echo(json.dumps(cv, ensure_ascii=False, indent=2)) if as_json else print_cv(cv)
         return
     from classifier.evaluate import evaluate
@@ -151,6 +181,14 @@ def eval_(
         raise AdclearError(classifier.model_error)
     report = evaluate(rows_in, classifier)
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.to_text(wrong))
+
+
+def _write_predictions(path: Path, rows: list[Any], labels: dict[str, Any]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for i, r in enumerate(rows):
+            line = {"id": r.id, "origin": r.origin, "group": r.group, "kind": r.kind, "label": r.label}
+            line.update({name: str(values[i]) for name, values in labels.items()})
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 def _plain_rows(path: Path) -> list[dict[str, Any]]:
@@ -181,6 +219,11 @@ def model() -> None:
 )
 @click.option("--seed", type=int, default=13, show_default=True, help="Seed of the folds and of training.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the artifact here.")
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write each row's out-of-fold labels and score here (JSON lines).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_obj
 def train(
@@ -191,6 +234,7 @@ def train(
     folds: int,
     seed: int,
     out: Path | None,
+    predictions: Path | None,
     as_json: bool,
 ) -> None:
     """Train a candidate model; it changes nothing until `adclear model promote` puts it into use.
@@ -200,9 +244,13 @@ def train(
     """
     from adclear.models import active_model, store_candidate
     from adclear.rules import load_classifier
-    from classifier.training import Trainer, TrainParams, card
+    from classifier.training import DataError, TrainParams, card
 
-    rows, files = read_data(data, negatives)
+    if not data and not with_decisions:
+        raise AdclearError(
+            "give --data FILE (labelled rows, JSON lines with text and label), --with-decisions, or both"
+        )
+    rows, files = read_data(data, negatives, required=False)
     db = cfg.db() if with_decisions or out is None else None
     decided_through = None
     if with_decisions:
@@ -210,6 +258,12 @@ def train(
 
         extra, decided_through = decision_rows(db)
         click.echo(f"{len(extra)} reviewed ads from the ledger (through entry {decided_through})", err=True)
+        if not data:
+            click.echo(
+                "warning: trained on the decisions alone, without the labelled rows of the bundled model: compare "
+                "the figures below with the model in use before you promote it",
+                err=True,
+            )
         rows.extend(extra)
         files.append({"file": "decisions", "ledger_through": decided_through})
     params = TrainParams(seed=seed)
@@ -218,11 +272,18 @@ def train(
     if folds:
         cv = cross_validated(rows, rules, params, folds)
         labels = cv.pop("_labels")
+        if predictions is not None:
+            _write_predictions(predictions, rows, labels)
         if with_decisions:
             cv["decisions"] = _compare_on_decisions(db, rows, labels["combined"], active_model(db))
-    fitted = Trainer(rows, rules, params).fit()
+    try:
+        fitted = trainer_for(rows, rules, params).fit()
+    except DataError as e:
+        raise AdclearError(f"cannot train on these rows: {e}") from None
     candidate = fitted.model
-    candidate.meta = card(params, files, rows, {"cv": _cv_card(cv), "decisions_through": decided_through})
+    candidate.meta = card(
+        params, files, rows, {"cv": _cv_card(cv), "decisions_through": decided_through}, _build_time()
+    )
     data_bytes = candidate.to_bytes()
     from classifier.model import version_of
 
@@ -242,6 +303,16 @@ def train(
         click.echo(f"\ncandidate {version}: flag at {candidate.flag:.3f}, watch at {candidate.watch:.3f}")
         if db is not None:
             click.echo(f"put it into use with: adclear model promote {version} --as NAME")
+
+
+def _build_time() -> datetime | None:
+    """``$SOURCE_DATE_EPOCH`` (the reproducible-builds convention), so that one data set gives one file."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return None
+    if not epoch.isdigit():
+        raise AdclearError(f"SOURCE_DATE_EPOCH must be seconds since 1970, not {epoch!r}")
+    return datetime.fromtimestamp(int(epoch), UTC)
 
 
 def _cv_card(cv: dict[str, Any]) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def _short(text: str, width: int) -> str:
     "output_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help='JSON lines: {"id", "score", "label", "categories", "hits"}.',
+    help='JSON lines: {"id", "score", "label", "categories", "hits", "rules_label", "model"}.',
 )
 @click.option(
     "--rules",
@@ -73,6 +73,8 @@ def classify(input_path: Path, output_path: Path, rules_dir: Path | None) -> Non
                 )
                 data = verdict.to_dict()
                 keep = {"id": row.get("id"), **{k: data[k] for k in ("score", "label", "categories", "hits")}}
+                keep["rules_label"] = data["rules_label"]
+                keep["model"] = {k: v for k, v in data["model"].items() if k != "explain"}
                 out.write(json.dumps(keep, ensure_ascii=False) + "\n")
                 counts[verdict.label] += 1
         os.replace(tmp, output_path)

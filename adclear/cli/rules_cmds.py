@@ -70,20 +70,22 @@ def stats(cfg: Config, rules_dir: Path | None, min_support: int) -> None:
     """Per rule: hits on confirmed and on rejected ads, precision, and a proposed weight (changes nothing)."""
     rows = rule_stats(cfg.db(), load_classifier(rules_dir).rules, min_support=min_support)
     click.echo(
-        f"{'rule':<34} {'kind':<11} {'weight':>6} {'confirmed':>9} {'rejected':>8} {'precision':>9} {'proposed':>8}"
+        f"{'rule':<34} {'kind':<11} {'status':<7} {'weight':>6} {'confirmed':>9} {'rejected':>8} {'precision':>9} "
+        f"{'proposed':>8}"
     )
     for r in sorted(rows, key=lambda r: (-r.support, r.rule_id)):
         precision = f"{r.precision:.2f}" if r.precision is not None else "—"
         proposed = f"{r.proposed:g}" if r.proposed is not None else "—"
         flag = " *" if r.proposed is not None and r.proposed != r.weight else ""
         click.echo(
-            f"{r.rule_id:<34} {r.kind:<11} {r.weight:>6g} {r.confirmed:>9} {r.rejected:>8} {precision:>9} "
-            f"{proposed:>8}{flag}"
+            f"{r.rule_id:<34} {r.kind:<11} {r.status:<7} {r.weight:>6g} {r.confirmed:>9} {r.rejected:>8} "
+            f"{precision:>9} {proposed:>8}{flag}"
         )
     decided = sum(1 for r in rows if r.support)
     click.echo(
         f"{decided} of {len(rows)} rules hit a decided ad. * = a proposed weight differs: review it and edit "
-        "the rule pack by hand; nothing was changed."
+        "the rule pack by hand; nothing was changed. Rules in shadow score nothing: their hits are counted here "
+        "so that you can make them active once their precision holds."
     )
 
 
