@@ -24,6 +24,7 @@ import numpy as np
 from classifier.taxonomy import EXCULPATORY, SIGNALS
 
 __all__ = [
+    "FEATURES",
     "MAX_CHARS",
     "NGRAM_MAX",
     "RULE_FEATURES",
@@ -34,6 +35,9 @@ __all__ = [
     "rule_features",
 ]
 
+# What these functions compute, named: a model is read only by the features it was trained on (classifier.model
+# refuses another). Change it with anything that changes a feature's value: the view, the hash, the rule features.
+FEATURES = "adclear-features-2: ngrams 1-4 of the view without contacts and layout, digits as 0; rules v2"
 NGRAM_MAX = 4
 MAX_CHARS = 20_000  # an ad longer than this is read from its start (the pages' own limits are larger)
 

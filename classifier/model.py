@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from classifier.features import NGRAM_MAX, RULE_FEATURES, bucket_array, model_view, shown
+from classifier.features import FEATURES, NGRAM_MAX, RULE_FEATURES, bucket_array, model_view, shown
 
 __all__ = ["DEFAULT_MODEL_PATH", "FORMAT", "LinearModel", "ModelError", "ModelScore", "load_model"]
 
@@ -131,6 +131,7 @@ class LinearModel:
             format=FORMAT,
             bits=self.bits,
             ngram_max=NGRAM_MAX,
+            features=FEATURES,
             intercept=self.intercept,
             thresholds={"flag": self.flag, "watch": self.watch},
             rule_features=list(RULE_FEATURES),
@@ -220,8 +221,13 @@ def _from_arrays(path: Path, data: bytes, arrays: dict[str, np.ndarray], meta: A
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise ModelError(f"{path}: model format {found!r}; this adclear reads {FORMAT!r}")
-    if meta.get("rule_features") != list(RULE_FEATURES) or meta.get("ngram_max") != NGRAM_MAX:
-        raise ModelError(f"{path}: made for other features than this adclear computes; train it again")
+    if (
+        meta.get("features") != FEATURES
+        or meta.get("rule_features") != list(RULE_FEATURES)
+        or meta.get("ngram_max") != NGRAM_MAX
+    ):
+        made_for = meta.get("features", "an earlier version")
+        raise ModelError(f"{path}: made for other features ({made_for}) than this adclear computes; train it again")
     try:
         bits = int(meta["bits"])
         thresholds = meta["thresholds"]

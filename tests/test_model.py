@@ -126,6 +126,7 @@ def _resave(tmp_path: Path, change) -> Path:
     [
         (lambda a, m: m.update(format="other-9"), "model format 'other-9'"),
         (lambda a, m: m.update(rule_features=["x"]), "made for other features"),
+        (lambda a, m: m.update(features="adclear-features-1"), r"made for other features \(adclear-features-1\)"),
         (lambda a, m: m.update(thresholds={"flag": 0.2, "watch": 0.9}), "are not 0 < watch <= flag <= 1"),
         (lambda a, m: a.update(text_weight=np.full_like(a["text_weight"], np.nan)), "not finite"),
         (lambda a, m: a.update(text_index=a["text_index"] + (1 << 20)), "outside the model's"),
