@@ -40,11 +40,7 @@ FORBIDDEN: dict[tuple[str, str], str] = {
 # Only the shell serves the web app.
 WEB_APP = "review.web"
 # Files being rewritten elsewhere while this test was written, and what they may still do.
-IN_FLIGHT = {
-    "adclear/cli/model_cmds.py": "imports inside functions, a 71-line function (the learned scorer's commands)",
-    "classifier/vocabulary.py": "an import inside a function",
-    "classifier/normalize.py": "572 lines",
-}
+IN_FLIGHT: dict[str, str] = {}
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 60
 # A module may be longer when its docstring says why, in a sentence that starts so.
