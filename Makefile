@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the project needs; installed with apt only where missing.
 APT_PACKAGES := chromium fonts-noto-cjk
 
-.PHONY: demo test bench lint install system-deps clean
+.PHONY: demo test bench lint install system-deps clean cli-docs
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ test: install system-deps
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# docs/cli.md, written from the commands' own help (tests/test_docs.py checks it is current)
+cli-docs: install
+	$(BIN)/python -m adclear.cli.reference > docs/cli.md
 
 bench: install system-deps
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -1,3 +1,10 @@
-"""adclear: find online ads promoting illegal fundraising, review them, keep the clearance ledger."""
+"""adclear: find online ads promoting illegal fundraising, review them, keep the clearance ledger.
 
-__version__ = "0.1.0"
+This package is the shell: the ``adclear`` command line (``adclear.cli``), its configuration
+(``adclear.config``) and running crawls (``adclear.crawl``). The library lives in ``core``, ``crawler``,
+``classifier`` and ``review`` (docs/architecture.md).
+"""
+
+from core import __version__
+
+__all__ = ["__version__"]

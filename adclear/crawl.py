@@ -1,27 +1,45 @@
 """Run crawls in this process: one Scrapy crawler per site, all in one reactor, results read back after.
 
-Twisted's reactor cannot restart (FINDINGS.md, trap 8): call ``run_crawl`` once per process. Tests and the
-scheduler run ``adclear crawl`` as a subprocess.
+Twisted's reactor cannot restart in a process: call ``run_crawl`` once per process. Tests and the scheduler run
+``adclear crawl`` as a subprocess.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from adclear.seeds import Seeds, Site
+from core.seeds import Seeds, Site
+from crawler.extensions import RunRecorder, RunResult
+from crawler.reaper import become_subreaper, reap_children
+from crawler.spiderloader import spider_class
 
 __all__ = ["crawl_settings", "log_file_for", "run_crawl"]
 
 
-def crawl_settings(db_path: Path, seeds_path: Path, *, log_file: Path | None) -> Settings:
+def crawl_settings(
+    db_path: Path,
+    seeds_path: Path,
+    *,
+    log_file: Path | None,
+    rules_dir: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """crawler/settings.py, with what the command line says: the database, seeds.yml, the rule packs, the log,
+    and the crawler settings the environment gives (``adclear.config.crawl_overrides``)."""
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
+    for name, value in (overrides or {}).items():
+        settings.set(name, value, priority="project")
     settings.set("ADCLEAR_DB", str(db_path), priority="cmdline")
     settings.set("ADCLEAR_SEEDS", str(seeds_path), priority="cmdline")
+    if rules_dir is not None:
+        settings.set("ADCLEAR_RULES", str(rules_dir), priority="cmdline")
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         settings.set("LOG_FILE", str(log_file), priority="cmdline")
@@ -34,14 +52,20 @@ def log_file_for(db_path: Path) -> Path:
     return db_path.parent / "logs" / f"crawl-{stamp}.log"
 
 
-def run_crawl(seeds: Seeds, sites: list[Site], *, db_path: Path, seeds_path: Path, log_file: Path | None) -> list:
+def run_crawl(
+    seeds: Seeds,
+    sites: list[Site],
+    *,
+    db_path: Path,
+    seeds_path: Path,
+    log_file: Path | None,
+    rules_dir: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> list[RunResult]:
     """Crawl ``sites``; returns one ``RunResult`` per site, in order. ``log_file=None`` logs to stderr."""
-    from crawler.extensions import RunRecorder, RunResult
-    from crawler.reaper import become_subreaper, reap_children
-    from crawler.spiderloader import spider_class
-
     subreaper = become_subreaper()  # Chromium's orphans come back to this process, which reaps them below
-    process = CrawlerProcess(crawl_settings(db_path, seeds_path, log_file=log_file))
+    settings = crawl_settings(db_path, seeds_path, log_file=log_file, rules_dir=rules_dir, overrides=overrides)
+    process = CrawlerProcess(settings)
     crawlers = []
     for site in sites:
         crawler = process.create_crawler(spider_class(site, seeds.operator))

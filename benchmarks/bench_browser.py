@@ -13,7 +13,7 @@ browser start and feed included, is printed too); Chromium's memory, sampled eve
 proportional set sizes (PSS) of the browser's processes (shared pages divided among the processes that map
 them: the physical memory the browser uses, the goal's measure) and every 0.5 s as the sum of their resident
 set sizes (RSS, which counts the Chromium binary and libraries that every process maps once per process:
-1.5-2.5 times the PSS here, see ../shared/FINDINGS.md "shared pages over-counted"); growth: mean RSS while
+1.5-2.5 times the PSS here: shared pages are counted once per process); growth: mean RSS while
 pages 100-200 were rendered against the last 100 pages.
 
 Same run, same machine, two baselines (``--baseline-pages`` posts each):

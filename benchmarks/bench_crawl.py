@@ -76,7 +76,7 @@ def serve(ads_file: str, port: int) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             path = urlsplit(self.path).path
             if path == "/robots.txt":
                 status, ctype, body = 200, "text/plain", b"User-agent: *\nDisallow: /classifieds/user/\n"
@@ -115,7 +115,6 @@ def crawl(label: str, tmp: Path, seeds: Path, extra: list[str]) -> dict:
     """One `scrapy crawl` in a fresh process; figures from the stats Scrapy dumps into its log."""
     db = tmp / label / "adclear.db"
     log = tmp / f"{label}.log"
-    env = {**os.environ, "ADCLEAR_DB": str(db), "ADCLEAR_SEEDS": str(seeds)}
     cmd = [
         sys.executable,
         "-m",
@@ -123,12 +122,16 @@ def crawl(label: str, tmp: Path, seeds: Path, extra: list[str]) -> dict:
         "crawl",
         "demo-classifieds",
         "-s",
+        f"ADCLEAR_DB={db}",
+        "-s",
+        f"ADCLEAR_SEEDS={seeds}",
+        "-s",
         "LOG_LEVEL=INFO",
         "-s",
         f"LOG_FILE={log}",
         *extra,
     ]
-    subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True)
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
     text = log.read_text(encoding="utf-8")
 
     def stat(name: str) -> float:
@@ -220,7 +223,10 @@ def main() -> None:
             server.terminate()
             server.wait()
     bench = None if args.skip_scrapy_bench else scrapy_bench(15)
+    report(args, runs, bench)
 
+
+def report(args: argparse.Namespace, runs: list[dict], bench: float | None) -> None:
     print(
         f"synthetic classifieds site: {args.ads} ads, concurrency {args.concurrency}, on 127.0.0.1 "
         f"(server in its own process); {os.cpu_count()} cores; median of {args.repeat} interleaved runs; "

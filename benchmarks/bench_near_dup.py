@@ -12,7 +12,7 @@ all three at once. A "false match" is any returned ad that the query was not mad
 The `simhash` package is pure Python: its fingerprints are timed on --simhash-fp texts and its
 SimhashIndex (k=3) is built on --baseline-n fingerprints (default 200k: at 1M it needs minutes and GBs);
 its fingerprints for the index are made by our simhash (Simhash(value=...)), which changes its speed
-nothing. datasketch (MinHashLSH, threshold 0.5, 128 permutations, the FINDINGS.md reference) runs on
+nothing. datasketch (MinHashLSH, threshold 0.5, 128 permutations, a common reference setup) runs on
 --datasketch-n ads when installed.
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 
-from classifier.fingerprint import (  # noqa: E402
+from classifier.fingerprint import (
     BANDS,
     ROWS,
     collapse,
@@ -37,7 +37,7 @@ from classifier.fingerprint import (  # noqa: E402
     fingerprint_many,
     simhash_many,
 )
-from classifier.neardup import FINGERPRINT_VERSION, NearDupIndex  # noqa: E402
+from classifier.neardup import FINGERPRINT_VERSION, NearDupIndex
 
 PHRASES = """年化收益高达 保本保息 稳赚不赔 零风险高回报 国家政策支持 政府背景 国企担保 银行托管 月月返息 到期还本
 投资一万元 每月分红 原始股即将上市 上市公司股权 区块链数字货币 虚拟货币挖矿 养老项目 以房养老 消费返利 全返模式

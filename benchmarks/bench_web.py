@@ -49,7 +49,7 @@ def mix(i: int, salt: int) -> int:
 
 
 def build(db_path: Path, n: int, clients: int) -> None:
-    from adclear.db import connect
+    from core.db import connect
     from review.users import add_user
 
     started = time.perf_counter()
@@ -173,7 +173,7 @@ def build(db_path: Path, n: int, clients: int) -> None:
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.close()
-    from adclear.db import connect as reconnect
+    from core.db import connect as reconnect
 
     db = reconnect(db_path)
     for c in range(clients):

@@ -5,10 +5,10 @@ v = classify("保本保息，年化15%，加微信详谈")
 v.label, v.categories, v.explain()
 """
 
-from classifier.engine import Classifier, __version__, classify
+from classifier.engine import Classifier, __version__, classify, run_rule_tests
 from classifier.neighbours import Neighbour, NeighbourSource
 from classifier.normalize import Normalized, normalize
-from classifier.rules import RulePackError, lint, load_rule_pack, run_rule_tests
+from classifier.rules import RulePackError, lint, load_rule_pack
 from classifier.taxonomy import CATEGORIES, EXCULPATORY, LEGAL_BASES, REJECT_REASONS, SIGNALS
 from classifier.verdict import Hit, Verdict
 

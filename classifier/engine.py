@@ -15,23 +15,22 @@ Each rule counts once, each group is capped, and::
 from __future__ import annotations
 
 import functools
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from classifier import prefilter
 from classifier.features import rule_features
+from classifier.fingerprint import fingerprint_many
+from classifier.keyindex import KeyIndex, Probe
 from classifier.model import LinearModel, ModelError, load_model
+from classifier.neardup import records_of
 from classifier.neighbours import Neighbour, NeighbourSource
 from classifier.normalize import Normalized, normalize
 from classifier.rules import DEFAULT_RULES_DIR, Rule, RulePack, load_rule_pack
 from classifier.taxonomy import CATEGORIES
 from classifier.verdict import Hit, Verdict
 
-__all__ = ["Classifier", "classify", "default_classifier"]
+__all__ = ["Classifier", "classify", "default_classifier", "run_rule_tests"]
 
 __version__ = "0.1.0"
 
@@ -64,7 +63,7 @@ class Classifier:
         # institutions) form a second index: they are looked for only when a scoring hit gives them
         # something to excuse.
         self._scan = [(rule, p) for rule in self.rules for p in rule.patterns]
-        self._index = _KeyIndex(phases=2)
+        self._index = KeyIndex(phases=2)
         for i, (rule, p) in enumerate(self._scan):
             self._index.add(i, 1 if self._sign[rule.id] < 0 else 0, p.keys, p.first_chars)
         self._index.finish()
@@ -97,15 +96,15 @@ class Classifier:
         return Classifier(self.pack)
 
     # --- matching ---------------------------------------------------------------------------------------
-    def _present(self, text: str) -> _Probe:
+    def _present(self, text: str) -> Probe:
         """What of ``text`` the index looks at (made once per text for both phases)."""
         return self._index.probe(text)
 
-    def _candidates(self, text: str, present: _Probe, phase: int) -> list[int]:
+    def _candidates(self, text: str, present: Probe, phase: int) -> list[int]:
         """The patterns of ``phase`` that can match ``text``; ``present``: ``_present(text)``."""
         return self._index.candidates(text, present, phase)
 
-    def _match_field(self, norm: Normalized, field: str, whole: str, present: _Probe, phase: int) -> list[Hit]:
+    def _match_field(self, norm: Normalized, field: str, whole: str, present: Probe, phase: int) -> list[Hit]:
         text = norm.text
         if not text:
             return []
@@ -226,26 +225,7 @@ class Classifier:
         file), the rules decide and the verdict says so.
         """
         out = self.rules_outcome(text, title, complete=self.model is not None)
-        model_info: dict[str, Any] = {}
-        if self.model is not None:
-            ms = self.model.score(out.whole, self.rule_features(out), explain=True)
-            label = ms.label
-            if out.label != "clear" and label == "clear":
-                label = "watch"  # what the rules saw is never dropped silently: queued at low priority
-            model_info = {
-                "version": self.model.version,
-                "score": ms.score,
-                "label": ms.label,
-                "flag_at": self.model.flag,
-                "watch_at": self.model.watch,
-            }
-            if ms.explain is not None:
-                model_info["explain"] = ms.explain
-        elif self.model_error is not None:
-            label = out.label
-            model_info = {"version": None, "error": self.model_error}
-        else:
-            label = out.label
+        label, model_info = self._model_part(out)
         if not out.hits and neighbours is None and label == "clear":
             return Verdict(0.0, "clear", [], [], [], self.version, dict(self._no_conditions), [], out.label, model_info)
         totals, sc = out.totals, self.scoring
@@ -261,8 +241,13 @@ class Classifier:
         }
         score = out.score
         nearest: list[Neighbour] = []
+        fingerprint = None
         if neighbours is not None:
-            nearest = list(neighbours.nearest(out.whole))
+            # the fingerprint of what neighbours are compared on: made once, handed to the source and kept in
+            # the verdict, which is what gets stored for the ad (core.fingerprints)
+            fps = fingerprint_many([out.whole])
+            fingerprint = records_of(fps)[0]
+            nearest = list(neighbours.nearest(out.whole, fingerprints=fps))
             score, label = self._apply_neighbours(nearest, out, label, adjustments)
         return Verdict(
             score=score,
@@ -275,7 +260,27 @@ class Classifier:
             adjustments=adjustments,
             rules_label=out.label,
             model=model_info,
+            fingerprint=fingerprint,
         )
+
+    def _model_part(self, out: RulesOutcome) -> tuple[str, dict[str, Any]]:
+        """The label before neighbours, and the learned scorer's part of the verdict ({} without a model)."""
+        if self.model is None:
+            return out.label, ({"version": None, "error": self.model_error} if self.model_error is not None else {})
+        ms = self.model.score(out.whole, self.rule_features(out), explain=True)
+        label = ms.label
+        if out.label != "clear" and label == "clear":
+            label = "watch"  # what the rules saw is never dropped silently: queued at low priority
+        model_info: dict[str, Any] = {
+            "version": self.model.version,
+            "score": ms.score,
+            "label": ms.label,
+            "flag_at": self.model.flag,
+            "watch_at": self.model.watch,
+        }
+        if ms.explain is not None:
+            model_info["explain"] = ms.explain
+        return label, model_info
 
     def _label(self, score: float, requirement: bool, exculpatory: float) -> str:
         sc = self.scoring
@@ -338,139 +343,6 @@ def _meets(text: str, clauses: tuple[frozenset[str], ...]) -> bool:
     return True
 
 
-# What the index found in one text: the ids of the key characters it holds (repeated as often as they occur),
-# and the slots of its key bigrams.
-_Probe = tuple[list[int], set[int]]
-
-
-class _KeyIndex:
-    """Patterns by what a text must hold for them to match, looked up with a few numpy operations per text.
-
-    A one-character key (or a first character of a pattern without keys) gets a small id, from a table over
-    all code points. A longer key is found by one of its bigrams, its rarest (``prefilter.char_frequency``):
-    the characters of these bigrams get ids from a second table, and a table over all pairs of those ids
-    gives each key bigram a slot, so a text's 199 bigrams are looked up at once and only the slots come back
-    to Python (a key of three characters is then checked with ``in``). Patterns are sets of bits.
-    """
-
-    def __init__(self, phases: int = 1) -> None:
-        self.phases = phases
-        self._entries: list[tuple[int, int, frozenset[str] | None, frozenset[str] | None]] = []
-        # made by finish():
-        self._wide = False  # some key character lies outside the Basic Multilingual Plane
-        self._encoding, self._unit = "utf-16-le", "<u2"
-        self.single_id = np.zeros(0, dtype=np.uint16)  # code point -> id of a one-character key (0: none)
-        self.n_single = 0
-        self.pair_id = np.zeros(0, dtype=np.int32)  # code point -> id in key bigrams (0: none)
-        self.width = 0  # number of pair ids + 1
-        self.pair_slot = np.zeros(0, dtype=np.int32)  # pair id * width + pair id -> slot (0: no key bigram)
-        self.n_slots = 0
-        self.char_bits: list[list[int]] = []  # per phase, per single id: patterns (bits) with that key
-        self.slot_bits: list[list[int]] = []  # per phase, per slot: patterns whose two-character key it is
-        self.slot_longer: list[list[list[tuple[str, int]]]] = []  # per phase, per slot: (longer key, bits)
-        self.always: list[list[tuple[int, int]]] = []  # per phase: (pattern bit, bits of its first chars; -1: any)
-
-    def add(self, i: int, phase: int, keys: frozenset[str] | None, first_chars: frozenset[str] | None) -> None:
-        self._entries.append((i, phase, keys, first_chars))
-
-    @staticmethod
-    def _bigram(key: str) -> str:
-        """The rarest pair of adjacent characters of ``key``."""
-        pairs = [key[j : j + 2] for j in range(len(key) - 1)]
-        return min(pairs, key=lambda b: prefilter.char_frequency(b[0]) * prefilter.char_frequency(b[1]))
-
-    def _table(self, chars: set[str], dtype: type) -> tuple[np.ndarray, dict[str, int]]:
-        ids = {ch: n for n, ch in enumerate(sorted(chars), start=1)}
-        if len(ids) >= 2**15:  # pragma: no cover - a rule pack of tens of thousands of characters
-            raise ValueError(f"the rule pack's keys use {len(ids)} distinct characters; the index allows 32,767")
-        table = np.zeros(sys.maxunicode + 1 if self._wide else 0x10000, dtype=dtype)
-        if ids:
-            table[[ord(ch) for ch in ids]] = list(ids.values())
-        return table, ids
-
-    def finish(self) -> None:
-        """Build the tables; called once every pattern is added."""
-        singles: set[str] = set()
-        bigrams: set[str] = set()
-        for _i, _phase, keys, first in self._entries:
-            if keys is None:
-                singles.update(first or ())
-            else:
-                singles.update(k for k in keys if len(k) == 1)
-                bigrams.update(self._bigram(k) for k in keys if len(k) > 1)
-        # Keys within the Basic Multilingual Plane (the shipped pack's are): texts are read as UTF-16, so the
-        # tables span 64 Ki code points and stay in the processor's cache. A character outside it is then two
-        # surrogates with id 0, which is what it would have had anyway: no key uses it.
-        self._wide = any(ord(ch) > 0xFFFF for ch in singles | set("".join(bigrams)))
-        self._encoding, self._unit = ("utf-32-le", "<u4") if self._wide else ("utf-16-le", "<u2")
-        self.single_id, sid = self._table(singles, np.uint16)
-        self.n_single = len(sid)
-        self.pair_id, pid = self._table(set("".join(bigrams)), np.int32)
-        self.width = width = len(pid) + 1
-        slots = {b: n for n, b in enumerate(sorted(bigrams), start=1)}
-        self.n_slots = len(slots)
-        if width > 4096:  # pragma: no cover - the shipped pack's bigrams use under 800 characters
-            raise ValueError(f"the rule pack's keys use {width - 1} characters in bigrams; the index allows 4,095")
-        self.pair_slot = np.zeros(width * width, dtype=np.uint16 if len(slots) < 2**16 else np.int32)
-        for b, n in slots.items():
-            self.pair_slot[pid[b[0]] * width + pid[b[1]]] = n
-        self.char_bits = [[0] * (self.n_single + 1) for _ in range(self.phases)]
-        self.slot_bits = [[0] * (self.n_slots + 1) for _ in range(self.phases)]
-        self.slot_longer = [[[] for _ in range(self.n_slots + 1)] for _ in range(self.phases)]
-        self.always = [[] for _ in range(self.phases)]
-        longer: list[dict[str, int]] = [{} for _ in range(self.phases)]
-        for i, phase, keys, first in self._entries:
-            bit = 1 << i
-            if keys is None:
-                first_bits = -1 if first is None else sum(1 << sid[c] for c in first)
-                self.always[phase].append((bit, first_bits))
-                continue
-            for key in keys:
-                if len(key) == 1:
-                    self.char_bits[phase][sid[key]] |= bit
-                elif len(key) == 2:
-                    self.slot_bits[phase][slots[key]] |= bit
-                else:
-                    longer[phase][key] = longer[phase].get(key, 0) | bit
-        for phase in range(self.phases):
-            for key, bits in sorted(longer[phase].items()):
-                self.slot_longer[phase][slots[self._bigram(key)]].append((key, bits))
-
-    def probe(self, text: str) -> _Probe:
-        # numpy's per-call cost dominates on 200 characters: masks and tolist() beat bincount and unique here
-        cps = np.frombuffer(text.encode(self._encoding, "surrogatepass"), dtype=self._unit)
-        single = self.single_id[cps]
-        chars = single[single != 0].tolist()
-        if len(cps) < 2:
-            return chars, set()
-        c = self.pair_id[cps]
-        found = self.pair_slot[c[:-1] * self.width + c[1:]]
-        return chars, set(found[found != 0].tolist())
-
-    def candidates(self, text: str, probe: _Probe, phase: int) -> list[int]:
-        chars, slots = probe
-        bits = 0
-        char_bits, slot_bits, slot_longer = self.char_bits[phase], self.slot_bits[phase], self.slot_longer[phase]
-        for cid in chars:
-            bits |= char_bits[cid]
-        for slot in slots:
-            bits |= slot_bits[slot]
-            for key, key_bits in slot_longer[slot]:
-                if key in text:
-                    bits |= key_bits
-        if self.always[phase]:
-            held = sum(1 << cid for cid in chars)
-            for bit, first_bits in self.always[phase]:
-                if first_bits < 0 or first_bits & held:
-                    bits |= bit
-        out = []
-        while bits:
-            low = bits & -bits
-            out.append(low.bit_length() - 1)
-            bits ^= low
-        return out
-
-
 @functools.lru_cache(maxsize=1)
 def default_classifier() -> Classifier:
     return Classifier.with_model(load_rule_pack(DEFAULT_RULES_DIR), True)
@@ -479,3 +351,24 @@ def default_classifier() -> Classifier:
 def classify(text: str, title: str = "", url: str = "") -> Verdict:
     """Classify with the default rule packs (loaded once and cached)."""
     return default_classifier().classify(text, title=title, url=url)
+
+
+def run_rule_tests(directory: Path | str = DEFAULT_RULES_DIR) -> list[str]:
+    """Run every rule's ``tests`` examples; return one line per failure (empty when all pass).
+
+    A ``match`` example must produce at least one hit of its rule (after ``unless``); a ``no_match`` example
+    must produce none. Examples are classified whole, exactly as an ad body would be.
+    """
+    clf = Classifier(load_rule_pack(directory))
+    failures: list[str] = []
+    for rule in clf.rules:
+        for example in rule.tests_match:
+            hits, _ = clf.hits(example, complete=True)
+            if not any(h.rule_id == rule.id for h in hits):
+                failures.append(f"{rule.file}: rule {rule.id}: expected a match on {example!r}")
+        for example in rule.tests_no_match:
+            hits, _ = clf.hits(example, complete=True)
+            got = [h.matched for h in hits if h.rule_id == rule.id]
+            if got:
+                failures.append(f"{rule.file}: rule {rule.id}: expected no match on {example!r}, matched {got!r}")
+    return failures

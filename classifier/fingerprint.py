@@ -269,7 +269,7 @@ def _fingerprint_long(texts: Sequence[str], *, with_minhash: bool) -> tuple[np.n
     if n == 1:
         simhashes[0], sig = _fingerprint_one(texts[0], with_minhash=with_minhash)
         if with_minhash:
-            minhashes[0] = sig
+            minhashes[0] = sig  # type: ignore[assignment]  # not None: with_minhash
         return simhashes, minhashes
     if n == 0:
         return simhashes, minhashes

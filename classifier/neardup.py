@@ -16,6 +16,10 @@ New ads go to a small unsorted tail that is searched by brute force and merged i
 one pass when it grows; a removed ad is a tombstone until the tables are rebuilt. ``DecidedAds`` pairs a
 ``confirmed`` and a ``rejected`` index and answers the rule engine as a ``NeighbourSource``.
 :func:`clusters` groups near-duplicates among many ads. See docs/near-duplicates.md.
+
+Why so long (750 lines): ``NearDupIndex`` is one data structure. Its counting-sort and band tables, the tail,
+the tombstones, the merge and the vectorised query all rely on the same row numbering and sort order; split
+across modules, each part would have to reach into the others' arrays.
 """
 
 from __future__ import annotations
@@ -133,7 +137,7 @@ def fingerprints_from_records(recs: Sequence[Mapping[str, Any]]) -> Fingerprints
     short = np.array([sig is None for sig in sigs], dtype=bool)
     exact = np.zeros(len(recs), np.uint64)
     if short.any():
-        exact[short] = np.array([recs[i]["exact"] for i in np.flatnonzero(short)], np.int64).view(np.uint64)
+        exact[short] = np.array([recs[int(i)]["exact"] for i in np.flatnonzero(short)], np.int64).view(np.uint64)
         sigs = [bytes(NUM_PERM) if sig is None else sig for sig in sigs]
         sims = [0 if sim is None else sim for sim in sims]
     sig = np.frombuffer(b"".join(sigs), np.uint8)
@@ -524,7 +528,7 @@ class NearDupIndex:
         sig = self._sig[row]
         same_bytes = (sig == qsig[q]).sum(axis=1)
         same_bands = (sig.view("<u4") == qsig.view("<u4")[q]).sum(axis=1)
-        similarity = estimate_jaccard(same_bytes)
+        similarity = np.asarray(estimate_jaccard(same_bytes))
         is_near = bits <= self.max_bits
         keep = is_near | (similarity >= self.min_similarity)
         q, row, bits, same_bands, similarity, is_near = (
@@ -562,9 +566,9 @@ class NearDupIndex:
             ids = [ad_id for ad_id, _ in rows]
             recs = [rec for _, rec in rows]
         else:
-            ids = [rec["ad_id"] for rec in rows]  # type: ignore[index]
-            recs = rows  # type: ignore[assignment]
-        fps = fingerprints_from_records(recs)
+            ids = [rec["ad_id"] for rec in rows]  # type: ignore[call-overload]
+            recs = rows
+        fps = fingerprints_from_records(recs)  # type: ignore[arg-type]
         index = cls(max_bits=max_bits, min_similarity=min_similarity)
         index.add_fingerprints(np.array(ids, np.int64), fps)
         index._merge()
@@ -647,9 +651,14 @@ class DecidedAds:
         """Drop a decision (reversed without a new one). True when the ad was in either index."""
         return self.confirmed.remove(ad_id) | self.rejected.remove(ad_id)
 
-    def nearest(self, normalized_text: str, *, limit: int = 3) -> list[Neighbour]:
-        """Nearest decided ads, closest first; empty when none is near enough."""
-        return self.nearest_many([normalized_text], limit=limit)[0]
+    def nearest(
+        self, normalized_text: str, *, limit: int = 3, fingerprints: Fingerprints | None = None
+    ) -> list[Neighbour]:
+        """Nearest decided ads, closest first; empty when none is near enough (``fingerprints``: the text's,
+        when the caller made it already)."""
+        if fingerprints is None:
+            fingerprints = fingerprint_many([normalized_text])
+        return self.nearest_fingerprints(fingerprints, limit=limit)[0]
 
     def nearest_many(self, normalized_texts: Sequence[str], *, limit: int = 3) -> list[list[Neighbour]]:
         """:meth:`nearest` for many texts, fingerprinting each text once."""

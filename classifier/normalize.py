@@ -16,6 +16,9 @@
 
 Every character of ``Normalized.text`` comes from a span of the original: ``Normalized.span(a, b)`` gives the
 original span that produced ``text[a:b]``. Nothing is invented without such an origin.
+
+Why so long: every step rewrites the text *and* its map back to the original, and the steps share that map's
+bookkeeping (``_Step``, ``_back``, ``_sub``, ``_rewrite``); split into modules, each step would need those internals.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ without one of its needs.
 from __future__ import annotations
 
 import re
-import re._constants as sre_c  # type: ignore[import-not-found]
+import re._constants as sre_c
 from typing import Any
 
 __all__ = [
@@ -182,7 +182,7 @@ def _item(op: Any, av: Any) -> _Info:
     if op is c.BRANCH:
         infos = [_seq(b) for b in av[1]]
         if all(e is not None for e, _cl in infos):
-            union = frozenset().union(*(e for e, _cl in infos))  # type: ignore[misc]
+            union: frozenset[str] = frozenset().union(*(e for e, _cl in infos if e is not None))
             if len(union) <= _MAX_EXACT:
                 return union, ()
         # one of the branches matched: it met its own cheapest requirement

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-import re._constants as sre_c  # type: ignore[import-not-found]
-import re._parser as sre_parse  # type: ignore[import-not-found]
-from dataclasses import dataclass, field
+import re._constants as sre_c
+import re._parser as sre_parse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from adclear.yamlsource import load_data as load_yaml  # safe_load with aliases and nesting bounded
 from classifier import prefilter
 from classifier.normalize import normalize_char
+from classifier.scoring import KIND_KEYS, Scoring, check_scoring
 from classifier.taxonomy import CATEGORIES, CATEGORY_LEGAL_BASIS, EXCULPATORY, LEGAL_BASES, SIGNALS
+from classifier.yamlsource import load_data as load_yaml  # safe_load with aliases and nesting bounded
 
 __all__ = [
     "DEFAULT_RULES_DIR",
@@ -36,7 +37,6 @@ __all__ = [
     "Scoring",
     "lint",
     "load_rule_pack",
-    "run_rule_tests",
 ]
 
 DEFAULT_RULES_DIR = Path(__file__).parent / "rules"
@@ -46,7 +46,7 @@ RULE_KEYS = {
     "patterns", "unless", "unless_window", "tests", "note",
 }  # fmt: skip
 DEFAULT_KEYS = {"category", "signal", "exculpatory", "weight", "legal_basis", "status", "unless_window"}
-KIND_KEYS = ("category", "signal", "exculpatory")
+
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 _LEGAL_KEY_RE = re.compile(r"^[a-z]+(\.[0-9]+)+$")
 
@@ -86,28 +86,6 @@ class Rule:
     tests_no_match: tuple[str, ...] = ()
     file: str = ""
     note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Scoring:
-    """How hits add up to a score and a label (``_scoring.yml``)."""
-
-    flag: float = 4.0
-    watch: float = 2.0
-    groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {members, cap, sign}
-    flag_requires_any: dict[str, float] = field(default_factory=dict)
-    veto_exculpatory: float = 3.0
-    unless_window: int = 12
-    max_hits_per_rule: int = 3
-    rejected_penalty: float = 2.0
-    rejected_min_similarity: float = 0.0
-
-    def group_of(self, kind: str, name: str) -> str | None:
-        for gname, g in self.groups.items():
-            members = g["members"]
-            if name in members or kind in members:
-                return gname
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,53 +143,6 @@ def compile_pattern(source: str) -> tuple[Pattern | None, str | None]:
 
 
 # --- loading ------------------------------------------------------------------------------------------------
-def _check_scoring(data: Any, where: str) -> tuple[Scoring, list[str]]:
-    problems: list[str] = []
-    if data is None:
-        return Scoring(), problems
-    if not isinstance(data, dict):
-        return Scoring(), [f"{where}: must be a mapping"]
-    known = {"thresholds", "groups", "flag_requires_any", "veto", "unless_window", "max_hits_per_rule", "neighbours"}
-    for k in data:
-        if k not in known:
-            problems.append(f"{where}: unknown key {k!r} (known: {', '.join(sorted(known))})")
-    th = data.get("thresholds", {}) or {}
-    flag, watch = float(th.get("flag", 4.0)), float(th.get("watch", 2.0))
-    if watch > flag:
-        problems.append(f"{where}: thresholds.watch ({watch}) is above thresholds.flag ({flag})")
-    groups: dict[str, dict[str, Any]] = {}
-    valid_members = set(SIGNALS) | set(EXCULPATORY) | set(CATEGORIES) | set(KIND_KEYS)
-    for gname, g in (data.get("groups") or {}).items():
-        if not isinstance(g, dict) or "members" not in g:
-            problems.append(f"{where}: group {gname}: needs 'members'")
-            continue
-        for m in g["members"]:
-            if m not in valid_members:
-                problems.append(f"{where}: group {gname}: unknown member {m!r}")
-        sign = g.get("sign", 1)
-        if sign not in (1, -1):
-            problems.append(f"{where}: group {gname}: sign must be 1 or -1")
-        groups[gname] = {"members": list(g["members"]), "cap": float(g.get("cap", 100.0)), "sign": sign}
-    fra = {str(k): float(v) for k, v in (data.get("flag_requires_any") or {}).items()}
-    for k in fra:
-        if k not in groups:
-            problems.append(f"{where}: flag_requires_any names unknown group {k!r}")
-    veto = data.get("veto") or {}
-    nb = data.get("neighbours") or {}
-    scoring = Scoring(
-        flag=flag,
-        watch=watch,
-        groups=groups,
-        flag_requires_any=fra,
-        veto_exculpatory=float(veto.get("exculpatory", 3.0)),
-        unless_window=int(data.get("unless_window", 12)),
-        max_hits_per_rule=int(data.get("max_hits_per_rule", 3)),
-        rejected_penalty=float(nb.get("rejected_penalty", 2.0)),
-        rejected_min_similarity=float(nb.get("rejected_min_similarity", 0.0)),
-    )
-    return scoring, problems
-
-
 def _check_rule(
     raw: Any, index: int, defaults: dict[str, Any], where: str, scoring: Scoring
 ) -> tuple[Rule | None, list[str]]:
@@ -221,13 +152,11 @@ def _check_rule(
     if not isinstance(rid, str) or not _ID_RE.match(rid):
         return None, [f"{where}: rule #{index + 1}: 'id' is missing or not of the form 'family.name'"]
     pre = f"{where}: rule {rid}"
-    problems: list[str] = []
-    for k in raw:
-        if k not in RULE_KEYS:
-            problems.append(f"{pre}: unknown key {k!r} (allowed: {', '.join(sorted(RULE_KEYS))})")
-    own_kinds = [k for k in KIND_KEYS if k in raw]
+    problems: list[str] = [
+        f"{pre}: unknown key {k!r} (allowed: {', '.join(sorted(RULE_KEYS))})" for k in raw if k not in RULE_KEYS
+    ]
     merged = dict(defaults)
-    if own_kinds:
+    if any(k in raw for k in KIND_KEYS):  # a rule's own kind replaces the defaults' kind
         for k in KIND_KEYS:
             merged.pop(k, None)
     merged.update(raw)
@@ -235,15 +164,47 @@ def _check_rule(
     if len(kinds) != 1:
         problems.append(f"{pre}: needs exactly one of 'category', 'signal', 'exculpatory' (has {kinds or 'none'})")
         return None, problems
-    kind = kinds[0]
-    name = merged[kind]
+    kind, name = kinds[0], merged[kinds[0]]
     valid = {"category": CATEGORIES, "signal": SIGNALS, "exculpatory": EXCULPATORY}[kind]
     if name not in valid:
         problems.append(f"{pre}: unknown {kind} {name!r} (known: {', '.join(valid)})")
+    weight = _weight(merged, pre, problems)
+    basis = _legal_basis(merged, kind, name, pre, problems)
+    status = _status(merged, pre, problems)
+    patterns = _patterns(merged, pre, problems)
+    unless = _unless(merged, pre, problems)
+    window = _window(merged, scoring, pre, problems)
+    t_match, t_no = _examples(merged, pre, problems)
+    if problems:
+        return None, problems
+    rule = Rule(
+        id=rid,
+        kind=kind,
+        name=name,
+        weight=weight,
+        legal_basis=basis,
+        status=status,
+        patterns=patterns,
+        unless=unless,
+        unless_window=window,
+        tests_match=t_match,
+        tests_no_match=t_no,
+        file=where,
+        note=str(merged.get("note", "")),
+    )
+    return rule, []
+
+
+# Each check below reads one key of a rule (its defaults applied) and appends what is wrong to ``problems``.
+def _weight(merged: dict[str, Any], pre: str, problems: list[str]) -> float:
     weight = merged.get("weight")
     if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 10:
         problems.append(f"{pre}: 'weight' must be a number from 0 to 10 (got {weight!r})")
-        weight = 0.0
+        return 0.0
+    return float(weight)
+
+
+def _legal_basis(merged: dict[str, Any], kind: str, name: str, pre: str, problems: list[str]) -> str:
     basis = merged.get("legal_basis")
     if basis is None and kind == "category":
         basis = CATEGORY_LEGAL_BASIS.get(name)
@@ -252,41 +213,57 @@ def _check_rule(
         basis = ""
     elif _LEGAL_KEY_RE.match(basis) and basis not in LEGAL_BASES:
         problems.append(f"{pre}: unknown legal_basis key {basis!r} (known: {', '.join(LEGAL_BASES)})")
-    basis = LEGAL_BASES.get(basis, basis)
+    return LEGAL_BASES.get(basis, basis)
+
+
+def _status(merged: dict[str, Any], pre: str, problems: list[str]) -> str:
     status = merged.get("status", "active")
     if status == "testing":
         status = "shadow"  # the name of earlier packs
     if status not in ("active", "shadow"):
         problems.append(f"{pre}: 'status' must be 'active' or 'shadow' (got {status!r})")
+    return str(status)
+
+
+def _patterns(merged: dict[str, Any], pre: str, problems: list[str]) -> tuple[Pattern, ...]:
     pats = merged.get("patterns")
     patterns: list[Pattern] = []
     if not isinstance(pats, list) or not pats:
         problems.append(f"{pre}: 'patterns' must be a non-empty list of regular expressions")
-    else:
-        for i, src in enumerate(pats, 1):
-            if not isinstance(src, str):
-                problems.append(f"{pre}: pattern {i} is not a string")
-                continue
-            p, problem = compile_pattern(src)
-            if problem:
-                problems.append(f"{pre}: pattern {i} {problem}")
-            elif p is not None:
-                patterns.append(p)
+        return ()
+    for i, src in enumerate(pats, 1):
+        if not isinstance(src, str):
+            problems.append(f"{pre}: pattern {i} is not a string")
+            continue
+        p, problem = compile_pattern(src)
+        if problem:
+            problems.append(f"{pre}: pattern {i} {problem}")
+        elif p is not None:
+            patterns.append(p)
+    return tuple(patterns)
+
+
+def _unless(merged: dict[str, Any], pre: str, problems: list[str]) -> tuple[re.Pattern[str], ...]:
     unless: list[re.Pattern[str]] = []
     for i, src in enumerate(merged.get("unless") or [], 1):
         try:
             unless.append(re.compile(src))
         except (re.error, TypeError) as e:
             problems.append(f"{pre}: unless {i} is not a valid regex: {e}")
+    return tuple(unless)
+
+
+def _window(merged: dict[str, Any], scoring: Scoring, pre: str, problems: list[str]) -> int | None:
     window_raw = merged.get("unless_window", scoring.unless_window)
-    window: int | None
     if window_raw == "text":
-        window = None
-    elif isinstance(window_raw, int) and not isinstance(window_raw, bool) and 0 <= window_raw <= 1000:
-        window = window_raw
-    else:
-        problems.append(f"{pre}: 'unless_window' must be a number of characters or 'text' (got {window_raw!r})")
-        window = scoring.unless_window
+        return None
+    if isinstance(window_raw, int) and not isinstance(window_raw, bool) and 0 <= window_raw <= 1000:
+        return window_raw
+    problems.append(f"{pre}: 'unless_window' must be a number of characters or 'text' (got {window_raw!r})")
+    return scoring.unless_window
+
+
+def _examples(merged: dict[str, Any], pre: str, problems: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     tests = merged.get("tests") or {}
     if not isinstance(tests, dict) or set(tests) - {"match", "no_match"}:
         problems.append(f"{pre}: 'tests' must be a mapping with 'match' and/or 'no_match' lists")
@@ -295,26 +272,7 @@ def _check_rule(
     if not all(isinstance(t, str) for t in [*t_match, *t_no]):
         problems.append(f"{pre}: test examples must be strings")
         t_match, t_no = [], []
-    if problems:
-        return None, problems
-    return (
-        Rule(
-            id=rid,
-            kind=kind,
-            name=name,
-            weight=float(weight),
-            legal_basis=basis,
-            status=status,
-            patterns=tuple(patterns),
-            unless=tuple(unless),
-            unless_window=window,
-            tests_match=tuple(t_match),
-            tests_no_match=tuple(t_no),
-            file=where,
-            note=str(merged.get("note", "")),
-        ),
-        [],
-    )
+    return tuple(t_match), tuple(t_no)
 
 
 def _collect(directory: Path) -> tuple[RulePack | None, list[str]]:
@@ -335,13 +293,13 @@ def _collect(directory: Path) -> tuple[RulePack | None, list[str]]:
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             problems.append(f"{_display(path)}: not valid YAML: {e}".replace("\n", " "))
     if scoring_path in parsed:
-        scoring, sp = _check_scoring(parsed[scoring_path], _display(scoring_path))
+        scoring, sp = check_scoring(parsed[scoring_path], _display(scoring_path))
         problems.extend(sp)
     else:  # a pack without its own scoring uses the shipped one
         default_path = DEFAULT_RULES_DIR / "_scoring.yml"
         raw = default_path.read_bytes()
         digest.update(b"_scoring.yml\0" + raw + b"\0")
-        scoring, sp = _check_scoring(load_yaml(raw.decode("utf-8")), _display(default_path))
+        scoring, sp = check_scoring(load_yaml(raw.decode("utf-8")), _display(default_path))
         problems.extend(sp)
     rules: list[Rule] = []
     seen: dict[str, str] = {}
@@ -407,26 +365,3 @@ def lint(directory: Path | str = DEFAULT_RULES_DIR) -> list[str]:
             if pack.scoring.group_of(rule.kind, rule.name) is None:
                 problems.append(f"{rule.file}: rule {rule.id}: warning: {rule.name} belongs to no scoring group")
     return problems
-
-
-def run_rule_tests(directory: Path | str = DEFAULT_RULES_DIR) -> list[str]:
-    """Run every rule's ``tests`` examples; return one line per failure (empty when all pass).
-
-    A ``match`` example must produce at least one hit of its rule (after ``unless``); a ``no_match`` example
-    must produce none. Examples are classified whole, exactly as an ad body would be.
-    """
-    from classifier.engine import Classifier  # the engine imports this module
-
-    clf = Classifier(load_rule_pack(directory))
-    failures: list[str] = []
-    for rule in clf.rules:
-        for example in rule.tests_match:
-            hits, _ = clf.hits(example, complete=True)
-            if not any(h.rule_id == rule.id for h in hits):
-                failures.append(f"{rule.file}: rule {rule.id}: expected a match on {example!r}")
-        for example in rule.tests_no_match:
-            hits, _ = clf.hits(example, complete=True)
-            got = [h.matched for h in hits if h.rule_id == rule.id]
-            if got:
-                failures.append(f"{rule.file}: rule {rule.id}: expected no match on {example!r}, matched {got!r}")
-    return failures

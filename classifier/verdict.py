@@ -90,6 +90,9 @@ class Verdict:
     rules_label: str = ""  # what the rules alone said
     # the learned scorer: {"version", "score", "label", "explain"} or {"version": None, "error"}; {} for none
     model: dict[str, Any] = field(default_factory=dict)
+    # the near-duplicate fingerprint of the text compared with decided ads (``classifier.neardup.records_of``),
+    # when neighbours were asked; None otherwise. Not part of ``to_dict``: it is stored beside the verdict.
+    fingerprint: dict[str, Any] | None = None
 
     @property
     def flagged(self) -> bool:

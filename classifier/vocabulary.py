@@ -23,6 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from classifier.prefilter import _COMMON
+
 __all__ = ["DATA_DIR", "Vocabulary", "build_homophones", "vocabulary"]
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -162,8 +164,6 @@ def build_homophones() -> dict:
     """The generated part of the vocabulary, from pypinyin's readings and jieba's dictionary."""
     from pypinyin import lazy_pinyin
     from pypinyin.pinyin_dict import pinyin_dict
-
-    from classifier.prefilter import _COMMON
 
     spec = _load_yaml()
     words = list(spec["words"])

@@ -1,7 +1,7 @@
 """Chromium for the crawler: how it is launched, the settings of a rendering spider, what is done on a page.
 
 Debian's ``chromium`` (``/usr/bin/chromium``, or ``ADCLEAR_CHROMIUM``) is driven by scrapy-playwright; Playwright's
-own browser downloads are never used. Each trap of FINDINGS.md is closed here:
+own browser downloads are never used. Each way a rendering crawl can fail without a word is closed here:
 
 - the executable path is always given, and checked before the crawl starts (else rendered pages go missing and
   the run still "finishes");
@@ -85,7 +85,7 @@ def browser_settings(settings: BaseSettings, *, timeout: float) -> dict[str, Any
     executable = chromium_path(settings)
     timeout_ms = timeout * 1000
     return {
-        # http AND https: a scheme without the handler ignores meta["playwright"] silently (FINDINGS.md, trap 2)
+        # http AND https: a scheme without the handler ignores meta["playwright"] silently
         "DOWNLOAD_HANDLERS": {"http": HANDLER, "https": HANDLER},
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch_options(executable, settings.getlist("ADCLEAR_CHROMIUM_ARGS")),

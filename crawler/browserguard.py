@@ -84,7 +84,7 @@ class SocksGate:
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError, OSError):
             pass
         finally:
-            self.tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self.tasks.discard(asyncio.current_task())
             writer.close()
 
     async def decide(self, host: str, port: int) -> tuple[str | None, int]:

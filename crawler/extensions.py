@@ -1,6 +1,6 @@
 """RunRecorder: one crawl_runs row per spider run, its WARC file, its errors and its honest outcome.
 
-Scrapy exits 0 whatever happened (FINDINGS.md, trap 5), so the outcome is decided here from what was stored:
+Scrapy exits 0 whatever happened, so the outcome is decided here from what was stored:
 a run that fetched no page successfully is ``failed`` with the first errors as its reason; a run stopped
 by Ctrl-C or a signal is ``interrupted``. ``adclear crawl`` reads ``RunRecorder.result`` after the crawl.
 """
@@ -25,11 +25,14 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 from twisted.python.failure import Failure
 
-from adclear.db import explain
-from adclear.errors import AdclearError
-from adclear.timeutil import now_utc
+from core.db import explain
+from core.errors import AdclearError
+from core.seeds import Site
+from core.timeutil import now_utc
 from crawler.errors import Refused, classify_failure
 from crawler.items import PageRef, ResourceRef
+from crawler.netpolicy import NetworkPolicy, in_context
+from crawler.resolver import address_book
 from crawler.store import CrawlStore
 from crawler.warc import RunArchive
 
@@ -59,6 +62,7 @@ class RunRecorder:
         self.archive: RunArchive | None = None
         self.run_id: int | None = None
         self.result: RunResult | None = None
+        self.site: Site | None = None  # the run's site, once the spider opened
         self.setup_error: str | None = None
         self.write_error = ""  # the first commit that failed: the run lost writes and cannot be ok
         self._refused: set[tuple[str, str]] = set()  # (url, kind) of refusals already recorded
@@ -67,7 +71,7 @@ class RunRecorder:
         self.resuming = False
         self._flusher: task.LoopingCall | None = None
         self.clock: Any = None  # the flush timer's clock (IReactorTime); None: the reactor (tests set their own)
-        # bound methods: Scrapy keeps signal receivers by weak reference (FINDINGS.md, trap 7)
+        # bound methods: Scrapy keeps signal receivers by weak reference (a lambda would be collected)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.spider_error, signal=signals.spider_error)
@@ -114,6 +118,7 @@ class RunRecorder:
             self.setup_error = f"spider {spider.name} has no site from seeds.yml"
             return
         self.result = RunResult(site=site.name)
+        self.site = site
         try:
             group = float(self.crawler.settings.get("ADCLEAR_GROUP_COMMIT_SECONDS", 0.0))
             self.store = CrawlStore(self.db_path, group_seconds=group)
@@ -143,7 +148,7 @@ class RunRecorder:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self._flusher is not None and self._flusher.running:
             self._flusher.stop()
-        if self.store is None or self.run_id is None or self.result is None:
+        if self.store is None or self.run_id is None or self.result is None or self.site is None:
             return
         for flush in self.before_close:
             flush()
@@ -161,7 +166,7 @@ class RunRecorder:
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         errors = self.store.error_count(self.run_id)
         rate = errors / (ok_pages + errors) if ok_pages + errors else 0.0
-        max_rate = spider.site.max_error_rate
+        max_rate = self.site.max_error_rate
         if ok_pages == 0:
             status = "failed"
             first = self.store.first_errors(self.run_id) or self.store.first_errors(self.run_id, refusals=True)
@@ -221,7 +226,7 @@ class RunRecorder:
                         lambda f: log.warning("could not stop the crawl early: %s", f.getErrorMessage())
                     )
 
-            reactor.callLater(0, close)
+            reactor.callLater(0, close)  # type: ignore[arg-type]  # IReactorTime: a zope interface, opaque to mypy
 
     def _explain(self, error: sqlite3.Error) -> str:
         return str(explain(error, self.db_path, outcome="the writes of that moment were rolled back"))
@@ -250,7 +255,7 @@ class RunRecorder:
             body=response.body,
             fetched_at=fetched_at,
         )
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         page_id = self.store.record_page(
             self.run_id,
             url=response.url,
@@ -319,8 +324,6 @@ class RunRecorder:
             return
         refused = self._policy_refusal(spider, request.url)
         if refused is not None:
-            from crawler.middlewares import in_context
-
             refused = in_context(refused, request, request.url)
             self.record_error(refused.url, refused.kind, refused.message)
         elif request.url in chain:
@@ -331,9 +334,6 @@ class RunRecorder:
         site = getattr(spider, "site", None)
         if site is None:
             return None
-        from crawler.netpolicy import NetworkPolicy
-        from crawler.resolver import address_book
-
         host = urlsplit(url).hostname or ""
         try:
             addresses = address_book(self.crawler.settings).cached(host)  # its first request resolved it

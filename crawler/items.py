@@ -1,8 +1,19 @@
-"""What a spider hands to the pipelines: one ad, as found on one page."""
+"""What a spider hands to the pipelines: one ad, as found on one page; what the pipelines add to it.
+
+The spider fills in where the ad was found and the HTML fragments its site's selectors picked. Then, one job
+each (``crawler.pipelines``): CleanText turns the fragments into text (``set_text``, which also makes the
+ad's content hash and key, once); Classify adds the verdict (unless the database holds this very content
+already); Store writes it all.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from classifier import Verdict
+from core import ads
+from core.ads import AdText
 
 __all__ = ["AdItem", "PageRef", "ResourceRef"]
 
@@ -49,10 +60,28 @@ class AdItem:
     in_slot: bool = False  # an ad slot in a list page: identified by page URL + hash of its text
     page: PageRef | None = None
     screenshot: ResourceRef | None = None  # a full-page PNG of the rendered page (social sites)
-    # filled by CleanTextPipeline
+    # filled by CleanTextPipeline (set_text)
     title: str = ""
     body: str = ""
     contact: str = ""
     author: str = ""
     posted_at: str | None = None
-    extra: dict = field(default_factory=dict)
+    text: str = ""  # what the classifier reads: the body and the contact line (core.ads.ad_text)
+    content_hash: str = ""  # of title, body and contact (core.ads.content_hash)
+    key: str = ""  # what the ad is stored under (core.ads.ad_key)
+    # filled by ClassifyPipeline: None for an ad stored with this content already (its verdict stands)
+    verdict: Verdict | None = None
+    # filled by StorePipeline: the ad's id and what changed ("new", "same", "changed", "repeat")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def set_text(self, *, title: str, body: str, contact: str, author: str, posted_at: str | None) -> None:
+        """The ad's clean text, and what follows from it once: the classifier's text, the content hash, the key."""
+        self.title, self.body, self.contact, self.author, self.posted_at = title, body, contact, author, posted_at
+        self.text = ads.ad_text(title, body, contact)[1]
+        self.content_hash = ads.content_hash(title, body, contact)
+        self.key = ads.ad_key(self.url, self.content_hash, in_slot=self.in_slot)
+
+    @property
+    def ad_text(self) -> AdText:
+        """What the classifier reads of the ad (made by ``set_text``)."""
+        return AdText(self.title, self.text, self.url)

@@ -10,7 +10,7 @@ from scrapy.http import Response, TextResponse
 from w3lib.encoding import html_body_declared_encoding, resolve_encoding
 
 from crawler.extensions import RunRecorder
-from crawler.netpolicy import NetworkPolicy, Refused, literal_address
+from crawler.netpolicy import NetworkPolicy, in_context, literal_address
 from crawler.resolver import address_book
 
 __all__ = ["CharsetMiddleware", "NetworkPolicyMiddleware", "WarcArchiveMiddleware", "better_encoding"]
@@ -59,20 +59,6 @@ class NetworkPolicyMiddleware:
             refused = self.policy.refusal(url, addresses)
         if refused is not None:
             raise in_context(refused, request, url, final=final)
-
-
-def in_context(refused: Refused, request: Request, url: str, *, final: bool = False) -> Refused:
-    """The refusal as recorded: about the page that was asked for, naming the hop that was refused."""
-    chain = request.meta.get("redirect_urls") or []
-    if final:
-        refused.url = request.url
-        refused.message = f"the page ended at {url}: {refused.message}"
-    elif chain:
-        refused.url = chain[0]
-        refused.message = f"redirects to {url}: {refused.message}"
-    else:
-        refused.url = url
-    return refused
 
 
 class WarcArchiveMiddleware:

@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from scrapy import Request
+
+from core.addresses import Allowance, IPAddress
+from core.seeds import Site
 from crawler.errors import Refused
 
-__all__ = ["Allowance", "NetworkPolicy", "Refused", "address_problem", "literal_address", "port_of"]
+__all__ = ["Allowance", "NetworkPolicy", "Refused", "address_problem", "in_context", "literal_address", "port_of"]
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 SCHEMES = ("http", "https")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix: the last 32 bits are an IPv4 address
 
@@ -66,51 +67,6 @@ def address_problem(address: IPAddress) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Allowance:
-    """Addresses that are not public but that a site may reach: a range, or one address and port."""
-
-    network: ipaddress.IPv4Network | ipaddress.IPv6Network
-    port: int | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> Allowance:
-        """``10.20.0.0/16``, ``127.0.0.1``, ``::1``, ``127.0.0.1:8731``, ``[::1]:8731`` or ``http://127.0.0.1:8731``;
-        ``ValueError`` with the fix otherwise."""
-        value = text.strip()
-        port = None
-        try:
-            if "://" in value:
-                parts = urlsplit(value)
-                host, port = parts.hostname or "", parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-            elif value.startswith("[") and "]:" in value:
-                host, _, port_text = value[1:].partition("]:")
-                port = int(port_text)
-            elif value.count(":") == 1:
-                host, _, port_text = value.partition(":")
-                port = int(port_text)
-            else:
-                host = value.strip("[]")
-            network = ipaddress.ip_network(host, strict=False)
-        except ValueError:
-            raise ValueError(
-                f"'{text}' is not an address, a range or an address with a port "
-                "(e.g. 10.20.0.0/16, 127.0.0.1:8731 or http://127.0.0.1:8731); write addresses, not host names"
-            ) from None
-        if port is not None and not 0 < port < 65536:
-            raise ValueError(f"'{text}' has a port outside 1-65535")
-        return cls(network, port)
-
-    def allows(self, address: IPAddress, port: int) -> bool:
-        return address.version == self.network.version and address in self.network and self.port in (None, port)
-
-    def __str__(self) -> str:
-        host = str(self.network.network_address) if self.network.num_addresses == 1 else str(self.network)
-        if self.port is None:
-            return host
-        return f"[{host}]:{self.port}" if self.network.version == 6 else f"{host}:{self.port}"
-
-
 class NetworkPolicy:
     """A site's policy: its allowed domains, and the addresses that are not public which it may reach."""
 
@@ -119,8 +75,8 @@ class NetworkPolicy:
         self.allowances = tuple(allowances)
 
     @classmethod
-    def for_site(cls, site: Any) -> NetworkPolicy:
-        """The policy of a seeds.yml site (``adclear.seeds.Site``)."""
+    def for_site(cls, site: Site) -> NetworkPolicy:
+        """The policy of a seeds.yml site (``core.seeds.Site``)."""
         return cls(site.allowed_domains, [Allowance.parse(a) for a in site.allow_addresses])
 
     def refusal(self, url: str, addresses: Iterable[IPAddress] | None) -> Refused | None:
@@ -191,3 +147,17 @@ def literal_address(host: str) -> IPAddress | None:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return None
+
+
+def in_context(refused: Refused, request: Request, url: str, *, final: bool = False) -> Refused:
+    """The refusal as recorded: about the page that was asked for, naming the hop that was refused."""
+    chain = request.meta.get("redirect_urls") or []
+    if final:
+        refused.url = request.url
+        refused.message = f"the page ended at {url}: {refused.message}"
+    elif chain:
+        refused.url = chain[0]
+        refused.message = f"redirects to {url}: {refused.message}"
+    else:
+        refused.url = url
+    return refused

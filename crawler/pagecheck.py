@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from scrapy.http.request import NO_CALLBACK
+from scrapy.settings import BaseSettings
 
 from crawler.errors import Refused
 from crawler.sniff import is_page, no_sniff
@@ -45,7 +45,7 @@ class PageLimits:
     seconds: float = 10.0
 
     @classmethod
-    def from_settings(cls, settings: Any) -> PageLimits:
+    def from_settings(cls, settings: BaseSettings) -> PageLimits:
         return cls(
             max_bytes=settings.getint("DOWNLOAD_MAXSIZE", cls.max_bytes) or cls.max_bytes,
             max_elements=settings.getint("ADCLEAR_PAGE_MAX_ELEMENTS", cls.max_elements),

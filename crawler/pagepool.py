@@ -25,6 +25,7 @@ from scrapy.http import Request, Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
 from crawler.browserguard import BrowserGuard
+from crawler.extensions import RunRecorder
 from crawler.netpolicy import NetworkPolicy
 from crawler.resolver import address_book
 
@@ -48,10 +49,8 @@ class PooledPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
     # ---- the network policy in the browser (crawler/browserguard.py) ---------------------------------------
     def _guard(self) -> BrowserGuard:
         if self.guard is None:
-            from crawler.extensions import RunRecorder
-
             recorder = self._crawler.get_extension(RunRecorder)
-            site = self._crawler.spider.site  # type: ignore[union-attr]
+            site = self._crawler.spider.site
             record = recorder.record_error if recorder is not None else _log_refusal
             self.guard = BrowserGuard(NetworkPolicy.for_site(site), address_book(self._crawler.settings), record)
             if recorder is not None:  # the browser closes after the run: its last refusals are written before
@@ -96,7 +95,7 @@ class PooledPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
         if self.guard is not None:
             await self.guard.gate.close()
 
-    async def download_request(self, request: Request, *args: Any) -> Response:  # type: ignore[override]
+    async def download_request(self, request: Request, *args: Any) -> Response:
         try:
             return await self._pooled_download(request, *args)
         except Exception as e:

@@ -1,26 +1,45 @@
-"""Item pipelines: clean text, then store (the ad, its version, its sighting, its evidence)."""
+"""Item pipelines, one job each: CleanText → Classify → Store.
+
+- ``CleanTextPipeline`` (100): the HTML fragments become clean text (``crawler.text``); the item makes its
+  content hash and key once (``AdItem.set_text``). An ad with neither title nor body is dropped.
+- ``ClassifyPipeline`` (500): the verdict, with the ads reviewers decided as neighbours
+  (``core.verdicts.classify_ad``); the verdict carries the ad's fingerprint. An ad stored with this very
+  content already keeps its verdict and is not classified again.
+- ``StorePipeline`` (800): the ad, its version, sighting, evidence, contacts, fingerprint, verdict and queue
+  item, in one savepoint (``crawler.store.CrawlStore.save_ad``).
+
+Classify and Store need the crawl run the ``RunRecorder`` extension opens (its store and run id).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
-from adclear.timeutil import parse_local
-from adclear.verdicts import ad_text
+from classifier import Classifier
+from classifier.neardup import DecidedAds
+from core.classifiers import classifier_for, load_classifier
+from core.fingerprints import decided_stamp, load_decided
+from core.timeutil import parse_local
+from core.verdicts import classify_ad
 from crawler.extensions import RunRecorder
 from crawler.items import AdItem
+from crawler.store import CrawlStore
 from crawler.text import fragments_to_text
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CleanTextPipeline", "StorePipeline"]
+__all__ = ["ClassifyPipeline", "CleanTextPipeline", "StorePipeline"]
 
-DECIDED_RECHECK_SECONDS = 30.0
+DECIDED_RECHECK_SECONDS = 30.0  # how often the crawl looks for decisions taken since it loaded them
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 class CleanTextPipeline:
@@ -43,12 +62,14 @@ class CleanTextPipeline:
                 "posted_at": item.posted_at_html,
             }
         )
-        item.title = " ".join(text["title"].split())
-        item.body = text["body"]
-        item.contact = " ".join(text["contact"].split())
-        item.author = " ".join(text["author"].split())
-        posted = " ".join(text["posted_at"].split())
-        item.posted_at = parse_local(posted) if posted else None
+        posted = _one_line(text["posted_at"])
+        item.set_text(
+            title=_one_line(text["title"]),
+            body=text["body"],
+            contact=_one_line(text["contact"]),
+            author=_one_line(text["author"]),
+            posted_at=parse_local(posted) if posted else None,
+        )
         if not item.title and not item.body:
             message = "neither title nor body found with the site's detail selectors"
             if self.recorder is not None:
@@ -57,41 +78,43 @@ class CleanTextPipeline:
         return item
 
 
-class StorePipeline:
-    """Classify the ad and store it through the run's CrawlStore; counts come from the sightings it writes.
+def _open_run(recorder: RunRecorder) -> tuple[CrawlStore, int]:
+    """The run's store and id; an item that comes without an open run is dropped."""
+    store, run_id = recorder.store, recorder.run_id
+    if store is None or run_id is None:
+        raise DropItem("no crawl run is open (see the run's setup error)")
+    return store, run_id
 
-    The verdict is computed for every item (the classifier is fast and pure) but stored, with its queue item,
-    only for a new or changed ad, in the same transaction as the ad.
-    """
 
-    def __init__(self, crawler: Crawler, recorder: RunRecorder):
-        from adclear.rules import load_classifier
+class ClassifyPipeline:
+    """The verdict on each new or changed ad, with the decided ads as neighbours (``item.verdict``)."""
 
-        self.crawler = crawler
+    def __init__(self, recorder: RunRecorder, rules_dir: Path | None):
         self.recorder = recorder
+        self.rules_dir = rules_dir
+        load_classifier(rules_dir, False)  # a broken rule pack stops the crawl here
+        self._classifier: Classifier | None = None
+        self._decided_ads: DecidedAds | None = None
+        self._decided_at: tuple[tuple[int, int, int] | None, float] = (None, 0.0)  # (stamp, when checked)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:
+        recorder = crawler.get_extension(RunRecorder)
+        if recorder is None:
+            raise NotConfigured("ClassifyPipeline needs the RunRecorder extension")
         rules = crawler.settings.get("ADCLEAR_RULES")
-        self._rules_dir = Path(rules) if rules else None
-        load_classifier(self._rules_dir, False)  # a broken rule pack stops the crawl here
-        self._classifier: Any = None
-        self._decided_ads = None
-        self._decided_at = (None, 0.0)  # (decisions stamp, monotonic time of the last check)
+        return cls(recorder, Path(rules) if rules else None)
 
-    def classifier(self, store) -> Any:  # noqa: ANN001 (CrawlStore)
-        """The rules and the model in use (the ledger names it: ``adclear.models``), loaded at the first ad."""
+    def classifier(self, store: CrawlStore) -> Classifier:
+        """The rules and the model in use (the ledger names it: ``core.models``), loaded at the first ad."""
         if self._classifier is None:
-            from adclear.rules import classifier_for
-
-            self._classifier = classifier_for(store.db, self._rules_dir)
+            self._classifier = classifier_for(store.db, self.rules_dir)
             if self._classifier.model_error:
-                logging.getLogger(__name__).warning(
-                    "no model: the rules alone classify (%s)", self._classifier.model_error
-                )
+                log.warning("no model: the rules alone classify (%s)", self._classifier.model_error)
         return self._classifier
 
-    def _decided(self, store):  # noqa: ANN001, ANN202 (CrawlStore, classifier.neardup.DecidedAds)
+    def decided(self, store: CrawlStore) -> DecidedAds:
         """The confirmed and rejected ads, reloaded when reviewers decided since (checked at most every 30 s)."""
-        from adclear.neardup import decided_stamp, load_decided
-
         now = time.monotonic()
         stamp, checked = self._decided_at
         if self._decided_ads is None or now - checked > DECIDED_RECHECK_SECONDS:
@@ -101,6 +124,23 @@ class StorePipeline:
             self._decided_at = (fresh, now)
         return self._decided_ads
 
+    def process_item(self, item: AdItem) -> AdItem:
+        store, _ = _open_run(self.recorder)
+        if not store.known_content(item):  # unchanged ads keep their verdict: no need to classify them again
+            item.verdict = classify_ad(self.classifier(store), item.ad_text, self.decided(store))
+        return item
+
+
+class StorePipeline:
+    """Store the ad through the run's CrawlStore; counts come from the sightings it writes.
+
+    The verdict (and its queue item) is stored only for a new or changed ad, in the same savepoint as the ad.
+    """
+
+    def __init__(self, crawler: Crawler, recorder: RunRecorder):
+        self.crawler = crawler
+        self.recorder = recorder
+
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         recorder = crawler.get_extension(RunRecorder)
@@ -109,40 +149,13 @@ class StorePipeline:
         return cls(crawler, recorder)
 
     def process_item(self, item: AdItem) -> AdItem:
-        store, run_id = self.recorder.store, self.recorder.run_id
-        if store is None or run_id is None:
-            raise DropItem("no crawl run is open (see the run's setup error)")
-        verdict = record = None
-        if not store.known_content(item):  # unchanged ads keep their verdict: no need to classify them again
-            title, text = ad_text(item.title, item.body, item.contact)
-            neighbours = _Fingerprinting(self._decided(store))
-            verdict = self.classifier(store).classify(text, title=title, url=item.url, neighbours=neighbours)
-            record = neighbours.record
-        result = store.save_ad(item, run_id, verdict, record)
-        if self.crawler.stats:
-            self.crawler.stats.inc_value(f"adclear/ads/{result.change}")
+        store, run_id = _open_run(self.recorder)
+        result = store.save_ad(item, run_id)
+        stats = self.crawler.stats
+        if stats:
+            stats.inc_value(f"adclear/ads/{result.change}")
+            if item.verdict is not None and result.change in ("new", "changed"):
+                stats.inc_value(f"adclear/verdicts/{item.verdict.label}")
         item.extra["ad_id"] = result.ad_id
         item.extra["change"] = result.change
-        if verdict is not None and self.crawler.stats and result.change in ("new", "changed"):
-            self.crawler.stats.inc_value(f"adclear/verdicts/{verdict.label}")
         return item
-
-
-class _Fingerprinting:
-    """The decided ads as the classifier's neighbour source, keeping the fingerprint it made of the ad's text.
-
-    The classifier hands ``nearest`` the text fingerprints are made of (``comparable_text``), so the record
-    stored for the ad comes from the same fingerprint instead of normalising and fingerprinting again.
-    """
-
-    def __init__(self, decided: Any) -> None:  # classifier.neardup.DecidedAds
-        self.decided = decided
-        self.record: dict[str, Any] | None = None
-
-    def nearest(self, normalized_text: str, *, limit: int = 3) -> list[Any]:
-        from classifier.fingerprint import fingerprint_many
-        from classifier.neardup import records_of
-
-        fps = fingerprint_many([normalized_text])
-        self.record = records_of(fps)[0]
-        return self.decided.nearest_fingerprints(fps, limit=limit)[0]

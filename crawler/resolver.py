@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 from twisted.internet import threads
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -83,7 +85,7 @@ def _key(host: str) -> str:
 _BOOK: AddressBook | None = None
 
 
-def address_book(settings: Any) -> AddressBook:
+def address_book(settings: BaseSettings) -> AddressBook:
     """The process's AddressBook, made at the first call from ``ADCLEAR_RESOLVER``."""
     global _BOOK
     if _BOOK is None:
@@ -109,26 +111,26 @@ class PinnedResolver:
         self.book = book
 
     @classmethod
-    def from_crawler(cls, crawler: Any, reactor: Any) -> PinnedResolver:
+    def from_crawler(cls, crawler: Crawler, reactor: Any) -> PinnedResolver:
         return cls(reactor, address_book(crawler.settings))
 
     def install_on_reactor(self) -> None:
         self.reactor.installNameResolver(self)
 
-    def resolveHostName(  # noqa: N802 (Twisted's interface)
+    def resolveHostName(  # Twisted's interface: its names
         self,
-        resolutionReceiver: IResolutionReceiver,  # noqa: N803
-        hostName: str,  # noqa: N803
-        portNumber: int = 0,  # noqa: N803
-        addressTypes: Any = None,  # noqa: N803
-        transportSemantics: str = "TCP",  # noqa: N803
+        resolutionReceiver: IResolutionReceiver,
+        hostName: str,
+        portNumber: int = 0,
+        addressTypes: Any = None,
+        transportSemantics: str = "TCP",
     ) -> IHostResolution:
         resolution = _Resolution(hostName)
-        resolutionReceiver.resolutionBegan(resolution)
+        resolutionReceiver.resolutionBegan(resolution)  # type: ignore[call-arg,misc]  # zope: opaque to mypy
         known = self.book.cached(hostName)
         if known is not None:
             _deliver(resolutionReceiver, known, portNumber)
-            return resolution
+            return resolution  # type: ignore[return-value]  # implements IHostResolution (zope)
 
         def public_only(addresses: list[IPAddress]) -> None:
             unchecked = [a for a in addresses if address_problem(a) is not None]
@@ -137,12 +139,12 @@ class PinnedResolver:
             _deliver(resolutionReceiver, [a for a in addresses if address_problem(a) is None], portNumber)
 
         d = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), self.book.lookup, hostName)
-        d.addCallbacks(public_only, lambda _: resolutionReceiver.resolutionComplete())
-        return resolution
+        d.addCallbacks(public_only, lambda _: resolutionReceiver.resolutionComplete())  # type: ignore[misc]
+        return resolution  # type: ignore[return-value]
 
 
 def _deliver(receiver: IResolutionReceiver, addresses: list[IPAddress], port: int) -> None:
     for address in addresses:
         kind = IPv6Address if address.version == 6 else IPv4Address
-        receiver.addressResolved(kind("TCP", str(address), port))
-    receiver.resolutionComplete()
+        receiver.addressResolved(kind("TCP", str(address), port))  # type: ignore[call-arg,misc]  # zope
+    receiver.resolutionComplete()  # type: ignore[misc]

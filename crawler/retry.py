@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -47,7 +48,8 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
 
 async def _sleep(seconds: float) -> None:
     d: defer.Deferred[None] = defer.Deferred()
-    call = reactor.callLater(seconds, d.callback, None)  # type: ignore[attr-defined]
+    # an IDelayedCall: zope interfaces are opaque to mypy (their methods take no self)
+    call: Any = reactor.callLater(seconds, d.callback, None)  # type: ignore[arg-type]
     try:
         await maybe_deferred_to_future(d)
     finally:
@@ -56,7 +58,7 @@ async def _sleep(seconds: float) -> None:
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
-    def __init__(self, settings):  # noqa: ANN001
+    def __init__(self, settings):
         super().__init__(settings)
         self.backoff = settings.getfloat("ADCLEAR_RETRY_BACKOFF", 1.0)
         self.backoff_max = settings.getfloat("ADCLEAR_RETRY_BACKOFF_MAX", 60.0)

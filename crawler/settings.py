@@ -1,10 +1,10 @@
 """Scrapy settings for adclear's crawler; per-site values (delay, concurrency, page limit) come from seeds.yml.
 
 ``adclear crawl`` and ``scrapy crawl SITE`` both use this module. The adclear-specific settings are
-prefixed ``ADCLEAR_`` and documented in docs/operations.md.
+prefixed ``ADCLEAR_`` and documented in docs/operations.md. These are defaults only: ``adclear crawl`` sets
+the database, seeds.yml, the rule packs and what its environment says (``adclear.config``) on top;
+``scrapy crawl SITE -s NAME=VALUE`` sets any of them.
 """
-
-import os
 
 BOT_NAME = "adclear"
 
@@ -14,10 +14,10 @@ NEWSPIDER_MODULE = "crawler.spiders"
 SPIDER_LOADER_CLASS = "crawler.spiderloader.SeedsSpiderLoader"
 
 # Where adclear keeps its data (the WARC files go beside the database, in warc/).
-ADCLEAR_DB = os.environ.get("ADCLEAR_DB", "data/adclear.db")
-ADCLEAR_SEEDS = os.environ.get("ADCLEAR_SEEDS", "seeds.yml")
+ADCLEAR_DB = "data/adclear.db"
+ADCLEAR_SEEDS = "seeds.yml"
 # Rule packs of the classifier; empty means the bundled classifier/rules.
-ADCLEAR_RULES = os.environ.get("ADCLEAR_RULES", "")
+ADCLEAR_RULES = ""
 
 # Politeness. The User-Agent is completed with the operator's name and contact from seeds.yml.
 # Disk queues and seen requests under JOBDIR that survive a full disk (crawler/jobdir.py)
@@ -60,10 +60,10 @@ TELNETCONSOLE_ENABLED = False
 # Names are resolved once, by the resolver the network policy checked (crawler/resolver.py): Twisted connects
 # to the addresses that were checked. ADCLEAR_RESOLVER: an import path to a function host -> [addresses].
 TWISTED_DNS_RESOLVER = "crawler.resolver.PinnedResolver"
-ADCLEAR_RESOLVER = os.environ.get("ADCLEAR_RESOLVER", "crawler.resolver.system_resolve")
+ADCLEAR_RESOLVER = "crawler.resolver.system_resolve"
 
 # The asyncio reactor (Scrapy's default): scrapy-playwright needs it, and another one fails every download
-# while exiting 0 (FINDINGS.md, trap 4).
+# while exiting 0.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 DOWNLOADER_MIDDLEWARES = {
@@ -86,6 +86,7 @@ EXTENSIONS = {
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.CleanTextPipeline": 100,
+    "crawler.pipelines.ClassifyPipeline": 500,
     "crawler.pipelines.StorePipeline": 800,
 }
 
@@ -98,9 +99,9 @@ REMOTE_CONTROL_ENABLED = False
 
 # Chromium, for sites of kind `social` (rendered through scrapy-playwright; crawler/browser.py sets the
 # PLAYWRIGHT_* settings from these for those spiders only). Debian's package; never `playwright install`.
-ADCLEAR_CHROMIUM = os.environ.get("ADCLEAR_CHROMIUM", "/usr/bin/chromium")
-ADCLEAR_CHROMIUM_ARGS = os.environ.get("ADCLEAR_CHROMIUM_ARGS", "").split()  # added to crawler.browser.LAUNCH_ARGS
-ADCLEAR_BROWSER_CONTEXTS = int(os.environ.get("ADCLEAR_BROWSER_CONTEXTS", "1"))  # PLAYWRIGHT_MAX_CONTEXTS
-ADCLEAR_BROWSER_PAGES = int(os.environ.get("ADCLEAR_BROWSER_PAGES", "4"))  # pages open at once per context
-ADCLEAR_BROWSER_PAGE_USES = int(os.environ.get("ADCLEAR_BROWSER_PAGE_USES", "10"))  # then a page is closed
-ADCLEAR_BROWSER_MEMORY_MB = int(os.environ.get("ADCLEAR_BROWSER_MEMORY_MB", "3072"))  # crawler + browser; then stop
+ADCLEAR_CHROMIUM = "/usr/bin/chromium"
+ADCLEAR_CHROMIUM_ARGS: list[str] = []  # added to crawler.browser.LAUNCH_ARGS
+ADCLEAR_BROWSER_CONTEXTS = 1  # PLAYWRIGHT_MAX_CONTEXTS
+ADCLEAR_BROWSER_PAGES = 4  # pages open at once per context
+ADCLEAR_BROWSER_PAGE_USES = 10  # then a page is closed
+ADCLEAR_BROWSER_MEMORY_MB = 3072  # crawler + browser; then stop

@@ -6,23 +6,26 @@ validate stops Scrapy with the same one-line message as ``adclear`` gives, and n
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
 
 from scrapy import Request, Spider
 from scrapy.settings import BaseSettings
 
-from adclear.errors import AdclearError
-from adclear.seeds import Seeds, load_seeds
+from core.errors import AdclearError
+from core.seeds import Operator, Seeds, Site, load_seeds
+from crawler.spiders.classifieds import ClassifiedsSpider
+from crawler.spiders.social import SocialSpider
 
 __all__ = ["SeedsSpiderLoader", "spider_class"]
 
 
-def spider_class(site: Any, operator: Any) -> type[Spider]:
+def spider_class(site: Site, operator: Operator) -> type[Spider]:
     """The spider class for one site of seeds.yml."""
-    from crawler.spiders.classifieds import ClassifiedsSpider
-    from crawler.spiders.social import SocialSpider
-
-    kinds: dict[str, Any] = {"classifieds": ClassifiedsSpider, "forum": ClassifiedsSpider, "social": SocialSpider}
+    kinds: dict[str, type[ClassifiedsSpider]] = {
+        "classifieds": ClassifiedsSpider,
+        "forum": ClassifiedsSpider,
+        "social": SocialSpider,
+    }
     base = kinds.get(site.kind)
     if base is None:
         raise AdclearError(f"site {site.name}: no spider for kind '{site.kind}' yet")
@@ -56,8 +59,8 @@ class SeedsSpiderLoader:
                     raise SystemExit(f"Error: {e}") from None
         raise KeyError(f"Spider not found: {spider_name} (sites in seeds.yml: {', '.join(self.list())})")
 
-    def list(self) -> list[str]:
+    def list(self) -> builtins.list[str]:
         return [site.name for site in self.seeds.sites]
 
-    def find_by_request(self, request: Request) -> list[str]:
+    def find_by_request(self, request: Request) -> builtins.list[str]:
         return [site.name for site in self.seeds.sites if site.allows(request.url)]

@@ -1,8 +1,9 @@
 """The crawler's writes to the database: runs, pages, errors, ads, their versions, sightings and evidence.
 
-An ad is identified by its ``ad_key`` (its canonical URL; page URL + text hash for an ad slot). Saving an ad
-is one unit: the ad, its version, its sighting and its evidence land together or not at all, so a crawl
-killed at any point leaves nothing half-written.
+An ad is identified by its ``ad_key`` (its canonical URL; page URL + text hash for an ad slot: ``core.ads``).
+Saving an ad is one unit: the ad, its version, its sighting, its evidence and contacts, and for a new or
+changed ad its fingerprint and verdict (``core.fingerprints``, ``core.verdicts``) land together or not at all,
+so a crawl killed at any point leaves nothing half-written.
 
 Group commit (``group_seconds`` > 0, what the crawl uses): the writes of a crawl (pages, errors, ads) go into
 one open transaction that is committed every ``group_seconds`` (and when the run ends), each write in its own
@@ -15,7 +16,6 @@ write lock at most that long (busy timeout 30 s).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import socket
@@ -26,27 +26,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from adclear.db import connect, immediate
-from adclear.errors import CrawlFailed
-from adclear.neardup import fingerprint_ad
-from adclear.seeds import Site
-from adclear.timeutil import now_utc
-from adclear.verdicts import ad_text, store_verdict
 from classifier.contacts import extract_contacts
+from core.ads import content_hash
+from core.db import connect, immediate
+from core.errors import CrawlFailed
+from core.fingerprints import fingerprint_ad
+from core.seeds import Site
+from core.timeutil import now_utc
+from core.verdicts import store_verdict
 from crawler.items import AdItem, PageRef, ResourceRef
 
-__all__ = ["CrawlStore", "SaveResult", "content_hash"]
+__all__ = ["MAX_ERROR_MESSAGE", "CrawlStore", "SaveResult", "content_hash"]
 
 Change = Literal["new", "same", "changed", "repeat"]
 # crawl_errors kinds that record what the crawler chose not to do, not what failed
 # outcomes, not failures: robots.txt refusals and what the network policy refused (crawler/netpolicy.py)
 NOT_ERRORS = "('robots', 'offsite', 'blocked')"
-
-
-def content_hash(title: str, body: str, contact: str) -> str:
-    """What decides whether an ad changed: its text with whitespace collapsed."""
-    text = "\x1f".join(" ".join(part.split()) for part in (title, body, contact))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+MAX_ERROR_MESSAGE = 2000  # characters of an error message kept in crawl_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +189,7 @@ class CrawlStore:
                 "INSERT INTO crawl_runs (site, spider, started_at, owner) VALUES (?, ?, ?, ?)",
                 [site, spider, now_utc(), f"{host}:{os.getpid()}"],
             )
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)
 
     def finish_run(
         self, run_id: int, *, status: str, reason: str, pages: int, stats: dict, warc_file: str | None
@@ -279,61 +275,22 @@ class CrawlStore:
                        warc_file, warc_offset, warc_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [run_id, url, status, fetched_at, content_type, length, sha256, warc_file, warc_offset, warc_length],
             )
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)
 
     def record_error(self, run_id: int, *, url: str, kind: str, message: str) -> None:
         with self._write():
             self.db.execute(
                 "INSERT INTO crawl_errors (run_id, at, url, kind, message) VALUES (?, ?, ?, ?, ?)",
-                [run_id, now_utc(), url, kind, message[:2000]],
+                [run_id, now_utc(), url, kind, message[:MAX_ERROR_MESSAGE]],
             )
 
     # ---- ads -----------------------------------------------------------------------------------------
-    def save_ad(
-        self, item: AdItem, run_id: int, verdict: Any = None, fingerprint: dict[str, Any] | None = None
-    ) -> SaveResult:
-        """Store the ad; a new or changed ad also gets ``verdict`` (a ``classifier.Verdict``) and its queue item,
-        and its fingerprint (``fingerprint``: the record if the caller made it while classifying)."""
-        chash = content_hash(item.title, item.body, item.contact)
-        key = item.url
-        if item.in_slot:
-            key = f"{item.url}#{chash[:16]}"
+    def save_ad(self, item: AdItem, run_id: int) -> SaveResult:
+        """Store the ad (``item.set_text`` made its key and content hash); a new or changed ad also gets its
+        version, evidence, contacts, fingerprint, and its verdict (``item.verdict``) with the queue item."""
         now = now_utc()
         with self._write():
-            row = self.db.execute("SELECT id, content_hash FROM ads WHERE ad_key = ?", [key]).fetchone()
-            if row is None:
-                cursor = self.db.execute(
-                    """INSERT INTO ads (ad_key, url, site, platform, title, body, contact, author, posted_at,
-                           content_hash, first_seen, last_seen, last_fetched)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [
-                        key,
-                        item.url,
-                        item.site,
-                        item.platform,
-                        item.title,
-                        item.body,
-                        item.contact,
-                        item.author,
-                        item.posted_at,
-                        chash,
-                        now,
-                        now,
-                        now,
-                    ],
-                )
-                ad_id, change = int(cursor.lastrowid), "new"
-            else:
-                ad_id = int(row[0])
-                change = "same" if row[1] == chash else "changed"
-                if change == "changed":
-                    self.db.execute(
-                        """UPDATE ads SET title = ?, body = ?, contact = ?, author = ?, posted_at = ?,
-                               content_hash = ?, last_seen = ?, last_fetched = ? WHERE id = ?""",
-                        [item.title, item.body, item.contact, item.author, item.posted_at, chash, now, now, ad_id],
-                    )
-                else:
-                    self.db.execute("UPDATE ads SET last_seen = ?, last_fetched = ? WHERE id = ?", [now, now, ad_id])
+            ad_id, change = self._upsert_ad(item, now)
             inserted = self.db.execute(
                 "INSERT OR IGNORE INTO sightings (ad_id, run_id, seen_at, change) VALUES (?, ?, ?, ?)",
                 [ad_id, run_id, now, change],
@@ -341,30 +298,52 @@ class CrawlStore:
             if not inserted:
                 return SaveResult(ad_id, "repeat")
             if change != "same":
-                self.db.execute(
-                    """INSERT OR IGNORE INTO ad_versions (ad_id, content_hash, title, body, contact, author,
-                           posted_at, first_seen, page_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [
-                        ad_id,
-                        chash,
-                        item.title,
-                        item.body,
-                        item.contact,
-                        item.author,
-                        item.posted_at,
-                        now,
-                        item.page.page_id if item.page else None,
-                    ],
-                )
+                self._add_version(ad_id, item, now)
                 if item.page is not None:
                     self._add_evidence(ad_id, item.page)
                 if item.screenshot is not None:
                     self._add_screenshot(ad_id, item.screenshot, item.page)
                 self._add_contacts(ad_id, item, now)
-                fingerprint_ad(self.db, ad_id, item.title, item.body, item.contact, chash, fingerprint)
-                if verdict is not None:
-                    store_verdict(self.db, ad_id, chash, verdict)
+                fingerprint = item.verdict.fingerprint if item.verdict is not None else None
+                fingerprint_ad(self.db, ad_id, item.title, item.body, item.contact, item.content_hash, fingerprint)
+                if item.verdict is not None:
+                    store_verdict(self.db, ad_id, item.content_hash, item.verdict)
         return SaveResult(ad_id, change)
+
+    def _upsert_ad(self, item: AdItem, now: str) -> tuple[int, Change]:
+        """The ad's row, new or brought up to date; (its id, "new", "same" or "changed")."""
+        row = self.db.execute("SELECT id, content_hash FROM ads WHERE ad_key = ?", [item.key]).fetchone()
+        if row is None:
+            cursor = self.db.execute(
+                """INSERT INTO ads (ad_key, url, site, platform, title, body, contact, author, posted_at,
+                       content_hash, first_seen, last_seen, last_fetched)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    *(item.key, item.url, item.site, item.platform, item.title, item.body, item.contact),
+                    *(item.author, item.posted_at, item.content_hash, now, now, now),
+                ],
+            )
+            return int(cursor.lastrowid or 0), "new"
+        ad_id = int(row[0])
+        if row[1] == item.content_hash:
+            self.db.execute("UPDATE ads SET last_seen = ?, last_fetched = ? WHERE id = ?", [now, now, ad_id])
+            return ad_id, "same"
+        self.db.execute(
+            """UPDATE ads SET title = ?, body = ?, contact = ?, author = ?, posted_at = ?,
+                   content_hash = ?, last_seen = ?, last_fetched = ? WHERE id = ?""",
+            [item.title, item.body, item.contact, item.author, item.posted_at, item.content_hash, now, now, ad_id],
+        )
+        return ad_id, "changed"
+
+    def _add_version(self, ad_id: int, item: AdItem, now: str) -> None:
+        self.db.execute(
+            """INSERT OR IGNORE INTO ad_versions (ad_id, content_hash, title, body, contact, author,
+                   posted_at, first_seen, page_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                *(ad_id, item.content_hash, item.title, item.body, item.contact, item.author, item.posted_at, now),
+                item.page.page_id if item.page else None,
+            ],
+        )
 
     def fetched_since(self, ad_key: str, since: str) -> int | None:
         """The id of the ad at ``ad_key`` if its page was fetched at or after ``since``."""
@@ -385,7 +364,7 @@ class CrawlStore:
 
     def _add_contacts(self, ad_id: int, item: AdItem, now: str) -> None:
         # the parts the classifier read, so that their normalisation is reused (classifier.normalize's cache)
-        for c in extract_contacts(*ad_text(item.title, item.body, item.contact)):
+        for c in extract_contacts(item.title, item.text):
             self.db.execute(
                 "INSERT OR IGNORE INTO contacts (ad_id, kind, value, matched, first_seen) VALUES (?, ?, ?, ?, ?)",
                 [ad_id, c.kind, c.value, c.matched, now],
@@ -393,10 +372,8 @@ class CrawlStore:
 
     def known_content(self, item: AdItem) -> bool:
         """Whether the ad is stored with this very content (so it need not be classified again)."""
-        chash = content_hash(item.title, item.body, item.contact)
-        key = f"{item.url}#{chash[:16]}" if item.in_slot else item.url
-        row = self.db.execute("SELECT content_hash FROM ads WHERE ad_key = ?", [key]).fetchone()
-        return row is not None and row[0] == chash
+        row = self.db.execute("SELECT content_hash FROM ads WHERE ad_key = ?", [item.key]).fetchone()
+        return row is not None and row[0] == item.content_hash
 
     def _add_evidence(self, ad_id: int, page: PageRef) -> None:
         self.db.execute(

@@ -3,7 +3,8 @@
 Records are gzip-compressed one by one, so each can be read back from its offset alone
 (``read_record(path, offset)``). Payload digests in the WARC are SHA-256 (``sha256:BASE32``) and the database
 keeps the same digest in hex. Pages are stored as the crawler saw them after HTTP decompression: the
-``Content-Encoding`` header is dropped and ``Content-Length`` set to the stored length.
+``Content-Encoding`` header is dropped and ``Content-Length`` set to the stored length. Reading a record
+back is ``core.warc.read_record``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from warcio.archiveiterator import ArchiveIterator  # noqa: F401 (re-exported for readers)
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
-__all__ = ["ArchivedRecord", "RunArchive", "read_record"]
+__all__ = ["ArchivedRecord", "RunArchive"]
 
 _HOP_HEADERS = {"content-encoding", "transfer-encoding", "content-length", "connection"}
 
@@ -46,14 +46,14 @@ class RunArchive:
         self.relpath = relpath
         path = data_dir / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: BinaryIO = open(path, "ab")  # noqa: SIM115 (closed in close())
+        self._fh: BinaryIO = open(path, "ab")  # closed in close()
         self._writer = _Sha256WARCWriter(self._fh, gzip=True)
         info = {"software": software, "format": "WARC File Format 1.1"}
         if operator:
             info["operator"] = operator
         self._write(self._writer.create_warcinfo_record(path.name, info))
 
-    def _write(self, record) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    def _write(self, record) -> tuple[int, int]:
         offset = self._fh.tell()
         try:
             self._writer.write_record(record)
@@ -124,13 +124,3 @@ class RunArchive:
 def _warc_date(iso: str) -> str:
     # stored times are ISO 8601 UTC with an offset; WARC wants ...Z
     return iso.replace("+00:00", "Z")
-
-
-def read_record(path: Path, offset: int) -> tuple[dict[str, str], bytes]:
-    """The WARC headers and the payload of the record at ``offset`` (HTTP headers stripped)."""
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        for record in ArchiveIterator(fh):
-            headers = dict(record.rec_headers.headers)
-            return headers, record.content_stream().read()
-    raise ValueError(f"no WARC record at offset {offset} of {path}")

@@ -71,10 +71,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: DemoServer
     server_version = "adclear-demo/1"
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self._answer(with_body=True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._answer(with_body=False)
 
     def _answer(self, *, with_body: bool) -> None:

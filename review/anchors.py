@@ -6,11 +6,12 @@ head kept elsewhere shows it. After every decision batch and every export, ``rec
 
     SEQ:HASH<TAB>TIME (UTC)<TAB>WHY
 
-(opened with O_APPEND, flushed to disk), and, when ``$ADCLEAR_ANCHOR_URL`` names a webhook, POSTs the same as
-JSON there (``{"database", "seq", "hash", "at", "why"}``), so that a copy lives on another machine.
-``latest`` reads the highest head recorded (lines of concurrent writers may land out of order).
-``review.ledger.verify`` checks the chain against it; ``review.ledger.append`` refuses to extend a chain that
-ends before it.
+(opened with O_APPEND, flushed to disk), and, when the settings name a webhook (``ReviewSettings.anchor_url``,
+``$ADCLEAR_ANCHOR_URL`` on the command line), POSTs the same as JSON there (``{"database", "seq", "hash",
+"at", "why"}``), so that a copy lives on another machine. ``review.ledger.anchor`` is how the rest of adclear
+records the current head; ``latest`` reads the highest head recorded (lines of concurrent writers may land out
+of order). ``review.ledger.verify`` checks the chain against it; ``review.ledger.check_before_append`` refuses
+to extend a chain that ends before it.
 
 Anchoring happens after the decision committed, so it never undoes one: a file or webhook that cannot be written
 is logged as a warning (``adclear.anchors``), and the next batch writes a newer head.
@@ -28,13 +29,11 @@ from pathlib import Path
 
 import sqlite_utils
 
-from adclear.db import database_path
-from adclear.timeutil import now_utc
+from core.db import database_path
 
-__all__ = ["SUFFIX", "Anchor", "anchor_path", "latest", "record"]
+__all__ = ["SUFFIX", "Anchor", "anchor_path", "keep", "latest"]
 
 SUFFIX = ".anchors"
-URL_ENV = "ADCLEAR_ANCHOR_URL"
 TIMEOUT_SECONDS = 5.0
 _TAIL_BYTES = 16 * 1024  # the newest lines; out-of-order writers are never far apart
 log = logging.getLogger("adclear.anchors")
@@ -83,16 +82,9 @@ def latest(db: sqlite_utils.Database) -> Anchor | None:
     return max(found, key=lambda a: a.seq, default=None)
 
 
-def record(db: sqlite_utils.Database, why: str) -> Anchor | None:
-    """Append the ledger's current head to the anchor file (and the webhook); None for an empty ledger."""
-    from review.ledger import head
-
-    path = database_path(db)
-    current = head(db)
-    if path is None or current is None:
-        return None
-    anchor = Anchor(current.seq, current.hash, now_utc(), why)
-    target = anchor_path(path)
+def keep(db_path: Path, anchor: Anchor, url: str = "") -> None:
+    """Append ``anchor`` to the database's anchor file, and POST it to ``url`` (a webhook) if one is given."""
+    target = anchor_path(db_path)
     try:
         fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -102,12 +94,11 @@ def record(db: sqlite_utils.Database, why: str) -> Anchor | None:
             os.close(fd)
     except OSError as e:
         log.warning("could not write the ledger anchor %s to %s: %s", f"{anchor.seq}:{anchor.hash}", target, e)
-    url = os.environ.get(URL_ENV, "").strip()
+    url = url.strip()
     if url.startswith(("http://", "https://")):
-        _send(url, path, anchor)
+        _send(url, db_path, anchor)
     elif url:
-        log.warning("%s must be an http(s) URL, not %r: the anchor was not sent", URL_ENV, url)
-    return anchor
+        log.warning("the anchor webhook must be an http(s) URL, not %r: the anchor was not sent", url)
 
 
 def _send(url: str, db_path: Path, anchor: Anchor) -> None:
@@ -117,7 +108,7 @@ def _send(url: str, db_path: Path, anchor: Anchor) -> None:
     ).encode("utf-8")
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as answer:  # noqa: S310 (the operator's URL)
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as answer:  # the operator's URL
             answer.read(1024)
     except (OSError, ValueError, urllib.error.URLError) as e:
         log.warning("could not send the ledger anchor %s:%s to %s: %s", anchor.seq, anchor.hash, url, e)

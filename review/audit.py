@@ -1,4 +1,7 @@
-"""The audit log: every login, claim, decision, export and setting change, with who, when and from where."""
+"""The audit log: every login, claim, decision, export and setting change, with who, when and from where.
+
+``record`` appends (inside the caller's transaction); ``page`` is the log as the web app pages through it.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,15 @@ from typing import Any
 
 import sqlite_utils
 
-from adclear.timeutil import now_utc
+from core.timeutil import local, now_utc
 
-__all__ = ["entries", "record"]
+__all__ = ["ACTIONS", "page", "record"]
+
+# The kinds of entry, for the web app's filter.
+ACTIONS = (
+    "login", "login_failed", "login_locked", "logout", "claim", "release", "confirm", "reject",
+    "escalate", "resolve_escalation", "return_escalation", "export", "user_add", "user_disable",
+)  # fmt: skip
 
 
 def record(
@@ -28,9 +37,41 @@ def record(
     )
 
 
-def entries(db: sqlite_utils.Database, *, limit: int = 100) -> list[dict[str, Any]]:
+def page(
+    db: sqlite_utils.Database,
+    *,
+    actor: str = "",
+    action: str = "",
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Audit entries, newest first, optionally for one actor or action, before an entry id (paging)."""
+    clauses: list[str] = ["1"]
+    args: list[Any] = []
+    if actor:
+        clauses.append("actor = ?")
+        args.append(actor)
+    if action:
+        clauses.append("action = ?")
+        args.append(action)
+    if before_id is not None:
+        clauses.append("id < ?")
+        args.append(before_id)
     rows = db.execute(
-        "SELECT id, at, actor, action, target, detail, address FROM audit_log ORDER BY id DESC LIMIT ?", [limit]
+        f"SELECT id, at, actor, action, target, detail, address FROM audit_log WHERE {' AND '.join(clauses)} "
+        "ORDER BY id DESC LIMIT ?",
+        [*args, limit],
     ).fetchall()
-    keys = ("id", "at", "actor", "action", "target", "detail", "address")
-    return [dict(zip(keys, r, strict=True)) | {"detail": json.loads(r[5])} for r in rows]
+    return [
+        {
+            "id": r[0],
+            "at": local(r[1], "%Y-%m-%d %H:%M:%S"),
+            "actor": r[2],
+            "action": r[3],
+            "target": r[4],
+            "ad_id": int(r[4][3:]) if r[4].startswith("ad:") and r[4][3:].isdigit() else None,
+            "detail": json.loads(r[5]),
+            "address": r[6],
+        }
+        for r in rows
+    ]

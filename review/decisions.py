@@ -3,23 +3,30 @@
 One decision is one ``BEGIN IMMEDIATE`` transaction: the checks, the decision row, its ledger entries
 (``confirmed`` + ``takedown_requested``, or ``rejected``), the queue item and the audit log land together or
 not at all. Two reviewers clicking at once: the second one finds the ad decided and gets ``AlreadyDecided``.
+After it commits, the ledger head is anchored outside the database and the decided ads' near-duplicates are
+classified again (``core.reclassify.follow_decisions``), as the ``ReviewSettings`` passed in say.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
-from adclear.db import immediate
-from adclear.errors import AlreadyDecided, HeldByOther, InvalidChoice, UnknownAd
-from adclear.timeutil import local, now_utc
-from review import anchors, audit, ledger
+from classifier import taxonomy
+from core.classifiers import classifier_for
+from core.db import immediate
+from core.errors import AlreadyDecided, HeldByOther, InvalidChoice, UnknownAd
+from core.reclassify import follow_decisions
+from core.timeutil import local, now_utc
+from core.verdicts import QUEUED_LABELS, STATUS_OF_LABEL, current_verdict
+from review import audit, ledger
 from review.queue import holder
+from review.settings import ReviewSettings
 
 __all__ = [
     "TAKEDOWN_ACTIONS",
@@ -51,19 +58,13 @@ class Decision:
 
 
 @contextlib.contextmanager
-def _batch(db: sqlite_utils.Database) -> Iterator[None]:
+def _batch(db: sqlite_utils.Database, settings: ReviewSettings | None) -> Iterator[None]:
     """One decision batch: a write transaction on a ledger that passes its check, then its head anchored outside
-    the database (``review.anchors``)."""
+    the database (``review.ledger.anchor``)."""
     with immediate(db):
         ledger.check_before_append(db)
         yield
-    anchors.record(db, "decision")
-
-
-def _taxonomy():  # noqa: ANN202
-    from classifier import taxonomy
-
-    return taxonomy
+    ledger.anchor(db, "decision", settings)
 
 
 def suggested_legal_basis(hits: list[dict[str, Any]], category: str) -> str:
@@ -74,7 +75,7 @@ def suggested_legal_basis(hits: list[dict[str, Any]], category: str) -> str:
             if hit["legal_basis"] not in bases:
                 bases.append(hit["legal_basis"])
     if not bases:
-        bases.append(_taxonomy().CATEGORY_LEGAL_BASIS[category])
+        bases.append(taxonomy.CATEGORY_LEGAL_BASIS[category])
     if AD_BAN not in bases:
         bases.append(AD_BAN)
     return "；".join(bases)
@@ -105,12 +106,9 @@ def _check_open(db: sqlite_utils.Database, ad: dict[str, Any], reviewer: str) ->
 
 
 def _verdict(db: sqlite_utils.Database, ad_id: int) -> tuple[int | None, dict[str, Any]]:
-    row = db.execute(
-        "SELECT id, score, label, categories, hits FROM verdicts WHERE ad_id = ? ORDER BY id DESC LIMIT 1", [ad_id]
-    ).fetchone()
-    if row is None:
-        return None, {"hits": []}
-    return row[0], {"score": row[1], "label": row[2], "categories": json.loads(row[3]), "hits": json.loads(row[4])}
+    """(id, stored verdict) of the ad's current verdict; (None, no hits) for an ad never classified."""
+    verdict = current_verdict(db, ad_id)
+    return (verdict["id"], verdict) if verdict is not None else (None, {"hits": []})
 
 
 def _evidence(db: sqlite_utils.Database, ad_id: int) -> dict[str, Any]:
@@ -140,14 +138,8 @@ def _finish(
         "UPDATE queue SET state = 'decided', claimed_by = NULL, lease_until = NULL, updated_at = ? WHERE ad_id = ?",
         [now, ad_id],
     )
-    audit.record(
-        db,
-        actor=reviewer,
-        action=action,
-        target=f"ad:{ad_id}",
-        detail={"decision_id": decision_id, **detail},
-        address=address,
-    )
+    detail = {"decision_id": decision_id, **detail}
+    audit.record(db, actor=reviewer, action=action, target=f"ad:{ad_id}", detail=detail, address=address)
 
 
 def _excerpt(body: str, length: int = 120) -> str:
@@ -156,7 +148,6 @@ def _excerpt(body: str, length: int = 120) -> str:
 
 
 def _check_confirm(category: str, reason: str, action: str, reviewer: str) -> None:
-    taxonomy = _taxonomy()
     if category not in taxonomy.CATEGORIES:
         raise InvalidChoice(f"unknown category '{category}'; one of: {'、'.join(taxonomy.CATEGORIES)}")
     if action not in TAKEDOWN_ACTIONS:
@@ -167,7 +158,7 @@ def _check_confirm(category: str, reason: str, action: str, reviewer: str) -> No
 
 
 def _check_reject(reason: str, note: str, reviewer: str) -> None:
-    reasons = _taxonomy().REJECT_REASONS
+    reasons = taxonomy.REJECT_REASONS
     if reason not in reasons:
         raise InvalidChoice(f"unknown reason '{reason}'; one of: {'、'.join(reasons)}")
     if reason == "其他" and not note.strip():
@@ -179,73 +170,52 @@ def _verdict_summary(verdict: dict[str, Any]) -> dict[str, Any]:
     return {k: verdict.get(k) for k in ("score", "label")} | {"rules": sorted({h["rule_id"] for h in verdict["hits"]})}
 
 
-def _confirm_one(
-    db: sqlite_utils.Database,
-    ad: dict[str, Any],
-    *,
-    reviewer: str,
-    category: str,
-    reason: str,
-    legal_basis: str | None,
-    action: str,
-    note: str,
-    address: str,
-    cluster: int | None,
-) -> Decision:
+@dataclass(frozen=True, slots=True)
+class _Confirmation:
+    """What a reviewer says when confirming (checked by ``_check_confirm``)."""
+
+    reviewer: str
+    category: str
+    reason: str
+    legal_basis: str | None
+    action: str
+    note: str
+    address: str
+
+
+def _confirm_one(db: sqlite_utils.Database, ad: dict[str, Any], c: _Confirmation, cluster: int | None) -> Decision:
     """Inside the caller's BEGIN IMMEDIATE: the decision, its two ledger entries, the queue, the audit log."""
     ad_id = ad["id"]
     verdict_id, verdict = _verdict(db, ad_id)
-    basis = (
-        legal_basis.strip() if legal_basis and legal_basis.strip() else suggested_legal_basis(verdict["hits"], category)
-    )
+    given = (c.legal_basis or "").strip()
+    basis = given or suggested_legal_basis(verdict["hits"], c.category)
+    reason, note = c.reason.strip(), c.note.strip()
     common = {
         "url": ad["url"],
         "platform": ad["platform"],
         "site": ad["site"],
-        "category": category,
+        "category": c.category,
         "legal_basis": basis,
         **_evidence(db, ad_id),
     }
     extra = {"cluster_id": cluster} if cluster is not None else {}
+    details = {"title": ad["title"], "excerpt": _excerpt(ad["body"]), "reason": reason, "note": note}
+    record = {"content_hash": ad["content_hash"], "verdict": _verdict_summary(verdict), **extra}
     confirmed = ledger.append(
-        db,
-        actor=reviewer,
-        action="confirmed",
-        ad_id=ad_id,
-        payload={
-            **common,
-            "title": ad["title"],
-            "excerpt": _excerpt(ad["body"]),
-            "reason": reason.strip(),
-            "note": note.strip(),
-            "content_hash": ad["content_hash"],
-            "verdict": _verdict_summary(verdict),
-            **extra,
-        },
+        db, actor=c.reviewer, action="confirmed", ad_id=ad_id, payload={**common, **details, **record}
     )
     takedown = ledger.append(
         db,
-        actor=reviewer,
+        actor=c.reviewer,
         action="takedown_requested",
         ad_id=ad_id,
-        payload={**common, "takedown_action": action, "confirmed_seq": confirmed.seq},
+        payload={**common, "takedown_action": c.action, "confirmed_seq": confirmed.seq},
     )
-    decision_id = _insert(
-        db, ad_id, reviewer, "confirmed", category, reason.strip(), basis, note.strip(), verdict_id, confirmed.seq
-    )
-    _finish(
-        db,
-        ad_id,
-        "confirmed",
-        reviewer,
-        "confirm",
-        decision_id,
-        {"category": category, "ledger": [confirmed.seq, takedown.seq], **extra},
-        address,
-    )
-    return Decision(
-        decision_id, ad_id, "confirmed", reviewer, category, reason.strip(), basis, (confirmed.seq, takedown.seq)
-    )
+    seqs = (confirmed.seq, takedown.seq)
+    decision_id = _insert(db, ad_id, c.reviewer, "confirmed", c.category, reason, basis, note, verdict_id, seqs[0])
+    detail = {"category": c.category, "ledger": list(seqs), **extra}
+    _finish(db, ad_id, "confirmed", c.reviewer, "confirm", decision_id, detail, c.address)
+    return Decision(decision_id, ad_id, "confirmed", c.reviewer, c.category, reason, basis, seqs)
 
 
 def _reject_one(
@@ -261,35 +231,19 @@ def _reject_one(
     ad_id = ad["id"]
     verdict_id, verdict = _verdict(db, ad_id)
     extra = {"cluster_id": cluster} if cluster is not None else {}
-    rejected = ledger.append(
-        db,
-        actor=reviewer,
-        action="rejected",
-        ad_id=ad_id,
-        payload={
-            "url": ad["url"],
-            "platform": ad["platform"],
-            "site": ad["site"],
-            "title": ad["title"],
-            "reason": reason,
-            "note": note.strip(),
-            "content_hash": ad["content_hash"],
-            "verdict": _verdict_summary(verdict),
-            **_evidence(db, ad_id),
-            **extra,
-        },
-    )
+    payload = {
+        **{k: ad[k] for k in ("url", "platform", "site", "title")},
+        "reason": reason,
+        "note": note.strip(),
+        "content_hash": ad["content_hash"],
+        "verdict": _verdict_summary(verdict),
+        **_evidence(db, ad_id),
+        **extra,
+    }
+    rejected = ledger.append(db, actor=reviewer, action="rejected", ad_id=ad_id, payload=payload)
     decision_id = _insert(db, ad_id, reviewer, "rejected", None, reason, "", note.strip(), verdict_id, rejected.seq)
-    _finish(
-        db,
-        ad_id,
-        "rejected",
-        reviewer,
-        "reject",
-        decision_id,
-        {"reason": reason, "ledger": [rejected.seq], **extra},
-        address,
-    )
+    detail = {"reason": reason, "ledger": [rejected.seq], **extra}
+    _finish(db, ad_id, "rejected", reviewer, "reject", decision_id, detail, address)
     return Decision(decision_id, ad_id, "rejected", reviewer, None, reason, "", (rejected.seq,))
 
 
@@ -304,38 +258,36 @@ def confirm(
     action: str = "通知删除",
     note: str = "",
     address: str = "cli",
+    settings: ReviewSettings | None = None,
 ) -> Decision:
     """Confirm the ad as illegal: a decision, a ``confirmed`` and a ``takedown_requested`` ledger entry."""
     _check_confirm(category, reason, action, reviewer)
-    with _batch(db):
+    choice = _Confirmation(reviewer, category, reason, legal_basis, action, note, address)
+    with _batch(db, settings):
         ad = _load_ad(db, ad_id)
         _check_open(db, ad, reviewer)
-        made = _confirm_one(
-            db,
-            ad,
-            reviewer=reviewer,
-            category=category,
-            reason=reason,
-            legal_basis=legal_basis,
-            action=action,
-            note=note,
-            address=address,
-            cluster=None,
-        )
-    _follow(db, [ad_id])
+        made = _confirm_one(db, ad, choice, None)
+    _follow(db, [ad_id], settings)
     return made
 
 
 def reject(
-    db: sqlite_utils.Database, ad_id: int, *, reviewer: str, reason: str, note: str = "", address: str = "cli"
+    db: sqlite_utils.Database,
+    ad_id: int,
+    *,
+    reviewer: str,
+    reason: str,
+    note: str = "",
+    address: str = "cli",
+    settings: ReviewSettings | None = None,
 ) -> Decision:
     """Reject the flag: a decision and a ``rejected`` ledger entry; the ad leaves the queue."""
     _check_reject(reason, note, reviewer)
-    with _batch(db):
+    with _batch(db, settings):
         ad = _load_ad(db, ad_id)
         _check_open(db, ad, reviewer)
         made = _reject_one(db, ad, reviewer=reviewer, reason=reason, note=note, address=address, cluster=None)
-    _follow(db, [ad_id])
+    _follow(db, [ad_id], settings)
     return made
 
 
@@ -374,51 +326,56 @@ def confirm_cluster(
     action: str = "通知删除",
     note: str = "",
     address: str = "cli",
+    settings: ReviewSettings | None = None,
 ) -> list[Decision]:
     """Confirm every undecided ad of a cluster of near-duplicates with one reason: one decision (and its ledger
     entries) per ad, all in one transaction."""
     _check_confirm(category, reason, action, reviewer)
-    with _batch(db):
+    choice = _Confirmation(reviewer, category, reason, legal_basis, action, note, address)
+    with _batch(db, settings):
         made = [
-            _confirm_one(
-                db,
-                ad,
-                reviewer=reviewer,
-                category=category,
-                reason=reason,
-                legal_basis=legal_basis,
-                action=action,
-                note=note,
-                address=address,
-                cluster=cluster_id,
-            )
-            for ad in _cluster_open_ads(db, cluster_id, "confirmed", reviewer)
+            _confirm_one(db, ad, choice, cluster_id) for ad in _cluster_open_ads(db, cluster_id, "confirmed", reviewer)
         ]
-    _follow(db, [d.ad_id for d in made])
+    _follow(db, [d.ad_id for d in made], settings)
     return made
 
 
 def reject_cluster(
-    db: sqlite_utils.Database, cluster_id: int, *, reviewer: str, reason: str, note: str = "", address: str = "cli"
+    db: sqlite_utils.Database,
+    cluster_id: int,
+    *,
+    reviewer: str,
+    reason: str,
+    note: str = "",
+    address: str = "cli",
+    settings: ReviewSettings | None = None,
 ) -> list[Decision]:
     """Reject every undecided ad of a cluster with one reason: one decision and ledger entry per ad."""
     _check_reject(reason, note, reviewer)
-    with _batch(db):
+    with _batch(db, settings):
         made = [
             _reject_one(db, ad, reviewer=reviewer, reason=reason, note=note, address=address, cluster=cluster_id)
             for ad in _cluster_open_ads(db, cluster_id, "rejected", reviewer)
         ]
-    _follow(db, [d.ad_id for d in made])
+    _follow(db, [d.ad_id for d in made], settings)
     return made
 
 
-def reverse(db: sqlite_utils.Database, ad_id: int, *, reviewer: str, reason: str, address: str = "cli") -> int:
+def reverse(
+    db: sqlite_utils.Database,
+    ad_id: int,
+    *,
+    reviewer: str,
+    reason: str,
+    address: str = "cli",
+    settings: ReviewSettings | None = None,
+) -> int:
     """Undo the ad's decision: a ``reversed`` ledger entry (the decision's entries stay), the ad back to review
     and out of the near-duplicate index it was in. Returns the ledger seq."""
     _check_reviewer(reviewer)
     if not reason.strip():
         raise InvalidChoice("a reversal needs a reason (--reason)")
-    with _batch(db):
+    with _batch(db, settings):
         ad = _load_ad(db, ad_id)
         row = db.execute(
             "SELECT id, decision, ledger_seq FROM decisions WHERE ad_id = ? AND reversed_seq IS NULL "
@@ -428,60 +385,38 @@ def reverse(db: sqlite_utils.Database, ad_id: int, *, reviewer: str, reason: str
         if row is None or ad["status"] not in ("confirmed", "rejected"):
             raise InvalidChoice(f"ad {ad_id} has no decision to reverse")
         decision_id, decision, decided_seq = row
-        entry = ledger.append(
-            db,
-            actor=reviewer,
-            action="reversed",
-            ad_id=ad_id,
-            payload={
-                "url": ad["url"],
-                "reversed": decision,
-                "decision_id": decision_id,
-                "decided_seq": decided_seq,
-                "reason": reason.strip(),
-            },
-        )
+        payload = {
+            "url": ad["url"],
+            "reversed": decision,
+            "decision_id": decision_id,
+            "decided_seq": decided_seq,
+            "reason": reason.strip(),
+        }
+        entry = ledger.append(db, actor=reviewer, action="reversed", ad_id=ad_id, payload=payload)
         db.execute("UPDATE decisions SET reversed_seq = ? WHERE id = ?", [entry.seq, decision_id])
-        label = db.execute("SELECT label FROM verdicts WHERE ad_id = ? ORDER BY id DESC LIMIT 1", [ad_id]).fetchone()
-        label = label[0] if label else "clear"
-        db.execute(
-            "UPDATE ads SET status = ? WHERE id = ?", [{"flag": "flagged", "watch": "watch"}.get(label, "clear"), ad_id]
-        )
-        db.execute(
-            "UPDATE queue SET state = ?, claimed_by = NULL, lease_until = NULL, updated_at = ? WHERE ad_id = ?",
-            ["pending" if label in ("flag", "watch") else "withdrawn", now_utc(), ad_id],
-        )
-        audit.record(
-            db,
-            actor=reviewer,
-            action="reverse",
-            target=f"ad:{ad_id}",
-            detail={"decision_id": decision_id, "reversed": decision, "ledger": [entry.seq]},
-            address=address,
-        )
-    _follow(db, [ad_id])
+        _reopen(db, ad_id)
+        detail = {"decision_id": decision_id, "reversed": decision, "ledger": [entry.seq]}
+        audit.record(db, actor=reviewer, action="reverse", target=f"ad:{ad_id}", detail=detail, address=address)
+    _follow(db, [ad_id], settings)
     return entry.seq
 
 
-def _follow(db: sqlite_utils.Database, ad_ids: list[int]) -> None:
+def _reopen(db: sqlite_utils.Database, ad_id: int) -> None:
+    """A reversed ad goes back to what its current verdict says: queued (flag, watch) or withdrawn (clear)."""
+    verdict = current_verdict(db, ad_id)
+    label = verdict["label"] if verdict else "clear"
+    db.execute("UPDATE ads SET status = ? WHERE id = ?", [STATUS_OF_LABEL[label], ad_id])
+    db.execute(
+        "UPDATE queue SET state = ?, claimed_by = NULL, lease_until = NULL, updated_at = ? WHERE ad_id = ?",
+        ["pending" if label in QUEUED_LABELS else "withdrawn", now_utc(), ad_id],
+    )
+
+
+def _follow(db: sqlite_utils.Database, ad_ids: list[int], settings: ReviewSettings | None) -> None:
     """Decided ads change their near-duplicates' verdicts; a failure here never undoes the decision."""
-    import logging
-    import os
-    from pathlib import Path
-
-    from adclear.neardup import follow_decision
-    from adclear.rules import classifier_for
-
     try:
-        rules = os.environ.get("ADCLEAR_RULES")
-        classifier = classifier_for(db, Path(rules) if rules else None)
-        seen_clusters: set[Any] = set()
-        for ad_id in ad_ids:
-            cluster = db.execute("SELECT cluster_id FROM ads WHERE id = ?", [ad_id]).fetchone()
-            if cluster and cluster[0] is not None and cluster[0] not in seen_clusters:
-                seen_clusters.add(cluster[0])
-                follow_decision(db, ad_id, classifier)
-    except Exception:  # noqa: BLE001 (logged; `adclear reclassify` repairs verdicts)
+        follow_decisions(db, ad_ids, classifier_for(db, (settings or ReviewSettings()).rules_dir))
+    except Exception:  # logged; `adclear reclassify` repairs verdicts
         logging.getLogger(__name__).exception("could not classify the near-duplicates of ads %s again", ad_ids)
 
 
@@ -502,7 +437,7 @@ def _insert(
                decided_at, ledger_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [ad_id, reviewer, decision, category, reason, basis, note, verdict_id, now_utc(), seq],
     )
-    return int(cursor.lastrowid)
+    return int(cursor.lastrowid or 0)
 
 
 def _check_reviewer(name: str) -> None:

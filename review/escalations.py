@@ -13,17 +13,14 @@ from typing import Any
 
 import sqlite_utils
 
-from adclear.db import immediate
-from adclear.errors import AlreadyDecided, HeldByOther, ReviewError, UnknownAd
-from adclear.timeutil import local, now_utc
+from core.db import immediate
+from core.errors import AlreadyDecided, EscalationError, HeldByOther, UnknownAd
+from core.timeutil import local, now_utc
 from review import audit, decisions, users
 from review.queue import holder
+from review.settings import ReviewSettings
 
 __all__ = ["Escalation", "EscalationError", "escalate", "for_ad", "listing", "open_for", "resolve", "send_back"]
-
-
-class EscalationError(ReviewError):
-    """An escalation that cannot be raised or resolved."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +79,7 @@ def escalate(db: sqlite_utils.Database, ad_id: int, *, reviewer: str, note: str,
             "INSERT INTO escalations (ad_id, raised_by, raised_at, note) VALUES (?, ?, ?, ?)",
             [ad_id, reviewer, now, note.strip()],
         )
-        esc_id = int(cursor.lastrowid)
+        esc_id = int(cursor.lastrowid or 0)
         db.execute(
             "UPDATE queue SET state = 'escalated', claimed_by = NULL, lease_until = NULL, updated_at = ? "
             "WHERE ad_id = ? AND state IN ('pending', 'claimed')",
@@ -166,15 +163,16 @@ def resolve(
     supervisor: str,
     decision: str,
     address: str,
+    settings: ReviewSettings | None = None,
     **choice: Any,
 ) -> decisions.Decision:
     """Decide the escalated ad (``decision`` confirm or reject, ``choice`` as ``review.decisions`` takes)."""
     _supervisor(db, supervisor)
     esc = _open(db, escalation_id)
     if decision == "confirm":
-        made = decisions.confirm(db, esc.ad_id, reviewer=supervisor, address=address, **choice)
+        made = decisions.confirm(db, esc.ad_id, reviewer=supervisor, address=address, settings=settings, **choice)
     elif decision == "reject":
-        made = decisions.reject(db, esc.ad_id, reviewer=supervisor, address=address, **choice)
+        made = decisions.reject(db, esc.ad_id, reviewer=supervisor, address=address, settings=settings, **choice)
     else:
         raise EscalationError(f"unknown decision '{decision}': confirm or reject")
     with immediate(db):

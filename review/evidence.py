@@ -1,8 +1,15 @@
-"""Write an ad's evidence back out of the WARC files: the archived page(s) and screenshot(s), with digests.
+"""Evidence: the archived page or screenshot that shows an ad was online, read back out of its WARC file.
 
-Each payload is checked against the SHA-256 recorded when it was archived; a mismatch is an error, never a
-silently different file. A ``SHA256SUMS`` file (``sha256sum -c`` reads it) and ``evidence.json`` (where each
-file came from) go beside the files.
+The database says where a record lies (``evidence``: the WARC file, relative to the database's directory, and
+the offset). ``payload`` is the one way to read it: a file name that points outside the data directory is
+refused before anything is opened, and a file that cannot be read is an ``EvidenceMissing`` naming it.
+
+- ``read``: the latest evidence of a kind, for display; its SHA-256 is recomputed (``Archived.intact``), so
+  that a reviewer sees whether the file still holds what was archived.
+- ``export_evidence``: all of an ad's evidence written out to files, each checked against the SHA-256 recorded
+  when it was archived (a mismatch is an error, never a silently different file), with a ``SHA256SUMS`` file
+  (``sha256sum -c`` reads it) and ``evidence.json`` (where each file came from).
+- ``check_sample``: ``adclear doctor``'s look at a random sample.
 """
 
 from __future__ import annotations
@@ -14,15 +21,68 @@ from pathlib import Path
 
 import sqlite_utils
 
-from adclear.errors import AdclearError, UnknownAd
+from core.errors import AdclearError, EvidenceMismatch, EvidenceMissing, UnknownAd
+from core.warc import read_record
 
-__all__ = ["EvidenceFile", "EvidenceMismatch", "export_evidence"]
+__all__ = ["Archived", "EvidenceFile", "check_sample", "export_evidence", "payload", "read"]
 
+KINDS = ("page", "screenshot")
 SUFFIX = {"page": ".html", "screenshot": ".png"}
 
 
-class EvidenceMismatch(AdclearError):
-    """An archived payload no longer matches the digest recorded for it."""
+def payload(data_dir: Path, warc_file: str, offset: int, what: str = "the evidence") -> bytes:
+    """The payload of the WARC record at ``warc_file`` (relative to ``data_dir``) and ``offset``; ``what`` it is,
+    for the messages."""
+    base = data_dir.resolve()
+    path = (base / warc_file).resolve()
+    if not path.is_relative_to(base):
+        raise EvidenceMissing(f"{what} points outside the data directory: {warc_file}")
+    if not path.exists():
+        raise EvidenceMissing(f"the WARC file {path} holding {what} is missing")
+    try:
+        _headers, data = read_record(path, offset)
+    except Exception as e:  # warcio and gzip raise their own on a damaged file
+        raise EvidenceMissing(f"cannot read {warc_file} at {offset}: {e}") from None
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class Archived:
+    kind: str
+    url: str
+    fetched_at: str
+    sha256: str  # as recorded at fetch time
+    payload: bytes
+    content_type: str  # as the site served it ('' when unknown)
+
+    @property
+    def intact(self) -> bool:
+        return hashlib.sha256(self.payload).hexdigest() == self.sha256
+
+    @property
+    def charset(self) -> str:
+        for part in self.content_type.split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value.strip().strip("\"'"):
+                return value.strip().strip("\"'").lower()
+        return ""
+
+
+def read(db: sqlite_utils.Database, data_dir: Path, ad_id: int, kind: str = "page") -> Archived:
+    """The ad's latest evidence of ``kind`` ('page' or 'screenshot'), read from its WARC file."""
+    if kind not in KINDS:
+        raise EvidenceMissing(f"unknown kind of evidence '{kind}'")
+    row = db.execute(
+        """SELECT e.url, e.fetched_at, e.sha256, e.warc_file, e.warc_offset, coalesce(p.content_type, '')
+           FROM evidence e LEFT JOIN pages p ON p.id = e.page_id
+           WHERE e.ad_id = ? AND e.kind = ? ORDER BY e.id DESC LIMIT 1""",
+        [ad_id, kind],
+    ).fetchone()
+    if row is None:
+        raise EvidenceMissing(f"ad {ad_id} has no {kind} evidence")
+    url, fetched_at, sha256, warc_file, offset, content_type = row
+    data = payload(data_dir, warc_file, offset, f"the {kind} of ad {ad_id}")
+    return Archived(kind, url, fetched_at, sha256, data, "image/png" if kind == "screenshot" else content_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +95,7 @@ class EvidenceFile:
 
 
 def export_evidence(db: sqlite_utils.Database, data_dir: Path, ad_id: int, out: Path) -> list[EvidenceFile]:
-    from crawler.warc import read_record
-
+    """Write every piece of the ad's evidence into ``out``, checked against its SHA-256; returns the files."""
     if db.execute("SELECT 1 FROM ads WHERE id = ?", [ad_id]).fetchone() is None:
         raise UnknownAd(f"no ad {ad_id}")
     rows = db.execute(
@@ -48,18 +107,15 @@ def export_evidence(db: sqlite_utils.Database, data_dir: Path, ad_id: int, out: 
     out.mkdir(parents=True, exist_ok=True)
     files: list[EvidenceFile] = []
     for kind, url, fetched_at, sha, warc_file, offset in rows:
-        warc_path = data_dir / warc_file
-        if not warc_path.exists():
-            raise AdclearError(f"the WARC file {warc_path} holding ad {ad_id}'s {kind} is missing")
-        _, payload = read_record(warc_path, offset)
-        actual = hashlib.sha256(payload).hexdigest()
+        data = payload(data_dir, warc_file, offset, f"ad {ad_id}'s {kind}")
+        actual = hashlib.sha256(data).hexdigest()
         if actual != sha:
             raise EvidenceMismatch(
                 f"ad {ad_id}: the {kind} at {warc_file}@{offset} has SHA-256 {actual}, not the recorded {sha}"
             )
         stamp = fetched_at[:19].replace(":", "").replace("-", "")
         path = out / f"ad{ad_id}-{kind}-{stamp}-{sha[:12]}{SUFFIX.get(kind, '.bin')}"
-        path.write_bytes(payload)
+        path.write_bytes(data)
         files.append(EvidenceFile(path, kind, sha, url, fetched_at))
     (out / "SHA256SUMS").write_text("".join(f"{f.sha256}  {f.path.name}\n" for f in files), encoding="utf-8")
     manifest = [
@@ -70,3 +126,21 @@ def export_evidence(db: sqlite_utils.Database, data_dir: Path, ad_id: int, out: 
         json.dumps({"ad_id": ad_id, "files": manifest}, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     return files
+
+
+def check_sample(db: sqlite_utils.Database, data_dir: Path, sample: int) -> tuple[int, int, str]:
+    """(pieces checked, pieces archived, the first problem or '') for a random sample of the evidence."""
+    total = db.execute("SELECT count(*) FROM evidence").fetchone()[0]
+    rows = db.execute(
+        "SELECT id, ad_id, kind, sha256, warc_file, warc_offset FROM evidence ORDER BY random() LIMIT ?", [sample]
+    ).fetchall()
+    for evidence_id, ad_id, kind, sha, warc_file, offset in rows:
+        where = f"ad {ad_id}'s {kind} (evidence {evidence_id}, {warc_file}@{offset})"
+        try:
+            data = payload(data_dir, warc_file, offset, "it")
+        except EvidenceMissing as e:
+            return len(rows), total, f"{where} cannot be read: {e}"
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha:
+            return len(rows), total, f"{where} has SHA-256 {actual}, not the recorded {sha}"
+    return len(rows), total, ""

@@ -8,6 +8,9 @@ ledger still holds what the file was made from.
 
 Crawled text is hostile: a cell that starts with ``= + - @`` (or a tab/CR) would run as a formula in Excel,
 so such cells are prefixed with ``'`` in CSV and XLSX.
+
+An export is an event: ``export`` (the command line's file) and ``download`` (the web app's bytes) record it in
+the audit log, with who and from where, and anchor the ledger head it carries.
 """
 
 from __future__ import annotations
@@ -15,19 +18,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from adclear.db import snapshot
-from adclear.timeutil import local
-from review import ledger
+from core.db import immediate, snapshot
+from core.timeutil import local, now_utc
+from review import audit, ledger
+from review.settings import ReviewSettings
 
-__all__ = ["COLUMNS", "FORMATS", "TakedownList", "takedown_list", "write"]
+__all__ = ["COLUMNS", "FORMATS", "MIME_TYPES", "TakedownList", "download", "export", "takedown_list", "write"]
 
 FORMATS = ("csv", "xlsx", "json")
+MIME_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+}
 # (key, Chinese header)
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("seq", "台账序号"),
@@ -63,7 +73,7 @@ def takedown_list(db: sqlite_utils.Database, *, platform: str | None = None, sin
     with snapshot(db):  # the head matches the rows
         head = ledger.head(db)
         every = ledger.entries(db)
-    confirmed = {e.seq: e for e in every if e.action == "confirmed"}
+    confirmed: dict[Any, ledger.Entry] = {e.seq: e for e in every if e.action == "confirmed"}
     # a confirmation reversed later is no takedown any more (its entries stay in the ledger, as history)
     reversed_seqs = {e.payload.get("decided_seq") for e in every if e.action == "reversed"}
     rows = []
@@ -144,3 +154,66 @@ def write(result: TakedownList, path: Path, fmt: str) -> None:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # never a formula, whatever the text
         book.save(path)
+
+
+def export(
+    db: sqlite_utils.Database,
+    path: Path,
+    fmt: str,
+    *,
+    platform: str | None,
+    actor: str,
+    address: str = "cli",
+    settings: ReviewSettings | None = None,
+) -> TakedownList:
+    """Write the takedown list (optionally of one platform) to ``path``; the export is in the audit log and its
+    ledger head anchored."""
+    result = takedown_list(db, platform=platform)
+    write(result, path, fmt)
+    _audited(db, result, fmt, platform, actor=actor, target=str(path), address=address, settings=settings)
+    return result
+
+
+def download(
+    db: sqlite_utils.Database,
+    *,
+    fmt: str,
+    platform: str | None,
+    actor: str,
+    address: str,
+    settings: ReviewSettings | None = None,
+) -> tuple[bytes, str, TakedownList]:
+    """(file content, file name, the list): ``export`` for the web app, which sends the file."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format '{fmt}'; one of {', '.join(FORMATS)}")
+    platform = platform or None
+    result = takedown_list(db, platform=platform)
+    name = f"takedowns-{local(now_utc(), '%Y%m%d-%H%M%S')}.{fmt}"
+    with tempfile.TemporaryDirectory(prefix="adclear-export-") as tmp:
+        path = Path(tmp) / name
+        write(result, path, fmt)
+        content = path.read_bytes()
+    _audited(db, result, fmt, platform, actor=actor, target=name, address=address, settings=settings)
+    return content, name, result
+
+
+def _audited(
+    db: sqlite_utils.Database,
+    result: TakedownList,
+    fmt: str,
+    platform: str | None,
+    *,
+    actor: str,
+    target: str,
+    address: str,
+    settings: ReviewSettings | None,
+) -> None:
+    detail = {
+        "format": fmt,
+        "platform": platform,
+        "rows": len(result.rows),
+        "head": str(result.head) if result.head else None,
+    }
+    with immediate(db):
+        audit.record(db, actor=actor, action="export", target=target, detail=detail, address=address)
+    ledger.anchor(db, "export", settings)

@@ -13,7 +13,6 @@ without making it worse:
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -22,7 +21,9 @@ from pathlib import Path
 
 import sqlite_utils
 
-from adclear.errors import AdclearError
+from core.db import SCHEMA_VERSION, check_schema, connect, explain, quick_check
+from core.errors import AdclearError
+from review import anchors, evidence, ledger
 
 __all__ = ["Verdict", "check_all"]
 
@@ -42,8 +43,6 @@ class Verdict:
 
 
 def _integrity(path: Path) -> Verdict:
-    from adclear.db import quick_check
-
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as e:
@@ -61,8 +60,6 @@ def _integrity(path: Path) -> Verdict:
 
 
 def _schema(db: sqlite_utils.Database, path: Path) -> Verdict:
-    from adclear.db import SCHEMA_VERSION, check_schema
-
     pending = check_schema(db, path)
     if pending:
         return Verdict("schema", "warning", f"{len(pending)} migration(s) pending ({', '.join(pending)})")
@@ -70,8 +67,6 @@ def _schema(db: sqlite_utils.Database, path: Path) -> Verdict:
 
 
 def _ledger(db: sqlite_utils.Database, path: Path) -> Verdict:
-    from review import anchors, ledger
-
     anchor = anchors.latest(db)
     result = ledger.verify(db, anchor=anchor)
     if not result.ok:
@@ -83,26 +78,10 @@ def _ledger(db: sqlite_utils.Database, path: Path) -> Verdict:
 
 
 def _evidence(db: sqlite_utils.Database, path: Path, sample: int) -> Verdict:
-    from crawler.warc import read_record
-
-    total = db.execute("SELECT count(*) FROM evidence").fetchone()[0]
-    rows = db.execute(
-        "SELECT id, ad_id, kind, sha256, warc_file, warc_offset FROM evidence ORDER BY random() LIMIT ?", [sample]
-    ).fetchall()
-    base = path.parent.resolve()
-    for evidence_id, ad_id, kind, sha, warc_file, offset in rows:
-        where = f"ad {ad_id}'s {kind} (evidence {evidence_id}, {warc_file}@{offset})"
-        target = (base / warc_file).resolve()
-        try:
-            if not target.is_relative_to(base):
-                raise ValueError("it points outside the data directory")
-            _, payload = read_record(target, offset)
-        except Exception as e:  # noqa: BLE001 (warcio and gzip raise their own on a damaged file)
-            return Verdict("evidence", "failed", f"{where} cannot be read: {e}")
-        actual = hashlib.sha256(payload).hexdigest()
-        if actual != sha:
-            return Verdict("evidence", "failed", f"{where} has SHA-256 {actual}, not the recorded {sha}")
-    return Verdict("evidence", "ok", f"{len(rows)} of {total} archived pages and screenshots match their SHA-256")
+    checked, total, problem = evidence.check_sample(db, path.parent, sample)
+    if problem:
+        return Verdict("evidence", "failed", problem)
+    return Verdict("evidence", "ok", f"{checked} of {total} archived pages and screenshots match their SHA-256")
 
 
 def _disk(path: Path) -> Verdict:
@@ -118,8 +97,6 @@ def _disk(path: Path) -> Verdict:
 
 def check_all(path: Path, *, sample: int = EVIDENCE_SAMPLE) -> list[Verdict]:
     """Every check on the database at ``path``, in order; a check that cannot run is a failed verdict."""
-    from adclear.db import connect, explain
-
     verdicts = [_integrity(path)]
     try:
         db = connect(path, migrate=False)

@@ -12,6 +12,7 @@ import json
 import sqlite_utils
 
 from classifier.training import Row
+from core.ads import ad_text
 
 __all__ = ["decision_rows"]
 
@@ -45,8 +46,6 @@ def decision_rows(db: sqlite_utils.Database) -> tuple[list[Row], int | None]:
             list(chosen),
         )
     }
-    from adclear.verdicts import ad_text
-
     rows = []
     for ad_id, (action, data) in sorted(chosen.items()):
         if ad_id not in ads:

@@ -6,8 +6,9 @@ the chain. ``verify`` recomputes the chain and names the first bad entry; a chai
 recomputed hashes still verifies on its own, which is why every export prints the head (seq and hash) and
 ``verify(checkpoint=...)`` checks a head kept outside the database.
 
-``append`` must run inside the caller's ``BEGIN IMMEDIATE`` transaction (``adclear.db.immediate``), so that
-the entry lands with the decision it records, or not at all.
+``append`` must run inside the caller's ``BEGIN IMMEDIATE`` transaction (``core.db.immediate``), so that
+the entry lands with the decision it records, or not at all; ``anchor`` then keeps the new head outside the
+database (``review.anchors``). ``page`` is the ledger as the web app pages through it.
 """
 
 from __future__ import annotations
@@ -20,20 +21,28 @@ from typing import Any
 
 import sqlite_utils
 
-from adclear.errors import LedgerBroken
-from adclear.timeutil import now_utc
+from core.db import database_path
+from core.errors import LedgerBroken, LedgerError
+from core.timeutil import now_utc
+from review import anchors
+from review.anchors import Anchor
+from review.settings import ReviewSettings
 
 __all__ = [
+    "ACTIONS",
     "GENESIS",
     "Entry",
     "Head",
     "LedgerBroken",
     "LedgerError",
     "VerifyResult",
+    "anchor",
     "append",
     "check_before_append",
     "entries",
     "head",
+    "page",
+    "parse_checkpoint",
     "verify",
 ]
 
@@ -51,10 +60,6 @@ ACTIONS = {
     "approved": "审核通过",
     "model_promoted": "启用模型",  # configuration: which learned model classifies from now on (ad_id NULL)
 }
-
-
-class LedgerError(Exception):
-    """An entry cannot be appended (not inside a write transaction, bad action): a bug in the caller."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +125,16 @@ def append(db: sqlite_utils.Database, *, actor: str, action: str, ad_id: int | N
     return Entry(seq, at, actor, action, ad_id, payload, prev, digest)
 
 
+_COLUMNS = "seq, at, actor, action, ad_id, payload, prev_hash, hash"
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7])
+
+
 def entries(db: sqlite_utils.Database, *, last: int | None = None, ad_id: int | None = None) -> list[Entry]:
-    sql = "SELECT seq, at, actor, action, ad_id, payload, prev_hash, hash FROM ledger"
+    """Entries oldest first: all, the ``last`` few, or those about one ad."""
+    sql = f"SELECT {_COLUMNS} FROM ledger"
     args: list[Any] = []
     if ad_id is not None:
         sql += " WHERE ad_id = ?"
@@ -131,7 +144,19 @@ def entries(db: sqlite_utils.Database, *, last: int | None = None, ad_id: int | 
         args.append(last)
     else:
         sql += " ORDER BY seq"
-    return [Entry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in db.execute(sql, args)]
+    return [_entry(r) for r in db.execute(sql, args)]
+
+
+def page(db: sqlite_utils.Database, *, before_seq: int | None = None, limit: int = 100) -> list[Entry]:
+    """Entries newest first, before ``before_seq`` (the web app pages through the ledger so)."""
+    sql = f"SELECT {_COLUMNS} FROM ledger"
+    args: list[Any] = []
+    if before_seq is not None:
+        sql += " WHERE seq < ?"
+        args.append(before_seq)
+    sql += " ORDER BY seq DESC LIMIT ?"
+    args.append(limit)
+    return [_entry(r) for r in db.execute(sql, args)]
 
 
 def parse_checkpoint(text: str) -> Head:
@@ -183,7 +208,7 @@ def _chain(db: sqlite_utils.Database, checkpoint: Head | None) -> VerifyResult:
     return VerifyResult(True, count, last)
 
 
-def _anchor_problem(db: sqlite_utils.Database, last: Head | None, anchor: Any) -> str:
+def _anchor_problem(db: sqlite_utils.Database, last: Head | None, anchor: Anchor | None) -> str:
     """How the chain disagrees with the anchor kept outside the database ('' when it holds or there is none)."""
     if anchor is None:
         return ""
@@ -200,7 +225,7 @@ def _anchor_problem(db: sqlite_utils.Database, last: Head | None, anchor: Any) -
     return ""
 
 
-def _beyond(db: sqlite_utils.Database, last: Head | None, anchor: Any) -> str:
+def _beyond(db: sqlite_utils.Database, last: Head | None, anchor: Anchor | None) -> str:
     """What points past the ledger's end: the anchor kept outside it, or decisions recorded with their entries."""
     problem = _anchor_problem(db, last, anchor)
     if problem:
@@ -215,7 +240,7 @@ def _beyond(db: sqlite_utils.Database, last: Head | None, anchor: Any) -> str:
     return ""
 
 
-def verify(db: sqlite_utils.Database, *, checkpoint: Head | None = None, anchor: Any = None) -> VerifyResult:
+def verify(db: sqlite_utils.Database, *, checkpoint: Head | None = None, anchor: Anchor | None = None) -> VerifyResult:
     """The chain recomputed, held against ``checkpoint`` (a head kept elsewhere), ``anchor`` (the anchor file's
     latest, ``review.anchors.latest``) and the decisions that cite its entries. A ledger whose pages cannot be read
     is reported as broken, not raised."""
@@ -240,8 +265,6 @@ def verify(db: sqlite_utils.Database, *, checkpoint: Head | None = None, anchor:
 def check_before_append(db: sqlite_utils.Database) -> None:
     """Refuse to extend a chain whose head does not hold, or that ends before its latest anchor (cheap: the head,
     its predecessor and the anchor file's tail). Inside the caller's write transaction."""
-    from review import anchors
-
     rows = db.execute(
         "SELECT seq, at, actor, action, ad_id, payload, prev_hash, hash FROM ledger ORDER BY seq DESC LIMIT 2"
     ).fetchall()
@@ -257,3 +280,16 @@ def check_before_append(db: sqlite_utils.Database) -> None:
     problem = problem or _anchor_problem(db, last, anchors.latest(db))
     if problem:
         raise LedgerBroken(f"the ledger fails its check ({problem}); nothing was recorded: run `adclear ledger verify`")
+
+
+def anchor(db: sqlite_utils.Database, why: str, settings: ReviewSettings | None = None) -> Anchor | None:
+    """Keep the current head outside the database (``review.anchors``), after a decision batch, an export or a
+    promotion has committed; None for an empty ledger or an in-memory database. Never undoes what committed:
+    a file or webhook that cannot be written is a logged warning, and the next batch writes a newer head."""
+    path = database_path(db)
+    current = head(db)
+    if path is None or current is None:
+        return None
+    kept = Anchor(current.seq, current.hash, now_utc(), why)
+    anchors.keep(path, kept, (settings or ReviewSettings()).anchor_url)
+    return kept

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
-from adclear.db import immediate
-from adclear.errors import AdclearError
+from core.db import immediate
+from core.errors import LoginRefused
 from review import audit, users
 
 __all__ = ["Limits", "LoginRefused", "Session", "load", "login", "logout"]
@@ -36,15 +36,6 @@ class Limits:
     idle_seconds: int = 30 * 60
     absolute_seconds: int = 12 * 3600
     touch_seconds: int = 30  # how often a request refreshes last_seen_at
-
-
-class LoginRefused(AdclearError):
-    """A login that did not succeed; ``kind`` says why, ``retry_at`` (UTC) when a lockout ends."""
-
-    def __init__(self, kind: str, retry_at: str | None = None):
-        self.kind = kind  # bad_password, locked_user, locked_address, disabled
-        self.retry_at = retry_at
-        super().__init__(f"login refused: {kind}" + (f" until {retry_at}" if retry_at else ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +115,10 @@ def _reserve(db: sqlite_utils.Database, name: str, address: str, limits: Limits,
     with immediate(db):
         locked = locked_until(db, name, address, limits)
         if locked is None:
-            return int(
-                db.execute(
-                    "INSERT INTO login_attempts (at, name, address, ok) VALUES (?, ?, ?, 0)",
-                    [_iso(_now()), name, address],
-                ).lastrowid
+            cursor = db.execute(
+                "INSERT INTO login_attempts (at, name, address, ok) VALUES (?, ?, ?, 0)", [_iso(_now()), name, address]
             )
+            return int(cursor.lastrowid or 0)
         if locked_action:
             audit.record(
                 db,
@@ -169,7 +158,7 @@ def login(
     *,
     address: str,
     user_agent: str = "",
-    limits: Limits = Limits(),  # noqa: B008 (frozen)
+    limits: Limits = Limits(),
 ) -> tuple[str, Session]:
     """Check the password; returns (cookie token, session) or raises ``LoginRefused``."""
     name = name.strip()[:80]
@@ -202,7 +191,7 @@ def login(
     raise LoginRefused("disabled")  # the right password for a disabled account
 
 
-def load(db: sqlite_utils.Database, token: str, *, limits: Limits = Limits()) -> tuple[Session | None, str]:  # noqa: B008
+def load(db: sqlite_utils.Database, token: str, *, limits: Limits = Limits()) -> tuple[Session | None, str]:
     """The live session of a cookie token, or (None, why: ``none``, ``idle``, ``expired``, ``ended``)."""
     if not token:
         return None, "none"
@@ -252,7 +241,7 @@ def change_password(
     new: str,
     *,
     address: str,
-    limits: Limits = Limits(),  # noqa: B008 (frozen)
+    limits: Limits = Limits(),
 ) -> None:
     """A logged-in user changing their own password; raises ``LoginRefused`` or ``users.PasswordRejected``.
 

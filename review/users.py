@@ -15,10 +15,14 @@ from importlib import resources
 from typing import Any
 
 import sqlite_utils
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from zxcvbn import zxcvbn
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from adclear.db import immediate
-from adclear.errors import AdclearError
-from adclear.timeutil import now_utc
+from core.db import immediate
+from core.errors import NotAnAccount, PasswordRejected, UserError
+from core.timeutil import now_utc
 from review import audit
 
 __all__ = [
@@ -54,19 +58,9 @@ COMMON_FILE = "common-passwords-zh.txt"
 def _common() -> tuple[frozenset[str], tuple[str, ...]]:
     """(every common password, lower case: zxcvbn's 30,000 and the Chinese list shipped here; the Chinese words,
     for zxcvbn's dictionary)."""
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
-
     text = resources.files("review").joinpath(COMMON_FILE).read_text(encoding="utf-8")
     words = tuple(line.strip().casefold() for line in text.splitlines() if line.strip() and line[0] != "#")
     return frozenset(words) | frozenset(FREQUENCY_LISTS["passwords"]), words
-
-
-class UserError(AdclearError):
-    """An account that cannot be created, found or changed."""
-
-
-class PasswordRejected(UserError):
-    """A password the policy refuses; the message names the rule."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +86,15 @@ def from_row(row: Any) -> User:
     return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6], row[7])
 
 
-def password_hasher():  # noqa: ANN201 (pwdlib.PasswordHash, imported lazily)
+def password_hasher() -> PasswordHash:
     """argon2id at OWASP's minimum (19 MiB, 2 passes, 1 lane): about 0.1 s on a small server."""
-    from pwdlib import PasswordHash
-    from pwdlib.hashers.argon2 import Argon2Hasher
-
     return PasswordHash((Argon2Hasher(memory_cost=19456, time_cost=2, parallelism=1),))
 
 
-_HASHER = None
+_HASHER: PasswordHash | None = None
 
 
-def hasher():  # noqa: ANN201
+def hasher() -> PasswordHash:
     global _HASHER
     if _HASHER is None:
         _HASHER = password_hasher()
@@ -131,8 +122,6 @@ def check_password(name: str, password: str) -> None:
     common, words = _common()
     if folded in common or len(set(folded)) <= 2:
         raise PasswordRejected("password is too common; choose another (密码过于常见，请另选)")
-    from zxcvbn import zxcvbn
-
     estimate = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=[name, "adclear", *words])
     if estimate["score"] < MIN_STRENGTH:
         raise PasswordRejected(
@@ -221,8 +210,6 @@ def _existing(db: sqlite_utils.Database, name: str) -> User:
 def require(db: sqlite_utils.Database, name: str, role: str) -> User:
     """The active account ``name`` holding at least ``role`` (for a name given on the command line), or
     ``NotAnAccount`` saying what is missing."""
-    from adclear.errors import NotAnAccount
-
     user = find(db, name) if name.strip() else None
     if user is None:
         raise NotAnAccount(

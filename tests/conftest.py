@@ -22,7 +22,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def db(db_path: Path):
-    from adclear.db import connect
+    from core.db import connect
 
     database = connect(db_path)
     yield database

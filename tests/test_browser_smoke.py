@@ -1,6 +1,7 @@
 """Debian's Chromium launches as the crawler launches it, runs JavaScript and draws Chinese; the rendering
-spider's settings close the traps of FINDINGS.md. Debian ships one Chromium at a time, so an update can reach
-a fresh machine without a code change: this is the test that notices.
+spider's settings close the ways a rendering crawl fails silently (crawler/browser.py). Debian ships one
+Chromium at a time, so an update can reach a fresh machine without a code change: this is the test that
+notices.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def test_the_rendering_spider_closes_the_traps(tmp_path):
     from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
     from adclear.crawl import crawl_settings
-    from adclear.seeds import load_seeds
+    from core.seeds import load_seeds
     from crawler.spiderloader import spider_class
 
     seeds = load_seeds(REPO / "seeds.yml")
@@ -94,7 +95,7 @@ def test_the_rendering_spider_closes_the_traps(tmp_path):
 def test_the_chromium_path_can_be_set(tmp_path):
     """ADCLEAR_CHROMIUM (environment variable or Scrapy setting) picks the browser."""
     from adclear.crawl import crawl_settings
-    from adclear.seeds import load_seeds
+    from core.seeds import load_seeds
     from crawler.browser import executable_problem
     from crawler.spiderloader import spider_class
 

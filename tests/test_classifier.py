@@ -197,7 +197,7 @@ class FakeSource:
         self.answer = answer
         self.asked: list[str] = []
 
-    def nearest(self, normalized_text: str, *, limit: int = 3) -> list[Neighbour]:
+    def nearest(self, normalized_text: str, *, limit: int = 3, fingerprints: object = None) -> list[Neighbour]:
         self.asked.append(normalized_text)
         return self.answer[:limit]
 

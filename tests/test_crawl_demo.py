@@ -108,7 +108,7 @@ def test_no_url_outside_the_allowed_domain_or_with_tracking_params(crawled):
 
 
 def test_evidence_is_the_archived_page_with_its_sha256(crawled):
-    from crawler.warc import read_record
+    from core.warc import read_record
 
     db, *_ = crawled
     rows = query(

@@ -76,7 +76,7 @@ def test_a_start_page_that_is_missing_fails(tmp_path, adclear, demo_site):
 
 def test_an_interrupted_run_is_marked_when_the_next_one_starts(tmp_path, demo_site, adclear):
     """A run left 'running' by a process that is gone (kill -9) is marked interrupted, not left dangling."""
-    from adclear.db import connect
+    from core.db import connect
 
     db_path = tmp_path / "data" / "adclear.db"
     db = connect(db_path)

@@ -119,7 +119,7 @@ def test_errors_do_not_count_robots_and_offsite_and_the_threshold_applies(hostil
 
 
 def test_the_user_agent_names_the_operator(hostile):
-    from crawler.warc import ArchiveIterator
+    from core.warc import ArchiveIterator
 
     db, *_ = hostile
     (warc_file,) = rows(db, "SELECT warc_file FROM crawl_runs")[0]

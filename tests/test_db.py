@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from adclear.db import BUSY_TIMEOUT_MS, connect, immediate
-from adclear.errors import DatabaseError
-from adclear.migrations import migrations
+from core.db import BUSY_TIMEOUT_MS, connect, immediate
+from core.errors import DatabaseError
+from core.migrations import migrations
 
 
 def test_opening_applies_every_migration_once(db_path):

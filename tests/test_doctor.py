@@ -69,7 +69,7 @@ def test_evidence_that_no_longer_matches_is_named(site):
 
 
 def test_a_cut_ledger_and_a_newer_schema_fail_their_checks(site):
-    from adclear.db import connect
+    from core.db import connect
     from review import decisions
 
     db_path, ids = site

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adclear.seeds import load_seeds
+from core.seeds import load_seeds
 from crawler.items import AdItem, PageRef
 from crawler.store import CrawlStore
 
@@ -40,15 +40,17 @@ def page(store: CrawlStore, n: int) -> int:
 
 def ad(n: int, page_id: int | None) -> AdItem:
     ref = None if page_id is None else PageRef(page_id, f"http://127.0.0.1/ad/{n}.html", 200, "t", "0" * 64, "w", 0, 1)
-    return AdItem(
+    item = AdItem(
         site="demo-classifieds",
         platform="示范同城网",
         url=f"http://127.0.0.1/ad/{n}.html",
         page_url=f"http://127.0.0.1/ad/{n}.html",
-        title=f"广告 {n}",
-        body="年化收益12%，保本保息，电话 138 0000 1234",
         page=ref,
     )
+    item.set_text(
+        title=f"广告 {n}", body="年化收益12%，保本保息，电话 138 0000 1234", contact="", author="", posted_at=None
+    )
+    return item
 
 
 def seen_elsewhere(db_path: Path, table: str) -> int:
@@ -114,7 +116,7 @@ from pathlib import Path
 from scrapy import Spider
 from scrapy.utils.test import get_crawler
 from twisted.internet import task
-from adclear.seeds import load_seeds
+from core.seeds import load_seeds
 from crawler.extensions import RunRecorder
 
 db = Path(sys.argv[1])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adclear.migrations import migrations
+from core.migrations import migrations
 from tests.conftest import run_adclear
 from tests.test_web import site, template  # noqa: F401 (fixtures: a private copy of the web tests' database)
 
@@ -278,8 +278,8 @@ def test_a_full_disk_is_one_line_and_loses_nothing(site, tmp_path):
 
 def test_a_full_database_is_reported_by_the_library(site):
     """The same condition without a mount: SQLite's page limit, as a full disk looks to it."""
-    import adclear.db as adb
-    from adclear.errors import DatabaseError
+    import core.db as adb
+    from core.errors import DatabaseError
     from review import decisions
 
     db_path, ids = site

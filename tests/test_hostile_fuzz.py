@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scrapy.http import HtmlResponse
 
-from adclear.errors import SeedsInvalid
-from adclear.seeds import Operator, Seeds, Site, load_seeds
-from adclear.yamlsource import YamlProblem, load_data
+from classifier.yamlsource import YamlProblem, load_data
+from core.errors import SeedsInvalid
+from core.seeds import Operator, Seeds, Site, load_seeds
 from crawler.middlewares import better_encoding
 from crawler.pagecheck import PageLimits, page_problem
 from crawler.sniff import computed_type, is_page

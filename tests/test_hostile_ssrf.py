@@ -120,7 +120,7 @@ class _Internal(ThreadingHTTPServer):
         self.paths: list[str] = []
         super().__init__(("127.0.0.1", 0), _InternalHandler)
 
-    def verify_request(self, request, client_address):  # noqa: ANN001 (socketserver's hook: every accept)
+    def verify_request(self, request, client_address):  # socketserver's hook: every accept
         self.connections += 1
         return True
 
@@ -128,7 +128,7 @@ class _Internal(ThreadingHTTPServer):
 class _InternalHandler(BaseHTTPRequestHandler):
     server: _Internal
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.server.paths.append(self.path)
         page = f'<h1 class="ad-title">{SECRET}</h1><div class="ad-body post-text">{SECRET}</div>'.encode()
         self.send_response(200)

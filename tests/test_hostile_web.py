@@ -200,7 +200,7 @@ def fuzz_app(tmp_path_factory):
 
     data = tmp_path_factory.mktemp("fuzz") / "data"
     build(data / "adclear.db")
-    from adclear.db import connect
+    from core.db import connect
 
     db = connect(data / "adclear.db")
     add_user(db, "admin1", "admin", "Quartz-Meadow-6620")

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from adclear.cli import main
-from adclear.errors import SeedsInvalid
-from adclear.seeds import load_seeds
+from core.errors import SeedsInvalid
+from core.seeds import load_seeds
 from tests.test_seeds import GOOD
 
 # The classic "billion laughs": 327 bytes that expand to 10^9 values in a loader that copies aliases.

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from adclear.cli import main
-from adclear.db import connect, immediate
+from core.db import connect, immediate
 from review import ledger
 
 
@@ -225,7 +225,7 @@ def test_the_head_is_sent_to_a_webhook(decided, monkeypatch):
     received = []
 
     class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()

@@ -8,16 +8,17 @@ import numpy as np
 from click.testing import CliRunner
 
 from adclear.cli import main
-from adclear.db import immediate
-from adclear.models import BUNDLED, active_model, candidate_path, promote
-from adclear.reclassify import reclassify
-from adclear.rules import classifier_for
-from adclear.verdicts import store_verdict
 from classifier import Classifier
 from classifier.model import load_model
+from core.classifiers import classifier_for
+from core.db import immediate
+from core.models import BUNDLED, active_model, candidate_path
+from core.reclassify import reclassify
+from core.verdicts import store_verdict
 from review import ledger
 from review.decisions import confirm, reject, reverse
 from review.learning import decision_rows
+from review.models import promote
 from review.users import add_user
 
 PROMO = "本平台保本保息，年化收益12%，五万起投"

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from adclear.cli import main
-from adclear.neardup import load_decided, recluster
-from adclear.seeds import load_seeds
-from adclear.verdicts import ad_text, current_verdict
 from classifier import Classifier
+from core.fingerprints import _record, load_decided, recluster
+from core.seeds import load_seeds
+from core.verdicts import ad_text, classify_ad, current_verdict
 from crawler.items import AdItem
 from crawler.store import CrawlStore
 from review import decisions, ledger
@@ -58,13 +58,10 @@ def save(store, n: int, title: str, body: str, contact: str = "") -> int:
         platform="示范同城网",
         url=f"http://127.0.0.1/ad/{n}.html",
         page_url=f"http://127.0.0.1/ad/{n}.html",
-        title=title,
-        body=body,
-        contact=contact,
     )
-    t, text = ad_text(title, body, contact)
-    verdict = clf.classify(text, title=t, url=item.url, neighbours=load_decided(store.db))
-    return store.save_ad(item, store.run_id, verdict).ad_id
+    item.set_text(title=title, body=body, contact=contact, author="", posted_at=None)  # as CleanTextPipeline does
+    item.verdict = classify_ad(clf, item.ad_text, load_decided(store.db))  # as ClassifyPipeline does
+    return store.save_ad(item, store.run_id).ad_id
 
 
 def test_copies_of_a_confirmed_ad_are_flagged_as_its_near_duplicates(store):
@@ -200,12 +197,12 @@ def test_a_cluster_mixing_decisions_is_refused(store, db_path):
     assert len(ledger.entries(store.db)) == before
 
 
-def test_the_crawl_stores_the_fingerprint_the_classifier_made() -> None:
-    """The pipeline keeps the fingerprint made while classifying instead of making it again: it must be the
-    fingerprint of the ad's own text (what ``fingerprint_ad`` would make), for ads with and without title."""
-    from adclear.neardup import _record
+def test_the_verdict_carries_the_fingerprint_of_the_ads_own_text() -> None:
+    """The crawl stores the fingerprint the classifier made while asking for neighbours instead of making it
+    again: it must be the fingerprint of the ad's own text (what ``fingerprint_ad`` would make), for ads with and
+    without title; without neighbours there is none."""
+
     from classifier.neardup import DecidedAds
-    from crawler.pipelines import _Fingerprinting
 
     clf = Classifier.default()
     for title, body, contact in [
@@ -214,6 +211,6 @@ def test_the_crawl_stores_the_fingerprint_the_classifier_made() -> None:
         ("转让二手自行车", "九成新，价格面议。", "微信 bike2026"),
     ]:
         t, text = ad_text(title, body, contact)
-        source = _Fingerprinting(DecidedAds())
-        clf.classify(text, title=t, neighbours=source)
-        assert source.record == _record(title, body, contact)
+        verdict = clf.classify(text, title=t, neighbours=DecidedAds())
+        assert verdict.fingerprint == _record(title, body, contact)
+        assert clf.classify(text, title=t).fingerprint is None

@@ -148,9 +148,9 @@ def test_the_keys_are_selective(clf: Classifier) -> None:
 def test_the_key_index_finds_keys_of_every_length_and_keyless_patterns() -> None:
     """The engine's index on a small hand-made set: one-, two- and three-character keys, a pattern without
     keys but with known first characters, and one about which nothing is known."""
-    from classifier.engine import _KeyIndex
+    from classifier.keyindex import KeyIndex
 
-    index = _KeyIndex(phases=2)
+    index = KeyIndex(phases=2)
     index.add(0, 0, frozenset({"息"}), None)
     index.add(1, 0, frozenset({"保本", "刚兑"}), None)
     index.add(2, 0, frozenset({"年化率"}), None)
@@ -180,15 +180,15 @@ def test_the_key_index_finds_keys_of_every_length_and_keyless_patterns() -> None
 def test_the_key_index_reads_characters_outside_the_basic_plane() -> None:
     """Keys within the BMP: texts are read as UTF-16 (a character beyond it never matches a key); a key beyond
     it switches the index to UTF-32."""
-    from classifier.engine import _KeyIndex
+    from classifier.keyindex import KeyIndex
 
-    narrow = _KeyIndex()
+    narrow = KeyIndex()
     narrow.add(0, 0, frozenset({"保本"}), None)
     narrow.finish()
     text = "𠮷保本𠮷"
     assert narrow.candidates(text, narrow.probe(text), 0) == [0]
 
-    wide = _KeyIndex()
+    wide = KeyIndex()
     wide.add(0, 0, frozenset({"𠮷"}), None)
     wide.add(1, 0, frozenset({"保𠮷"}), None)
     wide.finish()

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from adclear.db import connect, immediate
-from adclear.verdicts import store_verdict
-from review.queue import claim, holder, open_items, release
+from core.db import connect, immediate
+from core.verdicts import store_verdict
+from review.queue import claim, holder, items, release
 
 
 @dataclass
@@ -31,6 +31,9 @@ class FakeVerdict:
         }
 
 
+SEEN = "2026-11-28T08:00:00.000000+00:00"
+
+
 def add_ads(db, verdicts):
     with immediate(db):
         db.execute(
@@ -41,8 +44,8 @@ def add_ads(db, verdicts):
         for i, v in enumerate(verdicts):
             cur = db.execute(
                 "INSERT INTO ads (ad_key, url, site, platform, content_hash, first_seen, last_seen, "
-                "last_fetched) VALUES (?, ?, 's', 'p', 'h', 't', 't', 't')",
-                [f"k{i}-{id(v)}", f"http://x/{i}"],
+                "last_fetched) VALUES (?, ?, 's', 'p', 'h', ?, ?, ?)",
+                [f"k{i}-{id(v)}", f"http://x/{i}", *[SEEN] * 3],
             )
             store_verdict(db, cur.lastrowid, "h", v)
             ids.append(cur.lastrowid)
@@ -60,7 +63,7 @@ def test_flag_comes_before_watch_and_clear_is_not_queued(db):
             FakeVerdict(0, "clear"),
         ],
     )
-    assert [i["ad_id"] for i in open_items(db)] == [ids[3], ids[1], ids[2], ids[0]]
+    assert [i["ad_id"] for i in items(db)] == [ids[3], ids[1], ids[2], ids[0]]
 
 
 def test_a_claim_holds_the_ad_until_its_lease_ends(db):
@@ -84,10 +87,10 @@ def test_a_reclassified_clear_ad_is_withdrawn(db):
     (ad,) = add_ads(db, [FakeVerdict(5, "flag")])
     with immediate(db):
         store_verdict(db, ad, "h2", FakeVerdict(0, "clear"))
-    assert open_items(db) == []
+    assert items(db) == []
     with immediate(db):
         store_verdict(db, ad, "h3", FakeVerdict(4, "watch"))
-    assert [i["ad_id"] for i in open_items(db)] == [ad]
+    assert [i["ad_id"] for i in items(db)] == [ad]
 
 
 def _claim_all(path, name, out):

@@ -29,7 +29,7 @@ def crawled_db(tmp_path_factory, demo_site):
 @pytest.fixture
 def db_copy(crawled_db, tmp_path):
     """A private copy of the crawled database, so that each test decides on fresh ads."""
-    from adclear.db import connect
+    from core.db import connect
     from review.users import add_user
 
     target = tmp_path / "adclear.db"
@@ -216,7 +216,7 @@ ALREADY = (
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(db_copy, args, message):
-    from adclear.timeutil import local
+    from core.timeutil import local
 
     decided = ad_id_of(db_copy, 1301)
     assert (
@@ -249,8 +249,8 @@ def test_two_reviewers_deciding_at_once_only_one_wins(db_copy):
     """The second decision finds the ad decided: one decision, one ledger entry, whatever the timing."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from adclear.db import connect
-    from adclear.errors import AlreadyDecided
+    from core.db import connect
+    from core.errors import AlreadyDecided
     from review.decisions import confirm, reject
 
     ad_id = ad_id_of(db_copy, 1003)

@@ -217,3 +217,18 @@ def test_scoring_file_is_validated(tmp_path):
     problems = lint(tmp_path)
     assert any(p.startswith(f"{tmp_path / '_scoring.yml'}: unknown key 'bogus'") for p in problems)
     assert any("thresholds.watch (2.0) is above thresholds.flag (1.0)" in p for p in problems)
+
+
+def test_the_queues_score_bands_are_read_and_checked(tmp_path):
+    _pack(tmp_path, GOOD_RULE)
+    scoring = tmp_path / "_scoring.yml"
+    assert load_rule_pack(tmp_path).scoring.queue_bands == {"high": 8.0, "mid": 5.0}  # none named: the defaults
+    scoring.write_text("queue_bands: {high: 6.5, mid: 3}\n", encoding="utf-8")
+    assert load_rule_pack(tmp_path).scoring.queue_bands == {"high": 6.5, "mid": 3.0}
+    for text, problem in [
+        ("queue_bands: {high: 4, mid: 6}\n", "queue_bands.mid (6) is above queue_bands.high (4)"),
+        ("queue_bands: {high: eight}\n", "queue_bands.high must be a score (a number, 0 or more), not 'eight'"),
+        ("queue_bands: {top: 9}\n", "queue_bands must be a mapping with 'high' and/or 'mid' (scores)"),
+    ]:
+        scoring.write_text(text, encoding="utf-8")
+        assert any(p.endswith(problem) for p in lint(tmp_path)), (text, lint(tmp_path))

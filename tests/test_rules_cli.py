@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from adclear.cli import main
-from adclear.db import immediate
+from core.db import immediate
 from review.decisions import confirm, reject
 
 

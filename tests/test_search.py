@@ -81,7 +81,7 @@ def test_social_search_stores_the_posts_found_scrolling_for_more(tmp_path, demo_
 
 
 def test_search_urls_encode_the_keyword():
-    from adclear.seeds import SearchOptions
+    from core.seeds import SearchOptions
 
     search = SearchOptions(url="http://127.0.0.1:8731/s?q={keyword}&t=1", keywords=["理财", "高 回报"])
     assert search.urls() == [
@@ -131,8 +131,8 @@ sites:
     ids=["no-placeholder", "off-domain", "no-keywords", "twice"],
 )
 def test_search_mistakes_name_line_and_fix(tmp_path, text, expected):
-    from adclear.errors import SeedsInvalid
-    from adclear.seeds import load_seeds
+    from core.errors import SeedsInvalid
+    from core.seeds import load_seeds
 
     path = tmp_path / "seeds.yml"
     path.write_text(text, encoding="utf-8")

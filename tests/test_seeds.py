@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from adclear.cli import main
-from adclear.errors import SeedsInvalid
-from adclear.seeds import load_seeds
+from core.errors import SeedsInvalid
+from core.seeds import load_seeds
 
 GOOD = """\
 version: 1

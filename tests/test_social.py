@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adclear.timeutil import parse_local
+from core.timeutil import parse_local
 from demo.social.site import SocialSite
 from tests.conftest import REPO, run_adclear, seeds_for
 
@@ -82,7 +82,7 @@ def test_the_authors_reply_is_the_contact(crawled, demo_site):
 
 
 def test_text_that_only_javascript_inserts_is_captured_and_archived(crawled, demo_site):
-    from crawler.warc import read_record
+    from core.warc import read_record
 
     db, _ = crawled
     post = SocialSite().by_id[2008]
@@ -105,7 +105,7 @@ def test_text_that_only_javascript_inserts_is_captured_and_archived(crawled, dem
 
 
 def test_every_post_has_a_full_page_screenshot_in_the_warc(crawled, demo_site):
-    from crawler.warc import read_record
+    from core.warc import read_record
 
     db, _ = crawled
     rows = query(
@@ -212,7 +212,7 @@ sites:
 
 
 def test_a_social_site_needs_no_title_selector_and_gets_render_defaults(tmp_path):
-    from adclear.seeds import load_seeds
+    from core.seeds import load_seeds
 
     path = tmp_path / "seeds.yml"
     path.write_text(SOCIAL, encoding="utf-8")
@@ -253,8 +253,8 @@ def test_a_social_site_needs_no_title_selector_and_gets_render_defaults(tmp_path
     ids=["no-render", "render-not-social", "pseudo-element", "typo"],
 )
 def test_render_mistakes_name_line_and_fix(tmp_path, text, expected):
-    from adclear.errors import SeedsInvalid
-    from adclear.seeds import load_seeds
+    from core.errors import SeedsInvalid
+    from core.seeds import load_seeds
 
     path = tmp_path / "seeds.yml"
     path.write_text(text, encoding="utf-8")

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from adclear.cli import main
-from adclear.db import connect
+from core.db import connect
 from tests.webdata import add_ad
 
 # clear the screen, hide text, set the window title, write the clipboard (OSC 52), overwrite the line, reorder it

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adclear.timeutil import _by_strptime as by_strptime
-from adclear.timeutil import parse_local
+from core.timeutil import _by_strptime as by_strptime
+from core.timeutil import parse_local
 
 
 @pytest.mark.parametrize(

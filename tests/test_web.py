@@ -181,7 +181,7 @@ def test_idle_sessions_time_out(site):
 
 
 def test_disabling_a_user_ends_its_session(site):
-    from adclear.db import connect
+    from core.db import connect
     from review.users import disable_user
 
     app = make_app(site[0])
@@ -307,30 +307,30 @@ def test_an_expired_lease_returns_the_ad(site):
 
 
 def test_queue_filters_counts_and_neighbours(site):
-    from adclear.db import connect
-    from review import worklist
+    from core.db import connect
+    from review import queue
 
     db_path, ids = site
     db = connect(db_path)
-    everything = worklist.items(db)
+    everything = queue.items(db)
     assert [i["priority"] for i in everything] == sorted((i["priority"] for i in everything), reverse=True)
-    high = worklist.items(db, worklist.Filter(band="high"))
+    high = queue.items(db, queue.Filter(band="high"))
     assert high and all(i["score"] >= 8 for i in high)
-    assert all(i["score"] < 8 for i in worklist.items(db, worklist.Filter(band="mid")))
-    elderly = worklist.items(db, worklist.Filter(category="养老投资"))
+    assert all(i["score"] < 8 for i in queue.items(db, queue.Filter(band="mid")))
+    elderly = queue.items(db, queue.Filter(category="养老投资"))
     assert [i["ad_id"] for i in elderly] == [ids["promo1"]]
-    assert worklist.items(db, worklist.Filter(platform="别的平台")) == []
-    counts = worklist.counts(db, reviewer="rev1")
+    assert queue.items(db, queue.Filter(platform="别的平台")) == []
+    counts = queue.counts(db, reviewer="rev1")
     assert (counts["open"], counts["flag"], counts["claimed"], counts["mine"]) == (6, 6, 0, 0)
     order = [i["ad_id"] for i in everything]
-    assert worklist.neighbours(db, order[2]) == (order[1], order[3])
-    assert worklist.neighbours(db, order[0]) == (None, order[1])
-    f = worklist.Filter.from_args({"category": "不存在", "band": "x", "from": "2026-13-01", "site": "s"})
-    assert f == worklist.Filter(site="s")
+    assert queue.neighbours(db, order[2]) == (order[1], order[3])
+    assert queue.neighbours(db, order[0]) == (None, order[1])
+    f = queue.Filter.from_args({"category": "不存在", "band": "x", "from": "2026-13-01", "site": "s"})
+    assert f == queue.Filter(site="s")
 
 
 def test_escalation_leaves_the_queue_until_a_supervisor_decides(site):
-    from adclear.db import connect
+    from core.db import connect
     from review import escalations, queue
 
     db_path, ids = site
@@ -339,7 +339,7 @@ def test_escalation_leaves_the_queue_until_a_supervisor_decides(site):
     assert queue.claim(db, "rev1", ad_id=ad) == ad
     esc = escalations.escalate(db, ad, reviewer="rev1", note="看不准", address="127.0.0.1")
     assert queue.claim(db, "rev2", ad_id=ad) is None
-    assert ad not in [i["ad_id"] for i in queue.open_items(db)]
+    assert ad not in [i["ad_id"] for i in queue.items(db)]
     with pytest.raises(escalations.EscalationError, match="only a supervisor"):
         escalations.resolve(db, esc.id, supervisor="rev2", decision="reject", address="x", reason="其他", note="n")
     escalations.send_back(db, esc.id, supervisor="boss", note="自己判断", address="127.0.0.1")
@@ -363,7 +363,7 @@ def test_escalation_leaves_the_queue_until_a_supervisor_decides(site):
 
 
 def test_export_from_the_ui_is_audited_with_the_address(site):
-    from adclear.db import connect
+    from core.db import connect
     from review.decisions import confirm
 
     db_path, ids = site
@@ -489,8 +489,8 @@ def test_the_migration_keeps_queued_items_and_allows_escalated(tmp_path):
     from sqlite_utils import Database
     from sqlite_utils.migrations import Migrations
 
-    from adclear.db import connect
-    from adclear.migrations import migrations
+    from core.db import connect
+    from core.migrations import migrations
 
     path = tmp_path / "old.db"
     old = Migrations("adclear")
@@ -520,11 +520,11 @@ def test_the_migration_keeps_queued_items_and_allows_escalated(tmp_path):
     db.conn.commit()
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'queue'")}
     assert {"queue_open", "queue_open_order", "queue_open_age"} <= indexes
-    from review import worklist
+    from review import queue
 
     for sql in (
-        f"SELECT q.ad_id {worklist._FROM} WHERE {worklist.OPEN} ORDER BY q.priority DESC, q.queued_at, q.ad_id LIMIT 5",
-        f"SELECT count(*) FROM {worklist.QUEUE} WHERE {worklist.OPEN}",
+        f"SELECT q.ad_id {queue._FROM} WHERE {queue.OPEN} ORDER BY q.priority DESC, q.queued_at, q.ad_id LIMIT 5",
+        f"SELECT count(*) FROM {queue.QUEUE} WHERE {queue.OPEN}",
     ):
         plan = " ".join(str(r) for r in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
         assert "queue_open_order" in plan and "TEMP B-TREE" not in plan, plan
@@ -623,7 +623,7 @@ def _attempts(db_path, name=None):
 
 def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(site):
     """30 guesses at once for one name, each from its own address: at most 5 passwords are checked."""
-    from adclear.db import connect
+    from core.db import connect
     from review import sessions
 
     db_path = site[0]
@@ -654,7 +654,7 @@ def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(site):
 def test_logging_in_to_ones_own_account_does_not_reset_the_address_limit(site):
     """19 wrong passwords for other names, one right one for the attacker's own account, then more guesses from
     the same address: one more is checked (the 20th), then the address is locked."""
-    from adclear.db import connect
+    from core.db import connect
     from review import sessions
 
     db_path = site[0]
@@ -679,7 +679,7 @@ def test_logging_in_to_ones_own_account_does_not_reset_the_address_limit(site):
 
 def test_a_users_own_typos_do_not_lock_out_the_address(site):
     """A name that logs in afterwards takes its earlier failures off the address's count."""
-    from adclear.db import connect
+    from core.db import connect
     from review import sessions
 
     db_path = site[0]

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from adclear.db import connect, immediate
-from adclear.timeutil import now_utc
-from adclear.verdicts import ad_text, store_verdict
+from core.db import connect, immediate
+from core.timeutil import now_utc
+from core.verdicts import ad_text, store_verdict
 from crawler.store import content_hash
 from crawler.warc import RunArchive
 
@@ -40,7 +40,7 @@ HOSTILE_BODY = (
 
 
 def _classifier() -> Any:
-    from adclear.rules import load_classifier
+    from core.classifiers import load_classifier
 
     return load_classifier()
 

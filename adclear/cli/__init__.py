@@ -1,59 +1,91 @@
 """The ``adclear`` command: parses arguments, calls library functions, prints results.
 
 Errors a user can cause (``AdclearError``) become one line on stderr and exit code 1, never a traceback; so do
-SQLite's errors about the database (damaged, read-only, disk full: ``adclear.db.explain``) and the system's about
+SQLite's errors about the database (damaged, read-only, disk full: ``core.db.explain``) and the system's about
 files. Everything printed goes through ``adclear.cli.term``: crawled text cannot drive the terminal.
+
+Each command lives in a module of this package, which imports what it needs at its top; a command's module
+is loaded when the command runs (``COMMAND_MODULES``, click's "lazily loading subcommands"), so that
+``adclear queue`` does not start by importing Scrapy and Flask.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from adclear import __version__
-from adclear.errors import AdclearError
+from adclear.cli.term import visible
+from adclear.config import Config
+from core.db import explain
+from core.errors import AdclearError
 
-__all__ = ["ID", "Config", "main"]
-
-
-@dataclass
-class Config:
-    db_path: Path
-    seeds_path: Path
-
-    def db(self):  # noqa: ANN201 (sqlite_utils.Database, imported lazily)
-        from adclear.db import connect
-
-        return connect(self.db_path)
-
-    def seeds(self):  # noqa: ANN201
-        from adclear.seeds import load_seeds
-
-        return load_seeds(self.seeds_path)
-
+__all__ = ["COMMAND_MODULES", "ID", "Config", "main"]
 
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
 # Ids as SQLite stores them: 1 … 2⁶³−1 (a larger number is an error message, not an overflow).
 ID = click.IntRange(1, 2**63 - 1)
 
+# The module of each command (every module lists its commands in COMMANDS).
+COMMAND_MODULES = {
+    "crawl": "crawl_cmds",
+    "sites": "crawl_cmds",
+    "demo-site": "crawl_cmds",
+    "demo": "demo_cmd",
+    "doctor": "doctor_cmd",
+    "model": "model_cmds",
+    "eval": "model_cmds",
+    "classify": "review_cmds",
+    "queue": "review_cmds",
+    "show": "review_cmds",
+    "review": "review_cmds",
+    "ledger": "review_cmds",
+    "export": "review_cmds",
+    "evidence": "review_cmds",
+    "recluster": "review_cmds",
+    "categories": "review_cmds",
+    "rules": "rules_cmds",
+    "reclassify": "rules_cmds",
+    "serve": "web_cmds",
+    "user": "web_cmds",
+}
+
+
+def _commands(module: str) -> dict[str, click.Command]:
+    loaded: Any = importlib.import_module(f"adclear.cli.{module}")
+    return {command.name: command for command in loaded.COMMANDS}
+
 
 class AdclearGroup(click.Group):
-    def invoke(self, ctx: click.Context):  # noqa: ANN201
-        from adclear.cli.term import visible
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(self.commands)
+        for module in sorted(set(COMMAND_MODULES.values())):
+            names.update(_commands(module))
+        return sorted(names)
 
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        module = COMMAND_MODULES.get(cmd_name)
+        found = _commands(module).get(cmd_name) if module else None
+        if found is None:  # a command added to a module but not to COMMAND_MODULES yet
+            for other in sorted(set(COMMAND_MODULES.values())):
+                found = found or _commands(other).get(cmd_name)
+        return found
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except AdclearError as e:
             raise click.ClickException(visible(e)) from None
         except sqlite3.DatabaseError as e:
-            from adclear.db import explain
-
             path = ctx.obj.db_path if isinstance(ctx.obj, Config) else None
             raise click.ClickException(visible(explain(e, path))) from None
         except OSError as e:
@@ -89,14 +121,3 @@ def main(ctx: click.Context, db_path: Path, seeds_path: Path) -> None:
     """adclear: find ads promoting illegal fundraising (非法集资), review them, keep the clearance ledger."""
     ctx.obj = Config(db_path=db_path, seeds_path=seeds_path)
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-
-
-def _register() -> None:
-    from adclear.cli import crawl_cmds, demo_cmd, doctor_cmd, model_cmds, review_cmds, rules_cmds, web_cmds
-
-    for module in (crawl_cmds, demo_cmd, doctor_cmd, model_cmds, review_cmds, rules_cmds, web_cmds):
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_register()

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from adclear.cli import Config
-from adclear.cli.term import echo
-from adclear.errors import CrawlFailed
+from adclear.cli.term import echo, fit
+from adclear.crawl import log_file_for, run_crawl
+from core.classifiers import load_classifier
+from core.errors import CrawlFailed
+from core.fingerprints import recluster
+from core.sites import site_overview
+from core.timeutil import local
+from crawler.extensions import RunResult
+from demo.server import serve
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "format_result", "run_and_report"]
 
 
-def format_result(result) -> str:  # noqa: ANN001 (crawler.extensions.RunResult)
+def format_result(result: RunResult) -> str:
     f = result.figures
     if not f:
         return f"{result.site}: {result.status}: {result.reason}"
@@ -25,28 +34,27 @@ def format_result(result) -> str:  # noqa: ANN001 (crawler.extensions.RunResult)
     return line
 
 
-def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False) -> list:
-    import os
-    from pathlib import Path
-
-    from adclear.crawl import log_file_for, run_crawl
-    from adclear.rules import load_classifier
-
+def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False) -> list[RunResult]:
     seeds = cfg.seeds()
-    rules = os.environ.get("ADCLEAR_RULES")
-    load_classifier(Path(rules) if rules else None)  # a broken rule pack stops us here, before any fetch
+    load_classifier(cfg.rules_dir)  # a broken rule pack stops us here, before any fetch
     sites = seeds.select(names)
     if not sites:
         raise CrawlFailed(f"no enabled site in {cfg.seeds_path}: enable one or name it")
     log_file = None if verbose else log_file_for(cfg.db_path)
-    results = run_crawl(seeds, sites, db_path=cfg.db_path, seeds_path=cfg.seeds_path, log_file=log_file)
+    results = run_crawl(
+        seeds,
+        sites,
+        db_path=cfg.db_path,
+        seeds_path=cfg.seeds_path,
+        log_file=log_file,
+        rules_dir=cfg.rules_dir,
+        overrides=cfg.crawl_overrides(),
+    )
     for result in results:
         echo(format_result(result))
     if log_file is not None:
         echo(f"Scrapy's log: {log_file}")
     if any(r.figures.get("ads_new") or r.figures.get("ads_changed") for r in results):
-        from adclear.neardup import recluster
-
         counts = recluster(cfg.db())
         echo(f"near-duplicates: {counts['in_clusters']} ads in {counts['clusters']} clusters")
     return results
@@ -61,8 +69,6 @@ def crawl(cfg: Config, sites: tuple[str, ...], verbose: bool) -> None:
 
     Exits 1 when a site's run failed (nothing fetched) or was interrupted.
     """
-    import logging
-
     logging.raiseExceptions = False  # a log file on a full disk: the summary says so, not a traceback per line
     results = run_and_report(cfg, sites, verbose=verbose)
     bad = [r for r in results if r.status != "ok"]
@@ -76,9 +82,6 @@ def crawl(cfg: Config, sites: tuple[str, ...], verbose: bool) -> None:
 @click.pass_obj
 def sites(cfg: Config) -> None:
     """The configured sites, their last run and its figures."""
-    from adclear.sites import site_overview
-    from adclear.timeutil import local
-
     seeds = cfg.seeds()
     rows = site_overview(cfg.db(), seeds)
     header = (
@@ -95,23 +98,13 @@ def sites(cfg: Config) -> None:
             tail = f"{local(run['started_at']):<17} {run['status']:<12}"
             figures = f" {run['pages']:>6} {run['ads_new']:>5} {run['ads_seen']:>5} {run['errors']:>6}"
         enabled = "" if row["enabled"] else " (disabled)"
-        echo(f"{row['name']:<22} {row['kind']:<12} {_fit(row['platform'], 14)} {tail}{figures}{enabled}")
-
-
-def _fit(text: str, width: int) -> str:
-    """Pad to a display width, counting CJK characters as two columns."""
-    import unicodedata
-
-    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(0, width - cols)
+        echo(f"{row['name']:<22} {row['kind']:<12} {fit(row['platform'], 14)} {tail}{figures}{enabled}")
 
 
 @click.command("demo-site")
 @click.option("--port", default=8731, show_default=True, help="Port on 127.0.0.1.")
 def demo_site(port: int) -> None:
     """Serve the bundled demo sites on loopback until Ctrl-C."""
-    from demo.server import serve
-
     echo(f"Serving the demo sites at http://127.0.0.1:{port}/ (Ctrl-C to stop)")
     try:
         serve(port)

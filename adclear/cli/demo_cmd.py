@@ -7,7 +7,12 @@ import urllib.request
 import click
 
 from adclear.cli import Config
-from adclear.errors import AdclearError
+from adclear.cli.crawl_cmds import run_and_report
+from adclear.cli.term import fit
+from adclear.cli.web_cmds import demo_web
+from core.errors import AdclearError
+from demo.server import DemoServer, start
+from review.stats import triage_counts
 
 __all__ = ["COMMANDS"]
 
@@ -20,10 +25,8 @@ def _demo_already_served(port: int) -> bool:
         return False
 
 
-def ensure_demo_server(port: int):  # noqa: ANN201
-    """Start the demo sites in a thread, or reuse the ones an `adclear demo-site` already serves."""
-    from demo.server import start
-
+def ensure_demo_server(port: int) -> DemoServer | None:
+    """Start the demo sites in a thread, or reuse the ones an `adclear demo-site` already serves (None)."""
     try:
         return start(port)
     except OSError as e:
@@ -43,8 +46,6 @@ def ensure_demo_server(port: int):  # noqa: ANN201
 def demo(cfg: Config, port: int, web_port: int, no_serve: bool) -> None:
     """Serve the bundled demo sites on loopback, crawl them into the database, print a summary, then serve the
     review web app with demo logins (until Ctrl-C; --no-serve ends after the summary)."""
-    from adclear.cli.crawl_cmds import run_and_report
-
     server = ensure_demo_server(port)
     if server is not None:
         click.echo(f"Demo sites: {server.base_url}/")
@@ -63,8 +64,6 @@ def demo(cfg: Config, port: int, web_port: int, no_serve: bool) -> None:
     click.echo(f"  errors:         {errors}")
     click.echo(f"  database:       {cfg.db_path.resolve()}")
     click.echo(f"  evidence:       {(cfg.db_path.parent / 'warc').resolve()}")
-    from review.stats import triage_counts
-
     counts = triage_counts(cfg.db())
     labels = counts["labels"]
     click.echo(
@@ -73,12 +72,12 @@ def demo(cfg: Config, port: int, web_port: int, no_serve: bool) -> None:
     )
     click.echo(f"  queued:         {counts['queued_total']} waiting for review")
     click.echo("")
-    click.echo(f"  {_pad('涉嫌类型', 20)}{'flagged':>8}{'queued':>8}")
+    click.echo(f"  {fit('涉嫌类型', 20)}{'flagged':>8}{'queued':>8}")
     for category in sorted(
         set(counts["flagged"]) | set(counts["queued"]), key=lambda c: (-counts["queued"].get(c, 0), c)
     ):
         click.echo(
-            f"  {_pad(category, 20)}{counts['flagged'].get(category, 0):>8}{counts['queued'].get(category, 0):>8}"
+            f"  {fit(category, 20)}{counts['flagged'].get(category, 0):>8}{counts['queued'].get(category, 0):>8}"
         )
     click.echo("")
     click.echo("Next:")
@@ -92,16 +91,7 @@ def demo(cfg: Config, port: int, web_port: int, no_serve: bool) -> None:
     failed = [r for r in results if r.status != "ok"]
     if failed:
         raise AdclearError("the demo crawl failed for " + ", ".join(f"{r.site} ({r.reason})" for r in failed))
-    from adclear.cli.web_cmds import demo_web
-
     demo_web(cfg, web_port, serve=not no_serve)
-
-
-def _pad(text: str, width: int) -> str:
-    import unicodedata
-
-    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(0, width - cols)
 
 
 COMMANDS = [demo]

@@ -6,7 +6,8 @@ import click
 
 from adclear.cli import Config
 from adclear.cli.term import echo
-from adclear.errors import AdclearError
+from core.errors import AdclearError
+from review.health import check_all
 
 __all__ = ["COMMANDS"]
 
@@ -17,8 +18,6 @@ __all__ = ["COMMANDS"]
 def doctor(cfg: Config, sample: int) -> None:
     """Check the database (PRAGMA integrity_check, schema), the ledger against its anchor, a sample of evidence
     against its SHA-256, and the free disk space; one line each. Exits 1 when a check failed. Writes nothing."""
-    from review.health import check_all
-
     if not cfg.db_path.is_file():
         raise AdclearError(f"no database at {cfg.db_path}: give its path with --db (or $ADCLEAR_DB)")
     verdicts = check_all(cfg.db_path, sample=sample)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import UTC, datetime
@@ -11,7 +12,23 @@ from typing import Any
 import click
 
 from adclear.cli import Config
-from adclear.errors import AdclearError
+from adclear.cli.review_cmds import acting_account
+from classifier.evaluate import evaluate, labelled_summary, summary_text
+from classifier.model import DEFAULT_MODEL_PATH, ModelError, load_model, version_of
+from classifier.training import (
+    DataError,
+    Trainer,
+    TrainParams,
+    card,
+    describe_files,
+    read_labelled,
+    read_negatives,
+)
+from core.classifiers import classifier_for, load_classifier
+from core.errors import AdclearError
+from core.models import active_model, models_dir, store_candidate
+from review.learning import decision_rows
+from review.models import promote as promote_model
 
 __all__ = ["COMMANDS", "data_options", "read_data"]
 
@@ -35,8 +52,6 @@ def read_data(
     data: tuple[Path, ...], negatives: tuple[Path, ...], *, required: bool = True
 ) -> tuple[list[Any], list[dict[str, Any]]]:
     """The rows of every file and a description of each (name, SHA-256) for the model card."""
-    from classifier.training import DataError, describe_files, read_labelled, read_negatives
-
     if not data and required:
         raise AdclearError("give at least one --data FILE of labelled rows (JSON lines with text and label)")
     rows: list[Any] = []
@@ -56,8 +71,6 @@ def _progress(message: str) -> None:
 
 def trainer_for(rows: list[Any], classifier: Any, params: Any) -> Any:
     """A ``classifier.training.Trainer``; data it cannot train on is one line for the user."""
-    from classifier.training import DataError, Trainer
-
     try:
         return Trainer(rows, classifier, params)
     except DataError as e:
@@ -66,11 +79,6 @@ def trainer_for(rows: list[Any], classifier: Any, params: Any) -> Any:
 
 def cross_validated(rows: list[Any], classifier: Any, params: Any, k: int) -> dict[str, Any]:
     """Grouped ``k``-fold figures of the rules, the model on text alone, and the model with the rules."""
-    import dataclasses
-
-    from classifier.evaluate import labelled_summary
-    from classifier.training import DataError
-
     trainer = trainer_for(rows, classifier, params)
     try:
         combined = trainer.cross_validate(k, progress=_progress)
@@ -96,8 +104,6 @@ def cross_validated(rows: list[Any], classifier: Any, params: Any, k: int) -> di
 
 
 def print_cv(cv: dict[str, Any]) -> None:
-    from classifier.evaluate import summary_text
-
     titles = {
         "rules": "rules only (the rule pack; nothing to fit)",
         "model": "model only (character n-grams, no rule features)",
@@ -156,23 +162,13 @@ def eval_(
     model on the text alone and the two combined, each with 95% intervals; every learned number is fitted
     on the training folds only. Without it: the classifier as it is, on rows it may have been made from.
     """
-    from adclear.rules import load_classifier
-
     if not paths:
         raise AdclearError("give at least one file of labelled rows (JSON lines with text and label)")
     model_arg: Path | bool = {"bundled": True, "none": False}.get(model, Path(model))  # type: ignore[arg-type]
     if folds:
-        from classifier.training import TrainParams
-
-        rows, _ = read_data(paths, negatives)
-        cv = cross_validated(rows, load_classifier(rules_dir, False), TrainParams(seed=seed), folds)
-        labels = cv.pop("_labels")
-        if predictions is not None:
-            _write_predictions(predictions, rows, labels)
-        click.echo(json.dumps(cv, ensure_ascii=False, indent=2)) if as_json else print_cv(cv)
+        rules = load_classifier(rules_dir, False)
+        _eval_cv(paths, negatives, rules, TrainParams(seed=seed), folds, predictions, as_json)
         return
-    from classifier.evaluate import evaluate
-
     rows_in: list[dict[str, Any]] = []
     for path in paths:
         rows_in.extend(_plain_rows(path))
@@ -181,6 +177,23 @@ def eval_(
         raise AdclearError(classifier.model_error)
     report = evaluate(rows_in, classifier)
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.to_text(wrong))
+
+
+def _eval_cv(
+    paths: tuple[Path, ...],
+    negatives: tuple[Path, ...],
+    rules: Any,
+    params: TrainParams,
+    folds: int,
+    predictions: Path | None,
+    as_json: bool,
+) -> None:
+    rows, _ = read_data(paths, negatives)
+    cv = cross_validated(rows, rules, params, folds)
+    labels = cv.pop("_labels")
+    if predictions is not None:
+        _write_predictions(predictions, rows, labels)
+    click.echo(json.dumps(cv, ensure_ascii=False, indent=2)) if as_json else print_cv(cv)
 
 
 def _write_predictions(path: Path, rows: list[Any], labels: dict[str, Any]) -> None:
@@ -192,8 +205,6 @@ def _write_predictions(path: Path, rows: list[Any], labels: dict[str, Any]) -> N
 
 
 def _plain_rows(path: Path) -> list[dict[str, Any]]:
-    from classifier.training import DataError, read_labelled
-
     try:
         return [
             {"id": r.id, "text": r.text, "title": r.title, "label": r.label, "kind": r.kind,
@@ -242,51 +253,21 @@ def train(
     The candidate is measured with grouped cross-validation and, with --with-decisions, compared with the model
     in use on the reviewers' decisions. It is kept beside the database in models/<version>.npz.
     """
-    from adclear.models import active_model, store_candidate
-    from adclear.rules import load_classifier
-    from classifier.training import DataError, TrainParams, card
-
     if not data and not with_decisions:
         raise AdclearError(
             "give --data FILE (labelled rows, JSON lines with text and label), --with-decisions, or both"
         )
     rows, files = read_data(data, negatives, required=False)
     db = cfg.db() if with_decisions or out is None else None
-    decided_through = None
-    if with_decisions:
-        from review.learning import decision_rows
-
-        extra, decided_through = decision_rows(db)
-        click.echo(f"{len(extra)} reviewed ads from the ledger (through entry {decided_through})", err=True)
-        if not data:
-            click.echo(
-                "warning: trained on the decisions alone, without the labelled rows of the bundled model: compare "
-                "the figures below with the model in use before you promote it",
-                err=True,
-            )
-        rows.extend(extra)
-        files.append({"file": "decisions", "ledger_through": decided_through})
+    decided_through = _add_decisions(db, rows, files, alone=not data) if with_decisions else None
     params = TrainParams(seed=seed)
     rules = load_classifier(None, False)
-    cv: dict[str, Any] = {}
-    if folds:
-        cv = cross_validated(rows, rules, params, folds)
-        labels = cv.pop("_labels")
-        if predictions is not None:
-            _write_predictions(predictions, rows, labels)
-        if with_decisions:
-            cv["decisions"] = _compare_on_decisions(db, rows, labels["combined"], active_model(db))
-    try:
-        fitted = trainer_for(rows, rules, params).fit()
-    except DataError as e:
-        raise AdclearError(f"cannot train on these rows: {e}") from None
-    candidate = fitted.model
+    cv = _train_cv(db, rows, rules, params, folds, predictions, with_decisions) if folds else {}
+    candidate = _fit(rows, rules, params)
     candidate.meta = card(
         params, files, rows, {"cv": _cv_card(cv), "decisions_through": decided_through}, _build_time()
     )
     data_bytes = candidate.to_bytes()
-    from classifier.model import version_of
-
     version = version_of(data_bytes)
     if out is not None:
         candidate.save(out)
@@ -296,13 +277,53 @@ def train(
     if as_json:
         click.echo(json.dumps({"version": version, "cv": cv}, ensure_ascii=False, indent=2))
     else:
-        if cv:
-            print_cv(cv)
-            if "decisions" in cv:
-                _print_decisions(cv["decisions"])
-        click.echo(f"\ncandidate {version}: flag at {candidate.flag:.3f}, watch at {candidate.watch:.3f}")
-        if db is not None:
-            click.echo(f"put it into use with: adclear model promote {version} --as NAME")
+        _print_candidate(version, candidate, cv, stored=db is not None)
+
+
+def _fit(rows: list[Any], rules: Any, params: TrainParams) -> Any:
+    """The candidate, trained on every row."""
+    try:
+        return trainer_for(rows, rules, params).fit().model
+    except DataError as e:
+        raise AdclearError(f"cannot train on these rows: {e}") from None
+
+
+def _train_cv(
+    db: Any, rows: list[Any], rules: Any, params: TrainParams, folds: int, predictions: Path | None, decisions: bool
+) -> dict[str, Any]:
+    """The candidate's grouped cross-validation, and with ``decisions`` its comparison with the model in use."""
+    cv = cross_validated(rows, rules, params, folds)
+    labels = cv.pop("_labels")
+    if predictions is not None:
+        _write_predictions(predictions, rows, labels)
+    if decisions:
+        cv["decisions"] = _compare_on_decisions(db, rows, labels["combined"], active_model(db))
+    return cv
+
+
+def _add_decisions(db: Any, rows: list[Any], files: list[dict[str, Any]], *, alone: bool) -> int | None:
+    """Add the reviewers' decisions (reversals applied) to ``rows``; returns the ledger entry they run to."""
+    extra, decided_through = decision_rows(db)
+    click.echo(f"{len(extra)} reviewed ads from the ledger (through entry {decided_through})", err=True)
+    if alone:
+        click.echo(
+            "warning: trained on the decisions alone, without the labelled rows of the bundled model: compare "
+            "the figures below with the model in use before you promote it",
+            err=True,
+        )
+    rows.extend(extra)
+    files.append({"file": "decisions", "ledger_through": decided_through})
+    return decided_through
+
+
+def _print_candidate(version: str, candidate: Any, cv: dict[str, Any], *, stored: bool) -> None:
+    if cv:
+        print_cv(cv)
+        if "decisions" in cv:
+            _print_decisions(cv["decisions"])
+    click.echo(f"\ncandidate {version}: flag at {candidate.flag:.3f}, watch at {candidate.watch:.3f}")
+    if stored:
+        click.echo(f"put it into use with: adclear model promote {version} --as NAME")
 
 
 def _build_time() -> datetime | None:
@@ -335,9 +356,6 @@ def _cv_card(cv: dict[str, Any]) -> dict[str, Any]:
 
 def _compare_on_decisions(db: Any, rows: list[Any], candidate_labels: Any, active: Any) -> dict[str, Any]:
     """The candidate (out of fold) and the model in use, on the rows that are reviewers' decisions."""
-    from adclear.rules import classifier_for
-    from classifier.evaluate import labelled_summary
-
     idx = [i for i, r in enumerate(rows) if r.origin == "decisions"]
     sub = [rows[i] for i in idx]
     current = classifier_for(db)
@@ -351,8 +369,6 @@ def _compare_on_decisions(db: Any, rows: list[Any], candidate_labels: Any, activ
 
 
 def _print_decisions(d: dict[str, Any]) -> None:
-    from classifier.evaluate import summary_text
-
     click.echo(f"\non the {d['rows']} reviewed ads (the model in use, {d['active']}, may have been trained on them):")
     click.echo(summary_text("candidate (out of fold)", d["candidate"]))
     click.echo(summary_text("model in use", d["current"]))
@@ -365,11 +381,9 @@ def _print_decisions(d: dict[str, Any]) -> None:
 @click.pass_obj
 def promote(cfg: Config, version: str, actor: str | None, note: str) -> None:
     """Put a candidate model (or 'bundled') into use; a ledger entry records it. Then `adclear reclassify`."""
-    from adclear.cli.review_cmds import acting_account
-    from adclear.models import promote as do_promote
-
     db = cfg.db()
-    entry = do_promote(db, version, actor=acting_account(db, actor, "admin"), note=note)
+    who = acting_account(db, actor, "admin")
+    entry = promote_model(db, version, actor=who, note=note, settings=cfg.review_settings())
     click.echo(f"{version} is in use from ledger entry {entry.seq}; run `adclear reclassify` to score the open queue")
 
 
@@ -378,9 +392,6 @@ def promote(cfg: Config, version: str, actor: str | None, note: str) -> None:
 @click.pass_obj
 def status(cfg: Config, as_json: bool) -> None:
     """The model in use (and the ledger entry that chose it), its card, and the candidates."""
-    from adclear.models import active_model, models_dir
-    from classifier.model import DEFAULT_MODEL_PATH, ModelError, load_model
-
     db = cfg.db()
     active = active_model(db)
     info: dict[str, Any] = {"in_use": active.version, "promoted_seq": active.promoted_seq, "problem": active.problem}

@@ -7,12 +7,24 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
+import sqlite_utils
 
 from adclear.cli import ID, Config
-from adclear.cli.term import echo
-from adclear.errors import AdclearError, InvalidChoice
+from adclear.cli.term import echo, fit
+from adclear.config import environment_user
+from classifier.taxonomy import CATEGORIES, CATEGORY_LEGAL_BASIS, REJECT_REASONS
+from core.classifiers import load_classifier
+from core.errors import AdclearError, InvalidChoice
+from core.fingerprints import recluster as do_recluster
+from core.timeutil import local
+from review import adview, anchors, decisions, users
+from review import evidence as ad_evidence
+from review import export as exports
+from review import ledger as chain
+from review import queue as review_queue
 
 __all__ = ["COMMANDS"]
 
@@ -46,8 +58,6 @@ def _short(text: str, width: int) -> str:
 )
 def classify(input_path: Path, output_path: Path, rules_dir: Path | None) -> None:
     """Classify any text: JSON lines in, one verdict per line out (written only if every line is valid)."""
-    from adclear.rules import load_classifier
-
     classifier = load_classifier(rules_dir)
     counts = {"flag": 0, "watch": 0, "clear": 0}
     output_path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,31 +67,15 @@ def classify(input_path: Path, output_path: Path, rules_dir: Path | None) -> Non
             for number, line in enumerate(lines, 1):
                 if not line.strip():
                     continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise AdclearError(f"{input_path} line {number}: not JSON ({e.msg}); nothing was written") from None
-                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                    raise AdclearError(f'{input_path} line {number}: needs a "text" string; nothing was written')
+                row = _input_row(input_path, number, line)
                 verdict = classifier.classify(
                     row["text"], title=str(row.get("title") or ""), url=str(row.get("url") or "")
                 )
                 data = verdict.to_dict()
-                out.write(
-                    json.dumps(
-                        {
-                            "id": row.get("id"),
-                            "score": data["score"],
-                            "label": data["label"],
-                            "categories": data["categories"],
-                            "hits": data["hits"],
-                            "rules_label": data["rules_label"],
-                            "model": {k: v for k, v in data["model"].items() if k != "explain"},
-                        },
-                        ensure_ascii=False,
-                    )
-                )
-                out.write("\n")
+                keep = {"id": row.get("id"), **{k: data[k] for k in ("score", "label", "categories", "hits")}}
+                keep["rules_label"] = data["rules_label"]
+                keep["model"] = {k: v for k, v in data["model"].items() if k != "explain"}
+                out.write(json.dumps(keep, ensure_ascii=False) + "\n")
                 counts[verdict.label] += 1
         os.replace(tmp, output_path)
     except UnicodeDecodeError:
@@ -96,16 +90,25 @@ def classify(input_path: Path, output_path: Path, rules_dir: Path | None) -> Non
     )
 
 
+def _input_row(input_path: Path, number: int, line: str) -> dict[str, Any]:
+    """One line of ``adclear classify``'s input: a JSON object with a "text" string, else an error."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise AdclearError(f"{input_path} line {number}: not JSON ({e.msg}); nothing was written") from None
+    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+        raise AdclearError(f'{input_path} line {number}: needs a "text" string; nothing was written')
+    return row
+
+
 @click.command()
 @click.option("--limit", default=50, show_default=True, type=ID, help="How many items to list.")
 @click.pass_obj
 def queue(cfg: Config, limit: int) -> None:
     """Ads waiting for review, highest score first (flag before watch)."""
-    from review.queue import count_open, open_items
-
     db = cfg.db()
-    items = open_items(db, limit=limit)
-    counts = count_open(db)
+    items = review_queue.items(db, limit=limit)
+    counts = review_queue.totals(db)
     if not items:
         echo("The queue is empty.")
         return
@@ -116,21 +119,14 @@ def queue(cfg: Config, limit: int) -> None:
         size = item.get("cluster_size") or 1
         cluster = f"{item['cluster_id']}×{size}" if size > 1 else "—"
         echo(
-            f"{item['ad_id']:>6}  {item['label']:<5} {item['score']:>5g}  {cluster:>9}  {_pad(cats, 14)} "
+            f"{item['ad_id']:>6}  {item['label']:<5} {item['score']:>5g}  {cluster:>9}  {fit(cats, 14)} "
             f"{item['site']:<18} {_short(item['title'], 40)}{held}"
         )
-    total = sum(counts.values())
+    total = counts["open"]
     echo(
-        f"{total} waiting ({counts.get('flag', 0)} flag, {counts.get('watch', 0)} watch)"
+        f"{total} waiting ({counts['flag']} flag, {counts['watch']} watch)"
         + (f"; showing {len(items)}" if len(items) < total else "")
     )
-
-
-def _pad(text: str, width: int) -> str:
-    import unicodedata
-
-    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(0, width - cols)
 
 
 @click.command()
@@ -138,9 +134,7 @@ def _pad(text: str, width: int) -> str:
 @click.pass_obj
 def show(cfg: Config, ad_id: int) -> None:
     """An ad: its text, score, rule hits with the matched words and legal basis, evidence and history."""
-    from review.adview import ad_detail
-
-    d = ad_detail(cfg.db(), ad_id)
+    d = adview.ad_detail(cfg.db(), ad_id)
     ad = d["ad"]
     echo(f"广告 {ad['id']} · {ad['platform']} ({ad['site']}) · 状态 {ad['status']}")
     echo(f"链接: {ad['url']}")
@@ -172,12 +166,10 @@ def review() -> None:
     """Decide a flagged ad: confirm it as an illegal-fundraising ad, or reject the flag."""
 
 
-def acting_account(db, name: str | None, role: str = "reviewer") -> str:  # noqa: ANN001 (sqlite_utils.Database)
+def acting_account(db: sqlite_utils.Database, name: str | None, role: str = "reviewer") -> str:
     """The account deciding: ``--as``, else ``$ADCLEAR_USER``, else the login name; it must exist, be active and
     hold ``role`` (scripts set ``$ADCLEAR_USER`` or pass ``--as``)."""
-    from review.users import require
-
-    return require(db, name or os.environ.get("ADCLEAR_USER") or getpass.getuser(), role).name
+    return users.require(db, name or environment_user() or getpass.getuser(), role).name
 
 
 def _target(ad_id: int | None, cluster: int | None) -> None:
@@ -207,8 +199,6 @@ def confirm(
     note: str,
 ) -> None:
     """Confirm AD_ID (or a whole --cluster) as illegal: recorded in the ledger with a takedown request."""
-    from review import decisions
-
     _target(ad_id, cluster)
     db = cfg.db()
     choice = {
@@ -218,6 +208,7 @@ def confirm(
         "legal_basis": legal_basis,
         "action": action,
         "note": note,
+        "settings": cfg.review_settings(),
     }
     if cluster is not None:
         made = decisions.confirm_cluster(db, cluster, **choice)
@@ -244,19 +235,18 @@ def confirm(
 @click.pass_obj
 def reject(cfg: Config, ad_id: int | None, cluster: int | None, reason: str, reviewer: str | None, note: str) -> None:
     """Reject the flag on AD_ID (or a whole --cluster): not an illegal-fundraising ad, with a reason."""
-    from review import decisions
-
     _target(ad_id, cluster)
     db = cfg.db()
     who = acting_account(db, reviewer)
+    settings = cfg.review_settings()
     if cluster is not None:
-        made = decisions.reject_cluster(db, cluster, reviewer=who, reason=reason, note=note)
+        made = decisions.reject_cluster(db, cluster, reviewer=who, reason=reason, note=note, settings=settings)
         echo(
             f"cluster {cluster}: {len(made)} ads rejected ({reason}): {', '.join(str(d.ad_id) for d in made)}; "
             f"ledger entries {made[0].ledger_seqs[0]}–{made[-1].ledger_seqs[0]}"
         )
         return
-    d = decisions.reject(db, ad_id, reviewer=who, reason=reason, note=note)
+    d = decisions.reject(db, ad_id, reviewer=who, reason=reason, note=note, settings=settings)
     echo(f"ad {ad_id} rejected ({reason}); ledger entry {d.ledger_seqs[0]}")
 
 
@@ -267,10 +257,9 @@ def reject(cfg: Config, ad_id: int | None, cluster: int | None, reason: str, rev
 @click.pass_obj
 def reverse(cfg: Config, ad_id: int, reason: str, reviewer: str | None) -> None:
     """Reverse AD_ID's decision: a new ledger entry; the ad goes back to review and out of its index."""
-    from review.decisions import reverse as do_reverse
-
     db = cfg.db()
-    seq = do_reverse(db, ad_id, reviewer=acting_account(db, reviewer, "supervisor"), reason=reason)
+    who = acting_account(db, reviewer, "supervisor")
+    seq = decisions.reverse(db, ad_id, reviewer=who, reason=reason, settings=cfg.review_settings())
     echo(f"ad {ad_id}: decision reversed (ledger entry {seq}); the ad is back in review")
 
 
@@ -285,9 +274,6 @@ def ledger() -> None:
 @click.pass_obj
 def ledger_show(cfg: Config, last: int | None, ad_id: int | None) -> None:
     """Print ledger entries, oldest first."""
-    from adclear.timeutil import local
-    from review import ledger as chain
-
     rows = chain.entries(cfg.db(), last=last, ad_id=ad_id)
     if not rows:
         echo("The ledger is empty.")
@@ -306,18 +292,14 @@ def ledger_show(cfg: Config, last: int | None, ad_id: int | None) -> None:
 @click.pass_obj
 def ledger_verify(cfg: Config, checkpoint: str | None) -> None:
     """Recompute the hash chain; print the head. Exits 1 at the first bad entry."""
-    from review import ledger as chain
-
     point = None
     if checkpoint:
         try:
             point = chain.parse_checkpoint(checkpoint)
         except ValueError as e:
             raise InvalidChoice(str(e)) from None
-    from review.anchors import latest
-
     db = cfg.db()
-    anchor = latest(db)
+    anchor = anchors.latest(db)
     result = chain.verify(db, checkpoint=point, anchor=anchor)
     if not result.ok:
         raise AdclearError(f"ledger broken: {result.problem}")
@@ -337,28 +319,9 @@ def ledger_verify(cfg: Config, checkpoint: str | None) -> None:
 @click.pass_obj
 def export(cfg: Config, fmt: str, out_path: Path, platform: str | None, actor: str | None) -> None:
     """Write the takedown list; its last row carries the ledger head (seq and hash)."""
-    from adclear.db import immediate
-    from review import anchors, audit
-    from review.export import takedown_list, write
-
     db = cfg.db()
     who = acting_account(db, actor, "supervisor")
-    result = takedown_list(db, platform=platform)
-    write(result, out_path, fmt)
-    with immediate(db):
-        audit.record(
-            db,
-            actor=who,
-            action="export",
-            target=str(out_path),
-            detail={
-                "format": fmt,
-                "platform": platform,
-                "rows": len(result.rows),
-                "head": str(result.head) if result.head else None,
-            },
-        )
-    anchors.record(db, "export")
+    result = exports.export(db, out_path, fmt, platform=platform, actor=who, settings=cfg.review_settings())
     per = ", ".join(f"{p} {n}" for p, n in result.by_platform().items()) or "none"
     head = result.head or "empty ledger"
     echo(f"{len(result.rows)} takedowns ({per}) → {out_path}; ledger head {head}")
@@ -376,9 +339,7 @@ def export(cfg: Config, fmt: str, out_path: Path, platform: str | None, actor: s
 @click.pass_obj
 def evidence(cfg: Config, ad_id: int, out_dir: Path) -> None:
     """Write AD_ID's archived page(s) and screenshot(s) out of the WARC files, checked against their SHA-256."""
-    from review.evidence import export_evidence
-
-    files = export_evidence(cfg.db(), cfg.db_path.parent, ad_id, out_dir)
+    files = ad_evidence.export_evidence(cfg.db(), cfg.db_path.parent, ad_id, out_dir)
     for f in files:
         echo(f"{f.kind:<10} {f.sha256}  {f.path}")
     echo(f"{len(files)} file(s) verified; digests in {out_dir / 'SHA256SUMS'}")
@@ -388,8 +349,6 @@ def evidence(cfg: Config, ad_id: int, out_dir: Path) -> None:
 @click.pass_obj
 def recluster(cfg: Config) -> None:
     """Group ads with their near-duplicates (reposts, edited copies) so a cluster can be decided at once."""
-    from adclear.neardup import recluster as do_recluster
-
     counts = do_recluster(cfg.db())
     echo(
         f"{counts['ads']} ads fingerprinted ({counts['fingerprinted']} new); {counts['in_clusters']} of them "
@@ -400,8 +359,6 @@ def recluster(cfg: Config) -> None:
 @click.command()
 def categories() -> None:
     """The 涉嫌类型 a confirmation can name, and the reject reasons."""
-    from classifier.taxonomy import CATEGORIES, CATEGORY_LEGAL_BASIS, REJECT_REASONS
-
     echo("涉嫌类型 (--category):")
     for c in CATEGORIES:
         echo(f"  {c}  ({CATEGORY_LEGAL_BASIS[c]})")

@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from adclear.cli import Config
-from adclear.errors import AdclearError
+from classifier import lint as lint_pack
+from classifier import run_rule_tests
+from classifier.rules import DEFAULT_RULES_DIR
+from core.classifiers import classifier_for, load_classifier
+from core.errors import AdclearError
+from core.reclassify import reclassify as do_reclassify
+from review.stats import rule_stats
 
 __all__ = ["COMMANDS"]
 
@@ -21,8 +27,6 @@ RULES_OPTION = click.option(
 
 
 def _dir(rules_dir: Path | None) -> Path:
-    from classifier.rules import DEFAULT_RULES_DIR
-
     return rules_dir or DEFAULT_RULES_DIR
 
 
@@ -35,9 +39,7 @@ def rules() -> None:
 @RULES_OPTION
 def lint(rules_dir: Path | None) -> None:
     """Every problem of the rule pack; exits 1 when one stops it from loading."""
-    from classifier.rules import lint as do_lint
-
-    problems = do_lint(_dir(rules_dir))
+    problems = lint_pack(_dir(rules_dir))
     errors = [p for p in problems if ": warning: " not in p]
     for problem in problems:
         click.echo(problem)
@@ -50,9 +52,6 @@ def lint(rules_dir: Path | None) -> None:
 @RULES_OPTION
 def test_rules(rules_dir: Path | None) -> None:
     """Run every rule's match / no_match examples; exits 1 on a failure."""
-    from adclear.rules import load_classifier
-    from classifier.rules import run_rule_tests
-
     classifier = load_classifier(rules_dir)
     failures = run_rule_tests(_dir(rules_dir))
     for failure in failures:
@@ -69,9 +68,6 @@ def test_rules(rules_dir: Path | None) -> None:
 @click.pass_obj
 def stats(cfg: Config, rules_dir: Path | None, min_support: int) -> None:
     """Per rule: hits on confirmed and on rejected ads, precision, and a proposed weight (changes nothing)."""
-    from adclear.rules import load_classifier
-    from review.rulestats import rule_stats
-
     rows = rule_stats(cfg.db(), load_classifier(rules_dir).rules, min_support=min_support)
     click.echo(
         f"{'rule':<34} {'kind':<11} {'status':<7} {'weight':>6} {'confirmed':>9} {'rejected':>8} {'precision':>9} "
@@ -99,9 +95,6 @@ def stats(cfg: Config, rules_dir: Path | None, min_support: int) -> None:
 @click.pass_obj
 def reclassify(cfg: Config, rules_dir: Path | None, everything: bool) -> None:
     """Classify stored ads again with the current rules; the queue follows (decided ads keep their decision)."""
-    from adclear.reclassify import reclassify as do_reclassify
-    from adclear.rules import classifier_for
-
     db = cfg.db()
     classifier = classifier_for(db, rules_dir)
     counts = do_reclassify(db, classifier, everything=everything)

@@ -9,11 +9,12 @@ what is shown. ``visible`` writes each such character as an escape a reviewer ca
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 import click
 
-__all__ = ["echo", "visible"]
+__all__ = ["echo", "fit", "visible"]
 
 # C0 controls but tab and newline, DEL, C1 controls; bidirectional embeddings, overrides and isolates; the
 # line and paragraph separators (they move the cursor on some terminals).
@@ -35,3 +36,9 @@ def visible(text: Any) -> str:
 def echo(message: Any = "", *, err: bool = False) -> None:
     """``click.echo`` of ``message`` made visible."""
     click.echo(visible(message), err=err)
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` padded to a display width, counting CJK characters as two columns."""
+    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - cols)

@@ -8,7 +8,10 @@ import click
 
 from adclear.cli import Config
 from adclear.cli.term import echo
-from adclear.errors import AdclearError
+from core.errors import AdclearError
+from core.timeutil import local
+from review.users import add_user, disable_user, ensure_demo_users, list_users, set_password
+from review.web import serve as web
 
 __all__ = ["COMMANDS", "demo_web", "serve_app"]
 
@@ -23,9 +26,13 @@ def serve_app(
     secure_cookies: bool = False,
     max_claims: int = 1,
 ) -> None:
-    from review.web.serve import build, serve
-
-    app = build(cfg.db_path, behind_proxy=behind_proxy, secure_cookies=secure_cookies, MAX_CLAIMS=max_claims)
+    app = web.build(
+        cfg.db_path,
+        behind_proxy=behind_proxy,
+        secure_cookies=secure_cookies,
+        MAX_CLAIMS=max_claims,
+        REVIEW=cfg.review_settings(),
+    )
     if host not in ("127.0.0.1", "localhost", "::1") and not (behind_proxy or secure_cookies):
         echo(
             f"Warning: serving plain http on {host}: passwords cross the network in clear. "
@@ -34,15 +41,13 @@ def serve_app(
         )
     echo(f"adclear review app: http://{host}:{port}/  (database {cfg.db_path}; Ctrl-C stops it)")
     try:
-        serve(app, host, port, threads=threads)
+        web.serve(app, host, port, threads=threads)
     except OSError as e:
         raise AdclearError(f"cannot listen on {host}:{port} ({e.strerror}); is another program using it?") from None
 
 
 def demo_web(cfg: Config, port: int, *, serve: bool = True) -> None:
     """The end of `adclear demo`: demo accounts, their logins, and the app on loopback until Ctrl-C."""
-    from review.users import ensure_demo_users
-
     logins = ensure_demo_users(cfg.db())
     echo("")
     echo(f"Review web app: http://127.0.0.1:{port}/  (Chinese; English on the top right)")
@@ -104,8 +109,6 @@ def _read_password(name: str, from_stdin: bool) -> str:
 @click.pass_obj
 def user_add(cfg: Config, name: str, role: str, password_stdin: bool) -> None:
     """Create an account with a role; the password is asked for twice, or read from standard input."""
-    from review.users import add_user
-
     created = add_user(cfg.db(), name, role, _read_password(name, password_stdin))
     echo(f"user {created.name} added ({created.role})")
 
@@ -116,8 +119,6 @@ def user_add(cfg: Config, name: str, role: str, password_stdin: bool) -> None:
 @click.pass_obj
 def user_passwd(cfg: Config, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME; its open sessions end."""
-    from review.users import set_password
-
     set_password(cfg.db(), name, _read_password(name, password_stdin))
     echo(f"password of {name} changed; its sessions ended")
 
@@ -127,8 +128,6 @@ def user_passwd(cfg: Config, name: str, password_stdin: bool) -> None:
 @click.pass_obj
 def user_disable(cfg: Config, name: str) -> None:
     """Disable an account: no more logins, open sessions end; its decisions stay."""
-    from review.users import disable_user
-
     disable_user(cfg.db(), name)
     echo(f"user {name} disabled; its sessions ended")
 
@@ -137,9 +136,6 @@ def user_disable(cfg: Config, name: str) -> None:
 @click.pass_obj
 def user_list(cfg: Config) -> None:
     """The accounts: name, role, state, last login."""
-    from adclear.timeutil import local
-    from review.users import list_users
-
     people = list_users(cfg.db())
     if not people:
         echo("No accounts yet: adclear user add NAME --role reviewer")

@@ -18,7 +18,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
-from adclear.seeds import Operator, Site
+from core.seeds import Operator, Site
 from crawler.errors import Refused
 from crawler.extensions import RunRecorder
 from crawler.items import AdItem
@@ -140,13 +140,13 @@ class ClassifiedsSpider(scrapy.Spider):
         if _is_html(response):
             return False
         recorder = self.recorder
-        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1") or "no Content-Type"
+        ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or "no Content-Type"
         if recorder is not None:
             recorder.record_error(response.url, "not_html", f"expected an HTML page, got {ctype}")
         return True
 
     # ---- callbacks -----------------------------------------------------------------------------------
-    def parse_start(self, response: Response) -> Iterator[scrapy.Request]:
+    def parse_start(self, response: Response) -> Iterator[scrapy.Request | AdItem]:
         sections = self.site.list.sections
         if sections and _is_html(response):
             for href in _links(response, sections):
@@ -176,6 +176,8 @@ class ClassifiedsSpider(scrapy.Spider):
     def parse_entries(self, response: Response) -> Iterator[AdItem]:
         """Ads read off a list page: listings, native ad slots. Evidence is the list page itself."""
         entries = self.site.list.entries
+        if entries is None:
+            return
         page = response.meta.get("adclear_page")
         for node in response.css(entries.item):
             if entries.marker is not None:
@@ -185,7 +187,7 @@ class ClassifiedsSpider(scrapy.Spider):
                 if entries.marker_text and entries.marker_text not in "".join(marks.css("::text").getall()):
                     continue
 
-            def html(selector: str | None, node=node) -> str:  # noqa: ANN001
+            def html(selector: str | None, node=node) -> str:
                 return "\n".join(node.css(selector).getall()) if selector else ""
 
             link = ""

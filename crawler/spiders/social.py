@@ -80,8 +80,8 @@ class SocialSpider(ClassifiedsSpider):
         async for request in super().start():
             yield self._rendered(request)
 
-    def _follow(self, response: Response, url: str, callback: Any, **meta: Any) -> scrapy.Request | None:
-        request = super()._follow(response, url, callback, **meta)
+    def _follow(self, response: Response, href: str, callback: Any, **meta: Any) -> scrapy.Request | None:
+        request = super()._follow(response, href, callback, **meta)
         return None if request is None else self._rendered(request)
 
     def _rendered(self, request: scrapy.Request) -> scrapy.Request:
@@ -94,6 +94,7 @@ class SocialSpider(ClassifiedsSpider):
                 capture_post, wait_for=self.site.post_wait_for, timeout_ms=timeout_ms, screenshot=render.screenshot
             )
         else:
+            assert self.site.list.items is not None  # a social site must have them (core.seeds checks)
             method = PageMethod(
                 render_list,
                 wait_for=render.wait_for,
@@ -123,7 +124,7 @@ class SocialSpider(ClassifiedsSpider):
             recorder.record_error(request.url, *named)
 
     # ---- callbacks -----------------------------------------------------------------------------------
-    def parse_list(self, response: Response) -> Iterator[scrapy.Request]:
+    def parse_list(self, response: Response) -> Iterator[scrapy.Request | AdItem]:
         method = response.meta.get("playwright_page_methods", {}).get("render")
         if method is not None and method.result:
             self.crawler.stats.inc_value("adclear/render/loads", method.result)

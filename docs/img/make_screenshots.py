@@ -1,7 +1,7 @@
 """Screenshots of the review app for the docs (docs/img/queue.png, docs/img/ad.png), in headless Chromium.
 
-    .venv/bin/adclear --db /tmp/demo/adclear.db demo --no-serve     # a demo database with its demo logins
-    .venv/bin/python docs/img/make_screenshots.py /tmp/demo/adclear.db
+    .venv/bin/adclear --db /tmp/demo/core.db demo --no-serve     # a demo database with its demo logins
+    .venv/bin/python docs/img/make_screenshots.py /tmp/demo/core.db
 
 Needs Debian's chromium and fonts-noto-cjk (`make system-deps`); traffic stays on 127.0.0.1.
 """
@@ -31,7 +31,7 @@ def main(db_path: Path) -> None:
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
 
-    from adclear.db import connect
+    from core.db import connect
     from review.users import DEMO_USERS, ensure_demo_users
     from review.web import create_app
 

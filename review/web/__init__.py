@@ -2,7 +2,8 @@
 
 ``create_app(db_path)`` returns the WSGI app; ``adclear serve`` runs it (``review.web.serve``). Views call
 ``review`` functions and hold no SQL; templates escape every bit of crawled text (autoescape, never
-``|safe`` on it); ``review.web.security`` checks sessions, roles and CSRF tokens on every request.
+``|safe`` on it); ``review.web.security`` checks sessions, roles and CSRF tokens on every request. Only the
+command line (``adclear``) imports this package; it passes the settings down in ``app.config``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from typing import Any
 
 from flask import Flask, g
 
+from core.classifiers import load_classifier
+from core.db import check_before_writing, connect
+from review import queue
 from review.sessions import Limits
+from review.settings import ReviewSettings
+from review.web import i18n, params, security, views_auth, views_review, views_supervise
+from review.web.cache import StaleWhileRefresh
 
 __all__ = ["create_app"]
 
@@ -23,14 +30,10 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     Settings: ``LIMITS`` (``review.sessions.Limits``: rate limit and session timeouts), ``LEASE_SECONDS``
     (a claim's lease), ``MAX_CLAIMS`` (ads one reviewer may hold at once, default 1), ``FORCE_SECURE_COOKIES``
     (mark cookies Secure even over http: behind a TLS proxy that does not send X-Forwarded-Proto),
-    ``COUNTS_TTL`` (seconds the queue page's totals may be old; 0: never).
+    ``COUNTS_TTL`` (seconds the queue page's totals may be old; 0: never), ``REVIEW`` (``ReviewSettings``: the
+    rule packs and the anchor webhook decisions use), ``SCORE_BANDS`` (the queue's score bands; default: those
+    of ``REVIEW``'s rule pack).
     """
-    from adclear.db import check_before_writing, connect
-    from review import worklist
-    from review.queue import DEFAULT_LEASE_SECONDS
-    from review.web import i18n, params, security, views_auth, views_review, views_supervise
-    from review.web.cache import StaleWhileRefresh
-
     db_path = Path(db_path)
     first = connect(db_path)  # create, check and migrate before the first request
     try:
@@ -44,20 +47,35 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
         DB_PATH=db_path,
         DATA_DIR=db_path.parent,
         LIMITS=Limits(),
-        LEASE_SECONDS=DEFAULT_LEASE_SECONDS,
+        LEASE_SECONDS=queue.DEFAULT_LEASE_SECONDS,
         MAX_CLAIMS=1,
         FORCE_SECURE_COOKIES=False,
         COUNTS_TTL=5.0,
         JSON_AS_ASCII=False,
+        REVIEW=ReviewSettings(),
     )
     app.config.update(config)
-    pool = security.ConnectionPool(db_path)
+    if "SCORE_BANDS" not in app.config:
+        scoring = load_classifier(app.config["REVIEW"].rules_dir, False).scoring
+        app.config["SCORE_BANDS"] = queue.score_bands(scoring.queue_bands)
+    _connections(app, security.ConnectionPool(db_path))
+    security.install(app)
+    i18n.install(app)
+    app.register_blueprint(views_auth.bp)
+    app.register_blueprint(views_review.bp)
+    app.register_blueprint(views_supervise.bp)
+    views_auth.install_errors(app)
+    return app
+
+
+def _connections(app: Flask, pool: security.ConnectionPool) -> None:
+    """A connection from the pool for every request, and the queue's totals kept fresh in the background."""
     app.extensions["adclear_pool"] = pool
 
     def queue_totals() -> dict[str, int]:
         db = pool.get()
         try:
-            return worklist.totals(db)
+            return queue.totals(db)
         finally:
             pool.put(db)
 
@@ -72,11 +90,3 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
         db = g.pop("db", None)
         if db is not None:
             pool.put(db)
-
-    security.install(app)
-    i18n.install(app)
-    app.register_blueprint(views_auth.bp)
-    app.register_blueprint(views_review.bp)
-    app.register_blueprint(views_supervise.bp)
-    views_auth.install_errors(app)
-    return app

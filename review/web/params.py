@@ -15,7 +15,7 @@ from typing import Any
 from flask import abort, request
 from werkzeug.routing import BaseConverter
 
-from review.worklist import FIRST_DAY, LAST_DAY, day_in_bounds
+from review.queue import FIRST_DAY, LAST_DAY, day_in_bounds
 
 __all__ = ["DATE_PARAMS", "FIRST_DAY", "LAST_DAY", "MAX_ID", "IdConverter", "bad", "day", "number"]
 

@@ -22,13 +22,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, g, request, session
+import sqlite_utils
+from flask import Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
+from core.db import connect
 from review import sessions as web_sessions
 from review.users import has_role
+from review.web.i18n import t
 
-__all__ = ["ConnectionPool", "csrf_token", "install", "load_secret_key", "public", "requires", "safe_next"]
+__all__ = [
+    "ConnectionPool",
+    "client_address",
+    "csrf_token",
+    "install",
+    "load_secret_key",
+    "login_redirect",
+    "public",
+    "requires",
+    "safe_next",
+]
 
 SECRET_FILE = "web-secret.key"
 APP_CSP = (
@@ -62,18 +75,16 @@ class ConnectionPool:
     def __init__(self, db_path: Path, size: int = 16):
         self.db_path = db_path
         self.size = size
-        self._free: list[Any] = []
+        self._free: list[sqlite_utils.Database] = []
         self._lock = threading.Lock()
 
-    def get(self):  # noqa: ANN201 (sqlite_utils.Database)
+    def get(self) -> sqlite_utils.Database:
         with self._lock:
             if self._free:
                 return self._free.pop()
-        from adclear.db import connect
-
         return connect(self.db_path, migrate=False)
 
-    def put(self, db) -> None:  # noqa: ANN001
+    def put(self, db: sqlite_utils.Database) -> None:
         if db.conn.in_transaction:
             db.conn.rollback()
         with self._lock:
@@ -132,10 +143,22 @@ def client_address() -> str:
     return request.remote_addr or "?"
 
 
+def login_redirect() -> Any:
+    """Send a visitor without a session to the login page (scripts get 401)."""
+    if request.method != "GET" or request.headers.get("X-Requested-With"):
+        return render_template("error.html", code=401, message=t("err.login_needed")), 401
+    why = g.pop("session_end", None)
+    if why in ("idle", "expired"):
+        flash(t("login.timed_out"), "warn")
+    elif why == "disabled":
+        flash(t("login.disabled"), "error")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
 class _SessionInterface(SecureCookieSessionInterface):
     """The signed cookie, marked Secure whenever the request came over https (or the app is told to)."""
 
-    def get_cookie_secure(self, app: Flask) -> bool:  # type: ignore[override]
+    def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("FORCE_SECURE_COOKIES")) or (request.is_secure if request else False)
 
 
@@ -148,11 +171,10 @@ def install(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=256 * 1024,
     )
+    app.jinja_env.globals["csrf_token"] = csrf_token
 
     @app.before_request
     def _authenticate() -> Any:
-        from review.web.views_auth import login_redirect
-
         g.web_session = None
         if request.endpoint == "static":
             return None
@@ -168,7 +190,7 @@ def install(app: Flask) -> None:
             return None  # 404, 405 or a 400 from the URL's converter follows
         if not hasattr(view, "required_role"):
             abort(403)  # a view that forgot to say who may use it: nobody
-        role = view.required_role
+        role: str | None = view.required_role  # type: ignore[union-attr]  # set by @requires or @public
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
             if not sent or not hmac.compare_digest(sent, csrf_token()):

@@ -9,22 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+from waitress import serve as waitress_serve  # type: ignore[import-untyped]
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from review.web import create_app
+
 __all__ = ["build", "serve"]
 
 
-def build(db_path: Path, *, behind_proxy: bool = False, secure_cookies: bool = False, **config: Any):  # noqa: ANN201
-    from werkzeug.middleware.proxy_fix import ProxyFix
-
-    from review.web import create_app
-
+def build(db_path: Path, *, behind_proxy: bool = False, secure_cookies: bool = False, **config: Any) -> Flask:
     app = create_app(db_path, FORCE_SECURE_COOKIES=secure_cookies, **config)
     if behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     return app
 
 
-def serve(app: Any, host: str, port: int, *, threads: int = 8) -> None:
+def serve(app: Flask, host: str, port: int, *, threads: int = 8) -> None:
     """Serve until interrupted (Ctrl-C)."""
-    from waitress import serve as waitress_serve
-
     waitress_serve(app, host=host, port=port, threads=threads, ident="adclear", clear_untrusted_proxy_headers=False)

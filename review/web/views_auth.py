@@ -5,45 +5,22 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from flask import (
-    Blueprint,
-    Flask,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from adclear.db import explain
-from adclear.errors import DatabaseError
-from adclear.timeutil import local
+from core.db import explain
+from core.errors import DatabaseError, LoginRefused, PasswordRejected
+from core.timeutil import local
 from review import sessions, users
 from review.web.i18n import LANGUAGES, t
 from review.web.params import DATE_PARAMS
 from review.web.security import client_address, public, requires, safe_next
 
-__all__ = ["bp", "install_errors", "login_redirect"]
+__all__ = ["bp", "install_errors"]
 
 bp = Blueprint("auth", __name__)
 
 
-def login_redirect() -> Any:
-    """Send a visitor without a session to the login page (scripts get 401)."""
-    if request.method != "GET" or request.headers.get("X-Requested-With"):
-        return render_template("error.html", code=401, message=t("err.login_needed")), 401
-    why = g.pop("session_end", None)
-    if why in ("idle", "expired"):
-        flash(t("login.timed_out"), "warn")
-    elif why == "disabled":
-        flash(t("login.disabled"), "error")
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
-def _refusal(e: sessions.LoginRefused, key: str) -> str:
+def _refusal(e: LoginRefused, key: str) -> str:
     """What the page says to a refused password: until when a lockout lasts, else the message ``key``."""
     if e.kind in ("locked_user", "locked_address"):
         return t(f"login.{e.kind}", when=local(e.retry_at, "%H:%M:%S"))
@@ -78,7 +55,7 @@ def login() -> Any:
                 user_agent=request.headers.get("User-Agent", ""),
                 limits=current_app.config["LIMITS"],
             )
-        except sessions.LoginRefused as e:
+        except LoginRefused as e:
             error = _refusal(e, f"login.{e.kind}")
         else:
             _fresh_cookie()  # nothing from before the login survives
@@ -117,9 +94,9 @@ def password() -> Any:
                     address=client_address(),
                     limits=current_app.config["LIMITS"],
                 )
-            except sessions.LoginRefused as e:
+            except LoginRefused as e:
                 error = _refusal(e, "password.wrong_current")
-            except users.PasswordRejected as e:
+            except PasswordRejected as e:
                 error = str(e)
             else:
                 _fresh_cookie()

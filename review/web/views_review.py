@@ -5,21 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
-from adclear.errors import AlreadyDecided, HeldByOther, ReviewError, UnknownAd
 from classifier.taxonomy import CATEGORIES, REJECT_REASONS, SIGNALS
-from review import adhistory, archived, decisions, escalations, queue, worklist
-from review.adview import ad_detail
+from core.ads import ad_text
+from core.errors import AlreadyDecided, EvidenceMissing, HeldByOther, ReviewError, UnknownAd
+from review import adview, decisions, escalations, evidence, queue
+from review.settings import ReviewSettings
 from review.users import has_role
 from review.web import params
 from review.web.highlight import numbered_hits, segments
 from review.web.i18n import t
 from review.web.security import client_address, requires
 
-__all__ = ["bp"]
+__all__ = ["MAX_TEXT", "bp", "confirm_choice", "form_text", "reject_choice"]
 
 bp = Blueprint("review", __name__)
 PAGE_SIZE = 50
+MAX_TEXT = 2000  # characters kept of a reason, legal basis or note typed into a form
 # What the archived page may do inside its frame: show itself with its own inline styles and data: images.
 EVIDENCE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
 
@@ -36,24 +39,36 @@ def _supervisor() -> bool:
     return has_role(g.web_session.user.role, "supervisor")
 
 
+def settings() -> ReviewSettings:
+    """The review settings the command line gave the app (rule packs, anchor webhook)."""
+    found: ReviewSettings = current_app.config["REVIEW"]
+    return found
+
+
+def form_text(form: MultiDict[str, str], key: str) -> str:
+    """A text field of a form, stripped and cut at ``MAX_TEXT`` characters."""
+    return form.get(key, "").strip()[:MAX_TEXT]
+
+
 @bp.route("/queue", endpoint="queue")
 @requires("reviewer")
 def queue_page() -> Any:
     for name in ("from", "to"):
         params.day(request.args.get(name, "").strip(), name)
-    f = worklist.Filter.from_args(request.args)
+    f = queue.Filter.from_args(request.args)
     page = min(params.number("page", default=1) or 1, 1000)
-    rows = worklist.items(g.db, f, reviewer=_me(), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    bands = current_app.config["SCORE_BANDS"]
+    rows = queue.items(g.db, f, reviewer=_me(), limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, bands=bands)
     return render_template(
         "queue.html",
         rows=rows[:PAGE_SIZE],
         more=len(rows) > PAGE_SIZE,
         page=page,
         f=f,
-        counts=worklist.counts(g.db, reviewer=_me(), totals_=current_app.extensions["adclear_totals"].get()),
-        options=worklist.filter_options(g.db),
+        counts=queue.counts(g.db, reviewer=_me(), totals_=current_app.extensions["adclear_totals"].get()),
+        options=queue.filter_options(g.db),
         categories=CATEGORIES,
-        bands=list(worklist.BANDS),
+        bands=list(queue.BAND_NAMES),
     )
 
 
@@ -71,20 +86,18 @@ def claim_next() -> Any:
 @requires("reviewer")
 def ad(ad_id: int) -> Any:
     try:
-        detail = ad_detail(g.db, ad_id)
+        detail = adview.ad_detail(g.db, ad_id)
     except UnknownAd:
         abort(404)
     item = detail["ad"]
     verdict = detail["verdict"] or {"hits": [], "categories": [], "nearest": [], "score": 0, "label": "clear"}
     hits = numbered_hits(verdict["hits"])
-    from adclear.verdicts import ad_text
-
     title, text = ad_text(item["title"], item["body"], item["contact"])
     title_segments, stale_title = segments(title, hits, "title")
     text_segments, stale_text = segments(text, hits, "text")
     held = queue.holder(g.db, ad_id)
     open_escalation = escalations.open_for(g.db, ad_id)
-    prev_id, next_id = worklist.neighbours(g.db, ad_id)
+    prev_id, next_id = queue.neighbours(g.db, ad_id)
     categories_first = [c for c in verdict["categories"] if c in CATEGORIES] + list(CATEGORIES)
     chosen = categories_first[0]
     return render_template(
@@ -104,12 +117,12 @@ def ad(ad_id: int) -> Any:
         decided=item["status"] in ("confirmed", "rejected"),
         prev_id=prev_id,
         next_id=next_id,
-        contacts=adhistory.contacts(g.db, ad_id),
-        versions=adhistory.versions(g.db, ad_id),
-        sightings=adhistory.sightings(g.db, ad_id),
-        ledger_entries=adhistory.ledger_entries(g.db, ad_id),
-        audit_trail=adhistory.audit_trail(g.db, ad_id),
-        nearest=adhistory.nearest(g.db, verdict),
+        contacts=adview.contacts(g.db, ad_id),
+        versions=adview.versions(g.db, ad_id),
+        sightings=adview.sightings(g.db, ad_id),
+        ledger_entries=adview.ledger_entries(g.db, ad_id),
+        audit_trail=adview.audit_trail(g.db, ad_id),
+        nearest=adview.nearest(g.db, verdict),
         page_evidence=next((e for e in detail["evidence"] if e["kind"] == "page"), None),
         screenshot=next((e for e in detail["evidence"] if e["kind"] == "screenshot"), None),
         categories=CATEGORIES,
@@ -193,11 +206,11 @@ def _not_escalated(ad_id: int) -> None:
         abort(redirect(url_for("review.ad", ad_id=ad_id)))
 
 
-def confirm_choice(form: Any) -> dict[str, Any]:
+def confirm_choice(form: MultiDict[str, str]) -> dict[str, Any]:
     """The confirmation form's fields, checked against the lists the form offers."""
     category = form.get("category", "")
     action = form.get("action", "")
-    reason = form.get("reason", "").strip()
+    reason = form_text(form, "reason")
     if category not in CATEGORIES or action not in decisions.TAKEDOWN_ACTIONS:
         raise ReviewError(t("err.bad_choice"))
     if not reason:
@@ -205,15 +218,15 @@ def confirm_choice(form: Any) -> dict[str, Any]:
     return {
         "category": category,
         "action": action,
-        "reason": reason[:2000],
-        "legal_basis": form.get("legal_basis", "").strip()[:2000] or None,
-        "note": form.get("note", "").strip()[:2000],
+        "reason": reason,
+        "legal_basis": form_text(form, "legal_basis") or None,
+        "note": form_text(form, "note"),
     }
 
 
-def reject_choice(form: Any) -> dict[str, Any]:
+def reject_choice(form: MultiDict[str, str]) -> dict[str, Any]:
     reason = form.get("reason", "")
-    note = form.get("note", "").strip()[:2000]
+    note = form_text(form, "note")
     if reason not in REJECT_REASONS:
         raise ReviewError(t("err.bad_choice"))
     if reason == "其他" and not note:
@@ -226,7 +239,8 @@ def reject_choice(form: Any) -> dict[str, Any]:
 def confirm(ad_id: int) -> Any:
     _not_escalated(ad_id)
     try:
-        made = decisions.confirm(g.db, ad_id, reviewer=_me(), address=client_address(), **confirm_choice(request.form))
+        choice = confirm_choice(request.form)
+        made = decisions.confirm(g.db, ad_id, reviewer=_me(), address=client_address(), settings=settings(), **choice)
     except ReviewError as e:
         return _refuse(ad_id, e)
     flash(t("ad.confirmed", id=ad_id, seqs="、".join(map(str, made.ledger_seqs))), "ok")
@@ -238,7 +252,8 @@ def confirm(ad_id: int) -> Any:
 def reject(ad_id: int) -> Any:
     _not_escalated(ad_id)
     try:
-        made = decisions.reject(g.db, ad_id, reviewer=_me(), address=client_address(), **reject_choice(request.form))
+        choice = reject_choice(request.form)
+        made = decisions.reject(g.db, ad_id, reviewer=_me(), address=client_address(), settings=settings(), **choice)
     except ReviewError as e:
         return _refuse(ad_id, e)
     flash(t("ad.rejected", id=ad_id, seqs="、".join(map(str, made.ledger_seqs))), "ok")
@@ -248,7 +263,7 @@ def reject(ad_id: int) -> Any:
 @bp.route("/ad/<id:ad_id>/escalate", methods=["POST"])
 @requires("reviewer")
 def escalate(ad_id: int) -> Any:
-    note = request.form.get("note", "").strip()[:2000]
+    note = form_text(request.form, "note")
     if not note:
         flash(t("err.note_needed"), "error")
         return redirect(url_for("review.ad", ad_id=ad_id))
@@ -265,8 +280,8 @@ def escalate(ad_id: int) -> Any:
 def evidence_page(ad_id: int) -> Any:
     """The archived page, for a sandboxed frame: no script, no request to anywhere, not even this app."""
     try:
-        found = archived.read(g.db, current_app.config["DATA_DIR"], ad_id, "page")
-    except archived.EvidenceMissing:
+        found = evidence.read(g.db, current_app.config["DATA_DIR"], ad_id, "page")
+    except EvidenceMissing:
         abort(404)
     kind = found.content_type.split(";")[0].strip().lower()
     if kind in ("text/html", "application/xhtml+xml", ""):
@@ -285,8 +300,8 @@ def evidence_page(ad_id: int) -> Any:
 @requires("reviewer")
 def evidence_screenshot(ad_id: int) -> Any:
     try:
-        found = archived.read(g.db, current_app.config["DATA_DIR"], ad_id, "screenshot")
-    except archived.EvidenceMissing:
+        found = evidence.read(g.db, current_app.config["DATA_DIR"], ad_id, "screenshot")
+    except EvidenceMissing:
         abort(404)
     response = current_app.response_class(found.payload, mimetype="image/png")
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -6,13 +6,12 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from adclear.errors import ReviewError
-from review import anchors, downloads, escalations, ledger, logs, users
-from review.export import FORMATS, takedown_list
+from core.errors import ReviewError
+from review import anchors, audit, escalations, export, ledger, users
 from review.web import params
 from review.web.i18n import t
 from review.web.security import client_address, requires
-from review.web.views_review import confirm_choice, reject_choice
+from review.web.views_review import confirm_choice, form_text, reject_choice, settings
 
 __all__ = ["bp"]
 
@@ -44,7 +43,13 @@ def resolve(escalation_id: int) -> Any:
     try:
         choice = confirm_choice(request.form) if decision == "confirm" else reject_choice(request.form)
         made = escalations.resolve(
-            g.db, escalation_id, supervisor=_me(), decision=decision, address=client_address(), **choice
+            g.db,
+            escalation_id,
+            supervisor=_me(),
+            decision=decision,
+            address=client_address(),
+            settings=settings(),
+            **choice,
         )
     except ReviewError as e:
         flash(t("err.refused", detail=str(e)), "error")
@@ -62,7 +67,7 @@ def send_back(escalation_id: int) -> Any:
         abort(404)
     try:
         escalations.send_back(
-            g.db, escalation_id, supervisor=_me(), note=request.form.get("note", "")[:2000], address=client_address()
+            g.db, escalation_id, supervisor=_me(), note=form_text(request.form, "note"), address=client_address()
         )
     except ReviewError as e:
         flash(t("err.refused", detail=str(e)), "error")
@@ -76,14 +81,14 @@ def send_back(escalation_id: int) -> Any:
 def audit_log() -> Any:
     actor = request.args.get("actor", "").strip()[:80]
     action = request.args.get("action", "").strip()[:40]
-    rows = logs.audit_page(g.db, actor=actor, action=action, before_id=params.number("before"), limit=101)
+    rows = audit.page(g.db, actor=actor, action=action, before_id=params.number("before"), limit=101)
     return render_template(
         "audit.html",
         rows=rows[:100],
         more=rows[100]["id"] + 1 if len(rows) > 100 else None,
         actor=actor,
         action=action,
-        actions=logs.audit_actions(g.db),
+        actions=audit.ACTIONS,
     )
 
 
@@ -97,7 +102,7 @@ def ledger_view() -> Any:
             checkpoint = ledger.parse_checkpoint(checkpoint_text)
         except ValueError:
             checkpoint_error = t("ledger.bad_checkpoint")
-    entries = logs.ledger_page(g.db, before_seq=params.number("before"), limit=101)
+    entries = ledger.page(g.db, before_seq=params.number("before"), limit=101)
     return render_template(
         "ledger.html",
         result=ledger.verify(g.db, checkpoint=checkpoint, anchor=anchors.latest(g.db)),
@@ -109,25 +114,28 @@ def ledger_view() -> Any:
     )
 
 
-@bp.route("/export", methods=["GET", "POST"])
+@bp.route("/export", methods=["GET", "POST"], endpoint="export")
 @requires("supervisor")
-def export() -> Any:
+def export_page() -> Any:
     if request.method == "POST":
         fmt = request.form.get("format", "csv")
-        if fmt not in FORMATS:
+        if fmt not in export.FORMATS:
             abort(400)
-        content, name, _ = downloads.takedown_download(
+        content, name, _ = export.download(
             g.db,
             fmt=fmt,
             platform=request.form.get("platform", "").strip()[:100],
             actor=_me(),
             address=client_address(),
+            settings=settings(),
         )
-        response = current_app.response_class(content, mimetype=downloads.MIME_TYPES[fmt])
+        response = current_app.response_class(content, mimetype=export.MIME_TYPES[fmt])
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
-    preview = takedown_list(g.db)
-    return render_template("export.html", preview=preview, formats=FORMATS, platforms=sorted(preview.by_platform()))
+    preview = export.takedown_list(g.db)
+    return render_template(
+        "export.html", preview=preview, formats=export.FORMATS, platforms=sorted(preview.by_platform())
+    )
 
 
 @bp.route("/users")

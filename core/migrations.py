@@ -1,7 +1,7 @@
 """The schema, only ever changed by appending a numbered migration.
 
 Each migration runs in a transaction together with its record in ``_sqlite_migrations``; opening the
-database (``adclear.db.connect``) applies the pending ones. Never edit a migration that has shipped: add one.
+database (``core.db.connect``) applies the pending ones. Never edit a migration that has shipped: add one.
 Times are UTC ISO 8601 text. docs/architecture.md describes the tables.
 """
 
@@ -43,11 +43,7 @@ def _split(script: str) -> list[str]:
     return statements
 
 
-@migrations()
-def m001_crawl(db: Database) -> None:
-    _run(
-        db,
-        """
+M001_CRAWL_SQL = """
         CREATE TABLE sites (
             name TEXT PRIMARY KEY,
             platform TEXT NOT NULL,
@@ -156,15 +152,15 @@ def m001_crawl(db: Database) -> None:
             UNIQUE (ad_id, kind, sha256)
         );
         CREATE INDEX evidence_ad ON evidence(ad_id);
-        """,
-    )
+        """
 
 
 @migrations()
-def m002_review(db: Database) -> None:
-    _run(
-        db,
-        """
+def m001_crawl(db: Database) -> None:
+    _run(db, M001_CRAWL_SQL)
+
+
+M002_REVIEW_SQL = """
         CREATE TABLE verdicts (               -- every classification of an ad; the newest is the current one
             id INTEGER PRIMARY KEY,
             ad_id INTEGER NOT NULL REFERENCES ads(id),
@@ -241,15 +237,15 @@ def m002_review(db: Database) -> None:
             address TEXT NOT NULL DEFAULT ''  -- 'cli' or the client's IP address
         );
         CREATE INDEX audit_log_at ON audit_log(at);
-        """,
-    )
+        """
 
 
 @migrations()
-def m003_contacts(db: Database) -> None:
-    _run(
-        db,
-        """
+def m002_review(db: Database) -> None:
+    _run(db, M002_REVIEW_SQL)
+
+
+M003_CONTACTS_SQL = """
         CREATE TABLE contacts (               -- contacts an ad has shown (any version), normalised
             id INTEGER PRIMARY KEY,
             ad_id INTEGER NOT NULL REFERENCES ads(id),
@@ -260,20 +256,15 @@ def m003_contacts(db: Database) -> None:
             UNIQUE (ad_id, kind, value)
         );
         CREATE INDEX contacts_value ON contacts(kind, value);
-        """,
-    )
+        """
 
 
 @migrations()
-def m004_users(db: Database) -> None:
-    """The web app: accounts, login attempts, server-side sessions, escalations; indexes for its pages.
+def m003_contacts(db: Database) -> None:
+    _run(db, M003_CONTACTS_SQL)
 
-    The queue is rebuilt once to allow the state ``escalated`` (an ad a reviewer sent to a supervisor: out of
-    every reviewer's queue until a supervisor decides it or sends it back).
-    """
-    _run(
-        db,
-        """
+
+M004_USERS_SQL = """
         CREATE TABLE users (
             id INTEGER PRIMARY KEY,
             name TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -347,15 +338,20 @@ def m004_users(db: Database) -> None:
         -- an ad's audit trail on its page; the claim checks of the benchmark
         CREATE INDEX audit_log_target ON audit_log(target, id);
         CREATE INDEX decisions_at ON decisions(decided_at);
-        """,
-    )
+        """
 
 
 @migrations()
-def m005_near_duplicates(db: Database) -> None:
-    _run(
-        db,
-        """
+def m004_users(db: Database) -> None:
+    """The web app: accounts, login attempts, server-side sessions, escalations; indexes for its pages.
+
+    The queue is rebuilt once to allow the state ``escalated`` (an ad a reviewer sent to a supervisor: out of
+    every reviewer's queue until a supervisor decides it or sends it back).
+    """
+    _run(db, M004_USERS_SQL)
+
+
+M005_NEAR_DUPLICATES_SQL = """
         CREATE TABLE fingerprints (           -- near-duplicate fingerprints of each ad's current content
             ad_id INTEGER PRIMARY KEY REFERENCES ads(id),
             fp_version INTEGER NOT NULL,
@@ -368,18 +364,22 @@ def m005_near_duplicates(db: Database) -> None:
         CREATE INDEX ads_cluster ON ads(cluster_id);
         CREATE INDEX ads_status ON ads(status);
         ALTER TABLE decisions ADD COLUMN reversed_seq INTEGER;  -- the ledger entry that reversed it, if any
-        """,
-    )
+        """
 
 
 @migrations()
-def m006_learned_scorer(db: Database) -> None:
-    _run(
-        db,
-        """
+def m005_near_duplicates(db: Database) -> None:
+    _run(db, M005_NEAR_DUPLICATES_SQL)
+
+
+M006_LEARNED_SCORER_SQL = """
         ALTER TABLE verdicts ADD COLUMN rules_label TEXT;  -- what the rules alone said (flag, watch, clear)
         -- the learned scorer's part as JSON: {"version", "score", "label", "flag_at", "watch_at", "explain"},
         -- or {"version": null, "error": ...} when its file could not be used; NULL before this migration
         ALTER TABLE verdicts ADD COLUMN model TEXT;
-        """,
-    )
+        """
+
+
+@migrations()
+def m006_learned_scorer(db: Database) -> None:
+    _run(db, M006_LEARNED_SCORER_SQL)

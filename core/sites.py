@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlite_utils
 
-from adclear.seeds import Seeds
+from core.seeds import Seeds
 
 __all__ = ["site_overview"]
 

@@ -4,11 +4,12 @@
 anchor file, WAL, WARC archive or web key lie beside it), a file that is not SQLite, an SQLite database of another
 program, a database written by a newer adclear (migrations this version does not know, a higher schema version,
 columns it does not know) and one whose columns were renamed or dropped. Then it applies pending migrations (the
-schema lives only in ``adclear.migrations``) and turns on WAL, a busy timeout and foreign keys. Only a path where
+schema lives only in ``core.migrations``) and turns on WAL, a busy timeout and foreign keys. Only a path where
 no file exists yet (or an empty file with nothing of a database beside it) becomes a new database.
 
 Writes that must be atomic use ``immediate(db)``: ``BEGIN IMMEDIATE`` takes the write lock up front, so a
-read-then-write cannot fail half-way with SQLITE_BUSY (FINDINGS.md). The first ``immediate`` of a process on a
+read-then-write cannot fail half-way with SQLITE_BUSY (a deferred transaction that reads first and then wants
+to write cannot wait for the lock: SQLite gives up at once). The first ``immediate`` of a process on a
 database runs ``PRAGMA quick_check`` first: a damaged database is refused before anything is written to it.
 
 ``explain(error, path)`` turns SQLite's errors (damaged pages, a read-only file, a full disk) into a
@@ -18,7 +19,6 @@ database runs ``PRAGMA quick_check`` first: a damaged database is refused before
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import sqlite3
 import threading
@@ -27,7 +27,9 @@ from pathlib import Path
 
 import sqlite_utils
 
-from adclear.errors import DatabaseError
+from core import __version__
+from core.errors import DatabaseError
+from core.migrations import migrations
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -36,7 +38,6 @@ __all__ = [
     "check_schema",
     "connect",
     "database_path",
-    "default_db_path",
     "explain",
     "immediate",
     "quick_check",
@@ -49,18 +50,7 @@ _checked: set[str] = set()  # databases whose quick_check passed in this process
 _checked_lock = threading.Lock()
 
 
-def default_db_path() -> Path:
-    """``$ADCLEAR_DB``, or ``data/adclear.db`` under the current directory."""
-    return Path(os.environ.get("ADCLEAR_DB") or Path("data") / "adclear.db")
-
-
-def _schema_version() -> int:
-    from adclear.migrations import migrations
-
-    return len(migrations._migrations)
-
-
-SCHEMA_VERSION = _schema_version()
+SCHEMA_VERSION = len(migrations._migrations)  # sqlite-utils keeps the registered migrations there
 
 
 def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
@@ -98,8 +88,6 @@ def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
 
 def _migrate(db: sqlite_utils.Database, path: Path) -> None:
     """Apply pending migrations; refuse a database whose columns are not the ones they make."""
-    from adclear.migrations import migrations
-
     if migrations.pending(db):
         migrations.apply(db)
     _check_columns(db, path)
@@ -110,8 +98,6 @@ def _migrate(db: sqlite_utils.Database, path: Path) -> None:
 def check_schema(db: sqlite_utils.Database, path: str | Path) -> list[str]:
     """Raise ``DatabaseError`` for a database that is not adclear's, is newer, or has other columns; returns the
     migrations still pending (any command applies them). Reads only: for ``adclear doctor``."""
-    from adclear.migrations import migrations
-
     path = Path(path)
     _check_origin(db, path)
     pending = [m.name for m in migrations.pending(db)]
@@ -131,9 +117,6 @@ def _tables(db: sqlite_utils.Database) -> list[str]:
 
 def _check_origin(db: sqlite_utils.Database, path: Path) -> None:
     """Another program's database, or one written by a newer adclear, is refused before anything is written."""
-    from adclear import __version__
-    from adclear.migrations import migrations
-
     tables = _tables(db)
     if not tables:
         return  # a new database
@@ -164,8 +147,6 @@ _EXPECTED: dict[str, set[str]] = {}
 def expected_columns() -> dict[str, set[str]]:
     """The columns of every table, as the migrations make them (built once, in memory)."""
     if not _EXPECTED:
-        from adclear.migrations import migrations
-
         scratch = sqlite_utils.Database(memory=True)
         migrations.apply(scratch)
         for table in _tables(scratch):

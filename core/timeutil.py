@@ -52,7 +52,7 @@ def parse_local(text: str) -> str | None:
         year, *rest = m.groups()
         parts = next(rest[i : i + n] for i, n in ((0, 5), (5, 4), (9, 4)) if rest[i] is not None)
         try:
-            dt = datetime(int(year), *(int(p) for p in parts if p is not None))
+            dt = datetime(int(year), *(int(p) for p in parts if p is not None))  # type: ignore[arg-type]  # year, month, day[, h, m, s]
         except ValueError:
             return None  # a day or hour out of range: strptime refuses it too
         return _stored(dt)

@@ -8,9 +8,8 @@ that follow reviewers' decisions.
   A reversal changes the ad's status, which takes it out of its index.
 - ``recluster`` groups all ads into clusters of near-duplicates (``ads.cluster_id`` = the smallest ad id of
   the group) after each crawl, so that a reviewer can decide a cluster at once.
-- ``follow_decision`` classifies again the undecided ads of a decided ad's cluster, with the decided ads as
-  neighbours: a confirmation turns its reposts into ``flag`` ("与已确认违法广告 #N 近似"), a rejection lowers
-  its look-alikes.
+
+Classifying the undecided ads of a decided ad's cluster again is ``core.reclassify.follow_decision``.
 """
 
 from __future__ import annotations
@@ -19,16 +18,17 @@ from typing import Any
 
 import sqlite_utils
 
-from adclear.db import immediate
-from adclear.verdicts import ad_text, store_verdict
+from classifier.fingerprint import FINGERPRINT_VERSION
+from classifier.neardup import DecidedAds, clusters_from_records, fingerprint_record
+from classifier.neighbours import comparable_text
+from core.ads import ad_text
+from core.db import immediate
 
-__all__ = ["backfill", "decided_stamp", "fingerprint_ad", "follow_decision", "load_decided", "recluster"]
+__all__ = ["backfill", "decided_stamp", "fingerprint_ad", "load_decided", "recluster"]
 
 
 def _record(title: str, body: str, contact: str) -> dict[str, Any]:
-    from classifier.neardup import fingerprint_record
-    from classifier.neighbours import comparable_text
-
+    """The fingerprint record of an ad's content, made as the classifier makes it (``Verdict.fingerprint``)."""
     t, text = ad_text(title, body, contact)
     return fingerprint_record(comparable_text(text, t))
 
@@ -43,7 +43,7 @@ def fingerprint_ad(
     record: dict[str, Any] | None = None,
 ) -> None:
     """Store the fingerprint of the ad's current content (inside the caller's transaction); ``record``: its
-    fingerprint record if the caller made it already (``classifier.neardup.records_of``)."""
+    fingerprint record if the caller has it already (``Verdict.fingerprint``)."""
     rec = record if record is not None else _record(title, body, contact)
     db.execute(
         """INSERT INTO fingerprints (ad_id, fp_version, content_hash, exact, simhash, minhash)
@@ -56,8 +56,6 @@ def fingerprint_ad(
 
 def backfill(db: sqlite_utils.Database, batch: int = 2000) -> int:
     """Fingerprints for ads that have none, or whose content changed since (e.g. crawled before this feature)."""
-    from classifier.fingerprint import FINGERPRINT_VERSION
-
     rows = db.execute(
         """SELECT a.id, a.title, a.body, a.contact, a.content_hash FROM ads a
            LEFT JOIN fingerprints f ON f.ad_id = a.id
@@ -81,10 +79,8 @@ def _records(db: sqlite_utils.Database, where: str, args: list[Any]) -> list[dic
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-def load_decided(db: sqlite_utils.Database) -> Any:
-    """A ``classifier.neardup.DecidedAds`` of the ads confirmed and rejected now."""
-    from classifier.neardup import DecidedAds
-
+def load_decided(db: sqlite_utils.Database) -> DecidedAds:
+    """The ads confirmed and rejected now, as the classifier's neighbour source."""
     return DecidedAds.from_records(
         _records(db, "a.status = 'confirmed'", []), _records(db, "a.status = 'rejected'", [])
     )
@@ -92,13 +88,14 @@ def load_decided(db: sqlite_utils.Database) -> Any:
 
 def decided_stamp(db: sqlite_utils.Database) -> tuple[int, int, int]:
     """Changes whenever a decision is taken or reversed: a cheap test of whether ``load_decided`` is stale."""
-    return tuple(db.execute("SELECT count(*), coalesce(max(id), 0), count(reversed_seq) FROM decisions").fetchone())
+    count, last, reversals = db.execute(
+        "SELECT count(*), coalesce(max(id), 0), count(reversed_seq) FROM decisions"
+    ).fetchone()
+    return count, last, reversals
 
 
 def recluster(db: sqlite_utils.Database) -> dict[str, int]:
     """Fingerprint what is missing, then group every ad with its near-duplicates; returns counts."""
-    from classifier.neardup import clusters_from_records
-
     backfilled = backfill(db)
     records = _records(db, "1", [])
     if not records:
@@ -118,23 +115,3 @@ def recluster(db: sqlite_utils.Database) -> dict[str, int]:
         "in_clusters": sum(multi.values()),
         "fingerprinted": backfilled,
     }
-
-
-def follow_decision(db: sqlite_utils.Database, ad_id: int, classifier: Any) -> int:
-    """Classify again the undecided ads of ``ad_id``'s cluster, with every decided ad as a neighbour."""
-    row = db.execute("SELECT cluster_id FROM ads WHERE id = ?", [ad_id]).fetchone()
-    if row is None or row[0] is None:
-        return 0
-    members = db.execute(
-        """SELECT id, title, body, contact, url, content_hash FROM ads
-           WHERE cluster_id = ? AND id != ? AND status NOT IN ('confirmed', 'rejected')""",
-        [row[0], ad_id],
-    ).fetchall()
-    if not members:
-        return 0
-    decided = load_decided(db)
-    with immediate(db):
-        for member_id, title, body, contact, url, chash in members:
-            t, text = ad_text(title, body, contact)
-            store_verdict(db, member_id, chash, classifier.classify(text, title=t, url=url, neighbours=decided))
-    return len(members)

@@ -1,28 +1,29 @@
-"""Loading the classifier the way every part of adclear does: a rule pack and the model in use."""
+"""Loading the classifier the way every part of adclear does: a rule pack and the model in use.
+
+The model in use is the one the ledger names (``core.models.active_model``); a rule pack that does not load is
+a ``RulesInvalid`` naming the file, the rule and the problem.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-from adclear.errors import AdclearError
+import sqlite_utils
+
+from classifier import Classifier, RulePackError
+from classifier.rules import DEFAULT_RULES_DIR, load_rule_pack
+from core.errors import RulesInvalid
+from core.models import active_model
 
 __all__ = ["RulesInvalid", "classifier_for", "load_classifier"]
 
 
-class RulesInvalid(AdclearError):
-    """A rule pack does not load; the message names the file, the rule and the problem."""
-
-
 @lru_cache(maxsize=8)
-def load_classifier(rules_dir: Path | None = None, model: Path | bool = True, model_problem: str = "") -> Any:
+def load_classifier(rules_dir: Path | None = None, model: Path | bool = True, model_problem: str = "") -> Classifier:
     """A ``classifier.Classifier`` for ``rules_dir`` (None: the bundled packs) and ``model`` (True: the bundled
     model, a path, or False for the rules alone), loaded once per process. ``model_problem``: why the model
     that should be used cannot be (the classifier then uses the rules alone and says so in every verdict)."""
-    from classifier import Classifier, RulePackError
-    from classifier.rules import DEFAULT_RULES_DIR, load_rule_pack
-
     try:
         pack = load_rule_pack(rules_dir or DEFAULT_RULES_DIR)
     except RulePackError as e:
@@ -34,10 +35,8 @@ def load_classifier(rules_dir: Path | None = None, model: Path | bool = True, mo
     return Classifier.with_model(pack, model)
 
 
-def classifier_for(db: Any, rules_dir: Path | None = None) -> Any:
-    """The classifier with the model the ledger says is in use (``adclear.models.active_model``)."""
-    from adclear.models import active_model
-
+def classifier_for(db: sqlite_utils.Database, rules_dir: Path | None = None) -> Classifier:
+    """The classifier with the model the ledger says is in use (``core.models.active_model``)."""
     active = active_model(db)
     if active.problem:
         return load_classifier(rules_dir, False, active.problem)

@@ -7,16 +7,19 @@ Nothing is crawled from a file that does not validate. The reference is docs/see
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from parsel.csstranslator import HTMLTranslator
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from adclear.errors import SeedsInvalid
-from adclear.yamlsource import Located, YamlProblem, load_located
+from classifier.yamlsource import Located, YamlProblem, load_located
+from core.addresses import Allowance
+from core.errors import SeedsInvalid, UnknownSite
 
 __all__ = [
     "DetailSelectors",
@@ -34,8 +37,6 @@ SITE_KINDS = ("classifieds", "social", "forum")
 
 def _check_selector(value: str) -> str:
     """A CSS selector as parsel understands it (``::text`` and ``::attr()`` included)."""
-    from parsel.csstranslator import HTMLTranslator
-
     value = value.strip()
     if not value:
         raise ValueError("a selector may not be empty")
@@ -207,8 +208,6 @@ class SearchOptions(_Model):
 
     def urls(self) -> list[tuple[str, str]]:
         """(keyword, result page URL) for every keyword, the keyword URL-encoded as UTF-8."""
-        from urllib.parse import quote
-
         return [(k, self.url.replace("{keyword}", quote(k, safe=""))) for k in self.keywords]
 
 
@@ -239,7 +238,7 @@ class Site(_Model):
 
     @field_validator("allowed_domains")
     @classmethod
-    def _domains(cls, v: list[str]) -> list[str]:
+    def _domains(cls, v: builtins.list[str]) -> builtins.list[str]:
         out = []
         for d in v:
             d = d.strip().lower()
@@ -254,9 +253,7 @@ class Site(_Model):
 
     @field_validator("allow_addresses")
     @classmethod
-    def _allowances(cls, v: list[str]) -> list[str]:
-        from crawler.netpolicy import Allowance
-
+    def _allowances(cls, v: builtins.list[str]) -> builtins.list[str]:
         return [str(Allowance.parse(a)) for a in v]
 
     @model_validator(mode="after")
@@ -333,8 +330,6 @@ class Seeds(_Model):
         return self
 
     def site(self, name: str) -> Site:
-        from adclear.errors import UnknownSite
-
         for site in self.sites:
             if site.name == name:
                 return site

@@ -1,8 +1,14 @@
 """Verdicts in the database: what the classifier said about each ad, and the review queue it feeds.
 
-Shared by the crawl pipeline (each new or changed ad) and ``adclear reclassify``. ``flag`` and ``watch``
-ads enter the queue (watch below every flag); an ad already decided keeps its decision; a pending item
-whose ad is now ``clear`` is withdrawn.
+One way from an ad to its verdict row, for every caller (the crawl, ``adclear reclassify``, the follow-ups of a
+decision): ``classify_ad`` asks the classifier, with the decided ads as neighbours, and ``store_verdict``
+records the answer, updating the ad's queue item and status; ``classify_and_store`` is the two in a row. The
+crawl runs them as two pipeline stages (``crawler.pipelines``: Classify, then Store, which writes the verdict
+with the ad in one savepoint).
+
+``flag`` and ``watch`` ads enter the queue (watch below every flag); an ad already decided keeps its decision;
+a pending item whose ad is now ``clear`` is withdrawn. An ad's current verdict is its newest
+(``current_verdict`` for one ad, ``LATEST`` for all of them).
 """
 
 from __future__ import annotations
@@ -12,17 +18,28 @@ from typing import Any
 
 import sqlite_utils
 
-from adclear.timeutil import now_utc
+from classifier import Classifier, NeighbourSource, Verdict
+from core.ads import AdText, ad_text
+from core.timeutil import now_utc
 
-__all__ = ["ad_text", "current_verdict", "priority", "store_verdict"]
+__all__ = [
+    "FLAG_PRIORITY",
+    "LATEST",
+    "QUEUED_LABELS",
+    "STATUS_OF_LABEL",
+    "ad_text",
+    "classify_ad",
+    "classify_and_store",
+    "current_verdict",
+    "priority",
+    "store_verdict",
+]
 
-FLAG_PRIORITY = 1000.0
-
-
-def ad_text(title: str, body: str, contact: str) -> tuple[str, str]:
-    """What the classifier reads of an ad: its title, and its body followed by its contact line."""
-    text = body if not contact else f"{body}\n{contact}"
-    return title, text
+FLAG_PRIORITY = 1000.0  # added to a flag's priority: every flag comes before every watch
+QUEUED_LABELS = ("flag", "watch")  # the labels that put an ad in the review queue
+STATUS_OF_LABEL = {"flag": "flagged", "watch": "watch", "clear": "clear"}  # ads.status of an undecided ad
+# (ad_id, id) of every ad's current verdict, to join against
+LATEST = "SELECT ad_id, max(id) AS id FROM verdicts GROUP BY ad_id"
 
 
 def priority(label: str, score: float, model_score: float | None = None) -> float:
@@ -32,8 +49,28 @@ def priority(label: str, score: float, model_score: float | None = None) -> floa
     return round(score + tie + (FLAG_PRIORITY if label == "flag" else 0.0), 4)
 
 
-def store_verdict(db: sqlite_utils.Database, ad_id: int, content_hash: str, verdict: Any) -> int:
-    """Record ``verdict`` (a ``classifier.Verdict``) for the ad and update its queue item.
+def classify_ad(classifier: Classifier, ad: AdText, decided: NeighbourSource | None) -> Verdict:
+    """The verdict on ``ad``, with ``decided`` (``core.fingerprints.load_decided``) as its neighbours; the
+    verdict carries the ad's fingerprint when neighbours were asked."""
+    return classifier.classify(ad.text, title=ad.title, url=ad.url, neighbours=decided)
+
+
+def classify_and_store(
+    db: sqlite_utils.Database,
+    ad_id: int,
+    chash: str,
+    ad: AdText,
+    classifier: Classifier,
+    decided: NeighbourSource | None,
+) -> Verdict:
+    """Classify a stored ad again and record the verdict (inside the caller's transaction)."""
+    verdict = classify_ad(classifier, ad, decided)
+    store_verdict(db, ad_id, chash, verdict)
+    return verdict
+
+
+def store_verdict(db: sqlite_utils.Database, ad_id: int, chash: str, verdict: Verdict) -> int:
+    """Record ``verdict`` for the ad (about its content ``chash``) and update its queue item and status.
 
     Runs inside the caller's transaction when there is one.
     """
@@ -44,7 +81,7 @@ def store_verdict(db: sqlite_utils.Database, ad_id: int, content_hash: str, verd
                hits, nearest, rules_label, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             ad_id,
-            content_hash,
+            chash,
             data["version"],
             now,
             data["score"],
@@ -56,10 +93,20 @@ def store_verdict(db: sqlite_utils.Database, ad_id: int, content_hash: str, verd
             json.dumps(data["model"], ensure_ascii=False) if data["model"] else None,
         ],
     )
-    verdict_id = int(cursor.lastrowid)
+    verdict_id = int(cursor.lastrowid or 0)
+    _queue(db, ad_id, verdict_id, data, now)
+    db.execute(
+        "UPDATE ads SET status = ? WHERE id = ? AND status NOT IN ('confirmed', 'rejected')",
+        [STATUS_OF_LABEL[data["label"]], ad_id],
+    )
+    return verdict_id
+
+
+def _queue(db: sqlite_utils.Database, ad_id: int, verdict_id: int, data: dict[str, Any], now: str) -> None:
+    """The ad's queue item follows its new verdict: queued, re-prioritised, or withdrawn while pending."""
     label = data["label"]
     row = db.execute("SELECT state FROM queue WHERE ad_id = ?", [ad_id]).fetchone()
-    if label in ("flag", "watch"):
+    if label in QUEUED_LABELS:
         prio = priority(label, data["score"], data["model"].get("score"))
         if row is None:
             db.execute(
@@ -78,14 +125,10 @@ def store_verdict(db: sqlite_utils.Database, ad_id: int, content_hash: str, verd
             "UPDATE queue SET verdict_id = ?, state = 'withdrawn', updated_at = ? WHERE ad_id = ?",
             [verdict_id, now, ad_id],
         )
-    db.execute(
-        "UPDATE ads SET status = ? WHERE id = ? AND status NOT IN ('confirmed', 'rejected')",
-        [{"flag": "flagged", "watch": "watch", "clear": "clear"}[label], ad_id],
-    )
-    return verdict_id
 
 
 def current_verdict(db: sqlite_utils.Database, ad_id: int) -> dict[str, Any] | None:
+    """The ad's newest verdict as stored (JSON columns read), or None for an ad never classified."""
     row = db.execute(
         """SELECT id, classifier_version, classified_at, score, label, categories, hits, nearest, content_hash,
                   rules_label, model

@@ -10,6 +10,9 @@ nested brackets (PyYAML's composer recurses once per level). So, before anything
 (read without recursion) is checked for nesting deeper than ``MAX_DEPTH``; while building, every value an
 alias copies counts, and past ``MAX_VALUES`` the file is refused; an alias inside its own anchor is refused.
 Every refusal is a ``YamlProblem`` with the line.
+
+It lives in the classifier because the classifier imports nothing else of adclear (its rule packs are YAML);
+``core.seeds`` reads seeds.yml with it too.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import yaml
 
 __all__ = ["MAX_DEPTH", "MAX_VALUES", "Located", "YamlProblem", "load_data", "load_located"]
 
-Path_ = tuple[str | int, ...]
+Path_ = tuple[str | int | float | None, ...]  # keys and list indexes from the top down
 
 MAX_DEPTH = 50  # mappings and lists inside each other; seeds.yml needs 5, a rule pack 4
 MAX_VALUES = 200_000  # values built, aliases expanded: a seeds.yml of 2,000 sites has about 60,000
@@ -92,7 +95,8 @@ class _Loader(yaml.SafeLoader):
 
     def compose_document(self) -> yaml.Node:
         self.get_event()  # DocumentStartEvent
-        node = self.compose_node(None, None)  # type: ignore[arg-type]
+        node = self.compose_node(None, None)  # type: ignore[arg-type]  # PyYAML's own call
+        assert node is not None  # compose_document runs only when there is a document
         self.get_event()  # DocumentEndEvent
         self.node_anchors = {id(n): name for name, n in self.anchors.items()}
         self.anchors = {}
@@ -108,7 +112,8 @@ def _check_depth(text: str) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise YamlProblem(
-                        f"nested more than {MAX_DEPTH} levels deep; flatten the file", event.start_mark.line + 1
+                        f"nested more than {MAX_DEPTH} levels deep; flatten the file",
+                        event.start_mark.line + 1 if event.start_mark else None,
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
@@ -157,6 +162,7 @@ class _Builder:
         try:
             if isinstance(node, yaml.SequenceNode):
                 return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
+            assert isinstance(node, yaml.MappingNode)  # neither a scalar nor a sequence
             return self.mapping(node, path, depth)
         finally:
             self.open.pop()

@@ -1,0 +1,107 @@
+"""One way to configure adclear: command-line options, else environment variables, else defaults.
+
+This module (with click, for the options that name an environment variable) is the only place that reads the
+environment; the library gets what it needs as arguments: the crawler as Scrapy settings
+(``adclear.crawl.crawl_settings``), the review functions as a ``review.settings.ReviewSettings``, the web app in
+``app.config``. ``ENVIRONMENT`` lists every variable; docs/operations.md describes them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from core.db import connect
+from core.errors import AdclearError
+from core.seeds import Seeds, load_seeds
+from review.settings import ReviewSettings
+
+__all__ = ["ENVIRONMENT", "Config", "crawl_overrides", "environment_user", "review_settings"]
+
+# Every environment variable adclear reads: what it sets.
+ENVIRONMENT = {
+    "ADCLEAR_DB": "the database (--db)",
+    "ADCLEAR_SEEDS": "seeds.yml (--seeds)",
+    "ADCLEAR_RULES": "the rule-pack directory (--rules; crawls, reclassification and decisions use it too)",
+    "ADCLEAR_USER": "the account deciding or exporting, when --as is not given",
+    "ADCLEAR_ANCHOR_URL": "a webhook that receives every ledger head (review.anchors)",
+    # crawler settings (Scrapy's, same names), for `adclear crawl`; `scrapy crawl` takes -s NAME=VALUE
+    "ADCLEAR_CHROMIUM": "the browser to launch for social sites",
+    "ADCLEAR_CHROMIUM_ARGS": "more Chromium switches, space-separated",
+    "ADCLEAR_BROWSER_CONTEXTS": "browser contexts at most",
+    "ADCLEAR_BROWSER_PAGES": "pages rendered at once per context",
+    "ADCLEAR_BROWSER_PAGE_USES": "requests rendered in one page before it is replaced",
+    "ADCLEAR_BROWSER_MEMORY_MB": "crawler and browser memory at which a crawl stops",
+    "ADCLEAR_RESOLVER": "an import path to a function host -> [addresses] that resolves names",
+}
+_CRAWL_TEXT = ("ADCLEAR_CHROMIUM", "ADCLEAR_RESOLVER")
+_CRAWL_WORDS = ("ADCLEAR_CHROMIUM_ARGS",)
+_CRAWL_NUMBERS = (
+    "ADCLEAR_BROWSER_CONTEXTS",
+    "ADCLEAR_BROWSER_PAGES",
+    "ADCLEAR_BROWSER_PAGE_USES",
+    "ADCLEAR_BROWSER_MEMORY_MB",
+)
+
+
+def crawl_overrides(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The crawler settings the environment sets (``ADCLEAR_CHROMIUM`` …), checked; {} when none is set."""
+    out: dict[str, Any] = {}
+    for name in _CRAWL_TEXT:
+        if environ.get(name):
+            out[name] = environ[name]
+    for name in _CRAWL_WORDS:
+        if environ.get(name):
+            out[name] = environ[name].split()
+    for name in _CRAWL_NUMBERS:
+        value = environ.get(name, "").strip()
+        if not value:
+            continue
+        if not value.isascii() or not value.isdigit():
+            raise AdclearError(f"${name} must be a whole number, not {value!r}: fix or unset it")
+        out[name] = int(value)
+    return out
+
+
+def environment_user(environ: Mapping[str, str] = os.environ) -> str:
+    """``$ADCLEAR_USER``: the account acting when ``--as`` is not given ('' when unset)."""
+    return environ.get("ADCLEAR_USER", "")
+
+
+def review_settings(environ: Mapping[str, str] = os.environ, rules_dir: Path | None = None) -> ReviewSettings:
+    """What the review functions need from the environment (``rules_dir``: an option given, else
+    ``$ADCLEAR_RULES``)."""
+    rules = rules_dir or (Path(environ["ADCLEAR_RULES"]) if environ.get("ADCLEAR_RULES") else None)
+    return ReviewSettings(rules_dir=rules, anchor_url=environ.get("ADCLEAR_ANCHOR_URL", "").strip())
+
+
+@dataclass
+class Config:
+    """What every command may use: the database, seeds.yml, and the settings the environment gives."""
+
+    db_path: Path
+    seeds_path: Path
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    def db(self) -> sqlite_utils.Database:
+        return connect(self.db_path)
+
+    def seeds(self) -> Seeds:
+        return load_seeds(self.seeds_path)
+
+    @property
+    def rules_dir(self) -> Path | None:
+        """``$ADCLEAR_RULES`` (a command's ``--rules`` wins where it has one); None: the bundled rule packs."""
+        value = self.environ.get("ADCLEAR_RULES", "")
+        return Path(value) if value else None
+
+    def review_settings(self, rules_dir: Path | None = None) -> ReviewSettings:
+        return review_settings(self.environ, rules_dir)
+
+    def crawl_overrides(self) -> dict[str, Any]:
+        return crawl_overrides(self.environ)

@@ -1,0 +1,43 @@
+"""What an ad is to every part of adclear: its key, its content hash, and the text the classifier reads.
+
+An ad is identified by its canonical URL; an ad with no URL of its own (a native ad slot in a list page) by the
+page URL and the first 16 hex digits of the hash of its text. The content hash decides whether an ad changed:
+its title, body and contact line with whitespace collapsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+__all__ = ["AdText", "ad_key", "ad_text", "content_hash"]
+
+
+def content_hash(title: str, body: str, contact: str) -> str:
+    """What decides whether an ad changed: its text with whitespace collapsed."""
+    text = "\x1f".join(" ".join(part.split()) for part in (title, body, contact))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def ad_key(url: str, chash: str, *, in_slot: bool = False) -> str:
+    """The key an ad is stored under: its URL, or for an ad slot the page URL and its content hash."""
+    return f"{url}#{chash[:16]}" if in_slot else url
+
+
+def ad_text(title: str, body: str, contact: str) -> tuple[str, str]:
+    """What the classifier reads of an ad: its title, and its body followed by its contact line."""
+    text = body if not contact else f"{body}\n{contact}"
+    return title, text
+
+
+@dataclass(frozen=True, slots=True)
+class AdText:
+    """An ad as the classifier reads it (``ad_text``); ``url`` goes into the verdict's record only."""
+
+    title: str
+    text: str
+    url: str = ""
+
+    @classmethod
+    def of(cls, title: str, body: str, contact: str, url: str = "") -> AdText:
+        return cls(*ad_text(title, body, contact), url)
