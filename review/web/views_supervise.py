@@ -114,6 +114,22 @@ def ledger_view() -> Any:
     )
 
 
+def _export_filters(form: Any) -> export.Filters:
+    """The export form's filters, checked as the command line's are (``ExportError`` when one is wrong)."""
+
+    def field(name: str) -> str:
+        return str(form.get(name, "")).strip()[:200]
+
+    return export.Filters.of(
+        since=field("from"),
+        until=field("to"),
+        receiver=field("receiver"),
+        platform=field("platform"),
+        states=field("state"),
+        category=field("category"),
+    )
+
+
 @bp.route("/export", methods=["GET", "POST"], endpoint="export")
 @requires("supervisor")
 def export_page() -> Any:
@@ -121,12 +137,18 @@ def export_page() -> Any:
         fmt = request.form.get("format", "csv")
         if fmt not in export.FORMATS:
             abort(400)
+        try:
+            filters = _export_filters(request.form)
+        except export.ExportError as e:
+            flash(t("err.refused", detail=str(e)), "error")
+            return redirect(url_for("supervise.export"))
         content, name, _ = export.download(
             g.db,
             fmt=fmt,
-            platform=request.form.get("platform", "").strip()[:100],
+            filters=filters,
             actor=_me(),
             address=client_address(),
+            office=current_app.config.get("OFFICE"),
             settings=settings(),
         )
         response = current_app.response_class(content, mimetype=export.MIME_TYPES[fmt])
@@ -134,7 +156,12 @@ def export_page() -> Any:
         return response
     preview = export.takedown_list(g.db)
     return render_template(
-        "export.html", preview=preview, formats=export.FORMATS, platforms=sorted(preview.by_platform())
+        "export.html",
+        preview=preview,
+        formats=export.FORMATS,
+        choices=export.choices(g.db),
+        states=export.STATE_CHOICES,
+        categories=export.CATEGORIES,
     )
 
 
