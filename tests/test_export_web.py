@@ -49,7 +49,7 @@ def test_the_download_is_filtered_names_the_office_and_keeps_the_head_on_its_own
     book = load_workbook(BytesIO(answer.data))
     [data_sheet] = [name for name in book.sheetnames if name not in ("汇总", "导出信息")]
     rows = list(book[data_sheet].iter_rows(min_row=2, values_only=True))
-    assert len(rows) == 1 and "原始股" in rows[0][10]
+    assert len(rows) == 1 and "原始股" in rows[0][7]  # 广告标题
     meta = dict(book["导出信息"].iter_rows(min_row=2, values_only=True))
     assert (
         meta["发文单位"] == OFFICE.name and meta["导出人"] == "boss" and "涉嫌类型 私募股权/原始股" in meta["筛选条件"]

@@ -318,8 +318,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ledger.checkpoint": ("核对检查点", "Checkpoint"),
     "ledger.checkpoint_holds": ("检查点一致。", "The checkpoint holds."),
     "ledger.bad_checkpoint": (
-        "检查点格式应为 序号:哈希（见导出文件最后一行）。",
-        "A checkpoint is SEQ:HASH (an export's last row).",
+        "检查点格式应为 序号:哈希（见导出文件的“导出信息”工作表或 metadata）。",
+        "A checkpoint is SEQ:HASH (an export's 导出信息 sheet or metadata).",
     ),
     "ledger.verify": ("校验", "Verify"),
     "ledger.seq": ("序号", "Seq"),
