@@ -276,3 +276,37 @@ def test_pandas_is_no_dependency_and_writing_needs_none():
 
 def test_display_width_counts_wide_characters_double():
     assert display_width("abc") == 3 and display_width("违法广告") == 8 and display_width("ＡＢ1") == 5
+
+
+def test_an_empty_ledger_exports_valid_empty_files(db, tmp_path):
+    result = _list(db)
+    assert result.rows == [] and result.meta.checkpoint == f"0:{ledger.GENESIS}"
+    for fmt in export.FORMATS:
+        export.write(result, tmp_path / f"e.{fmt}", fmt)
+    jsonschema.validate(json.loads((tmp_path / "e.json").read_text(encoding="utf-8")), SCHEMA)
+    assert (tmp_path / "e.csv").read_bytes().count(b"\r\n") == 1  # the header alone
+    book = load_workbook(tmp_path / "e.xlsx")
+    assert book.sheetnames == [SUMMARY, "处置清单", METADATA]
+    assert [c.value for c in book["处置清单"][1]][:2] == ["处置编号", "交办单号"]
+
+
+def test_hostile_names_and_text_make_valid_sheets_and_cells(db, lifecycle, tmp_path):
+    rows = _list(db).rows
+    hostile = [
+        {
+            **rows[0],
+            "receiver": "平台[运营]:中心/客服?*" + "长" * 40,
+            "title": "正文\x00\x07\x1b[31m红字",
+            "url": "=cmd|'/c calc'!A1",
+        },
+        {**rows[1], "receiver": "平台[运营]:中心/客服?*" + "长" * 40 + "乙"},  # the same 31 characters
+    ]
+    result = export.TakedownList(hostile, _list(db).meta)
+    export.write(result, tmp_path / "h.xlsx", "xlsx")
+    book = load_workbook(tmp_path / "h.xlsx")
+    first, second = book.sheetnames[1:3]
+    assert len(first) <= 31 and len(second) <= 31 and first != second and not set("[]:*?/\\") & set(first + second)
+    cells = {c.value: c for c in book[first][2] if c.value is not None}
+    assert "正文[31m红字" in cells  # control characters XML cannot hold are dropped, the text kept
+    link = cells["=cmd|'/c calc'!A1"]
+    assert link.data_type == "s" and link.hyperlink is None

@@ -56,6 +56,7 @@ def test_the_download_is_filtered_names_the_office_and_keeps_the_head_on_its_own
     )
     answer = client.post("/export", data={"csrf_token": token, "format": "json", "platform": "无此平台"})
     assert json.loads(answer.data)["takedowns"] == []
+    assert answer.headers["X-Adclear-Ledger-Head"] == json.loads(answer.data)["metadata"]["checkpoint"]
     with connect(db_path) as db:
         details = [json.loads(d) for (d,) in db.execute("SELECT detail FROM audit_log WHERE action = 'export'")]
     assert [d["filters"]["category"] for d in details] == ["私募股权/原始股", None]

@@ -142,7 +142,7 @@ def export_page() -> Any:
         except export.ExportError as e:
             flash(t("err.refused", detail=str(e)), "error")
             return redirect(url_for("supervise.export"))
-        content, name, _ = export.download(
+        content, name, made = export.download(
             g.db,
             fmt=fmt,
             filters=filters,
@@ -153,6 +153,7 @@ def export_page() -> Any:
         )
         response = current_app.response_class(content, mimetype=export.MIME_TYPES[fmt])
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        response.headers["X-Adclear-Ledger-Head"] = made.meta.checkpoint  # a CSV carries no head of its own
         return response
     preview = export.takedown_list(g.db)
     return render_template(
