@@ -57,6 +57,7 @@ __all__ = [
     "TakedownList",
     "choices",
     "download",
+    "overview",
     "export",
     "takedown_list",
     "write",
@@ -216,6 +217,7 @@ def takedown_list(
     day = today or datetime.fromisoformat(exported_at).astimezone(SHANGHAI).date()
     where, args = _where(f)
     with snapshot(db):  # the head matches the rows
+        _check_names(db, f)
         head = ledger.head(db)
         found = db.execute(_SELECT + where + " ORDER BY t.id", args).fetchall()
         side = _side_tables(db)
@@ -230,6 +232,30 @@ def choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
     receivers = [r for (r,) in db.execute("SELECT DISTINCT receiver FROM takedowns WHERE receiver IS NOT NULL")]
     platforms = [p for (p,) in db.execute("SELECT DISTINCT a.platform FROM takedowns t JOIN ads a ON a.id = t.ad_id")]
     return {"receivers": sorted(receivers), "platforms": sorted(platforms)}
+
+
+def _check_names(db: sqlite_utils.Database, f: Filters) -> None:
+    """A receiver or platform no takedown ever had is a typo, not an empty list: say which ones there are."""
+    known = choices(db)
+    for given, names, what, option in (
+        (f.receiver, known["receivers"], "was dispatched to", "--receiver"),
+        (f.platform, known["platforms"], "is on", "--platform"),
+    ):
+        if given is not None and given not in names:
+            listed = "、".join(names[:10]) + ("…" if len(names) > 10 else "") if names else "none yet"
+            raise ExportError(f"no takedown {what} '{given}'; {option} is one of: {listed}")
+
+
+def overview(db: sqlite_utils.Database) -> dict[str, Any]:
+    """For the export page: the takedowns an unfiltered export holds, per receiver (or platform, not dispatched
+    yet), and the ledger head; without reading every row."""
+    with snapshot(db):
+        head = ledger.head(db)
+        per = db.execute(
+            "SELECT coalesce(t.receiver, a.platform || '·未交办'), count(*) FROM takedowns t "
+            "JOIN ads a ON a.id = t.ad_id WHERE t.state != 'cancelled' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    return {"head": head, "total": sum(n for _, n in per), "per": per}
 
 
 def write(result: TakedownList, path: Path, fmt: str) -> None:

@@ -263,6 +263,10 @@ def test_the_command_line_filters_writes_the_metadata_beside_a_csv_and_refuses_b
     out.unlink()
     r = CliRunner().invoke(main, [*args, "--from", "2027-02-02", "--to", "2027-02-01"])
     assert r.exit_code == 1 and r.output == "Error: --from 2027-02-02 is after --to 2027-02-01: nothing could match\n"
+    r = CliRunner().invoke(main, [*args, "--receiver", "测试同城网运营放"])
+    assert r.exit_code == 1
+    expected = "Error: no takedown was dispatched to '测试同城网运营放'; --receiver is one of: 测试同城网运营方\n"
+    assert r.output == expected  # a typo, not an empty list
     r = CliRunner().invoke(main, [*args, "--category", "理财"])
     assert r.exit_code == 1 and r.output.startswith("Error: unknown category '理财'; one of: ") and "\n" == r.output[-1]
     assert not out.exists()

@@ -42,6 +42,7 @@ def test_the_download_is_filtered_names_the_office_and_keeps_the_head_on_its_own
     client, token = logged_in(make_app(db_path, OFFICE=OFFICE), "boss")
     page = client.get("/export").text
     assert 'name="from"' in page and 'name="category"' in page and "测试同城网" in page
+    assert "共 2 条" in page and "测试同城网·未交办：2" in page
     answer = client.post(
         "/export", data={"csrf_token": token, "format": "xlsx", "category": "私募股权/原始股", "state": "open"}
     )
@@ -54,13 +55,13 @@ def test_the_download_is_filtered_names_the_office_and_keeps_the_head_on_its_own
     assert (
         meta["发文单位"] == OFFICE.name and meta["导出人"] == "boss" and "涉嫌类型 私募股权/原始股" in meta["筛选条件"]
     )
-    answer = client.post("/export", data={"csrf_token": token, "format": "json", "platform": "无此平台"})
+    answer = client.post("/export", data={"csrf_token": token, "format": "json", "category": "养老投资"})
     assert json.loads(answer.data)["takedowns"] == []
     assert answer.headers["X-Adclear-Ledger-Head"] == json.loads(answer.data)["metadata"]["checkpoint"]
     with connect(db_path) as db:
         details = [json.loads(d) for (d,) in db.execute("SELECT detail FROM audit_log WHERE action = 'export'")]
-    assert [d["filters"]["category"] for d in details] == ["私募股权/原始股", None]
-    assert details[1]["filters"]["platform"] == "无此平台"
+    assert [d["filters"]["category"] for d in details] == ["私募股权/原始股", "养老投资"]
+    assert [d["rows"] for d in details] == [1, 0]
 
 
 def test_a_bad_filter_is_refused_with_the_reason_and_nothing_is_exported(site):

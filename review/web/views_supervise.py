@@ -155,10 +155,9 @@ def export_page() -> Any:
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         response.headers["X-Adclear-Ledger-Head"] = made.meta.checkpoint  # a CSV carries no head of its own
         return response
-    preview = export.takedown_list(g.db)
     return render_template(
         "export.html",
-        preview=preview,
+        preview=export.overview(g.db),
         formats=export.FORMATS,
         choices=export.choices(g.db),
         states=export.STATE_CHOICES,
