@@ -1,36 +1,67 @@
-"""Takedown lists for the market regulator and the platforms, read from the ledger alone.
+"""Takedown lists a regulator can act on: one row per takedown, in CSV, XLSX or JSON.
 
-One row per ``takedown_requested`` entry whose confirmation was not reversed since, with what was recorded
-when the reviewer confirmed (platform, URL, title, excerpt, category, legal basis, reviewer, time, evidence
-SHA-256). The last row carries the ledger head
-(seq and hash) at export time, so that ``adclear ledger verify --checkpoint SEQ:HASH`` can later show the
-ledger still holds what the file was made from.
+A row is a takedown (``takedowns``, whose state the ledger decides: ``review.takedowns``) with what was
+recorded when the reviewer confirmed it (the ``confirmed`` and ``takedown_requested`` ledger entries: category,
+legal basis, reason, the evidence's digest, time and place in the WARC), the ad as crawled (poster, first
+seen, 监测条次 counted from ``sightings``, its normalised ``contacts``, the site's region, a screenshot's
+SHA-256) and its lifecycle (交办单号, receiver, deadline, state, overdue, feedback, re-check). All of it is read
+in one read transaction together with the ledger head, so the head names exactly the ledger the rows came from.
 
-Crawled text is hostile: a cell that starts with ``= + - @`` (or a tab/CR) would run as a formula in Excel,
-so such cells are prefixed with ``'`` in CSV and XLSX.
+The head and the export's metadata (issuing office, time, who, filters, row count) are never a data row: the
+XLSX has a sheet of its own for them, the JSON a top-level ``metadata`` object (docs/export.schema.json), and a
+CSV written by the command line a sidecar ``FILE.meta.json``; a CSV downloaded from the web app carries no
+head (the export page and the audit log show it).
 
 An export is an event: ``export`` (the command line's file) and ``download`` (the web app's bytes) record it in
-the audit log, with who and from where, and anchor the ledger head it carries.
+the audit log, with who, from where, the filters and the head, and anchor the head outside the database.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from classifier.taxonomy import CATEGORIES
 from core.db import immediate, snapshot
-from core.timeutil import local, now_utc
-from review import audit, ledger
+from core.timeutil import SHANGHAI, local, now_utc
+from review import audit, export_text, export_xlsx, ledger, takedowns
+from review.export_model import (
+    CHECK_RESULTS,
+    COLUMNS,
+    CONTACT_KINDS,
+    STATE_LABELS,
+    ExportError,
+    ExportMeta,
+    Filters,
+    Office,
+    TakedownList,
+)
 from review.settings import ReviewSettings
 
-__all__ = ["COLUMNS", "FORMATS", "MIME_TYPES", "TakedownList", "download", "export", "takedown_list", "write"]
+__all__ = [
+    "CATEGORIES",
+    "COLUMNS",
+    "FORMATS",
+    "MIME_TYPES",
+    "STATE_CHOICES",
+    "ExportError",
+    "Filters",
+    "Office",
+    "TakedownList",
+    "choices",
+    "download",
+    "overview",
+    "export",
+    "takedown_list",
+    "write",
+]
 
 FORMATS = ("csv", "xlsx", "json")
 MIME_TYPES = {
@@ -38,139 +69,231 @@ MIME_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
 }
-# (key, Chinese header)
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("seq", "台账序号"),
-    ("platform", "发布平台"),
-    ("url", "链接"),
-    ("title", "广告标题"),
-    ("excerpt", "内容摘要"),
-    ("category", "涉嫌类型"),
-    ("legal_basis", "法律依据"),
-    ("takedown_action", "处置方式"),
-    ("reviewer", "审核人"),
-    ("confirmed_at", "确认时间"),
-    ("evidence_sha256", "证据SHA-256"),
-    ("ad_id", "广告编号"),
-)
-HEAD_LABEL = "台账链头"
+
+_SELECT = """
+SELECT t.id, t.ad_id, t.requested_seq, t.state, t.receiver, t.deadline, t.dispatched_at, t.feedback_at,
+       t.feedback_result, t.checked_at, t.check_result, t.removed_at, t.reappeared_at, t.reappeared_ad_id, b.number,
+       r.payload, c.at, c.actor, c.payload, a.url, a.platform, a.title, a.body, a.author, a.first_seen,
+       coalesce(s.region, '')
+FROM takedowns t
+JOIN ledger r ON r.seq = t.requested_seq
+LEFT JOIN ledger c ON c.seq = json_extract(r.payload, '$.confirmed_seq')
+JOIN ads a ON a.id = t.ad_id
+LEFT JOIN sites s ON s.name = a.site
+LEFT JOIN dispatch_batches b ON b.id = t.batch_id
+"""
+# what the state filter can say, for forms: (value, Chinese label)
+STATE_CHOICES = (("open", "未办结"), ("all", "全部（含已撤销）"), *STATE_LABELS.items())
 
 
-@dataclass(frozen=True)
-class TakedownList:
-    rows: list[dict[str, Any]]
-    head: ledger.Head | None
+def _where(f: Filters) -> tuple[str, list[Any]]:
+    states = f.state_set()
+    where = [f"t.state IN ({', '.join('?' * len(states))})"]
+    args: list[Any] = list(states)
+    start, end = f.utc_bounds()
+    if start:
+        where.append("coalesce(c.at, r.at) >= ?")
+        args.append(start)
+    if end:
+        where.append("coalesce(c.at, r.at) < ?")
+        args.append(end)
+    if f.receiver:
+        where.append("t.receiver = ?")
+        args.append(f.receiver)
+    if f.platform:
+        where.append("a.platform = ?")
+        args.append(f.platform)
+    if f.category:
+        where.append("json_extract(r.payload, '$.category') = ?")
+        args.append(f.category)
+    return " WHERE " + " AND ".join(where), args
 
-    def by_platform(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for row in self.rows:
-            counts[row["platform"]] = counts.get(row["platform"], 0) + 1
-        return counts
+
+def _per_ad(db: sqlite_utils.Database, sql: str) -> Iterator[tuple[Any, ...]]:
+    """``sql`` over the ads that have a takedown (one query for the whole export, not one per row)."""
+    return iter(db.execute(sql.replace("{ads}", "(SELECT ad_id FROM takedowns)")).fetchall())
 
 
-def takedown_list(db: sqlite_utils.Database, *, platform: str | None = None, since: str | None = None) -> TakedownList:
-    """The takedowns requested (optionally for one platform, or since a UTC time), oldest first."""
-    with snapshot(db):  # the head matches the rows
-        head = ledger.head(db)
-        every = ledger.entries(db)
-    confirmed: dict[Any, ledger.Entry] = {e.seq: e for e in every if e.action == "confirmed"}
-    # a confirmation reversed later is no takedown any more (its entries stay in the ledger, as history)
-    reversed_seqs = {e.payload.get("decided_seq") for e in every if e.action == "reversed"}
-    rows = []
-    for entry in every:
-        if entry.action != "takedown_requested":
-            continue
-        p = entry.payload
-        if p.get("confirmed_seq") in reversed_seqs:
-            continue
-        if platform is not None and p.get("platform") != platform:
-            continue
-        if since is not None and entry.at < since:
-            continue
-        origin = confirmed.get(p.get("confirmed_seq"))
-        origin_payload = origin.payload if origin else {}
-        rows.append(
-            {
-                "seq": entry.seq,
-                "platform": p.get("platform", ""),
-                "url": p.get("url", ""),
-                "title": origin_payload.get("title", ""),
-                "excerpt": origin_payload.get("excerpt", ""),
-                "category": p.get("category", ""),
-                "legal_basis": p.get("legal_basis", ""),
-                "takedown_action": p.get("takedown_action", ""),
-                "reviewer": entry.actor,
-                "confirmed_at": local(origin.at if origin else entry.at, "%Y-%m-%d %H:%M:%S"),
-                "evidence_sha256": p.get("evidence_sha256", ""),
-                "ad_id": entry.ad_id,
-            }
+Side = tuple[dict[int, list], dict[int, int], dict[int, tuple], dict[int, str]]
+
+
+def _side_tables(db: sqlite_utils.Database) -> Side:
+    """Contacts, sightings and evidence per ad; the 交办单号 each takedown was last dispatched under (ledger)."""
+    contacts: dict[int, list[dict[str, str]]] = {}
+    for ad_id, kind, value in _per_ad(
+        db, "SELECT ad_id, kind, value FROM contacts WHERE ad_id IN {ads} ORDER BY ad_id, id"
+    ):
+        contacts.setdefault(ad_id, []).append({"kind": kind, "value": value})
+    sightings = dict(_per_ad(db, "SELECT ad_id, count(*) FROM sightings WHERE ad_id IN {ads} GROUP BY ad_id"))
+    evidence: dict[int, tuple] = {}  # ad → (page sha, fetched_at, warc_file, offset, screenshot sha), newest
+    for ad_id, kind, sha, fetched, warc_file, offset in _per_ad(
+        db,
+        "SELECT ad_id, kind, sha256, fetched_at, warc_file, warc_offset FROM evidence WHERE ad_id IN {ads} "
+        "ORDER BY ad_id, id",
+    ):
+        page = evidence.get(ad_id, (None, None, None, None, None))
+        if kind == "screenshot":
+            evidence[ad_id] = (*page[:4], sha)
+        else:
+            evidence[ad_id] = (sha, fetched, warc_file, offset, page[4])
+    numbers = {
+        tid: number
+        for tid, number in db.execute(
+            "SELECT json_extract(payload, '$.takedown_id'), json_extract(payload, '$.number') FROM ledger "
+            "WHERE action = 'takedown_dispatched' ORDER BY seq"
         )
-    return TakedownList(rows, head)
+    }
+    return contacts, sightings, evidence, numbers
 
 
-def _safe(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+def _row(r: tuple[Any, ...], side: Side, today: date) -> dict[str, Any]:
+    (tid, ad_id, seq, state, receiver, deadline, dispatched_at, feedback_at, feedback_result, checked_at,
+     check_result, removed_at, reappeared_at, reappeared_ad_id, number, requested_json, confirmed_at, reviewer,
+     confirmed_json, url, platform, title, body, author, first_seen, region) = r  # fmt: skip
+    contacts, sightings, evidence, numbers = side
+    requested = json.loads(requested_json)
+    confirmed = json.loads(confirmed_json) if confirmed_json else {}
+    page = evidence.get(ad_id, (None,) * 5)
+    # the evidence the reviewer decided on (recorded in the ledger), else the newest archived
+    sha = requested.get("evidence_sha256") or page[0]
+    warc_file = requested.get("warc_file") or page[2]
+    offset = requested.get("warc_offset") if requested.get("warc_file") else page[3]
+    found = contacts.get(ad_id, [])
+    return {
+        "takedown_id": tid,
+        "number": number or numbers.get(tid),
+        "receiver": receiver,
+        "state": state,
+        "state_label": STATE_LABELS.get(state, state),
+        "overdue": state in takedowns.RUNNING and bool(deadline) and today.isoformat() > deadline,
+        "deadline": deadline,
+        "dispatched_at": dispatched_at,
+        "platform": requested.get("platform") or platform,
+        "region": region,
+        "url": requested.get("url") or url,
+        "title": confirmed.get("title", title),
+        "excerpt": confirmed.get("excerpt", " ".join(body.split())[:200]),
+        "advertiser": author,
+        "contacts": found,
+        "contacts_text": "；".join(f"{CONTACT_KINDS.get(c['kind'], c['kind'])} {c['value']}" for c in found),
+        "category": requested.get("category", ""),
+        "legal_basis": requested.get("legal_basis", ""),
+        "decision": "确认违法",
+        "reason": confirmed.get("reason", ""),
+        "reviewer": reviewer or "",
+        "confirmed_at": confirmed_at,
+        "takedown_action": requested.get("takedown_action", ""),
+        "first_seen": first_seen,
+        "sightings": sightings.get(ad_id, 0),
+        "captured_at": requested.get("fetched_at") or page[1],
+        "evidence_sha256": sha,
+        "screenshot_sha256": page[4],
+        "warc": f"{warc_file}:{offset}" if warc_file else None,
+        "feedback_result": feedback_result,
+        "feedback_at": feedback_at,
+        "check_result": check_result,
+        "check_label": CHECK_RESULTS.get(check_result or "", check_result),
+        "checked_at": checked_at,
+        "removed_at": removed_at,
+        "reappeared_at": reappeared_at,
+        "reappeared_ad_id": reappeared_ad_id,
+        "ad_id": ad_id,
+        "requested_seq": seq,
+    }
+
+
+def takedown_list(
+    db: sqlite_utils.Database,
+    filters: Filters | None = None,
+    *,
+    office: Office | None = None,
+    actor: str = "",
+    today: date | None = None,
+    now: str | None = None,
+) -> TakedownList:
+    """The takedowns the filters select, oldest first, with the ledger head they were read at."""
+    f = filters or Filters()
+    exported_at = now or now_utc()
+    day = today or datetime.fromisoformat(exported_at).astimezone(SHANGHAI).date()
+    where, args = _where(f)
+    with snapshot(db):  # the head matches the rows
+        _check_names(db, f)
+        head = ledger.head(db)
+        found = db.execute(_SELECT + where + " ORDER BY t.id", args).fetchall()
+        side = _side_tables(db)
+    office = office or Office()
+    rows = [_row(r, side, day) | {"office": office.name, "exported_at": exported_at} for r in found]
+    meta = ExportMeta(office, exported_at, actor, f, head, len(rows), day)
+    return TakedownList(rows, meta)
+
+
+def choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
+    """What the filters can name, for the web form: receivers and platforms that have takedowns."""
+    receivers = [r for (r,) in db.execute("SELECT DISTINCT receiver FROM takedowns WHERE receiver IS NOT NULL")]
+    platforms = [p for (p,) in db.execute("SELECT DISTINCT a.platform FROM takedowns t JOIN ads a ON a.id = t.ad_id")]
+    return {"receivers": sorted(receivers), "platforms": sorted(platforms)}
+
+
+def _check_names(db: sqlite_utils.Database, f: Filters) -> None:
+    """A receiver or platform no takedown ever had is a typo, not an empty list: say which ones there are."""
+    known = choices(db)
+    for given, names, what, option in (
+        (f.receiver, known["receivers"], "was dispatched to", "--receiver"),
+        (f.platform, known["platforms"], "is on", "--platform"),
+    ):
+        if given is not None and given not in names:
+            listed = "、".join(names[:10]) + ("…" if len(names) > 10 else "") if names else "none yet"
+            raise ExportError(f"no takedown {what} '{given}'; {option} is one of: {listed}")
+
+
+def overview(db: sqlite_utils.Database) -> dict[str, Any]:
+    """For the export page: the takedowns an unfiltered export holds, per receiver (or platform, not dispatched
+    yet), and the ledger head; without reading every row."""
+    with snapshot(db):
+        head = ledger.head(db)
+        per = db.execute(
+            "SELECT coalesce(t.receiver, a.platform || '·未交办'), count(*) FROM takedowns t "
+            "JOIN ads a ON a.id = t.ad_id WHERE t.state != 'cancelled' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    return {"head": head, "total": sum(n for _, n in per), "per": per}
 
 
 def write(result: TakedownList, path: Path, fmt: str) -> None:
+    """Write ``result`` to ``path`` in ``fmt`` (csv, xlsx, json)."""
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format '{fmt}'; one of {', '.join(FORMATS)}")
+        raise ExportError(f"unknown format '{fmt}'; one of {', '.join(FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    head_cells = [
-        HEAD_LABEL,
-        result.head.seq if result.head else 0,
-        result.head.hash if result.head else ledger.GENESIS,
-    ]
     if fmt == "csv":
-        buffer = io.StringIO()
-        out = csv.writer(buffer)
-        out.writerow([title for _, title in COLUMNS])
-        for row in result.rows:
-            out.writerow([_safe(row[key]) for key, _ in COLUMNS])
-        out.writerow(head_cells)
-        # UTF-8 with BOM: Excel opens it in Chinese
-        path.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
+        path.write_bytes(export_text.csv_bytes(result))
     elif fmt == "json":
-        document = {
-            "columns": {key: title for key, title in COLUMNS},
-            "rows": result.rows,
-            "ledger_head": {"seq": head_cells[1], "hash": head_cells[2]},
-        }
-        path.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+        path.write_bytes(export_text.json_bytes(result))
     else:
-        from openpyxl import Workbook
+        export_xlsx.write(result, path)
 
-        book = Workbook()
-        sheet = book.active
-        sheet.title = "违法广告处置清单"
-        sheet.append([title for _, title in COLUMNS])
-        for row in result.rows:
-            sheet.append([_safe(row[key]) for key, _ in COLUMNS])
-        sheet.append(head_cells)
-        for cells in sheet.iter_rows():
-            for cell in cells:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # never a formula, whatever the text
-        book.save(path)
+
+def sidecar(path: Path) -> Path:
+    """Where a CSV's metadata and ledger head go: ``FILE.csv.meta.json`` beside it."""
+    return path.with_name(path.name + ".meta.json")
 
 
 def export(
     db: sqlite_utils.Database,
     path: Path,
     fmt: str,
+    filters: Filters | None = None,
     *,
-    platform: str | None,
     actor: str,
+    office: Office | None = None,
     address: str = "cli",
     settings: ReviewSettings | None = None,
+    today: date | None = None,
 ) -> TakedownList:
-    """Write the takedown list (optionally of one platform) to ``path``; the export is in the audit log and its
-    ledger head anchored."""
-    result = takedown_list(db, platform=platform)
+    """Write the takedown list to ``path`` (a CSV with its ``.meta.json`` sidecar); audited, its head anchored."""
+    result = takedown_list(db, filters, office=office, actor=actor, today=today)
     write(result, path, fmt)
-    _audited(db, result, fmt, platform, actor=actor, target=str(path), address=address, settings=settings)
+    if fmt == "csv":
+        sidecar(path).write_bytes(export_text.metadata_bytes(result))
+    _audited(db, result, fmt, actor=actor, target=str(path), address=address, settings=settings)
     return result
 
 
@@ -178,22 +301,22 @@ def download(
     db: sqlite_utils.Database,
     *,
     fmt: str,
-    platform: str | None,
+    filters: Filters | None = None,
     actor: str,
     address: str,
+    office: Office | None = None,
     settings: ReviewSettings | None = None,
 ) -> tuple[bytes, str, TakedownList]:
     """(file content, file name, the list): ``export`` for the web app, which sends the file."""
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format '{fmt}'; one of {', '.join(FORMATS)}")
-    platform = platform or None
-    result = takedown_list(db, platform=platform)
-    name = f"takedowns-{local(now_utc(), '%Y%m%d-%H%M%S')}.{fmt}"
+        raise ExportError(f"unknown format '{fmt}'; one of {', '.join(FORMATS)}")
+    result = takedown_list(db, filters, office=office, actor=actor)
+    name = f"takedowns-{local(result.meta.exported_at, '%Y%m%d-%H%M%S')}.{fmt}"
     with tempfile.TemporaryDirectory(prefix="adclear-export-") as tmp:
         path = Path(tmp) / name
         write(result, path, fmt)
         content = path.read_bytes()
-    _audited(db, result, fmt, platform, actor=actor, target=name, address=address, settings=settings)
+    _audited(db, result, fmt, actor=actor, target=name, address=address, settings=settings)
     return content, name, result
 
 
@@ -201,18 +324,18 @@ def _audited(
     db: sqlite_utils.Database,
     result: TakedownList,
     fmt: str,
-    platform: str | None,
     *,
     actor: str,
     target: str,
     address: str,
     settings: ReviewSettings | None,
 ) -> None:
+    meta = replace(result.meta, exported_by=actor)
     detail = {
         "format": fmt,
-        "platform": platform,
-        "rows": len(result.rows),
-        "head": str(result.head) if result.head else None,
+        "filters": meta.filters.as_dict(),
+        "rows": meta.rows,
+        "head": meta.checkpoint if meta.head else None,
     }
     with immediate(db):
         audit.record(db, actor=actor, action="export", target=target, detail=detail, address=address)

@@ -139,17 +139,20 @@ def test_confirm_reject_export_verify(db_copy, tmp_path):
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"))))
-    header, body, last = rows[0], rows[1:-1], rows[-1]
-    assert header[:4] == ["台账序号", "发布平台", "链接", "广告标题"]
-    assert len(body) == 1
+    header, body = rows[0], rows[1:]
+    assert header[:4] == ["处置编号", "交办单号", "接收单位", "处置状态"]
+    assert len(body) == 1  # the ledger head is no data row: it is in the sidecar
     row = dict(zip(header, body[0], strict=True))
     assert row["发布平台"] == "示范同城网"
     assert row["广告标题"] == "鑫盛通网贷 年化12% 保本保息 千元起投"
     assert row["涉嫌类型"] == "投资理财/P2P网贷"
     assert row["审核人"] == "张三"
-    assert row["证据SHA-256"] == evidence
+    assert row["网页证据SHA-256"] == evidence
+    assert row["处置状态"] == "待交办"
     assert "第十一条" in row["法律依据"]
-    assert last[0] == "台账链头" and last[1] == "3" and len(last[2]) == 64
+    head = json.loads(out.with_name("takedowns.csv.meta.json").read_text(encoding="utf-8"))["metadata"]["ledger_head"]
+    last = ["台账链头", str(head["seq"]), head["hash"]]
+    assert last[1] == "3" and len(last[2]) == 64
 
     r = cli(db_copy, "ledger", "verify", "--checkpoint", f"{last[1]}:{last[2]}")
     assert r.exit_code == 0, r.output

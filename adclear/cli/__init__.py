@@ -47,7 +47,7 @@ COMMAND_MODULES = {
     "show": "review_cmds",
     "review": "review_cmds",
     "ledger": "review_cmds",
-    "export": "review_cmds",
+    "export": "export_cmds",
     "evidence": "review_cmds",
     "recluster": "review_cmds",
     "categories": "review_cmds",

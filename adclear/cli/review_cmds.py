@@ -1,4 +1,4 @@
-"""adclear classify, queue, show, review, ledger, export: the review path from the command line."""
+"""adclear classify, queue, show, review, ledger, evidence: the review path from the command line."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from core.fingerprints import recluster as do_recluster
 from core.timeutil import local
 from review import adview, anchors, decisions, users
 from review import evidence as ad_evidence
-from review import export as exports
 from review import ledger as chain
 from review import queue as review_queue
 
@@ -312,22 +311,6 @@ def ledger_verify(cfg: Config, checkpoint: str | None) -> None:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True)
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--platform", help="Only the takedowns on one platform.")
-@click.option("--as", "actor", help="A supervisor's account (default $ADCLEAR_USER, else the login name).")
-@click.pass_obj
-def export(cfg: Config, fmt: str, out_path: Path, platform: str | None, actor: str | None) -> None:
-    """Write the takedown list; its last row carries the ledger head (seq and hash)."""
-    db = cfg.db()
-    who = acting_account(db, actor, "supervisor")
-    result = exports.export(db, out_path, fmt, platform=platform, actor=who, settings=cfg.review_settings())
-    per = ", ".join(f"{p} {n}" for p, n in result.by_platform().items()) or "none"
-    head = result.head or "empty ledger"
-    echo(f"{len(result.rows)} takedowns ({per}) → {out_path}; ledger head {head}")
-
-
-@click.command()
 @click.argument("ad_id", type=ID)
 @click.option(
     "--out",
@@ -365,4 +348,4 @@ def categories() -> None:
     echo("驳回理由 (--reason): " + "、".join(REJECT_REASONS))
 
 
-COMMANDS = [classify, queue, show, review, ledger, export, evidence, recluster, categories]
+COMMANDS = [classify, queue, show, review, ledger, evidence, recluster, categories]

@@ -318,8 +318,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ledger.checkpoint": ("核对检查点", "Checkpoint"),
     "ledger.checkpoint_holds": ("检查点一致。", "The checkpoint holds."),
     "ledger.bad_checkpoint": (
-        "检查点格式应为 序号:哈希（见导出文件最后一行）。",
-        "A checkpoint is SEQ:HASH (an export's last row).",
+        "检查点格式应为 序号:哈希（见导出文件的“导出信息”工作表或 metadata）。",
+        "A checkpoint is SEQ:HASH (an export's 导出信息 sheet or metadata).",
     ),
     "ledger.verify": ("校验", "Verify"),
     "ledger.seq": ("序号", "Seq"),
@@ -350,9 +350,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "export.format": ("格式", "Format"),
     "export.download": ("下载", "Download"),
     "export.note": (
-        "文件最后一行为台账链头（序号与哈希）：保存好文件，日后可在“清理台账”页核对检查点。",
-        "The last row is the ledger head: keep the file and check it later on the ledger page.",
+        "台账链头与导出信息（发文单位、导出时间、导出人、筛选条件、条数）在 XLSX 的“导出信息”工作表、"
+        "JSON 的 metadata 中，不在数据行里；网页下载的 CSV 不含链头，"
+        "请以本页显示的链头或 XLSX/JSON 为准。日期按确认日期（北京时间）筛选。",
+        "The ledger head and the export's metadata are on the XLSX sheet 导出信息 and in the JSON's metadata, never a "
+        "data row; a CSV downloaded here carries no head (see above, or take the XLSX/JSON). Days are confirmation "
+        "days, China time.",
     ),
+    "export.from": ("确认日期自", "Confirmed from"),
+    "export.receiver": ("接收单位", "Receiver"),
+    "export.not_cancelled": ("全部（不含已撤销）", "all but cancelled"),
     "users.note": (
         "用 adclear user add / disable / list 管理账号。",
         "Manage accounts with adclear user add/disable/list.",

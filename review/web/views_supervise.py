@@ -114,6 +114,22 @@ def ledger_view() -> Any:
     )
 
 
+def _export_filters(form: Any) -> export.Filters:
+    """The export form's filters, checked as the command line's are (``ExportError`` when one is wrong)."""
+
+    def field(name: str) -> str:
+        return str(form.get(name, "")).strip()[:200]
+
+    return export.Filters.of(
+        since=field("from"),
+        until=field("to"),
+        receiver=field("receiver"),
+        platform=field("platform"),
+        states=field("state"),
+        category=field("category"),
+    )
+
+
 @bp.route("/export", methods=["GET", "POST"], endpoint="export")
 @requires("supervisor")
 def export_page() -> Any:
@@ -121,20 +137,31 @@ def export_page() -> Any:
         fmt = request.form.get("format", "csv")
         if fmt not in export.FORMATS:
             abort(400)
-        content, name, _ = export.download(
+        try:
+            filters = _export_filters(request.form)
+        except export.ExportError as e:
+            flash(t("err.refused", detail=str(e)), "error")
+            return redirect(url_for("supervise.export"))
+        content, name, made = export.download(
             g.db,
             fmt=fmt,
-            platform=request.form.get("platform", "").strip()[:100],
+            filters=filters,
             actor=_me(),
             address=client_address(),
+            office=current_app.config.get("OFFICE"),
             settings=settings(),
         )
         response = current_app.response_class(content, mimetype=export.MIME_TYPES[fmt])
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        response.headers["X-Adclear-Ledger-Head"] = made.meta.checkpoint  # a CSV carries no head of its own
         return response
-    preview = export.takedown_list(g.db)
     return render_template(
-        "export.html", preview=preview, formats=export.FORMATS, platforms=sorted(preview.by_platform())
+        "export.html",
+        preview=export.overview(g.db),
+        formats=export.FORMATS,
+        choices=export.choices(g.db),
+        states=export.STATE_CHOICES,
+        categories=export.CATEGORIES,
     )
 
 
