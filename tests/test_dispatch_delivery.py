@@ -1,0 +1,104 @@
+"""Delivery by e-mail: a local SMTP server (aiosmtpd on 127.0.0.1) receives the notice with its PDF attached."""
+
+from __future__ import annotations
+
+import email
+import socket
+from collections.abc import Iterator
+from email.message import Message
+from email.policy import default as default_policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from review.delivery import Attachment, DeliveryFailed, SmtpSettings, send
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message; ``refuse`` rejects recipients with a 550."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.refuse: set[str] = set()
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        self.messages.append(email.message_from_bytes(raw, policy=default_policy))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()  # aiosmtpd's Controller cannot start on port 0 (it connects to its own port to check)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PDF = b"%PDF-1.7\n% a notice\n"
+
+
+def test_message_arrives_with_the_pdf_attached(smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    settings = SmtpSettings(host="127.0.0.1", port=port, sender="office@sfx.example")
+    message_id = send(
+        settings,
+        to="takedown@platform.example",
+        subject="删除通知 〔2026〕SFX交字第0001号",
+        body="请于期限内删除。",
+        attachments=(Attachment("〔2026〕SFX交字第0001号.pdf", PDF, "application/pdf"),),
+    )
+    assert len(inbox.messages) == 1
+    got = inbox.messages[0]
+    assert got["Message-ID"] == message_id and message_id.endswith("@sfx.example>")
+    assert got["Subject"] == "删除通知 〔2026〕SFX交字第0001号"
+    assert got["To"] == "takedown@platform.example"
+    (pdf,) = [part for part in got.iter_attachments()]
+    assert pdf.get_content_type() == "application/pdf"
+    assert pdf.get_filename() == "〔2026〕SFX交字第0001号.pdf"
+    assert pdf.get_content() == PDF
+    assert "请于期限内删除" in got.get_body(("plain",)).get_content()
+
+
+def test_a_refused_recipient_is_a_failure(smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    inbox.refuse.add("gone@platform.example")
+    settings = SmtpSettings(host="127.0.0.1", port=port, sender="office@sfx.example")
+    with pytest.raises(DeliveryFailed, match=r"refused the recipient gone@platform.example: 550 5.1.1"):
+        send(settings, to="gone@platform.example", subject="s", body="b")
+    assert inbox.messages == []
+
+
+def test_no_server_is_a_failure() -> None:
+    settings = SmtpSettings(host="127.0.0.1", port=free_port(), sender="office@sfx.example", timeout=5)
+    with pytest.raises(DeliveryFailed, match=r"cannot deliver through the mail server 127.0.0.1:\d+"):
+        send(settings, to="a@b.example", subject="s", body="b")
+
+
+def test_starttls_refused_by_a_server_without_it(smtp_server: tuple[Inbox, int]) -> None:
+    _, port = smtp_server
+    settings = SmtpSettings(host="127.0.0.1", port=port, sender="office@sfx.example", starttls=True)
+    with pytest.raises(DeliveryFailed, match="STARTTLS"):
+        send(settings, to="a@b.example", subject="s", body="b")
+
+
+def test_the_password_stays_out_of_repr() -> None:
+    settings = SmtpSettings(host="h", sender="s@x", username="u", password="hunter2")
+    assert "hunter2" not in repr(settings)
