@@ -55,7 +55,7 @@ def test_html_escapes_crawled_text_and_names_everything() -> None:
 def pdf_text(pdf: bytes, tmp_path: Path) -> str:
     path = tmp_path / "n.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
 @pytest.mark.slow
