@@ -1,0 +1,553 @@
+"""Dispatch (交办) in batches: one 交办单 per receiver, approved by a second pair of eyes, then delivered.
+
+A batch's life: ``create`` groups requested takedowns by the receiver receivers.yml routes them to and gives each
+group a 交办单号 (``〔2026〕SFX交字第0001号``: the office code, the year in China, a serial per office and year
+allocated inside the write transaction, unique in the table) → ``approve`` by a supervisor who confirmed none of
+its ads (four-eyes, checked here, not in the page) → ``send`` (the notice printed to PDF and e-mailed) or
+``handover`` (given by hand, the handover recorded). Only then are its takedowns dispatched, each with its
+deadline (N working days after delivery, ``review.workdays``). A batch whose e-mail the server did not accept is
+``failed``, never sent: its takedowns stay requested, and it may be sent again or handed over.
+
+Every step is a ledger entry (``batch_created``, ``approved``, ``notice_issued`` or ``delivery_failed`` or
+``handed_over``, and ``takedown_dispatched`` per ad through ``review.takedowns.dispatched``); the batch's members
+are those its ``batch_created`` entry names, so the ledger alone says what each 交办单 held.
+
+Why so long: one concept (a batch from draft to delivered), whose writers share the checks and the notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from core.db import immediate
+from core.errors import AdclearError
+from core.timeutil import local, now_utc
+from review import audit, delivery, ledger, takedowns, users
+from review.notice import Notice, NoticeItem, render_html, render_pdf
+from review.receivers import Receiver, Receivers
+from review.workdays import add_working_days, today_china
+
+__all__ = [
+    "BATCH_STATES",
+    "OPEN_BATCH_STATES",
+    "Batch",
+    "DispatchError",
+    "FourEyes",
+    "Office",
+    "approve",
+    "batch_number",
+    "create",
+    "get",
+    "handover",
+    "listing",
+    "notice_for",
+    "send",
+    "write_notice",
+]
+
+BATCH_STATES = {
+    "draft": "待审核",
+    "approved": "已审核",
+    "delivered": "已送达",
+    "failed": "发送失败",
+    "handed_over": "已移交",
+    "cancelled": "已作废",
+}
+OPEN_BATCH_STATES = ("draft", "approved", "failed")  # its takedowns are spoken for
+SENDABLE = ("approved", "failed")
+
+
+class DispatchError(AdclearError):
+    """A batch that cannot be created, approved, sent or handed over."""
+
+
+class FourEyes(DispatchError):
+    """The approver confirmed one of the batch's ads (or is no supervisor)."""
+
+
+@dataclass(frozen=True)
+class Office:
+    """Who issues the notices: ``code`` (ASCII, in the 交办单号) and ``name`` (printed)."""
+
+    code: str
+    name: str
+    reply_to: str = ""
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    number: str
+    office: str
+    year: int
+    serial: int
+    receiver: str
+    state: str
+    created_by: str
+    created_at: str
+    approved_by: str | None
+    approved_at: str | None
+    delivered_at: str | None
+    delivery: str | None
+    delivery_detail: str | None
+    notice_sha256: str | None
+    notice_file: str | None
+    takedown_ids: tuple[int, ...] = ()
+    ad_ids: tuple[int, ...] = ()
+
+    @property
+    def state_label(self) -> str:
+        return BATCH_STATES.get(self.state, self.state)
+
+
+_COLUMNS = (
+    "id, number, office, year, serial, receiver, state, created_by, created_at, approved_by, approved_at, "
+    "delivered_at, delivery, delivery_detail, notice_sha256, notice_file"
+)
+
+
+def batch_number(office: str, year: int, serial: int) -> str:
+    """``〔2026〕SFX交字第0001号``."""
+    return f"〔{year}〕{office}交字第{serial:04d}号"
+
+
+def _members(db: sqlite_utils.Database, number: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The takedowns and ads the batch's ``batch_created`` entry names."""
+    row = db.execute(
+        "SELECT payload FROM ledger WHERE action = 'batch_created' AND json_extract(payload, '$.number') = ? "
+        "ORDER BY seq LIMIT 1",
+        [number],
+    ).fetchone()
+    if row is None:
+        return (), ()
+    payload = json.loads(row[0])
+    return tuple(payload.get("takedowns", ())), tuple(payload.get("ads", ()))
+
+
+def _batch(db: sqlite_utils.Database, row: Any) -> Batch:
+    batch = Batch(*row)
+    takedown_ids, ad_ids = _members(db, batch.number)
+    return replace(batch, takedown_ids=takedown_ids, ad_ids=ad_ids)
+
+
+def get(db: sqlite_utils.Database, batch: int | str) -> Batch:
+    """A batch by id or by 交办单号; ``DispatchError`` when there is none."""
+    column = "id" if isinstance(batch, int) or str(batch).isdigit() else "number"
+    row = db.execute(f"SELECT {_COLUMNS} FROM dispatch_batches WHERE {column} = ?", [batch]).fetchone()
+    if row is None:
+        raise DispatchError(f"no dispatch batch {batch}: `adclear dispatch list` shows them")
+    return _batch(db, row)
+
+
+def listing(db: sqlite_utils.Database, *, state: str | None = None, limit: int = 200) -> list[Batch]:
+    """Batches newest first, optionally in one state."""
+    where, args = ("WHERE state = ?", [state]) if state else ("", [])
+    rows = db.execute(f"SELECT {_COLUMNS} FROM dispatch_batches {where} ORDER BY id DESC LIMIT ?", [*args, limit])
+    return [_batch(db, r) for r in rows.fetchall()]
+
+
+def _spoken_for(db: sqlite_utils.Database) -> dict[int, str]:
+    """Takedowns already in an open batch: takedown id → 交办单号."""
+    marks = ",".join("?" * len(OPEN_BATCH_STATES))
+    out: dict[int, str] = {}
+    for (number,) in db.execute(f"SELECT number FROM dispatch_batches WHERE state IN ({marks})", OPEN_BATCH_STATES):
+        for takedown_id in _members(db, number)[0]:
+            out[takedown_id] = number
+    return out
+
+
+def _where_ads_are(db: sqlite_utils.Database, ad_ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    """ad id → (site, platform, region) for routing."""
+    marks = ",".join("?" * len(ad_ids))
+    rows = db.execute(
+        f"SELECT a.id, a.site, a.platform, coalesce(s.region, '') FROM ads a LEFT JOIN sites s ON s.name = a.site "
+        f"WHERE a.id IN ({marks})",
+        ad_ids,
+    )
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def _choose(
+    db: sqlite_utils.Database, takedown_ids: list[int] | tuple[int, ...]
+) -> list[takedowns.Takedown]:
+    """The requested takedowns to dispatch: those named (each checked), else every one not in an open batch."""
+    spoken = _spoken_for(db)
+    if not takedown_ids:
+        return [t for t in takedowns.listing(db, state="requested") if t.id not in spoken]
+    chosen = []
+    for takedown_id in dict.fromkeys(takedown_ids):
+        try:
+            found = takedowns.get(db, takedown_id)
+        except AdclearError:
+            raise DispatchError(f"no takedown {takedown_id}: `adclear takedown list` shows them") from None
+        if found.state != "requested":
+            raise DispatchError(f"takedown {takedown_id} is {found.state}, not requested: only requested ones are dispatched")
+        if takedown_id in spoken:
+            raise DispatchError(f"takedown {takedown_id} is already in the batch {spoken[takedown_id]}")
+        chosen.append(found)
+    return chosen
+
+
+def create(
+    db: sqlite_utils.Database,
+    receivers: Receivers,
+    *,
+    office: Office,
+    actor: str,
+    takedown_ids: list[int] | tuple[int, ...] = (),
+    receiver: str | None = None,
+    address: str = "cli",
+    today: date | None = None,
+) -> list[Batch]:
+    """Draft batches, one per receiver, of the takedowns named (default: every requested one not yet in a
+    batch). ``receiver``: with takedowns named, send them all to it; without, only those routed to it."""
+    if receiver is not None:
+        receivers.get(receiver)  # UnknownReceiver before anything is written
+    _check_office(office)
+    year = (today or today_china()).year
+    with immediate(db):
+        ledger.check_before_append(db)
+        users.require(db, actor, "reviewer")
+        chosen = _choose(db, takedown_ids)
+        where = _where_ads_are(db, [t.ad_id for t in chosen]) if chosen else {}
+        groups: dict[str, list[takedowns.Takedown]] = {}
+        for item in chosen:
+            if receiver is not None and takedown_ids:
+                key = receiver
+            else:
+                site, platform, region = where.get(item.ad_id, ("", "", ""))
+                key = receivers.route(site=site, platform=platform, region=region).key
+                if receiver is not None and key != receiver:
+                    continue
+            groups.setdefault(key, []).append(item)
+        if not groups:
+            raise DispatchError("nothing to dispatch: no requested takedown outside a batch" + (
+                f" is routed to '{receiver}'" if receiver else ""
+            ))
+        made = [_insert(db, office, year, receivers.get(key), items, actor, address) for key, items in sorted(groups.items())]
+    return [get(db, number) for number in made]
+
+
+def _check_office(office: Office) -> None:
+    if not office.code or not office.code.isascii() or not office.code.isalnum():
+        raise DispatchError(
+            f"the office code '{office.code}' must be ASCII letters or digits (operator.code in seeds.yml, e.g. SFX)"
+        )
+
+
+def _insert(
+    db: sqlite_utils.Database,
+    office: Office,
+    year: int,
+    receiver: Receiver,
+    items: list[takedowns.Takedown],
+    actor: str,
+    address: str,
+) -> str:
+    """One draft batch and its ``batch_created`` entry; the serial is the next of the office's year, taken under
+    the write lock (and UNIQUE in the table)."""
+    (last,) = db.execute(
+        "SELECT coalesce(max(serial), 0) FROM dispatch_batches WHERE office = ? AND year = ?", [office.code, year]
+    ).fetchone()
+    serial = last + 1
+    number = batch_number(office.code, year, serial)
+    now = now_utc()
+    db.execute(
+        "INSERT INTO dispatch_batches (number, office, year, serial, receiver, state, created_by, created_at) "
+        "VALUES (?, ?, ?, ?, ?, 'draft', ?, ?)",
+        [number, office.code, year, serial, receiver.key, actor, now],
+    )
+    payload = {
+        "number": number,
+        "receiver": receiver.key,
+        "receiver_name": receiver.name,
+        "takedowns": [t.id for t in items],
+        "ads": [t.ad_id for t in items],
+    }
+    ledger.append(db, actor=actor, action="batch_created", ad_id=None, payload=payload)
+    audit.record(db, actor=actor, action="dispatch_create", target=f"batch:{number}", detail=payload, address=address)
+    return number
+
+
+def confirmers(db: sqlite_utils.Database, ad_ids: tuple[int, ...]) -> set[str]:
+    """The reviewers whose standing confirmations put these ads on the list."""
+    if not ad_ids:
+        return set()
+    marks = ",".join("?" * len(ad_ids))
+    rows = db.execute(
+        f"SELECT DISTINCT reviewer FROM decisions WHERE decision = 'confirmed' AND reversed_seq IS NULL "
+        f"AND ad_id IN ({marks})",
+        list(ad_ids),
+    )
+    return {r[0] for r in rows}
+
+
+def approve(db: sqlite_utils.Database, batch: int | str, *, supervisor: str, address: str = "cli") -> Batch:
+    """A supervisor approves a draft batch; refused (``FourEyes``) when they confirmed any of its ads."""
+    with immediate(db):
+        ledger.check_before_append(db)
+        found = get(db, batch)
+        try:
+            users.require(db, supervisor, "supervisor")
+        except AdclearError as e:
+            raise FourEyes(f"{e}: a batch is approved by a supervisor") from None
+        if found.state != "draft":
+            raise DispatchError(f"the batch {found.number} is {found.state_label}, not awaiting approval")
+        mine = sorted(a for a in found.ad_ids if supervisor in confirmers(db, (a,)))
+        if mine:
+            raise FourEyes(
+                f"{supervisor} confirmed ad {', '.join(map(str, mine))} of {found.number}: four eyes, "
+                "another supervisor approves it"
+            )
+        now = now_utc()
+        db.execute(
+            "UPDATE dispatch_batches SET state = 'approved', approved_by = ?, approved_at = ? WHERE id = ?",
+            [supervisor, now, found.id],
+        )
+        ledger.append(db, actor=supervisor, action="approved", ad_id=None, payload={"number": found.number})
+        audit.record(db, actor=supervisor, action="dispatch_approve", target=f"batch:{found.number}", address=address)
+    return get(db, found.id)
+
+
+def notice_for(
+    db: sqlite_utils.Database, batch: Batch, receiver: Receiver, office: Office, *, deadline: date, issued: date
+) -> Notice:
+    """What the batch's notice says, read from the ledger's ``takedown_requested`` and ``confirmed`` entries."""
+    items = []
+    for takedown_id in batch.takedown_ids:
+        found = takedowns.get(db, takedown_id)
+        requested = _entry(db, found.requested_seq)
+        confirmed = _entry(db, requested.get("confirmed_seq"))
+        ad = db.execute("SELECT title, first_seen FROM ads WHERE id = ?", [found.ad_id]).fetchone()
+        items.append(
+            NoticeItem(
+                ad_id=found.ad_id,
+                url=str(requested.get("url", "")),
+                title=str(confirmed.get("title") or (ad[0] if ad else "")),
+                platform=str(requested.get("platform", "")),
+                category=str(requested.get("category", "")),
+                legal_basis=str(requested.get("legal_basis", "")),
+                evidence_sha256=str(requested.get("evidence_sha256", "")),
+                first_seen=local(ad[1]) if ad else "",
+            )
+        )
+    head = ledger.head(db)
+    return Notice(
+        number=batch.number,
+        office_name=office.name,
+        receiver_name=receiver.name,
+        receiver_kind=receiver.kind,
+        deadline=deadline,
+        deadline_days=receiver.deadline_days,
+        issued=issued,
+        ledger_seq=head.seq if head else 0,
+        ledger_hash=head.hash if head else ledger.GENESIS,
+        items=tuple(items),
+        contact=receiver.contact,
+        reply_to=office.reply_to,
+    )
+
+
+def _entry(db: sqlite_utils.Database, seq: Any) -> dict[str, Any]:
+    if not isinstance(seq, int):
+        return {}
+    row = db.execute("SELECT payload FROM ledger WHERE seq = ?", [seq]).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+@dataclass(frozen=True)
+class Printed:
+    path: Path
+    sha256: str
+    deadline: date
+    pdf: bytes
+
+
+def write_notice(
+    db: sqlite_utils.Database,
+    batch: Batch,
+    receiver: Receiver,
+    office: Office,
+    *,
+    notices_dir: Path,
+    chromium: str,
+    today: date,
+    deadline: date | None = None,
+) -> Printed:
+    """Print the batch's notice (deadline: given, else the receiver's working days from ``today``) to
+    ``notices_dir``; the file is named after the batch's office, year and serial."""
+    due = deadline or add_working_days(today, receiver.deadline_days)
+    pdf = render_pdf(render_html(notice_for(db, batch, receiver, office, deadline=due, issued=today)), chromium=chromium)
+    notices_dir.mkdir(parents=True, exist_ok=True)
+    path = notices_dir / f"{batch.year}-{batch.office}-{batch.serial:04d}.pdf"
+    path.write_bytes(pdf)
+    return Printed(path, hashlib.sha256(pdf).hexdigest(), due, pdf)
+
+
+def _sendable(db: sqlite_utils.Database, batch: int | str, actor: str) -> Batch:
+    found = get(db, batch)
+    users.require(db, actor, "supervisor")
+    if found.state not in SENDABLE:
+        hint = " (approve it first: `adclear dispatch approve`)" if found.state == "draft" else ""
+        raise DispatchError(f"the batch {found.number} is {found.state_label}: it cannot be sent{hint}")
+    return found
+
+
+def send(
+    db: sqlite_utils.Database,
+    batch: int | str,
+    receivers: Receivers,
+    *,
+    office: Office,
+    smtp: delivery.SmtpSettings | None,
+    actor: str,
+    notices_dir: Path,
+    chromium: str,
+    today: date | None = None,
+    deadline: date | None = None,
+    address: str = "cli",
+) -> Batch:
+    """Print and e-mail the notice of an approved (or failed) batch. Delivered: ``notice_issued`` and its
+    takedowns dispatched with their deadline. Refused by the server: ``delivery_failed``, the batch ``failed``,
+    its takedowns still requested, and ``DeliveryFailed`` raised once that is recorded."""
+    found = _sendable(db, batch, actor)
+    receiver = receivers.get(found.receiver)
+    if not receiver.email:
+        raise DispatchError(
+            f"{receiver.name} has no e-mail in {receivers.path}: print the notice (`adclear dispatch notice`), "
+            "hand it over and record it (`adclear dispatch handover`)"
+        )
+    if smtp is None:
+        raise DispatchError(
+            "no mail server is configured ($ADCLEAR_SMTP_HOST and $ADCLEAR_SMTP_FROM, docs/receivers.md): configure "
+            "one, or hand the notice over and record it (`adclear dispatch handover`)"
+        )
+    day = today or today_china()
+    printed = write_notice(
+        db, found, receiver, office, notices_dir=notices_dir, chromium=chromium, today=day, deadline=deadline
+    )
+    try:
+        message_id = delivery.send(
+            smtp,
+            to=receiver.email,
+            subject=f"{'删除通知' if receiver.kind == 'platform' else '交办通知书'} {found.number}",
+            body=_cover(found, receiver, office, printed.deadline),
+            attachments=(delivery.Attachment(f"{found.number}.pdf", printed.pdf, "application/pdf"),),
+        )
+    except delivery.DeliveryFailed as e:
+        _failed(db, found, actor, receiver, str(e), printed.sha256, address)
+        raise
+    detail = {"to": receiver.email, "message_id": message_id}
+    return _delivered(db, found, actor, "email", message_id, detail, printed, address)
+
+
+def _cover(batch: Batch, receiver: Receiver, office: Office, deadline: date) -> str:
+    return (
+        f"{receiver.name}：\n\n"
+        f"现将{office.name}{batch.number}号通知发送你单位（见附件 PDF，共 {len(batch.takedown_ids)} 条）。"
+        f"请于 {deadline.year}年{deadline.month}月{deadline.day}日 前处理完毕并反馈处理结果。\n\n"
+        f"{office.name}\n"
+    )
+
+
+def _failed(
+    db: sqlite_utils.Database, batch: Batch, actor: str, receiver: Receiver, error: str, sha256: str, address: str
+) -> None:
+    with immediate(db):
+        ledger.check_before_append(db)
+        db.execute(
+            "UPDATE dispatch_batches SET state = 'failed', delivery = 'email', delivery_detail = ? WHERE id = ?",
+            [error, batch.id],
+        )
+        payload = {"number": batch.number, "to": receiver.email, "error": error, "notice_sha256": sha256}
+        ledger.append(db, actor=actor, action="delivery_failed", ad_id=None, payload=payload)
+        audit.record(db, actor=actor, action="dispatch_failed", target=f"batch:{batch.number}", detail=payload,
+                     address=address)
+
+
+def _delivered(
+    db: sqlite_utils.Database,
+    batch: Batch,
+    actor: str,
+    how: str,
+    detail_text: str,
+    detail: dict[str, Any],
+    printed: Printed,
+    address: str,
+) -> Batch:
+    """Record a delivery: the batch's entry, its takedowns dispatched with their deadline, the batch delivered."""
+    with immediate(db):
+        ledger.check_before_append(db)
+        current = get(db, batch.id)
+        if current.state not in SENDABLE:  # another operator delivered it meanwhile
+            raise DispatchError(f"the batch {batch.number} is already {current.state_label}")
+        action = "notice_issued" if how == "email" else "handed_over"
+        payload = {
+            "number": batch.number,
+            **detail,
+            "notice_sha256": printed.sha256,
+            "deadline": printed.deadline.isoformat(),
+        }
+        ledger.append(db, actor=actor, action=action, ad_id=None, payload=payload)
+        takedowns.dispatched(
+            db,
+            list(batch.takedown_ids),
+            batch_id=batch.id,
+            number=batch.number,
+            receiver=batch.receiver,
+            deadline=printed.deadline.isoformat(),
+            actor=actor,
+        )
+        db.execute(
+            "UPDATE dispatch_batches SET state = ?, delivered_at = ?, delivery = ?, delivery_detail = ?, "
+            "notice_sha256 = ?, notice_file = ? WHERE id = ?",
+            [
+                "delivered" if how == "email" else "handed_over",
+                now_utc(),
+                how,
+                detail_text,
+                printed.sha256,
+                printed.path.name,
+                batch.id,
+            ],
+        )
+        audit.record(db, actor=actor, action=f"dispatch_{action}", target=f"batch:{batch.number}", detail=payload,
+                     address=address)
+    return get(db, batch.id)
+
+
+def handover(
+    db: sqlite_utils.Database,
+    batch: int | str,
+    receivers: Receivers,
+    *,
+    office: Office,
+    to: str,
+    note: str = "",
+    actor: str,
+    notices_dir: Path,
+    chromium: str,
+    today: date | None = None,
+    deadline: date | None = None,
+    address: str = "cli",
+) -> Batch:
+    """Record that the notice (printed now, its digest kept) was handed to ``to`` by hand; the deadline runs
+    from today."""
+    to = to.strip()
+    if not to:
+        raise DispatchError("say who received the notice (--to NAME)")
+    found = _sendable(db, batch, actor)
+    receiver = receivers.get(found.receiver)
+    day = today or today_china()
+    printed = write_notice(
+        db, found, receiver, office, notices_dir=notices_dir, chromium=chromium, today=day, deadline=deadline
+    )
+    detail = {"to": to, "note": note.strip()}
+    return _delivered(db, found, actor, "hand", to, detail, printed, address)
