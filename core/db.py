@@ -90,6 +90,8 @@ def _migrate(db: sqlite_utils.Database, path: Path) -> None:
     """Apply pending migrations; refuse a database whose columns are not the ones they make."""
     if migrations.pending(db):
         migrations.apply(db)
+        # a new database's schema passes through the WAL (~0.5 MB): give that space back before work starts
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     _check_columns(db, path)
     if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

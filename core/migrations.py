@@ -3,6 +3,9 @@
 Each migration runs in a transaction together with its record in ``_sqlite_migrations``; opening the
 database (``core.db.connect``) applies the pending ones. Never edit a migration that has shipped: add one.
 Times are UTC ISO 8601 text. docs/architecture.md describes the tables.
+
+Why so long: a migration that has shipped is never edited or moved, so the schema's whole history stays in one
+file that reads in order.
 """
 
 from __future__ import annotations
@@ -383,3 +386,76 @@ M006_LEARNED_SCORER_SQL = """
 @migrations()
 def m006_learned_scorer(db: Database) -> None:
     _run(db, M006_LEARNED_SCORER_SQL)
+
+
+M007_TAKEDOWNS_SQL = """
+        CREATE TABLE dispatch_batches (       -- 交办单: the takedowns sent to one receiver at once
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,      -- 交办单号
+            office TEXT NOT NULL,             -- seeds.yml operator.code
+            year INTEGER NOT NULL,
+            serial INTEGER NOT NULL,
+            receiver TEXT NOT NULL,           -- a key of receivers.yml
+            state TEXT NOT NULL DEFAULT 'draft',  -- draft, approved, delivered, failed, handed_over, cancelled
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            approved_by TEXT,
+            approved_at TEXT,
+            delivered_at TEXT,
+            delivery TEXT,                    -- email, hand
+            delivery_detail TEXT,             -- to whom, the message id, or why it failed
+            notice_sha256 TEXT,
+            notice_file TEXT,                 -- relative to the data directory
+            UNIQUE (office, year, serial)
+        );
+        CREATE TABLE takedowns (              -- one per takedown_requested entry; the ledger says what happened,
+            id INTEGER PRIMARY KEY,           -- this row caches the state it derives (review/takedowns.py)
+            ad_id INTEGER NOT NULL REFERENCES ads(id),
+            requested_seq INTEGER NOT NULL UNIQUE,
+            state TEXT NOT NULL DEFAULT 'requested',
+            receiver TEXT,
+            batch_id INTEGER REFERENCES dispatch_batches(id),
+            deadline TEXT,                    -- 期限: its last day, YYYY-MM-DD in China time
+            dispatched_at TEXT,
+            feedback_at TEXT,
+            feedback_result TEXT,
+            feedback_by TEXT,
+            checked_at TEXT,                  -- the last re-check: when and what it found
+            check_result TEXT,                -- removed, online, unknown
+            removed_at TEXT,
+            closed_at TEXT,
+            reappeared_at TEXT,
+            reappeared_ad_id INTEGER REFERENCES ads(id),
+            updated_seq INTEGER NOT NULL      -- the last ledger entry applied
+        );
+        CREATE INDEX takedowns_state ON takedowns(state, deadline);
+        CREATE INDEX takedowns_ad ON takedowns(ad_id);
+        CREATE INDEX takedowns_batch ON takedowns(batch_id);
+        CREATE TABLE rechecks (               -- every re-fetch of a takedown's URL, with what it saw
+            id INTEGER PRIMARY KEY,
+            takedown_id INTEGER NOT NULL REFERENCES takedowns(id),
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL,            -- removed, online, unknown
+            detail TEXT NOT NULL DEFAULT '',
+            http_status INTEGER,
+            warc_file TEXT,
+            warc_offset INTEGER,
+            warc_length INTEGER,
+            sha256 TEXT,
+            ledger_seq INTEGER
+        );
+        CREATE INDEX rechecks_takedown ON rechecks(takedown_id, at);
+        -- the takedowns requested before this migration, cancelled where their confirmation was reversed since
+        INSERT INTO takedowns (ad_id, requested_seq, state, updated_seq)
+            SELECT t.ad_id, t.seq,
+                   CASE WHEN EXISTS (SELECT 1 FROM ledger r WHERE r.action = 'reversed' AND r.ad_id = t.ad_id
+                                     AND r.seq > t.seq) THEN 'cancelled' ELSE 'requested' END,
+                   COALESCE((SELECT min(r.seq) FROM ledger r WHERE r.action = 'reversed' AND r.ad_id = t.ad_id
+                             AND r.seq > t.seq), t.seq)
+            FROM ledger t WHERE t.action = 'takedown_requested' ORDER BY t.seq;
+        """
+
+
+@migrations()
+def m007_takedowns(db: Database) -> None:
+    _run(db, M007_TAKEDOWNS_SQL)

@@ -78,6 +78,9 @@ class Operator(_Model):
 
     name: str = "adclear"
     contact: str = ""
+    # the office's short code, in its 交办单号 and its WARC files' names (unique across offices), e.g. SFX
+    code: Annotated[str, Field(pattern=r"^([A-Za-z0-9][A-Za-z0-9-]{0,15})?$")] = ""
+    region: str = ""  # the office's area (行政区划), printed on notices and exports
 
     def user_agent(self) -> str:
         """``adclear/VERSION (+project URL; operator; contact)``. HTTP headers are ASCII: a name in Chinese is

@@ -124,10 +124,15 @@ class RunRecorder:
             self.store = CrawlStore(self.db_path, group_seconds=group)
             self.store.sync_site(site)
             self.run_id = self.store.begin_run(site.name, getattr(spider, "spider_kind", spider.name))
-        except AdclearError as e:
-            self.setup_error = str(e)
-            self.result.reason = str(e)
-            log.error("cannot start the run of %s: %s", site.name, e)
+        except (AdclearError, sqlite3.Error, OSError) as e:  # a full disk can strike before the run is recorded
+            why = (
+                str(explain(e, self.db_path, outcome="the run was not started"))
+                if isinstance(e, sqlite3.Error)
+                else str(e)
+            )
+            self.setup_error = why
+            self.result.reason = why
+            log.error("cannot start the run of %s: %s", site.name, why)
             return
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         relpath = f"warc/{site.name}/{self.run_id:06d}-{stamp}.warc.gz"

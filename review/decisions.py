@@ -24,7 +24,7 @@ from core.errors import AlreadyDecided, HeldByOther, InvalidChoice, UnknownAd
 from core.reclassify import follow_decisions
 from core.timeutil import local, now_utc
 from core.verdicts import QUEUED_LABELS, STATUS_OF_LABEL, current_verdict
-from review import audit, ledger
+from review import audit, ledger, takedowns
 from review.queue import holder
 from review.settings import ReviewSettings
 
@@ -211,6 +211,7 @@ def _confirm_one(db: sqlite_utils.Database, ad: dict[str, Any], c: _Confirmation
         ad_id=ad_id,
         payload={**common, "takedown_action": c.action, "confirmed_seq": confirmed.seq},
     )
+    takedowns.apply(db, takedown)
     seqs = (confirmed.seq, takedown.seq)
     decision_id = _insert(db, ad_id, c.reviewer, "confirmed", c.category, reason, basis, note, verdict_id, seqs[0])
     detail = {"category": c.category, "ledger": list(seqs), **extra}
@@ -393,6 +394,7 @@ def reverse(
             "reason": reason.strip(),
         }
         entry = ledger.append(db, actor=reviewer, action="reversed", ad_id=ad_id, payload=payload)
+        takedowns.apply(db, entry)
         db.execute("UPDATE decisions SET reversed_seq = ? WHERE id = ?", [entry.seq, decision_id])
         _reopen(db, ad_id)
         detail = {"decision_id": decision_id, "reversed": decision, "ledger": [entry.seq]}

@@ -53,11 +53,22 @@ ACTIONS = {
     "confirmed": "确认违法",
     "rejected": "驳回",
     "takedown_requested": "提请处置",
-    "notice_issued": "已发通知",
+    "reversed": "撤销决定",
+    # a takedown's life (review/takedowns.py): entries about the ad, the takedown named in the payload
+    "takedown_dispatched": "交办",
+    "feedback_recorded": "反馈",
     "removal_verified": "复核已删除",
     "still_online": "复核仍在线",
-    "reversed": "撤销决定",
+    "recheck_failed": "复核未果",
+    "takedown_closed": "办结",
+    "reappeared": "再现",
+    "correction": "更正",
+    # dispatch batches (交办单): entries with no ad, the batch number in the payload
+    "batch_created": "生成交办单",
     "approved": "审核通过",
+    "notice_issued": "已发通知",
+    "delivery_failed": "发送失败",
+    "handed_over": "人工移交",
     "model_promoted": "启用模型",  # configuration: which learned model classifies from now on (ad_id NULL)
 }
 

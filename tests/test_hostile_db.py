@@ -296,10 +296,12 @@ def test_a_full_database_is_reported_by_the_library(site):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("size", ["700k", "820k", "1000k"])  # the disk fills at different moments of the run
+# the disk fills at different moments: before the run is recorded (640k), at its first pages (780k), in the middle
+# (820k), late (1000k); the JOBDIR's queues filling once left a crawl idle for good
+@pytest.mark.parametrize("size", ["640k", "780k", "820k", "1000k"])
 def test_a_crawl_on_a_full_disk_marks_its_run_failed_with_the_reason(tmp_path, demo_site, size):
-    """Wherever the disk fills (database, WARC, or the JOBDIR's queues: at 820k a crawl once sat idle for good),
-    the crawl stops and its run is failed with the reason."""
+    """Wherever the disk fills (database, WARC, or the JOBDIR's queues), the crawl stops and its run is failed
+    with the reason; a run that could not even be recorded is reported with the reason too."""
     from tests.conftest import seeds_for
 
     seeds = seeds_for(demo_site, tmp_path / "seeds.yml")
@@ -318,6 +320,10 @@ def test_a_crawl_on_a_full_disk_marks_its_run_failed_with_the_reason(tmp_path, d
     )
     assert "exit=1" in result.stdout, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and "Logging error" not in result.stderr, result.stderr
+    if size == "640k":
+        assert f"demo-classifieds: failed: the disk holding {db} is full" in result.stdout  # not "failed: " alone
+        assert "running" not in result.stdout.split("exit=1", 1)[1]  # no run left 'running'
+        return
     assert "demo-classifieds: failed (run 1): " in result.stdout
     assert f"errors: {full}\n" in result.stdout  # not "failed: " with no reason
     assert f"failed|{full}" in result.stdout  # and not left 'running'

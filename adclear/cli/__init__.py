@@ -55,6 +55,7 @@ COMMAND_MODULES = {
     "reclassify": "rules_cmds",
     "serve": "web_cmds",
     "user": "web_cmds",
+    "takedown": "takedown_cmds",
 }
 
 
