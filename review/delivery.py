@@ -46,9 +46,7 @@ class Attachment:
     mime: str  # e.g. application/pdf
 
 
-def send(
-    settings: SmtpSettings, *, to: str, subject: str, body: str, attachments: tuple[Attachment, ...] = ()
-) -> str:
+def send(settings: SmtpSettings, *, to: str, subject: str, body: str, attachments: tuple[Attachment, ...] = ()) -> str:
     """Send one message to ``to``; the Message-ID the server accepted, or ``DeliveryFailed``."""
     message = EmailMessage()
     message["From"] = settings.sender

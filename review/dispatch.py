@@ -26,12 +26,12 @@ from typing import Any
 
 import sqlite_utils
 
-from core.db import immediate
 from core.errors import AdclearError
 from core.timeutil import local, now_utc
 from review import audit, delivery, ledger, takedowns, users
-from review.notice import Notice, NoticeItem, render_html, render_pdf
+from review.notice import DEFAULT_CHROMIUM, Notice, NoticeItem, render_html, render_pdf
 from review.receivers import Receiver, Receivers
+from review.settings import ReviewSettings
 from review.workdays import add_working_days, today_china
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "DispatchError",
     "FourEyes",
     "Office",
+    "Setup",
     "approve",
     "batch_number",
     "create",
@@ -79,6 +80,18 @@ class Office:
     code: str
     name: str
     reply_to: str = ""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What dispatching needs from the deployment, passed down by the command line or the web app."""
+
+    receivers: Receivers
+    office: Office
+    notices_dir: Path  # where printed notices are kept (beside the database)
+    chromium: str = DEFAULT_CHROMIUM
+    smtp: delivery.SmtpSettings | None = None  # None: notices are handed over by hand
+    settings: ReviewSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -174,9 +187,7 @@ def _where_ads_are(db: sqlite_utils.Database, ad_ids: list[int]) -> dict[int, tu
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
-def _choose(
-    db: sqlite_utils.Database, takedown_ids: list[int] | tuple[int, ...]
-) -> list[takedowns.Takedown]:
+def _choose(db: sqlite_utils.Database, takedown_ids: list[int] | tuple[int, ...]) -> list[takedowns.Takedown]:
     """The requested takedowns to dispatch: those named (each checked), else every one not in an open batch."""
     spoken = _spoken_for(db)
     if not takedown_ids:
@@ -188,7 +199,9 @@ def _choose(
         except AdclearError:
             raise DispatchError(f"no takedown {takedown_id}: `adclear takedown list` shows them") from None
         if found.state != "requested":
-            raise DispatchError(f"takedown {takedown_id} is {found.state}, not requested: only requested ones are dispatched")
+            raise DispatchError(
+                f"takedown {takedown_id} is {found.state}, not requested: only requested ones are dispatched"
+            )
         if takedown_id in spoken:
             raise DispatchError(f"takedown {takedown_id} is already in the batch {spoken[takedown_id]}")
         chosen.append(found)
@@ -197,9 +210,8 @@ def _choose(
 
 def create(
     db: sqlite_utils.Database,
-    receivers: Receivers,
+    setup: Setup,
     *,
-    office: Office,
     actor: str,
     takedown_ids: list[int] | tuple[int, ...] = (),
     receiver: str | None = None,
@@ -208,12 +220,12 @@ def create(
 ) -> list[Batch]:
     """Draft batches, one per receiver, of the takedowns named (default: every requested one not yet in a
     batch). ``receiver``: with takedowns named, send them all to it; without, only those routed to it."""
+    receivers, office = setup.receivers, setup.office
     if receiver is not None:
         receivers.get(receiver)  # UnknownReceiver before anything is written
     _check_office(office)
     year = (today or today_china()).year
-    with immediate(db):
-        ledger.check_before_append(db)
+    with takedowns.writing(db, setup.settings):
         users.require(db, actor, "reviewer")
         chosen = _choose(db, takedown_ids)
         where = _where_ads_are(db, [t.ad_id for t in chosen]) if chosen else {}
@@ -228,17 +240,22 @@ def create(
                     continue
             groups.setdefault(key, []).append(item)
         if not groups:
-            raise DispatchError("nothing to dispatch: no requested takedown outside a batch" + (
-                f" is routed to '{receiver}'" if receiver else ""
-            ))
-        made = [_insert(db, office, year, receivers.get(key), items, actor, address) for key, items in sorted(groups.items())]
+            raise DispatchError(
+                "nothing to dispatch: no requested takedown outside a batch"
+                + (f" is routed to '{receiver}'" if receiver else "")
+            )
+        made = [
+            _insert(db, office, year, receivers.get(key), items, actor, address)
+            for key, items in sorted(groups.items())
+        ]
     return [get(db, number) for number in made]
 
 
 def _check_office(office: Office) -> None:
-    if not office.code or not office.code.isascii() or not office.code.isalnum():
+    if not office.code or not office.code.isascii() or not office.code.replace("-", "").isalnum():
         raise DispatchError(
-            f"the office code '{office.code}' must be ASCII letters or digits (operator.code in seeds.yml, e.g. SFX)"
+            f"the office code '{office.code}' is not set or not ASCII letters, digits and '-': set operator.code "
+            "in seeds.yml (e.g. SFX); it goes into every 交办单号"
         )
 
 
@@ -289,10 +306,16 @@ def confirmers(db: sqlite_utils.Database, ad_ids: tuple[int, ...]) -> set[str]:
     return {r[0] for r in rows}
 
 
-def approve(db: sqlite_utils.Database, batch: int | str, *, supervisor: str, address: str = "cli") -> Batch:
+def approve(
+    db: sqlite_utils.Database,
+    batch: int | str,
+    *,
+    supervisor: str,
+    address: str = "cli",
+    settings: ReviewSettings | None = None,
+) -> Batch:
     """A supervisor approves a draft batch; refused (``FourEyes``) when they confirmed any of its ads."""
-    with immediate(db):
-        ledger.check_before_append(db)
+    with takedowns.writing(db, settings):
         found = get(db, batch)
         try:
             users.require(db, supervisor, "supervisor")
@@ -384,32 +407,39 @@ def write_notice(
     """Print the batch's notice (deadline: given, else the receiver's working days from ``today``) to
     ``notices_dir``; the file is named after the batch's office, year and serial."""
     due = deadline or add_working_days(today, receiver.deadline_days)
-    pdf = render_pdf(render_html(notice_for(db, batch, receiver, office, deadline=due, issued=today)), chromium=chromium)
+    pdf = render_pdf(
+        render_html(notice_for(db, batch, receiver, office, deadline=due, issued=today)), chromium=chromium
+    )
     notices_dir.mkdir(parents=True, exist_ok=True)
     path = notices_dir / f"{batch.year}-{batch.office}-{batch.serial:04d}.pdf"
     path.write_bytes(pdf)
     return Printed(path, hashlib.sha256(pdf).hexdigest(), due, pdf)
 
 
-def _sendable(db: sqlite_utils.Database, batch: int | str, actor: str) -> Batch:
+def _prepare(
+    db: sqlite_utils.Database, batch: int | str, setup: Setup, actor: str, today: date | None, deadline: date | None
+) -> tuple[Batch, Receiver, Printed, date]:
+    """The batch, checked sendable by a supervisor, and its notice printed (deadline from ``today``)."""
     found = get(db, batch)
     users.require(db, actor, "supervisor")
     if found.state not in SENDABLE:
         hint = " (approve it first: `adclear dispatch approve`)" if found.state == "draft" else ""
         raise DispatchError(f"the batch {found.number} is {found.state_label}: it cannot be sent{hint}")
-    return found
+    receiver = setup.receivers.get(found.receiver)
+    day = today or today_china()
+    printed = write_notice(
+        db, found, receiver, setup.office, notices_dir=setup.notices_dir, chromium=setup.chromium, today=day,
+        deadline=deadline,
+    )  # fmt: skip
+    return found, receiver, printed, day
 
 
 def send(
     db: sqlite_utils.Database,
     batch: int | str,
-    receivers: Receivers,
+    setup: Setup,
     *,
-    office: Office,
-    smtp: delivery.SmtpSettings | None,
     actor: str,
-    notices_dir: Path,
-    chromium: str,
     today: date | None = None,
     deadline: date | None = None,
     address: str = "cli",
@@ -417,35 +447,31 @@ def send(
     """Print and e-mail the notice of an approved (or failed) batch. Delivered: ``notice_issued`` and its
     takedowns dispatched with their deadline. Refused by the server: ``delivery_failed``, the batch ``failed``,
     its takedowns still requested, and ``DeliveryFailed`` raised once that is recorded."""
-    found = _sendable(db, batch, actor)
-    receiver = receivers.get(found.receiver)
+    receiver = setup.receivers.get(get(db, batch).receiver)
     if not receiver.email:
         raise DispatchError(
-            f"{receiver.name} has no e-mail in {receivers.path}: print the notice (`adclear dispatch notice`), "
+            f"{receiver.name} has no e-mail in {setup.receivers.path}: print the notice (`adclear dispatch notice`), "
             "hand it over and record it (`adclear dispatch handover`)"
         )
-    if smtp is None:
+    if setup.smtp is None:
         raise DispatchError(
             "no mail server is configured ($ADCLEAR_SMTP_HOST and $ADCLEAR_SMTP_FROM, docs/receivers.md): configure "
             "one, or hand the notice over and record it (`adclear dispatch handover`)"
         )
-    day = today or today_china()
-    printed = write_notice(
-        db, found, receiver, office, notices_dir=notices_dir, chromium=chromium, today=day, deadline=deadline
-    )
+    found, receiver, printed, day = _prepare(db, batch, setup, actor, today, deadline)
     try:
         message_id = delivery.send(
-            smtp,
+            setup.smtp,
             to=receiver.email,
             subject=f"{'删除通知' if receiver.kind == 'platform' else '交办通知书'} {found.number}",
-            body=_cover(found, receiver, office, printed.deadline),
+            body=_cover(found, receiver, setup.office, printed.deadline),
             attachments=(delivery.Attachment(f"{found.number}.pdf", printed.pdf, "application/pdf"),),
         )
     except delivery.DeliveryFailed as e:
-        _failed(db, found, actor, receiver, str(e), printed.sha256, address)
+        _failed(db, found, actor, receiver, str(e), printed.sha256, address, setup.settings)
         raise
     detail = {"to": receiver.email, "message_id": message_id}
-    return _delivered(db, found, actor, "email", message_id, detail, printed, address)
+    return _delivered(db, found, actor, "email", message_id, detail, printed, address, setup.settings, day)
 
 
 def _cover(batch: Batch, receiver: Receiver, office: Office, deadline: date) -> str:
@@ -458,18 +484,25 @@ def _cover(batch: Batch, receiver: Receiver, office: Office, deadline: date) -> 
 
 
 def _failed(
-    db: sqlite_utils.Database, batch: Batch, actor: str, receiver: Receiver, error: str, sha256: str, address: str
+    db: sqlite_utils.Database,
+    batch: Batch,
+    actor: str,
+    receiver: Receiver,
+    error: str,
+    sha256: str,
+    address: str,
+    settings: ReviewSettings | None,
 ) -> None:
-    with immediate(db):
-        ledger.check_before_append(db)
+    with takedowns.writing(db, settings):
         db.execute(
             "UPDATE dispatch_batches SET state = 'failed', delivery = 'email', delivery_detail = ? WHERE id = ?",
             [error, batch.id],
         )
         payload = {"number": batch.number, "to": receiver.email, "error": error, "notice_sha256": sha256}
         ledger.append(db, actor=actor, action="delivery_failed", ad_id=None, payload=payload)
-        audit.record(db, actor=actor, action="dispatch_failed", target=f"batch:{batch.number}", detail=payload,
-                     address=address)
+        audit.record(
+            db, actor=actor, action="dispatch_failed", target=f"batch:{batch.number}", detail=payload, address=address
+        )
 
 
 def _delivered(
@@ -481,10 +514,11 @@ def _delivered(
     detail: dict[str, Any],
     printed: Printed,
     address: str,
+    settings: ReviewSettings | None,
+    today: date,
 ) -> Batch:
     """Record a delivery: the batch's entry, its takedowns dispatched with their deadline, the batch delivered."""
-    with immediate(db):
-        ledger.check_before_append(db)
+    with takedowns.writing(db, settings):
         current = get(db, batch.id)
         if current.state not in SENDABLE:  # another operator delivered it meanwhile
             raise DispatchError(f"the batch {batch.number} is already {current.state_label}")
@@ -504,6 +538,7 @@ def _delivered(
             receiver=batch.receiver,
             deadline=printed.deadline.isoformat(),
             actor=actor,
+            today=today,
         )
         db.execute(
             "UPDATE dispatch_batches SET state = ?, delivered_at = ?, delivery = ?, delivery_detail = ?, "
@@ -514,26 +549,29 @@ def _delivered(
                 how,
                 detail_text,
                 printed.sha256,
-                printed.path.name,
+                f"{printed.path.parent.name}/{printed.path.name}",
                 batch.id,
             ],
         )
-        audit.record(db, actor=actor, action=f"dispatch_{action}", target=f"batch:{batch.number}", detail=payload,
-                     address=address)
+        audit.record(
+            db,
+            actor=actor,
+            action=f"dispatch_{action}",
+            target=f"batch:{batch.number}",
+            detail=payload,
+            address=address,
+        )
     return get(db, batch.id)
 
 
 def handover(
     db: sqlite_utils.Database,
     batch: int | str,
-    receivers: Receivers,
+    setup: Setup,
     *,
-    office: Office,
     to: str,
     note: str = "",
     actor: str,
-    notices_dir: Path,
-    chromium: str,
     today: date | None = None,
     deadline: date | None = None,
     address: str = "cli",
@@ -543,11 +581,6 @@ def handover(
     to = to.strip()
     if not to:
         raise DispatchError("say who received the notice (--to NAME)")
-    found = _sendable(db, batch, actor)
-    receiver = receivers.get(found.receiver)
-    day = today or today_china()
-    printed = write_notice(
-        db, found, receiver, office, notices_dir=notices_dir, chromium=chromium, today=day, deadline=deadline
-    )
+    found, _, printed, day = _prepare(db, batch, setup, actor, today, deadline)
     detail = {"to": to, "note": note.strip()}
-    return _delivered(db, found, actor, "hand", to, detail, printed, address)
+    return _delivered(db, found, actor, "hand", to, detail, printed, address, setup.settings, day)

@@ -40,7 +40,7 @@ LAUNCH_ARGS = (
     "--no-first-run",
 )
 FOOTER = (
-    '<div style="width:100%;font-size:8pt;text-align:center;font-family:\'Noto Sans CJK SC\',sans-serif">'
+    "<div style=\"width:100%;font-size:8pt;text-align:center;font-family:'Noto Sans CJK SC',sans-serif\">"
     '第 <span class="pageNumber"></span> 页 / 共 <span class="totalPages"></span> 页</div>'
 )
 _ENV = Environment(

@@ -2,61 +2,25 @@
 
 from __future__ import annotations
 
-import email
-import socket
 from collections.abc import Iterator
-from email.message import Message
-from email.policy import default as default_policy
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from review.delivery import Attachment, DeliveryFailed, SmtpSettings, send
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message; ``refuse`` rejects recipients with a 550."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.refuse: set[str] = set()
-
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
-        self.messages.append(email.message_from_bytes(raw, policy=default_policy))
-        return "250 Message accepted for delivery"
+from tests.smtpinbox import Inbox, free_port, smtp_server
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()  # aiosmtpd's Controller cannot start on port 0 (it connects to its own port to check)
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    with smtp_server() as running:
+        yield running
 
 
 PDF = b"%PDF-1.7\n% a notice\n"
 
 
-def test_message_arrives_with_the_pdf_attached(smtp_server: tuple[Inbox, int]) -> None:
-    inbox, port = smtp_server
+def test_message_arrives_with_the_pdf_attached(smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
     settings = SmtpSettings(host="127.0.0.1", port=port, sender="office@sfx.example")
     message_id = send(
         settings,
@@ -77,8 +41,8 @@ def test_message_arrives_with_the_pdf_attached(smtp_server: tuple[Inbox, int]) -
     assert "请于期限内删除" in got.get_body(("plain",)).get_content()
 
 
-def test_a_refused_recipient_is_a_failure(smtp_server: tuple[Inbox, int]) -> None:
-    inbox, port = smtp_server
+def test_a_refused_recipient_is_a_failure(smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
     inbox.refuse.add("gone@platform.example")
     settings = SmtpSettings(host="127.0.0.1", port=port, sender="office@sfx.example")
     with pytest.raises(DeliveryFailed, match=r"refused the recipient gone@platform.example: 550 5.1.1"):
@@ -92,8 +56,8 @@ def test_no_server_is_a_failure() -> None:
         send(settings, to="a@b.example", subject="s", body="b")
 
 
-def test_starttls_refused_by_a_server_without_it(smtp_server: tuple[Inbox, int]) -> None:
-    _, port = smtp_server
+def test_starttls_refused_by_a_server_without_it(smtp: tuple[Inbox, int]) -> None:
+    _, port = smtp
     settings = SmtpSettings(host="127.0.0.1", port=port, sender="office@sfx.example", starttls=True)
     with pytest.raises(DeliveryFailed, match="STARTTLS"):
         send(settings, to="a@b.example", subject="s", body="b")
