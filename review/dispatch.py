@@ -38,6 +38,7 @@ __all__ = [
     "BATCH_STATES",
     "OPEN_BATCH_STATES",
     "Batch",
+    "Row",
     "DispatchError",
     "FourEyes",
     "Office",
@@ -49,6 +50,7 @@ __all__ = [
     "handover",
     "listing",
     "notice_for",
+    "overview",
     "send",
     "write_notice",
 ]
@@ -185,6 +187,48 @@ def _where_ads_are(db: sqlite_utils.Database, ad_ids: list[int]) -> dict[int, tu
         ad_ids,
     )
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+@dataclass(frozen=True)
+class Row:
+    """A takedown as the 处置 page lists it: with its ad's title and where it goes (or would go)."""
+
+    takedown: takedowns.Takedown
+    title: str
+    url: str
+    platform: str
+    receiver: str  # the key it went to, or the one routing proposes for a requested one ('' if none)
+    receiver_name: str
+    in_batch: str  # 交办单号 of the open batch holding a requested one ('' if none)
+    route_problem: str  # why no receiver is proposed
+
+
+def overview(db: sqlite_utils.Database, receivers: Receivers | None, rows: list[takedowns.Takedown]) -> list[Row]:
+    """``rows`` (from ``takedowns.listing``) with what the page shows beside each."""
+    if not rows:
+        return []
+    ad_ids = sorted({t.ad_id for t in rows})
+    marks = ",".join("?" * len(ad_ids))
+    ads = {
+        r[0]: r[1:]
+        for r in db.execute(f"SELECT id, title, url, platform FROM ads WHERE id IN ({marks})", ad_ids).fetchall()
+    }
+    where = _where_ads_are(db, ad_ids)
+    spoken = _spoken_for(db)
+    out = []
+    for t in rows:
+        title, url, platform = ads.get(t.ad_id, ("", "", ""))
+        key, name, problem = t.receiver or "", "", ""
+        if receivers is not None:
+            try:
+                if not key and t.state == "requested":
+                    site, plat, region = where.get(t.ad_id, ("", "", ""))
+                    key = receivers.route(site=site, platform=plat, region=region).key
+                name = receivers.get(key).name if key else ""
+            except AdclearError as e:
+                problem = str(e)
+        out.append(Row(t, title, url, platform, key, name or key, spoken.get(t.id, ""), problem))
+    return out
 
 
 def _choose(db: sqlite_utils.Database, takedown_ids: list[int] | tuple[int, ...]) -> list[takedowns.Takedown]:

@@ -56,7 +56,7 @@ def _print(batch: dispatch.Batch) -> None:
 
 @click.group()
 def dispatch_group() -> None:
-    """Send requested takedowns to their receivers in batches: create, approve (four-eyes), send or hand over."""
+    """Send requested takedowns to their receivers in batches (交办单): create, approve, send or hand over."""
 
 
 @dispatch_group.command()
@@ -114,7 +114,7 @@ def show(cfg: Config, batch: str) -> None:
 @click.option("--as", "actor", help="A supervisor's account who confirmed none of the batch's ads.")
 @click.pass_obj
 def approve(cfg: Config, batch: str, actor: str | None) -> None:
-    """Approve a draft batch (four-eyes: not by a reviewer who confirmed any of its ads)."""
+    """Approve a draft batch: a supervisor who confirmed none of its ads (four eyes)."""
     db = cfg.db()
     done = dispatch.approve(
         db, batch, supervisor=acting_account(db, actor, "supervisor"), settings=cfg.review_settings()
