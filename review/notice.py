@@ -100,8 +100,10 @@ class Notice:
 
     @property
     def basis_summary(self) -> str:
-        named = self.legal_bases or tuple(dict.fromkeys(i.legal_basis for i in self.items if i.legal_basis))
-        return "、".join(named[:3]) or "《中华人民共和国广告法》《防范和处置非法集资条例》"
+        """The laws the ads break, each named once (a legal basis may list several, separated by ；)."""
+        given = self.legal_bases or tuple(i.legal_basis for i in self.items)
+        parts = dict.fromkeys(p.strip() for basis in given for p in basis.replace(";", "；").split("；") if p.strip())
+        return "、".join(list(parts)[:3]) or "《中华人民共和国广告法》《防范和处置非法集资条例》"
 
 
 def _chinese_date(day: date) -> str:
