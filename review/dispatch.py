@@ -470,12 +470,25 @@ def _prepare(
         hint = " (approve it first: `adclear dispatch approve`)" if found.state == "draft" else ""
         raise DispatchError(f"the batch {found.number} is {found.state_label}: it cannot be sent{hint}")
     receiver = setup.receivers.get(found.receiver)
+    found = _still_requested(db, found)
+    if not found.takedown_ids:
+        raise DispatchError(
+            f"every takedown of {found.number} was cancelled since (its confirmation reversed): nothing to send"
+        )
     day = today or today_china()
     printed = write_notice(
         db, found, receiver, setup.office, notices_dir=setup.notices_dir, chromium=setup.chromium, today=day,
         deadline=deadline,
     )  # fmt: skip
     return found, receiver, printed, day
+
+
+def _still_requested(db: sqlite_utils.Database, batch: Batch) -> Batch:
+    """The batch with only its takedowns still requested (a reversed confirmation cancels its takedown: it is
+    neither printed nor dispatched)."""
+    live = [takedowns.get(db, i) for i in batch.takedown_ids]
+    live = [t for t in live if t.state == "requested"]
+    return replace(batch, takedown_ids=tuple(t.id for t in live), ad_ids=tuple(t.ad_id for t in live))
 
 
 def send(
@@ -567,16 +580,18 @@ def _delivered(
         if current.state not in SENDABLE:  # another operator delivered it meanwhile
             raise DispatchError(f"the batch {batch.number} is already {current.state_label}")
         action = "notice_issued" if how == "email" else "handed_over"
+        live = _still_requested(db, batch).takedown_ids  # one reversed while the notice went out stays cancelled
         payload = {
             "number": batch.number,
             **detail,
             "notice_sha256": printed.sha256,
             "deadline": printed.deadline.isoformat(),
+            "takedowns": list(live),
         }
         ledger.append(db, actor=actor, action=action, ad_id=None, payload=payload)
         takedowns.dispatched(
             db,
-            list(batch.takedown_ids),
+            list(live),
             batch_id=batch.id,
             number=batch.number,
             receiver=batch.receiver,

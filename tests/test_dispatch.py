@@ -239,6 +239,11 @@ def test_the_command_line(db, db_path, people, receivers, tmp_path):
     r = _cli(db_path, path, "dispatch", "send", number, "--deadline", past, "--as", "s2")
     assert r.exit_code == 1 and f"Error: the deadline {past} is already past" in r.output
     soon = (today_china() + timedelta(days=10)).isoformat()
+    out, head = tmp_path / "to-hand-over.pdf", ledger.head(db)
+    r = _cli(db_path, path, "dispatch", "notice", number, "--out", out, "--deadline", soon)
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes().startswith(b"%PDF-") and f"deadline {soon}, sha256 " in r.output
+    assert ledger.head(db) == head  # printing records nothing
     r = _cli(db_path, path, "dispatch", "send", number, "--deadline", soon, "--as", "s2", env={"ADCLEAR_SMTP_HOST": ""})
     assert r.exit_code == 1 and "no mail server is configured" in r.output
     with smtp_server() as (inbox, port):
@@ -250,3 +255,51 @@ def test_the_command_line(db, db_path, people, receivers, tmp_path):
     r = _cli(db_path, path, "dispatch", "show", number)
     assert "已送达(delivered)" in r.output and "notice: notices/" in r.output
     assert (db_path.parent / "notices" / f"{year}-SFX-0001.pdf").exists()
+
+
+@pytest.mark.slow
+def test_a_takedown_cancelled_in_a_batch_is_neither_printed_nor_dispatched(db, people, receivers, tmp_path):
+    from review.decisions import reverse
+
+    kept, dropped = confirmed(db, 2, site="site-a", platform="示范同城网")
+    [batch] = dispatch.create(db, receivers, actor="r1", today=TODAY)
+    dispatch.approve(db, batch.id, supervisor="s2")
+    reverse(db, takedowns.get(db, dropped).ad_id, reviewer="s1", reason="误判")
+    with smtp_server() as (inbox, port):
+        done = _send(db, receivers, batch.id, port, tmp_path)
+    assert done.state == "delivered"
+    assert takedowns.get(db, kept).state == "dispatched" and takedowns.get(db, dropped).state == "cancelled"
+    issued = [e for e in ledger.entries(db) if e.action == "notice_issued"][0]
+    assert issued.payload["takedowns"] == [kept]
+    [pdf] = list(inbox.messages[0].iter_attachments())
+    assert pdf.get_content().startswith(b"%PDF-")
+    assert ledger.verify(db).ok
+
+
+def test_serials_are_unique_when_two_operators_create_at_once(db_path, db, people, receivers):
+    import threading
+
+    from core.db import connect
+
+    ids = confirmed(db, 8, site="site-a", platform="示范同城网")
+    made: list[str] = []
+    errors: list[Exception] = []
+
+    def make(takedown_id: int) -> None:
+        own = connect(db_path)
+        try:
+            made.extend(b.number for b in dispatch.create(own, receivers, actor="r1", takedown_ids=[takedown_id],
+                                                          today=TODAY))  # fmt: skip
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=make, args=(i,)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(made) == [f"〔2026〕SFX交字第{n:04d}号" for n in range(1, 9)]
+    assert ledger.verify(db).ok
