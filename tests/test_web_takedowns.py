@@ -227,7 +227,14 @@ def test_feedback_with_an_attachment_and_the_history_on_the_ad_page(site):
     # the ad page shows the takedown's whole history
     html = client.get(f"/ad/{ids['promo0']}").text
     history = html[html.index('id="takedowns"') : html.index('class="history"')]
-    for text in ("提请处置", "交办", "反馈", "已删除（平台客服 张三，2026-12-08 15:30）", digest):
+    for text in (
+        "提请处置",
+        "交办",
+        "反馈",
+        "已删除（平台客服 张三，2026-12-08 15:30）",
+        digest,
+        "接收单位：测试同城网运营有限公司",
+    ):
         assert text in history
     # an attachment over the limit is refused whole; nothing recorded
     before = ledger.head(db)

@@ -215,7 +215,16 @@ def _settings() -> Any:
 def takedown_history(ad_id: int) -> list[dict[str, Any]]:
     """Each takedown of an ad with its whole history from the ledger (the ad page shows them)."""
     today = takedowns.today_in_china()
+    try:
+        names = {key: r.name for key, r in _setup().receivers.receivers.items()}
+    except AdclearError:
+        names = {}  # the 处置 page says what is wrong with the setup; here the keys do
     return [
-        {"t": item, "overdue": item.overdue(today), "entries": takedowns.history(g.db, item.id)}
+        {
+            "t": item,
+            "overdue": item.overdue(today),
+            "receiver": names.get(item.receiver or "", item.receiver or ""),
+            "entries": takedowns.history(g.db, item.id),
+        }
         for item in takedowns.for_ad(g.db, ad_id)
     ]
