@@ -19,7 +19,7 @@ import sqlite_utils
 from core.db import connect
 from core.errors import AdclearError
 from core.seeds import Seeds, load_seeds
-from review.delivery import SmtpSettings
+from review.mail import SmtpSettings
 from review.receivers import Receivers, load_receivers
 from review.settings import ReviewSettings
 

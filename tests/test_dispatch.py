@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from adclear.cli import main
-from review import dispatch, ledger, takedowns
+from review import delivery, dispatch, ledger, takedowns
 from review.decisions import confirm
-from review.delivery import DeliveryFailed, SmtpSettings
+from review.delivery import DeliveryFailed
 from review.dispatch import DispatchError, FourEyes, Office, Setup
+from review.mail import SmtpSettings
 from review.receivers import UnknownReceiver, load_receivers
 from review.users import add_user
 from review.workdays import today_china
@@ -139,7 +140,7 @@ def test_four_eyes(db, people, receivers):
 
 def _send(db, receivers, batch, port, tmp_path):
     smtp = SmtpSettings(host="127.0.0.1", port=port, sender="chufei@sfx.example", timeout=10)
-    return dispatch.send(db, batch, replace(receivers, smtp=smtp), actor="s2", today=TODAY)
+    return delivery.send(db, batch, replace(receivers, smtp=smtp), actor="s2", today=TODAY)
 
 
 @pytest.mark.slow
@@ -207,8 +208,8 @@ def test_handover_when_there_is_no_email(db, people, receivers, tmp_path):
     with pytest.raises(DispatchError, match="示范县市场监督管理局 has no e-mail in .*hand it over and record it"):
         _send(db, receivers, batch.id, 9, tmp_path)
     with pytest.raises(DispatchError, match=r"say who received the notice \(--to NAME\)"):
-        dispatch.handover(db, batch.id, receivers, to=" ", actor="s2", today=TODAY)
-    done = dispatch.handover(db, batch.id, receivers, to="县市场监管局 王五", note="当面送达", actor="s2", today=TODAY)
+        delivery.handover(db, batch.id, receivers, to=" ", actor="s2", today=TODAY)
+    done = delivery.handover(db, batch.id, receivers, to="县市场监管局 王五", note="当面送达", actor="s2", today=TODAY)
     assert (done.state, done.delivery, done.delivery_detail) == ("handed_over", "hand", "县市场监管局 王五")
     entry = [e for e in ledger.entries(db) if e.action == "handed_over"][0]
     assert entry.payload["to"] == "县市场监管局 王五" and entry.payload["notice_sha256"] == done.notice_sha256

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from review.delivery import Attachment, DeliveryFailed, SmtpSettings, send
+from review.mail import Attachment, DeliveryFailed, SmtpSettings, send
 from tests.smtpinbox import Inbox, free_port, smtp_server
 
 

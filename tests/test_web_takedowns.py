@@ -14,8 +14,8 @@ from core.db import connect, immediate
 from review import dispatch, ledger, takedowns
 from review.attachments import MAX_ATTACHMENT
 from review.decisions import confirm
-from review.delivery import SmtpSettings
 from review.dispatch import Office, Setup
+from review.mail import SmtpSettings
 from review.receivers import load_receivers
 from review.users import add_user
 from tests.smtpinbox import smtp_server

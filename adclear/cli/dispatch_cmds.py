@@ -12,7 +12,7 @@ from adclear.cli import Config
 from adclear.cli.review_cmds import acting_account
 from adclear.cli.term import echo, fit
 from core.timeutil import local
-from review import dispatch, takedowns
+from review import delivery, dispatch, takedowns
 from review.dispatch import Office
 from review.workdays import check_given_deadline, today_china
 
@@ -132,7 +132,7 @@ def notice(cfg: Config, batch: str, out_path: Path, deadline: str | None) -> Non
     db = cfg.db()
     found = dispatch.get(db, batch)
     receivers = cfg.receivers()
-    printed = dispatch.write_notice(
+    printed = delivery.write_notice(
         db, found, receivers.get(found.receiver), office(cfg), notices_dir=notices_dir(cfg) / "drafts",
         chromium=cfg.chromium, today=today_china(), deadline=_deadline(deadline),
     )  # fmt: skip
@@ -149,7 +149,7 @@ def send(cfg: Config, batch: str, deadline: str | None, actor: str | None) -> No
     """E-mail an approved batch's notice (PDF attached) through $ADCLEAR_SMTP_HOST; a failure is recorded and the
     batch can be sent again."""
     db = cfg.db()
-    done = dispatch.send(
+    done = delivery.send(
         db, batch, setup(cfg), actor=acting_account(db, actor, "supervisor"), deadline=_deadline(deadline)
     )
     _print(done)
@@ -166,7 +166,7 @@ def send(cfg: Config, batch: str, deadline: str | None, actor: str | None) -> No
 def handover(cfg: Config, batch: str, to: str, note: str, deadline: str | None, actor: str | None) -> None:
     """Record that an approved batch's notice was handed over by hand (the PDF is printed and kept)."""
     db = cfg.db()
-    done = dispatch.handover(
+    done = delivery.handover(
         db, batch, setup(cfg), to=to, note=note, actor=acting_account(db, actor, "supervisor"),
         deadline=_deadline(deadline),
     )  # fmt: skip

@@ -48,8 +48,8 @@ def confirm_some(db) -> None:
 
 def dispatch_all(db, data_dir: Path, port: int) -> Path:
     from core.seeds import load_seeds
-    from review import dispatch, takedowns
-    from review.delivery import DeliveryFailed, SmtpSettings
+    from review import delivery, dispatch, takedowns
+    from review.mail import DeliveryFailed, SmtpSettings
     from review.receivers import load_receivers
     from review.workdays import today_china
 
@@ -64,12 +64,12 @@ def dispatch_all(db, data_dir: Path, port: int) -> Path:
     for batch in batches.values():
         dispatch.approve(db, batch.id, supervisor="supervisor")
     # delivered three weeks ago (an injected clock): its deadline has passed today
-    early = dispatch.send(db, batches["demo-tongcheng"].id, setup, actor="supervisor",
+    early = delivery.send(db, batches["demo-tongcheng"].id, setup, actor="supervisor",
                           today=today_china() - timedelta(days=21))  # fmt: skip
     first = takedowns.get(db, early.takedown_ids[0])
     takedowns.record_feedback(db, first.id, result="已删除", by="示范同城网 客服 李四", at=None, actor="reviewer")
     try:  # a server that refuses the address: the batch shows as failed
-        dispatch.send(db, batches["demo-quan"].id, replace(setup, smtp=replace(setup.smtp, port=1)), actor="supervisor")
+        delivery.send(db, batches["demo-quan"].id, replace(setup, smtp=replace(setup.smtp, port=1)), actor="supervisor")
     except DeliveryFailed:
         pass
     confirm(db, _ad(db, "原始股内部认购"), reviewer="reviewer", category="私募股权/原始股", reason="承诺上市翻倍")
@@ -81,8 +81,8 @@ def main(db_path: Path) -> None:
     from werkzeug.serving import make_server
 
     from core.db import connect
-    from review.delivery import SmtpSettings
     from review.dispatch import Office, Setup
+    from review.mail import SmtpSettings
     from review.receivers import load_receivers
     from review.users import DEMO_USERS, ensure_demo_users
     from review.web import create_app

@@ -1,4 +1,7 @@
-"""Every string the web app shows, in Chinese (the default) and English: data, read by ``review.web.i18n``."""
+"""Every string the web app shows, in Chinese (the default) and English: data, read by ``review.web.i18n``.
+
+Why so long: it is one table, not code; a translator reads the whole app's wording in one place, in order.
+"""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Reviewers list takedowns, put the selected ones into batches (one 交办单 per receiver) and record what a receiver
 answered, with attachments (kept beside the database under their SHA-256, which the ledger records; at most
 ``review.attachments.MAX_ATTACHMENT`` bytes). Supervisors approve a batch (four-eyes: ``review.dispatch.approve``
-refuses one who confirmed any of its ads, whatever the page showed), send it by e-mail or record its handover.
+refuses one who confirmed any of its ads, whatever the page showed), send it by e-mail or record its handover
+(``review.delivery``).
 The views call ``review`` functions and hold no SQL; what dispatching needs from the deployment (receivers.yml,
 the office, the mail server) is ``app.config["DISPATCH"]``: a ``review.dispatch.Setup``, or a function that
 returns one (the command line loads the files when first needed, so that a mistake in receivers.yml is shown
@@ -19,8 +20,7 @@ from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, rend
 
 from core.errors import AdclearError
 from core.timeutil import parse_local
-from review import attachments, dispatch, takedowns
-from review.delivery import DeliveryFailed
+from review import attachments, delivery, dispatch, takedowns
 from review.web.i18n import t
 from review.web.security import client_address, requires
 
@@ -127,12 +127,12 @@ def _batch_action(batch_id: int, action: str) -> Any:
         if action == "approve":
             done = dispatch.approve(g.db, batch_id, supervisor=_me(), address=client_address(), settings=setup.settings)
         elif action == "send":
-            done = dispatch.send(g.db, batch_id, setup, actor=_me(), address=client_address())
+            done = delivery.send(g.db, batch_id, setup, actor=_me(), address=client_address())
         else:
-            done = dispatch.handover(
+            done = delivery.handover(
                 g.db, batch_id, setup, to=_field("to"), note=_field("note"), actor=_me(), address=client_address()
             )
-    except DeliveryFailed as e:
+    except delivery.DeliveryFailed as e:
         flash(t("td.send_failed", detail=str(e)), "error")
         return _back()
     except AdclearError as e:
