@@ -66,3 +66,23 @@ def test_starttls_refused_by_a_server_without_it(smtp: tuple[Inbox, int]) -> Non
 def test_the_password_stays_out_of_repr() -> None:
     settings = SmtpSettings(host="h", sender="s@x", username="u", password="hunter2")
     assert "hunter2" not in repr(settings)
+
+
+def test_the_mail_server_comes_from_the_environment() -> None:
+    from adclear.config import smtp_settings
+    from core.errors import AdclearError
+
+    assert smtp_settings({}) is None  # no server: notices are handed over by hand
+    env = {"ADCLEAR_SMTP_HOST": "mail.example", "ADCLEAR_SMTP_FROM": "chufei@sfx.example"}
+    assert smtp_settings(env) == SmtpSettings(host="mail.example", sender="chufei@sfx.example", port=25)
+    full = smtp_settings(
+        {**env, "ADCLEAR_SMTP_PORT": "587", "ADCLEAR_SMTP_STARTTLS": "1", "ADCLEAR_SMTP_USER": "u",
+         "ADCLEAR_SMTP_PASSWORD": "p"}
+    )  # fmt: skip
+    assert full is not None and (full.port, full.starttls, full.username, full.password) == (587, True, "u", "p")
+    with pytest.raises(AdclearError, match=r"\$ADCLEAR_SMTP_PORT must be a port number, not '25x'"):
+        smtp_settings({**env, "ADCLEAR_SMTP_PORT": "25x"})
+    with pytest.raises(AdclearError, match=r"\$ADCLEAR_SMTP_FROM must be the From address"):
+        smtp_settings({"ADCLEAR_SMTP_HOST": "mail.example"})
+    with pytest.raises(AdclearError, match=r"\$ADCLEAR_SMTP_STARTTLS must be 1 or 0"):
+        smtp_settings({**env, "ADCLEAR_SMTP_STARTTLS": "maybe"})
