@@ -172,6 +172,12 @@ def test_handover_of_a_batch_without_email(site):
     page = boss2.get("/takedowns").text
     assert "（无邮箱，人工移交）" in page and f'action="/dispatch/{batch.id}/send"' not in page
     page = boss2.post(
+        f"/dispatch/{batch.id}/handover", data={"to": "王五", "deadline": "2020-01-10", "csrf_token": token},
+        follow_redirects=True,
+    ).text  # fmt: skip
+    assert "未执行：the deadline 2020-01-10 is already past" in page
+    assert dispatch.get(db, batch.id).state == "approved"
+    page = boss2.post(
         f"/dispatch/{batch.id}/handover", data={"to": "县市场监管局 王五", "note": "当面送达", "csrf_token": token},
         follow_redirects=True,
     ).text  # fmt: skip

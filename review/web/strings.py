@@ -437,6 +437,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "td.send_again": ("重新发送", "Send again"),
     "td.handover": ("人工移交", "Hand over"),
     "td.handed_to": ("接收人", "Received by"),
+    "td.deadline_by_hand": (
+        "期限（留空则按接收单位的工作日数计算）",
+        "Deadline (empty: the receiver's working days from today)",
+    ),
     "td.record_handover": ("记录移交", "Record the handover"),
     "td.no_batches": ("还没有交办单。", "No dispatch batches yet."),
     "td.four_eyes_note": (

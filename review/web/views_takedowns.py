@@ -23,6 +23,7 @@ from core.timeutil import parse_local
 from review import attachments, delivery, dispatch, takedowns
 from review.web.i18n import t
 from review.web.security import client_address, requires
+from review.workdays import check_given_deadline, today_china
 
 __all__ = ["MAX_UPLOAD", "bp", "install"]
 
@@ -124,14 +125,17 @@ def _batch_action(batch_id: int, action: str) -> Any:
     """Approve, send or hand over one batch; every refusal is a message on the page, never a half-done batch."""
     try:
         setup = _setup()
+        given = _field("deadline")  # a deadline typed by hand (past the working-day calendar's years, say)
+        due = check_given_deadline(given, today=today_china()) if given else None
         if action == "approve":
             done = dispatch.approve(g.db, batch_id, supervisor=_me(), address=client_address(), settings=setup.settings)
         elif action == "send":
-            done = delivery.send(g.db, batch_id, setup, actor=_me(), address=client_address())
+            done = delivery.send(g.db, batch_id, setup, actor=_me(), deadline=due, address=client_address())
         else:
             done = delivery.handover(
-                g.db, batch_id, setup, to=_field("to"), note=_field("note"), actor=_me(), address=client_address()
-            )
+                g.db, batch_id, setup, to=_field("to"), note=_field("note"), actor=_me(), deadline=due,
+                address=client_address(),
+            )  # fmt: skip
     except delivery.DeliveryFailed as e:
         flash(t("td.send_failed", detail=str(e)), "error")
         return _back()
