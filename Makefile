@@ -4,8 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the project needs; installed with apt only where missing.
-APT_PACKAGES := chromium fonts-noto-cjk
+# Debian packages the project needs; installed with apt only where missing (poppler-utils: the notice tests
+# read the printed PDF back with pdftotext, docs/img/notice.png is made with pdftoppm).
+APT_PACKAGES := chromium fonts-noto-cjk poppler-utils
 
 .PHONY: demo test bench lint install system-deps clean cli-docs
 

@@ -19,14 +19,17 @@ import sqlite_utils
 from core.db import connect
 from core.errors import AdclearError
 from core.seeds import Seeds, load_seeds
+from review.mail import SmtpSettings
+from review.receivers import Receivers, load_receivers
 from review.settings import ReviewSettings
 
-__all__ = ["ENVIRONMENT", "Config", "crawl_overrides", "environment_user", "review_settings"]
+__all__ = ["ENVIRONMENT", "Config", "crawl_overrides", "environment_user", "review_settings", "smtp_settings"]
 
 # Every environment variable adclear reads: what it sets.
 ENVIRONMENT = {
     "ADCLEAR_DB": "the database (--db)",
     "ADCLEAR_SEEDS": "seeds.yml (--seeds)",
+    "ADCLEAR_RECEIVERS": "receivers.yml, who receives takedowns (--receivers)",
     "ADCLEAR_RULES": "the rule-pack directory (--rules; crawls, reclassification and decisions use it too)",
     "ADCLEAR_USER": "the account deciding or exporting, when --as is not given",
     "ADCLEAR_ANCHOR_URL": "a webhook that receives every ledger head (review.anchors)",
@@ -38,6 +41,13 @@ ENVIRONMENT = {
     "ADCLEAR_BROWSER_PAGE_USES": "requests rendered in one page before it is replaced",
     "ADCLEAR_BROWSER_MEMORY_MB": "crawler and browser memory at which a crawl stops",
     "ADCLEAR_RESOLVER": "an import path to a function host -> [addresses] that resolves names",
+    # delivery of takedown notices by e-mail (`adclear dispatch send`, the web app's 处置 page)
+    "ADCLEAR_SMTP_HOST": "the mail server notices are sent through (unset: notices are handed over by hand)",
+    "ADCLEAR_SMTP_PORT": "its port (default 25; 587 with STARTTLS)",
+    "ADCLEAR_SMTP_FROM": "the From address of notices",
+    "ADCLEAR_SMTP_STARTTLS": "1 to upgrade the connection with STARTTLS before logging in",
+    "ADCLEAR_SMTP_USER": "the login at the mail server, if it needs one",
+    "ADCLEAR_SMTP_PASSWORD": "its password",
 }
 _CRAWL_TEXT = ("ADCLEAR_CHROMIUM", "ADCLEAR_RESOLVER")
 _CRAWL_WORDS = ("ADCLEAR_CHROMIUM_ARGS",)
@@ -80,6 +90,31 @@ def review_settings(environ: Mapping[str, str] = os.environ, rules_dir: Path | N
     return ReviewSettings(rules_dir=rules, anchor_url=environ.get("ADCLEAR_ANCHOR_URL", "").strip())
 
 
+def smtp_settings(environ: Mapping[str, str] = os.environ) -> SmtpSettings | None:
+    """The mail server notices go through (``$ADCLEAR_SMTP_*``), checked; None when ``$ADCLEAR_SMTP_HOST`` is
+    unset (notices are then handed over by hand)."""
+    host = environ.get("ADCLEAR_SMTP_HOST", "").strip()
+    if not host:
+        return None
+    sender = environ.get("ADCLEAR_SMTP_FROM", "").strip()
+    if "@" not in sender:
+        raise AdclearError("$ADCLEAR_SMTP_FROM must be the From address of notices (e.g. chufei@example.gov.cn)")
+    port = environ.get("ADCLEAR_SMTP_PORT", "25").strip() or "25"
+    if not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+        raise AdclearError(f"$ADCLEAR_SMTP_PORT must be a port number, not {port!r}: fix or unset it")
+    starttls = environ.get("ADCLEAR_SMTP_STARTTLS", "").strip().lower()
+    if starttls not in ("", "0", "1", "no", "yes", "false", "true"):
+        raise AdclearError(f"$ADCLEAR_SMTP_STARTTLS must be 1 or 0, not {starttls!r}")
+    return SmtpSettings(
+        host=host,
+        sender=sender,
+        port=int(port),
+        starttls=starttls in ("1", "yes", "true"),
+        username=environ.get("ADCLEAR_SMTP_USER", "").strip(),
+        password=environ.get("ADCLEAR_SMTP_PASSWORD", ""),
+    )
+
+
 @dataclass
 class Config:
     """What every command may use: the database, seeds.yml, and the settings the environment gives."""
@@ -87,12 +122,24 @@ class Config:
     db_path: Path
     seeds_path: Path
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    receivers_path: Path = Path("receivers.yml")
 
     def db(self) -> sqlite_utils.Database:
         return connect(self.db_path)
 
     def seeds(self) -> Seeds:
         return load_seeds(self.seeds_path)
+
+    def receivers(self) -> Receivers:
+        return load_receivers(self.receivers_path)
+
+    def smtp(self) -> SmtpSettings | None:
+        return smtp_settings(self.environ)
+
+    @property
+    def chromium(self) -> str:
+        """The browser that prints notices: ``$ADCLEAR_CHROMIUM``, else Debian's."""
+        return self.environ.get("ADCLEAR_CHROMIUM", "").strip() or "/usr/bin/chromium"
 
     @property
     def rules_dir(self) -> Path | None:

@@ -56,6 +56,7 @@ COMMAND_MODULES = {
     "serve": "web_cmds",
     "user": "web_cmds",
     "takedown": "takedown_cmds",
+    "dispatch": "dispatch_cmds",
 }
 
 
@@ -117,8 +118,17 @@ class AdclearGroup(click.Group):
     show_default=True,
     help="The sites to crawl (also $ADCLEAR_SEEDS).",
 )
+@click.option(
+    "--receivers",
+    "receivers_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="ADCLEAR_RECEIVERS",
+    default=Path("receivers.yml"),
+    show_default=True,
+    help="Who receives takedowns, by site, platform or region (also $ADCLEAR_RECEIVERS).",
+)
 @click.pass_context
-def main(ctx: click.Context, db_path: Path, seeds_path: Path) -> None:
+def main(ctx: click.Context, db_path: Path, seeds_path: Path, receivers_path: Path) -> None:
     """adclear: find ads promoting illegal fundraising (非法集资), review them, keep the clearance ledger."""
-    ctx.obj = Config(db_path=db_path, seeds_path=seeds_path)
+    ctx.obj = Config(db_path=db_path, seeds_path=seeds_path, receivers_path=receivers_path)
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")

@@ -7,6 +7,7 @@ import sys
 import click
 
 from adclear.cli import Config
+from adclear.cli.dispatch_cmds import setup as dispatch_setup
 from adclear.cli.export_cmds import office_of
 from adclear.cli.term import echo
 from core.errors import AdclearError
@@ -34,6 +35,7 @@ def serve_app(
         MAX_CLAIMS=max_claims,
         REVIEW=cfg.review_settings(),
         OFFICE=office_of(cfg),  # the issuing office named in exports
+        DISPATCH=lambda: dispatch_setup(cfg),  # receivers.yml and seeds.yml read when the 处置 page needs them
     )
     if host not in ("127.0.0.1", "localhost", "::1") and not (behind_proxy or secure_cookies):
         echo(

@@ -18,7 +18,7 @@ from core.db import check_before_writing, connect
 from review import queue
 from review.sessions import Limits
 from review.settings import ReviewSettings
-from review.web import i18n, params, security, views_auth, views_review, views_supervise
+from review.web import i18n, params, security, views_auth, views_review, views_supervise, views_takedowns
 from review.web.cache import StaleWhileRefresh
 
 __all__ = ["create_app"]
@@ -32,7 +32,8 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     (mark cookies Secure even over http: behind a TLS proxy that does not send X-Forwarded-Proto),
     ``COUNTS_TTL`` (seconds the queue page's totals may be old; 0: never), ``REVIEW`` (``ReviewSettings``: the
     rule packs and the anchor webhook decisions use), ``SCORE_BANDS`` (the queue's score bands; default: those
-    of ``REVIEW``'s rule pack).
+    of ``REVIEW``'s rule pack), ``DISPATCH`` (``review.dispatch.Setup``, or a function returning one: receivers,
+    office, mail server for the 处置 pages).
     """
     db_path = Path(db_path)
     first = connect(db_path)  # create, check and migrate before the first request
@@ -64,6 +65,7 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     app.register_blueprint(views_auth.bp)
     app.register_blueprint(views_review.bp)
     app.register_blueprint(views_supervise.bp)
+    views_takedowns.install(app)
     views_auth.install_errors(app)
     return app
 

@@ -108,13 +108,28 @@
       if (claim) { e.preventDefault(); claim.click(); }
       return;
     }
-    if (page === "queue" || page === "escalations") {
+    if (page === "queue" || page === "escalations" || page === "takedowns") {
       if (lower === "j") { e.preventDefault(); select(selected + 1); }
       else if (lower === "k") { e.preventDefault(); select(selected - 1); }
       else if ((key === "Enter" || lower === "o") && selected >= 0) { e.preventDefault(); window.location.assign(rows[selected].dataset.href); }
+      else if (page === "takedowns" && lower === "x" && selected >= 0) {
+        // tick or untick the selected takedown (only requested ones have a box)
+        var box = rows[selected].querySelector("input[type=checkbox]");
+        if (box) { e.preventDefault(); box.checked = !box.checked; }
+      }
+      else if (page === "takedowns" && lower === "b") {
+        var make = byId("batch-submit");
+        if (make) { e.preventDefault(); make.click(); }
+      }
       return;
     }
     if (page !== "ad") return;
+    if (lower === "f") {
+      // the first feedback form of the ad's takedowns
+      var fb = document.querySelector(".takedown details.panel");
+      if (fb) { e.preventDefault(); fb.open = true; fb.scrollIntoView({ block: "nearest" }); fb.querySelector("input[name=result]").focus(); }
+      return;
+    }
     if (lower === "j") { e.preventDefault(); go(byId("next-link")); }
     else if (lower === "k") { e.preventDefault(); go(byId("prev-link")); }
     else if (lower === "c") { if (open(panels.c, byId("confirm-submit"))) e.preventDefault(); }

@@ -1,0 +1,297 @@
+"""Delivery of a batch's notice: printed to PDF, e-mailed (``review.mail``) or handed over by hand, and recorded.
+
+``send`` prints the notice of an approved (or failed) batch and e-mails it to the receiver. A delivery counts only
+once the mail server accepted the message: then the ledger gets ``notice_issued`` (to, message id, the PDF's
+SHA-256, the deadline) and each of the batch's takedowns ``takedown_dispatched`` with its deadline
+(``review.takedowns.dispatched``), in one transaction. A server that cannot be reached or refuses the message is
+``delivery_failed``: the batch shows as failed, never as sent, its takedowns stay requested, and it can be sent
+again. ``handover`` records that the printed notice was handed over by hand (``handed_over``). The deadline is
+the receiver's working days after the day of delivery (``review.workdays``), or given by hand.
+
+A takedown cancelled while its batch waited (its confirmation reversed) is neither printed nor dispatched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from core.timeutil import local, now_utc
+from review import audit, ledger, mail, takedowns, users
+from review.dispatch import SENDABLE, Batch, DispatchError, Office, Setup, get
+from review.notice import Notice, NoticeItem, render_html, render_pdf
+from review.receivers import Receiver
+from review.settings import ReviewSettings
+from review.workdays import add_working_days, today_china
+
+__all__ = ["DeliveryFailed", "Printed", "handover", "notice_for", "send", "write_notice"]
+
+DeliveryFailed = mail.DeliveryFailed
+
+
+def notice_for(
+    db: sqlite_utils.Database, batch: Batch, receiver: Receiver, office: Office, *, deadline: date, issued: date
+) -> Notice:
+    """What the batch's notice says, read from the ledger's ``takedown_requested`` and ``confirmed`` entries."""
+    items = []
+    for takedown_id in batch.takedown_ids:
+        found = takedowns.get(db, takedown_id)
+        requested = _entry(db, found.requested_seq)
+        confirmed = _entry(db, requested.get("confirmed_seq"))
+        ad = db.execute("SELECT title, first_seen FROM ads WHERE id = ?", [found.ad_id]).fetchone()
+        items.append(
+            NoticeItem(
+                ad_id=found.ad_id,
+                url=str(requested.get("url", "")),
+                title=str(confirmed.get("title") or (ad[0] if ad else "")),
+                platform=str(requested.get("platform", "")),
+                category=str(requested.get("category", "")),
+                legal_basis=str(requested.get("legal_basis", "")),
+                evidence_sha256=str(requested.get("evidence_sha256", "")),
+                first_seen=local(ad[1]) if ad else "",
+            )
+        )
+    head = ledger.head(db)
+    return Notice(
+        number=batch.number,
+        office_name=office.name,
+        receiver_name=receiver.name,
+        receiver_kind=receiver.kind,
+        deadline=deadline,
+        deadline_days=receiver.deadline_days,
+        issued=issued,
+        ledger_seq=head.seq if head else 0,
+        ledger_hash=head.hash if head else ledger.GENESIS,
+        items=tuple(items),
+        contact=receiver.contact,
+        reply_to=office.reply_to,
+    )
+
+
+def _entry(db: sqlite_utils.Database, seq: Any) -> dict[str, Any]:
+    if not isinstance(seq, int):
+        return {}
+    row = db.execute("SELECT payload FROM ledger WHERE seq = ?", [seq]).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+@dataclass(frozen=True)
+class Printed:
+    path: Path
+    sha256: str
+    deadline: date
+    pdf: bytes
+
+
+def write_notice(
+    db: sqlite_utils.Database,
+    batch: Batch,
+    receiver: Receiver,
+    office: Office,
+    *,
+    notices_dir: Path,
+    chromium: str,
+    today: date,
+    deadline: date | None = None,
+) -> Printed:
+    """Print the batch's notice (deadline: given, else the receiver's working days from ``today``) to
+    ``notices_dir``; the file is named after the batch's office, year and serial."""
+    due = deadline or add_working_days(today, receiver.deadline_days)
+    pdf = render_pdf(
+        render_html(notice_for(db, batch, receiver, office, deadline=due, issued=today)), chromium=chromium
+    )
+    notices_dir.mkdir(parents=True, exist_ok=True)
+    path = notices_dir / f"{batch.year}-{batch.office}-{batch.serial:04d}.pdf"
+    path.write_bytes(pdf)
+    return Printed(path, hashlib.sha256(pdf).hexdigest(), due, pdf)
+
+
+def _prepare(
+    db: sqlite_utils.Database, batch: int | str, setup: Setup, actor: str, today: date | None, deadline: date | None
+) -> tuple[Batch, Receiver, Printed, date]:
+    """The batch, checked sendable by a supervisor, and its notice printed (deadline from ``today``)."""
+    found = get(db, batch)
+    users.require(db, actor, "supervisor")
+    if found.state not in SENDABLE:
+        hint = " (approve it first: `adclear dispatch approve`)" if found.state == "draft" else ""
+        raise DispatchError(f"the batch {found.number} is {found.state_label}: it cannot be sent{hint}")
+    receiver = setup.receivers.get(found.receiver)
+    found = _still_requested(db, found)
+    if not found.takedown_ids:
+        raise DispatchError(
+            f"every takedown of {found.number} was cancelled since (its confirmation reversed): nothing to send"
+        )
+    day = today or today_china()
+    printed = write_notice(
+        db, found, receiver, setup.office, notices_dir=setup.notices_dir, chromium=setup.chromium, today=day,
+        deadline=deadline,
+    )  # fmt: skip
+    return found, receiver, printed, day
+
+
+def _still_requested(db: sqlite_utils.Database, batch: Batch) -> Batch:
+    """The batch with only its takedowns still requested (a reversed confirmation cancels its takedown: it is
+    neither printed nor dispatched)."""
+    live = [takedowns.get(db, i) for i in batch.takedown_ids]
+    live = [t for t in live if t.state == "requested"]
+    return replace(batch, takedown_ids=tuple(t.id for t in live), ad_ids=tuple(t.ad_id for t in live))
+
+
+def send(
+    db: sqlite_utils.Database,
+    batch: int | str,
+    setup: Setup,
+    *,
+    actor: str,
+    today: date | None = None,
+    deadline: date | None = None,
+    address: str = "cli",
+) -> Batch:
+    """Print and e-mail the notice of an approved (or failed) batch. Delivered: ``notice_issued`` and its
+    takedowns dispatched with their deadline. Refused by the server: ``delivery_failed``, the batch ``failed``,
+    its takedowns still requested, and ``DeliveryFailed`` raised once that is recorded."""
+    receiver = setup.receivers.get(get(db, batch).receiver)
+    if not receiver.email:
+        raise DispatchError(
+            f"{receiver.name} has no e-mail in {setup.receivers.path}: print the notice (`adclear dispatch notice`), "
+            "hand it over and record it (`adclear dispatch handover`)"
+        )
+    if setup.smtp is None:
+        raise DispatchError(
+            "no mail server is configured ($ADCLEAR_SMTP_HOST and $ADCLEAR_SMTP_FROM, docs/receivers.md): configure "
+            "one, or hand the notice over and record it (`adclear dispatch handover`)"
+        )
+    found, receiver, printed, day = _prepare(db, batch, setup, actor, today, deadline)
+    try:
+        message_id = mail.send(
+            setup.smtp,
+            to=receiver.email,
+            subject=f"{'删除通知' if receiver.kind == 'platform' else '交办通知书'} {found.number}",
+            body=_cover(found, receiver, setup.office, printed.deadline),
+            attachments=(mail.Attachment(f"{found.number}.pdf", printed.pdf, "application/pdf"),),
+        )
+    except mail.DeliveryFailed as e:
+        _failed(db, found, actor, receiver, str(e), printed.sha256, address, setup.settings)
+        raise
+    detail = {"to": receiver.email, "message_id": message_id}
+    return _delivered(db, found, actor, "email", message_id, detail, printed, address, setup.settings, day)
+
+
+def _cover(batch: Batch, receiver: Receiver, office: Office, deadline: date) -> str:
+    return (
+        f"{receiver.name}：\n\n"
+        f"现将{office.name}{batch.number}号通知发送你单位（见附件 PDF，共 {len(batch.takedown_ids)} 条）。"
+        f"请于 {deadline.year}年{deadline.month}月{deadline.day}日 前处理完毕并反馈处理结果。\n\n"
+        f"{office.name}\n"
+    )
+
+
+def _failed(
+    db: sqlite_utils.Database,
+    batch: Batch,
+    actor: str,
+    receiver: Receiver,
+    error: str,
+    sha256: str,
+    address: str,
+    settings: ReviewSettings | None,
+) -> None:
+    with takedowns.writing(db, settings):
+        db.execute(
+            "UPDATE dispatch_batches SET state = 'failed', delivery = 'email', delivery_detail = ? WHERE id = ?",
+            [error, batch.id],
+        )
+        payload = {"number": batch.number, "to": receiver.email, "error": error, "notice_sha256": sha256}
+        ledger.append(db, actor=actor, action="delivery_failed", ad_id=None, payload=payload)
+        audit.record(
+            db, actor=actor, action="dispatch_failed", target=f"batch:{batch.number}", detail=payload, address=address
+        )
+
+
+def _delivered(
+    db: sqlite_utils.Database,
+    batch: Batch,
+    actor: str,
+    how: str,
+    detail_text: str,
+    detail: dict[str, Any],
+    printed: Printed,
+    address: str,
+    settings: ReviewSettings | None,
+    today: date,
+) -> Batch:
+    """Record a delivery: the batch's entry, its takedowns dispatched with their deadline, the batch delivered."""
+    with takedowns.writing(db, settings):
+        current = get(db, batch.id)
+        if current.state not in SENDABLE:  # another operator delivered it meanwhile
+            raise DispatchError(f"the batch {batch.number} is already {current.state_label}")
+        action = "notice_issued" if how == "email" else "handed_over"
+        live = _still_requested(db, batch).takedown_ids  # one reversed while the notice went out stays cancelled
+        payload = {
+            "number": batch.number,
+            **detail,
+            "notice_sha256": printed.sha256,
+            "deadline": printed.deadline.isoformat(),
+            "takedowns": list(live),
+        }
+        ledger.append(db, actor=actor, action=action, ad_id=None, payload=payload)
+        takedowns.dispatched(
+            db,
+            list(live),
+            batch_id=batch.id,
+            number=batch.number,
+            receiver=batch.receiver,
+            deadline=printed.deadline.isoformat(),
+            actor=actor,
+            today=today,
+        )
+        db.execute(
+            "UPDATE dispatch_batches SET state = ?, delivered_at = ?, delivery = ?, delivery_detail = ?, "
+            "notice_sha256 = ?, notice_file = ? WHERE id = ?",
+            [
+                "delivered" if how == "email" else "handed_over",
+                now_utc(),
+                how,
+                detail_text,
+                printed.sha256,
+                f"{printed.path.parent.name}/{printed.path.name}",
+                batch.id,
+            ],
+        )
+        audit.record(
+            db,
+            actor=actor,
+            action=f"dispatch_{action}",
+            target=f"batch:{batch.number}",
+            detail=payload,
+            address=address,
+        )
+    return get(db, batch.id)
+
+
+def handover(
+    db: sqlite_utils.Database,
+    batch: int | str,
+    setup: Setup,
+    *,
+    to: str,
+    note: str = "",
+    actor: str,
+    today: date | None = None,
+    deadline: date | None = None,
+    address: str = "cli",
+) -> Batch:
+    """Record that the notice (printed now, its digest kept) was handed to ``to`` by hand; the deadline runs
+    from today."""
+    to = to.strip()
+    if not to:
+        raise DispatchError("say who received the notice (--to NAME)")
+    found, _, printed, day = _prepare(db, batch, setup, actor, today, deadline)
+    detail = {"to": to, "note": note.strip()}
+    return _delivered(db, found, actor, "hand", to, detail, printed, address, setup.settings, day)

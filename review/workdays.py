@@ -1,0 +1,94 @@
+"""Working days in China: public holidays and the weekends worked in their place (调休), for takedown deadlines.
+
+The calendar is the ``chinesecalendar`` package, which transcribes each year's 国务院办公厅 notice on holiday
+arrangements (published every November or December for the next year) and is released once it is out. It
+knows a fixed range of years; a deadline that would fall past its last year is refused with
+``CalendarNotCovered`` rather than guessed from weekends (a guess would be wrong around 元旦 and 春节, exactly
+when deadlines matter): upgrade the package, or give the deadline by hand.
+
+A deadline is the last day (China time) by which the receiver must have acted: N working days after the
+delivery day, the delivery day itself not counted, as 《市场监督管理投诉举报处理暂行办法》 counts 工作日.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import chinese_calendar
+
+from core.errors import AdclearError
+from core.timeutil import SHANGHAI
+
+__all__ = [
+    "CalendarNotCovered",
+    "DeadlineInPast",
+    "add_working_days",
+    "check_given_deadline",
+    "covered_years",
+    "is_working_day",
+    "today_china",
+]
+
+
+class CalendarNotCovered(AdclearError):
+    """A day past the years the installed working-day calendar knows."""
+
+
+class DeadlineInPast(AdclearError):
+    """A deadline given by hand that is already past."""
+
+
+def covered_years() -> tuple[int, int]:
+    """The first and last year whose holidays and 调休 the installed ``chinesecalendar`` knows."""
+    known = chinese_calendar.constants.holidays
+    return min(known).year, max(known).year
+
+
+def _check_covered(day: date) -> None:
+    first, last = covered_years()
+    if not first <= day.year <= last:
+        raise CalendarNotCovered(
+            f"the working-day calendar (chinesecalendar {chinese_calendar.__version__}) knows the holidays of "
+            f"{first}–{last} only, not {day.year}: upgrade it once the State Council's holiday notice for "
+            f"{day.year} is out (pip install -U chinesecalendar), or give the deadline by hand (--deadline YYYY-MM-DD)"
+        )
+
+
+def is_working_day(day: date) -> bool:
+    """Whether ``day`` is a working day in China (调休 weekends included, holidays excluded)."""
+    _check_covered(day)
+    return bool(chinese_calendar.is_workday(day))
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The ``days``-th working day after ``start`` (``start`` itself not counted)."""
+    if days < 1:
+        raise ValueError("a deadline is at least one working day away")
+    day, left = start, days
+    while left:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            left -= 1
+    return day
+
+
+def today_china(now: datetime | None = None) -> date:
+    """Today's date in China (``now`` defaults to the current time)."""
+    moment = now or datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(SHANGHAI).date()
+
+
+def check_given_deadline(text: str, *, today: date) -> date:
+    """A deadline typed by an operator (YYYY-MM-DD), refused when it cannot be read or is already past."""
+    try:
+        given = date.fromisoformat(text.strip())
+    except ValueError:
+        raise DeadlineInPast(f"'{text}' is not a date: write the deadline as YYYY-MM-DD, e.g. 2026-12-18") from None
+    if given < today:
+        raise DeadlineInPast(
+            f"the deadline {given.isoformat()} is already past (today in China is {today.isoformat()}): "
+            "give a day from today on"
+        )
+    return given
