@@ -9,6 +9,7 @@ import click
 from adclear.cli import Config
 from adclear.cli.term import echo, fit
 from adclear.crawl import log_file_for, run_crawl
+from adclear.recheck import record_reappearances
 from core.classifiers import load_classifier
 from core.errors import CrawlFailed
 from core.fingerprints import recluster
@@ -57,6 +58,11 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
     if any(r.figures.get("ads_new") or r.figures.get("ads_changed") for r in results):
         counts = recluster(cfg.db())
         echo(f"near-duplicates: {counts['in_clusters']} ads in {counts['clusters']} clusters")
+        for r in record_reappearances(cfg.db(), settings=cfg.review_settings()):
+            echo(
+                f"再现 reappeared: ad {r.new_ad_id} is a near-duplicate of ad {r.original_ad_id} "
+                f"(takedown {r.takedown_id}); queued first"
+            )
     return results
 
 
