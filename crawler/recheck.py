@@ -19,11 +19,18 @@ from typing import Any
 
 from classifier.neardup import NearDupIndex
 from classifier.neighbours import comparable_text
+from crawler.extensions import RunRecorder
 
-__all__ = ["REMOVED_STATUSES", "RecheckOutcome", "RecheckTarget", "decide", "recheck_page"]
+__all__ = ["REMOVED_STATUSES", "RecheckOutcome", "RecheckRecorder", "RecheckTarget", "SeenAd", "decide", "recheck_page"]
 
 REMOVED_STATUSES = (404, 410)
-OUTCOMES = ("removed", "online", "unknown")
+
+
+class RecheckRecorder(RunRecorder):
+    """A re-check's run: a page that answers 404 or 410 is what it looks for, so it counts as fetched (a run
+    that only found removed ads is ``ok``, not "no page fetched")."""
+
+    ANSWERED = "(status BETWEEN 200 AND 299 OR status IN (404, 410))"
 
 
 @dataclass(frozen=True, slots=True)

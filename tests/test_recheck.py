@@ -259,6 +259,8 @@ def test_an_ad_put_back_is_online_again(copy, own_demo_server):
         first = run_adclear("recheck", "--takedown", tid, db=db_path, seeds=seeds, check=True)
         assert "已删除 removed HTTP 410" in first.stdout
         assert takedowns.get(db, tid).state == "removed"
+        run = db.execute("SELECT status, pages FROM crawl_runs WHERE spider = 'recheck' ORDER BY id DESC").fetchone()
+        assert run == ("ok", 1)  # a run that found the ad gone did its job
     finally:
         _post(base, "/_demo/restore?site=classifieds&id=1005")
     assert "nothing to re-check" not in first.stdout

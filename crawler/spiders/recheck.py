@@ -28,7 +28,7 @@ from crawler.browser import browser_failure, executable_problem
 from crawler.errors import classify_failure
 from crawler.items import AdItem, PageRef
 from crawler.pipelines import CleanTextPipeline
-from crawler.recheck import RecheckOutcome, RecheckTarget, SeenAd, decide, recheck_page
+from crawler.recheck import RecheckOutcome, RecheckRecorder, RecheckTarget, SeenAd, decide, recheck_page
 from crawler.spiders.classifieds import ClassifiedsSpider
 from crawler.spiders.social import CONTEXT, SocialSpider
 from crawler.text import html_to_text
@@ -36,6 +36,7 @@ from crawler.text import html_to_text
 __all__ = ["RecheckMixin", "recheck_spider"]
 
 TARGET = "adclear_recheck"  # request meta: the RecheckTarget
+RECORDER = "crawler.extensions.RunRecorder"
 
 
 def recheck_spider(site: Site, operator: Operator, targets: list[RecheckTarget]) -> type[scrapy.Spider]:
@@ -67,8 +68,14 @@ class RecheckMixin:
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)  # type: ignore[misc]
-        # nothing resumed, nothing skipped, nothing stored: outcomes are kept on the spider
-        settings.setdict({"JOBDIR": None, "ITEM_PIPELINES": {}}, priority="spider")
+        # nothing resumed, nothing skipped, nothing stored: outcomes are kept on the spider; the run recorded
+        # as a re-check's (crawler.recheck.RecheckRecorder)
+        extensions = {
+            **settings.getdict("EXTENSIONS"),
+            RECORDER: None,
+            f"{RecheckRecorder.__module__}.RecheckRecorder": 100,
+        }
+        settings.setdict({"JOBDIR": None, "ITEM_PIPELINES": {}, "EXTENSIONS": extensions}, priority="spider")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         problem = self._cannot_start()
