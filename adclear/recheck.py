@@ -159,14 +159,23 @@ def record_outcomes(
     actor: str,
     now: str | None = None,
     settings: ReviewSettings | None = None,
-) -> None:
-    """Each outcome as a re-check of its takedown (a ``rechecks`` row and its ledger entry), with its evidence."""
+) -> dict[int, str]:
+    """Each outcome as a re-check of its takedown (a ``rechecks`` row and its ledger entry), with its evidence.
+
+    A takedown that cannot take it any more (closed or cancelled while its page was fetched) is left as it is:
+    returns why, per takedown id, and the other outcomes are recorded all the same.
+    """
+    refused: dict[int, str] = {}
     for o in outcomes:
         evidence = RecheckEvidence(o.http_status, o.warc_file, o.warc_offset, o.warc_length, o.sha256)
-        takedowns.record_recheck(
-            db, o.takedown_id, outcome=o.outcome, detail=o.detail[:500], evidence=evidence, actor=actor, now=now,
-            settings=settings,
-        )  # fmt: skip
+        try:
+            takedowns.record_recheck(
+                db, o.takedown_id, outcome=o.outcome, detail=o.detail[:500], evidence=evidence, actor=actor,
+                now=now, settings=settings,
+            )  # fmt: skip
+        except TakedownError as e:
+            refused[o.takedown_id] = str(e)
+    return refused
 
 
 # ---- reappearances --------------------------------------------------------------------------------------------

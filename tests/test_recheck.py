@@ -315,3 +315,27 @@ def test_a_social_post_removed_behind_a_200_page_and_its_repost_on_the_other_sit
     new_ad = takedowns.get(db, ids[0]).reappeared_ad_id
     assert db.execute("SELECT site FROM ads WHERE id = ?", [new_ad]).fetchone()[0] == "demo-classifieds"
     db.close()
+
+
+def test_an_outcome_for_a_takedown_closed_meanwhile_is_refused_and_the_others_recorded(db):
+    from adclear.recheck import record_outcomes
+    from crawler.recheck import RecheckOutcome
+    from tests.webdata import add_ad
+
+    ads, ids = [], []
+    for i in (1, 2):
+        ads.append(add_ad(db, f"保本理财{i}号", f"本平台保本保息，年化收益1{i}%", url=f"http://example.test/{i}"))
+        confirm(db, ads[-1], reviewer="张三", category=CATEGORY, reason="保本承诺")
+        ids.append(takedowns.for_ad(db, ads[-1])[0].id)
+    with takedowns.writing(db):
+        takedowns.dispatched(db, ids, batch_id=None, number="〔2026〕SFX交字第0009号", receiver="测试同城网",
+                             deadline=(date.today() + timedelta(days=7)).isoformat(), actor="王五")  # fmt: skip
+    takedowns.close(db, ids[0], actor="王五", note="平台回函已删除，不再复查")  # while the page was being fetched
+    outcomes = [
+        RecheckOutcome(ids[0], ads[0], "http://example.test/1", "removed", "the site answers 410 (Gone)", 410),
+        RecheckOutcome(ids[1], ads[1], "http://example.test/2", "online", "the ad's text is still there", 200),
+    ]
+    refused = record_outcomes(db, outcomes, actor="adclear-recheck")
+    assert list(refused) == [ids[0]] and "is closed (已办结): cannot re-check it" in refused[ids[0]]
+    assert [takedowns.get(db, i).state for i in ids] == ["closed", "online"]
+    assert db.execute("SELECT takedown_id, outcome FROM rechecks").fetchall() == [(ids[1], "online")]

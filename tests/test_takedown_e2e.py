@@ -103,8 +103,9 @@ def test_a_takedown_from_crawl_to_reappearance(server, tmp_path):
     first = next(line for line in queue if line.strip()[:1].isdigit())
     assert first.split()[0] == str(new_ad), queue[:5]
     # found once: a re-check (which looks for reappearances too) records nothing new
-    again = run_adclear("recheck", "--takedown", kept_t, db=db_path, seeds=seeds, check=True)
+    again = run_adclear("recheck", "--takedown", kept_t, "--today", late, db=db_path, seeds=seeds, check=True)
     assert "再现" not in again.stdout
+    assert f"逾期 overdue as of {late}: 1 takedown(s)\n  takedown {kept_t} (ad {kept_ad}): 仍在线" in again.stdout
     assert len([e for e in takedowns.history(db, removed_t) if e.action == "reappeared"]) == 1
     verify(db_path)
     db.close()

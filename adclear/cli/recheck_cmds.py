@@ -65,9 +65,10 @@ def recheck(
             overrides=cfg.crawl_overrides(),
         )  # fmt: skip
         outcomes.sort(key=lambda o: o.takedown_id)
-        record_outcomes(db, outcomes, actor=who, settings=cfg.review_settings())
+        refused = record_outcomes(db, outcomes, actor=who, settings=cfg.review_settings())
         for o in outcomes:
-            echo(_line(o))
+            why = refused.get(o.takedown_id)
+            echo(_line(o) + (f" (not recorded: {why})" if why else ""))
         if log_file is not None:
             echo(f"Scrapy's log: {log_file}")
     _report_after(cfg, day)
