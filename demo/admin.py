@@ -3,7 +3,8 @@
 A platform takes an ad down, puts it back, or the ad comes back as a repost under another URL (on the same site
 or on the other one); a site can also be down for a while. Each is a POST::
 
-    POST /_demo/takedown?site=classifieds&id=1001   the ad's page answers 410 Gone (social: 200 "该动态已被删除")
+    POST /_demo/takedown?site=classifieds&id=1001   the ad's page answers 410 Gone (social: 200 "该动态已被删除");
+                                                    &how=redirect: it sends to the home page (classifieds)
     POST /_demo/restore?site=classifieds&id=1001    the ad is back as it was
     POST /_demo/repost?site=classifieds&id=1001&to=social   a near-duplicate under a new URL: {"url": "/social/p/…"}
     POST /_demo/outage?site=classifieds&on=1        every page of the site answers 503 (on=0: back up)
@@ -32,7 +33,7 @@ REPOST_TIME = "2026-12-01 09:00"  # later than any bundled content: a repost is 
 
 
 class _Site(Protocol):
-    def take_down(self, ad_id: int) -> bool: ...
+    def take_down(self, ad_id: int, *, redirect: bool = False) -> bool: ...
     def restore(self, ad_id: int) -> bool: ...
 
 
@@ -67,7 +68,8 @@ class Admin:
             return _json({"site": name, "down": name in self.down})
         ad_id = int(args["id"]) if args.get("id", "").isdigit() else -1
         if action in ("takedown", "restore"):
-            done = site.take_down(ad_id) if action == "takedown" else site.restore(ad_id)
+            redirect = args.get("how") == "redirect"
+            done = site.take_down(ad_id, redirect=redirect) if action == "takedown" else site.restore(ad_id)
             if not done:
                 return _json({"error": f"no ad {args.get('id')!r} on {name}"}, 404)
             return _json({"site": name, "id": ad_id, "removed": action == "takedown"})

@@ -21,6 +21,7 @@ from classifier.neighbours import comparable_text
 from core.ads import ad_text, content_hash
 from core.db import connect
 from core.seeds import load_seeds
+from core.warc import read_record
 from crawler.recheck import RecheckTarget, SeenAd, decide
 from review import ledger, takedowns
 from review.decisions import confirm
@@ -246,6 +247,24 @@ def test_a_site_answering_503_is_unknown_and_its_answer_archived(copy, own_demo_
     db = connect(db_path)
     assert db.execute("SELECT DISTINCT outcome, http_status FROM rechecks").fetchall() == [("unknown", 503)]
     assert db.execute("SELECT count(*) FROM rechecks WHERE warc_file IS NULL").fetchone()[0] == 0
+    db.close()
+
+
+def test_an_ad_whose_page_now_sends_to_the_home_page_is_removed(copy, own_demo_server):
+    db_path, seeds = copy
+    base = own_demo_server.base_url
+    db = connect(db_path)
+    tid = takedowns.for_ad(db, _ad(db, 1003))[0].id
+    _post(base, "/_demo/takedown?site=classifieds&id=1003&how=redirect")
+    try:
+        assert _get(f"{base}/classifieds/ad/1003.html")[1].count("最新发布") == 1  # followed to the home page
+        result = run_adclear("recheck", "--takedown", tid, db=db_path, seeds=seeds, check=True)
+    finally:
+        _post(base, "/_demo/restore?site=classifieds&id=1003")
+    assert "已删除 removed HTTP 200: the ad's text is gone: the site's detail selectors find nothing" in result.stdout
+    warc_file, offset = db.execute("SELECT warc_file, warc_offset FROM rechecks").fetchone()
+    headers, _ = read_record(db_path.parent / warc_file, offset)
+    assert headers["WARC-Target-URI"] == f"{base}/classifieds/"  # what was seen: the page it was sent to
     db.close()
 
 

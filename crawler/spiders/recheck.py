@@ -4,8 +4,8 @@ One spider per site, made by ``recheck_spider`` from the site's own spider class
 rendered in Chromium as the crawl renders them), with the same network policy, robots.txt, WARC archive and run
 record as any crawl. It follows no link, and it fetches past the crawl's incremental skipping: every request
 is ``dont_filter`` (no duplicate filter), no JOBDIR (nothing of an earlier run is resumed or skipped), and
-``revisit_after`` is never consulted. Every HTTP status reaches the callback (``handle_httpstatus_all``): a 404
-is an answer here, not an error.
+``revisit_after`` is never consulted. Every 4xx and 5xx reaches the callback (a 404 is an answer here, not an
+error), and redirects are followed (a removed ad often sends to the home page).
 
 It stores no ad: its items are ``crawler.recheck.RecheckOutcome``s, one per target, kept in ``outcomes`` for the
 caller (``adclear recheck``), which records them against the takedowns.
@@ -37,6 +37,7 @@ __all__ = ["RecheckMixin", "recheck_spider"]
 
 TARGET = "adclear_recheck"  # request meta: the RecheckTarget
 RECORDER = "crawler.extensions.RunRecorder"
+ANSWERS = list(range(400, 600))  # statuses handed to the callback: 404 and 410 are what a re-check looks for
 
 
 def recheck_spider(site: Site, operator: Operator, targets: list[RecheckTarget]) -> type[scrapy.Spider]:
@@ -97,7 +98,8 @@ class RecheckMixin:
         return None
 
     def _request(self, target: RecheckTarget) -> scrapy.Request:
-        meta: dict[str, Any] = {TARGET: target, "handle_httpstatus_all": True}
+        # every error status reaches the callback; redirects are still followed (handle_httpstatus_all would not)
+        meta: dict[str, Any] = {TARGET: target, "handle_httpstatus_list": ANSWERS}
         render = self.site.render
         if render is not None:
             method = PageMethod(

@@ -6,7 +6,8 @@ author and time. The 老年生活 section is served in GBK, as many older Chines
 slot links into /classifieds/user/, which robots.txt forbids.
 
 Like a real platform after a takedown, an ad can be taken down (``take_down``: its page answers 410 Gone with a
-"该信息已删除" page and it leaves every list) and put back (``restore``); ``add`` publishes a new ad (a repost).
+"该信息已删除" page, or redirects to the home page, and it leaves every list) and put back (``restore``);
+``add`` publishes a new ad (a repost).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 import yaml
+
+from demo.reply import Reply
 
 __all__ = ["SECTIONS", "Ad", "ClassifiedsSite"]
 
@@ -69,17 +72,20 @@ class ClassifiedsSite:
     def __init__(self, ads_file: Path = HERE / "ads.yml"):
         self.ads_file = ads_file
         self.removed: set[int] = set()  # ads taken down: 410 Gone, in no list
+        self.redirected: set[int] = set()  # ads taken down whose page sends to the home page instead
 
     @property
     def listed(self) -> list[Ad]:
         """The ads on show: every ad but those taken down."""
         return [a for a in self.ads if a.id not in self.removed]
 
-    def take_down(self, ad_id: int) -> bool:
-        """The platform removes the ad; False when there is no such ad."""
+    def take_down(self, ad_id: int, *, redirect: bool = False) -> bool:
+        """The platform removes the ad (``redirect``: its page then sends to the home page, as many sites do
+        instead of an error); False when there is no such ad."""
         if ad_id not in self.by_id:
             return False
         self.removed.add(ad_id)
+        (self.redirected.add if redirect else self.redirected.discard)(ad_id)
         return True
 
     def restore(self, ad_id: int) -> bool:
@@ -87,6 +93,7 @@ class ClassifiedsSite:
         if ad_id not in self.by_id:
             return False
         self.removed.discard(ad_id)
+        self.redirected.discard(ad_id)
         return True
 
     def add(self, ad: Ad) -> None:
@@ -116,7 +123,7 @@ class ClassifiedsSite:
         return sorted((a for a in self.listed if a.section == section), key=lambda a: (a.posted_at, a.id), reverse=True)
 
     # ---- routing -------------------------------------------------------------------------------------
-    def page(self, path: str) -> tuple[int, str, bytes] | None:
+    def page(self, path: str) -> tuple[int, str, bytes] | Reply | None:
         if not path.startswith(PREFIX):
             return None
         rest = path[len(PREFIX) :]
@@ -127,6 +134,8 @@ class ClassifiedsSite:
                 ad = self.by_id[int(rest[4:-5])]
             except (ValueError, KeyError):
                 return self._not_found()
+            if ad.id in self.redirected:
+                return Reply(302, "text/html; charset=utf-8", b"", headers={"Location": f"{PREFIX}/"})
             if ad.id in self.removed:
                 return self._gone()
             return self._html(self.detail(ad), gbk=ad.section in GBK_SECTIONS)

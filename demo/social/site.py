@@ -111,8 +111,9 @@ class SocialSite:
         self.search_page_size = search_page_size
         self.removed: set[int] = set()  # posts taken down: a "deleted" page, in no feed
 
-    def take_down(self, post_id: int) -> bool:
-        """The platform removes the post; False when there is no such post."""
+    def take_down(self, post_id: int, *, redirect: bool = False) -> bool:
+        """The platform removes the post (always behind a 200 page: ``redirect`` is for the classifieds site);
+        False when there is no such post."""
         if post_id not in self.by_id:
             return False
         self.removed.add(post_id)
