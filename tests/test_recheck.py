@@ -6,12 +6,14 @@ tests/test_takedown_e2e.py; here each outcome and each bad input on its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
 import sqlite3
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -250,17 +252,24 @@ def test_a_site_answering_503_is_unknown_and_its_answer_archived(copy, own_demo_
     db.close()
 
 
+@contextlib.contextmanager
+def _taken_down(server, demo_id: int, how: str = "") -> Iterator[None]:
+    """The demo classifieds without this ad while the block runs (``how``: "redirect")."""
+    _post(server.base_url, f"/_demo/takedown?site=classifieds&id={demo_id}&how={how}")
+    try:
+        yield
+    finally:
+        _post(server.base_url, f"/_demo/restore?site=classifieds&id={demo_id}")
+
+
 def test_an_ad_whose_page_now_sends_to_the_home_page_is_removed(copy, own_demo_server):
     db_path, seeds = copy
     base = own_demo_server.base_url
     db = connect(db_path)
     tid = takedowns.for_ad(db, _ad(db, 1003))[0].id
-    _post(base, "/_demo/takedown?site=classifieds&id=1003&how=redirect")
-    try:
+    with _taken_down(own_demo_server, 1003, "redirect"):
         assert _get(f"{base}/classifieds/ad/1003.html")[1].count("最新发布") == 1  # followed to the home page
         result = run_adclear("recheck", "--takedown", tid, db=db_path, seeds=seeds, check=True)
-    finally:
-        _post(base, "/_demo/restore?site=classifieds&id=1003")
     assert "已删除 removed HTTP 200: the ad's text is gone: the site's detail selectors find nothing" in result.stdout
     warc_file, offset = db.execute("SELECT warc_file, warc_offset FROM rechecks").fetchone()
     headers, _ = read_record(db_path.parent / warc_file, offset)
@@ -270,18 +279,14 @@ def test_an_ad_whose_page_now_sends_to_the_home_page_is_removed(copy, own_demo_s
 
 def test_an_ad_put_back_is_online_again(copy, own_demo_server):
     db_path, seeds = copy
-    base = own_demo_server.base_url
     db = connect(db_path)
     tid = takedowns.for_ad(db, _ad(db, 1005))[0].id
-    _post(base, "/_demo/takedown?site=classifieds&id=1005")
-    try:
+    with _taken_down(own_demo_server, 1005):
         first = run_adclear("recheck", "--takedown", tid, db=db_path, seeds=seeds, check=True)
         assert "已删除 removed HTTP 410" in first.stdout
         assert takedowns.get(db, tid).state == "removed"
         run = db.execute("SELECT status, pages FROM crawl_runs WHERE spider = 'recheck' ORDER BY id DESC").fetchone()
         assert run == ("ok", 1)  # a run that found the ad gone did its job
-    finally:
-        _post(base, "/_demo/restore?site=classifieds&id=1005")
     assert "nothing to re-check" not in first.stdout
     # a removed takedown is re-checked only when named: the default picks the ones still owed
     again = run_adclear("recheck", "--takedown", tid, db=db_path, seeds=seeds, check=True)
