@@ -179,15 +179,17 @@ def record_outcomes(
 
 
 # ---- reappearances --------------------------------------------------------------------------------------------
+# From the ads first seen since ``?`` to their current verdict's confirmed neighbours, then to those ads'
+# takedowns (by index): one pass over the new ads, whatever the number of takedowns.
 _CANDIDATES = """
     SELECT t.id, t.ad_id, a.id, min(CAST(json_extract(n.value, '$.distance') AS INTEGER))
-    FROM takedowns t
+    FROM ads a
+    CROSS JOIN verdicts v ON v.id = (SELECT max(id) FROM verdicts WHERE ad_id = a.id)
+    CROSS JOIN json_each(v.nearest) n
+    JOIN takedowns t ON t.ad_id = json_extract(n.value, '$.ad_id')
     JOIN ledger l ON l.seq = t.requested_seq
-    JOIN ads a ON a.first_seen > l.at AND a.id != t.ad_id
-    JOIN verdicts v ON v.id = (SELECT max(id) FROM verdicts WHERE ad_id = a.id)
-    JOIN json_each(v.nearest) n
-    WHERE t.state != 'cancelled'
-      AND json_extract(n.value, '$.index') = 'confirmed' AND json_extract(n.value, '$.ad_id') = t.ad_id
+    WHERE a.first_seen >= ? AND json_extract(n.value, '$.index') = 'confirmed'
+      AND t.state != 'cancelled' AND a.first_seen > l.at AND a.id != t.ad_id
       AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.ad_id = t.ad_id AND r.action = 'reappeared'
                       AND json_extract(r.payload, '$.takedown_id') = t.id
                       AND json_extract(r.payload, '$.new_ad_id') = a.id)
@@ -196,18 +198,24 @@ _CANDIDATES = """
 """
 
 
-def find_reappearances(db: sqlite_utils.Database) -> list[Reappearance]:
-    """Ads first seen after a takedown was requested whose current verdict names the takedown's ad as a
-    confirmed near-duplicate, and not recorded as its reappearance yet."""
-    return [Reappearance(*row) for row in db.execute(_CANDIDATES).fetchall()]
+def find_reappearances(db: sqlite_utils.Database, *, since: str = "") -> list[Reappearance]:
+    """Ads first seen after a takedown was requested (and at or after ``since``, a UTC ISO time: the start of the
+    crawl that just ran; "" for all) whose current verdict names the takedown's ad as a confirmed
+    near-duplicate, and not recorded as its reappearance yet."""
+    return [Reappearance(*row) for row in db.execute(_CANDIDATES, [since]).fetchall()]
 
 
 def record_reappearances(
-    db: sqlite_utils.Database, *, actor: str = REAPPEARANCE_ACTOR, settings: ReviewSettings | None = None
+    db: sqlite_utils.Database,
+    *,
+    since: str = "",
+    actor: str = REAPPEARANCE_ACTOR,
+    settings: ReviewSettings | None = None,
 ) -> list[Reappearance]:
-    """Record every reappearance not recorded yet and queue each reappeared ad first; the new ones."""
+    """Record every reappearance not recorded yet (among the ads first seen since ``since``) and queue each
+    reappeared ad first; the new ones."""
     new = []
-    for r in find_reappearances(db):
+    for r in find_reappearances(db, since=since):
         entry = takedowns.record_reappearance(
             db, r.takedown_id, r.new_ad_id, distance=r.distance, actor=actor, settings=settings
         )

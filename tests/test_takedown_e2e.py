@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from adclear.recheck import find_reappearances
 from core.db import connect
+from core.verdicts import current_verdict
 from core.warc import read_record
 from review import takedowns
 from review.users import add_user
@@ -62,6 +64,11 @@ def test_a_takedown_from_crawl_to_reappearance(server, tmp_path):
                     db=db_path, check=True)  # fmt: skip
     removed_t, kept_t = (takedowns.for_ad(db, ad)[0].id for ad in (removed_ad, kept_ad))
     verify(db_path)
+    # a near-duplicate online before the confirmation (demo ad 1002 reposts 1001) is queued by the decision's
+    # follow-up, not recorded as a reappearance: it did not come back, it was there
+    earlier = current_verdict(db, ad_id_of(db, "/ad/1002.html"))
+    assert {"ad_id": removed_ad, "index": "confirmed"}.items() <= earlier["nearest"][0].items()
+    assert find_reappearances(db) == []
 
     # dispatch both to the platform, due in a week (the dispatch commands' own batch is not needed here)
     deadline = date.today() + timedelta(days=7)
