@@ -34,13 +34,15 @@ from crawler.items import PageRef, ResourceRef
 from crawler.netpolicy import NetworkPolicy, in_context
 from crawler.resolver import address_book
 from crawler.store import CrawlStore
-from crawler.warc import RunArchive
+from crawler.warc import ArchivedRecord, Exchange, RunArchive, warc_name
 
-__all__ = ["RunRecorder", "RunResult"]
+__all__ = ["BROWSER_EXCHANGES", "RunRecorder", "RunResult"]
 
 log = logging.getLogger(__name__)
 
 _RECEIVED = "adclear_bytes_received"  # request meta: bytes of the body received so far
+# request meta: what the browser fetched to render the page, [crawler.warc.Exchange] (crawler.pagepool sets it)
+BROWSER_EXCHANGES = "adclear_browser_exchanges"
 REFUSALS = ("offsite", "blocked")  # kinds of what the network policy refused: recorded once per URL and run
 
 
@@ -137,10 +139,14 @@ class RunRecorder:
             log.error("cannot start the run of %s: %s", site.name, why)
             return
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        relpath = f"warc/{site.name}/{self.run_id:06d}-{stamp}.warc.gz"
         operator = getattr(spider, "operator", None)
+        office = getattr(operator, "code", "") if operator else ""
+        relpath = warc_name(site.name, self.run_id, stamp, office)
         self.archive = RunArchive(
-            self.store.data_dir, relpath, operator=f"{operator.name} {operator.contact}".strip() if operator else ""
+            self.store.data_dir,
+            relpath,
+            operator=f"{operator.name} {operator.contact}".strip() if operator else "",
+            office=office,
         )
         self.result.run_id = self.run_id
         self.result.warc_file = relpath
@@ -244,23 +250,29 @@ class RunRecorder:
 
     # ---- what happens during the run ----------------------------------------------------------------
     def record_page(self, request: Request, response: Response) -> PageRef | None:
+        """Archive a page and index it in ``pages``: a rendered page as ``_archive_rendered`` writes it, any other
+        as its request and response. The row points to what the crawler parsed (the rendered DOM)."""
+        exchanges = request.meta.pop(BROWSER_EXCHANGES, None)
         if self.archive is None or self.store is None or self.run_id is None:
             return None
         fetched_at = now_utc()
-        try:
-            reason = HTTPStatus(response.status).phrase
-        except ValueError:
-            reason = ""
-        record = self.archive.write_exchange(
-            url=response.url,
-            method=request.method,
-            request_headers=_headers(request.headers),
-            status=response.status,
-            reason=reason,
-            response_headers=_headers(response.headers),
-            body=response.body,
-            fetched_at=fetched_at,
-        )
+        if exchanges is not None:
+            record = self._archive_rendered(response, exchanges, fetched_at)
+        else:
+            try:
+                reason = HTTPStatus(response.status).phrase
+            except ValueError:
+                reason = ""
+            record = self.archive.write_exchange(
+                url=response.url,
+                method=request.method,
+                request_headers=_headers(request.headers),
+                status=response.status,
+                reason=reason,
+                response_headers=_headers(response.headers),
+                body=response.body,
+                fetched_at=fetched_at,
+            )
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         page_id = self.store.record_page(
             self.run_id,
@@ -283,14 +295,49 @@ class RunRecorder:
             record.warc_file,
             record.offset,
             record.length,
+            record.record_id,
         )
 
-    def record_resource(self, url: str, content_type: str, data: bytes) -> ResourceRef | None:
-        """Archive something made from a page (a screenshot) as a WARC resource record about ``url``."""
+    def _archive_rendered(self, response: Response, exchanges: list[Exchange], fetched_at: str) -> ArchivedRecord:
+        """A page rendered in the browser: the document as the server sent it (``response`` records, redirects
+        first), the rendered DOM (``conversion``, referring to the document's response: returned), then every
+        resource the page loaded (a payload already in the file under the same URL as a ``revisit``)."""
+        assert self.archive is not None
+        document = None
+        for exchange in exchanges:
+            if exchange.document:
+                written = self.archive.write_browser_exchange(exchange, dedup=False)
+                if exchange.url == response.url and not 300 <= exchange.status < 400:
+                    document = written
+        encoding = getattr(response, "encoding", "") or "utf-8"
+        rendered = self.archive.write_conversion(
+            url=response.url,
+            content_type=f"text/html; charset={encoding}",
+            data=response.body,
+            fetched_at=fetched_at,
+            source=document,
+        )
+        for exchange in exchanges:
+            if not exchange.document:
+                self.archive.write_browser_exchange(exchange)
+        return rendered
+
+    def record_resource(
+        self, url: str, content_type: str, data: bytes, *, uri: str = "", page: PageRef | None = None
+    ) -> ResourceRef | None:
+        """Archive something made from a page (a screenshot) as a WARC resource record about ``url``, at ``uri``
+        (``core.warc.screenshot_uri(url)`` for a screenshot), concurrent to the ``page`` it shows."""
         if self.archive is None:
             return None
         fetched_at = now_utc()
-        record = self.archive.write_resource(url=url, content_type=content_type, data=data, fetched_at=fetched_at)
+        record = self.archive.write_resource(
+            url=url,
+            content_type=content_type,
+            data=data,
+            fetched_at=fetched_at,
+            uri=uri,
+            concurrent_to=page.record_id if page is not None else "",
+        )
         return ResourceRef(url, content_type, fetched_at, record.sha256, record.warc_file, record.offset, record.length)
 
     def record_error(self, url: str, kind: str, message: str) -> None:

@@ -30,6 +30,7 @@ class PageRef:
     warc_file: str
     warc_offset: int
     warc_length: int
+    record_id: str = ""  # the record's WARC-Record-ID (a screenshot's record is concurrent to it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,14 @@ without end), after any failure (a page in an unknown state), and when the handl
 a page: it is taken out of ``meta`` before the response leaves the handler. ``ADCLEAR_BROWSER_PAGE_USES = 1``
 opens a fresh page for every request (scrapy-playwright's own behaviour). Pages still idle when the handler
 closes are closed with their context.
+
+It also records what a rendered page fetched (``Capture``): every response the page received while it was
+loaded and worked on (the document as the server sent it, redirects, scripts, styles, the JSON its scripts
+fetched) with its body, as ``crawler.warc.Exchange`` in ``meta[BROWSER_EXCHANGES]``, for ``RunRecorder`` to
+archive. This only listens: the network policy's routing is untouched, and a request it refused got no
+response, so it has nothing to record. Bodies are read before the page methods' result is returned (a page
+reused or closed loses them); a body larger than ``DOWNLOAD_MAXSIZE`` is left out, as are those not read
+within the navigation timeout.
 """
 
 from __future__ import annotations
@@ -24,12 +32,14 @@ from scrapy.crawler import Crawler
 from scrapy.http import Request, Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
+from core.timeutil import now_utc
 from crawler.browserguard import BrowserGuard
-from crawler.extensions import RunRecorder
+from crawler.extensions import BROWSER_EXCHANGES, RunRecorder
 from crawler.netpolicy import NetworkPolicy
 from crawler.resolver import address_book
+from crawler.warc import Exchange
 
-__all__ = ["PooledPlaywrightDownloadHandler"]
+__all__ = ["Capture", "PooledPlaywrightDownloadHandler"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,8 @@ class PooledPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self.slots = asyncio.Semaphore(max(1, self.config.max_pages_per_context))
         self.guard: BrowserGuard | None = None
         self.gate_lock = asyncio.Lock()
+        self.captures: dict[int, Capture] = {}  # id(page) → what the page's current download fetched
+        self.max_body = crawler.settings.getint("DOWNLOAD_MAXSIZE")
 
     # ---- the network policy in the browser (crawler/browserguard.py) ---------------------------------------
     def _guard(self) -> BrowserGuard:
@@ -89,6 +101,27 @@ class PooledPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
         page = await super()._create_page(request, spider)
         page.on("requestfailed", self._guard().request_failed)
         return page
+
+    # ---- what a rendered page fetched, for the archive -------------------------------------------------------
+    async def _download_request_with_page(self, request: Request, page: Any, spider: Any) -> Response:
+        capture = Capture(page, self.max_body)
+        page.on("response", capture.on_response)
+        self.captures[id(page)] = capture
+        try:
+            response = await super()._download_request_with_page(request, page, spider)
+        finally:
+            self.captures.pop(id(page), None)
+            page.remove_listener("response", capture.on_response)
+            capture.cancel()
+        request.meta[BROWSER_EXCHANGES] = capture.exchanges()
+        return response
+
+    async def _apply_page_methods(self, page: Any, request: Request, spider: Any) -> None:
+        await super()._apply_page_methods(page, request, spider)
+        capture = self.captures.get(id(page))
+        if capture is not None:  # before the page's content is read and the page closed or reused
+            timeout_ms = self.config.navigation_timeout_ms
+            await capture.settle(timeout_ms / 1000 if timeout_ms else 30.0)
 
     async def _close(self) -> None:
         await super()._close()
@@ -158,3 +191,70 @@ class PooledPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
 
 def _log_refusal(url: str, kind: str, message: str) -> None:
     log.warning("%s %s: %s", kind, url, message)
+
+
+class Capture:
+    """The responses one page received during one download, with their bodies (``crawler.warc.Exchange``)."""
+
+    def __init__(self, page: Any, max_body: int = 0):
+        self.page = page
+        self.max_body = max_body
+        self.pending: list[asyncio.Task] = []
+        self.done: list[tuple[int, Exchange]] = []  # (order of arrival, exchange)
+
+    def on_response(self, response: Any) -> None:
+        """Playwright's ``response`` event: read the body in a task (``settle`` waits for them)."""
+        if response.url.startswith(("http://", "https://")):
+            self.pending.append(asyncio.ensure_future(self._read(len(self.pending), response)))
+
+    async def _read(self, order: int, response: Any) -> None:
+        request = response.request
+        try:
+            headers = await response.headers_array()
+            length = next((h["value"] for h in headers if h["name"].lower() == "content-length"), "")
+            if self.max_body and length.isdigit() and int(length) > self.max_body:
+                log.info("not archiving %s: %s bytes, above DOWNLOAD_MAXSIZE", response.url, length)
+                return
+            body = b"" if 300 <= response.status < 400 else await response.body()
+            request_headers = await request.headers_array()
+            document = request.is_navigation_request() and request.frame == self.page.main_frame
+        except Exception as e:  # Playwright's Error: the body is gone (the page navigated on, it failed)
+            log.debug("not archiving %s: %s", response.url, e)
+            return
+        if self.max_body and len(body) > self.max_body:
+            log.info("not archiving %s: %d bytes, above DOWNLOAD_MAXSIZE", response.url, len(body))
+            return
+        exchange = Exchange(
+            url=response.url,
+            method=request.method,
+            request_headers=_pairs(request_headers),
+            status=response.status,
+            reason=response.status_text,
+            response_headers=_pairs(headers),
+            body=body,
+            fetched_at=now_utc(),
+            document=document,
+        )
+        self.done.append((order, exchange))
+
+    async def settle(self, timeout: float) -> None:
+        """Wait until the bodies of the responses received so far are read (at most ``timeout`` seconds)."""
+        pending = [t for t in self.pending if not t.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=timeout)
+            for task in late:
+                log.info("a response of %s was not read within %g s: not archived", self.page.url, timeout)
+                task.cancel()
+
+    def cancel(self) -> None:
+        for task in self.pending:
+            task.cancel()
+
+    def exchanges(self) -> list[Exchange]:
+        """The exchanges read, in the order the responses arrived."""
+        return [exchange for _, exchange in sorted(self.done, key=lambda pair: pair[0])]
+
+
+def _pairs(headers: list[dict[str, str]]) -> list[tuple[str, str]]:
+    # HTTP/2 pseudo-headers (':status') are no HTTP/1.1 header lines
+    return [(h["name"], h["value"]) for h in headers if not h["name"].startswith(":")]

@@ -2,7 +2,10 @@
 
 The database says where a record lies (``evidence``: the WARC file, relative to the database's directory, and
 the offset). ``payload`` is the one way to read it: a file name that points outside the data directory is
-refused before anything is opened, and a file that cannot be read is an ``EvidenceMissing`` naming it.
+refused before anything is opened, a file that cannot be read is an ``EvidenceMissing`` naming it, and so is a
+record whose URI is not the one the evidence is about (``uris``): a page's is its URL (the response of a page
+fetched without a browser) or ``urn:dom:<url>`` (the DOM of a rendered page, as it was parsed), a screenshot's
+``urn:screenshot:<url>`` (or its URL, in files written before screenshots had a URI of their own).
 
 - ``read``: the latest evidence of a kind, for display; its SHA-256 is recomputed (``Archived.intact``), so
   that a reviewer sees whether the file still holds what was archived.
@@ -22,17 +25,26 @@ from pathlib import Path
 import sqlite_utils
 
 from core.errors import AdclearError, EvidenceMismatch, EvidenceMissing, UnknownAd
-from core.warc import read_record
+from core.warc import dom_uri, read_record, screenshot_uri
 
-__all__ = ["Archived", "EvidenceFile", "check_sample", "export_evidence", "payload", "read"]
+__all__ = ["Archived", "EvidenceFile", "check_sample", "export_evidence", "payload", "read", "uris"]
 
 KINDS = ("page", "screenshot")
 SUFFIX = {"page": ".html", "screenshot": ".png"}
 
 
-def payload(data_dir: Path, warc_file: str, offset: int, what: str = "the evidence") -> bytes:
+def uris(kind: str, url: str) -> tuple[str, ...]:
+    """The WARC-Target-URIs that evidence of ``kind`` about the page at ``url`` may have."""
+    if kind == "screenshot":
+        return screenshot_uri(url), url
+    return url, dom_uri(url)
+
+
+def payload(
+    data_dir: Path, warc_file: str, offset: int, what: str = "the evidence", expect: tuple[str, ...] = ()
+) -> bytes:
     """The payload of the WARC record at ``warc_file`` (relative to ``data_dir``) and ``offset``; ``what`` it is,
-    for the messages."""
+    for the messages; ``expect``: the URIs it may have (``uris``), any when empty."""
     base = data_dir.resolve()
     path = (base / warc_file).resolve()
     if not path.is_relative_to(base):
@@ -40,9 +52,12 @@ def payload(data_dir: Path, warc_file: str, offset: int, what: str = "the eviden
     if not path.exists():
         raise EvidenceMissing(f"the WARC file {path} holding {what} is missing")
     try:
-        _headers, data = read_record(path, offset)
+        headers, data = read_record(path, offset)
     except Exception as e:  # warcio and gzip raise their own on a damaged file
         raise EvidenceMissing(f"cannot read {warc_file} at {offset}: {e}") from None
+    uri = headers.get("WARC-Target-URI", "")
+    if expect and uri not in expect:
+        raise EvidenceMissing(f"the record at {warc_file}@{offset} is {uri!r}, not {what} ({expect[0]})")
     return data
 
 
@@ -81,7 +96,7 @@ def read(db: sqlite_utils.Database, data_dir: Path, ad_id: int, kind: str = "pag
     if row is None:
         raise EvidenceMissing(f"ad {ad_id} has no {kind} evidence")
     url, fetched_at, sha256, warc_file, offset, content_type = row
-    data = payload(data_dir, warc_file, offset, f"the {kind} of ad {ad_id}")
+    data = payload(data_dir, warc_file, offset, f"the {kind} of ad {ad_id}", uris(kind, url))
     return Archived(kind, url, fetched_at, sha256, data, "image/png" if kind == "screenshot" else content_type)
 
 
@@ -107,7 +122,7 @@ def export_evidence(db: sqlite_utils.Database, data_dir: Path, ad_id: int, out: 
     out.mkdir(parents=True, exist_ok=True)
     files: list[EvidenceFile] = []
     for kind, url, fetched_at, sha, warc_file, offset in rows:
-        data = payload(data_dir, warc_file, offset, f"ad {ad_id}'s {kind}")
+        data = payload(data_dir, warc_file, offset, f"ad {ad_id}'s {kind}", uris(kind, url))
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha:
             raise EvidenceMismatch(
@@ -132,12 +147,13 @@ def check_sample(db: sqlite_utils.Database, data_dir: Path, sample: int) -> tupl
     """(pieces checked, pieces archived, the first problem or '') for a random sample of the evidence."""
     total = db.execute("SELECT count(*) FROM evidence").fetchone()[0]
     rows = db.execute(
-        "SELECT id, ad_id, kind, sha256, warc_file, warc_offset FROM evidence ORDER BY random() LIMIT ?", [sample]
+        "SELECT id, ad_id, kind, url, sha256, warc_file, warc_offset FROM evidence ORDER BY random() LIMIT ?",
+        [sample],
     ).fetchall()
-    for evidence_id, ad_id, kind, sha, warc_file, offset in rows:
+    for evidence_id, ad_id, kind, url, sha, warc_file, offset in rows:
         where = f"ad {ad_id}'s {kind} (evidence {evidence_id}, {warc_file}@{offset})"
         try:
-            data = payload(data_dir, warc_file, offset, "it")
+            data = payload(data_dir, warc_file, offset, "it", uris(kind, url))
         except EvidenceMissing as e:
             return len(rows), total, f"{where} cannot be read: {e}"
         actual = hashlib.sha256(data).hexdigest()

@@ -294,3 +294,20 @@ def test_the_hostile_resolver_never_asks_dns():
     assert resolve("intranet.test") == ["127.0.0.1"]
     with pytest.raises(socket.gaierror):
         resolve("www.example.com")
+
+
+@pytest.mark.slow
+def test_the_archive_holds_what_the_browser_loaded_and_nothing_it_was_refused(ssrf):
+    """Rendered pages are archived with the responses they loaded (crawler/pagepool.py records them); a request
+    the policy refused was never sent, so no record of it exists (only its refusal in crawl_errors)."""
+    from core.warc import index
+
+    db, _, demo, internal, internal_url = ssrf
+    ((warc_file,),) = rows(db, "SELECT warc_file FROM crawl_runs WHERE site = 'ssrf-social'")
+    entries = index(db.parent / warc_file)
+    archived = {e.uri for e in entries if e.type in ("request", "response", "revisit")}
+    assert {urlsplit(uri).netloc for uri in archived} == {urlsplit(demo.base_url).netloc}
+    assert {e.type for e in entries} >= {"conversion", "response"}
+    refused = refusals(db, "ssrf-social")
+    assert refused and not set(refused) & archived
+    assert internal.connections == 0

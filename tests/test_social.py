@@ -97,11 +97,20 @@ def test_text_that_only_javascript_inserts_is_captured_and_archived(crawled, dem
         url,
     )
     headers, payload = read_record(db.parent / warc_file, offset)
-    assert headers["WARC-Type"] == "response" and headers["WARC-Target-URI"] == url
+    # the page's evidence is the rendered DOM, as parsed: a conversion record of its own URI
+    assert headers["WARC-Type"] == "conversion" and headers["WARC-Target-URI"] == f"urn:dom:{url}"
+    assert headers["WARC-Refers-To-Target-URI"] == url
     assert hashlib.sha256(payload).hexdigest() == sha
     rendered = payload.decode("utf-8")
     assert all(line in rendered for line in post.lines)  # the archived page is the rendered DOM
     assert '<div class="post-text">' in rendered
+    # ... made from the page as the server sent it, archived as the response it refers to
+    from core.warc import index
+
+    (source,) = [e for e in index(db.parent / warc_file) if e.record_id == headers["WARC-Refers-To"]]
+    assert (source.type, source.uri, source.date) == ("response", url, headers["WARC-Refers-To-Date"])
+    _, sent = read_record(db.parent / warc_file, source.offset)
+    assert sent.decode("utf-8") == served
 
 
 def test_every_post_has_a_full_page_screenshot_in_the_warc(crawled, demo_site):
@@ -121,7 +130,7 @@ def test_every_post_has_a_full_page_screenshot_in_the_warc(crawled, demo_site):
         headers, png = read_record(db.parent / warc_file, offset)
         assert headers["WARC-Type"] == "resource"
         assert headers["Content-Type"] == "image/png"
-        assert headers["WARC-Target-URI"] == ad_url
+        assert headers["WARC-Target-URI"] == f"urn:screenshot:{ad_url}"  # a URI of its own
         assert png[:8] == PNG
         assert hashlib.sha256(png).hexdigest() == sha
         width, height = struct.unpack(">II", png[16:24])

@@ -7,11 +7,13 @@ is rendered in Chromium through scrapy-playwright:
 - a feed, list or search page waits for ``render.wait_for``, then loads more posts (clicks ``render.load_more``
   and/or scrolls) up to ``render.max_loads`` times; its links are read from the rendered DOM;
 - a post page waits for ``render.detail_wait_for`` (default: the body selector) and is captured as a
-  full-page PNG, archived as a WARC ``resource`` record and linked to the ad as ``screenshot`` evidence.
+  full-page PNG, archived as a WARC ``resource`` record at ``urn:screenshot:<url>`` and linked to the ad as
+  ``screenshot`` evidence.
 
-The rendered HTML is archived like any page by ``WarcArchiveMiddleware``. A post has no title: its first line
-(at most ``POST_TITLE_CHARS`` characters) stands for one. Pages are never handed to callbacks, so
-scrapy-playwright closes every page as soon as it is rendered, on success and on failure.
+``WarcArchiveMiddleware`` archives a rendered page so that it replays (crawler/warc.py): the document as the
+server sent it, the rendered DOM as a ``conversion`` record, and every response the page loaded. A post has
+no title: its first line (at most ``POST_TITLE_CHARS`` characters) stands for one. Pages are never handed to
+callbacks, so scrapy-playwright closes every page as soon as it is rendered, on success and on failure.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from scrapy.settings import BaseSettings
 from scrapy_playwright.page import PageMethod
 from twisted.python.failure import Failure
 
+from core.warc import screenshot_uri
 from crawler.browser import (
     browser_css,
     browser_failure,
@@ -136,7 +139,12 @@ class SocialSpider(ClassifiedsSpider):
         shot = None
         if png:
             recorder = self.recorder
-            shot = recorder.record_resource(response.url, "image/png", png) if recorder is not None else None
+            page = response.meta.get("adclear_page")
+            shot = (
+                recorder.record_resource(response.url, "image/png", png, uri=screenshot_uri(response.url), page=page)
+                if recorder is not None
+                else None
+            )
             self.crawler.stats.inc_value("adclear/render/screenshots")
         for item in super().parse_detail(response):
             if not item.title_html:
