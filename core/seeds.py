@@ -237,6 +237,9 @@ class Site(_Model):
     max_error_rate: float = Field(0.5, ge=0, le=1)  # a run with more failed requests than this fails
     revisit_after: float = Field(0, ge=0)  # hours: an ad fetched more recently is not fetched again (0: always)
     drop_query_params: tuple[str, ...] = ()  # tracking parameters removed from ad URLs, beside utm_*
+    # words of the page the site shows for an ad it removed (信息已删除): a re-check that sees one, and not the
+    # ad's text, finds the ad removed (404 and 410 need no marker)
+    removed_markers: tuple[Annotated[str, Field(min_length=2, max_length=200)], ...] = ()
     enabled: bool = True
 
     @field_validator("allowed_domains")

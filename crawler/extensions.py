@@ -57,6 +57,8 @@ class RunResult:
 
 
 class RunRecorder:
+    ANSWERED = "status BETWEEN 200 AND 299"  # the pages that count as fetched (SQL on ``pages``)
+
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.db_path = Path(crawler.settings["ADCLEAR_DB"])
@@ -170,8 +172,7 @@ class RunRecorder:
             except OSError as e:  # a full disk: the run's evidence is incomplete
                 write_error = write_error or f"the WARC file could not be written ({e.strerror}): free space"
         ok_pages = self.store.db.execute(
-            "SELECT count(*) FROM pages WHERE run_id = ? AND status BETWEEN 200 AND 299 "
-            "AND url NOT LIKE '%/robots.txt'",
+            f"SELECT count(*) FROM pages WHERE run_id = ? AND {self.ANSWERED} AND url NOT LIKE '%/robots.txt'",
             [self.run_id],
         ).fetchone()[0]
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}

@@ -1,16 +1,20 @@
 """Serve the demo sites on loopback: ``serve(port)`` until Ctrl-C, or ``start(port)`` in a thread.
 
 One server, one port, one site per path prefix (``/classifieds/`` …), a robots.txt for all of them, and an
-index page at ``/``. Only ever binds to 127.0.0.1.
+index page at ``/``. Only ever binds to 127.0.0.1. ``POST /_demo/…`` takes an ad down, puts it back, reposts it
+or takes a site down (``demo.admin``), so that tests and the demo see what happens after a takedown.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from demo.admin import PREFIX as ADMIN_PREFIX
+from demo.admin import Admin
 from demo.classifieds.site import ClassifiedsSite
 from demo.hostile.site import HostileSite
 from demo.reply import Reply
@@ -24,6 +28,7 @@ HOST = "127.0.0.1"
 ROBOTS = """User-agent: *
 Disallow: /classifieds/user/
 Disallow: /hostile/private/
+Disallow: /_demo/
 """
 
 INDEX = """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>adclear 演示站点</title></head>
@@ -44,6 +49,7 @@ class DemoServer(ThreadingHTTPServer):
         self.hostile = HostileSite()
         self.social = SocialSite()
         _ = self.social.posts
+        self.admin = Admin(self.classifieds, self.social)  # takedowns, reposts and outages (demo.admin)
         self.requests: list[tuple[float, str]] = []  # (time, path) of every request, for tests
         super().__init__((HOST, port), _Handler)
 
@@ -57,6 +63,11 @@ class DemoServer(ThreadingHTTPServer):
             return Reply(200, "text/plain; charset=utf-8", ROBOTS.encode())
         if path in ("/", "/index.html"):
             return Reply(200, "text/html; charset=utf-8", INDEX.encode())
+        if path.startswith(ADMIN_PREFIX):
+            return Reply(405, "text/plain; charset=utf-8", b"POST only", headers={"Allow": "POST"})
+        down = next((s for s in self.admin.down if path.startswith(f"/{s}/") or path == f"/{s}"), None)
+        if down is not None:
+            return Reply(503, "text/plain; charset=utf-8", f"{down}: service unavailable".encode())
         answer = self.social.page(path, query) or self.classifieds.search_page(path, query)
         if answer is not None:
             return Reply(*answer)
@@ -76,6 +87,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         self._answer(with_body=False)
+
+    def do_POST(self) -> None:
+        """``/_demo/…`` (demo.admin), from this machine only."""
+        target = urlsplit(self.path)
+        if not target.path.startswith(ADMIN_PREFIX):
+            reply = Reply(405, "text/plain; charset=utf-8", b"GET only", headers={"Allow": "GET, HEAD"})
+        elif not ipaddress.ip_address(self.client_address[0]).is_loopback:
+            reply = Reply(403, "text/plain; charset=utf-8", b"from this machine only")
+        else:
+            reply = self.server.admin.answer(target.path, target.query)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
 
     def _answer(self, *, with_body: bool) -> None:
         target = urlsplit(self.path)

@@ -45,10 +45,13 @@ __all__ = [
     "neighbours",
     "release",
     "score_bands",
+    "to_front",
     "totals",
 ]
 
 DEFAULT_LEASE_SECONDS = 15 * 60
+# added to the priority of an ad that is a confirmed ad come back (再现): before every flag, in its own order
+REAPPEARED_PRIORITY = 10 * FLAG_PRIORITY
 OPEN = "q.state IN ('pending', 'claimed')"  # exactly the partial indexes' condition
 # the planner, without statistics, prefers queue_open and a sort of every open item: name the partial index
 QUEUE = "queue q INDEXED BY queue_open_order"
@@ -387,3 +390,32 @@ def filter_options(db: sqlite_utils.Database) -> dict[str, list[str]]:
         "platforms": sorted({r[1] for r in rows}),
         "sources": sorted({r[2] for r in rows}),
     }
+
+
+def to_front(db: sqlite_utils.Database, ad_id: int) -> bool:
+    """Put a reappeared ad (再现: a near-duplicate of a confirmed ad, found again) before every other item, queued
+    again if it had left the queue undecided; inside the caller's transaction. A decided ad keeps its decision.
+    True when the item moved; doing it twice moves nothing."""
+    now = now_utc()
+    row = db.execute("SELECT state, priority FROM queue WHERE ad_id = ?", [ad_id]).fetchone()
+    if row is None:
+        verdict = db.execute(
+            "SELECT id, score FROM verdicts WHERE ad_id = ? ORDER BY id DESC LIMIT 1", [ad_id]
+        ).fetchone()
+        if verdict is None:
+            return False
+        db.execute(
+            "INSERT INTO queue (ad_id, verdict_id, priority, state, queued_at, updated_at) "
+            "VALUES (?, ?, ?, 'pending', ?, ?)",
+            [ad_id, verdict[0], REAPPEARED_PRIORITY + verdict[1], now, now],
+        )
+        return True
+    state, prio = row
+    if state not in ("pending", "claimed", "withdrawn") or prio >= REAPPEARED_PRIORITY:
+        return False
+    db.execute(
+        "UPDATE queue SET priority = priority + ?, updated_at = ?, "
+        "state = CASE state WHEN 'withdrawn' THEN 'pending' ELSE state END WHERE ad_id = ?",
+        [REAPPEARED_PRIORITY, now, ad_id],
+    )
+    return True

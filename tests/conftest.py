@@ -29,15 +29,25 @@ def db(db_path: Path):
     database.close()
 
 
-@pytest.fixture(scope="session")
-def demo_server():
-    """The demo sites served on a free port of 127.0.0.1 for the whole session."""
+def _serving():
     from demo.server import start
 
     server = start(0)
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def demo_server():
+    """The demo sites served on a free port of 127.0.0.1 for the whole session."""
+    yield from _serving()
+
+
+@pytest.fixture(scope="module")
+def own_demo_server():
+    """The demo sites on a free port for one module that changes them (takes ads down, reposts them)."""
+    yield from _serving()
 
 
 @pytest.fixture(scope="session")

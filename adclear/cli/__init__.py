@@ -53,6 +53,7 @@ COMMAND_MODULES = {
     "categories": "review_cmds",
     "rules": "rules_cmds",
     "reclassify": "rules_cmds",
+    "recheck": "recheck_cmds",
     "serve": "web_cmds",
     "user": "web_cmds",
     "takedown": "takedown_cmds",

@@ -9,11 +9,12 @@ import click
 from adclear.cli import Config
 from adclear.cli.term import echo, fit
 from adclear.crawl import log_file_for, run_crawl
+from adclear.recheck import record_reappearances
 from core.classifiers import load_classifier
 from core.errors import CrawlFailed
 from core.fingerprints import recluster
 from core.sites import site_overview
-from core.timeutil import local
+from core.timeutil import local, now_utc
 from crawler.extensions import RunResult
 from demo.server import serve
 
@@ -41,6 +42,7 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
     if not sites:
         raise CrawlFailed(f"no enabled site in {cfg.seeds_path}: enable one or name it")
     log_file = None if verbose else log_file_for(cfg.db_path)
+    started = now_utc()
     results = run_crawl(
         seeds,
         sites,
@@ -57,6 +59,11 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
     if any(r.figures.get("ads_new") or r.figures.get("ads_changed") for r in results):
         counts = recluster(cfg.db())
         echo(f"near-duplicates: {counts['in_clusters']} ads in {counts['clusters']} clusters")
+        for r in record_reappearances(cfg.db(), since=started, settings=cfg.review_settings()):
+            echo(
+                f"再现 reappeared: ad {r.new_ad_id} is a near-duplicate of ad {r.original_ad_id} "
+                f"(takedown {r.takedown_id}); queued first"
+            )
     return results
 
 

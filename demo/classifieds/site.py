@@ -4,6 +4,10 @@ Pages: a home page with section links and the latest ads (linked with a tracking
 do), list pages per section with six ads each and a 下一页 link, detail pages with title, body, contact,
 author and time. The 老年生活 section is served in GBK, as many older Chinese sites still are. A promoted
 slot links into /classifieds/user/, which robots.txt forbids.
+
+Like a real platform after a takedown, an ad can be taken down (``take_down``: its page answers 410 Gone with a
+"该信息已删除" page, or redirects to the home page, and it leaves every list) and put back (``restore``);
+``add`` publishes a new ad (a repost).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 import yaml
+
+from demo.reply import Reply
 
 __all__ = ["SECTIONS", "Ad", "ClassifiedsSite"]
 
@@ -65,6 +71,37 @@ class ClassifiedsSite:
 
     def __init__(self, ads_file: Path = HERE / "ads.yml"):
         self.ads_file = ads_file
+        self.removed: set[int] = set()  # ads taken down: 410 Gone, in no list
+        self.redirected: set[int] = set()  # ads taken down whose page sends to the home page instead
+
+    @property
+    def listed(self) -> list[Ad]:
+        """The ads on show: every ad but those taken down."""
+        return [a for a in self.ads if a.id not in self.removed]
+
+    def take_down(self, ad_id: int, *, redirect: bool = False) -> bool:
+        """The platform removes the ad (``redirect``: its page then sends to the home page, as many sites do
+        instead of an error); False when there is no such ad."""
+        if ad_id not in self.by_id:
+            return False
+        self.removed.add(ad_id)
+        (self.redirected.add if redirect else self.redirected.discard)(ad_id)
+        return True
+
+    def restore(self, ad_id: int) -> bool:
+        """The ad is put back as it was; False when there is no such ad."""
+        if ad_id not in self.by_id:
+            return False
+        self.removed.discard(ad_id)
+        self.redirected.discard(ad_id)
+        return True
+
+    def add(self, ad: Ad) -> None:
+        """Publish a new ad (a repost): on its own page, in its section and the latest."""
+        if ad.id in self.by_id:
+            raise ValueError(f"ad {ad.id} exists")
+        self.ads.append(ad)
+        self.by_id[ad.id] = ad
 
     @cached_property
     def ads(self) -> list[Ad]:
@@ -83,10 +120,10 @@ class ClassifiedsSite:
 
     def section_ads(self, section: str) -> list[Ad]:
         # newest first, as list pages are
-        return sorted((a for a in self.ads if a.section == section), key=lambda a: (a.posted_at, a.id), reverse=True)
+        return sorted((a for a in self.listed if a.section == section), key=lambda a: (a.posted_at, a.id), reverse=True)
 
     # ---- routing -------------------------------------------------------------------------------------
-    def page(self, path: str) -> tuple[int, str, bytes] | None:
+    def page(self, path: str) -> tuple[int, str, bytes] | Reply | None:
         if not path.startswith(PREFIX):
             return None
         rest = path[len(PREFIX) :]
@@ -97,6 +134,10 @@ class ClassifiedsSite:
                 ad = self.by_id[int(rest[4:-5])]
             except (ValueError, KeyError):
                 return self._not_found()
+            if ad.id in self.redirected:
+                return Reply(302, "text/html; charset=utf-8", b"", headers={"Location": f"{PREFIX}/"})
+            if ad.id in self.removed:
+                return self._gone()
             return self._html(self.detail(ad), gbk=ad.section in GBK_SECTIONS)
         if rest.startswith("/user/"):
             return self._html(self._layout("推广", "<p>会员推广页面</p>"))
@@ -124,7 +165,7 @@ class ClassifiedsSite:
         terms = q.split()
         found = [
             ad
-            for ad in sorted(self.ads, key=lambda a: (a.posted_at, a.id), reverse=True)
+            for ad in sorted(self.listed, key=lambda a: (a.posted_at, a.id), reverse=True)
             if terms and all(t in f"{ad.title}\n{ad.body}\n{ad.contact}" for t in terms)
         ]
         pages = max(1, -(-len(found) // PER_PAGE))
@@ -146,6 +187,11 @@ class ClassifiedsSite:
     def _not_found(self) -> tuple[int, str, bytes]:
         status, ctype, body = self._html(self._layout("页面不存在", "<p>您访问的页面不存在或已删除。</p>"))
         return 404, ctype, body
+
+    def _gone(self) -> tuple[int, str, bytes]:
+        """An ad the platform removed: 410 Gone, with the page such platforms show."""
+        status, ctype, body = self._html(self._layout("信息已删除", '<p class="deleted">该信息已删除。</p>'))
+        return 410, ctype, body
 
     # ---- pages ---------------------------------------------------------------------------------------
     def _layout(self, title: str, main: str) -> str:
@@ -172,7 +218,7 @@ class ClassifiedsSite:
         return '<ul class="ad-list">' + "".join(items) + "</ul>"
 
     def home(self) -> str:
-        latest = sorted(self.ads, key=lambda a: (a.posted_at, a.id), reverse=True)[:8]
+        latest = sorted(self.listed, key=lambda a: (a.posted_at, a.id), reverse=True)[:8]
         main = "<h1>最新发布</h1>" + self._ad_list(latest, tracking="home")
         return self._layout("首页", main)
 

@@ -11,6 +11,10 @@ so a crawler that does not render sees no post text at all. Pages:
 - ``/social/p/ID``: a post with its author, time, text and comments (the author's own replies marked).
 
 The content is data (``posts.yml``, with the ``truth`` and ``category`` fields of the classifieds demo).
+
+Like a real platform after a takedown, a post can be taken down (``take_down``: its page still answers 200 but
+says "该动态已被删除", and it leaves the feeds and searches) and put back (``restore``); ``add`` publishes a new
+post (a repost).
 """
 
 from __future__ import annotations
@@ -105,6 +109,29 @@ class SocialSite:
         self.posts_file = posts_file
         self.page_size = page_size
         self.search_page_size = search_page_size
+        self.removed: set[int] = set()  # posts taken down: a "deleted" page, in no feed
+
+    def take_down(self, post_id: int, *, redirect: bool = False) -> bool:
+        """The platform removes the post (always behind a 200 page: ``redirect`` is for the classifieds site);
+        False when there is no such post."""
+        if post_id not in self.by_id:
+            return False
+        self.removed.add(post_id)
+        return True
+
+    def restore(self, post_id: int) -> bool:
+        """The post is put back as it was; False when there is no such post."""
+        if post_id not in self.by_id:
+            return False
+        self.removed.discard(post_id)
+        return True
+
+    def add(self, post: Post) -> None:
+        """Publish a new post (a repost): first in the feed."""
+        if post.id in self.by_id:
+            raise ValueError(f"post {post.id} exists")
+        self.posts.append(post)
+        self.by_id[post.id] = post
 
     @cached_property
     def posts(self) -> list[Post]:
@@ -122,9 +149,11 @@ class SocialSite:
     def by_id(self) -> dict[int, Post]:
         return {p.id: p for p in self.posts}
 
-    @cached_property
+    @property
     def newest_first(self) -> list[Post]:
-        return sorted(self.posts, key=lambda p: (p.posted_at, p.id), reverse=True)
+        """The posts on show (not taken down), newest first."""
+        shown = (p for p in self.posts if p.id not in self.removed)
+        return sorted(shown, key=lambda p: (p.posted_at, p.id), reverse=True)
 
     def search(self, words: str) -> list[Post]:
         """Posts whose text or author contains every word of ``words`` (split on white space)."""
@@ -155,6 +184,8 @@ class SocialSite:
             post = self.by_id.get(int(rest[3:])) if rest[3:].isdigit() else None
             if post is None:
                 return self._not_found()
+            if post.id in self.removed:  # as platforms do: 200, and a page that says so
+                return self._html(self._shell("动态已删除", "deleted"))
             return self._html(self._shell("动态详情", "post", post_id=post.id))
         if rest.startswith("/api/"):
             return self._api(rest[5:], args)
@@ -175,6 +206,8 @@ class SocialSite:
                 card["excerpt"] = "\n".join(self.by_id[card["id"]].lines)
             return self._json(found)
         if what.startswith("post/") and what[5:].isdigit() and int(what[5:]) in self.by_id:
+            if int(what[5:]) in self.removed:
+                return self._json({"error": "deleted"}, status=404)
             return self._json(self.by_id[int(what[5:])].full())
         return self._json({"error": "not found"}, status=404)
 
@@ -213,6 +246,8 @@ class SocialSite:
             main = '<div id="post" class="post-view"></div>'
         elif view == "missing":
             main = '<p class="missing">该内容不存在或已被删除。</p>'
+        elif view == "deleted":
+            main = '<p class="deleted">该动态已被删除。</p>'
         else:
             heading = f"<h1>{_esc(title)}</h1>"
             main = heading + '<div id="feed" class="feed"></div><div class="feed-foot">'
