@@ -173,7 +173,7 @@ def page(db: sqlite_utils.Database, *, before_seq: int | None = None, limit: int
 def parse_checkpoint(text: str) -> Head:
     seq, sep, digest = text.partition(":")
     if not sep or not seq.strip().isdigit() or len(digest.strip()) != 64:
-        raise ValueError(f"'{text}' is not a checkpoint: write SEQ:HASH as an export's metadata gives it (导出信息 sheet, .meta.json, ledger_head)")
+        raise ValueError(f"'{text}' is not a checkpoint: write SEQ:HASH as an export's metadata gives it")
     return Head(int(seq), digest.strip().lower())
 
 

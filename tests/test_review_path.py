@@ -214,7 +214,7 @@ ALREADY = (
         ),
         (
             ["ledger", "verify", "--checkpoint", "3:abc"],
-            "Error: '3:abc' is not a checkpoint: write SEQ:HASH as an export's metadata gives it (导出信息 sheet, .meta.json, ledger_head)\n",
+            "Error: '3:abc' is not a checkpoint: write SEQ:HASH as an export's metadata gives it\n",
         ),
     ],
 )
