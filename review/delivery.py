@@ -28,7 +28,7 @@ from review.dispatch import SENDABLE, Batch, DispatchError, Office, Setup, get
 from review.notice import Notice, NoticeItem, render_html, render_pdf
 from review.receivers import Receiver
 from review.settings import ReviewSettings
-from review.workdays import add_working_days, today_china
+from review.workdays import NO_EXTRA_YEARS, WorkCalendar, add_working_days, today_china
 
 __all__ = ["DeliveryFailed", "Printed", "handover", "notice_for", "send", "write_notice"]
 
@@ -99,10 +99,11 @@ def write_notice(
     chromium: str,
     today: date,
     deadline: date | None = None,
+    calendar: WorkCalendar = NO_EXTRA_YEARS,
 ) -> Printed:
     """Print the batch's notice (deadline: given, else the receiver's working days from ``today``) to
     ``notices_dir``; the file is named after the batch's office, year and serial."""
-    due = deadline or add_working_days(today, receiver.deadline_days)
+    due = deadline or add_working_days(today, receiver.deadline_days, calendar)
     pdf = render_pdf(
         render_html(notice_for(db, batch, receiver, office, deadline=due, issued=today)), chromium=chromium
     )
@@ -130,7 +131,7 @@ def _prepare(
     day = today or today_china()
     printed = write_notice(
         db, found, receiver, setup.office, notices_dir=setup.notices_dir, chromium=setup.chromium, today=day,
-        deadline=deadline,
+        deadline=deadline, calendar=setup.receivers.calendar,
     )  # fmt: skip
     return found, receiver, printed, day
 

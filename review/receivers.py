@@ -11,8 +11,10 @@ The reference is docs/receivers.md.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from classifier.yamlsource import Located, YamlProblem, load_located
 from core.errors import AdclearError
+from review.workdays import NO_EXTRA_YEARS, WorkCalendar, YearDays
 
 __all__ = [
     "DEFAULT_DEADLINE_DAYS",
@@ -88,6 +91,7 @@ class Receivers:
     routes: tuple[Route, ...]
     default: str | None
     path: Path
+    calendar: WorkCalendar = dataclasses.field(default=NO_EXTRA_YEARS)  # years of holidays the office wrote down itself
 
     def get(self, key: str) -> Receiver:
         """The receiver ``key``; ``UnknownReceiver`` naming the known ones otherwise."""
@@ -114,11 +118,43 @@ class Receivers:
         )
 
 
+def _days(items: list[date | str], year: int, what: str) -> frozenset[date]:
+    """``2027-02-06`` or a range ``2027-02-06..2027-02-13``, every day within ``year``."""
+    out: set[date] = set()
+    for given in items:
+        item = given.isoformat() if isinstance(given, date) else given
+        first, sep, last = item.partition("..")
+        try:
+            a = date.fromisoformat(first.strip())
+            b = date.fromisoformat(last.strip()) if sep else a
+        except ValueError:
+            raise ValueError(f"{what}: '{item}' is not a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD") from None
+        if a.year != year or b.year != year or b < a:
+            raise ValueError(f"{what}: '{item}' is not within {year}, first day first")
+        out.update(a + timedelta(days=i) for i in range((b - a).days + 1))
+    return frozenset(out)
+
+
+class _Year(_Model):
+    holidays: list[date | str] = []  # days off: 法定节假日 and the days joined to them, as the notice lists them
+    workdays: list[date | str] = []  # weekend days worked (调休上班)
+
+
 class _File(_Model):
     version: Literal[1] = 1
     receivers: list[Receiver] = Field(min_length=1)
     routes: list[Route] = []
     default: str | None = None
+    calendar: dict[int, _Year] = {}  # a year's State Council holiday notice, before chinesecalendar has it
+
+    def work_calendar(self) -> WorkCalendar:
+        years = {}
+        for year, spec in self.calendar.items():
+            days = YearDays(_days(spec.holidays, year, "holidays"), _days(spec.workdays, year, "workdays"))
+            if days.holidays & days.workdays:
+                raise ValueError(f"{min(days.holidays & days.workdays)} is both a holiday and a working day")
+            years[year] = days
+        return WorkCalendar(years)
 
     @model_validator(mode="after")
     def _keys(self) -> _File:
@@ -154,7 +190,11 @@ def load_receivers(path: str | Path) -> Receivers:
             raise ReceiversInvalid(_one_line(_unknown(path, located, ("routes", i, "receiver"), route.receiver, known)))
     if parsed.default is not None and parsed.default not in known:
         raise ReceiversInvalid(_one_line(_unknown(path, located, ("default",), parsed.default, known)))
-    return Receivers(known, tuple(parsed.routes), parsed.default, path)
+    try:
+        calendar = parsed.work_calendar()
+    except ValueError as e:
+        raise ReceiversInvalid(_one_line(f"{path} line {located.line_of(('calendar',))}: calendar: {e}")) from None
+    return Receivers(known, tuple(parsed.routes), parsed.default, path, calendar)
 
 
 def _unknown(path: Path, located: Located, loc: tuple[Any, ...], key: str, known: dict[str, Receiver]) -> str:

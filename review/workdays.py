@@ -2,9 +2,11 @@
 
 The calendar is the ``chinesecalendar`` package, which transcribes each year's 国务院办公厅 notice on holiday
 arrangements (published every November or December for the next year) and is released once it is out. It
-knows a fixed range of years; a deadline that would fall past its last year is refused with
+knows a fixed range of years. An office need not wait for its next release: the notice for a new year can be
+written into receivers.yml (``calendar:``, its holidays and the weekends worked), and a year written there is
+read from there (``WorkCalendar``). A deadline that would fall in a year neither knows is refused with
 ``CalendarNotCovered`` rather than guessed from weekends (a guess would be wrong around 元旦 and 春节, exactly
-when deadlines matter): upgrade the package, or give the deadline by hand.
+when deadlines matter): write the year into receivers.yml, upgrade the package, or give the deadline by hand.
 
 A deadline is the last day (China time) by which the receiver must have acted: N working days after the
 delivery day, the delivery day itself not counted, as 《市场监督管理投诉举报处理暂行办法》 counts 工作日.
@@ -12,6 +14,8 @@ delivery day, the delivery day itself not counted, as 《市场监督管理投�
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import chinese_calendar
@@ -22,6 +26,8 @@ from core.timeutil import SHANGHAI
 __all__ = [
     "CalendarNotCovered",
     "DeadlineInPast",
+    "WorkCalendar",
+    "YearDays",
     "add_working_days",
     "check_given_deadline",
     "covered_years",
@@ -38,6 +44,25 @@ class DeadlineInPast(AdclearError):
     """A deadline given by hand that is already past."""
 
 
+@dataclass(frozen=True)
+class YearDays:
+    """One year as the State Council's notice gives it: the days off (法定节假日 with the days joined to them)
+    and the weekend days worked (调休上班)."""
+
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Years an office wrote down itself (receivers.yml ``calendar:``); other years come from chinesecalendar."""
+
+    years: Mapping[int, YearDays] = field(default_factory=dict)
+
+
+NO_EXTRA_YEARS = WorkCalendar()
+
+
 def covered_years() -> tuple[int, int]:
     """The first and last year whose holidays and 调休 the installed ``chinesecalendar`` knows."""
     known = chinese_calendar.constants.holidays
@@ -49,25 +74,29 @@ def _check_covered(day: date) -> None:
     if not first <= day.year <= last:
         raise CalendarNotCovered(
             f"the working-day calendar (chinesecalendar {chinese_calendar.__version__}) knows the holidays of "
-            f"{first}–{last} only, not {day.year}: upgrade it once the State Council's holiday notice for "
-            f"{day.year} is out (pip install -U chinesecalendar), or give the deadline by hand (--deadline YYYY-MM-DD)"
+            f"{first}–{last} only, not {day.year}: once the State Council's holiday notice for {day.year} is out, "
+            f"write its days into receivers.yml (calendar: {day.year}: holidays / workdays, docs/receivers.md) or "
+            "upgrade the package (pip install -U chinesecalendar); or give the deadline by hand (--deadline YYYY-MM-DD)"
         )
 
 
-def is_working_day(day: date) -> bool:
+def is_working_day(day: date, calendar: WorkCalendar = NO_EXTRA_YEARS) -> bool:
     """Whether ``day`` is a working day in China (调休 weekends included, holidays excluded)."""
+    written = calendar.years.get(day.year)
+    if written is not None:
+        return day in written.workdays or (day.weekday() < 5 and day not in written.holidays)
     _check_covered(day)
     return bool(chinese_calendar.is_workday(day))
 
 
-def add_working_days(start: date, days: int) -> date:
+def add_working_days(start: date, days: int, calendar: WorkCalendar = NO_EXTRA_YEARS) -> date:
     """The ``days``-th working day after ``start`` (``start`` itself not counted)."""
     if days < 1:
         raise ValueError("a deadline is at least one working day away")
     day, left = start, days
     while left:
         day += timedelta(days=1)
-        if is_working_day(day):
+        if is_working_day(day, calendar):
             left -= 1
     return day
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from review.receivers import ReceiversInvalid, UnknownReceiver, load_receivers
+from review.workdays import CalendarNotCovered, add_working_days, covered_years, is_working_day
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -102,3 +104,51 @@ def test_the_shipped_file_routes_every_demo_site() -> None:
         assert receivers.route(site=site.name, platform=site.platform, region=site.region).name
     social = load_seeds(REPO / "seeds.yml").site("demo-social")
     assert receivers.route(site=social.name, platform=social.platform, region=social.region).key == "demo-quan"
+
+
+# A year the installed chinesecalendar does not know, written by the office from the State Council's notice
+# (the days below are made up for the test, not a real notice).
+def _next_year() -> int:
+    return covered_years()[1] + 1
+
+
+def test_a_year_written_into_receivers_yml_counts_its_holidays_and_weekends_worked(tmp_path: Path) -> None:
+    y = _next_year()
+    r = load_receivers(write(tmp_path, GOOD + f"calendar:\n  {y}:\n    holidays: [{y}-01-01..{y}-01-03]\n"
+                                              f"    workdays: [{y}-01-09]\n"))  # fmt: skip
+    start = date(y - 1, 12, 30)
+    while start.weekday() >= 5:
+        start -= timedelta(days=1)
+    # without the written year the deadline cannot be computed; with it, 1–3 January are skipped
+    with pytest.raises(CalendarNotCovered, match=f"write its days into receivers.yml \\(calendar: {y}"):
+        add_working_days(start, 7)
+    due = add_working_days(start, 7, r.calendar)
+    expected, left, day = None, 7, start
+    while left:
+        day += timedelta(days=1)
+        if day.year == y - 1:
+            left -= is_working_day(day)
+        elif day == date(y, 1, 9) or (day.weekday() < 5 and not date(y, 1, 1) <= day <= date(y, 1, 3)):
+            left -= 1
+    expected = day
+    assert due == expected
+    assert is_working_day(date(y, 1, 9), r.calendar) and not is_working_day(date(y, 1, 2), r.calendar)
+    with pytest.raises(CalendarNotCovered):
+        is_working_day(date(y + 1, 3, 3), r.calendar)  # a year neither knows is still refused
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("holidays: [2031年2月3日]", "'2031年2月3日' is not a date"),
+        ("holidays: [2030-12-31]", "'2030-12-31' is not within 2031"),
+        ("holidays: [2031-02-08..2031-02-01]", "first day first"),
+        ("holidays: [2031-02-01]\n    workdays: [2031-02-01]", "2031-02-01 is both a holiday and a working day"),
+    ],
+)
+def test_a_mistyped_calendar_names_its_line(tmp_path: Path, entry: str, message: str) -> None:
+    text = GOOD + f"calendar:\n  2031:\n    {entry}\n"
+    with pytest.raises(
+        ReceiversInvalid, match=f"line {text.splitlines().index('calendar:') + 1}: calendar: .*{message}"
+    ):
+        load_receivers(write(tmp_path, text))

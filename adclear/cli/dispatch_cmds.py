@@ -134,7 +134,7 @@ def notice(cfg: Config, batch: str, out_path: Path, deadline: str | None) -> Non
     receivers = cfg.receivers()
     printed = delivery.write_notice(
         db, found, receivers.get(found.receiver), office(cfg), notices_dir=notices_dir(cfg) / "drafts",
-        chromium=cfg.chromium, today=today_china(), deadline=_deadline(deadline),
+        chromium=cfg.chromium, today=today_china(), deadline=_deadline(deadline), calendar=receivers.calendar,
     )  # fmt: skip
     shutil.copyfile(printed.path, out_path)
     echo(f"{out_path}: {found.number}, deadline {printed.deadline.isoformat()}, sha256 {printed.sha256}")
