@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,7 @@ def record_outcomes(
     *,
     actor: str,
     now: str | None = None,
+    today: date | None = None,
     settings: ReviewSettings | None = None,
 ) -> dict[int, str]:
     """Each outcome as a re-check of its takedown (a ``rechecks`` row and its ledger entry), with its evidence.
@@ -171,7 +173,7 @@ def record_outcomes(
         try:
             takedowns.record_recheck(
                 db, o.takedown_id, outcome=o.outcome, detail=o.detail[:500], evidence=evidence, actor=actor,
-                now=now, settings=settings,
+                now=now, today=today, settings=settings,
             )  # fmt: skip
         except TakedownError as e:
             refused[o.takedown_id] = str(e)

@@ -12,13 +12,20 @@ import sqlite_utils
 
 from core.timeutil import local, now_utc
 
-__all__ = ["ACTIONS", "page", "record"]
+__all__ = ["ACTIONS", "actions_seen", "page", "record"]
 
 # The kinds of entry, for the web app's filter.
 ACTIONS = (
     "login", "login_failed", "login_locked", "logout", "claim", "release", "confirm", "reject",
     "escalate", "resolve_escalation", "return_escalation", "export", "user_add", "user_disable",
 )  # fmt: skip
+
+
+def actions_seen(db: sqlite_utils.Database) -> list[str]:
+    """What the audit log's filter offers: the known actions and every other one the log holds (dispatch,
+    feedback … each feature records its own; a list kept by hand here went stale)."""
+    seen = {r[0] for r in db.execute("SELECT DISTINCT action FROM audit_log")}
+    return [*ACTIONS, *sorted(seen - set(ACTIONS))]
 
 
 def record(

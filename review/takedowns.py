@@ -370,9 +370,11 @@ def record_recheck(
     evidence: RecheckEvidence | None,
     actor: str,
     now: str | None = None,
+    today: date | None = None,
     settings: ReviewSettings | None = None,
 ) -> ledger.Entry:
-    """复查: the URL fetched again; removed, still online, or unknown (nothing could be seen: never 'removed')."""
+    """复查: the URL fetched again; removed, still online, or unknown (nothing could be seen: never 'removed').
+    The entry says whether the takedown was overdue at the time (as of ``today``, China time)."""
     if outcome not in OUTCOMES:
         raise TakedownError(f"a re-check finds removed, online or unknown, not {outcome!r}")
     ev = evidence or RecheckEvidence()
@@ -391,7 +393,7 @@ def record_recheck(
             "detail": detail,
             "http_status": ev.http_status,
             "evidence_sha256": ev.sha256,
-            "overdue": t.overdue(),
+            "overdue": t.overdue(today),
         }
         entry = _step(db, t, OUTCOMES[outcome], actor, payload)
         db.execute("UPDATE rechecks SET ledger_seq = ? WHERE id = ?", [entry.seq, recheck_id])

@@ -113,6 +113,8 @@ def test_a_takedown_from_crawl_to_reappearance(server, tmp_path):
     again = run_adclear("recheck", "--takedown", kept_t, "--today", late, db=db_path, seeds=seeds, check=True)
     assert "再现" not in again.stdout
     assert f"逾期 overdue as of {late}: 1 takedown(s)\n  takedown {kept_t} (ad {kept_ad}): 仍在线" in again.stdout
+    last = [e for e in takedowns.history(db, kept_t) if e.action == "still_online"][-1]
+    assert last.payload["overdue"] is True  # the entry records overdue as of the day the re-check was told
     assert len([e for e in takedowns.history(db, removed_t) if e.action == "reappeared"]) == 1
     verify(db_path)
     db.close()

@@ -155,6 +155,10 @@ def test_batch_four_eyes_and_delivery(site):
     assert served.status_code == 200 and served.data == pdf.get_content()
     served.close()
     assert ledger.verify(db).ok
+    audit_page = boss2.get("/audit?action=dispatch_create").text  # the filter offers what the log holds
+    assert (
+        '<option value="dispatch_create" selected>' in audit_page and '<option value="dispatch_failed" >' in audit_page
+    )
 
 
 def test_handover_of_a_batch_without_email(site):

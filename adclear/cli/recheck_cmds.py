@@ -65,7 +65,7 @@ def recheck(
             overrides=cfg.crawl_overrides(),
         )  # fmt: skip
         outcomes.sort(key=lambda o: o.takedown_id)
-        refused = record_outcomes(db, outcomes, actor=who, settings=cfg.review_settings())
+        refused = record_outcomes(db, outcomes, actor=who, today=day, settings=cfg.review_settings())
         for o in outcomes:
             why = refused.get(o.takedown_id)
             echo(_line(o) + (f" (not recorded: {why})" if why else ""))

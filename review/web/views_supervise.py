@@ -88,7 +88,7 @@ def audit_log() -> Any:
         more=rows[100]["id"] + 1 if len(rows) > 100 else None,
         actor=actor,
         action=action,
-        actions=audit.ACTIONS,
+        actions=audit.actions_seen(g.db),
     )
 
 
