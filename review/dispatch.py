@@ -36,6 +36,7 @@ from review.workdays import today_china
 
 __all__ = [
     "BATCH_STATES",
+    "cancel",
     "OPEN_BATCH_STATES",
     "Batch",
     "Row",
@@ -376,4 +377,29 @@ def approve(
         )
         ledger.append(db, actor=supervisor, action="approved", ad_id=None, payload={"number": found.number})
         audit.record(db, actor=supervisor, action="dispatch_approve", target=f"batch:{found.number}", address=address)
+    return get(db, found.id)
+
+
+def cancel(
+    db: sqlite_utils.Database,
+    batch: int | str,
+    *,
+    supervisor: str,
+    reason: str,
+    address: str = "cli",
+    settings: ReviewSettings | None = None,
+) -> Batch:
+    """作废: a batch not sent (draft, approved or failed) voided with its reason; its takedowns may be batched
+    again. A batch that was delivered or handed over is history and cannot be voided."""
+    if not reason.strip():
+        raise DispatchError("say why the batch is voided (--reason)")
+    with takedowns.writing(db, settings):
+        found = get(db, batch)
+        users.require(db, supervisor, "supervisor")
+        if found.state not in OPEN_BATCH_STATES:
+            raise DispatchError(f"the batch {found.number} is {found.state_label}: only one not sent can be voided")
+        db.execute("UPDATE dispatch_batches SET state = 'cancelled' WHERE id = ?", [found.id])
+        payload = {"number": found.number, "reason": reason.strip(), "takedowns": list(found.takedown_ids)}
+        ledger.append(db, actor=supervisor, action="batch_cancelled", ad_id=None, payload=payload)
+        audit.record(db, actor=supervisor, action="dispatch_cancel", target=f"batch:{found.number}", address=address)
     return get(db, found.id)

@@ -69,6 +69,7 @@ ACTIONS = {
     "notice_issued": "已发通知",
     "delivery_failed": "发送失败",
     "handed_over": "人工移交",
+    "batch_cancelled": "作废交办单",
     "model_promoted": "启用模型",  # configuration: which learned model classifies from now on (ad_id NULL)
 }
 

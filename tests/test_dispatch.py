@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from adclear.cli import main
+from core.errors import AdclearError
 from review import delivery, dispatch, ledger, takedowns
 from review.decisions import confirm
 from review.delivery import DeliveryFailed
@@ -136,6 +137,24 @@ def test_four_eyes(db, people, receivers):
     assert ledger.entries(db, last=1)[0].payload == {"number": batch.number}
     with pytest.raises(DispatchError, match="is 已审核, not awaiting approval"):
         dispatch.approve(db, batch.id, supervisor="s2")
+
+
+def test_a_batch_not_sent_can_be_voided_and_its_takedowns_batched_again(db, people, receivers):
+    a = confirmed(db, 2, site="site-a", platform="示范同城网")
+    [batch] = dispatch.create(db, receivers, actor="r1", today=TODAY)
+    with pytest.raises(DispatchError, match="say why"):
+        dispatch.cancel(db, batch.id, supervisor="s2", reason=" ")
+    with pytest.raises(AdclearError, match="supervisor role"):
+        dispatch.cancel(db, batch.id, supervisor="r1", reason="错建")
+    voided = dispatch.cancel(db, batch.number, supervisor="s2", reason="接收单位选错")
+    assert voided.state == "cancelled" and voided.state_label == "已作废"
+    entry = ledger.entries(db, last=1)[0]
+    assert (entry.action, entry.payload["takedowns"], entry.payload["reason"]) == ("batch_cancelled", a, "接收单位选错")
+    [again] = dispatch.create(db, receivers, actor="r1", today=TODAY)  # no longer spoken for
+    assert again.takedown_ids == tuple(a) and again.number == "〔2026〕SFX交字第0002号"
+    with pytest.raises(DispatchError, match="only one not sent can be voided"):
+        dispatch.cancel(db, batch.id, supervisor="s2", reason="again")
+    assert ledger.verify(db).ok
 
 
 def _send(db, receivers, batch, port, tmp_path):

@@ -124,6 +124,18 @@ def approve(cfg: Config, batch: str, actor: str | None) -> None:
 
 @dispatch_group.command()
 @click.argument("batch")
+@click.option("--reason", required=True, help="Why it is voided (kept in the ledger).")
+@click.option("--as", "actor", help="Your account, a supervisor (default $ADCLEAR_USER, else the login name).")
+@click.pass_obj
+def cancel(cfg: Config, batch: str, reason: str, actor: str | None) -> None:
+    """作废: void a batch not sent yet (draft, approved or failed); its takedowns can be batched again."""
+    db = cfg.db()
+    who = acting_account(db, actor, "supervisor")
+    _print(dispatch.cancel(db, batch, supervisor=who, reason=reason, settings=cfg.review_settings()))
+
+
+@dispatch_group.command()
+@click.argument("batch")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--deadline", help="The deadline to print, YYYY-MM-DD (default: the receiver's working days from today).")
 @click.pass_obj

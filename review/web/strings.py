@@ -350,6 +350,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ledger.batch_created": ("生成交办单", "dispatch batch created"),
     "ledger.delivery_failed": ("发送失败", "delivery failed"),
     "ledger.handed_over": ("人工移交", "handed over"),
+    "ledger.batch_cancelled": ("作废交办单", "dispatch batch voided"),
     "ledger.model_promoted": ("启用模型", "model promoted"),
     # export, users
     "export.title": ("导出处置清单", "Export the takedown list"),
