@@ -24,7 +24,7 @@ import sqlite_utils
 
 from core.timeutil import local, now_utc
 from review import audit, ledger, mail, takedowns, users
-from review.dispatch import SENDABLE, Batch, DispatchError, Office, Setup, get
+from review.dispatch import DISPATCHABLE, SENDABLE, Batch, DispatchError, Office, Setup, get
 from review.notice import Notice, NoticeItem, render_html, render_pdf
 from review.receivers import Receiver
 from review.settings import ReviewSettings
@@ -137,10 +137,10 @@ def _prepare(
 
 
 def _still_requested(db: sqlite_utils.Database, batch: Batch) -> Batch:
-    """The batch with only its takedowns still requested (a reversed confirmation cancels its takedown: it is
-    neither printed nor dispatched)."""
+    """The batch with only its takedowns still to dispatch (a reversed confirmation cancels its takedown, a
+    re-check may have found one removed meanwhile: neither is printed nor dispatched)."""
     live = [takedowns.get(db, i) for i in batch.takedown_ids]
-    live = [t for t in live if t.state == "requested"]
+    live = [t for t in live if t.state in DISPATCHABLE]
     return replace(batch, takedown_ids=tuple(t.id for t in live), ad_ids=tuple(t.ad_id for t in live))
 
 

@@ -36,6 +36,7 @@ from review.workdays import today_china
 
 __all__ = [
     "BATCH_STATES",
+    "DISPATCHABLE",
     "cancel",
     "OPEN_BATCH_STATES",
     "Batch",
@@ -62,6 +63,9 @@ BATCH_STATES = {
 }
 OPEN_BATCH_STATES = ("draft", "approved", "failed")  # its takedowns are spoken for
 SENDABLE = ("approved", "failed")  # may be sent (again) or handed over
+# takedowns a batch may carry: requested ones, and, named one by one, those a re-check found still online after
+# their dispatch (再次交办: to the same receiver again, or to another, e.g. the department over the platform)
+DISPATCHABLE = ("requested", "online")
 
 
 class DispatchError(AdclearError):
@@ -239,9 +243,10 @@ def _choose(db: sqlite_utils.Database, takedown_ids: list[int] | tuple[int, ...]
             found = takedowns.get(db, takedown_id)
         except AdclearError:
             raise DispatchError(f"no takedown {takedown_id}: `adclear takedown list` shows them") from None
-        if found.state != "requested":
+        if found.state not in DISPATCHABLE:
             raise DispatchError(
-                f"takedown {takedown_id} is {found.state}, not requested: only requested ones are dispatched"
+                f"takedown {takedown_id} is {found.state}: only requested ones, or ones a re-check found still "
+                "online, are dispatched"
             )
         if takedown_id in spoken:
             raise DispatchError(f"takedown {takedown_id} is already in the batch {spoken[takedown_id]}")

@@ -235,6 +235,26 @@ def test_handover_when_there_is_no_email(db, people, receivers, tmp_path):
     assert takedowns.get(db, ids[0]).state == "dispatched"
 
 
+@pytest.mark.slow
+def test_a_takedown_still_online_is_dispatched_again_by_name(db, people, receivers, tmp_path):
+    [t] = confirmed(db, 1, site="site-c", platform="别的网")
+    [first] = dispatch.create(db, receivers, actor="r1", today=TODAY)
+    dispatch.approve(db, first.id, supervisor="s2")
+    delivery.handover(db, first.id, receivers, to="平台 张三", actor="s2", today=TODAY)
+    with pytest.raises(DispatchError, match=f"takedown {t} is dispatched: only requested ones, or ones a re-check"):
+        dispatch.create(db, receivers, actor="r1", takedown_ids=[t], today=TODAY)
+    takedowns.record_recheck(db, t, outcome="online", detail="still there", evidence=None, actor="recheck")
+    with pytest.raises(DispatchError, match="nothing to dispatch"):
+        dispatch.create(db, receivers, actor="r1", today=TODAY)  # never re-batched unasked
+    [again] = dispatch.create(db, receivers, actor="r1", takedown_ids=[t], receiver="amr", today=TODAY)
+    dispatch.approve(db, again.id, supervisor="s2")
+    delivery.handover(db, again.id, receivers, to="县市场监管局 王五", actor="s2", today=TODAY)
+    done = takedowns.get(db, t)
+    assert (done.state, done.receiver, done.number) == ("dispatched", "amr", again.number)
+    assert [e.payload["number"] for e in takedowns.history(db, t) if e.action == "takedown_dispatched"] == [
+        first.number, again.number]  # fmt: skip
+
+
 def _cli(db_path: Path, receivers_path: Path, *args: object, env: dict | None = None):
     seeds = REPO / "seeds.yml"
     argv = ["--db", str(db_path), "--seeds", str(seeds), "--receivers", str(receivers_path), *map(str, args)]
