@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -210,8 +210,10 @@ def takedown_list(
     actor: str = "",
     today: date | None = None,
     now: str | None = None,
+    receiver_names: Mapping[str, str] | None = None,
 ) -> TakedownList:
-    """The takedowns the filters select, oldest first, with the ledger head they were read at."""
+    """The takedowns the filters select, oldest first, with the ledger head they were read at; a receiver is
+    shown by its name in receivers.yml (``receiver_names``, key → 接收单位) when the file knows it."""
     f = filters or Filters()
     exported_at = now or now_utc()
     day = today or datetime.fromisoformat(exported_at).astimezone(SHANGHAI).date()
@@ -223,6 +225,9 @@ def takedown_list(
         side = _side_tables(db)
     office = office or Office()
     rows = [_row(r, side, day) | {"office": office.name, "exported_at": exported_at} for r in found]
+    for row in rows:
+        if row["receiver"] and receiver_names:
+            row["receiver"] = receiver_names.get(row["receiver"], row["receiver"])
     meta = ExportMeta(office, exported_at, actor, f, head, len(rows), day)
     return TakedownList(rows, meta)
 
@@ -287,9 +292,10 @@ def export(
     address: str = "cli",
     settings: ReviewSettings | None = None,
     today: date | None = None,
+    receiver_names: Mapping[str, str] | None = None,
 ) -> TakedownList:
     """Write the takedown list to ``path`` (a CSV with its ``.meta.json`` sidecar); audited, its head anchored."""
-    result = takedown_list(db, filters, office=office, actor=actor, today=today)
+    result = takedown_list(db, filters, office=office, actor=actor, today=today, receiver_names=receiver_names)
     write(result, path, fmt)
     if fmt == "csv":
         sidecar(path).write_bytes(export_text.metadata_bytes(result))
@@ -306,11 +312,12 @@ def download(
     address: str,
     office: Office | None = None,
     settings: ReviewSettings | None = None,
+    receiver_names: Mapping[str, str] | None = None,
 ) -> tuple[bytes, str, TakedownList]:
     """(file content, file name, the list): ``export`` for the web app, which sends the file."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format '{fmt}'; one of {', '.join(FORMATS)}")
-    result = takedown_list(db, filters, office=office, actor=actor)
+    result = takedown_list(db, filters, office=office, actor=actor, receiver_names=receiver_names)
     name = f"takedowns-{local(result.meta.exported_at, '%Y%m%d-%H%M%S')}.{fmt}"
     with tempfile.TemporaryDirectory(prefix="adclear-export-") as tmp:
         path = Path(tmp) / name

@@ -126,6 +126,12 @@ def test_every_column_the_issue_asks_for_is_filled_from_the_ad_the_ledger_and_th
     assert c["screenshot_sha256"] == "c" * 64 and c["state"] == "requested" and c["receiver"] is None
     assert {row["office"] for row in result.rows} == {OFFICE.name}
     assert result.meta.head == ledger.head(db)
+    # with receivers.yml at hand a regulator reads the receiver's name, not its key; the filter still takes the key
+    named = export.takedown_list(
+        db, export.Filters.of(receiver="测试同城网运营方"), office=OFFICE, today=TODAY,
+        receiver_names={"测试同城网运营方": "测试同城网运营有限公司"},
+    )  # fmt: skip
+    assert {r["receiver"] for r in named.rows} == {"测试同城网运营有限公司"}
 
 
 def test_the_rows_and_states_are_what_the_ledger_says(db, lifecycle):

@@ -9,6 +9,7 @@ import click
 from adclear.cli import Config
 from adclear.cli.review_cmds import acting_account
 from adclear.cli.term import echo
+from core.errors import AdclearError
 from review import export as exports
 from review.export_model import STATE_LABELS, STATE_WORDS
 
@@ -21,6 +22,14 @@ def office_of(cfg: Config) -> exports.Office:
         return exports.Office()
     operator = cfg.seeds().operator
     return exports.Office(name=operator.name, code=operator.code, region=operator.region)
+
+
+def receiver_names(cfg: Config) -> dict[str, str] | None:
+    """Receivers by key → 接收单位 from receivers.yml; None (keys shown) when it cannot be read."""
+    try:
+        return {key: r.name for key, r in cfg.receivers().receivers.items()}
+    except AdclearError:
+        return None
 
 
 @click.command()
@@ -61,7 +70,10 @@ def export(
     db = cfg.db()
     who = acting_account(db, actor, "supervisor")
     office = office_of(cfg)
-    result = exports.export(db, out_path, fmt, filters, actor=who, office=office, settings=cfg.review_settings())
+    result = exports.export(
+        db, out_path, fmt, filters, actor=who, office=office, settings=cfg.review_settings(),
+        receiver_names=receiver_names(cfg),
+    )  # fmt: skip
     per = ", ".join(f"{p} {n}" for p, n in result.by_receiver().items()) or "none"
     where = {"csv": f"in {exports.sidecar(out_path)}", "xlsx": "on sheet 导出信息", "json": 'in "metadata"'}[fmt]
     echo(f"{len(result.rows)} takedowns ({per}) → {out_path}")

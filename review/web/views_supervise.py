@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from core.errors import ReviewError
+from core.errors import AdclearError, ReviewError
 from review import anchors, audit, escalations, export, ledger, users
 from review.web import params
 from review.web.i18n import t
@@ -146,6 +146,7 @@ def export_page() -> Any:
                 address=client_address(),
                 office=current_app.config.get("OFFICE"),
                 settings=settings(),
+                receiver_names=_receiver_names(),
             )
         except export.ExportError as e:
             flash(t("err.refused", detail=str(e)), "error")
@@ -162,6 +163,16 @@ def export_page() -> Any:
         states=export.STATE_CHOICES,
         categories=export.CATEGORIES,
     )
+
+
+def _receiver_names() -> dict[str, str] | None:
+    """Receivers by key → 接收单位, from the dispatch setup the command line gave the app (None: keys shown)."""
+    found = current_app.config.get("DISPATCH")
+    try:
+        setup = found() if callable(found) else found
+    except AdclearError:
+        return None
+    return {key: r.name for key, r in setup.receivers.receivers.items()} if setup is not None else None
 
 
 @bp.route("/users")
