@@ -32,10 +32,14 @@ __all__ = [
     "classify_and_store",
     "current_verdict",
     "priority",
+    "REAPPEARED_PRIORITY",
     "store_verdict",
 ]
 
 FLAG_PRIORITY = 1000.0  # added to a flag's priority: every flag comes before every watch
+# added to a reappeared ad's priority (再现: a near-duplicate of a confirmed ad found again, review.queue.to_front);
+# it stays through later verdicts, so that reclassification does not send it back among the others
+REAPPEARED_PRIORITY = 10 * FLAG_PRIORITY
 QUEUED_LABELS = ("flag", "watch")  # the labels that put an ad in the review queue
 STATUS_OF_LABEL = {"flag": "flagged", "watch": "watch", "clear": "clear"}  # ads.status of an undecided ad
 # (ad_id, id) of every ad's current verdict, to join against
@@ -116,9 +120,10 @@ def _queue(db: sqlite_utils.Database, ad_id: int, verdict_id: int, data: dict[st
             )
         elif row[0] in ("pending", "claimed", "withdrawn"):
             db.execute(
-                "UPDATE queue SET verdict_id = ?, priority = ?, updated_at = ?, "
+                "UPDATE queue SET verdict_id = ?, updated_at = ?, "
+                "priority = CASE WHEN priority >= ? THEN ? ELSE ? END, "
                 "state = CASE state WHEN 'withdrawn' THEN 'pending' ELSE state END WHERE ad_id = ?",
-                [verdict_id, prio, now, ad_id],
+                [verdict_id, now, REAPPEARED_PRIORITY, REAPPEARED_PRIORITY + prio, prio, ad_id],
             )
     elif row is not None and row[0] == "pending":
         db.execute(

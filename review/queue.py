@@ -26,7 +26,7 @@ from classifier.scoring import Scoring
 from classifier.taxonomy import CATEGORIES
 from core.db import immediate
 from core.timeutil import SHANGHAI, local, now_utc
-from core.verdicts import FLAG_PRIORITY
+from core.verdicts import FLAG_PRIORITY, REAPPEARED_PRIORITY
 from review import audit
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
 
 DEFAULT_LEASE_SECONDS = 15 * 60
 # added to the priority of an ad that is a confirmed ad come back (再现): before every flag, in its own order
-REAPPEARED_PRIORITY = 10 * FLAG_PRIORITY
 OPEN = "q.state IN ('pending', 'claimed')"  # exactly the partial indexes' condition
 # the planner, without statistics, prefers queue_open and a sort of every open item: name the partial index
 QUEUE = "queue q INDEXED BY queue_open_order"

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from core.ads import ad_text
+from core.classifiers import classifier_for
 from core.db import connect, immediate
 from core.verdicts import store_verdict
-from review.queue import claim, holder, items, release
+from review.queue import claim, holder, items, release, to_front
+from tests.webdata import add_ad
 
 
 @dataclass
@@ -113,3 +116,18 @@ def test_four_processes_never_claim_the_same_ad(db, db_path):
     for p in procs:
         p.join(timeout=60)
     assert sorted(claimed) == sorted(ids)  # each ad claimed exactly once
+
+
+def test_a_reappeared_ad_stays_first_when_it_is_classified_again(db):
+    """to_front puts a reappeared ad (再现) before every other item; a later verdict (reclassify, a rule change)
+    re-prioritises it by its score but keeps it ahead of the rest."""
+    strong = add_ad(db, "保本理财", "保本保息，年化收益18%，五万起投，稳赚不赔，推荐返佣", url="http://example.test/s")
+    again = add_ad(db, "理财", "年化收益10%，保本", url="http://example.test/r")
+    with immediate(db):
+        assert to_front(db, again)
+    ad = db.execute("SELECT content_hash FROM ads WHERE id = ?", [again]).fetchone()[0]
+    title, body = "理财", "年化收益10%，保本"
+    with immediate(db):
+        store_verdict(db, again, ad, classifier_for(db).classify(ad_text(title, body, "")[1], title=title))
+    order = [r[0] for r in db.execute("SELECT ad_id FROM queue WHERE state = 'pending' ORDER BY priority DESC")]
+    assert order.index(again) < order.index(strong)
