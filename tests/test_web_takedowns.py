@@ -188,6 +188,30 @@ def test_handover_of_a_batch_without_email(site):
     assert f"交办单 {batch.number} 已记录人工移交" in page
     assert dispatch.get(db, batch.id).state == "handed_over"
     assert ledger.entries(db, last=2)[0].payload["to"] == "县市场监管局 王五"
+    assert f'action="/dispatch/{batch.id}/cancel"' not in boss2.get("/takedowns").text  # handed over: history
+
+
+def test_a_supervisor_voids_a_batch_not_sent_and_its_takedowns_can_be_batched_again(site):
+    db_path, ids = site
+    db = connect(db_path)
+    setup = Setup(
+        receivers=load_receivers(db_path.parent.parent / "receivers.yml"), office=Office("SFX", "示范县处非办"),
+        notices_dir=db_path.parent / "notices",
+    )  # fmt: skip
+    tid = takedown_of(db, ids["hostile"]).id
+    [batch] = dispatch.create(db, setup, actor="rev1", takedown_ids=[tid], receiver="dept")
+    app = make_app(db_path, DISPATCH=setup)
+    rev, rtoken = logged_in(app, "rev1")
+    assert rev.post(f"/dispatch/{batch.id}/cancel", data={"reason": "x", "csrf_token": rtoken}).status_code == 403
+    boss, token = logged_in(app, "boss")
+    assert f'action="/dispatch/{batch.id}/cancel"' in boss.get("/takedowns").text
+    page = boss.post(f"/dispatch/{batch.id}/cancel", data={"reason": "接收单位选错", "csrf_token": token},
+                     follow_redirects=True).text  # fmt: skip
+    assert f"交办单 {batch.number} 已作废" in page
+    assert dispatch.get(db, batch.id).state == "cancelled"
+    assert ledger.entries(db, last=1)[0].payload["reason"] == "接收单位选错"
+    [again] = dispatch.create(db, setup, actor="rev1", takedown_ids=[tid], receiver="dept")
+    assert again.takedown_ids == (tid,)
 
 
 BOUNDARY = "adclear-test-boundary"

@@ -450,6 +450,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Deadline (empty: the receiver's working days from today)",
     ),
     "td.record_handover": ("记录移交", "Record the handover"),
+    "td.cancel": ("作废交办单", "Void the batch"),
+    "td.cancel_reason": ("作废原因", "Why"),
+    "td.batch_cancel": (
+        "交办单 {number} 已作废，其中的处置可重新生成交办单。",
+        "Batch {number} voided; its takedowns can be batched again.",
+    ),
     "td.no_batches": ("还没有交办单。", "No dispatch batches yet."),
     "td.four_eyes_note": (
         "审核须由未确认其中任何一条广告的主管进行（双人复核）；发送失败的交办单不算已交办，可重新发送或人工移交。",

@@ -122,13 +122,18 @@ def create_batch() -> Any:
 
 
 def _batch_action(batch_id: int, action: str) -> Any:
-    """Approve, send or hand over one batch; every refusal is a message on the page, never a half-done batch."""
+    """Approve, void, send or hand over one batch; every refusal is a message on the page, never a half-done batch."""
     try:
         setup = _setup()
         given = _field("deadline")  # a deadline typed by hand (past the working-day calendar's years, say)
         due = check_given_deadline(given, today=today_china()) if given else None
         if action == "approve":
             done = dispatch.approve(g.db, batch_id, supervisor=_me(), address=client_address(), settings=setup.settings)
+        elif action == "cancel":
+            done = dispatch.cancel(
+                g.db, batch_id, supervisor=_me(), reason=_field("reason"), address=client_address(),
+                settings=setup.settings,
+            )  # fmt: skip
         elif action == "send":
             done = delivery.send(g.db, batch_id, setup, actor=_me(), deadline=due, address=client_address())
         else:
@@ -162,6 +167,12 @@ def send(batch_id: int) -> Any:
 @requires("supervisor")
 def handover(batch_id: int) -> Any:
     return _batch_action(batch_id, "handover")
+
+
+@bp.route("/dispatch/<id:batch_id>/cancel", methods=["POST"])
+@requires("supervisor")
+def cancel(batch_id: int) -> Any:
+    return _batch_action(batch_id, "cancel")
 
 
 @bp.route("/dispatch/<id:batch_id>/notice.pdf")
