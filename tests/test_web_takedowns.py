@@ -161,13 +161,17 @@ def test_batch_four_eyes_and_delivery(site):
     )
 
 
-def test_handover_of_a_batch_without_email(site):
-    db_path, ids = site
-    db = connect(db_path)
-    setup = Setup(
+def _setup(db_path):
+    return Setup(
         receivers=load_receivers(db_path.parent.parent / "receivers.yml"), office=Office("SFX", "示范县处非办"),
         notices_dir=db_path.parent / "notices",
     )  # fmt: skip
+
+
+def test_handover_of_a_batch_without_email(site):
+    db_path, ids = site
+    db = connect(db_path)
+    setup = _setup(db_path)
     tid = takedown_of(db, ids["hostile"]).id
     [batch] = dispatch.create(db, setup, actor="rev1", takedown_ids=[tid], receiver="dept")
     dispatch.approve(db, batch.id, supervisor="boss2")
@@ -194,10 +198,7 @@ def test_handover_of_a_batch_without_email(site):
 def test_a_supervisor_voids_a_batch_not_sent_and_its_takedowns_can_be_batched_again(site):
     db_path, ids = site
     db = connect(db_path)
-    setup = Setup(
-        receivers=load_receivers(db_path.parent.parent / "receivers.yml"), office=Office("SFX", "示范县处非办"),
-        notices_dir=db_path.parent / "notices",
-    )  # fmt: skip
+    setup = _setup(db_path)
     tid = takedown_of(db, ids["hostile"]).id
     [batch] = dispatch.create(db, setup, actor="rev1", takedown_ids=[tid], receiver="dept")
     app = make_app(db_path, DISPATCH=setup)
