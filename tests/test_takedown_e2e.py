@@ -1,15 +1,18 @@
 """A takedown from end to end on the demo sites (issue 16's first "must show").
 
-crawl → confirm two ads → dispatch → feedback → the demo site removes one ad → ``adclear recheck`` records one
+crawl → confirm two ads → dispatch (one 交办单, approved by a second supervisor, its PDF notice e-mailed to a
+local SMTP server) → feedback → the demo site removes one ad → ``adclear recheck`` records one
 removed and one still online (each with its response archived in a WARC file) → the deadline passes on an
 injected day → the one still online is listed overdue → a repost appears under another URL → the next crawl
-records it as reappeared and it is first in the queue. ``adclear ledger verify`` holds after every step.
+records it as reappeared and it is first in the queue; the JSON export's rows and states are the ledger's.
+``adclear ledger verify`` holds after every step.
 
 The demo server is this module's own (its ads are taken down and reposted), on a free loopback port.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import urllib.request
 from datetime import date, timedelta
@@ -21,9 +24,10 @@ from adclear.recheck import find_reappearances
 from core.db import connect
 from core.verdicts import current_verdict
 from core.warc import read_record
-from review import takedowns
+from review import ledger, takedowns
 from review.users import add_user
 from tests.conftest import run_adclear, seeds_for
+from tests.smtpinbox import smtp_server
 
 CATEGORY = "投资理财/P2P网贷"
 REMOVED, KEPT = 1001, 1003  # demo ads: the one the platform removes, the one it leaves online
@@ -49,7 +53,7 @@ def verify(db_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_takedown_from_crawl_to_reappearance(server, tmp_path):
+def test_a_takedown_from_crawl_to_reappearance(server, tmp_path, monkeypatch):
     db_path = tmp_path / "data" / "adclear.db"
     seeds = seeds_for(server.base_url, tmp_path / "seeds.yml")
     run_adclear("crawl", "demo-classifieds", db=db_path, seeds=seeds, check=True)
@@ -70,11 +74,26 @@ def test_a_takedown_from_crawl_to_reappearance(server, tmp_path):
     assert {"ad_id": removed_ad, "index": "confirmed"}.items() <= earlier["nearest"][0].items()
     assert find_reappearances(db) == []
 
-    # dispatch both to the platform, due in a week (the dispatch commands' own batch is not needed here)
+    # dispatch both: one 交办单 for the platform (receivers.yml routes demo-classifieds to it), approved by a
+    # supervisor who confirmed neither, its PDF notice e-mailed to the platform through a local SMTP server; the
+    # deadline is given by hand (a week) so that the test does not depend on the holiday calendar's years
     deadline = date.today() + timedelta(days=7)
-    with takedowns.writing(db):
-        takedowns.dispatched(db, [removed_t, kept_t], batch_id=None, number="〔2026〕SFX交字第0001号",
-                             receiver="示范同城网", deadline=deadline.isoformat(), actor="王五")  # fmt: skip
+    made = run_adclear("dispatch", "create", "--as", "张三", db=db_path, seeds=seeds, check=True)
+    number = made.stdout.split()[0]
+    assert number.startswith("〔") and "SFX交字第" in number, made.stdout
+    run_adclear("dispatch", "approve", number, "--as", "王五", db=db_path, seeds=seeds, check=True)
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("ADCLEAR_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("ADCLEAR_SMTP_PORT", str(port))
+        monkeypatch.setenv("ADCLEAR_SMTP_FROM", "chufei@sfx.example")
+        sent = run_adclear("dispatch", "send", number, "--deadline", deadline.isoformat(), "--as", "王五",
+                           db=db_path, seeds=seeds, check=True)  # fmt: skip
+    [message] = inbox.messages
+    assert message["To"] == "takedown@tongcheng.example", sent.stdout
+    [pdf] = [part.get_content() for part in message.iter_attachments()]
+    batch = db.execute("SELECT notice_sha256, state FROM dispatch_batches WHERE number = ?", [number]).fetchone()
+    assert pdf.startswith(b"%PDF") and (hashlib.sha256(pdf).hexdigest(), "delivered") == tuple(batch)
+    assert {takedowns.get(db, t).state for t in (removed_t, kept_t)} == {"dispatched"}
     run_adclear("takedown", "feedback", removed_t, "--result", "已删除", "--by", "示范同城网客服 小李", "--as", "张三",
                 db=db_path, check=True)  # fmt: skip
     verify(db_path)
@@ -117,6 +136,19 @@ def test_a_takedown_from_crawl_to_reappearance(server, tmp_path):
     assert last.payload["overdue"] is True  # the entry records overdue as of the day the re-check was told
     assert len([e for e in takedowns.history(db, removed_t) if e.action == "reappeared"]) == 1
     verify(db_path)
+    # the export a regulator gets says what the ledger says: its rows are the takedowns the ledger requested,
+    # each in the state a replay of the ledger gives, with the batch's number and receiver
+    out = tmp_path / "takedowns.json"
+    run_adclear("export", "--format", "json", "--out", out, "--state", "all", "--as", "王五", db=db_path, seeds=seeds,
+                check=True)  # fmt: skip
+    exported = {row["takedown_id"]: row for row in json.loads(out.read_text(encoding="utf-8"))["takedowns"]}
+    requested = [e.seq for e in ledger.entries(db) if e.action == "takedown_requested"]
+    assert sorted(row["requested_seq"] for row in exported.values()) == requested
+    takedowns.rebuild(db)
+    replayed = {t.id: t for t in takedowns.listing(db)}
+    assert {i: row["state"] for i, row in exported.items()} == {i: t.state for i, t in replayed.items()}
+    assert {row["number"] for row in exported.values()} == {number}
+    assert {row["receiver"] for row in exported.values()} == {"示范同城网运营有限公司"}
     db.close()
 
 
