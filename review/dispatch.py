@@ -38,6 +38,7 @@ __all__ = [
     "BATCH_STATES",
     "DISPATCHABLE",
     "cancel",
+    "waiting",
     "OPEN_BATCH_STATES",
     "Batch",
     "Row",
@@ -167,6 +168,11 @@ def listing(db: sqlite_utils.Database, *, state: str | None = None, limit: int =
     where, args = ("WHERE state = ?", [state]) if state else ("", [])
     rows = db.execute(f"SELECT {_COLUMNS} FROM dispatch_batches {where} ORDER BY id DESC LIMIT ?", [*args, limit])
     return [_batch(db, r) for r in rows.fetchall()]
+
+
+def waiting(db: sqlite_utils.Database) -> dict[int, str]:
+    """Takedowns waiting in a batch not sent yet (draft, approved or failed): takedown id → 交办单号."""
+    return _spoken_for(db)
 
 
 def _spoken_for(db: sqlite_utils.Database) -> dict[int, str]:

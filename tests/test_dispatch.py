@@ -272,6 +272,8 @@ def test_the_command_line(db, db_path, people, receivers, tmp_path):
     year = today_china().year
     number = f"〔{year}〕SFX交字第0001号"
     assert number in r.output
+    listed = _cli(db_path, path, "takedown", "list").output.splitlines()[1]  # waiting in the batch, not sent
+    assert listed.split()[2] == "待交办" and number in listed and listed.endswith("交办单待发")
     r = _cli(db_path, path, "dispatch", "approve", number, "--as", "s1")
     assert r.exit_code == 1 and "four eyes, another supervisor approves it" in r.output
     assert _cli(db_path, path, "dispatch", "approve", number, "--as", "s2").exit_code == 0

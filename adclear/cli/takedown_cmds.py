@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from adclear.cli.review_cmds import acting_account
 from adclear.cli.term import echo, fit
 from core.errors import AdclearError
 from core.timeutil import local, parse_local
-from review import attachments, takedowns
+from review import attachments, dispatch, takedowns
 
 __all__ = ["COMMANDS"]
 
@@ -50,8 +50,9 @@ def list_(
 ) -> None:  # fmt: skip
     """Takedowns, overdue first, then by deadline."""
     day = _day(today) or takedowns.today_in_china()
+    db = cfg.db()
     rows = takedowns.listing(
-        cfg.db(), state=state, receiver=receiver, overdue=True if overdue else None,
+        db, state=state, receiver=receiver, overdue=True if overdue else None,
         reappeared=True if reappeared else None, today=day,
     )  # fmt: skip
     if as_json:
@@ -61,9 +62,13 @@ def list_(
     if not rows:
         echo("no takedowns" + (" like that" if state or receiver or overdue or reappeared else " yet"))
         return
+    in_batch = dispatch.waiting(db)  # a requested takedown waiting in a batch not sent yet shows that batch
     echo(f"{'id':>5}  {'ad':>6}  {'state':<10} {'receiver':<16} {'deadline':<10}  {'number':<24} flags")
     for t in rows:
         flags = " ".join(f for f, on in (("逾期", t.overdue(day)), ("再现", t.reappeared_at)) if on)
+        if t.id in in_batch:
+            t = replace(t, number=in_batch[t.id])
+            flags = " ".join(filter(None, [flags, "交办单待发"]))
         echo(
             f"{t.id:>5}  {t.ad_id:>6}  {fit(t.state_label, 10)} {fit(t.receiver or '-', 16)} "
             f"{t.deadline or '-':<10}  {fit(t.number or '-', 24)} {flags}"
