@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
+from core.chromium import DEFAULT_CHROMIUM
 from core.db import connect
 from core.errors import AdclearError
 from core.seeds import Seeds, load_seeds
@@ -139,7 +140,7 @@ class Config:
     @property
     def chromium(self) -> str:
         """The browser that prints notices: ``$ADCLEAR_CHROMIUM``, else Debian's."""
-        return self.environ.get("ADCLEAR_CHROMIUM", "").strip() or "/usr/bin/chromium"
+        return self.environ.get("ADCLEAR_CHROMIUM", "").strip() or DEFAULT_CHROMIUM
 
     @property
     def rules_dir(self) -> Path | None:

@@ -36,6 +36,7 @@ request refused on purpose and recorded in ``crawl_errors``, never shown as an e
 from __future__ import annotations
 
 __all__ = [
+    "one_line",
     "AdclearError",
     "AlreadyDecided",
     "CrawlFailed",
@@ -147,3 +148,9 @@ class EscalationError(ReviewError):
 
 class LedgerError(Exception):
     """An entry cannot be appended (not inside a write transaction, bad action): a bug in the caller."""
+
+
+def one_line(text: str) -> str:
+    """A message made of text from a file (a line break inside a quoted value, a terminal escape): control
+    characters shown escaped, not obeyed, so that the message stays one line on the terminal."""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text)

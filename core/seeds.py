@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from classifier.yamlsource import Located, YamlProblem, load_located
 from core.addresses import Allowance
-from core.errors import SeedsInvalid, UnknownSite
+from core.errors import SeedsInvalid, UnknownSite, one_line
 
 __all__ = [
     "DetailSelectors",
@@ -355,7 +355,7 @@ def load_seeds(path: str | Path) -> Seeds:
     try:
         return _load(path)
     except SeedsInvalid as e:
-        raise SeedsInvalid(_one_line(str(e))) from None
+        raise SeedsInvalid(one_line(str(e))) from None
 
 
 def _load(path: Path) -> Seeds:
@@ -376,11 +376,6 @@ def _load(path: Path) -> Seeds:
         return Seeds.model_validate(located.data)
     except ValidationError as e:
         raise SeedsInvalid(_describe(path, located, e)) from None
-
-
-def _one_line(text: str) -> str:
-    """Control characters (a line break inside a quoted value, a terminal escape) shown escaped, not obeyed."""
-    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text)
 
 
 def _describe(path: Path, located: Located, error: ValidationError) -> str:

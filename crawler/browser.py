@@ -22,6 +22,8 @@ from typing import Any
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
+from core.chromium import BASE_ARGS, DEFAULT_CHROMIUM
+
 __all__ = [
     "DEFAULT_CHROMIUM",
     "LAUNCH_ARGS",
@@ -34,17 +36,10 @@ __all__ = [
     "render_list",
 ]
 
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
 # scrapy-playwright's handler, with rendered requests reusing open pages (crawler/pagepool.py)
 HANDLER = "crawler.pagepool.PooledPlaywrightDownloadHandler"
 LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+    *BASE_ARGS,
     # fewer processes, same pages (benchmarks/bench_browser.py): the GPU process's work (software compositing)
     # on a browser thread; renderers shared once two exist. Each Chromium process maps ~150 MB of the same
     # binary and libraries, which every RSS counts again. (Not --enable-features/--disable-features: Playwright

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from core.chromium import BASE_ARGS, DEFAULT_CHROMIUM
 from core.errors import AdclearError
 
 __all__ = [
@@ -29,16 +30,6 @@ __all__ = [
     "render_pdf",
 ]
 
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 FOOTER = (
     "<div style=\"width:100%;font-size:8pt;text-align:center;font-family:'Noto Sans CJK SC',sans-serif\">"
     '第 <span class="pageNumber"></span> 页 / 共 <span class="totalPages"></span> 页</div>'
@@ -126,7 +117,7 @@ def render_pdf(html: str, *, chromium: str = DEFAULT_CHROMIUM, timeout_s: float 
         )
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=list(LAUNCH_ARGS), timeout=timeout_s * 1000)
+            browser = p.chromium.launch(executable_path=chromium, args=list(BASE_ARGS), timeout=timeout_s * 1000)
             try:
                 context = browser.new_context(java_script_enabled=False, offline=True, service_workers="block")
                 page = context.new_page()

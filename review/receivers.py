@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from classifier.yamlsource import Located, YamlProblem, load_located
-from core.errors import AdclearError
+from core.errors import AdclearError, one_line
 from review.workdays import NO_EXTRA_YEARS, WorkCalendar, YearDays
 
 __all__ = [
@@ -173,7 +173,7 @@ def load_receivers(path: str | Path) -> Receivers:
     try:
         located = load_located(path)
     except YamlProblem as e:
-        raise ReceiversInvalid(f"{path}{f' line {e.line}' if e.line else ''}: {_one_line(e.problem)}") from None
+        raise ReceiversInvalid(f"{path}{f' line {e.line}' if e.line else ''}: {one_line(e.problem)}") from None
     except UnicodeDecodeError:
         raise ReceiversInvalid(f"{path}: not UTF-8 text; save it as UTF-8") from None
     except OSError as e:
@@ -183,17 +183,17 @@ def load_receivers(path: str | Path) -> Receivers:
     try:
         parsed = _File.model_validate(located.data)
     except ValidationError as e:
-        raise ReceiversInvalid(_one_line(_describe(path, located, e))) from None
+        raise ReceiversInvalid(one_line(_describe(path, located, e))) from None
     known = {r.key: r for r in parsed.receivers}
     for i, route in enumerate(parsed.routes):
         if route.receiver not in known:
-            raise ReceiversInvalid(_one_line(_unknown(path, located, ("routes", i, "receiver"), route.receiver, known)))
+            raise ReceiversInvalid(one_line(_unknown(path, located, ("routes", i, "receiver"), route.receiver, known)))
     if parsed.default is not None and parsed.default not in known:
-        raise ReceiversInvalid(_one_line(_unknown(path, located, ("default",), parsed.default, known)))
+        raise ReceiversInvalid(one_line(_unknown(path, located, ("default",), parsed.default, known)))
     try:
         calendar = parsed.work_calendar()
     except ValueError as e:
-        raise ReceiversInvalid(_one_line(f"{path} line {located.line_of(('calendar',))}: calendar: {e}")) from None
+        raise ReceiversInvalid(one_line(f"{path} line {located.line_of(('calendar',))}: calendar: {e}")) from None
     return Receivers(known, tuple(parsed.routes), parsed.default, path, calendar)
 
 
@@ -201,11 +201,6 @@ def _unknown(path: Path, located: Located, loc: tuple[Any, ...], key: str, known
     hint = difflib.get_close_matches(key, list(known), n=1)
     fix = f"did you mean '{hint[0]}'?" if hint else f"defined: {', '.join(known)}"
     return f"{path} line {located.line_of(loc)}: {_where(loc)}: no receiver '{key}' is defined; {fix}"
-
-
-def _one_line(text: str) -> str:
-    """Control characters shown escaped, not obeyed (the message goes to a terminal)."""
-    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text)
 
 
 _MODELS: dict[str, type[BaseModel]] = {"receivers": Receiver, "routes": Route}

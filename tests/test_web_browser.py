@@ -15,20 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from core.chromium import BASE_ARGS, DEFAULT_CHROMIUM
 from tests.webdata import HOSTILE_TITLE, PASSWORDS, build, running_app
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("ADCLEAR_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM = os.environ.get("ADCLEAR_CHROMIUM", DEFAULT_CHROMIUM)
+ARGS = list(BASE_ARGS)
 
 
 @pytest.fixture(scope="module")

@@ -24,9 +24,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 
+from core.chromium import BASE_ARGS, DEFAULT_CHROMIUM  # noqa: E402 (after the path insert)
 from review.decisions import confirm  # noqa: E402  (after the path is set)
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
+ARGS = list(BASE_ARGS)
 CONFIRM = {  # ad title prefix → category
     "鑫盛通网贷 年化12% 保本保息 一千元起投": "投资理财/P2P网贷",
     "康乐颐养公寓 床位预售": "养老投资",
@@ -106,7 +107,7 @@ def main(db_path: Path) -> None:
     name, _, password = DEMO_USERS[1]
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=os.environ.get("ADCLEAR_CHROMIUM", "/usr/bin/chromium"),
+            browser = p.chromium.launch(executable_path=os.environ.get("ADCLEAR_CHROMIUM", DEFAULT_CHROMIUM),
                                         args=ARGS)  # fmt: skip
             page = browser.new_page(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
             page.goto(f"{base}/login")

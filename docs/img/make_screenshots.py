@@ -16,15 +16,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from core.chromium import BASE_ARGS, DEFAULT_CHROMIUM  # noqa: E402 (after the path insert)
+
+ARGS = list(BASE_ARGS)
 
 
 def main(db_path: Path) -> None:
@@ -43,9 +37,7 @@ def main(db_path: Path) -> None:
     name, _, password = DEMO_USERS[0]
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=os.environ.get("ADCLEAR_CHROMIUM", "/usr/bin/chromium"), args=ARGS
-            )
+            browser = p.chromium.launch(executable_path=os.environ.get("ADCLEAR_CHROMIUM", DEFAULT_CHROMIUM), args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 860}, locale="zh-CN")
             page.goto(f"{base}/login")
             page.fill("input[name=name]", name)
