@@ -459,3 +459,64 @@ M007_TAKEDOWNS_SQL = """
 @migrations()
 def m007_takedowns(db: Database) -> None:
     _run(db, M007_TAKEDOWNS_SQL)
+
+
+M008_CAMPAIGNS_TIPS_SQL = """
+        CREATE TABLE campaigns (              -- 专项整治: a named period whose numbers are reported
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            office TEXT NOT NULL DEFAULT '',  -- the responsible office (发文机关), as it signs its reports
+            starts_on TEXT NOT NULL,          -- YYYY-MM-DD in China time, both days included
+            ends_on TEXT NOT NULL,
+            scope TEXT NOT NULL DEFAULT '{}', -- JSON {"sites": [], "regions": [], "categories": []}; empty = all
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            CHECK (starts_on <= ends_on)
+        );
+        CREATE TABLE campaign_phases (        -- 部署落实, 排查整治, 督导总结 …
+            id INTEGER PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+            name TEXT NOT NULL,
+            starts_on TEXT NOT NULL,
+            ends_on TEXT NOT NULL,
+            UNIQUE (campaign_id, name),
+            CHECK (starts_on <= ends_on)
+        );
+        CREATE TABLE tips (                   -- 举报线索: the tips ledger's rows; the ledger records each step
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,      -- 线索编号
+            received_at TEXT NOT NULL,
+            channel TEXT NOT NULL,            -- phone, letter, email, web, visit, other
+            summary TEXT NOT NULL,
+            url TEXT,
+            region TEXT NOT NULL DEFAULT '',
+            tipster_name TEXT NOT NULL DEFAULT '',   -- confidential (条例 Art. 16): supervisors only
+            tipster_phone TEXT NOT NULL DEFAULT '',
+            tipster_other TEXT NOT NULL DEFAULT '',
+            entered_by TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'received',  -- received, verifying, verified, unfounded, closed
+            ad_id INTEGER REFERENCES ads(id),        -- the ad its URL became, once fetched
+            fetch_outcome TEXT,               -- fetched, refused, failed; NULL without a URL
+            fetch_detail TEXT NOT NULL DEFAULT '',
+            feedback_at TEXT,                 -- 反馈: what the tipster was told, and when
+            feedback_text TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX tips_received ON tips(received_at);
+        CREATE INDEX tips_ad ON tips(ad_id);
+        CREATE TABLE tip_attachments (
+            id INTEGER PRIMARY KEY,
+            tip_id INTEGER NOT NULL REFERENCES tips(id),
+            name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,             -- the file is kept under this name (review/attachments.py)
+            size INTEGER NOT NULL,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            UNIQUE (tip_id, sha256)
+        );
+        """
+
+
+@migrations()
+def m008_campaigns_tips(db: Database) -> None:
+    _run(db, M008_CAMPAIGNS_TIPS_SQL)
