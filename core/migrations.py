@@ -519,6 +519,7 @@ M008_CAMPAIGNS_TIPS_SQL = """
         CREATE INDEX pages_run_fetched ON pages(run_id, fetched_at);
         CREATE INDEX ads_site_first_seen ON ads(site, first_seen);
         CREATE INDEX verdicts_first_flag ON verdicts(ad_id, classified_at) WHERE label = 'flag';
+        CREATE INDEX ledger_action ON ledger(action, at);
         """
 
 

@@ -261,13 +261,12 @@ class _Tally:
 
 @dataclass
 class _Context:
-    """What every collector needs: the window and its weeks, the scope, the sites' regions, the ads' categories."""
+    """What every collector needs: the window and its weeks, the scope, the sites' regions, the tally."""
 
     db: sqlite_utils.Database
     period: Period
     scope: Scope
     regions: dict[str, str]
-    categories: dict[int, str]  # ad id → category, for ads that have one
     tally: _Tally = field(default_factory=_Tally)
 
     def __post_init__(self) -> None:
@@ -286,14 +285,15 @@ class _Context:
         s = self.scope
         return (not s.sites or site in s.sites) and (not s.regions or self.regions.get(site, "") in s.regions)
 
-    def count(self, metric: str, at: str, site: str, ad_id: int, reviewer: str | None = None) -> bool:
-        """Count an event about an ad, if it lies in the window and the scope; True when counted."""
-        if not self.lo <= at < self.hi or not self.site_in(site):
+    def in_scope(self, site: str, category: str) -> bool:
+        return self.site_in(site) and (not self.scope.categories or category in self.scope.categories)
+
+    def count(self, metric: str, at: str, site: str, category: str, reviewer: str | None = None, n: int = 1) -> bool:
+        """Count an event about an ad of ``site`` and ``category``, if it lies in the window and the scope; True
+        when counted."""
+        if not self.lo <= at < self.hi or not self.in_scope(site, category):
             return False
-        category = self.categories.get(ad_id, "")
-        if self.scope.categories and category not in self.scope.categories:
-            return False
-        self.tally.events[(metric, self.week(at), site, category, self.regions.get(site, ""), reviewer)] += 1
+        self.tally.events[(metric, self.week(at), site, category, self.regions.get(site, ""), reviewer)] += n
         return True
 
 
@@ -307,13 +307,6 @@ def _weeks(period: Period) -> list[tuple[str, str, str]]:
         weeks.append((iso_week(monday), max(first, lo), min(last, hi)))
         monday += timedelta(days=7)
     return weeks
-
-
-def _categories(decided: list[tuple], flags: list[tuple]) -> dict[int, str]:
-    """Every ad's category: its standing confirmation's, else its first flag's."""
-    categories = {ad_id: category for ad_id, _at, category, _site in flags if category}
-    categories.update((d[4], d[5]) for d in decided if d[3] == "confirmed" and d[5])
-    return categories
 
 
 def _monitoring(ctx: _Context) -> None:
@@ -361,15 +354,14 @@ def _ads_seen(ctx: _Context) -> None:
                 ctx.tally.rows["week"][wk]["ads_seen"] += last_from[j] - first_from[j + 1]
 
 
-def _decisions(ctx: _Context, decided: list[tuple], flags: list[tuple]) -> list[float]:
+def _decisions(ctx: _Context) -> list[float]:
     """flagged, confirmed, rejected; returns the hours from first seen to each confirmation counted."""
-    for ad_id, at, _category, site in flags:
-        ctx.count("flagged", at, site, ad_id)
-    hours = []
-    for _seq, at, actor, action, ad_id, _category, site, first_seen in decided:
-        if ctx.count(action, at, site, ad_id, actor) and action == "confirmed":
-            hours.append(hours_between(first_seen, at))
-    return hours
+    ends = [hi for _, _, hi in ctx.weeks]
+    for site, week, category, n in q.flagged(ctx.db, ctx.lo, ctx.hi, ends, q.confirmed_categories(ctx.db)):
+        ctx.count("flagged", ctx.weeks[week][1], site, category, None, n)
+    for action, week, site, category, actor, n in q.decisions(ctx.db, ctx.lo, ctx.hi, ends):
+        ctx.count(action, ctx.weeks[week][1], site, category, actor, n)
+    return [h for h, site, category in q.hours_to_confirm(ctx.db, ctx.lo, ctx.hi) if ctx.in_scope(site, category)]
 
 
 _STEP_METRICS = {
@@ -379,24 +371,21 @@ _STEP_METRICS = {
 }
 
 
-def _takedowns(
-    ctx: _Context, rows: list[tuple], decided: list[tuple], today: date
-) -> tuple[list[float], list[OverdueItem]]:
+def _takedowns(ctx: _Context, rows: list[tuple], today: date) -> tuple[list[float], list[OverdueItem]]:
     """takedowns requested, dispatched, removed, overdue, reappeared; the hours from request to removal."""
-    reviewer = {d[0]: d[2] for d in decided}
     steps: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for tid, action, at in q.takedown_steps(ctx.db):
+    for tid, action, at in q.takedown_steps(ctx.db, ctx.lo, ctx.hi):
         steps[tid].append((action, at))
     hours, overdue = [], []
-    for tid, ad_id, requested_at, confirmed_seq, state, deadline, receiver, url, site in rows:
-        who = reviewer.get(confirmed_seq)
-        if ctx.count("takedowns_requested", requested_at, site, ad_id, who):
-            if state in RUNNING and deadline and today.isoformat() > deadline:
-                ctx.count("takedowns_overdue", requested_at, site, ad_id, who)
+    day = today.isoformat()
+    for tid, ad_id, requested_at, who, category, state, deadline, receiver, url, site in rows:
+        if ctx.count("takedowns_requested", requested_at, site, category, who):
+            if state in RUNNING and deadline and day > deadline:
+                ctx.count("takedowns_overdue", requested_at, site, category, who)
                 late = (today - date.fromisoformat(deadline)).days
                 overdue.append(OverdueItem(tid, ad_id, url, site, receiver or "", deadline, late))
         for action, at in steps.get(tid, ()):
-            if ctx.count(_STEP_METRICS[action], at, site, ad_id, who) and action == "removal_verified":
+            if ctx.count(_STEP_METRICS[action], at, site, category, who) and action == "removal_verified":
                 hours.append(hours_between(requested_at, at))
     overdue.sort(key=lambda o: (-o.days_overdue, o.takedown_id))
     return hours, overdue
@@ -405,8 +394,7 @@ def _takedowns(
 def _tips(ctx: _Context, taken_down: set[int]) -> None:
     """tips received, verified, turned into takedowns: by the tip's own region, its ad's site and category."""
     scope = ctx.scope
-    for _tid, at, state, region, ad_id, site in q.tips(ctx.db, ctx.lo, ctx.hi):
-        category = ctx.categories.get(ad_id, "") if ad_id is not None else ""
+    for _tid, at, state, region, ad_id, site, category in q.tips(ctx.db, ctx.lo, ctx.hi):
         if scope.regions and region not in scope.regions:
             continue
         if site is not None and not ctx.site_in(site) or scope.categories and category not in scope.categories:
@@ -427,12 +415,11 @@ def compute(
     today: date | None = None,
 ) -> Statistics:
     """Every figure of the period and scope, as the module's docstring defines them."""
-    decided, flags = q.decisions(db), q.flag_firsts(db)
-    ctx = _Context(db, period, scope, q.sites(db), _categories(decided, flags))
+    ctx = _Context(db, period, scope, q.sites(db))
     _monitoring(ctx)
-    to_confirm = _decisions(ctx, decided, flags)
+    to_confirm = _decisions(ctx)
     takedowns = q.takedowns(db)
-    to_removal, overdue = _takedowns(ctx, takedowns, decided, today or today_in_china())
+    to_removal, overdue = _takedowns(ctx, takedowns, today or today_in_china())
     _tips(ctx, {t[1] for t in takedowns})
     ctx.tally.expand()
     totals = {m: ctx.tally.totals.get(m, 0) for m in METRICS}

@@ -15,8 +15,10 @@ from typing import Any
 import sqlite_utils
 
 __all__ = [
+    "confirmed_categories",
     "decisions",
-    "flag_firsts",
+    "flagged",
+    "hours_to_confirm",
     "in_windows",
     "runs",
     "sites",
@@ -57,49 +59,98 @@ def in_windows(db: sqlite_utils.Database, table: str, windows: list[tuple[Any, s
     return [r[0] for r in db.execute(sql, [json.dumps(windows, ensure_ascii=False)])]
 
 
-def flag_firsts(db: sqlite_utils.Database) -> list[tuple[int, str, str | None, str]]:
-    """Every ad ever flagged: (ad id, when its first ``flag`` verdict was made, that verdict's first category,
-    the ad's site)."""
-    sql = """SELECT v.ad_id, min(v.classified_at), json_extract(v.categories, '$[0]'), a.site
-             FROM verdicts v JOIN ads a ON a.id = v.ad_id WHERE v.label = 'flag' GROUP BY v.ad_id"""
+# ledger entries undone: the seq of every decision a ``reversed`` entry names
+_REVERSED = "SELECT json_extract(payload, '$.decided_seq') FROM ledger WHERE action = 'reversed'"
+# an ad's first flag's strongest category (the partial index verdicts_first_flag)
+_FLAG_CATEGORY = """(SELECT json_extract(v.categories, '$[0]') FROM verdicts v WHERE v.ad_id = {0} AND v.label = 'flag'
+                     ORDER BY v.classified_at LIMIT 1)"""
+# an ad's category: its standing confirmation's, else its first flag's
+_CATEGORY = f"""coalesce((SELECT json_extract(c.payload, '$.category') FROM ledger c WHERE c.ad_id = {{0}}
+                          AND c.action = 'confirmed' AND c.seq NOT IN rev ORDER BY c.seq DESC LIMIT 1),
+                         {_FLAG_CATEGORY}, '')"""
+
+
+def _weeks_case(column: str, week_ends: list[str]) -> tuple[str, list[str]]:
+    """A CASE giving the index of the week a time falls in, from the weeks' ends."""
+    return "CASE " + " ".join(f"WHEN {column} < ? THEN {i}" for i in range(len(week_ends))) + " END", week_ends
+
+
+def flagged(
+    db: sqlite_utils.Database, lo: str, hi: str, week_ends: list[str], confirmed: dict[int, str]
+) -> list[tuple[str, int, str, int]]:
+    """Ads first flagged in the window: (site, week index, category, count), the category a confirmation gave
+    (``confirmed``: ad id → category) else the first flag's."""
+    case, args = _weeks_case("f.at", week_ends)
+    sql = f"""WITH conf(ad_id, category) AS MATERIALIZED (SELECT CAST(key AS INTEGER), value FROM json_each(?)),
+                   f AS (SELECT ad_id, min(classified_at) AS at, json_extract(categories, '$[0]') AS category
+                         FROM verdicts WHERE label = 'flag' GROUP BY ad_id)
+              SELECT a.site, {case}, coalesce(c.category, f.category, ''), count(*)
+              FROM f JOIN ads a ON a.id = f.ad_id LEFT JOIN conf c ON c.ad_id = f.ad_id
+              WHERE f.at >= ? AND f.at < ? GROUP BY 1, 2, 3"""
+    payload = json.dumps({str(k): v for k, v in confirmed.items()}, ensure_ascii=False)
+    return [tuple(r) for r in db.execute(sql, [payload, *args, lo, hi])]
+
+
+def confirmed_categories(db: sqlite_utils.Database) -> dict[int, str]:
+    """ad id → the category of its standing confirmation."""
+    sql = f"""SELECT ad_id, json_extract(payload, '$.category') FROM ledger
+              WHERE action = 'confirmed' AND seq NOT IN ({_REVERSED}) ORDER BY seq"""
+    return dict(db.execute(sql).fetchall())
+
+
+_DECIDED = f"""FROM ledger l JOIN ads a ON a.id = l.ad_id
+               WHERE l.action IN ('confirmed', 'rejected') AND l.at >= ? AND l.at < ?
+                 AND l.seq NOT IN ({_REVERSED})"""
+_DECIDED_CATEGORY = f"""coalesce(CASE WHEN l.action = 'confirmed' THEN json_extract(l.payload, '$.category')
+                                     ELSE {_FLAG_CATEGORY.format("l.ad_id")} END, '')"""
+
+
+def decisions(
+    db: sqlite_utils.Database, lo: str, hi: str, week_ends: list[str]
+) -> list[tuple[str, int, str, str, str, int]]:
+    """The confirmations and rejections made in the window that no ``reversed`` entry undid, counted by
+    (action, week index, the ad's site, its category, the reviewer)."""
+    case, args = _weeks_case("l.at", week_ends)
+    sql = f"SELECT l.action, {case}, a.site, {_DECIDED_CATEGORY}, l.actor, count(*) {_DECIDED} GROUP BY 1, 2, 3, 4, 5"
+    return [tuple(r) for r in db.execute(sql, [*args, lo, hi])]
+
+
+def hours_to_confirm(db: sqlite_utils.Database, lo: str, hi: str) -> list[tuple[float, str, str]]:
+    """For each of those confirmations: (hours from the ad's first sighting, the ad's site, the category)."""
+    sql = f"""SELECT (julianday(l.at) - julianday(a.first_seen)) * 24, a.site, {_DECIDED_CATEGORY}
+              {_DECIDED} AND l.action = 'confirmed'"""
+    return [tuple(r) for r in db.execute(sql, [lo, hi])]
+
+
+def takedowns(
+    db: sqlite_utils.Database,
+) -> list[tuple[int, int, str, str, str, str, str | None, str | None, str, str]]:
+    """Every takedown whose confirmation stands: (takedown id, ad id, requested at, the confirming reviewer, the
+    confirmation's category, state, deadline, receiver, url, site)."""
+    sql = f"""WITH rev(seq) AS MATERIALIZED ({_REVERSED})
+              SELECT t.id, t.ad_id, l.at, c.actor, coalesce(json_extract(c.payload, '$.category'), ''), t.state,
+                     t.deadline, t.receiver, a.url, a.site
+              FROM takedowns t JOIN ledger l ON l.seq = t.requested_seq
+              JOIN ledger c ON c.seq = json_extract(l.payload, '$.confirmed_seq') JOIN ads a ON a.id = t.ad_id
+              WHERE c.seq NOT IN rev ORDER BY t.id"""
     return [tuple(r) for r in db.execute(sql)]
 
 
-def decisions(db: sqlite_utils.Database) -> list[tuple[int, str, str, str, int, str | None, str, str]]:
-    """Every confirmation and rejection in the ledger that no ``reversed`` entry undid:
-    (seq, at, reviewer, action, ad id, category, the ad's site, the ad's first sighting)."""
-    sql = """SELECT l.seq, l.at, l.actor, l.action, l.ad_id, json_extract(l.payload, '$.category'), a.site,
-                    a.first_seen
-             FROM ledger l JOIN ads a ON a.id = l.ad_id
-             WHERE l.action IN ('confirmed', 'rejected')
-               AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.ad_id = l.ad_id AND r.action = 'reversed'
-                               AND json_extract(r.payload, '$.decided_seq') = l.seq)
-             ORDER BY l.seq"""
-    return [tuple(r) for r in db.execute(sql)]
+def takedown_steps(db: sqlite_utils.Database, lo: str, hi: str) -> list[tuple[int, str, str]]:
+    """The first dispatch, verified removal and reappearance of each takedown, when in the window:
+    (takedown id, action, at)."""
+    sql = """SELECT * FROM (
+                 SELECT CAST(json_extract(payload, '$.takedown_id') AS INTEGER) AS tid, action, min(at) AS first
+                 FROM ledger WHERE action IN ('takedown_dispatched', 'removal_verified', 'reappeared')
+                 GROUP BY tid, action)
+             WHERE first >= ? AND first < ?"""
+    return [tuple(r) for r in db.execute(sql, [lo, hi])]
 
 
-def takedowns(db: sqlite_utils.Database) -> list[tuple[int, int, str, int, str, str | None, str | None, str, str]]:
-    """Every takedown whose confirmation stands: (takedown id, ad id, requested at, confirmed seq, state,
-    deadline, receiver, url, site)."""
-    sql = """SELECT t.id, t.ad_id, l.at, json_extract(l.payload, '$.confirmed_seq'), t.state, t.deadline,
-                    t.receiver, a.url, a.site
-             FROM takedowns t JOIN ledger l ON l.seq = t.requested_seq JOIN ads a ON a.id = t.ad_id
-             WHERE NOT EXISTS (SELECT 1 FROM ledger r WHERE r.ad_id = t.ad_id AND r.action = 'reversed'
-                               AND json_extract(r.payload, '$.decided_seq')
-                                   = json_extract(l.payload, '$.confirmed_seq'))
-             ORDER BY t.id"""
-    return [tuple(r) for r in db.execute(sql)]
-
-
-def takedown_steps(db: sqlite_utils.Database) -> list[tuple[int, str, str]]:
-    """The first dispatch, verified removal and reappearance of each takedown: (takedown id, action, at)."""
-    sql = """SELECT CAST(json_extract(payload, '$.takedown_id') AS INTEGER) AS tid, action, min(at) FROM ledger
-             WHERE action IN ('takedown_dispatched', 'removal_verified', 'reappeared') GROUP BY tid, action"""
-    return [tuple(r) for r in db.execute(sql)]
-
-
-def tips(db: sqlite_utils.Database, lo: str, hi: str) -> list[tuple[int, str, str, str, int | None, str | None]]:
-    """Tips received in the window: (id, received_at, state, region, ad id, the ad's site)."""
-    sql = """SELECT t.id, t.received_at, t.state, t.region, t.ad_id, a.site FROM tips t
-             LEFT JOIN ads a ON a.id = t.ad_id WHERE t.received_at >= ? AND t.received_at < ?"""
+def tips(db: sqlite_utils.Database, lo: str, hi: str) -> list[tuple[int, str, str, str, int | None, str | None, str]]:
+    """Tips received in the window: (id, received_at, state, region, ad id, the ad's site, its category)."""
+    sql = f"""WITH rev(seq) AS MATERIALIZED ({_REVERSED})
+              SELECT t.id, t.received_at, t.state, t.region, t.ad_id, a.site,
+                     CASE WHEN t.ad_id IS NULL THEN '' ELSE {_CATEGORY.format("t.ad_id")} END
+              FROM tips t LEFT JOIN ads a ON a.id = t.ad_id WHERE t.received_at >= ? AND t.received_at < ?"""
     return [tuple(r) for r in db.execute(sql, [lo, hi])]
