@@ -50,8 +50,9 @@ meaning for a breakdown are 0 in its rows: the monitoring counts by category, an
 and takedowns by reviewer.
 
 Speed: the big tables (sightings, pages, ads) are counted over ranges of indexes, per run or site and week,
-never row by row (``review.statistics_queries.in_windows``); the events (flags, decisions, takedown steps,
-tips) are read once and tallied by (metric, week, site, region, category, reviewer).
+never row by row (``review.statistics_queries.in_windows``); first flags and decisions are grouped in SQL by
+week, site, category and reviewer; takedowns, their steps and tips are tallied here by (metric, week, site,
+category, region, reviewer). docs/performance.md has the figures.
 
 Why so long: the definitions above are the contract of every figure the reports print, and belong beside the
 one function that counts them; the SQL is in ``review.statistics_queries``.
