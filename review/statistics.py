@@ -322,9 +322,8 @@ def _monitoring(ctx: _Context) -> None:
     tally.totals["sites"] = len({site for (b, _), sites in crawled.items() if b == "site" for site in sites})
     for (breakdown, name), sites in crawled.items():
         tally.rows[breakdown][name]["sites"] = len(sites)
-    # a run's sightings and pages lie between its start and its end
-    windows = [(run, max(lo, started), min(hi, finished or hi), wk, site)
-               for run, site, started, finished in runs for wk, lo, hi in ctx.weeks
+    # a run's sightings and pages lie between its start and its end: only the weeks it worked in are asked
+    windows = [(run, lo, hi, wk, site) for run, site, started, finished in runs for wk, lo, hi in ctx.weeks
                if started < hi and (finished is None or finished >= lo)]  # fmt: skip
     for table in ("sightings", "pages"):
         counts = q.in_windows(ctx.db, table, [w[:3] for w in windows])
