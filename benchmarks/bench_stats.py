@@ -21,9 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sqlite3
 import statistics as pystats
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -184,6 +186,22 @@ def build(path: Path, n_ads: int) -> None:
     db.close()
 
 
+def _indexes(path: Path) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    finally:
+        conn.close()
+
+
+def _stale(path: Path) -> bool:
+    """A database kept from an earlier run whose indexes are not today's schema's: built again."""
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp) / "empty.db"
+        connect(empty).close()
+        return _indexes(empty) != _indexes(path)
+
+
 def baseline(db) -> int:
     return sum(
         db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
@@ -199,7 +217,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
     db_path = args.db.with_name(f"{args.db.stem}-{args.ads}{args.db.suffix}")
-    if args.rebuild or not db_path.exists():
+    if args.rebuild or not db_path.exists() or _stale(db_path):
         t0 = time.perf_counter()
         build(db_path, args.ads)
         print(f"built {db_path} in {time.perf_counter() - t0:.1f} s")
