@@ -75,7 +75,7 @@ def queue_page() -> Any:
 @bp.route("/claim", methods=["POST"])
 @requires("reviewer")
 def claim_next() -> Any:
-    ad_id = queue.claim(g.db, _me(), **_claim_limits())
+    ad_id = queue.claim(g.db, _me(), address=client_address(), **_claim_limits())
     if ad_id is None:
         flash(t("queue.empty_claim"), "warn")
         return redirect(url_for("review.queue"))
@@ -164,7 +164,7 @@ def _after_decision(ad_id: int) -> Any:
     """Straight on to the next ad: claim it and show it; the queue page when none is left."""
     if request.form.get("then") == "escalations":
         return redirect(url_for("supervise.escalation_list"))
-    next_id = queue.claim(g.db, _me(), **_claim_limits())
+    next_id = queue.claim(g.db, _me(), address=client_address(), **_claim_limits())
     if next_id is None:
         flash(t("queue.done"), "ok")
         return redirect(url_for("review.queue"))
@@ -185,7 +185,7 @@ def _refuse(ad_id: int, error: Exception) -> Any:
 @bp.route("/ad/<id:ad_id>/claim", methods=["POST"])
 @requires("reviewer")
 def claim(ad_id: int) -> Any:
-    got = queue.claim(g.db, _me(), ad_id=ad_id, **_claim_limits())
+    got = queue.claim(g.db, _me(), ad_id=ad_id, address=client_address(), **_claim_limits())
     if got is None:
         held = queue.holder(g.db, ad_id)
         flash(t("err.held", who=held[0]) if held else t("err.not_claimable"), "error")
@@ -195,7 +195,7 @@ def claim(ad_id: int) -> Any:
 @bp.route("/ad/<id:ad_id>/release", methods=["POST"])
 @requires("reviewer")
 def release(ad_id: int) -> Any:
-    if queue.release(g.db, ad_id, _me()):
+    if queue.release(g.db, ad_id, _me(), address=client_address()):
         flash(t("ad.released", id=ad_id), "ok")
     return redirect(url_for("review.queue"))
 
