@@ -269,7 +269,7 @@ def test_the_ad_page_shows_hits_breakdown_contacts_and_history(site):
     html = client.get(f"/ad/{ids['promo0']}").text
     assert '<mark class="hit hit-signal" data-hits="' in html and "保本保息" in html
     assert "《广告法》第二十五条" in html  # a hit's legal basis
-    assert 'id="score">' in html and "特征合计" in html
+    assert 'id="score">' in html and "利诱性：承诺还本付息或给付回报" in html  # grouped by the legal conditions
     assert "xst2026" in html  # the WeChat contact
     assert "SHA-256" in html and 'id="evidence-sha"' in html
     assert "首次发现" in html  # the sighting

@@ -13,7 +13,7 @@ from core.errors import AlreadyDecided, EvidenceMissing, HeldByOther, ReviewErro
 from review import adview, decisions, escalations, evidence, queue
 from review.settings import ReviewSettings
 from review.users import has_role
-from review.web import params
+from review.web import explain, params
 from review.web.highlight import numbered_hits, segments
 from review.web.i18n import t
 from review.web.security import client_address, requires
@@ -93,8 +93,10 @@ def ad(ad_id: int) -> Any:
     verdict = detail["verdict"] or {"hits": [], "categories": [], "nearest": [], "score": 0, "label": "clear"}
     hits = numbered_hits(verdict["hits"])
     title, text = ad_text(item["title"], item["body"], item["contact"])
+    groups = explain.explain(hits)
     title_segments, stale_title = segments(title, hits, "title")
     text_segments, stale_text = segments(text, hits, "text")
+    title_segments, text_segments = explain.renumber(title_segments, groups), explain.renumber(text_segments, groups)
     held = queue.holder(g.db, ad_id)
     open_escalation = escalations.open_for(g.db, ad_id)
     prev_id, next_id = queue.neighbours(g.db, ad_id)
@@ -105,11 +107,12 @@ def ad(ad_id: int) -> Any:
         d=detail,
         ad=item,
         verdict=verdict,
-        hits=hits,
-        breakdown=_breakdown(hits, verdict),
+        groups=groups,
+        score_terms=explain.score_terms(groups, float(verdict["score"])),
+        cue_label=explain.cue_label,
         title_segments=title_segments,
         text_segments=text_segments,
-        stale=stale_title + stale_text,
+        stale=explain.lines_for(groups, stale_title + stale_text),
         held=held,
         mine=held is not None and held[0] == _me(),
         escalation=open_escalation,
@@ -133,16 +136,6 @@ def ad(ad_id: int) -> Any:
         reasons=REJECT_REASONS,
         supervisor=_supervisor(),
     )
-
-
-def _breakdown(hits: list[dict[str, Any]], verdict: dict[str, Any]) -> dict[str, Any]:
-    """Hit weights summed by kind, and what the score adds beyond them (near-duplicates, vetoes, caps)."""
-    sums: dict[str, float] = {"category": 0.0, "signal": 0.0, "exculpatory": 0.0}
-    for hit in hits:
-        if hit.get("status", "active") == "active":
-            sums[hit.get("kind", "signal")] = sums.get(hit.get("kind", "signal"), 0.0) + float(hit["weight"])
-    total = round(sum(sums.values()), 3)
-    return {"sums": sums, "total": total, "adjustment": round(float(verdict["score"]) - total, 3)}
 
 
 def _suggested_reason(hits: list[dict[str, Any]]) -> str:

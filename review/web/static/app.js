@@ -80,7 +80,8 @@
   document.querySelectorAll("tr[data-hit]").forEach(function (row) {
     function mark(on) {
       document.querySelectorAll("mark[data-hits]").forEach(function (m) {
-        if (m.dataset.hits.split(" ").indexOf(row.dataset.hit) >= 0) m.classList.toggle("focus", on);
+        var mine = row.dataset.hit.split(" ");  // a line of the explanation stands for one or more hits
+        if (m.dataset.hits.split(" ").some(function (n) { return mine.indexOf(n) >= 0; })) m.classList.toggle("focus", on);
       });
     }
     row.addEventListener("mouseenter", function () { mark(true); });
