@@ -7,8 +7,11 @@ from review.web.highlight import numbered_hits, segments
 
 
 def hit(kind, name, matched, weight, start, status="active", basis="《广告法》第二十五条"):
-    return {"kind": kind, "name": name, "matched": matched, "weight": weight, "start": start,
-            "end": start + len(matched), "field": "text", "status": status, "legal_basis": basis, "rule_id": "r"}  # fmt: skip
+    span = {"start": start, "end": start + len(matched), "field": "text"}
+    return {"kind": kind, "name": name, "matched": matched, "weight": weight, "status": status, **span} | {
+        "legal_basis": basis,
+        "rule_id": "r",
+    }
 
 
 TEXT = "年化13%保本保息，加微信详询，养老公寓认购"

@@ -28,6 +28,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 # key: (中文, English)
 STRINGS: dict[str, tuple[str, str]] = {
     "app.name": ("adclear 违法集资广告审核", "adclear ad review"),
+    "nav.menu": ("菜单", "Menu"),
     "nav.queue": ("待审队列", "Queue"),
     "nav.escalations": ("上报处理", "Escalations"),
     "nav.ledger": ("清理台账", "Ledger"),

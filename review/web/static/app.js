@@ -20,6 +20,12 @@
     if (!help) return;
     help.hidden = show === undefined ? !help.hidden : !show;
   }
+  document.querySelectorAll("[data-action=menu]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var open = b.closest("header").classList.toggle("open");
+      b.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  });
   document.querySelectorAll("[data-action=help]").forEach(function (b) {
     b.addEventListener("click", function () { toggleHelp(); });
   });
