@@ -3,8 +3,8 @@
 ``fetch_tip`` takes a tip with a URL (``review.tips``) and:
 
 1. picks its site (``site_for``): the seeds.yml site whose allowed domains hold the URL's host, else the tips'
-   own site (``crawler.spiders.tip.tip_site``: that host only, and only the addresses that are not public which
-   the operator allowed for tips: ``--allow-address``, ``$ADCLEAR_TIP_ALLOW_ADDRESSES``);
+   own site (``crawler.spiders.tip.tip_site``: any host, redirects included, but only the addresses that are not
+   public which the operator allowed for tips: ``--allow-address``, ``$ADCLEAR_TIP_ALLOW_ADDRESSES``);
 2. checks it before anything is sent (``precheck``): http or https, the name resolved first (by the resolver the
    crawl uses, ``ADCLEAR_RESOLVER``, injectable), and refused when an address is private, loopback, link-local,
    multicast or otherwise not public and not allowed; a refusal is recorded (``tip_fetched``, refused) with the
@@ -39,7 +39,7 @@ from crawler.extensions import RunRecorder
 from crawler.netpolicy import NetworkPolicy, literal_address, port_of
 from crawler.reaper import become_subreaper, reap_children
 from crawler.resolver import DEFAULT_RESOLVER, AddressBook
-from crawler.spiders.tip import TIP_SITE, tip_site, tip_spider
+from crawler.spiders.tip import TIP_SITE, tip_policy, tip_site, tip_spider
 from review import tips
 from review.dispatch import Office
 from review.settings import ReviewSettings
@@ -85,7 +85,7 @@ def site_for(seeds: Seeds, url: str, allow: Sequence[str] = ()) -> Site:
 
 def precheck(url: str, site: Site, resolve: Callable[[str], list[str]]) -> str | None:
     """Why the URL may not be fetched, decided before a packet is sent (None: it may)."""
-    policy = NetworkPolicy.for_site(site)
+    policy = tip_policy(site)
     refused = policy.check_url(url)
     if refused is None:
         parts = urlsplit(url)
@@ -179,6 +179,8 @@ def fetch_tip(
         outcome, detail, ad_id = "failed", f"the fetch did not run: {why}", None
     else:
         outcome, detail, ad_id = outcome_of(db, run_id)
+        if site.name == TIP_SITE:
+            detail = detail.replace(_SEEDS_HINT, _TIP_HINT)
     return tips.record_fetch(db, tip.id, outcome=outcome, detail=detail, ad_id=ad_id, actor=actor, settings=settings)
 
 

@@ -2,8 +2,9 @@
 
 ``tip_spider`` makes it from a site's own spider class: the seeds.yml site whose ``allowed_domains`` hold the
 URL's host (its selectors read the ad, its network policy applies, a social site's post is rendered), else
-``tip_site``: a site of its own named ``tips``, for that host only, whose policy allows no address that is not
-public beyond those the operator allowed for tips, and whose ad is the page's title and whole text.
+``tip_site``: a site of its own named ``tips``, whose ad is the page's title and whole text, and whose policy
+(``tip_policy``) follows a redirect to any host (a short link sends elsewhere) but allows no address that is not
+public beyond those the operator allowed for tips.
 
 It fetches the URL once (``dont_filter``, no JOBDIR: nothing of an earlier run is resumed or skipped) through
 everything any crawl goes through: the network policy (the name resolved first, refused when not public unless
@@ -22,11 +23,13 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.settings import BaseSettings
 
+from core.addresses import Allowance
 from core.seeds import Operator, Site
+from crawler.netpolicy import NetworkPolicy
 from crawler.spiders.classifieds import ClassifiedsSpider
 from crawler.spiders.social import SocialSpider
 
-__all__ = ["MAX_BYTES", "TIP_SITE", "TipMixin", "tip_site", "tip_spider"]
+__all__ = ["MAX_BYTES", "TIP_SITE", "TipMixin", "tip_policy", "tip_site", "tip_spider"]
 
 TIP_SITE = "tips"  # the site of a tipped URL on no site of seeds.yml
 MAX_BYTES = 8 * 1024 * 1024  # a tipped page larger than this is refused, not truncated
@@ -55,6 +58,14 @@ def tip_site(url: str, allow_addresses: list[str] | tuple[str, ...] = ()) -> Sit
     )
 
 
+def tip_policy(site: Site) -> NetworkPolicy:
+    """The network policy a tipped URL is fetched under: its seeds.yml site's, or, for the tips' own site, any
+    host (a short link sends elsewhere) with every address checked: public, or allowed by the operator."""
+    if site.name != TIP_SITE:
+        return NetworkPolicy.for_site(site)
+    return NetworkPolicy((), [Allowance.parse(a) for a in site.allow_addresses], any_domain=True)
+
+
 def tip_spider(site: Site, operator: Operator, url: str) -> type[scrapy.Spider]:
     """A spider class that fetches ``url`` (a page of ``site``) once and stores it as an ad."""
     base: type[ClassifiedsSpider] = SocialSpider if site.kind == "social" else ClassifiedsSpider
@@ -63,7 +74,9 @@ def tip_spider(site: Site, operator: Operator, url: str) -> type[scrapy.Spider]:
         "site": site,
         "operator": operator,
         "tip_url": url,
-        "allowed_domains": list(site.allowed_domains),
+        "network_policy": tip_policy(site),
+        # Scrapy's own offsite filter: none for the tips' site, whose policy allows any host
+        "allowed_domains": [] if site.name == TIP_SITE else list(site.allowed_domains),
         "__module__": __name__,
     }
     return type(f"Tip_{site.name.replace('-', '_')}", (TipMixin, base), attrs)
