@@ -1,7 +1,8 @@
 """The 举报线索 pages: the tips ledger, the form that enters a tip (with attachments), a tip's page with its steps.
 
-Every account enters and follows tips; the tipster's name and phone are masked for reviewers (张* 138****5678)
-and shown to supervisors and admins, each look kept in the audit log (``review.tips.reveal``). A tip's URL is
+Every account enters and follows tips; the tipster's name and phone are masked in the list for everyone and on a
+tip's page for reviewers (张* 138****5678); a supervisor or an admin sees them in full on a tip's page, each look
+kept in the audit log (``review.tips.reveal``). A tip's URL is
 checked at once (``app.config["TIPS"].precheck``: http/https, the name resolved, addresses that are not public
 refused unless the operator allowed them) and a refusal is shown and recorded; an accepted URL is fetched in the
 background by ``adclear tip fetch`` (``start_fetch``), whose outcome the tip's page shows once it is in. What
