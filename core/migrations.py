@@ -485,9 +485,9 @@ M008_CAMPAIGNS_TIPS_SQL = """
         CREATE TABLE tips (                   -- 举报线索: the tips ledger's rows; the ledger records each step
             id INTEGER PRIMARY KEY,
             number TEXT NOT NULL UNIQUE,      -- 线索编号, e.g. 〔2026〕SFX线字第0001号 (review/tips.py)
-            office TEXT NOT NULL,             -- seeds.yml operator.code
-            year INTEGER NOT NULL,            -- the year in China when it was received
-            serial INTEGER NOT NULL,          -- per office and year
+            office TEXT NOT NULL DEFAULT '',  -- seeds.yml operator.code
+            year INTEGER,                     -- the year in China when it was received (review/tips.py sets
+            serial INTEGER,                   -- these three; a row written without them keeps its number)
             received_at TEXT NOT NULL,
             channel TEXT NOT NULL,            -- phone, letter, email, web, visit, other
             summary TEXT NOT NULL,

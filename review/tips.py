@@ -93,8 +93,8 @@ class Tip:
     id: int
     number: str
     office: str
-    year: int
-    serial: int
+    year: int | None  # None for a row written without them (its number is what counts)
+    serial: int | None
     received_at: str
     channel: str
     summary: str
