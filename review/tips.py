@@ -237,6 +237,8 @@ def add(
     if not summary:
         raise TipError("a tip needs its content (what was reported): it may not be empty")
     check_office(office)
+    if received_at is not None and received_at > now_utc():
+        raise TipError(f"the time it was received ({received_at}) is in the future: give the time it came in")
     clean = _clean_url(url)
     stored = [attachments.store_attachment(db, name, data) for name, data in files]  # before the lock: files
     now = now_utc()

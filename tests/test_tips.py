@@ -102,6 +102,12 @@ def test_attachments_are_kept_under_their_sha256(db):
     assert ledger.entries(db)[-1].payload["attachments"][0] == {"name": "截图.png", "sha256": digest}
 
 
+def test_a_tip_is_not_received_in_the_future(db):
+    with pytest.raises(tips.TipError, match="in the future"):
+        enter(db, received_at="2999-01-01T00:00:00+00:00")
+    assert enter(db, received_at="2026-11-30T02:00:00+00:00").received_at == "2026-11-30T02:00:00+00:00"
+
+
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "javascript:alert(1)", "file:///etc/passwd", "http://a b"])
 def test_only_web_addresses_are_taken(db, url):
     with pytest.raises(tips.TipError, match="not a web address"):
