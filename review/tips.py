@@ -50,6 +50,7 @@ __all__ = [
     "close",
     "decision_of",
     "feedback",
+    "for_ad",
     "get",
     "history",
     "listing",
@@ -201,6 +202,11 @@ def listing(db: sqlite_utils.Database, *, state: str | None = None, open_only: b
         clauses.append("closed_at IS NULL")
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     return [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM tips{where} ORDER BY id DESC", args)]
+
+
+def for_ad(db: sqlite_utils.Database, ad_id: int) -> list[Tip]:
+    """The tips whose URL became this ad (the ad's page names them)."""
+    return [_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM tips WHERE ad_id = ? ORDER BY id", [ad_id])]
 
 
 def _clean_url(url: str | None) -> str | None:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 
+from core.db import connect
 from review import tips
 from review.dispatch import Office
 from tests.test_web import logged_in, make_app, rows, site, template  # noqa: F401 (the module's fixtures)
@@ -68,3 +69,17 @@ def test_an_app_without_an_office_code_says_how_to_set_it(site):  # noqa: F811
     page = post(client, token, "/tips", channel="phone", summary="电话举报")
     assert "operator.code" in page.text
     assert rows(db_path, "SELECT count(*) FROM tips") == [(0,)]
+
+
+def test_an_ad_a_tip_pointed_at_names_the_tip(site):  # noqa: F811
+    db_path, ids = site
+    app = make_app(db_path, TIPS=SETUP)
+    client, token = logged_in(app, "rev1")
+    post(client, token, "/tips", channel="web", summary="网友举报", url="http://bbs.example/1", name="张三")
+    db = connect(db_path)
+    made = tips.listing(db)[0]
+    tips.record_fetch(db, made.id, outcome="fetched", detail="200", ad_id=ids["promo1"], actor="rev1")
+    db.close()
+    page = client.get(f"/ad/{ids['promo1']}").text
+    assert "本条广告来自群众举报" in page and made.number in page and "张三" not in page
+    assert "本条广告来自群众举报" not in client.get(f"/ad/{ids['promo2']}").text

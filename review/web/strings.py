@@ -506,6 +506,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "td.feedback_recorded": ("已记录处置 #{id} 的反馈。", "Feedback for takedown #{id} recorded."),
     # 举报线索 (review/web/views_tips.py)
     "tip.title": ("举报线索核查台账", "Tips ledger"),
+    "tip.from_tip": ("本条广告来自群众举报：", "This ad came from a public tip:"),
     "tip.counts": ("线索数量", "Tips by state"),
     "tip.new": ("受理新线索", "Enter a tip"),
     "tip.channel": ("来源渠道", "Channel"),

@@ -235,3 +235,9 @@ def export_ledger() -> Any:
     response = current_app.response_class(content, mimetype=MIME_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@bp.app_template_global()
+def tips_of_ad(ad_id: int) -> list[tips.Tip]:
+    """The tips that pointed at an ad (its page says so, with a link to each)."""
+    return tips.for_ad(g.db, ad_id)
