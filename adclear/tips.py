@@ -32,7 +32,7 @@ import sqlite_utils
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.misc import load_object
 
-from adclear.crawl import crawl_settings
+from adclear.crawl import crawl_settings, own_signal_handlers
 from core.addresses import Allowance
 from core.seeds import Seeds, Site
 from crawler.extensions import RunRecorder
@@ -121,7 +121,8 @@ def run_tip_crawl(
     process = CrawlerProcess(crawl_settings(db_path, seeds_path, log_file=log_file, overrides=overrides))
     crawler = process.create_crawler(tip_spider(site, seeds.operator, url))
     process.crawl(crawler)
-    process.start()
+    with own_signal_handlers():
+        process.start()
     if subreaper:
         reap_children()
     recorder = crawler.get_extension(RunRecorder) if crawler.extensions else None

@@ -163,7 +163,8 @@ def test_the_tip_pages_fit_a_phone(browser, app):  # noqa: F811
     )
     db.close()
     page = login(browser, base, "boss")
-    page.set_viewport_size({"width": 390, "height": 844})
-    for path in ("/tips", f"/tips/{made.id}"):
-        page.goto(f"{base}{path}")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    for width in (390, 360):
+        page.set_viewport_size({"width": width, "height": 844})
+        for path in ("/tips", f"/tips/{made.id}"):
+            page.goto(f"{base}{path}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (width, path)
