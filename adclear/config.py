@@ -42,6 +42,7 @@ ENVIRONMENT = {
     "ADCLEAR_BROWSER_PAGE_USES": "requests rendered in one page before it is replaced",
     "ADCLEAR_BROWSER_MEMORY_MB": "crawler and browser memory at which a crawl stops",
     "ADCLEAR_RESOLVER": "an import path to a function host -> [addresses] that resolves names",
+    "ADCLEAR_TIP_ALLOW_ADDRESSES": "addresses that are not public a tip's URL may reach, space-separated (tips)",
     # delivery of takedown notices by e-mail (`adclear dispatch send`, the web app's 处置 page)
     "ADCLEAR_SMTP_HOST": "the mail server notices are sent through (unset: notices are handed over by hand)",
     "ADCLEAR_SMTP_PORT": "its port (default 25; 587 with STARTTLS)",
@@ -153,3 +154,9 @@ class Config:
 
     def crawl_overrides(self) -> dict[str, Any]:
         return crawl_overrides(self.environ)
+
+    @property
+    def tip_allowances(self) -> tuple[str, ...]:
+        """``$ADCLEAR_TIP_ALLOW_ADDRESSES``: ranges (10.20.0.0/16) or servers a tip's URL may reach although not
+        public; none by default."""
+        return tuple(self.environ.get("ADCLEAR_TIP_ALLOW_ADDRESSES", "").split())

@@ -484,7 +484,10 @@ M008_CAMPAIGNS_TIPS_SQL = """
         );
         CREATE TABLE tips (                   -- 举报线索: the tips ledger's rows; the ledger records each step
             id INTEGER PRIMARY KEY,
-            number TEXT NOT NULL UNIQUE,      -- 线索编号
+            number TEXT NOT NULL UNIQUE,      -- 线索编号, e.g. 〔2026〕SFX线字第0001号 (review/tips.py)
+            office TEXT NOT NULL DEFAULT '',  -- seeds.yml operator.code
+            year INTEGER,                     -- the year in China when it was received (review/tips.py sets
+            serial INTEGER,                   -- these three; a row written without them keeps its number)
             received_at TEXT NOT NULL,
             channel TEXT NOT NULL,            -- phone, letter, email, web, visit, other
             summary TEXT NOT NULL,
@@ -493,14 +496,19 @@ M008_CAMPAIGNS_TIPS_SQL = """
             tipster_name TEXT NOT NULL DEFAULT '',   -- confidential (条例 Art. 16): supervisors only
             tipster_phone TEXT NOT NULL DEFAULT '',
             tipster_other TEXT NOT NULL DEFAULT '',
+            tipster_salt TEXT NOT NULL DEFAULT '',   -- the ledger holds sha256(salt, name, phone) at most
             entered_by TEXT NOT NULL,
-            state TEXT NOT NULL DEFAULT 'received',  -- received, verifying, verified, unfounded, closed
+            state TEXT NOT NULL DEFAULT 'received',  -- received, verifying, verified, unfounded (kept when closed)
             ad_id INTEGER REFERENCES ads(id),        -- the ad its URL became, once fetched
-            fetch_outcome TEXT,               -- fetched, refused, failed; NULL without a URL
+            fetch_outcome TEXT,               -- fetched, refused, failed; NULL without a URL or before fetching
             fetch_detail TEXT NOT NULL DEFAULT '',
+            verified_at TEXT,                 -- 核查: when its result was recorded
+            verify_note TEXT NOT NULL DEFAULT '',
             feedback_at TEXT,                 -- 反馈: what the tipster was told, and when
             feedback_text TEXT,
-            updated_at TEXT NOT NULL
+            closed_at TEXT,                   -- 办结
+            updated_at TEXT NOT NULL,
+            UNIQUE (office, year, serial)
         );
         CREATE INDEX tips_received ON tips(received_at);
         CREATE INDEX tips_ad ON tips(ad_id);

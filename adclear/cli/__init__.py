@@ -58,6 +58,7 @@ COMMAND_MODULES = {
     "user": "web_cmds",
     "takedown": "takedown_cmds",
     "dispatch": "dispatch_cmds",
+    "tip": "tip_cmds",
 }
 
 
