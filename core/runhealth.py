@@ -34,7 +34,7 @@ from core.db import immediate
 from core.seeds import HealthOptions, Site
 from core.timeutil import now_utc
 
-__all__ = ["CHECKS", "Check", "Problem", "check_run", "expected_items", "run_checks"]
+__all__ = ["CHECKS", "Check", "Problem", "check_run", "expected_items", "recent_runs", "run_checks"]
 
 CHECKS = ("finished", "browser", "error_rate", "items", "layout")
 BROWSER_DID_NOT_START = "the browser could not start"  # crawler.browser's message for a failed launch
@@ -173,3 +173,22 @@ def _layout(run: _Run, history: list[int]) -> Check:
         )
         return Check("layout", False, message, 0, before, severity="critical")
     return Check("layout", True, f"{run.items} ads read from {run.pages} pages", run.items)
+
+
+def recent_runs(db: sqlite_utils.Database, limit: int = 30) -> list[dict[str, object]]:
+    """The newest runs with their figures, health and the messages of the checks they failed."""
+    rows = db.execute(
+        "SELECT id, site, started_at, finished_at, status, reason, pages, ads_new + ads_seen + ads_changed, errors, "
+        "health FROM crawl_runs ORDER BY id DESC LIMIT ?",
+        [limit],
+    ).fetchall()
+    keys = ("id", "site", "started_at", "finished_at", "status", "reason", "pages", "ads", "errors", "health")
+    runs = [dict(zip(keys, r, strict=True)) for r in rows]
+    for r in runs:
+        r["problems"] = [
+            f"{name}: {message}"
+            for name, message in db.execute(
+                "SELECT name, message FROM run_health WHERE run_id = ? AND ok = 0 ORDER BY id", [r["id"]]
+            )
+        ]
+    return runs

@@ -36,7 +36,7 @@ from review import alerts
 from review.alertconfig import AlertsConfig, Channel
 from review.mail import DeliveryFailed, SmtpSettings, send
 
-__all__ = ["Outcome", "deliver_pending", "dingtalk_sign", "render", "route"]
+__all__ = ["Outcome", "deliver_pending", "dingtalk_sign", "render", "retry_failed", "route"]
 
 SEVERITY_ZH = {"info": "提示", "warning": "警告", "critical": "严重"}
 KIND_ZH = {"run": "抓取运行", "flags": "高分线索", "overdue": "处置逾期", "reappeared": "广告再现", "tip": "举报线索",
@@ -84,6 +84,18 @@ def route(db: sqlite_utils.Database, config: AlertsConfig, now: datetime, *, onl
             [at, *gone],
         )
     return made
+
+
+def retry_failed(db: sqlite_utils.Database, alert_id: int, *, now: datetime | None = None) -> int:
+    """Give the given-up deliveries of an alert a new round of tries (the receiver is fixed); how many."""
+    at = _iso(now or datetime.now(UTC))
+    with immediate(db):
+        cursor = db.execute(
+            "UPDATE alert_deliveries SET state = 'pending', attempts = 0, next_at = ? "
+            "WHERE alert_id = ? AND state = 'failed'",
+            [at, alert_id],
+        )
+    return cursor.rowcount
 
 
 def deliver_pending(

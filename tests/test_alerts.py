@@ -29,7 +29,8 @@ def config(**fields) -> AlertsConfig:
 
 def add_run(db, site: str = "demo-classifieds", status: str = "failed") -> int:
     db.execute(
-        "INSERT OR IGNORE INTO sites (name, platform, kind, config, updated_at) VALUES (?, 'p', 'classifieds', '{}', ?)",
+        "INSERT OR IGNORE INTO sites (name, platform, kind, config, updated_at) "
+        "VALUES (?, 'p', 'classifieds', '{}', ?)",
         [site, T0.isoformat()],
     )
     cur = db.execute(
