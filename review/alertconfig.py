@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from classifier.yamlsource import Located, YamlProblem, load_located
+from classifier.yamlsource import Located
 from core.errors import AdclearError, one_line
+from core.yamlfiles import read_located
 
 __all__ = ["KINDS", "SEVERITIES", "AlertsConfig", "AlertsInvalid", "Channel", "Retry", "load_alerts_config"]
 
@@ -121,14 +122,7 @@ def load_alerts_config(path: str | Path, *, missing_ok: bool = True) -> AlertsCo
         if missing_ok:
             return AlertsConfig()
         raise AlertsInvalid(f"{path}: no such file; create it (see docs/alerts.md) or pass --alerts PATH")
-    try:
-        located = load_located(path)
-    except YamlProblem as e:
-        raise AlertsInvalid(f"{path}{f' line {e.line}' if e.line else ''}: {one_line(e.problem)}") from None
-    except UnicodeDecodeError:
-        raise AlertsInvalid(f"{path}: not UTF-8 text; save it as UTF-8") from None
-    except OSError as e:
-        raise AlertsInvalid(f"{path}: cannot be read ({e.strerror or e}); pass a readable file") from None
+    located = read_located(path, AlertsInvalid)
     if located.data is None:
         return AlertsConfig()
     if not isinstance(located.data, dict):

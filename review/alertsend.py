@@ -64,6 +64,16 @@ def route(db: sqlite_utils.Database, config: AlertsConfig, now: datetime, *, onl
     test alert); a test alert otherwise goes to every channel whatever its filters."""
     at = _iso(now)
     made = 0
+    names = [c.name for c in config.channels]
+    marks = ",".join("?" * len(names)) or "''"
+    stale = f"state IN ('pending', 'retrying') AND channel NOT IN ({marks})"
+    todo = db.execute(
+        f"SELECT EXISTS (SELECT 1 FROM alerts WHERE routed_at IS NULL) "
+        f"OR EXISTS (SELECT 1 FROM alert_deliveries WHERE {stale})",
+        names,
+    ).fetchone()[0]
+    if not todo:  # nothing written when there is nothing to do (a full disk, a read-only copy)
+        return 0
     with immediate(db):
         rows = db.execute("SELECT id, kind, severity FROM alerts WHERE routed_at IS NULL ORDER BY id").fetchall()
         for alert_id, kind, severity in rows:
@@ -76,12 +86,10 @@ def route(db: sqlite_utils.Database, config: AlertsConfig, now: datetime, *, onl
                     )
                     made += 1
             db.execute("UPDATE alerts SET routed_at = ? WHERE id = ?", [at, alert_id])
-        gone = [c.name for c in config.channels]
-        marks = ",".join("?" * len(gone)) or "''"
         db.execute(  # a channel taken out of alerts.yml: its deliveries can never go out, and say so
-            f"UPDATE alert_deliveries SET state = 'failed', last_at = ?, error = 'the channel ' || channel || "
-            f"' is no longer in alerts.yml' WHERE state IN ('pending', 'retrying') AND channel NOT IN ({marks})",
-            [at, *gone],
+            "UPDATE alert_deliveries SET state = 'failed', last_at = ?, error = 'the channel ' || channel || "
+            f"' is no longer in alerts.yml' WHERE {stale}",
+            [at, *names],
         )
     return made
 

@@ -191,3 +191,46 @@ def test_crawled_text_cannot_drive_a_robot():
     for active in "[]()<>*@\n":
         assert active not in text
     assert len(text) == 60 and text.endswith("…")
+
+
+def test_overdue_takedowns_are_one_alert_a_day(db):
+    add_run(db)
+    for n, deadline in enumerate(("2026-11-20", "2026-11-25", "2026-12-30")):
+        db.execute(
+            "INSERT INTO ads (ad_key, url, site, platform, content_hash, first_seen, last_seen, last_fetched) "
+            "VALUES (?, ?, 'demo-classifieds', 'p', 'h', ?, ?, ?)",
+            [f"k{n}", f"http://x/{n}", T0.isoformat(), T0.isoformat(), T0.isoformat()],
+        )
+        db.execute(
+            "INSERT INTO takedowns (ad_id, requested_seq, state, receiver, deadline, updated_seq) "
+            "VALUES (?, ?, 'dispatched', 'plat', ?, ?)",
+            [n + 1, n + 1, deadline, n + 1],
+        )
+    db.conn.commit()
+    first = alerts.overdue_alert(db, now=T0)
+    alert = alerts.get(db, first)
+    assert alert.subject == "2 条处置已逾期（2026-12-03）" and alert.detail.count("- 处置") == 2
+    assert alerts.overdue_alert(db, now=T0 + timedelta(hours=2)) == first  # the same China day
+    assert alerts.overdue_alert(db, now=T0 + timedelta(days=1)) != first
+
+
+def test_a_tip_is_alerted_without_its_tipster(db):
+    alert_id = alerts.tip_alert(db, 7, number="XS-2026-0007", channel="phone", summary="某群推广[年化20%](http://x)")
+    alert = alerts.get(db, alert_id)
+    assert alert.kind == "tip" and alert.severity == "info" and "XS-2026-0007" in alert.subject
+    assert "(http://x)" not in alert.detail and "年化20%" in alert.detail
+
+
+def test_a_broken_seeds_file_alerts_once_per_window(db):
+    message = "seeds.yml line 14: sites[0] (demo-classifieds): unknown key 'start_url'; did you mean 'start_urls'?"
+    first = alerts.config_alert(db, "seeds.yml", message, now=T0)
+    assert alerts.config_alert(db, "seeds.yml", message, now=T0 + timedelta(minutes=5)) == first
+    assert alerts.get(db, first).severity == "critical" and alerts.get(db, first).count == 2
+    assert alerts.config_alert(db, "seeds.yml", message.replace("14", "15"), now=T0) != first
+
+
+def test_reappeared_ads_are_one_alert(db):
+    alert_id = alerts.reappeared_alert(db, [(3, 11, 90), (4, 12, 91)], now=T0)
+    alert = alerts.get(db, alert_id)
+    assert alert.kind == "reappeared" and alert.subject == "2 条已处置的广告再现" and "广告 91" in alert.detail
+    assert alerts.reappeared_alert(db, [], now=T0) is None

@@ -29,7 +29,8 @@ def relayout(base_url: str, version: int) -> None:
 def alerts_yml(path, hook, down_port: int) -> None:
     path.write_text(
         f"""# the test's receivers, all on loopback
-flag_score: 100        # no flag scores this much: only the run's health is alerted
+flag_score: 9.5        # the first crawl's strongest flags: one message for the run, not one per ad
+retry: {{attempts: 3, backoff: 3600}}
 channels:
   - name: generic
     type: webhook
@@ -64,7 +65,12 @@ def test_a_changed_layout_is_alerted_in_every_format(own_demo_server, tmp_path, 
         monkeypatch.setenv("ADCLEAR_SMTP_PORT", str(port))
         monkeypatch.setenv("ADCLEAR_SMTP_FROM", "adclear@example.org")
         first = run_adclear("crawl", "demo-classifieds", db=db, seeds=seeds, check=True)
-        assert "unhealthy" not in first.stdout and hook.posts == []
+        assert "unhealthy" not in first.stdout
+        assert [p.path for p in hook.posts] == ["/generic", "/wecom", "/ding"]  # the flags, once per channel
+        (flags,) = hook.posts[0].body["alerts"]
+        assert flags["kind"] == "flags" and flags["detail"].count("- 广告") >= 2
+        hook.posts.clear()
+        inbox.messages.clear()
         relayout(base, 2)
         try:
             second = run_adclear("crawl", "demo-classifieds", db=db, seeds=seeds, check=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import click
 
@@ -12,7 +13,8 @@ from adclear.crawl import log_file_for, run_crawl
 from adclear.monitor import after_crawl
 from adclear.recheck import record_reappearances
 from core.classifiers import load_classifier
-from core.errors import CrawlFailed
+from core.db import explain
+from core.errors import AdclearError, CrawlFailed
 from core.fingerprints import recluster
 from core.sites import site_overview
 from core.timeutil import local, now_utc
@@ -68,7 +70,12 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
                 f"再现 reappeared: ad {r.new_ad_id} is a near-duplicate of ad {r.original_ad_id} "
                 f"(takedown {r.takedown_id}); queued first"
             )
-    for line in after_crawl(cfg, seeds, results, reappeared):  # health checks, alerts, their delivery
+    try:
+        lines = after_crawl(cfg, seeds, results, reappeared)  # health checks, alerts, their delivery
+    except (AdclearError, sqlite3.Error) as e:  # a full disk: the runs' own outcome above still stands
+        why = explain(e, cfg.db_path) if isinstance(e, sqlite3.Error) else e
+        lines = [f"health checks and alerts could not be recorded: {why}"]
+    for line in lines:
         echo(line)
     return results
 

@@ -30,7 +30,7 @@ def listing() -> Any:
     by_alert = alerts.deliveries(g.db, [a.id for a in found])
     rows = [{"alert": a, "deliveries": by_alert[a.id], "raised": local(a.raised_at), "last": local(a.last_at)}
             for a in found]  # fmt: skip
-    failed = [r for r in rows if any(d.state == "failed" for d in r["deliveries"])]
+    failed = [r for r, a in zip(rows, found, strict=True) if any(d.state == "failed" for d in by_alert[a.id])]
     runs = recent_runs(g.db, limit=30)
     for run in runs:
         run["started"] = local(str(run["started_at"]))
