@@ -49,7 +49,11 @@ def after_crawl(cfg: Config, seeds: Seeds, results: Iterable[Any], reappeared: I
     db = cfg.db()
     lines = []
     for result in results:
-        if result.run_id is None:
+        if result.run_id is None:  # the run could not even be recorded: nothing to check, still to be told
+            alerts.raise_alert(db, "run", f"抓取失败：站点 {result.site} 未能开始", result.reason,
+                               group_key=f"run:{result.site}:start", severity="critical",
+                               group_hours=config.group_hours)  # fmt: skip
+            lines.append(f"{result.site}: the run did not start: alert raised")
             continue
         site = next((s for s in seeds.sites if s.name == result.site), None)
         problems = after_run(db, result.run_id, site, config)

@@ -101,9 +101,10 @@ def _load(db: sqlite_utils.Database, run_id: int) -> _Run | None:
 
 def run_checks(db: sqlite_utils.Database, run: _Run, options: HealthOptions) -> list[Check]:
     """Every check of ``run`` (nothing written)."""
-    checks = [_finished(run), _browser(db, run), _error_rate(run, options)]
-    if run.pages > 0:  # a run that fetched nothing has failed already: counting its ads would say it twice
+    checks = [_finished(run), _browser(db, run)]
+    if run.pages > 0:  # a run that fetched nothing has failed already: its error rate and ads would say it again
         history = _history(db, run, options.learn_runs)
+        checks.append(_error_rate(run, options))
         checks.append(_items(run, options, history))
         checks.append(_layout(run, history))
     return checks

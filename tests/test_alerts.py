@@ -234,3 +234,33 @@ def test_reappeared_ads_are_one_alert(db):
     alert = alerts.get(db, alert_id)
     assert alert.kind == "reappeared" and alert.subject == "2 条已处置的广告再现" and "广告 91" in alert.detail
     assert alerts.reappeared_alert(db, [], now=T0) is None
+
+
+def test_the_alerts_commands(tmp_path, monkeypatch):
+    from tests.conftest import run_adclear
+
+    db = tmp_path / "data" / "adclear.db"
+    alerts_yml = tmp_path / "alerts.yml"
+    monkeypatch.setenv("ADCLEAR_ALERTS", str(alerts_yml))
+    assert run_adclear("alerts", "list", db=db, check=True).stdout == "no alerts\n"
+    nothing = run_adclear("alerts", "deliver", db=db, check=True).stdout
+    assert "no channel in" in nothing and "alerts are recorded and shown in the web app only" in nothing
+    with webhook_server() as hook:
+        down = f"http://127.0.0.1:{free_port()}/x"
+        alerts_yml.write_text(
+            f"retry: {{attempts: 1}}\nchannels:\n  - {{name: ops, type: webhook, url: '{hook.url()}'}}\n"
+            f"  - {{name: gone, type: webhook, url: '{down}'}}\n",
+            encoding="utf-8",
+        )
+        good = run_adclear("alerts", "test", "ops", db=db, check=True)
+        assert good.stdout == "ops: sent\n" and hook.posts[0].body["alerts"][0]["kind"] == "test"
+        bad = run_adclear("alerts", "test", db=db)
+        assert bad.returncode == 1 and "gone: failed: cannot reach" in bad.stdout
+        assert "the test did not reach gone" in bad.stderr
+        unknown = run_adclear("alerts", "test", "nope", db=db)
+        assert unknown.returncode == 1 and "no channel 'nope'" in unknown.stderr
+    listed = run_adclear("alerts", "list", "--failed", db=db, check=True).stdout
+    assert "test" in listed and "gone: failed" in listed and "ops: sent" in listed
+    alerts_yml.write_text("channels:\n  - name: ops\n    typ: webhook\n", encoding="utf-8")
+    broken = run_adclear("alerts", "deliver", db=db)
+    assert broken.returncode == 1 and "line 3: channels[0]: unknown key 'typ'; did you mean 'type'?" in broken.stderr
