@@ -57,7 +57,7 @@ def after_crawl(cfg: Config, seeds: Seeds, results: Iterable[Any], reappeared: I
             continue
         site = next((s for s in seeds.sites if s.name == result.site), None)
         problems = after_run(db, result.run_id, site, config)
-        if problems:
+        if problems and result.status == "ok":  # a failed run said so already in its own line
             names = ", ".join(p.name for p in problems)
             lines.append(f"{result.site}: run {result.run_id} is unhealthy ({names}): {problems[0].message}")
     found = [(r.takedown_id, r.original_ad_id, r.new_ad_id) for r in reappeared]

@@ -74,7 +74,7 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
         lines = after_crawl(cfg, seeds, results, reappeared)  # health checks, alerts, their delivery
     except (AdclearError, sqlite3.Error) as e:  # a full disk: the runs' own outcome above still stands
         why = explain(e, cfg.db_path) if isinstance(e, sqlite3.Error) else e
-        lines = [f"health checks and alerts could not be recorded: {why}"]
+        lines = [f"health checks or alerts failed: {why}"]
     for line in lines:
         echo(line)
     return results
