@@ -60,8 +60,8 @@ def _iso(dt: datetime) -> str:
 
 
 def route(db: sqlite_utils.Database, config: AlertsConfig, now: datetime, *, only: str | None = None) -> int:
-    """Make the deliveries of every alert not routed yet; how many. ``only``: route to this channel alone (a
-    test alert); a test alert otherwise goes to every channel whatever its filters."""
+    """Make the deliveries of every alert not routed yet; how many. A test alert goes to every channel whatever
+    its filters, or to the channel ``only`` alone."""
     at = _iso(now)
     made = 0
     names = [c.name for c in config.channels]
@@ -78,7 +78,10 @@ def route(db: sqlite_utils.Database, config: AlertsConfig, now: datetime, *, onl
         rows = db.execute("SELECT id, kind, severity FROM alerts WHERE routed_at IS NULL ORDER BY id").fetchall()
         for alert_id, kind, severity in rows:
             for channel in config.channels:
-                wanted = channel.name == only if only else (kind == "test" or channel.wants(kind, severity))
+                if only and kind == "test":
+                    wanted = channel.name == only
+                else:
+                    wanted = kind == "test" or channel.wants(kind, severity)
                 if wanted:
                     db.execute(
                         "INSERT OR IGNORE INTO alert_deliveries (alert_id, channel, next_at) VALUES (?, ?, ?)",
