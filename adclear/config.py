@@ -20,6 +20,7 @@ from core.chromium import DEFAULT_CHROMIUM
 from core.db import connect
 from core.errors import AdclearError
 from core.seeds import Seeds, load_seeds
+from review.alertconfig import AlertsConfig, load_alerts_config
 from review.mail import SmtpSettings
 from review.receivers import Receivers, load_receivers
 from review.settings import ReviewSettings
@@ -31,6 +32,7 @@ ENVIRONMENT = {
     "ADCLEAR_DB": "the database (--db)",
     "ADCLEAR_SEEDS": "seeds.yml (--seeds)",
     "ADCLEAR_RECEIVERS": "receivers.yml, who receives takedowns (--receivers)",
+    "ADCLEAR_ALERTS": "alerts.yml, where alerts are sent (--alerts)",
     "ADCLEAR_RULES": "the rule-pack directory (--rules; crawls, reclassification and decisions use it too)",
     "ADCLEAR_USER": "the account deciding or exporting, when --as is not given",
     "ADCLEAR_ANCHOR_URL": "a webhook that receives every ledger head (review.anchors)",
@@ -125,6 +127,7 @@ class Config:
     seeds_path: Path
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     receivers_path: Path = Path("receivers.yml")
+    alerts_path: Path = Path("alerts.yml")
 
     def db(self) -> sqlite_utils.Database:
         return connect(self.db_path)
@@ -134,6 +137,10 @@ class Config:
 
     def receivers(self) -> Receivers:
         return load_receivers(self.receivers_path)
+
+    def alerts(self) -> AlertsConfig:
+        """alerts.yml, checked; the defaults without channels when there is none."""
+        return load_alerts_config(self.alerts_path)
 
     def smtp(self) -> SmtpSettings | None:
         return smtp_settings(self.environ)

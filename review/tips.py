@@ -33,7 +33,7 @@ import sqlite_utils
 from core.db import immediate
 from core.errors import AdclearError
 from core.timeutil import now_utc
-from review import attachments, audit, ledger, queue, users
+from review import alerts, attachments, audit, ledger, queue, users
 from review.dispatch import Office, check_office, next_serial
 from review.settings import ReviewSettings
 from review.workdays import today_china
@@ -276,6 +276,7 @@ def add(
             payload["tipster_hash"] = _tipster_hash(salt, name, phone)
         ledger.append(db, actor=actor, action="tip_received", ad_id=None, payload=payload)
         audit.record(db, actor=actor, action="tip_add", target=f"tip:{number}", address=address)
+    alerts.tip_alert(db, tip_id, number=number, channel=channel, summary=summary)  # never who gave it
     return get(db, tip_id)
 
 

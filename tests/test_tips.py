@@ -89,6 +89,13 @@ def test_the_ledger_never_holds_the_tipster(db):
     assert ledger.verify(db).ok
 
 
+def test_a_tip_received_raises_an_alert_without_its_tipster(db):
+    made = enter(db, tipster_name=NAME, tipster_phone=PHONE)
+    [(kind, subject, detail)] = db.execute("SELECT kind, subject, detail FROM alerts").fetchall()
+    assert kind == "tip" and made.number in subject and "年化20%" in detail
+    assert NAME not in subject + detail and PHONE not in subject + detail
+
+
 def test_attachments_are_kept_under_their_sha256(db):
     png = b"\x89PNG\r\n\x1a\n" + b"screenshot" * 100
     made = enter(db, files=[("截图.png", png), ("../../etc/passwd", b"letter")])

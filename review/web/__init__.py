@@ -22,6 +22,7 @@ from review.web import (
     i18n,
     params,
     security,
+    views_alerts,
     views_auth,
     views_review,
     views_supervise,
@@ -75,6 +76,7 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     app.register_blueprint(views_auth.bp)
     app.register_blueprint(views_review.bp)
     app.register_blueprint(views_supervise.bp)
+    app.register_blueprint(views_alerts.bp)
     views_takedowns.install(app)
     views_tips.install(app)
     views_auth.install_errors(app)

@@ -37,6 +37,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.takedowns": ("处置", "Takedowns"),
     "nav.tips": ("举报线索", "Tips"),
     "nav.users": ("用户", "Users"),
+    "nav.alerts": ("告警", "Alerts"),
     "nav.help": ("快捷键", "Keys"),
     "nav.logout": ("退出登录", "Log out"),
     "nav.password": ("修改密码", "Change password"),
@@ -706,6 +707,69 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fetch.fetched": ("已抓取", "fetched"),
     "fetch.refused": ("已拒绝", "refused"),
     "fetch.failed": ("未抓到", "failed"),
+    # 告警: alerts, their deliveries, each run's health (review/web/views_alerts.py)
+    "al.title": ("告警", "Alerts"),
+    "al.explain": (
+        "抓取失败或异常、高分线索、处置逾期、广告再现、举报线索和配置错误都会记录为告警，"
+        "并按 alerts.yml 发往企业微信、钉钉、Webhook 或邮件。发送失败会按间隔重试，重试用尽后在此标红，不会丢失。",
+        "Failed or unhealthy crawls, high-score flags, overdue takedowns, reappeared ads, tips and configuration "
+        "errors are recorded as alerts and sent to the channels of alerts.yml (企业微信, 钉钉, webhook, e-mail). "
+        "A failed delivery is retried with a growing wait; once the tries are used up it is shown here in red, "
+        "never lost.",
+    ),
+    "al.failed_title": ("发送失败的告警", "Alerts that could not be delivered"),
+    "al.failed_explain": (
+        "以下告警的某个渠道已重试用尽仍未送达。请检查渠道配置或接收端，修好后点“重新发送”，"
+        "下次投递（adclear alerts deliver）时会再发。",
+        "A channel gave up on these alerts after its last try. Fix the channel or the receiver, then press Retry: "
+        "the next delivery run (adclear alerts deliver) sends them again.",
+    ),
+    "al.retry": ("重新发送", "Retry"),
+    "al.retried": (
+        "告警 #{id}：{n} 个渠道将在下次投递时重新发送。",
+        "Alert #{id}: {n} deliveries will be tried again.",
+    ),
+    "al.none": ("还没有告警。", "No alerts yet."),
+    "al.when": ("时间（北京时间）", "When (China time)"),
+    "al.severity": ("级别", "Severity"),
+    "al.kind": ("类型", "Kind"),
+    "al.subject": ("内容", "Alert"),
+    "al.deliveries": ("投递", "Deliveries"),
+    "al.times": ("共 {n} 次，最近 {last}", "{n} times, last {last}"),
+    "al.undelivered": ("未发送：alerts.yml 中没有接收此类告警的渠道", "Not sent: no channel of alerts.yml takes it"),
+    "al.unrouted": ("等待投递", "Waiting for delivery"),
+    "al.tries": ("{n} 次", "{n} tries"),
+    "al.next": ("下次 {when}", "next {when}"),
+    "sev.info": ("提示", "info"),
+    "sev.warning": ("警告", "warning"),
+    "sev.critical": ("严重", "critical"),
+    "alkind.run": ("抓取运行", "crawl run"),
+    "alkind.flags": ("高分线索", "high-score flags"),
+    "alkind.overdue": ("处置逾期", "overdue takedowns"),
+    "alkind.reappeared": ("广告再现", "reappeared ads"),
+    "alkind.tip": ("举报线索", "tip"),
+    "alkind.config": ("配置错误", "configuration"),
+    "alkind.test": ("测试", "test"),
+    "dlv.pending": ("待发送", "pending"),
+    "dlv.retrying": ("重试中", "retrying"),
+    "dlv.sent": ("已送达", "sent"),
+    "dlv.failed": ("发送失败", "failed"),
+    "runs.title": ("最近的抓取运行与健康检查", "Recent crawl runs and their health"),
+    "runs.run": ("运行", "Run"),
+    "runs.site": ("站点", "Site"),
+    "runs.started": ("开始（北京时间）", "Started (China time)"),
+    "runs.status": ("结果", "Outcome"),
+    "runs.health": ("健康", "Health"),
+    "runs.figures": ("页面 / 广告 / 错误", "Pages / ads / errors"),
+    "runs.problems": ("未通过的检查", "Failed checks"),
+    "runs.none": ("还没有抓取运行。", "No crawl runs yet."),
+    "runstatus.ok": ("完成", "finished"),
+    "runstatus.failed": ("失败", "failed"),
+    "runstatus.interrupted": ("中断", "interrupted"),
+    "runstatus.running": ("运行中", "running"),
+    "health.ok": ("正常", "healthy"),
+    "health.unhealthy": ("异常", "unhealthy"),
+    "health.unchecked": ("未检查", "not checked"),
 }
 
 CATEGORY_EN = {
