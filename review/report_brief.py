@@ -179,7 +179,7 @@ def chart_specs(stats: Statistics) -> tuple[ChartSpec, ...]:
 
 
 def _took(step: str, d: Durations) -> str:
-    """"从首次发现到确认的中位时长为 …" or nothing when no ad took the step in the period."""
+    """ "从首次发现到确认的中位时长为 …" or nothing when no ad took the step in the period."""
     if not d.count or d.median_hours is None:
         return ""
     return f"{step}的中位时长为{hours_text(d.median_hours)}小时，90%在{hours_text(d.p90_hours)}小时以内。"
@@ -232,8 +232,16 @@ def _figures(stats: Statistics) -> Section:
         if table is not None:
             tables.append(table)
     charts = tuple(c for c in chart_specs(stats) if not c.empty)
-    lead = f"本期主要数据见表1至表{len(tables)}" + ("，趋势与构成见下图。" if charts else "。")
+    where = "表1" if len(tables) == 1 else f"表1至表{len(tables)}"
+    lead = f"本期主要数据见{where}" + ("，趋势与构成见下图。" if charts else "。")
     return Section("二、主要数据", (lead,), tuple(tables), charts)
+
+
+def _numbered_items(items: list[str]) -> tuple[str, ...]:
+    """（一）（二）… before each item, when there is more than one."""
+    if len(items) == 1:
+        return tuple(items)
+    return tuple(f"（{'一二三四五六七八九十'[i]}）{text}" for i, text in enumerate(items))
 
 
 def _problems(stats: Statistics) -> Section:
@@ -246,7 +254,7 @@ def _problems(stats: Statistics) -> Section:
         said.append(f"违法广告反复出现。有{t['takedowns_reappeared']}条违法广告删除后再次出现，需持续复查。")
     if not said:
         said.append("本期未发现逾期未处置和删除后复现的情况。")
-    numbered = tuple(f"（{'一二三四五'[i]}）{s}" for i, s in enumerate(said))
+    numbered = _numbered_items(said)
     tables: tuple[Table, ...] = ()
     if stats.overdue:
         shown = stats.overdue[:OVERDUE_SHOWN]
@@ -268,7 +276,7 @@ def _next_steps(stats: Statistics) -> Section:
     if t["takedowns_reappeared"]:
         steps.append("对删除后复现的违法广告加强复查，对反复发布的主体依法从严处理。")
     steps.append("做好群众举报线索的受理、核查和反馈工作，依法保护举报人信息。")
-    numbered = tuple(f"（{'一二三四五'[i]}）{s}" for i, s in enumerate(steps))
+    numbered = _numbered_items(steps)
     return Section("四、下一步工作", numbered)
 
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from matplotlib import font_manager, rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from core.errors import AdclearError
 from review.report_brief import ChartSpec
@@ -27,6 +29,8 @@ __all__ = ["CJK_FONT", "ChartFontMissing", "png", "svg"]
 
 CJK_FONT = "Noto Sans CJK SC"
 COLOURS = ("#2f5597", "#c00000", "#548235", "#bf8f00", "#7030a0")
+# text as paths (no font needed where the SVG is shown); ids that do not change from one run to the next
+SVG_SETTINGS: dict[Any, Any] = {"svg.fonttype": "path", "svg.hashsalt": "adclear"}
 SIZE = (6.2, 3.2)  # inches: about the 15 cm of the Word brief, so that its text prints at its size
 
 
@@ -36,7 +40,7 @@ class ChartFontMissing(AdclearError):
 
 def _font() -> str:
     try:
-        found = font_manager.findfont(font_manager.FontProperties(family=CJK_FONT), fallback_to_default=False)
+        found = str(font_manager.findfont(font_manager.FontProperties(family=CJK_FONT), fallback_to_default=False))
     except ValueError:
         found = ""
     if not found or not Path(found).exists():
@@ -95,7 +99,7 @@ def _figure(spec: ChartSpec) -> Figure:
         _funnel(ax, spec)
     else:
         (_lines if spec.kind == "line" else _bars)(ax, spec)
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ad
         top = max(v for _, values in spec.series for v in values)
         ax.set_ylim(0, top * 1.15)  # room for the bars' labels
         ax.legend(prop={**with_font, "size": 8}, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -117,7 +121,6 @@ def svg(spec: ChartSpec) -> bytes:
     """SVG with its text as paths (``svg.fonttype`` "path"), no metadata that changes between runs."""
     out = io.BytesIO()
     fig = _figure(spec)
-    with_paths = {"svg.fonttype": "path", "svg.hashsalt": "adclear"}
-    with rc_context(with_paths):
+    with rc_context(SVG_SETTINGS):
         fig.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()

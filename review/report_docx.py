@@ -16,9 +16,12 @@ substituting). The charts are pictures (``report_charts``, 200 dpi PNG), their C
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
+from typing import IO, Any
 
 from docx import Document
+from docx.document import Document as WordDocument
 from docx.enum.section import WD_SECTION
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
@@ -54,7 +57,7 @@ NOTO = Fonts(title="Noto Serif CJK SC", body="Noto Serif CJK SC", heading="Noto 
 FONTS = {"gongwen": GONGWEN, "noto": NOTO}
 
 
-def _set_fonts(r_pr: OxmlElement, east_asia: str, latin: str) -> None:
+def _set_fonts(r_pr: Any, east_asia: str, latin: str) -> None:
     """Chinese in ``east_asia``, the rest in ``latin`` (w:rFonts, created when missing)."""
     fonts = r_pr.find(qn("w:rFonts"))
     if fonts is None:
@@ -72,7 +75,7 @@ def _run(paragraph: Paragraph, text: str, font: str, fonts: Fonts, size: float, 
     _set_fonts(run._element.get_or_add_rPr(), font, fonts.latin)
 
 
-def _styles(doc: Document, fonts: Fonts) -> None:  # type: ignore[valid-type]
+def _styles(doc: WordDocument, fonts: Fonts) -> None:
     normal = doc.styles["Normal"]
     normal.font.size = Pt(BODY_PT)
     _set_fonts(normal.element.get_or_add_rPr(), fonts.body, fonts.latin)
@@ -93,7 +96,7 @@ def _styles(doc: Document, fonts: Fonts) -> None:  # type: ignore[valid-type]
     h_fmt.keep_with_next = True
 
 
-def _page(doc: Document) -> None:  # type: ignore[valid-type]
+def _page(doc: WordDocument) -> None:
     section = doc.sections[0]
     section.start_type = WD_SECTION.NEW_PAGE
     section.page_width, section.page_height = Mm(210), Mm(297)
@@ -118,7 +121,7 @@ def _field(paragraph: Paragraph, instruction: str, fonts: Fonts) -> None:
         run._element.append(element)
 
 
-def _footer(doc: Document, fonts: Fonts) -> None:  # type: ignore[valid-type]
+def _footer(doc: WordDocument, fonts: Fonts) -> None:
     paragraph = doc.sections[0].footer.paragraphs[0]
     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
     paragraph.paragraph_format.first_line_indent = Pt(0)
@@ -138,7 +141,7 @@ def _rule_under(paragraph: Paragraph, colour: str = "C00000") -> None:
     p_pr.append(borders)
 
 
-def _masthead(doc: Document, brief: Brief, fonts: Fonts) -> None:  # type: ignore[valid-type]
+def _masthead(doc: WordDocument, brief: Brief, fonts: Fonts) -> None:
     """A 简报's red 版头 and the line under it (a 总结 starts with its title and is signed at the end)."""
     head = doc.add_paragraph()
     head.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -152,7 +155,7 @@ def _masthead(doc: Document, brief: Brief, fonts: Fonts) -> None:  # type: ignor
     _rule_under(line)
 
 
-def _title(doc: Document, brief: Brief, fonts: Fonts) -> None:  # type: ignore[valid-type]
+def _title(doc: WordDocument, brief: Brief, fonts: Fonts) -> None:
     title = doc.add_paragraph()
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
     title.paragraph_format.space_before = Pt(LINE_PT)
@@ -164,13 +167,13 @@ def _title(doc: Document, brief: Brief, fonts: Fonts) -> None:  # type: ignore[v
     _run(period, f"（统计期间：{brief.period}）", fonts.body, fonts, BODY_PT)
 
 
-def _body(doc: Document, text: str) -> None:  # type: ignore[valid-type]
+def _body(doc: WordDocument, text: str) -> None:
     paragraph = doc.add_paragraph(text)
     paragraph.paragraph_format.first_line_indent = Pt(2 * BODY_PT)
     paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
 
 
-def _caption(doc: Document, text: str, fonts: Fonts, *, keep: bool) -> None:  # type: ignore[valid-type]
+def _caption(doc: WordDocument, text: str, fonts: Fonts, *, keep: bool) -> None:
     paragraph = doc.add_paragraph()
     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
     paragraph.paragraph_format.keep_with_next = keep
@@ -178,14 +181,14 @@ def _caption(doc: Document, text: str, fonts: Fonts, *, keep: bool) -> None:  # 
     _run(paragraph, text, fonts.heading, fonts, 12)
 
 
-def _repeat_header(row: object) -> None:
-    tr_pr = row._tr.get_or_add_trPr()  # type: ignore[attr-defined]
+def _repeat_header(row: Any) -> None:
+    tr_pr = row._tr.get_or_add_trPr()
     header = OxmlElement("w:tblHeader")
     header.set(qn("w:val"), "true")
     tr_pr.append(header)
 
 
-def _table(doc: Document, table: Table, fonts: Fonts) -> None:  # type: ignore[valid-type]
+def _table(doc: WordDocument, table: Table, fonts: Fonts) -> None:
     _caption(doc, table.caption, fonts, keep=True)
     grid = doc.add_table(rows=1 + len(table.rows), cols=len(table.header))
     grid.style = doc.styles["Table Grid"]
@@ -211,7 +214,7 @@ def _table(doc: Document, table: Table, fonts: Fonts) -> None:  # type: ignore[v
     doc.add_paragraph()
 
 
-def _chart(doc: Document, spec: ChartSpec, number: int, fonts: Fonts) -> None:  # type: ignore[valid-type]
+def _chart(doc: WordDocument, spec: ChartSpec, number: int, fonts: Fonts) -> None:
     paragraph = doc.add_paragraph()
     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
     paragraph.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
@@ -220,7 +223,7 @@ def _chart(doc: Document, spec: ChartSpec, number: int, fonts: Fonts) -> None:  
     _caption(doc, f"图{number} {spec.title}", fonts, keep=False)
 
 
-def _signature(doc: Document, brief: Brief) -> None:  # type: ignore[valid-type]
+def _signature(doc: WordDocument, brief: Brief) -> None:
     doc.add_paragraph()
     for text in (brief.office, brief.dated):
         if text:
@@ -229,7 +232,7 @@ def _signature(doc: Document, brief: Brief) -> None:  # type: ignore[valid-type]
             paragraph.paragraph_format.right_indent = Pt(4 * BODY_PT)
 
 
-def write(brief: Brief, path: object, fonts: Fonts = GONGWEN) -> None:
+def write(brief: Brief, path: str | IO[bytes] | os.PathLike[str], fonts: Fonts = GONGWEN) -> None:
     """``brief`` as a .docx at ``path`` (a path or a binary file)."""
     doc = Document()
     _styles(doc, fonts)

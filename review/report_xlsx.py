@@ -22,11 +22,12 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart.label import DataLabelList
+from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from review.export_xlsx import BOLD, HEADER_ALIGN, HEADER_FILL, LINK, MAX_CELL, display_width
-from review.report_brief import FUNNEL, hours_text, rate_text
+from review.report_brief import FUNNEL
 from review.statistics import BREAKDOWNS, METRICS, Row, Statistics
 
 __all__ = ["FUNNEL_SHEET", "INFO", "OVERDUE", "SHEETS", "SUMMARY", "write"]
@@ -43,6 +44,7 @@ CHARTS: dict[str, tuple[str, str, tuple[str, ...]]] = {  # breakdown → (chart 
     "site": ("bar", "按网站/平台", ("flagged", "confirmed")),
 }
 _FORMULA_STARTS = ("=", "+", "-", "@")
+RIGHT = Alignment(horizontal="right")
 FUNNEL_COLUMN = 4  # D: the funnel's table on 汇总
 METRIC_WIDTH = 9
 
@@ -98,14 +100,19 @@ def _summary(sheet: Worksheet, stats: Statistics) -> None:
     for r, (key, label) in enumerate(METRICS.items(), start=2):
         sheet.cell(row=r, column=1, value=label)
         sheet.cell(row=r, column=2, value=stats.totals[key])
+
+    def shown(value: float | None) -> Any:
+        return "—" if value is None else value  # 0.0 hours is a figure, None is none
+
+    confirm, removal = stats.time_to_confirm, stats.time_to_removal
     extra: list[tuple[str, Any]] = [
-        ("违法率", stats.illegal_rate if stats.illegal_rate is not None else rate_text(None)),
-        ("发现→确认 条数", stats.time_to_confirm.count),
-        ("发现→确认 中位时长（小时）", stats.time_to_confirm.median_hours or hours_text(None)),
-        ("发现→确认 90%时长（小时）", stats.time_to_confirm.p90_hours or hours_text(None)),
-        ("确认→删除 条数", stats.time_to_removal.count),
-        ("确认→删除 中位时长（小时）", stats.time_to_removal.median_hours or hours_text(None)),
-        ("确认→删除 90%时长（小时）", stats.time_to_removal.p90_hours or hours_text(None)),
+        ("违法率", shown(stats.illegal_rate)),
+        ("发现→确认 条数", confirm.count),
+        ("发现→确认 中位时长（小时）", shown(confirm.median_hours)),
+        ("发现→确认 90%时长（小时）", shown(confirm.p90_hours)),
+        ("确认→删除 条数", removal.count),
+        ("确认→删除 中位时长（小时）", shown(removal.median_hours)),
+        ("确认→删除 90%时长（小时）", shown(removal.p90_hours)),
     ]
     first = len(METRICS) + 2
     for r, (label, value) in enumerate(extra, start=first):
@@ -115,6 +122,8 @@ def _summary(sheet: Worksheet, stats: Statistics) -> None:
             cell.number_format = "0.0%"
         elif isinstance(value, float):
             cell.number_format = "0.0"
+        elif isinstance(value, str):
+            cell.alignment = RIGHT
     _funnel(sheet, stats)
     sheet.freeze_panes = "A2"
 
@@ -132,7 +141,9 @@ def _funnel(sheet: Worksheet, stats: Statistics) -> None:
     chart.y_axis.title = "条数"
     chart.x_axis.scaling.orientation = "maxMin"  # the first step on top
     chart.y_axis.scaling.min = 0
-    chart.dataLabels = DataLabelList(showVal=True)
+    chart.dataLabels = DataLabelList(
+        showVal=True, showSerName=False, showCatName=False, showLegendKey=False, showPercent=False
+    )
     last = len(FUNNEL) + 1
     chart.add_data(Reference(sheet, min_col=col + 1, min_row=1, max_row=last), titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=col, min_row=2, max_row=last))
@@ -179,6 +190,10 @@ def _chart(sheet: Worksheet, key: str, count: int, first_metric: int) -> None:
         col = first_metric + columns.index(metric)
         chart.add_data(Reference(sheet, min_col=col, min_row=1, max_row=count + 1), titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=count + 1))
+    if kind == "line":
+        for series in chart.series:  # a week alone is a point: a line needs two
+            series.marker.symbol = "circle"
+            series.marker.size = 6
     _axes_visible(chart)
     chart.width, chart.height = 18, 8
     sheet.add_chart(chart, f"A{count + 4}")

@@ -7,7 +7,7 @@ from datetime import date
 
 from review.statistics import METRICS, Durations, OverdueItem, Period, Row, Scope, Statistics
 
-HOSTILE_URL = "=HYPERLINK(\"http://evil.example/\",\"<b>点我</b>\")\x07"
+HOSTILE_URL = '=HYPERLINK("http://evil.example/","<b>点我</b>")\x07'
 HOSTILE_SITE = "<script>alert(1)</script>理财网"
 
 
@@ -27,8 +27,15 @@ def sample(*, weeks: int = 3, overdue: int = 3) -> Statistics:
     regions = [Row("110105", "朝阳区", counts(10))]
     reviewers = [Row("li", "李审核", counts(11)), Row("wang", "王审核", counts(12))]
     items = [
-        OverdueItem(900 + i, 40 + i, HOSTILE_URL if i == 0 else f"http://demo.example/ad/{i}", HOSTILE_SITE,
-                    "市市场监管局", "2026-11-30", 3 + i)
+        OverdueItem(
+            900 + i,
+            40 + i,
+            HOSTILE_URL if i == 0 else f"http://demo.example/ad/{i}",
+            HOSTILE_SITE,
+            "市市场监管局",
+            "2026-11-30",
+            3 + i,
+        )
         for i in range(overdue)
     ]
     totals = {key: 1000 + 37 * i for i, key in enumerate(METRICS)}

@@ -58,6 +58,7 @@ COMMAND_MODULES = {
     "user": "web_cmds",
     "takedown": "takedown_cmds",
     "dispatch": "dispatch_cmds",
+    "report": "report_cmds",
     "campaign": "stats_cmds",
     "stats": "stats_cmds",
 }
