@@ -223,7 +223,7 @@ def load_file(path: Path) -> CampaignSpec:
     try:
         located = load_located(path)
     except YamlProblem as e:
-        raise CampaignError(f"{path}: {e}") from None
+        raise CampaignError(f"{path} line {e.line or 1}: {e.problem}") from None
     except OSError as e:
         raise CampaignError(f"{path}: cannot read it ({e.strerror})") from None
     data = located.data
