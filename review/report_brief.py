@@ -9,8 +9,8 @@ The sections follow the usual order of a 工作简报/工作总结: 一、工作
 the overdue list), 四、下一步工作 (what follows from them). The wording is a draft an office edits before it
 sends it: every sentence is built from figures, none claims what the figures do not show.
 
-A report of a whole campaign that has ended is a 工作总结; every other (a phase, a week, a campaign still
-running) is a 工作简报.
+A report of a whole campaign that has ended (its period covers every phase, or is the campaign's own, and the
+report is dated after it) is a 工作总结; every other (a phase, a week, a campaign still running) is a 工作简报.
 """
 
 from __future__ import annotations
@@ -280,9 +280,10 @@ def _next_steps(stats: Statistics) -> Section:
     return Section("四、下一步工作", numbered)
 
 
-def brief(stats: Statistics, today: date) -> Brief:
-    """The report's words, tables and charts; ``today`` (China) is the date it is signed."""
-    summary = _is_summary(stats, today)
+def brief(stats: Statistics, today: date, *, whole: bool = False) -> Brief:
+    """The report's words, tables and charts; ``today`` (China) is the date it is signed. ``whole``: the period is
+    the campaign's own (a campaign without phases can say so only this way)."""
+    summary = _is_summary(stats, today) or (whole and today > stats.period.end)
     title = clean(stats.title)
     return Brief(
         kind="工作总结" if summary else "工作简报",

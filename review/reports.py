@@ -8,6 +8,7 @@ written to a temporary file beside its destination and renamed into place, so a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -27,7 +28,7 @@ _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
 
 class ReportError(AdclearError):
-    """A report that cannot be made as asked (an unknown format or font set)."""
+    """A report that cannot be made as asked (an unknown format or font set) or written where asked."""
 
 
 def default_name(stats: Statistics, fmt: str) -> str:
@@ -36,26 +37,30 @@ def default_name(stats: Statistics, fmt: str) -> str:
     return f"{title[:80]}_{stats.period.start.isoformat()}_{stats.period.end.isoformat()}.{fmt}"
 
 
-def _render(stats: Statistics, fmt: str, path: Path, today: date, fonts: str) -> None:
+def _render(stats: Statistics, fmt: str, path: Path, today: date, fonts: str, whole: bool) -> None:
     if fmt == "xlsx":
         report_xlsx.write(stats, path)
     elif fmt == "docx":
-        report_docx.write(brief(stats, today), path, report_docx.FONTS[fonts])
+        report_docx.write(brief(stats, today, whole=whole), path, report_docx.FONTS[fonts])
     else:
-        path.write_text(report_html.render(brief(stats, today)), encoding="utf-8")
+        path.write_text(report_html.render(brief(stats, today, whole=whole)), encoding="utf-8")
 
 
-def write(stats: Statistics, path: Path, fmt: str, *, today: date, fonts: str = "gongwen") -> None:
-    """``stats`` as a report in ``fmt`` at ``path``, signed on ``today`` (China time)."""
+def write(stats: Statistics, path: Path, fmt: str, *, today: date, fonts: str = "gongwen", whole: bool = False) -> None:
+    """``stats`` as a report in ``fmt`` at ``path``, signed on ``today`` (China time); ``whole``: the period is
+    the campaign's own (``report_brief.brief``: a whole campaign that has ended gets a 工作总结)."""
     if fmt not in FORMATS:
         raise ReportError(f"unknown report format {fmt!r}; one of {', '.join(FORMATS)}")
     if fonts not in report_docx.FONTS:
         raise ReportError(f"unknown font set {fonts!r}; one of {', '.join(report_docx.FONTS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     # made by the writer itself, so that the file gets the mode the umask gives (mkstemp's would be 0600)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        _render(stats, fmt, temporary, today, fonts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _render(stats, fmt, temporary, today, fonts, whole)
         os.replace(temporary, path)
+    except OSError as e:
+        raise ReportError(f"cannot write the report to {path}: {e.strerror or e}") from None
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # gone already, or its folder never was
+            temporary.unlink(missing_ok=True)

@@ -248,7 +248,10 @@ def test_a_report_that_cannot_be_made_leaves_no_file(tmp_path):
         reports.write(reportdata.sample(), tmp_path / "r.pdf", "pdf", today=TODAY)
     with pytest.raises(reports.ReportError, match="unknown font set"):
         reports.write(reportdata.sample(), tmp_path / "r.docx", "docx", today=TODAY, fonts="comic")
-    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(reports.ReportError, match="cannot write the report to .*a-file/r.html"):
+        reports.write(reportdata.sample(), tmp_path / "a-file" / "r.html", "html", today=TODAY)
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
 
 
 # ---------------------------------------------------------------- the command, on a campaign in a database
@@ -324,3 +327,13 @@ def test_the_command_on_a_bad_campaign_or_an_empty_period(campaign_db, tmp_path,
     made = tmp_path / "打击非法集资广告专项整治_2020-01-01_2020-01-07.docx"
     assert said_in("".join(_docx_sections(Document(str(made)))[HEADINGS[0]])) == dict.fromkeys(METRICS, 0)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_the_whole_campaign_after_its_end_is_a_summary_a_part_of_it_a_brief(campaign_db, tmp_path):
+    after = (today_in_china() + timedelta(days=11)).isoformat()  # the campaign ends in ten days
+    for extra, first in (((), f"{CAMPAIGN}工作总结"), (("--phase", "排查整治"), "专项整治工作简报")):
+        out = tmp_path / "r.docx"
+        result = _adclear(campaign_db, "report", "--campaign", CAMPAIGN, *extra, "--today", after, "--format", "docx",
+                          "-o", str(out))  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert Document(str(out)).paragraphs[0].text == first

@@ -52,7 +52,8 @@ def report(
     if not stats.office:
         stats = dataclasses.replace(stats, office=office_of(cfg).name)
     path = out_path or Path(reports.default_name(stats, fmt))
-    reports.write(stats, path, fmt, today=day, fonts=fonts)
+    whole = phase is None and first is None and last is None
+    reports.write(stats, path, fmt, today=day, fonts=fonts, whole=whole)
     t = stats.totals
     echo(
         f"{stats.title} ({stats.period.label()}): {t['sightings']} sightings, {t['flagged']} flagged, "
