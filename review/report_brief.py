@@ -196,7 +196,8 @@ def _work_done(stats: Statistics) -> Section:
         named = "、".join(f"{clean(name)}（{period_text(p)}）" for name, p in stats.phases)
         paragraphs.insert(0, f"本次专项整治分{len(stats.phases)}个阶段：{named}。")
     paragraphs.append(
-        f"经人工审核，确认违法广告{t['confirmed']}条，驳回{t['rejected']}条，违法率{rate_text(stats.illegal_rate)}。"
+        f"经人工审核，确认违法广告{t['confirmed']}条，驳回{t['rejected']}条，"
+        + ("尚无审核结论，未计算违法率。" if stats.illegal_rate is None else f"违法率{rate_text(stats.illegal_rate)}。")
         + _took("从首次发现到确认", stats.time_to_confirm)
     )
     paragraphs.append(

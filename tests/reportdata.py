@@ -3,6 +3,7 @@ can only match the one it came from; crawled-looking text that is hostile (formu
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 from review.statistics import METRICS, Durations, OverdueItem, Period, Row, Scope, Statistics
@@ -60,16 +61,16 @@ def sample(*, weeks: int = 3, overdue: int = 3) -> Statistics:
 
 
 def empty() -> Statistics:
-    """A period in which nothing happened: every count zero, no rows, nothing decided."""
-    return Statistics(
-        title="打击非法集资广告专项整治",
+    """A period in which nothing happened: every count zero, no rows, nothing decided, no office named."""
+    return dataclasses.replace(
+        sample(),
         office="",
         period=Period(date(2027, 1, 4), date(2027, 1, 10)),
-        scope=Scope(),
-        generated_at="2027-01-11T01:00:00Z",
         totals=dict.fromkeys(METRICS, 0),
         illegal_rate=None,
         time_to_confirm=Durations(0, None, None),
         time_to_removal=Durations(0, None, None),
         breakdowns={key: [] for key in ("week", "site", "category", "region", "reviewer")},
+        overdue=[],
+        phases=[],
     )
