@@ -55,6 +55,7 @@ class Fonts:
 GONGWEN = Fonts(title="方正小标宋简体", body="仿宋_GB2312", heading="黑体", latin="Times New Roman")
 NOTO = Fonts(title="Noto Serif CJK SC", body="Noto Serif CJK SC", heading="Noto Sans CJK SC", latin="Noto Serif CJK SC")
 FONTS = {"gongwen": GONGWEN, "noto": NOTO}
+THEME_FONTS = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
 
 
 def _set_fonts(r_pr: Any, east_asia: str, latin: str) -> None:
@@ -63,6 +64,8 @@ def _set_fonts(r_pr: Any, east_asia: str, latin: str) -> None:
     if fonts is None:
         fonts = OxmlElement("w:rFonts")
         r_pr.insert(0, fonts)
+    for theme in THEME_FONTS:  # a theme font named beside a font wins over it in Word: the template's go
+        fonts.attrib.pop(qn(theme), None)
     for attr in ("w:ascii", "w:hAnsi", "w:cs"):
         fonts.set(qn(attr), latin)
     fonts.set(qn("w:eastAsia"), east_asia)
@@ -75,7 +78,17 @@ def _run(paragraph: Paragraph, text: str, font: str, fonts: Fonts, size: float, 
     _set_fonts(run._element.get_or_add_rPr(), font, fonts.latin)
 
 
+def _chinese(doc: WordDocument, fonts: Fonts) -> None:
+    """The document's defaults: Chinese (zh-CN) text, our fonts instead of the template's theme fonts."""
+    defaults = doc.styles.element.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
+    _set_fonts(defaults, fonts.body, fonts.latin)
+    lang = defaults.find(qn("w:lang"))
+    if lang is not None:
+        lang.set(qn("w:eastAsia"), "zh-CN")
+
+
 def _styles(doc: WordDocument, fonts: Fonts) -> None:
+    _chinese(doc, fonts)
     normal = doc.styles["Normal"]
     normal.font.size = Pt(BODY_PT)
     _set_fonts(normal.element.get_or_add_rPr(), fonts.body, fonts.latin)

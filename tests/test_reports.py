@@ -45,6 +45,7 @@ SAID = {
     "tips_verified": r"核查属实(\d+)条",
     "tips_to_takedowns": r"转处置(\d+)条",
 }
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 HEADINGS = ["一、工作开展情况", "二、主要数据", "三、存在的问题", "四、下一步工作"]
 
 
@@ -180,10 +181,11 @@ def test_docx_layout_fonts_and_page_numbers(tmp_path):
     assert texts[1] == f"{reportdata.sample().office}\t2026年12月3日"
     assert texts[2] == "打击非法集资广告专项整治工作进展情况"
     assert texts[-2:] == [reportdata.sample().office, "2026年12月3日"]  # signed at the end
-    east_asia = doc.styles["Normal"].element.rPr.rFonts.get(
-        "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia"
-    )
-    assert east_asia == "Noto Serif CJK SC"
+    for style, font in (("Normal", "Noto Serif CJK SC"), ("Heading 1", "Noto Sans CJK SC")):
+        fonts = doc.styles[style].element.rPr.rFonts
+        assert fonts.get(f"{W}eastAsia") == font
+        assert fonts.get(f"{W}eastAsiaTheme") is None  # Word would prefer the template's theme font to it
+    assert doc.styles.element.find(f"{W}docDefaults").find(f".//{W}lang").get(f"{W}eastAsia") == "zh-CN"
     footer = doc.sections[0].footer._element.xml
     assert "PAGE" in footer and 'w:fldCharType="begin"' in footer
     section = doc.sections[0]
