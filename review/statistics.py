@@ -12,7 +12,9 @@ inside that window. What each count means (docs/campaigns.md says the same for i
 - ``sites``: sites with a crawl run (or re-check run) started in the period.
 - ``pages``: pages (responses archived) fetched in the period.
 - ``sightings`` (监测条次): sightings of ads with their ``seen_at`` in the period; one per ad and crawl run.
-- ``ads_seen``: distinct ads with a sighting in the period.
+- ``ads_seen``: ads online in the period: first seen before its end and last seen at or after its start (an ad
+  is taken to be online from its first sighting to its last; ``ads.first_seen`` and ``ads.last_seen`` are the
+  first and last of its sightings).
 - ``flagged``: ads first flagged in the period: their first verdict labelled ``flag`` was made in it (each ad
   counts once, in the period and week of that first flag, whatever later verdicts say).
 - ``confirmed`` / ``rejected``: ``confirmed`` / ``rejected`` ledger entries made in the period that no
@@ -35,16 +37,21 @@ inside that window. What each count means (docs/campaigns.md says the same for i
 An ad's 涉嫌类型 (category) is the category its standing confirmation gives; an ad not confirmed takes the
 first category of the verdict that first flagged it; any other ad has none (key '', shown 未分类). A tip's is
 its ad's. The scope: ``sites`` and ``regions`` (``sites.region``) restrict every count to those sites (a tip by
-its ``region``, and by its ad's site when it has an ad); ``categories`` restricts the counts about ads
-(sightings, ads seen and everything after them) and tips to ads of those categories, not sites and pages.
+its ``region``, and by its ad's site when it has an ad); ``categories`` restricts the counts about suspect
+ads (flagged and everything after it) and tips to ads of those categories: what is monitored (sites, pages,
+sightings, ads seen) has no category.
 
 Breakdowns: ``week`` (ISO week of the China-time day, "2026-W48"), ``site``, ``category``, ``region``,
 ``reviewer``. Every event counts in the row of its own time, site, category, region and reviewer (a sighting's
-site is that of the crawl run that made it, a takedown's reviewer the one who confirmed it), so a breakdown's
-rows add up to the total, except for the distinct counts: ``sites`` (a site crawled in two weeks is in both
-weeks' rows) and ``ads_seen`` by week (an ad seen in two weeks is in both). Counts that have no meaning for a
-breakdown are 0 in its rows: ``sites`` and ``pages`` by category, everything but decisions and takedowns by
-reviewer, and tips by reviewer.
+or page's site is that of the crawl run that made it, a takedown's reviewer the one who confirmed it), so a
+breakdown's rows add up to the total, except for the distinct counts: ``sites`` (a site crawled in two weeks
+is in both weeks' rows) and ``ads_seen`` by week (an ad online in two weeks is in both). Counts that have no
+meaning for a breakdown are 0 in its rows: the monitoring counts by category, and everything but decisions
+and takedowns by reviewer.
+
+Speed: the big tables (sightings, pages, ads) are counted over ranges of indexes, per run or site and week,
+never row by row (``review.statistics_queries.in_windows``); the events (flags, decisions, takedown steps,
+tips) are read once and tallied by (metric, week, site, region, category, reviewer).
 
 Why so long: the definitions above are the contract of every figure the reports print, and belong beside the
 one function that counts them; the SQL is in ``review.statistics_queries``.
@@ -52,8 +59,9 @@ one function that counts them; the SQL is in ``review.statistics_queries``.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
-import json
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -195,14 +203,6 @@ def iso_week(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def week_of(stamp: str) -> str:
-    """The ISO week of a stored UTC time's China-time day."""
-    dt = datetime.fromisoformat(stamp)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return iso_week(dt.astimezone(SHANGHAI).date())
-
-
 def _week_label(key: str) -> str:
     monday = date.fromisocalendar(int(key[:4]), int(key[6:]), 1)
     return f"{key}（{monday:%m-%d} 至 {monday + timedelta(days=6):%m-%d}）"
@@ -229,18 +229,21 @@ def _durations(hours: list[float]) -> Durations:
 
 
 class _Tally:
-    """Totals and breakdown rows, filled event by event."""
+    """Counts by (metric, week, site, category, region, reviewer: BREAKDOWNS' order), expanded into totals and
+    breakdown rows at the end; a key of None has no row in its breakdown. Distinct counts (sites, ads seen by
+    week) are set directly."""
 
     def __init__(self) -> None:
+        self.events: Counter[tuple[str, str | None, str | None, str | None, str | None, str | None]] = Counter()
         self.totals: Counter[str] = Counter()
         self.rows: dict[str, dict[str, Counter[str]]] = {b: defaultdict(Counter) for b in BREAKDOWNS}
 
-    def add(self, metric: str, keys: dict[str, str | None], n: int = 1) -> None:
-        """``keys``: week, site, category, region, reviewer; a key left out or None has no row for this count."""
-        self.totals[metric] += n
-        for breakdown, key in keys.items():
-            if key is not None:
-                self.rows[breakdown][key][metric] += n
+    def expand(self) -> None:
+        for (metric, *keys), n in self.events.items():
+            self.totals[metric] += n
+            for breakdown, key in zip(BREAKDOWNS, keys, strict=True):
+                if key is not None:
+                    self.rows[breakdown][key][metric] += n
 
     def rows_of(self, breakdown: str) -> list[Row]:
         made = []
@@ -258,159 +261,160 @@ class _Tally:
 
 @dataclass
 class _Context:
-    """What every collector needs: the window, the scope, the sites' regions and the ads' categories."""
+    """What every collector needs: the window and its weeks, the scope, the sites' regions, the ads' categories."""
 
     db: sqlite_utils.Database
-    lo: str
-    hi: str
+    period: Period
     scope: Scope
     regions: dict[str, str]
     categories: dict[int, str]  # ad id → category, for ads that have one
+    tally: _Tally = field(default_factory=_Tally)
+
+    def __post_init__(self) -> None:
+        self.lo, self.hi = window(self.period)
+        self.weeks = _weeks(self.period)
+        self._starts = [lo for _, lo, _ in self.weeks]
 
     def inside(self, stamp: str | None) -> bool:
         return stamp is not None and self.lo <= stamp < self.hi
+
+    def week(self, stamp: str) -> str:
+        """The week of a time inside the window."""
+        return self.weeks[bisect.bisect_right(self._starts, stamp) - 1][0]
 
     def site_in(self, site: str) -> bool:
         s = self.scope
         return (not s.sites or site in s.sites) and (not s.regions or self.regions.get(site, "") in s.regions)
 
-    def ad_in(self, site: str, ad_id: int) -> bool:
-        return self.site_in(site) and (
-            not self.scope.categories or self.categories.get(ad_id, "") in self.scope.categories
-        )
-
-    def keys(self, stamp: str, site: str, ad_id: int | None, reviewer: str | None = None) -> dict[str, str | None]:
-        category = self.categories.get(ad_id, "") if ad_id is not None else ""
-        return {
-            "week": week_of(stamp),
-            "site": site,
-            "category": category,
-            "region": self.regions.get(site, ""),
-            "reviewer": reviewer,
-        }
+    def count(self, metric: str, at: str, site: str, ad_id: int, reviewer: str | None = None) -> bool:
+        """Count an event about an ad, if it lies in the window and the scope; True when counted."""
+        if not self.lo <= at < self.hi or not self.site_in(site):
+            return False
+        category = self.categories.get(ad_id, "")
+        if self.scope.categories and category not in self.scope.categories:
+            return False
+        self.tally.events[(metric, self.week(at), site, category, self.regions.get(site, ""), reviewer)] += 1
+        return True
 
 
-def _categories(db: sqlite_utils.Database, decided: list[tuple]) -> tuple[dict[int, str], list[tuple[int, str]]]:
-    """Every ad's category (standing confirmation first, else its first flag) and every ad's first flag."""
-    flags = q.flag_firsts(db)
-    categories: dict[int, str] = {}
-    for ad_id, _at, cats in flags:
-        first = json.loads(cats or "[]")
-        if first:
-            categories[ad_id] = first[0]
-    for _seq, _at, _actor, action, ad_id, category in decided:
-        if action == "confirmed" and category:
-            categories[ad_id] = category
-    return categories, [(ad_id, at) for ad_id, at, _ in flags]
+def _weeks(period: Period) -> list[tuple[str, str, str]]:
+    """The ISO weeks the period touches: (week, lo, hi), each cut to the period's window."""
+    lo, hi = window(period)
+    monday = period.start - timedelta(days=period.start.weekday())
+    weeks = []
+    while monday <= period.end:
+        first, last = window(Period(monday, monday + timedelta(days=6)))
+        weeks.append((iso_week(monday), max(first, lo), min(last, hi)))
+        monday += timedelta(days=7)
+    return weeks
 
 
-def _monitoring(ctx: _Context, tally: _Tally) -> None:
-    """sites, pages, sightings, ads seen."""
-    runs = q.runs(ctx.db)
-    weeks: dict[str, set[str]] = defaultdict(set)  # week → sites crawled in it
-    for site, started in runs.values():
-        if ctx.inside(started) and ctx.site_in(site):
-            weeks[week_of(started)].add(site)
-    crawled = set().union(*weeks.values())
-    tally.totals["sites"] = len(crawled)
-    for wk, names in weeks.items():
-        tally.rows["week"][wk]["sites"] = len(names)
-    for site in crawled:
-        tally.rows["site"][site]["sites"] = 1
-        tally.rows["region"][ctx.regions.get(site, "")]["sites"] += 1
-    for run_id, monday, n in q.pages_by_run(ctx.db, ctx.lo, ctx.hi):
-        site = runs[run_id][0]
-        if ctx.site_in(site):
-            wk = iso_week(date.fromisoformat(monday))
-            tally.add("pages", {"week": wk, "site": site, "region": ctx.regions.get(site, "")}, n)
-    wanted = {a: c for a, c in ctx.categories.items() if not ctx.scope.categories or c in ctx.scope.categories}
-    weekly, per_site = q.sightings_by_site(ctx.db, ctx.lo, ctx.hi, list(wanted) if ctx.scope.categories else None)
-    for site, monday, n, ads in weekly:
-        if ctx.site_in(site):
-            wk = iso_week(date.fromisoformat(monday))
-            tally.add("sightings", {"week": wk, "site": site, "region": ctx.regions.get(site, "")}, n)
-            tally.rows["week"][wk]["ads_seen"] += ads
-    for site, ads in per_site:
-        if ctx.site_in(site):
-            tally.add("ads_seen", {"site": site, "region": ctx.regions.get(site, "")}, ads)
-    scoped = ctx.scope.sites or ctx.scope.regions
-    sites = [s for s in {*ctx.regions, *crawled} if ctx.site_in(s)] if scoped else None
-    for category, n, ads in q.sightings_by_category(ctx.db, ctx.lo, ctx.hi, wanted, sites):
-        tally.rows["category"][category]["sightings"] += n
-        tally.rows["category"][category]["ads_seen"] += ads
-    rest = {m: tally.totals[m] - sum(r[m] for r in tally.rows["category"].values()) for m in ("sightings", "ads_seen")}
-    if any(rest.values()):
-        tally.rows["category"][""].update(rest)
+def _categories(decided: list[tuple], flags: list[tuple]) -> dict[int, str]:
+    """Every ad's category: its standing confirmation's, else its first flag's."""
+    categories = {ad_id: category for ad_id, _at, category, _site in flags if category}
+    categories.update((d[4], d[5]) for d in decided if d[3] == "confirmed" and d[5])
+    return categories
 
 
-def _decisions(ctx: _Context, tally: _Tally, decided: list[tuple], flags: list[tuple[int, str]]) -> list[float]:
+def _monitoring(ctx: _Context) -> None:
+    """sites, pages, sightings, ads seen: counted over ranges of indexes, per run (or site) and week."""
+    tally = ctx.tally
+    runs = [r for r in q.runs(ctx.db, ctx.lo, ctx.hi) if ctx.site_in(r[1])]
+    crawled: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for _run, site, started, _finished in runs:
+        if ctx.inside(started):
+            for key in (("week", ctx.week(started)), ("site", site), ("region", ctx.regions.get(site, ""))):
+                crawled[key].add(site)
+    tally.totals["sites"] = len({site for (b, _), sites in crawled.items() if b == "site" for site in sites})
+    for (breakdown, name), sites in crawled.items():
+        tally.rows[breakdown][name]["sites"] = len(sites)
+    # a run's sightings and pages lie between its start and its end
+    windows = [(run, max(lo, started), min(hi, finished or hi), wk, site)
+               for run, site, started, finished in runs for wk, lo, hi in ctx.weeks
+               if started < hi and (finished is None or finished >= lo)]  # fmt: skip
+    for table in ("sightings", "pages"):
+        counts = q.in_windows(ctx.db, table, [w[:3] for w in windows])
+        for (_run, _lo, _hi, wk, site), n in zip(windows, counts, strict=True):
+            if n:
+                tally.events[(table, wk, site, None, ctx.regions.get(site, ""), None)] += n
+    _ads_seen(ctx)
+
+
+def _ads_seen(ctx: _Context) -> None:
+    """Ads online in a span [lo, hi): last seen at or after lo, less those first seen at or after hi (they were
+    last seen after lo too). Counted per site from lo onwards only, so a short period of a long history is cheap."""
+    sites = [s for s in ctx.regions if ctx.site_in(s)]
+    cuts = [lo for _, lo, _ in ctx.weeks] + [ctx.hi]  # the weeks' starts and the period's end
+    spans = [(site, cut, nxt) for site in sites for cut, nxt in zip(cuts, [*cuts[1:], "9999"], strict=True)]
+    last = q.in_windows(ctx.db, "last_seen", spans)
+    first = q.in_windows(ctx.db, "first_seen", spans)
+    step = len(cuts)
+    for i, site in enumerate(sites):
+        # from a cut onwards: the sum of the spans from it to the end
+        last_from = list(itertools.accumulate(reversed(last[i * step : (i + 1) * step])))[::-1]
+        first_from = list(itertools.accumulate(reversed(first[i * step : (i + 1) * step])))[::-1]
+        online = last_from[0] - first_from[-1]
+        if online:
+            ctx.tally.events[("ads_seen", None, site, None, ctx.regions.get(site, ""), None)] += online
+        for j, (wk, _lo, _hi) in enumerate(ctx.weeks):
+            if last_from[j] - first_from[j + 1]:
+                ctx.tally.rows["week"][wk]["ads_seen"] += last_from[j] - first_from[j + 1]
+
+
+def _decisions(ctx: _Context, decided: list[tuple], flags: list[tuple]) -> list[float]:
     """flagged, confirmed, rejected; returns the hours from first seen to each confirmation counted."""
-    mine = [f for f in flags if ctx.inside(f[1])]
-    events = [d for d in decided if ctx.inside(d[1])]
-    facts = q.ad_facts(ctx.db, [a for a, _ in mine] + [d[4] for d in events])
-    for ad_id, at in mine:
-        site = facts[ad_id][0]
-        if ctx.ad_in(site, ad_id):
-            tally.add("flagged", ctx.keys(at, site, ad_id))
+    for ad_id, at, _category, site in flags:
+        ctx.count("flagged", at, site, ad_id)
     hours = []
-    for _seq, at, actor, action, ad_id, _category in events:
-        site, first_seen = facts[ad_id]
-        if ctx.ad_in(site, ad_id):
-            tally.add(action, ctx.keys(at, site, ad_id, actor))
-            if action == "confirmed":
-                hours.append(hours_between(first_seen, at))
+    for _seq, at, actor, action, ad_id, _category, site, first_seen in decided:
+        if ctx.count(action, at, site, ad_id, actor) and action == "confirmed":
+            hours.append(hours_between(first_seen, at))
     return hours
 
 
+_STEP_METRICS = {
+    "takedown_dispatched": "takedowns_dispatched",
+    "removal_verified": "takedowns_removed",
+    "reappeared": "takedowns_reappeared",
+}
+
+
 def _takedowns(
-    ctx: _Context, tally: _Tally, decided: list[tuple], today: date
+    ctx: _Context, rows: list[tuple], decided: list[tuple], today: date
 ) -> tuple[list[float], list[OverdueItem]]:
     """takedowns requested, dispatched, removed, overdue, reappeared; the hours from request to removal."""
     reviewer = {d[0]: d[2] for d in decided}
-    steps: dict[int, dict[str, str]] = defaultdict(dict)
+    steps: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for tid, action, at in q.takedown_steps(ctx.db):
-        steps[tid][action] = at
-    rows = q.takedowns(ctx.db)
-    facts = q.ad_facts(ctx.db, [r[1] for r in rows])
-    metric = {"takedown_dispatched": "takedowns_dispatched", "removal_verified": "takedowns_removed",
-              "reappeared": "takedowns_reappeared"}  # fmt: skip
+        steps[tid].append((action, at))
     hours, overdue = [], []
-    for tid, ad_id, requested_at, confirmed_seq, state, deadline, receiver, url in rows:
-        site = facts[ad_id][0]
-        if not ctx.ad_in(site, ad_id):
-            continue
+    for tid, ad_id, requested_at, confirmed_seq, state, deadline, receiver, url, site in rows:
         who = reviewer.get(confirmed_seq)
-        if ctx.inside(requested_at):
-            tally.add("takedowns_requested", ctx.keys(requested_at, site, ad_id, who))
+        if ctx.count("takedowns_requested", requested_at, site, ad_id, who):
             if state in RUNNING and deadline and today.isoformat() > deadline:
-                tally.add("takedowns_overdue", ctx.keys(requested_at, site, ad_id, who))
+                ctx.count("takedowns_overdue", requested_at, site, ad_id, who)
                 late = (today - date.fromisoformat(deadline)).days
                 overdue.append(OverdueItem(tid, ad_id, url, site, receiver or "", deadline, late))
-        for action, at in steps.get(tid, {}).items():
-            if ctx.inside(at):
-                tally.add(metric[action], ctx.keys(at, site, ad_id, who))
-                if action == "removal_verified":
-                    hours.append(hours_between(requested_at, at))
+        for action, at in steps.get(tid, ()):
+            if ctx.count(_STEP_METRICS[action], at, site, ad_id, who) and action == "removal_verified":
+                hours.append(hours_between(requested_at, at))
     overdue.sort(key=lambda o: (-o.days_overdue, o.takedown_id))
     return hours, overdue
 
 
-def _tips(ctx: _Context, tally: _Tally, decided_ads: set[int]) -> None:
-    """tips received, verified, turned into takedowns."""
-    tips = q.tips(ctx.db, ctx.lo, ctx.hi)
-    facts = q.ad_facts(ctx.db, [t[4] for t in tips if t[4] is not None])
-    for _tid, at, state, region, ad_id in tips:
-        site = facts[ad_id][0] if ad_id in facts else ""
-        if ctx.scope.regions and region not in ctx.scope.regions:
+def _tips(ctx: _Context, taken_down: set[int]) -> None:
+    """tips received, verified, turned into takedowns: by the tip's own region, its ad's site and category."""
+    scope = ctx.scope
+    for _tid, at, state, region, ad_id, site in q.tips(ctx.db, ctx.lo, ctx.hi):
+        category = ctx.categories.get(ad_id, "") if ad_id is not None else ""
+        if scope.regions and region not in scope.regions:
             continue
-        if ad_id in facts and not ctx.ad_in(site, ad_id):
+        if site is not None and not ctx.site_in(site) or scope.categories and category not in scope.categories:
             continue
-        keys = {**ctx.keys(at, site, ad_id), "region": region, "reviewer": None}
-        tally.add("tips_received", keys)
-        if state == "verified":
-            tally.add("tips_verified", keys)
-        if ad_id in decided_ads:
-            tally.add("tips_to_takedowns", keys)
+        for metric, yes in (("tips_received", True), ("tips_verified", state == "verified"),
+                            ("tips_to_takedowns", ad_id in taken_down)):  # fmt: skip
+            if yes:
+                ctx.tally.events[(metric, ctx.week(at), site or "", category, region, None)] += 1
 
 
 def compute(
@@ -423,16 +427,15 @@ def compute(
     today: date | None = None,
 ) -> Statistics:
     """Every figure of the period and scope, as the module's docstring defines them."""
-    lo, hi = window(period)
-    decided = q.decisions(db)
-    categories, flags = _categories(db, decided)
-    ctx = _Context(db, lo, hi, scope, q.sites(db), categories)
-    tally = _Tally()
-    _monitoring(ctx, tally)
-    to_confirm = _decisions(ctx, tally, decided, flags)
-    to_removal, overdue = _takedowns(ctx, tally, decided, today or today_in_china())
-    _tips(ctx, tally, {r[1] for r in q.takedowns(db)})
-    totals = {m: tally.totals.get(m, 0) for m in METRICS}
+    decided, flags = q.decisions(db), q.flag_firsts(db)
+    ctx = _Context(db, period, scope, q.sites(db), _categories(decided, flags))
+    _monitoring(ctx)
+    to_confirm = _decisions(ctx, decided, flags)
+    takedowns = q.takedowns(db)
+    to_removal, overdue = _takedowns(ctx, takedowns, decided, today or today_in_china())
+    _tips(ctx, {t[1] for t in takedowns})
+    ctx.tally.expand()
+    totals = {m: ctx.tally.totals.get(m, 0) for m in METRICS}
     judged = totals["confirmed"] + totals["rejected"]
     return Statistics(
         title=title or period.label(),
@@ -444,7 +447,7 @@ def compute(
         illegal_rate=totals["confirmed"] / judged if judged else None,
         time_to_confirm=_durations(to_confirm),
         time_to_removal=_durations(to_removal),
-        breakdowns={b: tally.rows_of(b) for b in BREAKDOWNS},
+        breakdowns={b: ctx.tally.rows_of(b) for b in BREAKDOWNS},
         overdue=overdue,
     )
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -54,6 +54,17 @@ def ad_id_of(db, path: str) -> int:
 def week(stamp: str) -> str:
     y, w, _ = datetime.fromisoformat(stamp).astimezone(SHANGHAI).date().isocalendar()
     return f"{y}-W{w:02d}"
+
+
+def week_spans(lo: str, hi: str) -> list[tuple[str, str, str]]:
+    """The ISO weeks (China time) of [lo, hi), each cut to it."""
+    first = datetime.fromisoformat(lo).astimezone(SHANGHAI).date()
+    monday, spans = first - timedelta(days=first.weekday()), []
+    while (start := datetime.combine(monday, time(), SHANGHAI).astimezone(UTC).isoformat()) < hi:
+        end = datetime.combine(monday + timedelta(days=7), time(), SHANGHAI).astimezone(UTC).isoformat()
+        spans.append((week(start), max(start, lo), min(end, hi)))
+        monday += timedelta(days=7)
+    return spans
 
 
 def build(server, tmp_path: Path) -> tuple[Path, Path, dict[str, int], date]:
@@ -108,7 +119,9 @@ def expected(db, today: date, lo: str = LO, hi: str = HI) -> dict[str, dict[str,
         category.setdefault(ad, (json.loads(cats) or [""])[0])
     site_of = dict(db.execute("SELECT id, site FROM ads").fetchall())
 
-    def count(metric: str, when: str, site: str, ad: int | None, reviewer: str | None = None, **other: str) -> None:
+    def count(
+        metric: str, when: str, site: str, ad: int | None, reviewer: str | None = None, **other: str | None
+    ) -> None:
         if not lo <= when < hi:
             return
         keys = {"*": "*", "week": week(when), "site": site, "category": category.get(ad, ""),
@@ -126,16 +139,15 @@ def expected(db, today: date, lo: str = LO, hi: str = HI) -> dict[str, dict[str,
         out[b][key]["sites"] = len(names)
     for when, site in db.execute("SELECT p.fetched_at, r.site FROM pages p JOIN crawl_runs r ON r.id = p.run_id"):
         count("pages", when, site, None, category=None)  # pages have no category
-    seen: dict[str, set] = defaultdict(set)
-    for ad, when in db.execute("SELECT ad_id, seen_at FROM sightings"):
-        count("sightings", when, site_of[ad], ad)
-        if lo <= when < hi:
-            seen[week(when)].add(ad)
-            seen["*"].add(ad)
-    for ad in seen["*"]:
-        count("ads_seen", lo, site_of[ad], ad)  # once per ad; its week is fixed below
-    for b_week in list(out["week"]):
-        out["week"][b_week]["ads_seen"] = len(seen[b_week])
+    for when, site in db.execute("SELECT s.seen_at, r.site FROM sightings s JOIN crawl_runs r ON r.id = s.run_id"):
+        count("sightings", when, site, None, category=None)
+    # ads online: between their first and last sighting (recounted here from the sightings themselves)
+    spans = db.execute("SELECT ad_id, min(seen_at), max(seen_at) FROM sightings GROUP BY ad_id").fetchall()
+    for ad, first, last in spans:
+        if first < hi and last >= lo:
+            count("ads_seen", max(first, lo), site_of[ad], ad, category=None, week=None)
+    for wk, wk_lo, wk_hi in week_spans(lo, hi):
+        out["week"][wk]["ads_seen"] = sum(1 for _, first, last in spans if first < wk_hi and last >= wk_lo)
     for ad, first in db.execute("SELECT ad_id, min(classified_at) FROM verdicts WHERE label = 'flag' GROUP BY ad_id"):
         count("flagged", first, site_of[ad], ad)
     for when, actor, ad, p in standing.values():
