@@ -10,6 +10,7 @@ from review.statistics import METRICS, Durations, OverdueItem, Period, Row, Scop
 
 HOSTILE_URL = '=HYPERLINK("http://evil.example/","<b>点我</b>")\x07'
 HOSTILE_SITE = "<script>alert(1)</script>理财网"
+FORMULA_SITE = "=1+1理财"  # a site name a spreadsheet would compute
 
 
 def counts(base: int) -> dict[str, int]:
@@ -19,7 +20,11 @@ def counts(base: int) -> dict[str, int]:
 
 def sample(*, weeks: int = 3, overdue: int = 3) -> Statistics:
     week_rows = [Row(f"2026-W{47 + i}", f"第{47 + i}周", counts(i + 1)) for i in range(weeks)]
-    sites = [Row("demo-classifieds", "示范分类信息网", counts(5)), Row(HOSTILE_SITE, HOSTILE_SITE, counts(6))]
+    sites = [
+        Row("demo-classifieds", "示范分类信息网", counts(5)),
+        Row(HOSTILE_SITE, HOSTILE_SITE, counts(6)),
+        Row(FORMULA_SITE, FORMULA_SITE, counts(13)),
+    ]
     categories = [
         Row("保本高收益", "承诺保本高收益", counts(7)),
         Row("虚构项目", "虚构投资项目", counts(8)),

@@ -125,6 +125,9 @@ def test_xlsx_crawled_text_is_never_a_formula(tmp_path):
     assert overdue.cell(3, 7).hyperlink.target == stats.overdue[1].url
     assert [overdue.cell(r, 6).value for r in range(2, 5)] == [i.days_overdue for i in stats.overdue]
     assert overdue.cell(2, 3).value == reportdata.HOSTILE_SITE
+    sites = book[SHEETS["site"]]
+    [cell] = [c for c in sites["A"] if c.value == reportdata.FORMULA_SITE]
+    assert cell.data_type == "s"  # text, not the formula =1+1
 
 
 # ---------------------------------------------------------------- DOCX
