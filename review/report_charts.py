@@ -14,6 +14,7 @@ paths, so a page that shows the SVG needs no font of its own and loads nothing. 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from review.report_brief import ChartSpec
 __all__ = ["CJK_FONT", "ChartFontMissing", "png", "svg"]
 
 CJK_FONT = "Noto Sans CJK SC"
+_WEEK = re.compile(r"^\d{4}-W(\d{2})（(.+)）$")
 COLOURS = ("#2f5597", "#c00000", "#548235", "#bf8f00", "#7030a0")
 # text as paths (no font needed where the SVG is shown); ids that do not change from one run to the next
 SVG_SETTINGS: dict[Any, Any] = {"svg.fonttype": "path", "svg.hashsalt": "adclear"}
@@ -81,6 +83,10 @@ def _funnel(ax: Axes, spec: ChartSpec) -> None:
 
 
 def _short(label: str, width: int = 12) -> str:
+    """A tick's label: a week "2026-W48（11-23 至 11-29）" on two lines, "W48" over its days; others cut."""
+    week = _WEEK.match(label)
+    if week:
+        return f"W{week.group(1)}\n{week.group(2).replace(' 至 ', '–')}"
     return label if len(label) <= width else label[: width - 1] + "…"
 
 

@@ -4,7 +4,7 @@ can only match the one it came from; crawled-looking text that is hostile (formu
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, timedelta
 
 from review.statistics import METRICS, Durations, OverdueItem, Period, Row, Scope, Statistics
 
@@ -19,7 +19,11 @@ def counts(base: int) -> dict[str, int]:
 
 
 def sample(*, weeks: int = 3, overdue: int = 3) -> Statistics:
-    week_rows = [Row(f"2026-W{47 + i}", f"第{47 + i}周", counts(i + 1)) for i in range(weeks)]
+    mondays = [date(2026, 11, 16) + timedelta(weeks=i) for i in range(weeks)]
+    week_rows = [
+        Row(f"2026-W{47 + i}", f"2026-W{47 + i}（{m:%m-%d} 至 {m + timedelta(days=6):%m-%d}）", counts(i + 1))
+        for i, m in enumerate(mondays)
+    ]
     sites = [
         Row("demo-classifieds", "示范分类信息网", counts(5)),
         Row(HOSTILE_SITE, HOSTILE_SITE, counts(6)),
