@@ -119,7 +119,6 @@ class Section:
     paragraphs: tuple[str, ...] = ()
     tables: tuple[Table, ...] = ()
     charts: tuple[ChartSpec, ...] = ()
-    after: tuple[str, ...] = ()  # paragraphs after the tables and charts
 
 
 @dataclass(frozen=True)
@@ -186,11 +185,11 @@ def _took(step: str, d: Durations) -> str:
 
 
 def _work_done(stats: Statistics) -> Section:
-    t = stats.totals
+    t, office = stats.totals, clean(stats.office) or "我单位"
     paragraphs = [
-        f"{period_text(stats.period)}，{stats.office or '我单位'}围绕“{clean(stats.title)}”开展互联网非法集资广告"
-        f"监测，共监测网站{t['sites']}个、页面{t['pages']}个，监测{t['sightings']}条次，"
-        f"发现广告{t['ads_seen']}条，其中疑似违法广告{t['flagged']}条。"
+        f"{period_text(stats.period)}，{office}围绕“{clean(stats.title)}”开展互联网非法集资广告监测，"
+        f"共监测网站{t['sites']}个、页面{t['pages']}个，监测{t['sightings']}条次，"
+        f"发现广告{t['ads_seen']}条，新发现疑似违法广告{t['flagged']}条。"
     ]
     if stats.phases:
         named = "、".join(f"{clean(name)}（{period_text(p)}）" for name, p in stats.phases)
@@ -305,5 +304,5 @@ def _numbered(sections: tuple[Section, ...]) -> tuple[Section, ...]:
         for table in section.tables:
             n += 1
             tables.append(Table(f"表{n} {table.caption}", table.header, table.rows))
-        done.append(Section(section.heading, section.paragraphs, tuple(tables), section.charts, section.after))
+        done.append(Section(section.heading, section.paragraphs, tuple(tables), section.charts))
     return tuple(done)

@@ -264,8 +264,6 @@ def write(brief: Brief, path: str | IO[bytes] | os.PathLike[str], fonts: Fonts =
         for spec in section.charts:
             figure += 1
             _chart(doc, spec, figure, fonts)
-        for text in section.after:
-            _body(doc, text)
     _signature(doc, brief)
     doc.core_properties.title = brief.title
     doc.core_properties.author = brief.office

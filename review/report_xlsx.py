@@ -27,22 +27,16 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from review.export_xlsx import BOLD, HEADER_ALIGN, HEADER_FILL, LINK, MAX_CELL, display_width
-from review.report_brief import FUNNEL
+from review.report_brief import ChartSpec, chart_specs
 from review.statistics import BREAKDOWNS, METRICS, Row, Statistics
 
-__all__ = ["FUNNEL_SHEET", "INFO", "OVERDUE", "SHEETS", "SUMMARY", "write"]
+__all__ = ["INFO", "OVERDUE", "SHEETS", "SUMMARY", "write"]
 
 SUMMARY = "汇总"
 OVERDUE = "逾期清单"
 INFO = "报告信息"
-FUNNEL_SHEET = SUMMARY  # the funnel's table and chart sit beside the totals
 # A breakdown's sheet: its label without the "/" a sheet name cannot hold.
 SHEETS: dict[str, str] = {key: label.replace("/", "") for key, label in BREAKDOWNS.items()}
-CHARTS: dict[str, tuple[str, str, tuple[str, ...]]] = {  # breakdown → (chart kind, title, metrics)
-    "week": ("line", "按周趋势", ("flagged", "confirmed", "takedowns_removed")),
-    "category": ("bar", "按涉嫌类型", ("flagged", "confirmed")),
-    "site": ("bar", "按网站/平台", ("flagged", "confirmed")),
-}
 _FORMULA_STARTS = ("=", "+", "-", "@")
 RIGHT = Alignment(horizontal="right")
 FUNNEL_COLUMN = 4  # D: the funnel's table on 汇总
@@ -124,19 +118,20 @@ def _summary(sheet: Worksheet, stats: Statistics) -> None:
             cell.number_format = "0.0"
         elif isinstance(value, str):
             cell.alignment = RIGHT
-    _funnel(sheet, stats)
+    _funnel(sheet, stats, next(c for c in chart_specs(stats) if c.source == "totals"))
     sheet.freeze_panes = "A2"
 
 
-def _funnel(sheet: Worksheet, stats: Statistics) -> None:
+def _funnel(sheet: Worksheet, stats: Statistics, spec: ChartSpec) -> None:
+    """The funnel's steps and counts beside the totals, and its bar chart under them."""
     col = FUNNEL_COLUMN
     _header(sheet, ["处置环节", "条数"], col=col)
-    for r, key in enumerate(FUNNEL, start=2):
+    for r, key in enumerate(spec.metrics, start=2):
         sheet.cell(row=r, column=col, value=METRICS[key])
         sheet.cell(row=r, column=col + 1, value=stats.totals[key])
     chart = BarChart()
     chart.type = "bar"  # horizontal: a funnel read from the top
-    chart.title = "处置漏斗"
+    chart.title = spec.title
     chart.legend = None
     chart.y_axis.title = "条数"
     chart.x_axis.scaling.orientation = "maxMin"  # the first step on top
@@ -144,7 +139,7 @@ def _funnel(sheet: Worksheet, stats: Statistics) -> None:
     chart.dataLabels = DataLabelList(
         showVal=True, showSerName=False, showCatName=False, showLegendKey=False, showPercent=False
     )
-    last = len(FUNNEL) + 1
+    last = len(spec.metrics) + 1
     chart.add_data(Reference(sheet, min_col=col + 1, min_row=1, max_row=last), titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=col, min_row=2, max_row=last))
     _axes_visible(chart)
@@ -158,7 +153,7 @@ def _axes_visible(chart: Any) -> None:
     chart.y_axis.delete = False
 
 
-def _breakdown(sheet: Worksheet, key: str, rows: list[Row]) -> None:
+def _breakdown(sheet: Worksheet, key: str, rows: list[Row], spec: ChartSpec | None) -> None:
     with_key = any(r.key != r.label for r in rows)
     name = {"week": "周", "site": "网站/平台", "category": "涉嫌类型", "region": "地区", "reviewer": "审核人员"}[key]
     titles = [name, *(["代码"] if with_key else []), *METRICS.values()]
@@ -173,24 +168,25 @@ def _breakdown(sheet: Worksheet, key: str, rows: list[Row]) -> None:
     sheet.freeze_panes = sheet.cell(row=2, column=2)
     if rows:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{len(rows) + 1}"
-    if key in CHARTS and rows:
-        _chart(sheet, key, len(rows), first_metric)
+    if spec is not None and rows:
+        _chart(sheet, spec, len(rows), first_metric)
     _widths(sheet, cap=24)
     for i in range(first_metric, len(titles) + 1):  # numbers are narrow: their titles wrap onto two lines
         sheet.column_dimensions[get_column_letter(i)].width = METRIC_WIDTH
 
 
-def _chart(sheet: Worksheet, key: str, count: int, first_metric: int) -> None:
-    kind, title, metrics = CHARTS[key]
-    chart: Any = LineChart() if kind == "line" else BarChart()
-    chart.title = title
+def _chart(sheet: Worksheet, spec: ChartSpec, count: int, first_metric: int) -> None:
+    """The brief's chart of this breakdown, drawn by Excel from every row of the sheet (the brief's picture
+    shows the largest few)."""
+    chart: Any = LineChart() if spec.kind == "line" else BarChart()
+    chart.title = spec.title
     chart.y_axis.title = "条数"
     columns = list(METRICS)
-    for metric in metrics:
+    for metric in spec.metrics:
         col = first_metric + columns.index(metric)
         chart.add_data(Reference(sheet, min_col=col, min_row=1, max_row=count + 1), titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=count + 1))
-    if kind == "line":
+    if spec.kind == "line":
         for series in chart.series:  # a week alone is a point: a line needs two
             series.marker.symbol = "circle"
             series.marker.size = 6
@@ -242,8 +238,9 @@ def write(stats: Statistics, path: Path) -> None:
     summary.title = SUMMARY
     _summary(summary, stats)
     _widths(summary, cap=30)
+    specs = {spec.source: spec for spec in chart_specs(stats)}
     for key, title in SHEETS.items():
-        _breakdown(book.create_sheet(title), key, list(stats.breakdowns.get(key, [])))
+        _breakdown(book.create_sheet(title), key, list(stats.breakdowns.get(key, [])), specs.get(key))
     _overdue(book.create_sheet(OVERDUE), stats)
     _info(book.create_sheet(INFO), stats)
     for sheet in book.worksheets:
