@@ -80,7 +80,8 @@ def _ads(conn, n_ads: int, runs: list[tuple[int, str, datetime]], rng: random.Ra
         sightings.extend((i, r, stamp(t), "new" if j == 0 else "same") for j, (r, t) in enumerate(seen))
         roll = rng.random()
         label = "flag" if roll < 0.08 else "watch" if roll < 0.18 else "clear"
-        verdicts.append((i, first, 9.0 if label == "flag" else 1.0, label, json.dumps([cats[i % 5]] if roll < 0.18 else [])))  # fmt: skip
+        categories = json.dumps([cats[i % 5]] if roll < 0.18 else [])
+        verdicts.append((i, first, 9.0 if label == "flag" else 1.0, label, categories))
         facts.append((i, site, first))
     conn.executemany(
         """INSERT INTO ads (id, ad_key, url, site, platform, content_hash, first_seen, last_seen, last_fetched)
@@ -149,11 +150,17 @@ def _ledger(conn, facts: list[tuple[int, str, str]], rng: random.Random) -> None
         digest = ledger.entry_hash(seq, at, actor, action, ad, payload_json, prev)
         chained.append((seq, at, actor, action, ad, payload_json, prev, digest))
         prev = digest
-    conn.executemany("INSERT INTO ledger (seq, at, actor, action, ad_id, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chained)  # fmt: skip
+    columns = "seq, at, actor, action, ad_id, payload, prev_hash, hash"
+    conn.executemany(f"INSERT INTO ledger ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chained)
     conn.executemany(
         "INSERT INTO takedowns (id, ad_id, requested_seq, state, deadline, updated_seq) VALUES (?, ?, ?, ?, ?, ?)",
         [(tid, ad, seq, state, deadline, seq) for tid, ad, seq, state, deadline in takedowns],
     )
+
+
+def _tip(i: int, fact: tuple[int, str, str]) -> tuple:
+    ad, _site, first = fact
+    return (f"T{i}", first, "verified" if i % 3 == 0 else "received", ad if i % 2 else None, first)
 
 
 def build(path: Path, n_ads: int) -> None:
@@ -168,9 +175,8 @@ def build(path: Path, n_ads: int) -> None:
     conn.executemany(
         """INSERT INTO tips (number, received_at, channel, summary, entered_by, state, ad_id, updated_at)
            VALUES (?, ?, 'phone', '线索', '王五', ?, ?, ?)""",
-        [(f"T{i}", facts[i * 97 % len(facts)][2], "verified" if i % 3 == 0 else "received", facts[i * 97 % len(facts)][0] if i % 2 else None,
-          facts[i * 97 % len(facts)][2]) for i in range(2000)],
-    )  # fmt: skip
+        [_tip(i, facts[i * 97 % len(facts)]) for i in range(2000)],
+    )
     conn.execute("COMMIT")
     last = (START + timedelta(weeks=WEEKS)).date()
     create(db, CampaignSpec(CAMPAIGN, START.date(), last), actor="bench")
@@ -216,9 +222,8 @@ def main() -> None:
         print(f"{label:<28} best {min(times[name]):.3f} s  median {pystats.median(times[name]):.3f} s")
     ratio = min(times["stats"]) / min(times["count"]), pystats.median(times["stats"]) / pystats.median(times["count"])
     print(f"ratio stats / COUNT(*): best {ratio[0]:.1f}×  median {ratio[1]:.1f}×")
-    print(
-        f"ads/s counted: {sizes['ads'] / min(times['stats']):,.0f}; sightings/s: {sizes['sightings'] / min(times['stats']):,.0f}"
-    )
+    best = min(times["stats"])
+    print(f"ads/s counted: {sizes['ads'] / best:,.0f}; sightings/s: {sizes['sightings'] / best:,.0f}")
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "adclear", "--db", str(db_path), "stats", "--campaign", CAMPAIGN, "--json"],
                    check=True, capture_output=True)  # fmt: skip
