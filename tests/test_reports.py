@@ -294,6 +294,13 @@ def _adclear(db: Path, *args: str):
     return CliRunner().invoke(main, ["--db", str(db), "--seeds", str(db.parent / "none.yml"), *args])
 
 
+def adclear_here(db: Path, *args: str) -> str:
+    """``adclear ARGS`` in this process (commands that crawl nothing); its output, after it succeeded."""
+    result = _adclear(db, *args)
+    assert result.exit_code == 0, f"adclear {' '.join(args)}: {result.output}"
+    return result.output
+
+
 def test_the_command_writes_each_format_with_the_numbers_of_stats(campaign_db, tmp_path):
     name = "打击非法集资广告专项整治"
     result = _adclear(campaign_db, "stats", "--campaign", name, "--json")

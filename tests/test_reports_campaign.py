@@ -14,8 +14,7 @@ from openpyxl import load_workbook
 
 from review.report_xlsx import OVERDUE, SHEETS, SUMMARY
 from review.statistics import BREAKDOWNS, METRICS
-from tests.conftest import run_adclear
-from tests.test_reports import HEADINGS, said_in
+from tests.test_reports import HEADINGS, adclear_here, said_in
 from tests.test_stats import build
 
 pytestmark = pytest.mark.slow
@@ -32,15 +31,12 @@ def test_reports_of_a_campaign_agree_with_stats(server, tmp_path):
     db_path, _seeds, _ads, late = build(server, tmp_path)
     phases = ("--phase", "部署落实:2026-11-16:2026-11-22", "--phase", "排查整治:2026-11-23:2026-11-29")
     days = ("--from", "2026-11-16", "--to", "2026-11-29")
-    run_adclear("campaign", "create", CAMPAIGN, *days, "--office", "示范县处非办", *phases, "--as", "王五",
-                db=db_path, check=True)  # fmt: skip
-    got = json.loads(
-        run_adclear("stats", "--campaign", CAMPAIGN, "--today", late, "--json", db=db_path, check=True).stdout
-    )
+    adclear_here(db_path, "campaign", "create", CAMPAIGN, *days, "--office", "示范县处非办", *phases, "--as", "王五")
+    got = json.loads(adclear_here(db_path, "stats", "--campaign", CAMPAIGN, "--today", str(late), "--json"))
     assert got["totals"]["takedowns_removed"] == 1 and got["totals"]["takedowns_overdue"] == 1  # the story
-    for fmt in ("xlsx", "docx", "html"):
-        run_adclear("report", "--campaign", CAMPAIGN, "--today", late, "--format", fmt, "-o", tmp_path / f"r.{fmt}",
-                    db=db_path, check=True)  # fmt: skip
+    for fmt in ("xlsx", "docx", "html"):  # in this process: no crawl, no reactor
+        adclear_here(db_path, "report", "--campaign", CAMPAIGN, "--today", str(late), "--format", fmt,
+                     "-o", str(tmp_path / f"r.{fmt}"))  # fmt: skip
 
     book = load_workbook(tmp_path / "r.xlsx")
     summary = book[SUMMARY]
