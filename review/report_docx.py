@@ -55,15 +55,19 @@ class Fonts:
 GONGWEN = Fonts(title="方正小标宋简体", body="仿宋_GB2312", heading="黑体", latin="Times New Roman")
 NOTO = Fonts(title="Noto Serif CJK SC", body="Noto Serif CJK SC", heading="Noto Sans CJK SC", latin="Noto Serif CJK SC")
 FONTS = {"gongwen": GONGWEN, "noto": NOTO}
+# what follows w:pBdr in a paragraph's properties (ECMA-376 CT_PPrBase)
+_AFTER_BORDERS = (
+    "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct", "w:topLinePunct",
+    "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind",
+    "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment",
+    "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
+)  # fmt: skip
 THEME_FONTS = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
 
 
 def _set_fonts(r_pr: Any, east_asia: str, latin: str) -> None:
     """Chinese in ``east_asia``, the rest in ``latin`` (w:rFonts, created when missing)."""
-    fonts = r_pr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        r_pr.insert(0, fonts)
+    fonts = r_pr.get_or_add_rFonts()  # in its place among rPr's children (Word checks their order)
     for theme in THEME_FONTS:  # a theme font named beside a font wins over it in Word: the template's go
         fonts.attrib.pop(qn(theme), None)
     for attr in ("w:ascii", "w:hAnsi", "w:cs"):
@@ -151,7 +155,7 @@ def _rule_under(paragraph: Paragraph, colour: str = "C00000") -> None:
     for attr, value in (("w:val", "single"), ("w:sz", "12"), ("w:space", "4"), ("w:color", colour)):
         bottom.set(qn(attr), value)
     borders.append(bottom)
-    p_pr.append(borders)
+    p_pr.insert_element_before(borders, *_AFTER_BORDERS)  # pPr's children keep the schema's order
 
 
 def _masthead(doc: WordDocument, brief: Brief, fonts: Fonts) -> None:
