@@ -522,6 +522,11 @@ M008_CAMPAIGNS_TIPS_SQL = """
             added_at TEXT NOT NULL,
             UNIQUE (tip_id, sha256)
         );
+        -- 量化统计 (review/statistics.py) counts the big tables over ranges of these indexes, never row by row
+        CREATE INDEX sightings_run_seen ON sightings(run_id, seen_at);
+        CREATE INDEX pages_run_fetched ON pages(run_id, fetched_at);
+        CREATE INDEX ads_site_first_seen ON ads(site, first_seen);
+        CREATE INDEX verdicts_first_flag ON verdicts(ad_id, classified_at) WHERE label = 'flag';
         """
 
 

@@ -60,6 +60,9 @@ COMMAND_MODULES = {
     "dispatch": "dispatch_cmds",
     "tip": "tip_cmds",
     "alerts": "alerts_cmds",
+    "report": "report_cmds",
+    "campaign": "stats_cmds",
+    "stats": "stats_cmds",
 }
 
 

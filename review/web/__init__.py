@@ -25,6 +25,7 @@ from review.web import (
     views_alerts,
     views_auth,
     views_review,
+    views_stats,
     views_supervise,
     views_takedowns,
     views_tips,
@@ -77,6 +78,7 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     app.register_blueprint(views_review.bp)
     app.register_blueprint(views_supervise.bp)
     app.register_blueprint(views_alerts.bp)
+    app.register_blueprint(views_stats.bp)
     views_takedowns.install(app)
     views_tips.install(app)
     views_auth.install_errors(app)

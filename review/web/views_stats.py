@@ -1,0 +1,119 @@
+"""The dashboard (统计): a campaign's, a phase's or any days' 量化统计 with charts, drawn by the vendored ECharts.
+
+Supervisors and admins see every figure of ``review.statistics`` (the same ``Statistics`` as ``adclear stats``
+and the reports), the charts (trend by week, by category, by platform, the takedown funnel) and the overdue
+list; a reviewer sees the queue's figures and his own decisions. The chart data travels as JSON inside the page
+(``|tojson`` escapes it) and ``static/dashboard.js`` draws it; tooltips are drawn on the canvas (ECharts'
+``richText``), so a site's name is never HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Blueprint, flash, g, render_template, request
+
+from core.errors import AdclearError
+from review import campaigns, queue, statistics, takedowns
+from review.statistics import METRICS, Period, Statistics
+from review.web import params
+from review.web.i18n import category, t
+from review.web.security import requires
+
+__all__ = ["bp"]
+
+bp = Blueprint("stats", __name__)
+
+DEFAULT_DAYS = 28  # without a campaign or dates: the last four weeks
+TREND = ("flagged", "confirmed", "takedowns_requested", "takedowns_removed")
+FUNNEL = ("takedowns_requested", "takedowns_dispatched", "takedowns_removed")
+PLATFORM = ("ads_seen", "flagged", "confirmed")
+
+
+@dataclass(frozen=True)
+class _Choice:
+    campaign: str
+    phase: str
+    start: date | None
+    end: date | None
+
+
+def _choice() -> _Choice:
+    args = request.args
+    return _Choice(
+        args.get("campaign", "").strip()[:200],
+        args.get("phase", "").strip()[:200],
+        params.day(args.get("from", "").strip(), "from"),
+        params.day(args.get("to", "").strip(), "to"),
+    )
+
+
+def _statistics(choice: _Choice) -> Statistics:
+    if choice.campaign:
+        return statistics.for_campaign(g.db, choice.campaign, choice.phase or None, choice.start, choice.end)
+    end = choice.end or takedowns.today_in_china()
+    start = choice.start or end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise campaigns.CampaignError(t("dash.bad_period", start=start, end=end))
+    return statistics.compute(g.db, Period(start, end))
+
+
+def label(metric: str) -> str:
+    return t(f"stat.{metric}", default=METRICS[metric])
+
+
+def _charts(s: Statistics) -> dict[str, Any]:
+    """What static/dashboard.js draws, with its words in the user's language."""
+    weeks = s.breakdowns["week"]
+    sites = [r for r in s.breakdowns["site"] if r.key]  # tips without an ad have no site
+    cats = [r for r in s.breakdowns["category"] if r.counts["flagged"] or r.counts["confirmed"]]
+    return {
+        "trend": {
+            "title": t("dash.trend"),
+            "x": [r.key for r in weeks],
+            "series": [{"name": label(m), "data": [r.counts[m] for r in weeks]} for m in TREND],
+        },
+        "category": {
+            "title": t("dash.by_category"),
+            "x": [category(r.key) if r.key else t("dash.no_category") for r in cats],
+            "series": [{"name": label(m), "data": [r.counts[m] for r in cats]} for m in ("flagged", "confirmed")],
+        },
+        "platform": {
+            "title": t("dash.by_platform"),
+            "x": [r.label for r in sites],
+            "series": [{"name": label(m), "data": [r.counts[m] for r in sites]} for m in PLATFORM],
+        },
+        "funnel": {
+            "title": t("dash.funnel"),
+            "data": [{"name": label(m), "value": s.totals[m]} for m in FUNNEL],
+        },
+        "empty": t("dash.empty"),
+    }
+
+
+@bp.route("/dashboard")
+@requires("reviewer")
+def dashboard() -> Any:
+    me = g.web_session.user
+    choice = _choice()
+    try:
+        s = _statistics(choice)
+    except AdclearError as e:
+        flash(t("err.refused", detail=str(e)), "error")
+        choice = _Choice("", "", None, None)
+        s = _statistics(choice)
+    chosen = campaigns.get(g.db, choice.campaign) if choice.campaign else None
+    common = {
+        "s": s,
+        "choice": choice,
+        "all_campaigns": campaigns.listing(g.db),
+        "chosen": chosen,
+        "label": label,
+        "metrics": list(METRICS),
+    }
+    if me.role == "reviewer":
+        mine = next((r.counts for r in s.breakdowns["reviewer"] if r.key == me.name), dict.fromkeys(METRICS, 0))
+        return render_template("dashboard.html", own=mine, counts=queue.counts(g.db, reviewer=me.name), **common)
+    return render_template("dashboard.html", own=None, charts=_charts(s), **common)
