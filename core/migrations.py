@@ -520,3 +520,14 @@ M008_CAMPAIGNS_TIPS_SQL = """
 @migrations()
 def m008_campaigns_tips(db: Database) -> None:
     _run(db, M008_CAMPAIGNS_TIPS_SQL)
+
+
+M012_ACCOUNTS_SQL = """
+        ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;  -- set by an admin's reset
+        ALTER TABLE users ADD COLUMN unlocked_at TEXT;  -- an admin's unlock: failed logins before it do not count
+        """
+
+
+@migrations()
+def m012_accounts(db: Database) -> None:
+    _run(db, M012_ACCOUNTS_SQL)

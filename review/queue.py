@@ -204,6 +204,7 @@ class Filter:
     date_to: str = ""
     source: str = ""  # the kind of site (seeds.yml `kind`: classifieds, social, forum, …)
     state: str = ""  # '', pending, claimed, mine
+    clusters: str = ""  # '1': only ads that have near-duplicates (a cluster of two or more)
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> Filter:
@@ -221,6 +222,7 @@ class Filter:
             date_to=text("to") if day_in_bounds(text("to")) else "",
             source=text("source"),
             state=text("state") if text("state") in STATES else "",
+            clusters="1" if text("clusters") == "1" else "",
         )
 
     def query(self) -> dict[str, str]:
@@ -249,6 +251,11 @@ def _where(f: Filter, reviewer: str, bands: Bands) -> tuple[list[str], list[Any]
         if value:
             clauses.append(clause)
             args.append(value)
+    if f.clusters:
+        clauses.append(
+            "a.cluster_id IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM ads c WHERE c.cluster_id = a.cluster_id AND c.id != a.id)"
+        )
     if f.band:
         low, high = bands[f.band]
         if low != float("-inf"):

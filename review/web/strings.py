@@ -51,6 +51,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "password.mismatch": ("两次输入的新密码不一致。", "The two new passwords differ."),
     "password.wrong_current": ("当前密码不正确。", "The current password is wrong."),
     "password.changed": ("密码已修改，请用新密码重新登录。", "Password changed: log in with the new one."),
+    "password.must_change": (
+        "您的密码由管理员设置，请先修改为自己的密码。",
+        "An administrator set your password: choose your own first.",
+    ),
     "nav.back_to_queue": ("返回待审队列", "Back to the queue"),
     "role.reviewer": ("审核员", "reviewer"),
     "role.supervisor": ("主管", "supervisor"),
@@ -106,6 +110,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "err.reason_needed": ("请填写认定理由。", "Give a reason."),
     "err.note_needed": ("请填写说明。", "Write a note."),
     "err.refused": ("操作未执行：{detail}", "Not done: {detail}"),
+    "err.category_needed": (
+        "请选择涉嫌类型：规则命中指向多个类型时不预选，须由审核员选定。",
+        "Choose a category: when the hits point at several, none is chosen for you.",
+    ),
+    "err.contradiction": (
+        "未执行：与近似广告的已有决定相反（{ads}）。如确需如此处理，请在表单中说明理由。",
+        "Not done: it contradicts the decision on near-duplicates ({ads}). To decide so anyway, give the reason.",
+    ),
     # queue
     "queue.counts": ("队列统计", "Queue counts"),
     "queue.open": ("条待审", "waiting"),
@@ -128,6 +140,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "f.state": ("状态", "State"),
     "f.from": ("发现日期自", "Found from"),
     "f.to": ("至", "to"),
+    "f.clusters": ("只看近似广告组", "clusters only"),
     "f.all": ("全部", "all"),
     "f.apply": ("筛选", "Filter"),
     "f.clear": ("清除筛选", "Clear"),
@@ -150,6 +163,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "q.waiting": ("等待", "Waiting"),
     "q.state": ("状态", "State"),
     "q.claimed_by": ("{who} 认领至 {until}", "{who} until {until}"),
+    "q.cluster": ("≈{n}", "≈{n}"),
+    "q.cluster_title": (
+        "近似广告组 #{id}，共 {n} 条：点此一并处理",
+        "cluster #{id} of {n} near-duplicates: decide them here",
+    ),
     "label.flag": ("疑似违法", "flag"),
     "label.watch": ("可疑", "watch"),
     "label.clear": ("未见特征", "clear"),
@@ -172,6 +190,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ad.confirmed": ("广告 #{id} 已确认违法（台账 {seqs}）。", "Ad #{id} confirmed (ledger {seqs})."),
     "ad.rejected": ("广告 #{id} 已驳回（台账 {seqs}）。", "Ad #{id} rejected (ledger {seqs})."),
     "ad.escalated": ("广告 #{id} 已上报主管。", "Ad #{id} escalated to a supervisor."),
+    "ad.reversed": (
+        "广告 #{id} 的决定已撤销（台账 #{seq}），已回到待审队列。",
+        "Ad #{id}: decision reversed (ledger #{seq}); the ad is back in review.",
+    ),
+    "ad.in_cluster": ("此广告属于", "This ad belongs to"),
+    "ad.cluster_link": ("近似广告组 #{id}（共 {n} 条）", "cluster #{id} ({n} near-duplicates)"),
     "ad.stale": (
         "分类后广告内容有变化，规则命中 {hits} 未能标注。",
         "The ad changed since it was classified: hits {hits} are not marked.",
@@ -248,6 +272,48 @@ STRINGS: dict[str, tuple[str, str]] = {
     "d.reject_submit": ("驳回", "Reject"),
     "d.escalate_note": ("需要主管判断的问题", "What should the supervisor look at?"),
     "d.escalate_submit": ("上报", "Escalate"),
+    "d.pick_category": (
+        "规则命中指向 {n} 个涉嫌类型，请核对下列命中后选择一个（未预选）：",
+        "The hits point at {n} categories: check them and choose one (none is chosen for you):",
+    ),
+    "d.no_candidate": ("没有命中涉嫌类型的规则，请从下列类型中选择。", "No rule names a category: choose one below."),
+    "d.other_category": ("其他类型", "Another category"),
+    "d.clash_confirmed": (
+        "近似广告已被驳回，确认违法与之矛盾：",
+        "Near-duplicates were rejected; confirming contradicts them:",
+    ),
+    "d.clash_rejected": (
+        "近似广告已被确认违法，驳回与之矛盾：",
+        "Near-duplicates were confirmed; rejecting contradicts them:",
+    ),
+    "d.clash_of": ("（近似于 #{id}）", "(near #{id})"),
+    "d.despite": ("仍按此处理的理由（必填，记入台账）", "Why decide so anyway (required; goes into the ledger)"),
+    "d.reverse": ("更正（撤销决定）", "Correct (reverse the decision)"),
+    "d.reverse_note": (
+        "撤销后该广告回到待审队列，可重新确认或驳回；由此提请的处置随之撤销。原决定与撤销都留在台账中。",
+        "The ad goes back to review to be decided again; the takedown it requested is cancelled. The ledger keeps "
+        "both the decision and its reversal.",
+    ),
+    "d.reverse_reason": ("更正理由（必填，记入台账）", "Why the decision was wrong (required; goes into the ledger)"),
+    "d.reverse_submit": ("撤销决定", "Reverse the decision"),
+    # a cluster of near-duplicates (review/web/views_clusters.py)
+    "cluster.title": ("近似广告组 #{id}", "Cluster #{id}"),
+    "cluster.counts": ("共 {n} 条，待处理 {open} 条", "{n} ads, {open} undecided"),
+    "cluster.explain": (
+        "这些广告内容近似（转帖、改写）。勾选要处理的广告，一次确认或驳回：每条广告各记一条台账。",
+        "These ads are near-duplicates (reposts, edits). Tick the ones to decide and decide them at once: each ad "
+        "gets its own ledger entries.",
+    ),
+    "cluster.pick": ("选择", "Pick"),
+    "cluster.basis_hint": ("留空则按各条广告的命中填写", "Empty: from each ad's own hits"),
+    "cluster.confirm_submit": ("确认所选广告违法并提请处置", "Confirm the ticked ads"),
+    "cluster.reject_submit": ("驳回所选广告", "Reject the ticked ads"),
+    "cluster.all_decided": ("此组广告均已处理。", "Every ad of this cluster is decided."),
+    "cluster.confirmed": (
+        "已确认 {n} 条广告违法：{ids}（台账 {seqs}）。",
+        "{n} ads confirmed: {ids} (ledger {seqs}).",
+    ),
+    "cluster.rejected": ("已驳回 {n} 条广告：{ids}（台账 {seqs}）。", "{n} ads rejected: {ids} (ledger {seqs})."),
     "reason.防非宣传": ("防非宣传", "anti-fraud publicity"),
     "reason.新闻报道": ("新闻报道", "news or court report"),
     "reason.持牌机构合规": ("持牌机构合规", "licensed institution"),
@@ -317,6 +383,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "audit.user_add": ("新增用户", "add user"),
     "audit.user_disable": ("停用用户", "disable user"),
     "audit.user_password": ("修改密码", "change password"),
+    "audit.user_password_reset": ("重置密码（须本人修改）", "password reset (to be changed)"),
+    "audit.user_enable": ("启用用户", "enable user"),
+    "audit.user_unlock": ("解除锁定", "unlock user"),
+    "audit.reverse": ("撤销决定（更正）", "reverse a decision"),
     "audit.password_change_failed": ("修改密码失败（当前密码错误）", "failed password change (wrong current password)"),
     # ledger
     "ledger.title": ("违法广告清理台账", "Illegal-ad clearance ledger"),
@@ -333,6 +403,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ledger.ad": ("广告", "Ad"),
     "ledger.brief": ("摘要", "Summary"),
     "ledger.hash": ("哈希", "Hash"),
+    "ledger.reversal_of": ("撤销台账 #{seq} 的决定：", "reverses entry #{seq}: "),
+    "ledger.despite": (
+        "与近似广告 {ads} 的决定相反，理由：",
+        "against the decision on near-duplicates {ads}, because: ",
+    ),
     "ledger.confirmed": ("确认违法", "confirmed"),
     "ledger.rejected": ("驳回", "rejected"),
     "ledger.takedown_requested": ("提请处置", "takedown requested"),
@@ -369,8 +444,37 @@ STRINGS: dict[str, tuple[str, str]] = {
     "export.receiver": ("接收单位", "Receiver"),
     "export.not_cancelled": ("全部（不含已撤销）", "all but cancelled"),
     "users.note": (
-        "用 adclear user add / disable / list 管理账号。",
-        "Manage accounts with adclear user add/disable/list.",
+        "管理员在此新增、停用、启用账号，解除锁定，重置密码；新账号与重置的密码均为临时密码（至少 {n} 位），"
+        "本人登录后须先修改。每项操作记入审计日志。",
+        "Add, disable and enable accounts, unlock them, reset passwords here; a new account's password and a reset "
+        "one are temporary (at least {n} characters): their owner must change them at the next login. Every change "
+        "is audited.",
+    ),
+    "users.actions": ("操作", "Actions"),
+    "users.locked": ("密码错误过多，锁定至 {when}", "locked (wrong passwords) until {when}"),
+    "users.must_change": ("须修改临时密码", "must change a temporary password"),
+    "users.enable": ("启用", "Enable"),
+    "users.disable": ("停用", "Disable"),
+    "users.unlock": ("解除锁定", "Unlock"),
+    "users.reset": ("重置密码", "Reset password"),
+    "users.temporary": ("临时密码", "Temporary password"),
+    "users.reset_submit": ("设为临时密码", "Set the temporary password"),
+    "users.add": ("新增用户", "Add an account"),
+    "users.add_submit": ("新增", "Add"),
+    "users.added": (
+        "已新增用户 {name}，首次登录须修改密码。",
+        "Account {name} added; it must change its password first.",
+    ),
+    "users.not_yourself": (
+        "不能在此停用或重置自己的账号（修改自己的密码请用“修改密码”）。",
+        "You cannot disable or reset your own account here (change your password on its own page).",
+    ),
+    "users.disable_done": ("已停用 {name}，其登录已全部退出。", "{name} disabled; their sessions ended."),
+    "users.enable_done": ("已启用 {name}。", "{name} enabled."),
+    "users.unlock_done": ("已解除 {name} 的锁定。", "{name} unlocked."),
+    "users.reset_done": (
+        "已重置 {name} 的密码，其登录已全部退出，下次登录须修改密码。",
+        "{name}'s password reset; their sessions ended, and they must change it at the next login.",
     ),
     "users.name": ("用户名", "Name"),
     "users.role": ("角色", "Role"),
@@ -389,7 +493,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "key.claim": ("领取下一条", "claim the next ad"),
     "key.confirm": ("确认违法（打开表单，再按 Enter 提交）", "confirm (opens the form; Enter submits)"),
     "key.reject": ("驳回（打开表单）", "reject (opens the form)"),
-    "key.reason": ("选择驳回理由（再按 Enter 提交）", "pick a reject reason (Enter submits)"),
+    "key.reason": (
+        "选择驳回理由；确认表单打开时选择涉嫌类型（再按 Enter 提交）",
+        "pick a reject reason; with the confirmation open, a category (Enter submits)",
+    ),
     "key.escalate": ("上报主管", "escalate to a supervisor"),
     "key.close": ("关闭表单或帮助", "close a form or this help"),
     "key.submit": ("在文本框中提交表单", "submit from a text box"),
