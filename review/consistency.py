@@ -71,7 +71,9 @@ def candidates(verdicts: Iterable[dict[str, Any] | None]) -> list[Candidate]:
             continue
         for hit in verdict.get("hits", []):
             if hit.get("kind") == "category" and hit.get("name") in CATEGORIES:
-                found.setdefault(hit["name"], []).append(hit)
+                same = found.setdefault(hit["name"], [])
+                if not any((h["rule_id"], h["matched"]) == (hit["rule_id"], hit["matched"]) for h in same):
+                    same.append(hit)  # a cluster's ads hit the same words: each once
         for name in verdict.get("categories", []):
             if name in CATEGORIES and name not in names:
                 names.append(name)

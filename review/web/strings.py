@@ -305,6 +305,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "gets its own ledger entries.",
     ),
     "cluster.pick": ("选择", "Pick"),
+    "cluster.claimed_by": ("{who} 已认领", "held by {who}"),
+    "cluster.note": (
+        "备注（确认或驳回均记入台账；驳回理由为“其他”时必填）",
+        "Note (goes into the ledger either way; needed with the reject reason 其他)",
+    ),
     "cluster.basis_hint": ("留空则按各条广告的命中填写", "Empty: from each ad's own hits"),
     "cluster.confirm_submit": ("确认所选广告违法并提请处置", "Confirm the ticked ads"),
     "cluster.reject_submit": ("驳回所选广告", "Reject the ticked ads"),
