@@ -188,6 +188,8 @@ def _agreed_category(db: sqlite_utils.Database, ad_id: int | None, cluster: int 
         assert ad_id is not None
         return consistency.require_category(db, [ad_id], f"ad {ad_id}")
     ids = consistency.undecided_in_cluster(db, cluster)
+    if not ids:
+        raise InvalidChoice(f"cluster {cluster} has no undecided ad (`adclear queue` shows each ad's cluster)")
     return consistency.require_category(db, ids, f"cluster {cluster}")
 
 

@@ -164,6 +164,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "q.state": ("状态", "State"),
     "q.claimed_by": ("{who} 认领至 {until}", "{who} until {until}"),
     "q.cluster": ("≈{n}", "≈{n}"),
+    "q.more_categories": ("（另 {n} 类）", "(+{n} more)"),
     "q.cluster_title": (
         "近似广告组 #{id}，共 {n} 条：点此一并处理",
         "cluster #{id} of {n} near-duplicates: decide them here",
