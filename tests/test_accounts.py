@@ -56,3 +56,28 @@ def test_enable_after_disable_and_a_temporary_password(db, db_path):
     assert not find(db, "wang").must_change_password
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log WHERE target = 'user:wang' ORDER BY id")]
     assert "user_enable" in actions and actions.count("user_password_reset") == 1
+
+
+def test_corrections_are_for_supervisors_and_accounts_for_admins(tmp_path):
+    """The new forms keep the role checks: a reviewer cannot reverse, a supervisor cannot manage accounts, and
+    nothing changes when they try."""
+    from tests.test_web import logged_in, make_app, rows
+    from tests.webdata import build
+
+    db_path = tmp_path / "data" / "adclear.db"
+    ids = build(db_path)
+    app = make_app(db_path)
+    for endpoint, role in (("review.reverse", "supervisor"), ("accounts.change", "admin"), ("accounts.add", "admin")):
+        assert app.view_functions[endpoint].required_role == role
+    assert app.view_functions["clusters.decide"].required_role == "reviewer"
+    reviewer, token = logged_in(app, "rev1")
+    answer = reviewer.post(f"/ad/{ids['promo0']}/reverse", data={"reason": "x", "csrf_token": token})
+    assert answer.status_code == 403
+    boss, token = logged_in(app, "boss")
+    (rev1,) = rows(db_path, "SELECT id FROM users WHERE name = 'rev1'")[0]
+    assert boss.post(f"/users/{rev1}/disable", data={"csrf_token": token}).status_code == 403
+    answer = boss.post("/users/add", data={"name": "x2", "role": "admin", "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 403
+    assert rows(db_path, "SELECT disabled FROM users WHERE name = 'rev1'") == [(0,)]
+    assert rows(db_path, "SELECT count(*) FROM users WHERE name = 'x2'") == [(0,)]
+    assert rows(db_path, "SELECT count(*) FROM ledger") == [(0,)]

@@ -225,6 +225,7 @@ def test_a_supervisors_correction_shows_in_the_ledger_page_and_the_export(browse
         boss.click("#reverse-submit")
     assert "决定已撤销" in boss.locator(".flashes").inner_text()
     assert boss.locator("#panel-confirm").count() == 1  # back in review: it can be decided again
+    assert "已撤销（台账 #3）" in boss.locator("#decisions").inner_text()
     assert query(db_path, "SELECT action, actor FROM ledger ORDER BY seq") == [
         ("confirmed", "rev1"),
         ("takedown_requested", "rev1"),

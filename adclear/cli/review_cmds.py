@@ -155,7 +155,8 @@ def show(cfg: Config, ad_id: int) -> None:
         )
     for dec in d["decisions"]:
         what = f"确认违法【{dec['category']}】" if dec["decision"] == "confirmed" else f"驳回（{dec['reason']}）"
-        echo(f"决定: {what} · {dec['reviewer']} · {dec['decided_at_local']} · 台账 #{dec['ledger_seq']}")
+        undone = f" · 已撤销（台账 #{dec['reversed_seq']}）" if dec["reversed_seq"] else ""
+        echo(f"决定: {what} · {dec['reviewer']} · {dec['decided_at_local']} · 台账 #{dec['ledger_seq']}{undone}")
     if d["claimed_by"]:
         echo(f"认领: {d['claimed_by']}")
 

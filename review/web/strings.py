@@ -346,6 +346,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "hist.none": ("无", "none"),
     "hist.run": ("抓取批次 {n}", "crawl run {n}"),
     "hist.ledger_seq": ("台账 #{n}", "ledger #{n}"),
+    "hist.reversed": ("已撤销（台账 #{n}）", "reversed (ledger #{n})"),
     "change.new": ("首次发现", "new"),
     "change.same": ("未变化", "unchanged"),
     "change.changed": ("内容变化", "changed"),
