@@ -120,18 +120,31 @@ def cluster_members(db: sqlite_utils.Database, cluster_id: int) -> list[dict[str
     """The ads of a cluster, oldest first: what the cluster page lists (the claim as it holds now)."""
     rows = db.execute(
         f"""SELECT a.id, a.title, a.site, a.platform, a.status, a.first_seen, v.label, v.score, v.categories,
-                   CASE WHEN {held("q")} THEN q.claimed_by END
+                   CASE WHEN {held("q")} THEN q.claimed_by END, q.state = 'escalated'
             FROM ads a LEFT JOIN queue q ON q.ad_id = a.id
             LEFT JOIN verdicts v ON v.id = (SELECT max(id) FROM verdicts WHERE ad_id = a.id)
             WHERE a.cluster_id = ? ORDER BY a.id""",
         [now_utc(), cluster_id],
     ).fetchall()
-    keys = ("ad_id", "title", "site", "platform", "status", "first_seen", "label", "score", "categories", "claimed_by")
+    keys = (
+        "ad_id",
+        "title",
+        "site",
+        "platform",
+        "status",
+        "first_seen",
+        "label",
+        "score",
+        "categories",
+        "claimed_by",
+        "escalated",
+    )
     out = []
     for row in rows:
         item = dict(zip(keys, row, strict=True))
         item["categories"] = json.loads(item["categories"] or "[]")
         item["decided"] = item["status"] in ("confirmed", "rejected")
+        item["escalated"] = bool(item["escalated"])
         out.append(item)
     return out
 

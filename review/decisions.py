@@ -324,6 +324,11 @@ def _cluster_open_ads(
         held = holder(db, ad["id"])
         if held is not None and held[0] != reviewer:
             raise HeldByOther(f"ad {ad['id']} of cluster {cluster_id} is claimed by {held[0]} until {local(held[1])}")
+        if db.execute("SELECT 1 FROM queue WHERE ad_id = ? AND state = 'escalated'", [ad["id"]]).fetchone():
+            raise InvalidChoice(
+                f"ad {ad['id']} of cluster {cluster_id} waits for a supervisor (escalated): leave it out, "
+                "or resolve its escalation first"
+            )
     return todo
 
 

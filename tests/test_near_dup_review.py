@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from adclear.cli import main
 from classifier import Classifier
-from core.errors import Contradiction
+from core.errors import Contradiction, InvalidChoice
 from core.fingerprints import _record, load_decided, recluster
 from core.seeds import load_seeds
 from core.verdicts import ad_text, classify_ad, current_verdict
@@ -251,3 +251,17 @@ def test_the_verdict_carries_the_fingerprint_of_the_ads_own_text() -> None:
         verdict = clf.classify(text, title=t, neighbours=DecidedAds())
         assert verdict.fingerprint == _record(title, body, contact)
         assert clf.classify(text, title=t).fingerprint is None
+
+
+def test_a_cluster_decision_does_not_decide_an_escalated_ad(store):
+    """An ad escalated to a supervisor is decided on its own page, not with its cluster."""
+    from review import escalations
+
+    ids = [save(store, i, "产品说明会", body) for i, body in enumerate([SEMINAR, reorder_sentences(SEMINAR)])]
+    recluster(store.db)
+    escalations.escalate(store.db, ids[1], reviewer="张三", note="像是防骗宣传，请主管判断", address="cli")
+    with pytest.raises(InvalidChoice, match=f"ad {ids[1]} of cluster {ids[0]} waits for a supervisor"):
+        decisions.reject_cluster(store.db, ids[0], reviewer="张三", reason="非集资广告")
+    made = decisions.reject_cluster(store.db, ids[0], reviewer="张三", reason="非集资广告", ads=[ids[0]])
+    assert [d.ad_id for d in made] == [ids[0]]
+    assert store.db.execute("SELECT state FROM queue WHERE ad_id = ?", [ids[1]]).fetchone() == ("escalated",)

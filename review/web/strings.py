@@ -307,6 +307,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "cluster.pick": ("选择", "Pick"),
     "cluster.claimed_by": ("{who} 已认领", "held by {who}"),
+    "cluster.escalated": ("已上报主管，在广告页处理", "escalated: decided on its own page"),
     "cluster.note": (
         "备注（确认或驳回均记入台账；驳回理由为“其他”时必填）",
         "Note (goes into the ledger either way; needed with the reject reason 其他)",

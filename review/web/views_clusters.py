@@ -36,7 +36,7 @@ def cluster(cluster_id: int) -> Any:
     members = consistency.cluster_members(g.db, cluster_id)
     if not members:
         abort(404)
-    open_ids = [m["ad_id"] for m in members if not m["decided"]]
+    open_ids = [m["ad_id"] for m in members if not m["decided"] and not m["escalated"]]
     verdicts = [current_verdict(g.db, i) for i in open_ids]
     candidates = consistency.candidates(verdicts)
     hits = [h for v in verdicts if v for h in v["hits"]]
