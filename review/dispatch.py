@@ -59,10 +59,11 @@ BATCH_STATES = {
     "approved": "已审核",
     "delivered": "已送达",
     "failed": "发送失败",
+    "sending": "发送中",
     "handed_over": "已移交",
     "cancelled": "已作废",
 }
-OPEN_BATCH_STATES = ("draft", "approved", "failed")  # its takedowns are spoken for
+OPEN_BATCH_STATES = ("draft", "approved", "failed", "sending")  # its takedowns are spoken for
 SENDABLE = ("approved", "failed")  # may be sent (again) or handed over
 # takedowns a batch may carry: requested ones, and, named one by one, those a re-check found still online after
 # their dispatch (再次交办: to the same receiver again, or to another, e.g. the department over the platform)
@@ -407,7 +408,7 @@ def cancel(
     with takedowns.writing(db, settings):
         found = get(db, batch)
         users.require(db, supervisor, "supervisor")
-        if found.state not in OPEN_BATCH_STATES:
+        if found.state not in OPEN_BATCH_STATES or found.state == "sending":
             raise DispatchError(f"the batch {found.number} is {found.state_label}: only one not sent can be voided")
         db.execute("UPDATE dispatch_batches SET state = 'cancelled' WHERE id = ?", [found.id])
         payload = {"number": found.number, "reason": reason.strip(), "takedowns": list(found.takedown_ids)}

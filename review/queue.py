@@ -88,6 +88,7 @@ def claim(
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
     ad_id: int | None = None,
     max_claims: int | None = None,
+    address: str = "cli",
 ) -> int | None:
     """Claim the next open ad (or ``ad_id``) for ``reviewer``; returns its id, or None if nothing is free.
 
@@ -102,11 +103,11 @@ def claim(
             ad_id = held_now[0]  # finish (or release) what you hold first
         row = _claim_one(db, reviewer, now, lease, ad_id)
         if row is not None:
-            _audit(db, reviewer, "claim", row[0])
+            _audit(db, reviewer, "claim", row[0], address)
             if max_claims:
                 others = [a for a in held_now if a != row[0]]
                 for extra in others[: max(0, len(others) - (max_claims - 1))]:
-                    _release(db, extra, reviewer)
+                    _release(db, extra, reviewer, address)
     return row[0] if row else None
 
 
@@ -134,20 +135,20 @@ def _claim_one(db: sqlite_utils.Database, reviewer: str, now: str, lease: str, a
     ).fetchone()
 
 
-def release(db: sqlite_utils.Database, ad_id: int, reviewer: str) -> bool:
+def release(db: sqlite_utils.Database, ad_id: int, reviewer: str, *, address: str = "cli") -> bool:
     """Give a claimed ad back to the queue; only its holder can."""
     with immediate(db):
-        return _release(db, ad_id, reviewer)
+        return _release(db, ad_id, reviewer, address)
 
 
-def _release(db: sqlite_utils.Database, ad_id: int, reviewer: str) -> bool:
+def _release(db: sqlite_utils.Database, ad_id: int, reviewer: str, address: str) -> bool:
     changed = db.execute(
         "UPDATE queue SET state = 'pending', claimed_by = NULL, lease_until = NULL, updated_at = ? "
         "WHERE ad_id = ? AND state = 'claimed' AND claimed_by = ?",
         [now_utc(), ad_id, reviewer],
     ).rowcount
     if changed:
-        _audit(db, reviewer, "release", ad_id)
+        _audit(db, reviewer, "release", ad_id, address)
     return bool(changed)
 
 
@@ -159,8 +160,8 @@ def holder(db: sqlite_utils.Database, ad_id: int) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
-def _audit(db: sqlite_utils.Database, actor: str, action: str, ad_id: int) -> None:
-    audit.record(db, actor=actor, action=action, target=f"ad:{ad_id}")
+def _audit(db: sqlite_utils.Database, actor: str, action: str, ad_id: int, address: str) -> None:
+    audit.record(db, actor=actor, action=action, target=f"ad:{ad_id}", address=address)
 
 
 # --- listing ------------------------------------------------------------------------------------------------

@@ -330,6 +330,8 @@ def ledger_verify(cfg: Config, checkpoint: str | None) -> None:
     db = cfg.db()
     anchor = anchors.latest(db)
     result = chain.verify(db, checkpoint=point, anchor=anchor)
+    if not result.ok and result.kind.startswith("checkpoint"):  # the chain holds; the checkpoint does not
+        raise AdclearError(f"ledger holds, but not against the checkpoint: {result.problem}")
     if not result.ok:
         raise AdclearError(f"ledger broken: {result.problem}")
     if result.head is None:

@@ -13,7 +13,7 @@ from core.errors import AlreadyDecided, Contradiction, EvidenceMissing, HeldByOt
 from review import adview, consistency, decisions, escalations, evidence, queue
 from review.settings import ReviewSettings
 from review.users import has_role
-from review.web import params
+from review.web import explain, params
 from review.web.highlight import numbered_hits, segments
 from review.web.i18n import t
 from review.web.security import client_address, requires
@@ -75,7 +75,7 @@ def queue_page() -> Any:
 @bp.route("/claim", methods=["POST"])
 @requires("reviewer")
 def claim_next() -> Any:
-    ad_id = queue.claim(g.db, _me(), **_claim_limits())
+    ad_id = queue.claim(g.db, _me(), address=client_address(), **_claim_limits())
     if ad_id is None:
         flash(t("queue.empty_claim"), "warn")
         return redirect(url_for("review.queue"))
@@ -93,8 +93,10 @@ def ad(ad_id: int) -> Any:
     verdict = detail["verdict"] or {"hits": [], "categories": [], "nearest": [], "score": 0, "label": "clear"}
     hits = numbered_hits(verdict["hits"])
     title, text = ad_text(item["title"], item["body"], item["contact"])
+    groups = explain.explain(hits)
     title_segments, stale_title = segments(title, hits, "title")
     text_segments, stale_text = segments(text, hits, "text")
+    title_segments, text_segments = explain.renumber(title_segments, groups), explain.renumber(text_segments, groups)
     held = queue.holder(g.db, ad_id)
     open_escalation = escalations.open_for(g.db, ad_id)
     prev_id, next_id = queue.neighbours(g.db, ad_id)
@@ -105,11 +107,12 @@ def ad(ad_id: int) -> Any:
         d=detail,
         ad=item,
         verdict=verdict,
-        hits=hits,
-        breakdown=_breakdown(hits, verdict),
+        groups=groups,
+        score_terms=explain.score_terms(groups, float(verdict["score"])),
+        cue_label=explain.cue_label,
         title_segments=title_segments,
         text_segments=text_segments,
-        stale=stale_title + stale_text,
+        stale=explain.lines_for(groups, stale_title + stale_text),
         held=held,
         mine=held is not None and held[0] == _me(),
         escalation=open_escalation,
@@ -144,16 +147,6 @@ def clashes_for(ad_ids: list[int]) -> dict[str, list[consistency.Clash]]:
     return {d: consistency.contradictions(g.db, ad_ids, d) for d in ("confirmed", "rejected")}
 
 
-def _breakdown(hits: list[dict[str, Any]], verdict: dict[str, Any]) -> dict[str, Any]:
-    """Hit weights summed by kind, and what the score adds beyond them (near-duplicates, vetoes, caps)."""
-    sums: dict[str, float] = {"category": 0.0, "signal": 0.0, "exculpatory": 0.0}
-    for hit in hits:
-        if hit.get("status", "active") == "active":
-            sums[hit.get("kind", "signal")] = sums.get(hit.get("kind", "signal"), 0.0) + float(hit["weight"])
-    total = round(sum(sums.values()), 3)
-    return {"sums": sums, "total": total, "adjustment": round(float(verdict["score"]) - total, 3)}
-
-
 def _suggested_reason(hits: list[dict[str, Any]]) -> str:
     """A first draft of the confirmation's reason: what the ad promises, in its own words."""
     parts: list[str] = []
@@ -173,7 +166,7 @@ def _after_decision(ad_id: int) -> Any:
     """Straight on to the next ad: claim it and show it; the queue page when none is left."""
     if request.form.get("then") == "escalations":
         return redirect(url_for("supervise.escalation_list"))
-    next_id = queue.claim(g.db, _me(), **_claim_limits())
+    next_id = queue.claim(g.db, _me(), address=client_address(), **_claim_limits())
     if next_id is None:
         flash(t("queue.done"), "ok")
         return redirect(url_for("review.queue"))
@@ -202,7 +195,7 @@ def _refuse(ad_id: int, error: Exception) -> Any:
 @bp.route("/ad/<id:ad_id>/claim", methods=["POST"])
 @requires("reviewer")
 def claim(ad_id: int) -> Any:
-    got = queue.claim(g.db, _me(), ad_id=ad_id, **_claim_limits())
+    got = queue.claim(g.db, _me(), ad_id=ad_id, address=client_address(), **_claim_limits())
     if got is None:
         held = queue.holder(g.db, ad_id)
         flash(t("err.held", who=held[0]) if held else t("err.not_claimable"), "error")
@@ -212,7 +205,7 @@ def claim(ad_id: int) -> Any:
 @bp.route("/ad/<id:ad_id>/release", methods=["POST"])
 @requires("reviewer")
 def release(ad_id: int) -> Any:
-    if queue.release(g.db, ad_id, _me()):
+    if queue.release(g.db, ad_id, _me(), address=client_address()):
         flash(t("ad.released", id=ad_id), "ok")
     return redirect(url_for("review.queue"))
 

@@ -20,6 +20,12 @@
     if (!help) return;
     help.hidden = show === undefined ? !help.hidden : !show;
   }
+  document.querySelectorAll("[data-action=menu]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var open = b.closest("header").classList.toggle("open");
+      b.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  });
   document.querySelectorAll("[data-action=help]").forEach(function (b) {
     b.addEventListener("click", function () { toggleHelp(); });
   });
@@ -93,7 +99,8 @@
   document.querySelectorAll("tr[data-hit]").forEach(function (row) {
     function mark(on) {
       document.querySelectorAll("mark[data-hits]").forEach(function (m) {
-        if (m.dataset.hits.split(" ").indexOf(row.dataset.hit) >= 0) m.classList.toggle("focus", on);
+        var mine = row.dataset.hit.split(" ");  // a line of the explanation stands for one or more hits
+        if (m.dataset.hits.split(" ").some(function (n) { return mine.indexOf(n) >= 0; })) m.classList.toggle("focus", on);
       });
     }
     row.addEventListener("mouseenter", function () { mark(true); });
