@@ -70,6 +70,12 @@ ACTIONS = {
     "delivery_failed": "发送失败",
     "handed_over": "人工移交",
     "batch_cancelled": "作废交办单",
+    # public tips (举报线索, review/tips.py): entries with the tip's number in the payload, never the tipster
+    "tip_received": "受理线索",
+    "tip_fetched": "线索网址抓取",
+    "tip_verified": "线索核查",
+    "tip_feedback": "反馈举报人",
+    "tip_closed": "线索办结",
     "model_promoted": "启用模型",  # configuration: which learned model classifies from now on (ad_id NULL)
 }
 

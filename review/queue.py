@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 DEFAULT_LEASE_SECONDS = 15 * 60
+TIP_SOURCE = "tip"  # the source filter's word for the ads public tips pointed at (review.tips)
 # added to the priority of an ad that is a confirmed ad come back (再现): before every flag, in its own order
 OPEN = "q.state IN ('pending', 'claimed')"  # exactly the partial indexes' condition
 # the planner, without statistics, prefers queue_open and a sort of every open item: name the partial index
@@ -203,7 +204,7 @@ class Filter:
     band: str = ""
     date_from: str = ""  # YYYY-MM-DD, Asia/Shanghai, on the ad's first sighting
     date_to: str = ""
-    source: str = ""  # the kind of site (seeds.yml `kind`: classifieds, social, forum, …)
+    source: str = ""  # the kind of site (seeds.yml `kind`: classifieds, social, forum, …), or 'tip' (举报线索)
     state: str = ""  # '', pending, claimed, mine
     clusters: str = ""  # '1': only ads that have near-duplicates (a cluster of two or more)
 
@@ -246,7 +247,7 @@ def _where(f: Filter, reviewer: str, bands: Bands) -> tuple[list[str], list[Any]
     for clause, value in (
         ("a.platform = ?", f.platform),
         ("a.site = ?", f.site),
-        ("a.site IN (SELECT name FROM sites WHERE kind = ?)", f.source),
+        ("a.site IN (SELECT name FROM sites WHERE kind = ?)", f.source if f.source != TIP_SOURCE else ""),
         ("v.categories LIKE ?", f'%"{f.category}"%' if f.category else ""),  # a CATEGORIES name: no wildcards
     ):
         if value:
@@ -257,6 +258,8 @@ def _where(f: Filter, reviewer: str, bands: Bands) -> tuple[list[str], list[Any]
             "a.cluster_id IS NOT NULL "
             "AND EXISTS (SELECT 1 FROM ads c WHERE c.cluster_id = a.cluster_id AND c.id != a.id)"
         )
+    if f.source == TIP_SOURCE:
+        clauses.append("a.id IN (SELECT ad_id FROM tips WHERE ad_id IS NOT NULL)")
     if f.band:
         low, high = bands[f.band]
         if low != float("-inf"):
@@ -392,15 +395,17 @@ def neighbours(db: sqlite_utils.Database, ad_id: int) -> tuple[int | None, int |
 def filter_options(db: sqlite_utils.Database) -> dict[str, list[str]]:
     """The values the filters offer: platforms, sites and kinds of site (from ``sites``, a short table)."""
     rows = db.execute("SELECT name, platform, kind FROM sites ORDER BY name").fetchall()
+    tipped = db.execute("SELECT 1 FROM tips WHERE ad_id IS NOT NULL LIMIT 1").fetchone() is not None
     return {
         "sites": [r[0] for r in rows],
         "platforms": sorted({r[1] for r in rows}),
-        "sources": sorted({r[2] for r in rows}),
+        "sources": sorted({r[2] for r in rows} | ({TIP_SOURCE} if tipped else set())),
     }
 
 
 def to_front(db: sqlite_utils.Database, ad_id: int) -> bool:
-    """Put a reappeared ad (再现: a near-duplicate of a confirmed ad, found again) before every other item, queued
+    """Put a reappeared ad (再现: a near-duplicate of a confirmed ad, found again) or a tipped one (举报线索, the
+    source 'tip' of the filter) before every other item, queued
     again if it had left the queue undecided; inside the caller's transaction. A decided ad keeps its decision.
     True when the item moved; doing it twice moves nothing."""
     now = now_utc()

@@ -10,6 +10,7 @@ from adclear.cli import Config
 from adclear.cli.dispatch_cmds import setup as dispatch_setup
 from adclear.cli.export_cmds import office_of
 from adclear.cli.term import echo
+from adclear.cli.tip_cmds import tips_setup
 from core.errors import AdclearError
 from core.timeutil import local
 from review.sessions import unlock
@@ -37,6 +38,7 @@ def serve_app(
         REVIEW=cfg.review_settings(),
         OFFICE=office_of(cfg),  # the issuing office named in exports
         DISPATCH=lambda: dispatch_setup(cfg),  # receivers.yml and seeds.yml read when the 处置 page needs them
+        TIPS=lambda: tips_setup(cfg),  # seeds.yml read when a tip page needs it
     )
     if host not in ("127.0.0.1", "localhost", "::1") and not (behind_proxy or secure_cookies):
         echo(
