@@ -588,3 +588,14 @@ M009_ALERTS_SQL = """
 def m009_alerts(db: Database) -> None:
     """Health checks of crawl runs, and alerts with their deliveries (docs/alerts.md)."""
     _run(db, M009_ALERTS_SQL)
+
+
+M012_ACCOUNTS_SQL = """
+        ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;  -- set by an admin's reset
+        ALTER TABLE users ADD COLUMN unlocked_at TEXT;  -- an admin's unlock: failed logins before it do not count
+        """
+
+
+@migrations()
+def m012_accounts(db: Database) -> None:
+    _run(db, M012_ACCOUNTS_SQL)

@@ -206,6 +206,7 @@ class Filter:
     date_to: str = ""
     source: str = ""  # the kind of site (seeds.yml `kind`: classifieds, social, forum, …), or 'tip' (举报线索)
     state: str = ""  # '', pending, claimed, mine
+    clusters: str = ""  # '1': only ads that have near-duplicates (a cluster of two or more)
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> Filter:
@@ -223,6 +224,7 @@ class Filter:
             date_to=text("to") if day_in_bounds(text("to")) else "",
             source=text("source"),
             state=text("state") if text("state") in STATES else "",
+            clusters="1" if text("clusters") == "1" else "",
         )
 
     def query(self) -> dict[str, str]:
@@ -251,6 +253,11 @@ def _where(f: Filter, reviewer: str, bands: Bands) -> tuple[list[str], list[Any]
         if value:
             clauses.append(clause)
             args.append(value)
+    if f.clusters:
+        clauses.append(
+            "a.cluster_id IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM ads c WHERE c.cluster_id = a.cluster_id AND c.id != a.id)"
+        )
     if f.source == TIP_SOURCE:
         clauses.append("a.id IN (SELECT ad_id FROM tips WHERE ad_id IS NOT NULL)")
     if f.band:

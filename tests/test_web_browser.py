@@ -181,10 +181,13 @@ def test_claim_then_confirm_and_reject_by_keyboard(browser, site):
     assert first == ids["promo3"]  # score 9: the top of the queue
     assert "你已认领此广告" in page.locator("#claim-state").inner_text()
     assert query(db_path, "SELECT claimed_by FROM queue WHERE ad_id = ?", first) == [("rev1",)]
-    # C opens the confirmation with the category and legal basis prefilled; Enter submits it
+    # C opens the confirmation; its hits name several categories, so none is chosen: 1 picks the first
+    # candidate (and fills its legal basis); Enter submits it
     page.keyboard.press("c")
     assert page.locator("#panel-confirm").get_attribute("open") is not None
-    category = page.locator("#category").input_value()
+    assert page.locator("#confirm-form input[name=category]:checked").count() == 0
+    page.keyboard.press("1")
+    category = page.locator("#confirm-form input[name=category]:checked").get_attribute("value")
     assert "第十一条" in page.locator("#legal-basis").input_value()
     with page.expect_navigation():
         page.keyboard.press("Enter")

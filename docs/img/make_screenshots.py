@@ -1,4 +1,4 @@
-"""Screenshots of the review app for the docs (docs/img/queue.png, docs/img/ad.png), in headless Chromium.
+"""Screenshots of the review app for the docs (docs/img/queue.png, ad.png, cluster.png), in headless Chromium.
 
     .venv/bin/adclear --db /tmp/demo/core.db demo --no-serve     # a demo database with its demo logins
     .venv/bin/python docs/img/make_screenshots.py /tmp/demo/core.db
@@ -53,10 +53,15 @@ def main(db_path: Path) -> None:
             page.wait_for_timeout(300)
             page.set_viewport_size({"width": 1400, "height": 1250})
             page.screenshot(path=str(HERE / "ad.png"))
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.goto(f"{base}/queue?clusters=1")
+            page.locator("a.cluster-mark").first.click()
+            page.wait_for_url("**/cluster/*")
+            page.screenshot(path=str(HERE / "cluster.png"), full_page=True)
             browser.close()
     finally:
         server.shutdown()
-    print(f"wrote {HERE / 'queue.png'} and {HERE / 'ad.png'}")
+    print(f"wrote {HERE / 'queue.png'}, {HERE / 'ad.png'} and {HERE / 'cluster.png'}")
 
 
 if __name__ == "__main__":

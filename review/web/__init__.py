@@ -22,8 +22,10 @@ from review.web import (
     i18n,
     params,
     security,
+    views_accounts,
     views_alerts,
     views_auth,
+    views_clusters,
     views_review,
     views_stats,
     views_supervise,
@@ -77,6 +79,8 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     app.register_blueprint(views_auth.bp)
     app.register_blueprint(views_review.bp)
     app.register_blueprint(views_supervise.bp)
+    app.register_blueprint(views_accounts.bp)
+    app.register_blueprint(views_clusters.bp)
     app.register_blueprint(views_alerts.bp)
     app.register_blueprint(views_stats.bp)
     views_takedowns.install(app)
