@@ -58,6 +58,8 @@ COMMAND_MODULES = {
     "user": "web_cmds",
     "takedown": "takedown_cmds",
     "dispatch": "dispatch_cmds",
+    "search": "search_cmds",
+    "entity": "search_cmds",
 }
 
 
