@@ -550,4 +550,5 @@ M011_SEARCH_SQL = """
 def m011_search(db: Database) -> None:
     """Search over every ad (FTS5), filled here for the ads already stored."""
     _run(db, M011_SEARCH_SQL)
-    rebuild(db)
+    if db.execute("SELECT 1 FROM ads LIMIT 1").fetchone():  # a new database: nothing to index, nothing written
+        rebuild(db)
