@@ -3,7 +3,8 @@
 A query is read the way an ad is (``classifier.normalize``, ``classifier.contacts``): contacts in it (a phone
 written ``138 0013 8000``, with full-width digits or Chinese numerals, ``微信 abc123``, ``QQ 12345``, a URL)
 become contact filters on the ``contacts`` table, with the value normalised as the crawl stores it; what is left
-is normalised and split at spaces into words, every one of which must be in the ad. A word of 3 or more
+is split at spaces into words (a run of single Chinese characters, 保 本 保 息, is one word spelt out), each
+normalised alone, every one of which must be in the ad. A word of 3 or more
 characters is a trigram query on ``ad_search``; a 2-character word (保本) a token of ``ad_search_pairs``
 (core.search_index); a 1-character word is matched with LIKE on the ads the other conditions found (alone, it
 reads every ad's text: slow on a large database). Results are newest first, walked in the order of the table
@@ -34,6 +35,8 @@ LABELS = ("flag", "watch", "clear")
 DECISIONS = ("confirmed", "rejected", "undecided")
 # a bare number (no 微信/QQ/电话 before it) may be any of these
 _NUMBER_KINDS = ("mobile", "qq", "qq_group", "wechat")
+_LEFT_OF_CONTACT = re.compile(r"\+?86|微信号?|电话|手机号?|qq群?号?|联系方式|[^\w]+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WECHAT_ID = re.compile(r"[a-z][-_a-z0-9]{5,19}")
 _LATEST_LABEL = "(SELECT v.label FROM verdicts v WHERE v.ad_id = a.id ORDER BY v.id DESC LIMIT 1)"
 AD_FIELDS = ("id", "title", "body", "site", "platform", "author", "first_seen", "posted_at", "status")
@@ -119,7 +122,9 @@ def parse(q: Query) -> Parsed:
         parsed.contacts.append(((c.kind,), c.value))
         rest = rest[: c.start - cut] + " " + rest[c.end - cut :]
         cut += c.end - c.start - 1
-    for word in dict.fromkeys(normalize(rest).text.split()):
+    for word in dict.fromkeys(normalize(w).text for w in _words(rest)):
+        if parsed.contacts and _LEFT_OF_CONTACT.fullmatch(word):
+            continue  # what the contacts left: a country code, a label, a colon, a dash
         if len(word) >= 3:
             parsed.trigrams.append(word)
         elif len(word) == 2 and word.isalnum():
@@ -127,6 +132,23 @@ def parse(q: Query) -> Parsed:
         else:
             parsed.scanned.append(word)
     return parsed
+
+
+def _words(text: str) -> list[str]:
+    """The words of a query: split at spaces, except that a run of single Chinese characters is one word
+    spelt out (保 本 保 息 is 保本保息, as normalisation reads it in an ad); each word is normalised alone, so
+    that two words are never glued into one."""
+    out: list[str] = []
+    run = ""
+    for token in text.split():
+        if len(token) == 1 and _CJK.match(token):
+            run += token
+            continue
+        if run:
+            out.append(run)
+            run = ""
+        out.append(token)
+    return [*out, run] if run else out
 
 
 def _phrases(words: list[str]) -> str:
