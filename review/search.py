@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -26,8 +25,8 @@ from classifier.normalize import normalize
 from core.db import immediate
 from core.errors import AdclearError
 from core.search_index import index_pending
-from core.timeutil import day_start_utc, local
-from review.queue import day_in_bounds
+from core.timeutil import local
+from review.queue import day_in_bounds, first_seen_between
 
 __all__ = ["DECISIONS", "LABELS", "NotAContact", "Parsed", "Query", "ad_rows", "contact_values", "parse", "search"]
 
@@ -170,12 +169,9 @@ def _filters(q: Query) -> tuple[list[str], list[Any]]:
     if q.site:
         clauses.append("a.site = ?")
         args.append(q.site)
-    if q.date_from:
-        clauses.append("a.first_seen >= ?")
-        args.append(day_start_utc(date.fromisoformat(q.date_from)))
-    if q.date_to:
-        clauses.append("a.first_seen < ?")
-        args.append(day_start_utc(date.fromisoformat(q.date_to) + timedelta(days=1)))
+    days, day_args = first_seen_between(q.date_from, q.date_to)
+    clauses += days
+    args += day_args
     if q.label:
         clauses.append(f"{_LATEST_LABEL} = ?")
         args.append(q.label)

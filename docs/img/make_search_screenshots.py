@@ -18,6 +18,8 @@ from urllib.parse import quote
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
+from make_screenshots import log_in  # noqa: E402 (docs/img, the script's own folder)
+
 from core.chromium import BASE_ARGS, DEFAULT_CHROMIUM  # noqa: E402 (after the path insert)
 
 # a phone written as an evader writes it: spaced, full-width digits
@@ -46,11 +48,7 @@ def main(db_path: Path, narrow: Path | None) -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=os.environ.get("ADCLEAR_CHROMIUM", DEFAULT_CHROMIUM), args=ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-            page.goto(f"{base}/login")
-            page.fill("input[name=name]", name)
-            page.fill("input[name=password]", password)
-            page.click("form button[type=submit]")
-            page.wait_for_url("**/queue")
+            log_in(page, base, name, password)
             for width, where in ((1280, HERE), (390, narrow)):
                 if where is None:
                     continue
