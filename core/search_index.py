@@ -22,13 +22,15 @@ from __future__ import annotations
 from typing import Any
 
 from classifier.normalize import normalize
+from core.ads import ad_text
 
 __all__ = ["index_ad", "index_pending", "pairs", "rebuild", "search_text"]
 
 
 def search_text(title: str, body: str, contact: str, author: str) -> str:
-    """What the index holds of an ad: each part normalised on its own, one per line."""
-    return "\n".join(normalize(part).text for part in (title, body, contact, author) if part)
+    """What the index holds of an ad: its title and its text as the classifier reads them (``core.ads.ad_text``:
+    the crawl finds them normalised already, in ``normalize``'s cache), and its advertiser, one per line."""
+    return "\n".join(normalize(part).text for part in (*ad_text(title, body, contact), author) if part)
 
 
 def pairs(text: str) -> str:
