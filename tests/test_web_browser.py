@@ -304,7 +304,8 @@ def test_a_form_without_its_csrf_token_is_refused(browser, site):
 def test_a_reviewer_is_refused_on_supervisor_pages(browser, site):
     base, _, _ = site
     page = login(browser, base, "rev1")
-    assert page.locator("header nav").inner_text().split() == ["待审队列", "搜索", "处置", "清理台账"]  # search: every role
+    # search is for every role
+    assert page.locator("header nav").inner_text().split() == ["待审队列", "搜索", "处置", "清理台账"]
     for path in ("/escalations", "/audit", "/export", "/users"):
         response = page.goto(f"{base}{path}")
         assert response.status == 403, path
