@@ -97,6 +97,9 @@ def test_the_entity_page_lists_the_ads_across_sites_from_the_ad_page(site, page)
     page.goto(f"{base}/entity?author={quote('环球汇金')}")
     rows = page.eval_on_selector_all("#entity-contacts tr td:first-child", "els => els.map(e => e.textContent)")
     assert [r.split()[-1] for r in rows] == ["13700002290", "555001234", "13700002291"]  # the phone changed
+    with page.expect_navigation():  # the name searched in every ad's text
+        page.click("#name-in-text")
+    assert results(page) == [ids[4], ids[3]]
 
 
 def test_search_and_entity_pages_fit_a_phone(site, page):

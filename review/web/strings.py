@@ -242,6 +242,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{rejected} rejected.",
     ),
     "e.sites": ("站点", "Sites"),
+    "e.name_in_text": ("在全部广告正文中搜索这个名称", "Search every ad's text for this name"),
     "e.contacts_used": ("用过的联系方式", "Contacts used"),
     "e.first": ("最早", "First"),
     "e.last": ("最近", "Last"),
