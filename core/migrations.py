@@ -13,6 +13,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from core.search_index import rebuild
+
 __all__ = ["migrations"]
 
 migrations = Migrations("adclear")
@@ -599,3 +601,33 @@ M012_ACCOUNTS_SQL = """
 @migrations()
 def m012_accounts(db: Database) -> None:
     _run(db, M012_ACCOUNTS_SQL)
+
+
+M011_SEARCH_SQL = """
+        -- every ad's normalised text (core/search_index.py): substrings of 3+ characters, no segmenter needed
+        CREATE VIRTUAL TABLE ad_search USING fts5(text, tokenize = 'trigram');
+        -- the pairs of adjacent letters or digits of that text, one token each: 2-character words (保本)
+        CREATE VIRTUAL TABLE ad_search_pairs USING fts5(pairs, content = '', tokenize = 'unicode61');
+        -- ads whose text the index does not have yet (SQL cannot normalise: core.search_index indexes them)
+        CREATE TABLE search_pending (ad_id INTEGER PRIMARY KEY);
+        CREATE TRIGGER ads_search_new AFTER INSERT ON ads
+        BEGIN
+            INSERT OR IGNORE INTO search_pending (ad_id) VALUES (NEW.id);
+        END;
+        CREATE TRIGGER ads_search_changed AFTER UPDATE OF title, body, contact, author ON ads
+        WHEN NEW.title IS NOT OLD.title OR NEW.body IS NOT OLD.body OR NEW.contact IS NOT OLD.contact
+          OR NEW.author IS NOT OLD.author
+        BEGIN
+            INSERT OR IGNORE INTO search_pending (ad_id) VALUES (NEW.id);
+        END;
+        -- an advertiser's page (review/entities.py)
+        CREATE INDEX ads_author ON ads(author);
+        """
+
+
+@migrations()
+def m011_search(db: Database) -> None:
+    """Search over every ad (FTS5), filled here for the ads already stored."""
+    _run(db, M011_SEARCH_SQL)
+    if db.execute("SELECT 1 FROM ads LIMIT 1").fetchone():  # a new database: nothing to index, nothing written
+        rebuild(db)

@@ -20,6 +20,7 @@ from review import ledger
 from review.queue import holder
 
 __all__ = [
+    "CONTACT_KINDS",
     "SHARED_LIMIT",
     "ad_detail",
     "audit_trail",

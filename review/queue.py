@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -25,7 +25,7 @@ import sqlite_utils
 from classifier.scoring import Scoring
 from classifier.taxonomy import CATEGORIES
 from core.db import immediate
-from core.timeutil import SHANGHAI, local, now_utc
+from core.timeutil import day_start_utc, local, now_utc
 from core.verdicts import FLAG_PRIORITY, REAPPEARED_PRIORITY
 from review import audit
 
@@ -38,6 +38,7 @@ __all__ = [
     "claimable",
     "counts",
     "filter_options",
+    "first_seen_between",
     "held",
     "holder",
     "items",
@@ -237,8 +238,18 @@ class Filter:
         return bool(self.query())
 
 
-def _local_midnight_utc(day: date) -> str:
-    return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(UTC).isoformat(timespec="microseconds")
+def first_seen_between(date_from: str, date_to: str) -> tuple[list[str], list[Any]]:
+    """SQL conditions on ``a.first_seen`` for the days ``date_from`` to ``date_to`` (YYYY-MM-DD, China time,
+    both included; '' for no bound), and their arguments."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if date_from:
+        clauses.append("a.first_seen >= ?")
+        args.append(day_start_utc(date.fromisoformat(date_from)))
+    if date_to:
+        clauses.append("a.first_seen < ?")
+        args.append(day_start_utc(date.fromisoformat(date_to) + timedelta(days=1)))
+    return clauses, args
 
 
 def _where(f: Filter, reviewer: str, bands: Bands) -> tuple[list[str], list[Any]]:
@@ -268,12 +279,9 @@ def _where(f: Filter, reviewer: str, bands: Bands) -> tuple[list[str], list[Any]
         if high != float("inf"):
             clauses.append("q.priority < ?")
             args.append(high)
-    if f.date_from:
-        clauses.append("a.first_seen >= ?")
-        args.append(_local_midnight_utc(date.fromisoformat(f.date_from)))
-    if f.date_to:
-        clauses.append("a.first_seen < ?")
-        args.append(_local_midnight_utc(date.fromisoformat(f.date_to) + timedelta(days=1)))
+    days, day_args = first_seen_between(f.date_from, f.date_to)
+    clauses += days
+    args += day_args
     now = now_utc()
     if f.state == "pending":
         clauses.append(claimable())

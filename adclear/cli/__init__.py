@@ -63,6 +63,8 @@ COMMAND_MODULES = {
     "report": "report_cmds",
     "campaign": "stats_cmds",
     "stats": "stats_cmds",
+    "search": "search_cmds",
+    "entity": "search_cmds",
 }
 
 
