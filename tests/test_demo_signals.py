@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -86,9 +87,20 @@ class Terminal:
         return self.output.decode("utf-8", "replace")[-3000:]
 
 
-def fetch(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
-        return answer.read().decode("utf-8", "replace")
+def fetch(port: int, seconds: float = 30) -> str:
+    """The page at the port's root; the server may print its address a moment before it listens."""
+    end = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+                return answer.read().decode("utf-8", "replace")
+        except ConnectionRefusedError:
+            pass
+        except urllib.error.URLError as e:
+            if not isinstance(e.reason, ConnectionRefusedError):
+                raise
+        assert time.monotonic() < end, f"nothing answers on port {port}"
+        time.sleep(0.2)
 
 
 @pytest.mark.slow
