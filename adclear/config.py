@@ -20,6 +20,7 @@ from core.chromium import DEFAULT_CHROMIUM
 from core.db import connect
 from core.errors import AdclearError
 from core.seeds import Seeds, load_seeds
+from review.alertconfig import AlertsConfig, load_alerts_config
 from review.mail import SmtpSettings
 from review.receivers import Receivers, load_receivers
 from review.settings import ReviewSettings
@@ -31,6 +32,7 @@ ENVIRONMENT = {
     "ADCLEAR_DB": "the database (--db)",
     "ADCLEAR_SEEDS": "seeds.yml (--seeds)",
     "ADCLEAR_RECEIVERS": "receivers.yml, who receives takedowns (--receivers)",
+    "ADCLEAR_ALERTS": "alerts.yml, where alerts are sent (--alerts)",
     "ADCLEAR_RULES": "the rule-pack directory (--rules; crawls, reclassification and decisions use it too)",
     "ADCLEAR_USER": "the account deciding or exporting, when --as is not given",
     "ADCLEAR_ANCHOR_URL": "a webhook that receives every ledger head (review.anchors)",
@@ -42,6 +44,7 @@ ENVIRONMENT = {
     "ADCLEAR_BROWSER_PAGE_USES": "requests rendered in one page before it is replaced",
     "ADCLEAR_BROWSER_MEMORY_MB": "crawler and browser memory at which a crawl stops",
     "ADCLEAR_RESOLVER": "an import path to a function host -> [addresses] that resolves names",
+    "ADCLEAR_TIP_ALLOW_ADDRESSES": "addresses that are not public a tip's URL may reach, space-separated (tips)",
     # delivery of takedown notices by e-mail (`adclear dispatch send`, the web app's 处置 page)
     "ADCLEAR_SMTP_HOST": "the mail server notices are sent through (unset: notices are handed over by hand)",
     "ADCLEAR_SMTP_PORT": "its port (default 25; 587 with STARTTLS)",
@@ -124,6 +127,7 @@ class Config:
     seeds_path: Path
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     receivers_path: Path = Path("receivers.yml")
+    alerts_path: Path = Path("alerts.yml")
 
     def db(self) -> sqlite_utils.Database:
         return connect(self.db_path)
@@ -133,6 +137,10 @@ class Config:
 
     def receivers(self) -> Receivers:
         return load_receivers(self.receivers_path)
+
+    def alerts(self) -> AlertsConfig:
+        """alerts.yml, checked; the defaults without channels when there is none."""
+        return load_alerts_config(self.alerts_path)
 
     def smtp(self) -> SmtpSettings | None:
         return smtp_settings(self.environ)
@@ -153,3 +161,9 @@ class Config:
 
     def crawl_overrides(self) -> dict[str, Any]:
         return crawl_overrides(self.environ)
+
+    @property
+    def tip_allowances(self) -> tuple[str, ...]:
+        """``$ADCLEAR_TIP_ALLOW_ADDRESSES``: ranges (10.20.0.0/16) or servers a tip's URL may reach although not
+        public; none by default."""
+        return tuple(self.environ.get("ADCLEAR_TIP_ALLOW_ADDRESSES", "").split())

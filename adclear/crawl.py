@@ -6,7 +6,10 @@ Twisted's reactor cannot restart in a process: call ``run_crawl`` once per proce
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,25 @@ def log_file_for(db_path: Path) -> Path:
     return db_path.parent / "logs" / f"crawl-{stamp}.log"
 
 
+@contextmanager
+def own_signal_handlers() -> Iterator[None]:
+    """Give SIGINT and SIGTERM back to their handlers once the crawl has ended.
+
+    Scrapy installs its own (the first Ctrl-C stops the crawl gracefully, the second at once) and leaves them
+    installed after the reactor has stopped: a command that goes on after a crawl (``adclear demo`` serving the
+    web app) then ignored Ctrl-C for good.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread has signal handlers, and Scrapy installs none elsewhere
+        return
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+
+
 def run_crawl(
     seeds: Seeds,
     sites: list[Site],
@@ -71,7 +93,8 @@ def run_crawl(
         crawler = process.create_crawler(spider_class(site, seeds.operator))
         process.crawl(crawler)
         crawlers.append((site, crawler))
-    process.start()
+    with own_signal_handlers():
+        process.start()
     if subreaper:
         reap_children()
     results = []

@@ -20,6 +20,7 @@ no traceback), the web app into a page or a flash message.
         ├── UnknownAd           no ad with that id
         ├── AlreadyDecided      the ad was already confirmed or rejected
         ├── InvalidChoice       an unknown category, reason or action
+        │   └── Contradiction       a near-duplicate was decided the other way, and no reason was given
         ├── HeldByOther         another reviewer holds the ad's claim
         ├── LedgerBroken        the ledger fails its check: nothing may be appended
         ├── NotAnAccount        a reviewer name (--as) that is no account with the role needed
@@ -39,6 +40,7 @@ __all__ = [
     "one_line",
     "AdclearError",
     "AlreadyDecided",
+    "Contradiction",
     "CrawlFailed",
     "DatabaseError",
     "EscalationError",
@@ -128,6 +130,15 @@ class AlreadyDecided(ReviewError):
 
 class InvalidChoice(ReviewError):
     """An unknown category, reason or action."""
+
+
+class Contradiction(InvalidChoice):
+    """A decision against an earlier decision on a near-duplicate, without the reason that would let it stand;
+    ``clashes`` names them (``review.consistency.Clash``)."""
+
+    def __init__(self, message: str, clashes: tuple = ()):
+        super().__init__(message)
+        self.clashes = clashes
 
 
 class HeldByOther(ReviewError):

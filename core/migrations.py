@@ -13,6 +13,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from core.search_index import rebuild
+
 __all__ = ["migrations"]
 
 migrations = Migrations("adclear")
@@ -484,7 +486,10 @@ M008_CAMPAIGNS_TIPS_SQL = """
         );
         CREATE TABLE tips (                   -- 举报线索: the tips ledger's rows; the ledger records each step
             id INTEGER PRIMARY KEY,
-            number TEXT NOT NULL UNIQUE,      -- 线索编号
+            number TEXT NOT NULL UNIQUE,      -- 线索编号, e.g. 〔2026〕SFX线字第0001号 (review/tips.py)
+            office TEXT NOT NULL DEFAULT '',  -- seeds.yml operator.code
+            year INTEGER,                     -- the year in China when it was received (review/tips.py sets
+            serial INTEGER,                   -- these three; a row written without them keeps its number)
             received_at TEXT NOT NULL,
             channel TEXT NOT NULL,            -- phone, letter, email, web, visit, other
             summary TEXT NOT NULL,
@@ -493,14 +498,19 @@ M008_CAMPAIGNS_TIPS_SQL = """
             tipster_name TEXT NOT NULL DEFAULT '',   -- confidential (条例 Art. 16): supervisors only
             tipster_phone TEXT NOT NULL DEFAULT '',
             tipster_other TEXT NOT NULL DEFAULT '',
+            tipster_salt TEXT NOT NULL DEFAULT '',   -- the ledger holds sha256(salt, name, phone) at most
             entered_by TEXT NOT NULL,
-            state TEXT NOT NULL DEFAULT 'received',  -- received, verifying, verified, unfounded, closed
+            state TEXT NOT NULL DEFAULT 'received',  -- received, verifying, verified, unfounded (kept when closed)
             ad_id INTEGER REFERENCES ads(id),        -- the ad its URL became, once fetched
-            fetch_outcome TEXT,               -- fetched, refused, failed; NULL without a URL
+            fetch_outcome TEXT,               -- fetched, refused, failed; NULL without a URL or before fetching
             fetch_detail TEXT NOT NULL DEFAULT '',
+            verified_at TEXT,                 -- 核查: when its result was recorded
+            verify_note TEXT NOT NULL DEFAULT '',
             feedback_at TEXT,                 -- 反馈: what the tipster was told, and when
             feedback_text TEXT,
-            updated_at TEXT NOT NULL
+            closed_at TEXT,                   -- 办结
+            updated_at TEXT NOT NULL,
+            UNIQUE (office, year, serial)
         );
         CREATE INDEX tips_received ON tips(received_at);
         CREATE INDEX tips_ad ON tips(ad_id);
@@ -526,3 +536,99 @@ M008_CAMPAIGNS_TIPS_SQL = """
 @migrations()
 def m008_campaigns_tips(db: Database) -> None:
     _run(db, M008_CAMPAIGNS_TIPS_SQL)
+
+
+M009_ALERTS_SQL = """
+        -- each run's health, checked after it ends (core/runhealth.py): NULL not checked, 'ok', 'unhealthy'
+        ALTER TABLE crawl_runs ADD COLUMN health TEXT;
+        CREATE TABLE run_health (             -- every check made of a run, passed or not
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES crawl_runs(id),
+            checked_at TEXT NOT NULL,
+            name TEXT NOT NULL,               -- finished, browser, items, error_rate, layout
+            ok INTEGER NOT NULL,
+            message TEXT NOT NULL DEFAULT '',
+            value REAL,                       -- what was measured (items, error rate …)
+            threshold REAL,                   -- what it was held against
+            UNIQUE (run_id, name)
+        );
+        CREATE TABLE alerts (                 -- what someone must hear about (review/alerts.py)
+            id INTEGER PRIMARY KEY,
+            raised_at TEXT NOT NULL,
+            kind TEXT NOT NULL,               -- run, flags, overdue, reappeared, tip, config, test
+            severity TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            group_key TEXT,                   -- the same key within the grouping window: counted, not sent again
+            count INTEGER NOT NULL DEFAULT 1,
+            last_at TEXT NOT NULL,
+            run_id INTEGER REFERENCES crawl_runs(id),
+            routed_at TEXT                    -- when its deliveries were made (one per channel of alerts.yml)
+        );
+        CREATE INDEX alerts_raised ON alerts(raised_at);
+        CREATE INDEX alerts_group ON alerts(group_key, raised_at);
+        CREATE INDEX alerts_unrouted ON alerts(id) WHERE routed_at IS NULL;
+        CREATE TABLE alert_deliveries (       -- one alert to one channel, with every attempt's outcome
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            channel TEXT NOT NULL,            -- a key of alerts.yml's channels
+            -- pending, retrying (failed, tried again at next_at), sent, failed (given up after the last try)
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'retrying', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at TEXT NOT NULL,            -- when it is due (again)
+            last_at TEXT,
+            sent_at TEXT,
+            message TEXT,                     -- the message it went out in (several alerts may share one)
+            error TEXT NOT NULL DEFAULT '',   -- the last failure
+            UNIQUE (alert_id, channel)
+        );
+        CREATE INDEX alert_deliveries_due ON alert_deliveries(state, next_at);
+        CREATE INDEX alert_deliveries_channel ON alert_deliveries(channel, last_at);
+        """
+
+
+@migrations()
+def m009_alerts(db: Database) -> None:
+    """Health checks of crawl runs, and alerts with their deliveries (docs/alerts.md)."""
+    _run(db, M009_ALERTS_SQL)
+
+
+M012_ACCOUNTS_SQL = """
+        ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;  -- set by an admin's reset
+        ALTER TABLE users ADD COLUMN unlocked_at TEXT;  -- an admin's unlock: failed logins before it do not count
+        """
+
+
+@migrations()
+def m012_accounts(db: Database) -> None:
+    _run(db, M012_ACCOUNTS_SQL)
+
+
+M011_SEARCH_SQL = """
+        -- every ad's normalised text (core/search_index.py): substrings of 3+ characters, no segmenter needed
+        CREATE VIRTUAL TABLE ad_search USING fts5(text, tokenize = 'trigram');
+        -- the pairs of adjacent letters or digits of that text, one token each: 2-character words (保本)
+        CREATE VIRTUAL TABLE ad_search_pairs USING fts5(pairs, content = '', tokenize = 'unicode61');
+        -- ads whose text the index does not have yet (SQL cannot normalise: core.search_index indexes them)
+        CREATE TABLE search_pending (ad_id INTEGER PRIMARY KEY);
+        CREATE TRIGGER ads_search_new AFTER INSERT ON ads
+        BEGIN
+            INSERT OR IGNORE INTO search_pending (ad_id) VALUES (NEW.id);
+        END;
+        CREATE TRIGGER ads_search_changed AFTER UPDATE OF title, body, contact, author ON ads
+        WHEN NEW.title IS NOT OLD.title OR NEW.body IS NOT OLD.body OR NEW.contact IS NOT OLD.contact
+          OR NEW.author IS NOT OLD.author
+        BEGIN
+            INSERT OR IGNORE INTO search_pending (ad_id) VALUES (NEW.id);
+        END;
+        -- an advertiser's page (review/entities.py)
+        CREATE INDEX ads_author ON ads(author);
+        """
+
+
+@migrations()
+def m011_search(db: Database) -> None:
+    """Search over every ad (FTS5), filled here for the ads already stored."""
+    _run(db, M011_SEARCH_SQL)
+    if db.execute("SELECT 1 FROM ads LIMIT 1").fetchone():  # a new database: nothing to index, nothing written
+        rebuild(db)

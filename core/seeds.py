@@ -3,6 +3,9 @@
 Every problem names the file, the line and the fix, e.g.
 ``seeds.yml line 14: sites[0] (demo-classifieds): unknown key 'start_url'; did you mean 'start_urls'?``.
 Nothing is crawled from a file that does not validate. The reference is docs/seeds.md.
+
+Why so long: the whole file's schema, each part with its checks, reads in one place; the line-numbered messages
+that explain a failed check belong with it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from core.errors import SeedsInvalid, UnknownSite, one_line
 
 __all__ = [
     "DetailSelectors",
+    "HealthOptions",
     "ListSelectors",
     "Operator",
     "RenderOptions",
@@ -214,6 +218,21 @@ class SearchOptions(_Model):
         return [(k, self.url.replace("{keyword}", quote(k, safe=""))) for k in self.keywords]
 
 
+class HealthOptions(_Model):
+    """What a healthy run of the site looks like (``core.runhealth`` checks every run after it ends).
+
+    ``min_items``: the ads a run should see at least; left out, it is learnt: ``learn_fraction`` of the median
+    of the site's last ``learn_runs`` ok runs (once ``learn_min_runs`` of them exist). ``error_rate``: a run whose
+    failed requests exceed this share is unhealthy (``max_error_rate``, higher, fails it outright). docs/alerts.md.
+    """
+
+    min_items: int | None = Field(default=None, ge=0, le=10_000_000)
+    learn_runs: int = Field(default=10, ge=1, le=1000)
+    learn_min_runs: int = Field(default=3, ge=1, le=1000)
+    learn_fraction: float = Field(default=0.5, gt=0, le=1)
+    error_rate: float = Field(default=0.2, ge=0, le=1)
+
+
 class Site(_Model):
     """One site to crawl."""
 
@@ -235,6 +254,7 @@ class Site(_Model):
     timeout: float = Field(30.0, gt=0, le=600)  # seconds before a request that does not answer fails
     retries: int = Field(2, ge=0, le=10)  # retries of a failed request (5xx, 429, timeouts), with backoff
     max_error_rate: float = Field(0.5, ge=0, le=1)  # a run with more failed requests than this fails
+    health: HealthOptions = HealthOptions()  # what a healthy run looks like (docs/alerts.md)
     revisit_after: float = Field(0, ge=0)  # hours: an ad fetched more recently is not fetched again (0: always)
     drop_query_params: tuple[str, ...] = ()  # tracking parameters removed from ad URLs, beside utm_*
     # words of the page the site shows for an ad it removed (信息已删除): a re-check that sees one, and not the

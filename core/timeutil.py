@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-__all__ = ["SHANGHAI", "local", "now_utc", "parse_local"]
+__all__ = ["SHANGHAI", "day_start_utc", "local", "now_utc", "parse_local"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -14,6 +14,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def now_utc() -> str:
     """The current time as stored in the database: UTC, ISO 8601, microseconds."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def day_start_utc(day: date) -> str:
+    """The stored UTC time at which ``day`` begins in Asia/Shanghai (a day filter's bound)."""
+    return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def local(stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -36,7 +36,8 @@ class NetworkPolicyMiddleware:
 
     def spider_opened(self, spider: Spider) -> None:
         site = getattr(spider, "site", None)
-        self.policy = NetworkPolicy.for_site(site) if site is not None else None
+        own = getattr(spider, "network_policy", None)  # a spider with a policy of its own (a tip's)
+        self.policy = own if own is not None else NetworkPolicy.for_site(site) if site is not None else None
 
     async def process_request(self, request: Request) -> None:
         await self._check(request, request.url)

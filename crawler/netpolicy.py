@@ -1,6 +1,7 @@
 """Where the crawler may connect: one network policy for every request, the browser's included.
 
-A request is refused unless its scheme is http or https, its host is on the site's ``allowed_domains`` and
+A request is refused unless its scheme is http or https, its host is on the site's ``allowed_domains`` (any host
+for a tipped URL on no site of seeds.yml, ``any_domain``: ``crawler.spiders.tip``) and
 every address the host resolves to is public. An address that is not public (loopback, private, link-local,
 shared, multicast, reserved, unspecified; also when wrapped in IPv6: ``::ffff:10.0.0.1``, 6to4, Teredo,
 NAT64) is refused unless the site's ``allow_addresses`` in seeds.yml allows it (``10.20.0.0/16``, or one
@@ -70,9 +71,13 @@ def address_problem(address: IPAddress) -> str | None:
 class NetworkPolicy:
     """A site's policy: its allowed domains, and the addresses that are not public which it may reach."""
 
-    def __init__(self, allowed_domains: Iterable[str], allowances: Iterable[Allowance] = ()):
+    def __init__(
+        self, allowed_domains: Iterable[str], allowances: Iterable[Allowance] = (), *, any_domain: bool = False
+    ):
         self.allowed_domains = tuple(d.lower().strip("[]") for d in allowed_domains)
         self.allowances = tuple(allowances)
+        # a tipped URL (crawler.spiders.tip): any host, as a short link sends to another; its addresses still checked
+        self.any_domain = any_domain
 
     @classmethod
     def for_site(cls, site: Site) -> NetworkPolicy:
@@ -88,6 +93,8 @@ class NetworkPolicy:
         return self.check_addresses(parts.hostname or "", port_of(parts), addresses)
 
     def allows_host(self, host: str) -> bool:
+        if self.any_domain:
+            return True
         host = host.lower().strip("[]").rstrip(".")
         return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
 

@@ -2,7 +2,8 @@
 
 An ad is identified by its ``ad_key`` (its canonical URL; page URL + text hash for an ad slot: ``core.ads``).
 Saving an ad is one unit: the ad, its version, its sighting, its evidence and contacts, and for a new or
-changed ad its fingerprint and verdict (``core.fingerprints``, ``core.verdicts``) land together or not at all,
+changed ad its search index entry, fingerprint and verdict (``core.search_index``, ``core.fingerprints``,
+``core.verdicts``) land together or not at all,
 so a crawl killed at any point leaves nothing half-written.
 
 Group commit (``group_seconds`` > 0, what the crawl uses): the writes of a crawl (pages, errors, ads) go into
@@ -31,6 +32,7 @@ from core.ads import content_hash
 from core.db import connect, immediate
 from core.errors import CrawlFailed
 from core.fingerprints import fingerprint_ad
+from core.search_index import index_ad
 from core.seeds import Site
 from core.timeutil import now_utc
 from core.verdicts import store_verdict
@@ -304,6 +306,7 @@ class CrawlStore:
                 if item.screenshot is not None:
                     self._add_screenshot(ad_id, item.screenshot, item.page)
                 self._add_contacts(ad_id, item, now)
+                index_ad(self.db, ad_id)  # the search index, with the ad (core.search_index)
                 fingerprint = item.verdict.fingerprint if item.verdict is not None else None
                 fingerprint_ad(self.db, ad_id, item.title, item.body, item.contact, item.content_hash, fingerprint)
                 if item.verdict is not None:

@@ -8,6 +8,8 @@ or on the other one); a site can also be down for a while. Each is a POST::
     POST /_demo/restore?site=classifieds&id=1001    the ad is back as it was
     POST /_demo/repost?site=classifieds&id=1001&to=social   a near-duplicate under a new URL: {"url": "/social/p/…"}
     POST /_demo/outage?site=classifieds&on=1        every page of the site answers 503 (on=0: back up)
+    POST /_demo/layout?site=classifieds&v=2         the site's new layout: its class names change, so the
+                                                    selectors of seeds.yml match nothing (v=1: back)
 
 Answers are JSON; an unknown site or ad is a 404 with the reason. The server only listens on 127.0.0.1, and
 these requests are refused from any other address all the same.
@@ -24,12 +26,24 @@ from demo.classifieds.site import Ad, ClassifiedsSite
 from demo.reply import Reply
 from demo.social.site import SocialSite
 
-__all__ = ["PREFIX", "SITES", "Admin", "repost_text"]
+__all__ = ["PREFIX", "RELAYOUT", "SITES", "Admin", "relayout", "repost_text"]
 
 PREFIX = "/_demo/"
 SITES = ("classifieds", "social")
 REPOST_ID_START = 9001  # reposts get ids from here on, on either site
 REPOST_TIME = "2026-12-01 09:00"  # later than any bundled content: a repost is the newest thing on the site
+
+
+# a site's new layout: the class names its pages used, renamed (a redesign the crawler's selectors do not know)
+RELAYOUT = {b'class="ad-list': b'class="listing-v2', b'class="ad-title"': b'class="headline"',
+            b'class="ad-body"': b'class="post-content"', b'class="ad-item': b'class="entry'}  # fmt: skip
+
+
+def relayout(body: bytes) -> bytes:
+    """A page of the site in its new layout."""
+    for old, new in RELAYOUT.items():
+        body = body.replace(old, new)
+    return body
 
 
 class _Site(Protocol):
@@ -51,6 +65,7 @@ class Admin:
         self.classifieds = classifieds
         self.social = social
         self.down: set[str] = set()  # sites answering 503
+        self.relaid: set[str] = set()  # sites showing their new layout (RELAYOUT)
         self._next_id = REPOST_ID_START
 
     def site(self, name: str) -> _Site | None:
@@ -66,6 +81,9 @@ class Admin:
         if action == "outage":
             (self.down.add if args.get("on", "1") != "0" else self.down.discard)(name)
             return _json({"site": name, "down": name in self.down})
+        if action == "layout":
+            (self.relaid.add if args.get("v", "2") != "1" else self.relaid.discard)(name)
+            return _json({"site": name, "layout": 2 if name in self.relaid else 1})
         ad_id = int(args["id"]) if args.get("id", "").isdigit() else -1
         if action in ("takedown", "restore"):
             redirect = args.get("how") == "redirect"
@@ -81,7 +99,7 @@ class Admin:
             if url is None:
                 return _json({"error": f"no ad {args.get('id')!r} on {name}"}, 404)
             return _json({"site": target, "url": url, "repost_of": ad_id})
-        return _json({"error": f"unknown action {action!r}: takedown, restore, repost, outage"}, 404)
+        return _json({"error": f"unknown action {action!r}: takedown, restore, repost, outage, layout"}, 404)
 
     def repost(self, source: str, ad_id: int, target: str) -> str | None:
         """A near-duplicate of the ad published on ``target``; the path of its page (None: no such ad)."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from demo.admin import PREFIX as ADMIN_PREFIX
-from demo.admin import Admin
+from demo.admin import Admin, relayout
 from demo.classifieds.site import ClassifiedsSite
 from demo.hostile.site import HostileSite
 from demo.reply import Reply
@@ -59,6 +60,12 @@ class DemoServer(ThreadingHTTPServer):
 
     def route(self, path: str, query: str = "") -> Reply:
         self.requests.append((time.monotonic(), path))
+        reply = self._route(path, query)
+        if "classifieds" in self.admin.relaid and path.startswith("/classifieds"):
+            reply = replace(reply, body=relayout(reply.body))  # its new layout (POST /_demo/layout)
+        return reply
+
+    def _route(self, path: str, query: str) -> Reply:
         if path == "/robots.txt":
             return Reply(200, "text/plain; charset=utf-8", ROBOTS.encode())
         if path in ("/", "/index.html"):

@@ -20,6 +20,7 @@ from review import ledger
 from review.queue import holder
 
 __all__ = [
+    "CONTACT_KINDS",
     "SHARED_LIMIT",
     "ad_detail",
     "audit_trail",
@@ -83,13 +84,24 @@ def ad_detail(db: sqlite_utils.Database, ad_id: int) -> dict[str, Any]:
     decisions = [
         dict(
             zip(
-                ("id", "reviewer", "decision", "category", "reason", "legal_basis", "note", "decided_at", "ledger_seq"),
+                (
+                    "id",
+                    "reviewer",
+                    "decision",
+                    "category",
+                    "reason",
+                    "legal_basis",
+                    "note",
+                    "decided_at",
+                    "ledger_seq",
+                    "reversed_seq",
+                ),
                 r,
                 strict=True,
             )
         )
         for r in db.execute(
-            "SELECT id, reviewer, decision, category, reason, legal_basis, note, decided_at, ledger_seq "
+            "SELECT id, reviewer, decision, category, reason, legal_basis, note, decided_at, ledger_seq, reversed_seq "
             "FROM decisions WHERE ad_id = ? ORDER BY id",
             [ad_id],
         )
@@ -199,7 +211,8 @@ def nearest(db: sqlite_utils.Database, verdict: dict[str, Any] | None) -> list[d
     for n in (verdict or {}).get("nearest", []) or []:
         row = db.execute("SELECT title, platform, status FROM ads WHERE id = ?", [n.get("ad_id")]).fetchone()
         dec = db.execute(
-            "SELECT decision, category, reason, reviewer FROM decisions WHERE ad_id = ? ORDER BY id DESC LIMIT 1",
+            "SELECT decision, category, reason, reviewer FROM decisions WHERE ad_id = ? AND reversed_seq IS NULL "
+            "ORDER BY id DESC LIMIT 1",
             [n.get("ad_id")],
         ).fetchone()
         out.append(

@@ -4,14 +4,18 @@ One decision is one ``BEGIN IMMEDIATE`` transaction: the checks, the decision ro
 (``confirmed`` + ``takedown_requested``, or ``rejected``), the queue item and the audit log land together or
 not at all. Two reviewers clicking at once: the second one finds the ad decided and gets ``AlreadyDecided``.
 After it commits, the ledger head is anchored outside the database and the decided ads' near-duplicates are
-classified again (``core.reclassify.follow_decisions``), as the ``ReviewSettings`` passed in say.
+classified again (``core.reclassify.follow_decisions``), as the ``ReviewSettings`` passed in say. A decision
+against a near-duplicate's needs a reason (``despite``; ``review.consistency``), recorded in the ledger.
+
+Why so long: confirming, rejecting (one ad or a cluster's) and reversing share one transaction's private steps
+(checks, ledger entries, the queue, the audit log); split, those steps would be public for no other caller.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +28,7 @@ from core.errors import AlreadyDecided, HeldByOther, InvalidChoice, UnknownAd
 from core.reclassify import follow_decisions
 from core.timeutil import local, now_utc
 from core.verdicts import QUEUED_LABELS, STATUS_OF_LABEL, current_verdict
-from review import audit, ledger, takedowns
+from review import audit, consistency, ledger, takedowns
 from review.queue import holder
 from review.settings import ReviewSettings
 
@@ -183,8 +187,9 @@ class _Confirmation:
     address: str
 
 
-def _confirm_one(db: sqlite_utils.Database, ad: dict[str, Any], c: _Confirmation, cluster: int | None) -> Decision:
-    """Inside the caller's BEGIN IMMEDIATE: the decision, its two ledger entries, the queue, the audit log."""
+def _confirm_one(db: sqlite_utils.Database, ad: dict[str, Any], c: _Confirmation, extra: dict[str, Any]) -> Decision:
+    """Inside the caller's BEGIN IMMEDIATE: the decision, its two ledger entries, the queue, the audit log;
+    ``extra``: what the ledger and the audit log also record (the cluster, a contradiction's reason)."""
     ad_id = ad["id"]
     verdict_id, verdict = _verdict(db, ad_id)
     given = (c.legal_basis or "").strip()
@@ -198,7 +203,6 @@ def _confirm_one(db: sqlite_utils.Database, ad: dict[str, Any], c: _Confirmation
         "legal_basis": basis,
         **_evidence(db, ad_id),
     }
-    extra = {"cluster_id": cluster} if cluster is not None else {}
     details = {"title": ad["title"], "excerpt": _excerpt(ad["body"]), "reason": reason, "note": note}
     record = {"content_hash": ad["content_hash"], "verdict": _verdict_summary(verdict), **extra}
     confirmed = ledger.append(
@@ -227,11 +231,10 @@ def _reject_one(
     reason: str,
     note: str,
     address: str,
-    cluster: int | None,
+    extra: dict[str, Any],
 ) -> Decision:
     ad_id = ad["id"]
     verdict_id, verdict = _verdict(db, ad_id)
-    extra = {"cluster_id": cluster} if cluster is not None else {}
     payload = {
         **{k: ad[k] for k in ("url", "platform", "site", "title")},
         "reason": reason,
@@ -260,14 +263,16 @@ def confirm(
     note: str = "",
     address: str = "cli",
     settings: ReviewSettings | None = None,
+    despite: str = "",
 ) -> Decision:
-    """Confirm the ad as illegal: a decision, a ``confirmed`` and a ``takedown_requested`` ledger entry."""
+    """Confirm the ad as illegal: a decision, a ``confirmed`` and a ``takedown_requested`` ledger entry.
+    ``despite``: why, when a near-duplicate was rejected (else ``Contradiction``; ``review.consistency``)."""
     _check_confirm(category, reason, action, reviewer)
     choice = _Confirmation(reviewer, category, reason, legal_basis, action, note, address)
     with _batch(db, settings):
         ad = _load_ad(db, ad_id)
         _check_open(db, ad, reviewer)
-        made = _confirm_one(db, ad, choice, None)
+        made = _confirm_one(db, ad, choice, consistency.check_despite(db, [ad_id], "confirmed", despite))
     _follow(db, [ad_id], settings)
     return made
 
@@ -281,38 +286,49 @@ def reject(
     note: str = "",
     address: str = "cli",
     settings: ReviewSettings | None = None,
+    despite: str = "",
 ) -> Decision:
-    """Reject the flag: a decision and a ``rejected`` ledger entry; the ad leaves the queue."""
+    """Reject the flag: a decision and a ``rejected`` ledger entry; the ad leaves the queue. ``despite``: why,
+    when a near-duplicate was confirmed (else ``Contradiction``)."""
     _check_reject(reason, note, reviewer)
     with _batch(db, settings):
         ad = _load_ad(db, ad_id)
         _check_open(db, ad, reviewer)
-        made = _reject_one(db, ad, reviewer=reviewer, reason=reason, note=note, address=address, cluster=None)
+        extra = consistency.check_despite(db, [ad_id], "rejected", despite)
+        made = _reject_one(db, ad, reviewer=reviewer, reason=reason, note=note, address=address, extra=extra)
     _follow(db, [ad_id], settings)
     return made
 
 
-def _cluster_open_ads(db: sqlite_utils.Database, cluster_id: int, decision: str, reviewer: str) -> list[dict[str, Any]]:
-    """The cluster's ads still to decide; refuses a cluster that mixes ads decided the other way."""
+def _cluster_open_ads(
+    db: sqlite_utils.Database, cluster_id: int, decision: str, reviewer: str, only: Collection[int] | None
+) -> list[dict[str, Any]]:
+    """The cluster's ads still to decide (of ``only``, when given: ads of the cluster). Ads already decided
+    either way are left as they are; one decided the other way makes the decision a contradiction
+    (``consistency.check_despite``)."""
     ids = [r[0] for r in db.execute("SELECT id FROM ads WHERE cluster_id = ? ORDER BY id", [cluster_id])]
     if not ids:
         raise UnknownAd(f"no cluster {cluster_id}: `adclear queue` shows each ad's cluster")
+    if only is not None:
+        stray = sorted(set(only) - set(ids))
+        if stray:
+            raise InvalidChoice(f"ads {', '.join(map(str, stray))} are not in cluster {cluster_id}")
+        if not only:
+            raise InvalidChoice(f"no ad of cluster {cluster_id} was chosen")
+        ids = [i for i in ids if i in set(only)]
     ads = [_load_ad(db, i) for i in ids]
-    other = "rejected" if decision == "confirmed" else "confirmed"
-    clash = [a["id"] for a in ads if a["status"] == other]
-    if clash:
-        listed = ", ".join(map(str, clash))
-        raise InvalidChoice(
-            f"cluster {cluster_id} holds ads already {other} ({listed}): decide the others one by one, "
-            "or reverse those first"
-        )
-    todo = [a for a in ads if a["status"] != decision]
+    todo = [a for a in ads if a["status"] not in ("confirmed", "rejected")]
     if not todo:
-        raise AlreadyDecided(f"every ad of cluster {cluster_id} is already {decision}")
+        raise AlreadyDecided(f"every chosen ad of cluster {cluster_id} is already decided")
     for ad in todo:
         held = holder(db, ad["id"])
         if held is not None and held[0] != reviewer:
             raise HeldByOther(f"ad {ad['id']} of cluster {cluster_id} is claimed by {held[0]} until {local(held[1])}")
+        if db.execute("SELECT 1 FROM queue WHERE ad_id = ? AND state = 'escalated'", [ad["id"]]).fetchone():
+            raise InvalidChoice(
+                f"ad {ad['id']} of cluster {cluster_id} waits for a supervisor (escalated): leave it out, "
+                "or resolve its escalation first"
+            )
     return todo
 
 
@@ -328,17 +344,23 @@ def confirm_cluster(
     note: str = "",
     address: str = "cli",
     settings: ReviewSettings | None = None,
+    ads: Collection[int] | None = None,
+    despite: str = "",
 ) -> list[Decision]:
-    """Confirm every undecided ad of a cluster of near-duplicates with one reason: one decision (and its ledger
-    entries) per ad, all in one transaction."""
+    """Confirm every undecided ad of a cluster of near-duplicates (or those of ``ads``) with one reason: one
+    decision (and its ledger entries) per ad, all in one transaction."""
     _check_confirm(category, reason, action, reviewer)
     choice = _Confirmation(reviewer, category, reason, legal_basis, action, note, address)
     with _batch(db, settings):
-        made = [
-            _confirm_one(db, ad, choice, cluster_id) for ad in _cluster_open_ads(db, cluster_id, "confirmed", reviewer)
-        ]
+        todo = _cluster_open_ads(db, cluster_id, "confirmed", reviewer, ads)
+        extra = {"cluster_id": cluster_id, **_despite(db, todo, "confirmed", despite)}
+        made = [_confirm_one(db, ad, choice, extra) for ad in todo]
     _follow(db, [d.ad_id for d in made], settings)
     return made
+
+
+def _despite(db: sqlite_utils.Database, todo: list[dict[str, Any]], decision: str, despite: str) -> dict[str, Any]:
+    return consistency.check_despite(db, [a["id"] for a in todo], decision, despite)
 
 
 def reject_cluster(
@@ -350,13 +372,18 @@ def reject_cluster(
     note: str = "",
     address: str = "cli",
     settings: ReviewSettings | None = None,
+    ads: Collection[int] | None = None,
+    despite: str = "",
 ) -> list[Decision]:
-    """Reject every undecided ad of a cluster with one reason: one decision and ledger entry per ad."""
+    """Reject every undecided ad of a cluster (or those of ``ads``) with one reason: one decision and ledger
+    entry per ad."""
     _check_reject(reason, note, reviewer)
     with _batch(db, settings):
+        todo = _cluster_open_ads(db, cluster_id, "rejected", reviewer, ads)
+        extra = {"cluster_id": cluster_id, **_despite(db, todo, "rejected", despite)}
         made = [
-            _reject_one(db, ad, reviewer=reviewer, reason=reason, note=note, address=address, cluster=cluster_id)
-            for ad in _cluster_open_ads(db, cluster_id, "rejected", reviewer)
+            _reject_one(db, ad, reviewer=reviewer, reason=reason, note=note, address=address, extra=extra)
+            for ad in todo
         ]
     _follow(db, [d.ad_id for d in made], settings)
     return made

@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from core.db import immediate
 from core.timeutil import local, now_utc
 from review import audit, ledger, mail, takedowns, users
 from review.dispatch import DISPATCHABLE, SENDABLE, Batch, DispatchError, Office, Setup, get
@@ -33,6 +34,11 @@ from review.workdays import NO_EXTRA_YEARS, WorkCalendar, add_working_days, toda
 __all__ = ["DeliveryFailed", "Printed", "handover", "notice_for", "send", "write_notice"]
 
 DeliveryFailed = mail.DeliveryFailed
+
+# How long a batch may show "sending" before another sender may take it over: a send that takes longer was cut
+# off (the process stopped between claiming the batch and recording the outcome). The message may have reached
+# the receiver: docs/takedowns.md tells the operator to look in the sender's outbox before sending again.
+STALE_SENDING = timedelta(minutes=15)
 
 
 def notice_for(
@@ -119,7 +125,8 @@ def _prepare(
     """The batch, checked sendable by a supervisor, and its notice printed (deadline from ``today``)."""
     found = get(db, batch)
     users.require(db, actor, "supervisor")
-    if found.state not in SENDABLE:
+    _refuse_if_being_sent(found, datetime.now(UTC))  # a claim left by a send cut off long ago may be taken over
+    if found.state not in (*SENDABLE, "sending"):
         hint = " (approve it first: `adclear dispatch approve`)" if found.state == "draft" else ""
         raise DispatchError(f"the batch {found.number} is {found.state_label}: it cannot be sent{hint}")
     receiver = setup.receivers.get(found.receiver)
@@ -169,6 +176,7 @@ def send(
             "one, or hand the notice over and record it (`adclear dispatch handover`)"
         )
     found, receiver, printed, day = _prepare(db, batch, setup, actor, today, deadline)
+    _claim_sending(db, found, actor)  # one sender at a time: two supervisors clicking at once send one e-mail
     try:
         message_id = mail.send(
             setup.smtp,
@@ -182,6 +190,41 @@ def send(
         raise
     detail = {"to": receiver.email, "message_id": message_id}
     return _delivered(db, found, actor, "email", message_id, detail, printed, address, setup.settings, day)
+
+
+def _claim_sending(db: sqlite_utils.Database, batch: Batch, actor: str) -> None:
+    """Mark the batch as being sent by ``actor``, or refuse: another sender holds it (a claim older than
+    ``STALE_SENDING`` was left by a process that stopped mid-send and may be taken over), or it went out."""
+    now = datetime.now(UTC)
+    with immediate(db):
+        current = get(db, batch.id)
+        _refuse_if_being_sent(current, now)
+        if current.state not in (*SENDABLE, "sending"):
+            raise DispatchError(f"the batch {batch.number} is already {current.state_label}")
+        db.execute(
+            "UPDATE dispatch_batches SET state = 'sending', delivery = 'email', delivery_detail = ? WHERE id = ?",
+            [f"{actor} {now.isoformat(timespec='microseconds')}", batch.id],
+        )
+
+
+def _refuse_if_being_sent(batch: Batch, now: datetime) -> None:
+    """Refuse while another sender's claim is fresh; a stale one (``STALE_SENDING``) may be taken over."""
+    if batch.state != "sending":
+        return
+    who, _, since = (batch.delivery_detail or "").partition(" ")
+    started = _parse_time(since)
+    if started is None or now - started < STALE_SENDING:
+        raise DispatchError(
+            f"the batch {batch.number} is being sent by {who or 'another operator'} since "
+            f"{local(since) if started else '?'}: wait for it, then look at its state"
+        )
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _cover(batch: Batch, receiver: Receiver, office: Office, deadline: date) -> str:
@@ -230,7 +273,7 @@ def _delivered(
     """Record a delivery: the batch's entry, its takedowns dispatched with their deadline, the batch delivered."""
     with takedowns.writing(db, settings):
         current = get(db, batch.id)
-        if current.state not in SENDABLE:  # another operator delivered it meanwhile
+        if current.state not in (*SENDABLE, "sending"):  # another operator delivered it meanwhile
             raise DispatchError(f"the batch {batch.number} is already {current.state_label}")
         action = "notice_issued" if how == "email" else "handed_over"
         live = _still_requested(db, batch).takedown_ids  # one reversed while the notice went out stays cancelled

@@ -48,6 +48,8 @@ __all__ = [
     "Setup",
     "approve",
     "batch_number",
+    "check_office",
+    "next_serial",
     "create",
     "get",
     "listing",
@@ -59,10 +61,11 @@ BATCH_STATES = {
     "approved": "已审核",
     "delivered": "已送达",
     "failed": "发送失败",
+    "sending": "发送中",
     "handed_over": "已移交",
     "cancelled": "已作废",
 }
-OPEN_BATCH_STATES = ("draft", "approved", "failed")  # its takedowns are spoken for
+OPEN_BATCH_STATES = ("draft", "approved", "failed", "sending")  # its takedowns are spoken for
 SENDABLE = ("approved", "failed")  # may be sent (again) or handed over
 # takedowns a batch may carry: requested ones, and, named one by one, those a re-check found still online after
 # their dispatch (再次交办: to the same receiver again, or to another, e.g. the department over the platform)
@@ -275,7 +278,7 @@ def create(
     receivers, office = setup.receivers, setup.office
     if receiver is not None:
         receivers.get(receiver)  # UnknownReceiver before anything is written
-    _check_office(office)
+    check_office(office)
     year = (today or today_china()).year
     with takedowns.writing(db, setup.settings):
         users.require(db, actor, "reviewer")
@@ -303,11 +306,22 @@ def create(
     return [get(db, number) for number in made]
 
 
-def _check_office(office: Office) -> None:
+def next_serial(db: sqlite_utils.Database, table: str, office: str, year: int) -> int:
+    """The next serial of ``office``'s ``year`` in ``table`` (a table with office, year and serial columns,
+    UNIQUE together): 交办单号 here, 线索编号 in ``review.tips``. Call it under the write lock, in the transaction
+    that inserts the row."""
+    (last,) = db.execute(
+        f"SELECT coalesce(max(serial), 0) FROM {table} WHERE office = ? AND year = ?", [office, year]
+    ).fetchone()
+    return int(last) + 1
+
+
+def check_office(office: Office) -> None:
+    """Refuse an office code that cannot go into a number (交办单号, 线索编号)."""
     if not office.code or not office.code.isascii() or not office.code.replace("-", "").isalnum():
         raise DispatchError(
             f"the office code '{office.code}' is not set or not ASCII letters, digits and '-': set operator.code "
-            "in seeds.yml (e.g. SFX); it goes into every 交办单号"
+            "in seeds.yml (e.g. SFX); it goes into every 交办单号 and 线索编号"
         )
 
 
@@ -322,10 +336,7 @@ def _insert(
 ) -> str:
     """One draft batch and its ``batch_created`` entry; the serial is the next of the office's year, taken under
     the write lock (and UNIQUE in the table)."""
-    (last,) = db.execute(
-        "SELECT coalesce(max(serial), 0) FROM dispatch_batches WHERE office = ? AND year = ?", [office.code, year]
-    ).fetchone()
-    serial = last + 1
+    serial = next_serial(db, "dispatch_batches", office.code, year)
     number = batch_number(office.code, year, serial)
     now = now_utc()
     db.execute(
@@ -407,7 +418,7 @@ def cancel(
     with takedowns.writing(db, settings):
         found = get(db, batch)
         users.require(db, supervisor, "supervisor")
-        if found.state not in OPEN_BATCH_STATES:
+        if found.state not in OPEN_BATCH_STATES or found.state == "sending":
             raise DispatchError(f"the batch {found.number} is {found.state_label}: only one not sent can be voided")
         db.execute("UPDATE dispatch_batches SET state = 'cancelled' WHERE id = ?", [found.id])
         payload = {"number": found.number, "reason": reason.strip(), "takedowns": list(found.takedown_ids)}

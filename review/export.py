@@ -114,7 +114,8 @@ def _per_ad(db: sqlite_utils.Database, sql: str) -> Iterator[tuple[Any, ...]]:
     return iter(db.execute(sql.replace("{ads}", "(SELECT ad_id FROM takedowns)")).fetchall())
 
 
-Side = tuple[dict[int, list], dict[int, int], dict[int, tuple], dict[int, str]]
+Side = tuple[dict[int, list], dict[int, int], dict[int, tuple], dict[int, str], dict[int, tuple]]
+REVERSED = "确认违法（已撤销）"  # 审核结论 of a confirmation a supervisor reversed (更正)
 
 
 def _side_tables(db: sqlite_utils.Database) -> Side:
@@ -143,16 +144,29 @@ def _side_tables(db: sqlite_utils.Database) -> Side:
             "WHERE action = 'takedown_dispatched' ORDER BY seq"
         )
     }
-    return contacts, sightings, evidence, numbers
+    reversals = {  # the decision's ledger seq → (when, who, why) of its reversal
+        json.loads(payload).get("decided_seq"): (at, actor, json.loads(payload).get("reason", ""))
+        for at, actor, payload in db.execute("SELECT at, actor, payload FROM ledger WHERE action = 'reversed'")
+    }
+    return contacts, sightings, evidence, numbers, reversals
+
+
+def _decision(reason: str, reversal: tuple[str, str, str] | None) -> tuple[str, str]:
+    """审核结论 and 审核理由: a reversed confirmation says so, with who reversed it, when and why."""
+    if reversal is None:
+        return "确认违法", reason
+    at, actor, why = reversal
+    return REVERSED, f"{reason}；撤销理由（{actor}，{local(at, '%Y-%m-%d %H:%M')}）：{why}"
 
 
 def _row(r: tuple[Any, ...], side: Side, today: date) -> dict[str, Any]:
     (tid, ad_id, seq, state, receiver, deadline, dispatched_at, feedback_at, feedback_result, checked_at,
      check_result, removed_at, reappeared_at, reappeared_ad_id, number, requested_json, confirmed_at, reviewer,
      confirmed_json, url, platform, title, body, author, first_seen, region) = r  # fmt: skip
-    contacts, sightings, evidence, numbers = side
+    contacts, sightings, evidence, numbers, reversals = side
     requested = json.loads(requested_json)
     confirmed = json.loads(confirmed_json) if confirmed_json else {}
+    decision, reason = _decision(confirmed.get("reason", ""), reversals.get(requested.get("confirmed_seq")))
     page = evidence.get(ad_id, (None,) * 5)
     # the evidence the reviewer decided on (recorded in the ledger), else the newest archived
     sha = requested.get("evidence_sha256") or page[0]
@@ -178,8 +192,8 @@ def _row(r: tuple[Any, ...], side: Side, today: date) -> dict[str, Any]:
         "contacts_text": "；".join(f"{CONTACT_KINDS.get(c['kind'], c['kind'])} {c['value']}" for c in found),
         "category": requested.get("category", ""),
         "legal_basis": requested.get("legal_basis", ""),
-        "decision": "确认违法",
-        "reason": confirmed.get("reason", ""),
+        "decision": decision,
+        "reason": reason,
         "reviewer": reviewer or "",
         "confirmed_at": confirmed_at,
         "takedown_action": requested.get("takedown_action", ""),

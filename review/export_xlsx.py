@@ -30,7 +30,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from review.export_model import COLUMNS, PRINTED, STATE_LABELS, Column, TakedownList, china_time
 
-__all__ = ["SUMMARY", "METADATA", "display_width", "sheet_key", "write"]
+__all__ = ["SUMMARY", "METADATA", "display_width", "sheet_key", "table_sheet", "write"]
 
 SUMMARY = "汇总"
 METADATA = "导出信息"
@@ -147,12 +147,12 @@ def _widths(sheet: Worksheet, columns: tuple[Column, ...], rows: list[dict[str, 
         sheet.column_dimensions[get_column_letter(i)].width = min(max(longest, 4), cap) + 2
 
 
-def _heights(sheet: Worksheet, rows: list[dict[str, Any]]) -> None:
+def _heights(sheet: Worksheet, columns: tuple[Column, ...], rows: list[dict[str, Any]], printed: int) -> None:
     """Rows tall enough for their wrapped text (a spreadsheet does not always grow them when it opens a file)."""
     wrapped = [
         (c.key, sheet.column_dimensions[get_column_letter(i)].width - 2)
-        for i, c in enumerate(COLUMNS, start=1)
-        if c.kind == "long" and i <= PRINTED
+        for i, c in enumerate(columns, start=1)
+        if c.kind == "long" and i <= printed
     ]
     sheet.row_dimensions[1].height = 2 * LINE_HEIGHT
     for r, row in enumerate(rows, start=2):
@@ -168,7 +168,7 @@ def _header(sheet: Worksheet, titles: list[str]) -> None:
     sheet.freeze_panes = "A2"
 
 
-def _print_setup(sheet: Worksheet, office: str, checkpoint: str) -> None:
+def _print_setup(sheet: Worksheet, office: str, checkpoint: str, heading: str = "违法广告处置清单") -> None:
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
@@ -178,28 +178,43 @@ def _print_setup(sheet: Worksheet, office: str, checkpoint: str) -> None:
     sheet.page_margins.left = sheet.page_margins.right = 0.4
     sheet.page_margins.top = sheet.page_margins.bottom = 0.75  # inches: room for the page header and footer
     sheet.page_margins.header = sheet.page_margins.footer = 0.3
-    sheet.oddHeader.center.text = _text(f"{office} 违法广告处置清单").replace("&", "&&")
+    sheet.oddHeader.center.text = _text(f"{office} {heading}").replace("&", "&&")
     sheet.oddFooter.left.text = f"台账链头 {checkpoint[:24]}…"
     sheet.oddFooter.right.text = "第 &P 页 / 共 &N 页"
 
 
 def _data_sheet(sheet: Worksheet, rows: list[dict[str, Any]], result: TakedownList) -> None:
-    _header(sheet, [c.title for c in COLUMNS])
-    kinds = [(c.key, c.kind) for c in COLUMNS]
+    table_sheet(sheet, COLUMNS, rows, office=result.meta.office.name, checkpoint=result.meta.checkpoint)
+
+
+def table_sheet(
+    sheet: Worksheet,
+    columns: tuple[Column, ...],
+    rows: list[dict[str, Any]],
+    *,
+    office: str,
+    checkpoint: str,
+    heading: str = "违法广告处置清单",
+    printed: int = PRINTED,
+) -> None:
+    """One data sheet in the office-document look: the takedown list's, or another list's (the tips ledger,
+    ``review.tips_export``) with its own columns, printed heading and number of printed columns."""
+    _header(sheet, [c.title for c in columns])
+    kinds = [(c.key, c.kind) for c in columns]
     looks = _Looks()
     for r, row in enumerate(rows, start=2):
         for i, (key, kind) in enumerate(kinds, start=1):
             cell = _put(sheet, r, i, row[key], kind)
             if cell is not None:
                 looks.apply(cell, kind)
-    last = f"{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
+    last = f"{get_column_letter(len(columns))}{len(rows) + 1}"
     sheet.auto_filter.ref = f"A1:{last}"
-    _widths(sheet, COLUMNS, rows)
-    _heights(sheet, rows)
+    _widths(sheet, columns, rows)
+    _heights(sheet, columns, rows, printed)
     sheet.print_title_rows = "1:1"
-    # the printout: the columns a regulator acts on, one page wide; the record behind them stays on screen
-    sheet.print_area = f"A1:{get_column_letter(PRINTED)}{len(rows) + 1}"
-    _print_setup(sheet, result.meta.office.name, result.meta.checkpoint)
+    # the printout: the columns one acts on, one page wide; the record behind them stays on screen
+    sheet.print_area = f"A1:{get_column_letter(min(printed, len(columns)))}{len(rows) + 1}"
+    _print_setup(sheet, office, checkpoint, heading)
 
 
 def _summary(sheet: Worksheet, groups: dict[str, tuple[str, list[dict[str, Any]]]], result: TakedownList) -> None:

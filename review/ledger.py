@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
@@ -70,6 +70,12 @@ ACTIONS = {
     "delivery_failed": "发送失败",
     "handed_over": "人工移交",
     "batch_cancelled": "作废交办单",
+    # public tips (举报线索, review/tips.py): entries with the tip's number in the payload, never the tipster
+    "tip_received": "受理线索",
+    "tip_fetched": "线索网址抓取",
+    "tip_verified": "线索核查",
+    "tip_feedback": "反馈举报人",
+    "tip_closed": "线索办结",
     "model_promoted": "启用模型",  # configuration: which learned model classifies from now on (ad_id NULL)
 }
 
@@ -100,8 +106,18 @@ class VerifyResult:
     ok: bool
     entries: int
     head: Head | None
-    problem: str = ""  # what is wrong, naming the first bad entry
+    problem: str = ""  # what is wrong, naming the first bad entry (English, for the command line)
     bad_seq: int | None = None
+    kind: str = ""  # the problem's kind (PROBLEMS), so that the web app can say it in its own language
+    values: dict[str, Any] = field(default_factory=dict)  # the figures the problem names
+
+
+# The kinds of problem ``verify`` reports. A checkpoint that differs is not called a rewrite: the same
+# difference comes from a checkpoint copied wrong, and only the person holding the export can tell.
+PROBLEMS = (
+    "missing", "prev_hash", "edited", "checkpoint_differs", "checkpoint_elsewhere", "checkpoint_absent",
+    "anchor_cut", "anchor_differs", "decisions_past_end", "unreadable",
+)  # fmt: skip
 
 
 def canonical(value: Any) -> str:
@@ -172,72 +188,120 @@ def page(db: sqlite_utils.Database, *, before_seq: int | None = None, limit: int
 
 
 def parse_checkpoint(text: str) -> Head:
-    seq, sep, digest = text.partition(":")
-    if not sep or not seq.strip().isdigit() or len(digest.strip()) != 64:
-        raise ValueError(f"'{text}' is not a checkpoint: write SEQ:HASH as an export's metadata gives it")
-    return Head(int(seq), digest.strip().lower())
+    """SEQ:HASH as an export's metadata gives it; ValueError (malformed) for anything else."""
+    seq, sep, digest = text.strip().partition(":")
+    digest = digest.strip().lower()
+    if not sep or not seq.strip().isdigit() or len(digest) != 64 or set(digest) - set("0123456789abcdef"):
+        raise ValueError(
+            f"'{text}' is not a checkpoint: write SEQ:HASH (an entry number, a colon and 64 hexadecimal "
+            "characters) as an export's metadata gives it"
+        )
+    return Head(int(seq.strip()), digest)
 
 
 def _chain(db: sqlite_utils.Database, checkpoint: Head | None) -> VerifyResult:
     """Recompute the chain from the first entry; stop at the first entry that does not hold."""
     expected_seq, prev, count, last = 1, GENESIS, 0, None
-    checkpoint_seen = False
+    checkpoint_seen = differs = False
     for seq, at, actor, action, ad_id, payload, prev_hash, digest in db.execute(
         "SELECT seq, at, actor, action, ad_id, payload, prev_hash, hash FROM ledger ORDER BY seq"
     ):
         if seq != expected_seq:
             missing = f"entry {expected_seq}" if seq == expected_seq + 1 else f"entries {expected_seq}–{seq - 1}"
             return VerifyResult(
-                False, count, last, f"{missing} missing: the chain jumps from {expected_seq - 1} to {seq}", expected_seq
+                False,
+                count,
+                last,
+                f"{missing} missing: the chain jumps from {expected_seq - 1} to {seq}",
+                expected_seq,
+                "missing",
+                {"first": expected_seq, "last": seq - 1},
             )
         if prev_hash != prev:
             return VerifyResult(
-                False, count, last, f"entry {seq}: prev_hash does not match entry {seq - 1}'s hash", seq
-            )
+                False, count, last, f"entry {seq}: prev_hash does not match entry {seq - 1}'s hash", seq, "prev_hash",
+                {"seq": seq},
+            )  # fmt: skip
         if entry_hash(seq, at, actor, action, ad_id, payload, prev_hash) != digest:
-            return VerifyResult(False, count, last, f"entry {seq}: its content does not match its hash (edited)", seq)
+            return VerifyResult(
+                False, count, last, f"entry {seq}: its content does not match its hash (edited)", seq, "edited",
+                {"seq": seq},
+            )  # fmt: skip
         if checkpoint is not None and seq == checkpoint.seq:
             checkpoint_seen = True
-            if digest != checkpoint.hash:
-                return VerifyResult(
-                    False,
-                    count,
-                    last,
-                    f"entry {seq}: hash differs from the checkpoint {checkpoint}: the chain was rewritten",
-                    seq,
-                )
+            differs = digest != checkpoint.hash  # reported once the whole chain is known to hold
         count += 1
         last = Head(seq, digest)
         prev, expected_seq = digest, seq + 1
     if checkpoint is not None and not checkpoint_seen:
+        end = last.seq if last else 0
         return VerifyResult(
             False,
             count,
             last,
-            f"checkpoint entry {checkpoint.seq} is not in the ledger (it ends at {last.seq if last else 0})",
+            f"checkpoint entry {checkpoint.seq} is not in the ledger (it ends at {end})",
             checkpoint.seq,
+            "checkpoint_absent",
+            {"seq": checkpoint.seq, "end": end},
         )
+    if differs and checkpoint is not None:
+        return _checkpoint_differs(db, checkpoint, count, last)
     return VerifyResult(True, count, last)
 
 
-def _anchor_problem(db: sqlite_utils.Database, last: Head | None, anchor: Anchor | None) -> str:
-    """How the chain disagrees with the anchor kept outside the database ('' when it holds or there is none)."""
+def _checkpoint_differs(db: sqlite_utils.Database, checkpoint: Head, count: int, last: Head | None) -> VerifyResult:
+    """The entry at the checkpoint's number has another hash: a number mistyped (the hash is another entry's),
+    or a checkpoint copied wrong, or a ledger rewritten since: the message names all that it can be."""
+    other = db.execute("SELECT seq FROM ledger WHERE hash = ?", [checkpoint.hash]).fetchone()
+    if other is not None:
+        return VerifyResult(
+            False,
+            count,
+            last,
+            f"the checkpoint's hash is entry {other[0]}'s, not entry {checkpoint.seq}'s: its number was written wrong",
+            checkpoint.seq,
+            "checkpoint_elsewhere",
+            {"seq": checkpoint.seq, "other": other[0]},
+        )
+    return VerifyResult(
+        False,
+        count,
+        last,
+        f"entry {checkpoint.seq}: its hash differs from the checkpoint {checkpoint}: either the checkpoint was "
+        "copied wrong (hold it against the export it came from) or the ledger was rewritten after it was taken",
+        checkpoint.seq,
+        "checkpoint_differs",
+        {"seq": checkpoint.seq},
+    )
+
+
+Problem = tuple[str, str, dict[str, Any]]  # (English message, kind, values)
+
+
+def _anchor_problem(db: sqlite_utils.Database, last: Head | None, anchor: Anchor | None) -> Problem | None:
+    """How the chain disagrees with the anchor kept outside the database (None when it holds or there is none)."""
     if anchor is None:
-        return ""
+        return None
     end = last.seq if last else 0
     if anchor.seq > end:
         cut = f"entry {anchor.seq} was" if anchor.seq == end + 1 else f"entries {end + 1}–{anchor.seq} were"
         return (
             f"the ledger ends at entry {end} but its anchor file recorded entry {anchor.seq} at {anchor.at}: "
-            f"{cut} cut from its tail"
+            f"{cut} cut from its tail",
+            "anchor_cut",
+            {"end": end, "seq": anchor.seq, "at": anchor.at},
         )
     row = db.execute("SELECT hash FROM ledger WHERE seq = ?", [anchor.seq]).fetchone()
     if row is not None and row[0] != anchor.hash:
-        return f"entry {anchor.seq}: hash differs from the anchor recorded at {anchor.at}: the chain was rewritten"
-    return ""
+        return (
+            f"entry {anchor.seq}: hash differs from the anchor recorded at {anchor.at}: the chain was rewritten",
+            "anchor_differs",
+            {"seq": anchor.seq, "at": anchor.at},
+        )
+    return None
 
 
-def _beyond(db: sqlite_utils.Database, last: Head | None, anchor: Anchor | None) -> str:
+def _beyond(db: sqlite_utils.Database, last: Head | None, anchor: Anchor | None) -> Problem | None:
     """What points past the ledger's end: the anchor kept outside it, or decisions recorded with their entries."""
     problem = _anchor_problem(db, last, anchor)
     if problem:
@@ -248,8 +312,12 @@ def _beyond(db: sqlite_utils.Database, last: Head | None, anchor: Anchor | None)
     ).fetchone()
     pointed = max((s for s in past if s is not None), default=None)
     if pointed is not None:
-        return f"decisions point at ledger entry {pointed}, past its end at entry {end}: entries were cut from its tail"
-    return ""
+        return (
+            f"decisions point at ledger entry {pointed}, past its end at entry {end}: entries were cut from its tail",
+            "decisions_past_end",
+            {"seq": pointed, "end": end},
+        )
+    return None
 
 
 def verify(db: sqlite_utils.Database, *, checkpoint: Head | None = None, anchor: Anchor | None = None) -> VerifyResult:
@@ -262,7 +330,7 @@ def verify(db: sqlite_utils.Database, *, checkpoint: Head | None = None, anchor:
             problem = _beyond(db, result.head, anchor)
             if problem:
                 end = result.head.seq if result.head else 0
-                return VerifyResult(False, result.entries, result.head, problem, end + 1)
+                return VerifyResult(False, result.entries, result.head, problem[0], end + 1, problem[1], problem[2])
         return result
     except sqlite3.DatabaseError as e:
         return VerifyResult(
@@ -271,6 +339,9 @@ def verify(db: sqlite_utils.Database, *, checkpoint: Head | None = None, anchor:
             None,
             f"the ledger cannot be read ({e}): run `adclear doctor`, and restore the database from a backup "
             "(docs/operations.md)",
+            None,
+            "unreadable",
+            {"error": str(e)},
         )
 
 
@@ -289,7 +360,8 @@ def check_before_append(db: sqlite_utils.Database) -> None:
         elif prev_hash != expected_prev or (len(rows) > 1 and rows[1][0] != seq - 1):
             problem = f"entry {seq} does not follow entry {seq - 1}"
     last = Head(rows[0][0], rows[0][7]) if rows else None
-    problem = problem or _anchor_problem(db, last, anchors.latest(db))
+    anchored = _anchor_problem(db, last, anchors.latest(db))
+    problem = problem or (anchored[0] if anchored else "")
     if problem:
         raise LedgerBroken(f"the ledger fails its check ({problem}); nothing was recorded: run `adclear ledger verify`")
 

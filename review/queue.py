@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -25,7 +25,7 @@ import sqlite_utils
 from classifier.scoring import Scoring
 from classifier.taxonomy import CATEGORIES
 from core.db import immediate
-from core.timeutil import SHANGHAI, local, now_utc
+from core.timeutil import day_start_utc, local, now_utc
 from core.verdicts import FLAG_PRIORITY, REAPPEARED_PRIORITY
 from review import audit
 
@@ -38,6 +38,7 @@ __all__ = [
     "claimable",
     "counts",
     "filter_options",
+    "first_seen_between",
     "held",
     "holder",
     "items",
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 DEFAULT_LEASE_SECONDS = 15 * 60
+TIP_SOURCE = "tip"  # the source filter's word for the ads public tips pointed at (review.tips)
 # added to the priority of an ad that is a confirmed ad come back (再现): before every flag, in its own order
 OPEN = "q.state IN ('pending', 'claimed')"  # exactly the partial indexes' condition
 # the planner, without statistics, prefers queue_open and a sort of every open item: name the partial index
@@ -88,6 +90,7 @@ def claim(
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
     ad_id: int | None = None,
     max_claims: int | None = None,
+    address: str = "cli",
 ) -> int | None:
     """Claim the next open ad (or ``ad_id``) for ``reviewer``; returns its id, or None if nothing is free.
 
@@ -102,11 +105,11 @@ def claim(
             ad_id = held_now[0]  # finish (or release) what you hold first
         row = _claim_one(db, reviewer, now, lease, ad_id)
         if row is not None:
-            _audit(db, reviewer, "claim", row[0])
+            _audit(db, reviewer, "claim", row[0], address)
             if max_claims:
                 others = [a for a in held_now if a != row[0]]
                 for extra in others[: max(0, len(others) - (max_claims - 1))]:
-                    _release(db, extra, reviewer)
+                    _release(db, extra, reviewer, address)
     return row[0] if row else None
 
 
@@ -134,20 +137,20 @@ def _claim_one(db: sqlite_utils.Database, reviewer: str, now: str, lease: str, a
     ).fetchone()
 
 
-def release(db: sqlite_utils.Database, ad_id: int, reviewer: str) -> bool:
+def release(db: sqlite_utils.Database, ad_id: int, reviewer: str, *, address: str = "cli") -> bool:
     """Give a claimed ad back to the queue; only its holder can."""
     with immediate(db):
-        return _release(db, ad_id, reviewer)
+        return _release(db, ad_id, reviewer, address)
 
 
-def _release(db: sqlite_utils.Database, ad_id: int, reviewer: str) -> bool:
+def _release(db: sqlite_utils.Database, ad_id: int, reviewer: str, address: str) -> bool:
     changed = db.execute(
         "UPDATE queue SET state = 'pending', claimed_by = NULL, lease_until = NULL, updated_at = ? "
         "WHERE ad_id = ? AND state = 'claimed' AND claimed_by = ?",
         [now_utc(), ad_id, reviewer],
     ).rowcount
     if changed:
-        _audit(db, reviewer, "release", ad_id)
+        _audit(db, reviewer, "release", ad_id, address)
     return bool(changed)
 
 
@@ -159,8 +162,8 @@ def holder(db: sqlite_utils.Database, ad_id: int) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
-def _audit(db: sqlite_utils.Database, actor: str, action: str, ad_id: int) -> None:
-    audit.record(db, actor=actor, action=action, target=f"ad:{ad_id}")
+def _audit(db: sqlite_utils.Database, actor: str, action: str, ad_id: int, address: str) -> None:
+    audit.record(db, actor=actor, action=action, target=f"ad:{ad_id}", address=address)
 
 
 # --- listing ------------------------------------------------------------------------------------------------
@@ -202,8 +205,9 @@ class Filter:
     band: str = ""
     date_from: str = ""  # YYYY-MM-DD, Asia/Shanghai, on the ad's first sighting
     date_to: str = ""
-    source: str = ""  # the kind of site (seeds.yml `kind`: classifieds, social, forum, …)
+    source: str = ""  # the kind of site (seeds.yml `kind`: classifieds, social, forum, …), or 'tip' (举报线索)
     state: str = ""  # '', pending, claimed, mine
+    clusters: str = ""  # '1': only ads that have near-duplicates (a cluster of two or more)
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> Filter:
@@ -221,6 +225,7 @@ class Filter:
             date_to=text("to") if day_in_bounds(text("to")) else "",
             source=text("source"),
             state=text("state") if text("state") in STATES else "",
+            clusters="1" if text("clusters") == "1" else "",
         )
 
     def query(self) -> dict[str, str]:
@@ -233,8 +238,18 @@ class Filter:
         return bool(self.query())
 
 
-def _local_midnight_utc(day: date) -> str:
-    return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(UTC).isoformat(timespec="microseconds")
+def first_seen_between(date_from: str, date_to: str) -> tuple[list[str], list[Any]]:
+    """SQL conditions on ``a.first_seen`` for the days ``date_from`` to ``date_to`` (YYYY-MM-DD, China time,
+    both included; '' for no bound), and their arguments."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if date_from:
+        clauses.append("a.first_seen >= ?")
+        args.append(day_start_utc(date.fromisoformat(date_from)))
+    if date_to:
+        clauses.append("a.first_seen < ?")
+        args.append(day_start_utc(date.fromisoformat(date_to) + timedelta(days=1)))
+    return clauses, args
 
 
 def _where(f: Filter, reviewer: str, bands: Bands) -> tuple[list[str], list[Any]]:
@@ -243,12 +258,19 @@ def _where(f: Filter, reviewer: str, bands: Bands) -> tuple[list[str], list[Any]
     for clause, value in (
         ("a.platform = ?", f.platform),
         ("a.site = ?", f.site),
-        ("a.site IN (SELECT name FROM sites WHERE kind = ?)", f.source),
+        ("a.site IN (SELECT name FROM sites WHERE kind = ?)", f.source if f.source != TIP_SOURCE else ""),
         ("v.categories LIKE ?", f'%"{f.category}"%' if f.category else ""),  # a CATEGORIES name: no wildcards
     ):
         if value:
             clauses.append(clause)
             args.append(value)
+    if f.clusters:
+        clauses.append(
+            "a.cluster_id IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM ads c WHERE c.cluster_id = a.cluster_id AND c.id != a.id)"
+        )
+    if f.source == TIP_SOURCE:
+        clauses.append("a.id IN (SELECT ad_id FROM tips WHERE ad_id IS NOT NULL)")
     if f.band:
         low, high = bands[f.band]
         if low != float("-inf"):
@@ -257,12 +279,9 @@ def _where(f: Filter, reviewer: str, bands: Bands) -> tuple[list[str], list[Any]
         if high != float("inf"):
             clauses.append("q.priority < ?")
             args.append(high)
-    if f.date_from:
-        clauses.append("a.first_seen >= ?")
-        args.append(_local_midnight_utc(date.fromisoformat(f.date_from)))
-    if f.date_to:
-        clauses.append("a.first_seen < ?")
-        args.append(_local_midnight_utc(date.fromisoformat(f.date_to) + timedelta(days=1)))
+    days, day_args = first_seen_between(f.date_from, f.date_to)
+    clauses += days
+    args += day_args
     now = now_utc()
     if f.state == "pending":
         clauses.append(claimable())
@@ -384,15 +403,17 @@ def neighbours(db: sqlite_utils.Database, ad_id: int) -> tuple[int | None, int |
 def filter_options(db: sqlite_utils.Database) -> dict[str, list[str]]:
     """The values the filters offer: platforms, sites and kinds of site (from ``sites``, a short table)."""
     rows = db.execute("SELECT name, platform, kind FROM sites ORDER BY name").fetchall()
+    tipped = db.execute("SELECT 1 FROM tips WHERE ad_id IS NOT NULL LIMIT 1").fetchone() is not None
     return {
         "sites": [r[0] for r in rows],
         "platforms": sorted({r[1] for r in rows}),
-        "sources": sorted({r[2] for r in rows}),
+        "sources": sorted({r[2] for r in rows} | ({TIP_SOURCE} if tipped else set())),
     }
 
 
 def to_front(db: sqlite_utils.Database, ad_id: int) -> bool:
-    """Put a reappeared ad (再现: a near-duplicate of a confirmed ad, found again) before every other item, queued
+    """Put a reappeared ad (再现: a near-duplicate of a confirmed ad, found again) or a tipped one (举报线索, the
+    source 'tip' of the filter) before every other item, queued
     again if it had left the queue undecided; inside the caller's transaction. A decided ad keeps its decision.
     True when the item moved; doing it twice moves nothing."""
     now = now_utc()

@@ -20,8 +20,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from classifier.yamlsource import Located, YamlProblem, load_located
+from classifier.yamlsource import Located
 from core.errors import AdclearError, one_line
+from core.yamlfiles import read_located
 from review.workdays import NO_EXTRA_YEARS, WorkCalendar, YearDays
 
 __all__ = [
@@ -170,14 +171,7 @@ def load_receivers(path: str | Path) -> Receivers:
     path = Path(path)
     if not path.exists():
         raise ReceiversInvalid(f"{path}: no such file; create it (see docs/receivers.md) or pass --receivers PATH")
-    try:
-        located = load_located(path)
-    except YamlProblem as e:
-        raise ReceiversInvalid(f"{path}{f' line {e.line}' if e.line else ''}: {one_line(e.problem)}") from None
-    except UnicodeDecodeError:
-        raise ReceiversInvalid(f"{path}: not UTF-8 text; save it as UTF-8") from None
-    except OSError as e:
-        raise ReceiversInvalid(f"{path}: cannot be read ({e.strerror or e}); pass a readable file") from None
+    located = read_located(path, ReceiversInvalid)
     if not isinstance(located.data, dict):
         raise ReceiversInvalid(f"{path} line 1: expected a mapping with 'receivers:' at the top")
     try:

@@ -25,7 +25,7 @@ from core.db import immediate
 from core.errors import LoginRefused
 from review import audit, users
 
-__all__ = ["Limits", "LoginRefused", "Session", "load", "login", "logout"]
+__all__ = ["Limits", "LoginRefused", "Session", "load", "locked_names", "login", "logout", "unlock"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +78,11 @@ def _lockout(db: sqlite_utils.Database, kind: str, value: str, limit: int, windo
     window but those of a name that logged in from that address afterwards (a user's own typos): another
     account's success does not reset it."""
     since = _iso(now - timedelta(seconds=window))
-    if kind == "name":
+    if kind == "name":  # an admin's unlock (users.unlocked_at) starts the count again too
         sql = """SELECT at FROM login_attempts
                  WHERE name = ? AND ok = 0 AND at > ?
                    AND at > coalesce((SELECT max(at) FROM login_attempts WHERE name = ? AND ok = 1), '')
+                   AND at > coalesce((SELECT unlocked_at FROM users WHERE name = ?), '')
                  ORDER BY at DESC LIMIT ?"""
     else:
         sql = """SELECT f.at FROM login_attempts f
@@ -89,7 +90,7 @@ def _lockout(db: sqlite_utils.Database, kind: str, value: str, limit: int, windo
                    AND NOT EXISTS (SELECT 1 FROM login_attempts s
                                    WHERE s.name = f.name AND s.address = f.address AND s.ok = 1 AND s.at > f.at)
                  ORDER BY f.at DESC LIMIT ?"""
-    args = [value, since, value, limit] if kind == "name" else [value, since, limit]
+    args = [value, since, value, value, limit] if kind == "name" else [value, since, limit]
     found = db.execute(sql, args).fetchall()
     if len(found) < limit:
         return None
@@ -107,6 +108,28 @@ def locked_until(db: sqlite_utils.Database, name: str, address: str, limits: Lim
         if until is not None:
             return kind, until
     return None
+
+
+def locked_names(db: sqlite_utils.Database, names: list[str], limits: Limits) -> dict[str, str]:
+    """The accounts among ``names`` locked by wrong passwords now, with when each lock ends (UTC)."""
+    now = _now()
+    out = {}
+    for name in names:
+        until = _lockout(db, "name", name, limits.user_failures, limits.window_seconds, now)
+        if until is not None:
+            out[name] = until
+    return out
+
+
+def unlock(db: sqlite_utils.Database, name: str, *, actor: str, address: str) -> None:
+    """An admin lifts the lock on an account: its wrong passwords so far no longer count (the attempts stay
+    recorded). A lock on the client's address is not lifted: it waits out its window."""
+    user = users.find(db, name)
+    if user is None:
+        raise users.UserError(f"no user '{name}'; `adclear user list` shows the accounts")
+    with immediate(db):
+        db.execute("UPDATE users SET unlocked_at = ?, failed_logins = 0 WHERE id = ?", [_iso(_now()), user.id])
+        audit.record(db, actor=actor, action="user_unlock", target=f"user:{user.name}", address=address)
 
 
 def _reserve(db: sqlite_utils.Database, name: str, address: str, limits: Limits, locked_action: str | None) -> int:

@@ -2,8 +2,11 @@
 
 Roles rank ``reviewer`` < ``supervisor`` < ``admin``: a page open to reviewers is open to the ranks above.
 Reviewers claim and decide ads and escalate the hard ones; supervisors also resolve escalations, read the
-audit log and export takedown lists; admins also see the accounts. Accounts are managed with
-``adclear user add|disable|list``.
+audit log and export takedown lists; admins also manage the accounts (the users page: add, disable, enable,
+unlock, reset a password). From the command line: ``adclear user add|disable|list``.
+
+A password an admin sets for someone else (a new account made in the web app, a reset) is temporary:
+``must_change_password`` sends its owner to the password page until they chose their own.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "check_password",
     "ensure_demo_users",
     "disable_user",
+    "enable_user",
     "find",
     "has_role",
     "list_users",
@@ -73,17 +77,18 @@ class User:
     last_login_at: str | None
     last_login_address: str | None
     failed_logins: int
+    must_change_password: bool = False
 
     @property
     def role_label(self) -> str:
         return ROLE_LABELS[self.role]
 
 
-COLUMNS = "id, name, role, disabled, created_at, last_login_at, last_login_address, failed_logins"
+COLUMNS = "id, name, role, disabled, created_at, last_login_at, last_login_address, failed_logins, must_change_password"
 
 
 def from_row(row: Any) -> User:
-    return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6], row[7])
+    return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6], row[7], bool(row[8]))
 
 
 def password_hasher() -> PasswordHash:
@@ -141,9 +146,17 @@ def _check_role(role: str) -> None:
 
 
 def add_user(
-    db: sqlite_utils.Database, name: str, role: str, password: str, *, actor: str = "cli", address: str = "cli"
+    db: sqlite_utils.Database,
+    name: str,
+    role: str,
+    password: str,
+    *,
+    actor: str = "cli",
+    address: str = "cli",
+    must_change: bool = False,
 ) -> User:
-    """Create an account; the password must pass ``check_password``."""
+    """Create an account; the password must pass ``check_password``; ``must_change``: a temporary one, which
+    its owner must change at the first login."""
     name = name.strip()
     _check_name(name)
     _check_role(role)
@@ -154,31 +167,41 @@ def add_user(
         if db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone():
             raise UserError(f"user '{name}' already exists; `adclear user list` shows the accounts")
         db.execute(
-            "INSERT INTO users (name, role, password_hash, created_at, created_by, password_changed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [name, role, digest, now, actor, now],
+            "INSERT INTO users (name, role, password_hash, created_at, created_by, password_changed_at, "
+            "must_change_password) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [name, role, digest, now, actor, now, int(must_change)],
         )
-        audit.record(db, actor=actor, action="user_add", target=f"user:{name}", detail={"role": role}, address=address)
+        detail = {"role": role, **({"must_change_password": True} if must_change else {})}
+        audit.record(db, actor=actor, action="user_add", target=f"user:{name}", detail=detail, address=address)
     user = find(db, name)
     assert user is not None
     return user
 
 
 def set_password(
-    db: sqlite_utils.Database, name: str, password: str, *, actor: str = "cli", address: str = "cli"
+    db: sqlite_utils.Database,
+    name: str,
+    password: str,
+    *,
+    actor: str = "cli",
+    address: str = "cli",
+    must_change: bool = False,
 ) -> None:
-    """Give ``name`` a new password and end its sessions."""
+    """Give ``name`` a new password and end its sessions; ``must_change``: a temporary password set by an admin
+    (an admin's reset, audited as ``user_password_reset``), which its owner must change at the next login."""
     user = _existing(db, name)
     check_password(user.name, password)
     digest = hasher().hash(password)
     now = now_utc()
     with immediate(db):
         db.execute(
-            "UPDATE users SET password_hash = ?, password_changed_at = ?, failed_logins = 0 WHERE id = ?",
-            [digest, now, user.id],
+            "UPDATE users SET password_hash = ?, password_changed_at = ?, failed_logins = 0, "
+            "must_change_password = ? WHERE id = ?",
+            [digest, now, int(must_change), user.id],
         )
         _end_sessions(db, user.id, "password")
-        audit.record(db, actor=actor, action="user_password", target=f"user:{user.name}", address=address)
+        action = "user_password_reset" if must_change else "user_password"
+        audit.record(db, actor=actor, action=action, target=f"user:{user.name}", address=address)
 
 
 def disable_user(db: sqlite_utils.Database, name: str, *, actor: str = "cli", address: str = "cli") -> User:
@@ -188,6 +211,17 @@ def disable_user(db: sqlite_utils.Database, name: str, *, actor: str = "cli", ad
         db.execute("UPDATE users SET disabled = 1 WHERE id = ?", [user.id])
         _end_sessions(db, user.id, "disabled")
         audit.record(db, actor=actor, action="user_disable", target=f"user:{user.name}", address=address)
+    again = find(db, name)
+    assert again is not None
+    return again
+
+
+def enable_user(db: sqlite_utils.Database, name: str, *, actor: str = "cli", address: str = "cli") -> User:
+    """Enable a disabled account again: it can log in with its password."""
+    user = _existing(db, name)
+    with immediate(db):
+        db.execute("UPDATE users SET disabled = 0 WHERE id = ?", [user.id])
+        audit.record(db, actor=actor, action="user_enable", target=f"user:{user.name}", address=address)
     again = find(db, name)
     assert again is not None
     return again
@@ -235,7 +269,7 @@ def list_users(db: sqlite_utils.Database) -> list[User]:
 def password_hash(db: sqlite_utils.Database, name: str) -> tuple[User, str] | None:
     """The account and its stored hash (for the login check only)."""
     row = db.execute(f"SELECT {COLUMNS}, password_hash FROM users WHERE name = ?", [name.strip()]).fetchone()
-    return (from_row(row), row[8]) if row else None
+    return (from_row(row), row[9]) if row else None
 
 
 # The accounts `adclear demo` creates on its demo database (and prints): never use them on real data.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -345,3 +345,60 @@ def test_serials_are_unique_when_two_operators_create_at_once(db_path, db, peopl
     assert errors == []
     assert sorted(made) == [f"〔2026〕SFX交字第{n:04d}号" for n in range(1, 9)]
     assert ledger.verify(db).ok
+
+
+@pytest.mark.slow
+def test_two_supervisors_sending_at_once_send_one_email(db_path, db, people, receivers, tmp_path, monkeypatch):
+    """The batch is claimed ("sending") before the message leaves: a second sender is refused while the first
+    one's mail is on its way, instead of e-mailing the platform a second notice."""
+    import threading
+
+    from core.db import connect
+    from review import mail
+
+    confirmed(db, 1, site="site-a", platform="示范同城网")
+    [batch] = dispatch.create(db, receivers, actor="r1", today=TODAY)
+    dispatch.approve(db, batch.id, supervisor="s2")
+    on_its_way, go_on = threading.Event(), threading.Event()
+    real_send = mail.send
+
+    def slow_send(*args, **kwargs):
+        on_its_way.set()
+        assert go_on.wait(30)
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(mail, "send", slow_send)
+    with smtp_server() as (inbox, port):
+        smtp = SmtpSettings(host="127.0.0.1", port=port, sender="chufei@sfx.example", timeout=10)
+        setup = replace(receivers, smtp=smtp)
+        first: list[object] = []
+        sender = threading.Thread(
+            target=lambda: first.append(delivery.send(connect(db_path), batch.id, setup, actor="s2", today=TODAY))
+        )
+        sender.start()
+        assert on_its_way.wait(60)
+        assert dispatch.get(db, batch.id).state == "sending"
+        with pytest.raises(DispatchError, match=r"is being sent by s2 since .*: wait for it"):
+            delivery.send(db, batch.id, setup, actor="s1", today=TODAY)
+        with pytest.raises(DispatchError, match="is 发送中: only one not sent can be voided"):
+            dispatch.cancel(db, batch.id, supervisor="s1", reason="两人同时点了发送")
+        go_on.set()
+        sender.join(60)
+    assert dispatch.get(db, batch.id).state == "delivered" and len(inbox.messages) == 1
+    assert [e.action for e in ledger.entries(db)].count("notice_issued") == 1
+
+
+@pytest.mark.slow
+def test_a_send_cut_off_long_ago_may_be_taken_over(db, people, receivers, tmp_path):
+    confirmed(db, 1, site="site-a", platform="示范同城网")
+    [batch] = dispatch.create(db, receivers, actor="r1", today=TODAY)
+    dispatch.approve(db, batch.id, supervisor="s2")
+    # the process that claimed it 16 minutes ago stopped before recording the outcome
+    stamp = (datetime.now(UTC) - timedelta(minutes=16)).isoformat()
+    db.execute(
+        "UPDATE dispatch_batches SET state = 'sending', delivery_detail = ? WHERE id = ?", [f"s1 {stamp}", batch.id]
+    )
+    db.conn.commit()
+    with smtp_server() as (inbox, port):
+        done = _send(db, receivers, batch.id, port, tmp_path)
+    assert done.state == "delivered" and len(inbox.messages) == 1

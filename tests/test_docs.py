@@ -45,3 +45,11 @@ def test_every_command_is_named_in_the_prose(path):
 
 def test_the_reference_is_not_empty():
     assert len(COMMANDS) > 20 and "## adclear review confirm" in REFERENCE.read_text(encoding="utf-8")
+
+
+def test_the_readme_gives_the_demo_logins_the_demo_makes():
+    from review.users import DEMO_USERS
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name, _role, password in DEMO_USERS:
+        assert f"| {name} | {password} |" in readme, f"README.md does not give the demo login {name}"

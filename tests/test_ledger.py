@@ -122,14 +122,33 @@ def test_a_full_rewrite_is_caught_only_by_a_checkpoint(chained, db_path):
     result = verify_cli(db_path, "--checkpoint", str(old_head))
     assert result.exit_code == 1
     assert result.output == (
-        f"Error: ledger broken: entry 5: hash differs from the checkpoint {old_head}: the chain was rewritten\n"
+        f"Error: ledger holds, but not against the checkpoint: entry 5: its hash differs from the checkpoint "
+        f"{old_head}: either the checkpoint was copied wrong (hold it against the export it came from) or the ledger "
+        "was rewritten after it was taken\n"
     )
 
 
 def test_a_checkpoint_past_the_end_is_reported(chained, db_path):
     result = verify_cli(db_path, "--checkpoint", f"9:{'a' * 64}")
     assert result.exit_code == 1
-    assert result.output == "Error: ledger broken: checkpoint entry 9 is not in the ledger (it ends at 5)\n"
+    assert result.output == (
+        "Error: ledger holds, but not against the checkpoint: checkpoint entry 9 is not in the ledger (it ends at 5)\n"
+    )
+
+
+def test_a_mistyped_checkpoint_is_not_called_a_rewrite(chained, db_path):
+    """Once, a checkpoint with its number or a character written wrong was reported as a rewritten chain."""
+    head = ledger.head(chained)
+    wrong_number = verify_cli(db_path, "--checkpoint", f"4:{head.hash}")
+    assert wrong_number.exit_code == 1
+    assert wrong_number.output == (
+        "Error: ledger holds, but not against the checkpoint: the checkpoint's hash is entry 5's, not entry 4's: "
+        "its number was written wrong\n"
+    )
+    malformed = verify_cli(db_path, "--checkpoint", f"5:{head.hash[:-1]}g")  # g is no hexadecimal digit
+    assert malformed.exit_code != 0 and "is not a checkpoint" in malformed.output
+    assert "rewritten" not in wrong_number.output + malformed.output
+    assert verify_cli(db_path, "--checkpoint", f" 5:{head.hash.upper()} ").exit_code == 0  # as pasted: still read
 
 
 # --- the head anchored outside the database (issue 14, finding 10) -------------------------------------------------

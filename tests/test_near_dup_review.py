@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from adclear.cli import main
 from classifier import Classifier
+from core.errors import Contradiction, InvalidChoice
 from core.fingerprints import _record, load_decided, recluster
 from core.seeds import load_seeds
 from core.verdicts import ad_text, classify_ad, current_verdict
@@ -166,35 +167,71 @@ def test_a_cluster_is_decided_at_once_one_entry_per_ad(store, db_path):
     assert r.exit_code == 0 and r.output.startswith(f"ledger ok: {before + 4} entries")
 
 
-def test_a_cluster_mixing_decisions_is_refused(store, db_path):
+def test_a_cluster_decision_against_a_decided_member_needs_a_reason(store, db_path):
     add_user(store.db, "张三", "reviewer", "Kiwi-Harbor-2041")  # --as names an account
     ids = [save(store, i, "产品说明会", body) for i, body in enumerate([SEMINAR, reorder_sentences(SEMINAR)])]
     recluster(store.db)
     decisions.reject(store.db, ids[1], reviewer="李四", reason="非集资广告")
     before = len(ledger.entries(store.db))
-    r = CliRunner().invoke(
-        main,
-        [
-            "--db",
-            str(db_path),
-            "review",
-            "confirm",
-            "--cluster",
-            str(ids[0]),
-            "--category",
-            "养老投资",
-            "--reason",
-            "x",
-            "--as",
-            "张三",
-        ],
-    )
+    args = ["--db", str(db_path), "review", "confirm", "--cluster", str(ids[0]), "--category", "养老投资"]
+    args += ["--reason", "会销揽储", "--as", "张三"]
+    r = CliRunner().invoke(main, args)
     assert r.exit_code == 1
     assert r.output == (
-        f"Error: cluster {ids[0]} holds ads already rejected ({ids[1]}): decide the others one by "
-        "one, or reverse those first\n"
+        f"Error: near-duplicates were decided the other way: #{ids[1]} rejected (非集资广告, by 李四); give the "
+        "reason to decide so anyway (--despite), or have a supervisor reverse theirs first\n"
     )
     assert len(ledger.entries(store.db)) == before
+    # with the reason: the undecided ad is confirmed, the rejected one stays rejected, the ledger says why
+    r = CliRunner().invoke(main, [*args, "--despite", "李四驳回有误，已报主管更正"])
+    assert r.exit_code == 0, r.output
+    entries = ledger.entries(store.db)[before:]
+    assert [(e.action, e.ad_id) for e in entries] == [("confirmed", ids[0]), ("takedown_requested", ids[0])]
+    assert entries[0].payload["despite"] == {"near_duplicates": [ids[1]], "reason": "李四驳回有误，已报主管更正"}
+    assert store.db.execute("SELECT status FROM ads WHERE id = ?", [ids[1]]).fetchone() == ("rejected",)
+
+
+def test_deciding_one_ad_against_its_near_duplicate_needs_a_reason(store, db_path):
+    """Confirm after the neighbour was rejected, or reject after it was confirmed: refused without a reason,
+    from the library and the command line alike; a reversal of the neighbour lifts it."""
+    add_user(store.db, "张三", "supervisor", "Kiwi-Harbor-2041")
+    first, second, third = (
+        save(store, i, "产品说明会", body)
+        for i, body in enumerate([SEMINAR, reorder_sentences(SEMINAR), SEMINAR.replace("7788", "1234")])
+    )
+    recluster(store.db)
+    decisions.confirm(store.db, first, reviewer="李四", category="养老投资", reason="会销揽储")
+    with pytest.raises(Contradiction) as refused:
+        decisions.reject(store.db, second, reviewer="张三", reason="非集资广告")
+    assert [(c.ad_id, c.other, c.decision) for c in refused.value.clashes] == [(second, first, "confirmed")]
+    r = CliRunner().invoke(
+        main, ["--db", str(db_path), "review", "reject", str(second), "--reason", "非集资广告", "--as", "张三"]
+    )
+    assert r.exit_code == 1 and f"#{first} confirmed (养老投资, by 李四)" in r.output
+    made = decisions.reject(store.db, second, reviewer="张三", reason="非集资广告", despite="此条为防骗提醒转帖")
+    assert ledger.entries(store.db, ad_id=second)[-1].payload["despite"]["near_duplicates"] == [first]
+    # the other way round: confirming the third now clashes with the rejected second
+    with pytest.raises(Contradiction):
+        decisions.confirm(store.db, third, reviewer="张三", category="养老投资", reason="会销揽储")
+    decisions.reverse(store.db, made.ad_id, reviewer="张三", reason="驳回有误")
+    decisions.confirm(store.db, third, reviewer="张三", category="养老投资", reason="会销揽储")  # nothing clashes
+
+
+def test_confirm_without_a_category_takes_the_one_the_hits_agree_on_else_lists_them(store, db_path):
+    add_user(store.db, "张三", "reviewer", "Kiwi-Harbor-2041")
+    art = save(store, 1, "", "艺术品份额认购，名家字画拆分成份额，年化收益15%，到期原价回购，保本保息，加微信 art2026")
+    one = save(store, 2, "理财", "投资理财，年化收益12%，保本保息，稳赚不赔。千元起投。")
+    base = ["--db", str(db_path), "review", "confirm", "--reason", "承诺回报，面向公众", "--as", "张三"]
+    r = CliRunner().invoke(main, [*base, str(art)])
+    assert r.exit_code == 1
+    assert r.output.startswith(f"Error: ad {art}: the hits point at 2 categories, choose one with --category: ")
+    assert "收藏品/艺术品份额 (“艺术品份额”" in r.output and "房产商铺返租/售后回购 (“原价回购”)" in r.output
+    assert ledger.entries(store.db, ad_id=art) == []
+    r = CliRunner().invoke(main, [*base, str(one)])
+    assert r.exit_code == 0, r.output
+    assert store.db.execute("SELECT category FROM decisions WHERE ad_id = ?", [one]).fetchone() == ("投资理财/P2P网贷",)
+    r = CliRunner().invoke(main, [*base, str(art), "--category", "收藏品/艺术品份额"])
+    assert r.exit_code == 0, r.output
 
 
 def test_the_verdict_carries_the_fingerprint_of_the_ads_own_text() -> None:
@@ -214,3 +251,17 @@ def test_the_verdict_carries_the_fingerprint_of_the_ads_own_text() -> None:
         verdict = clf.classify(text, title=t, neighbours=DecidedAds())
         assert verdict.fingerprint == _record(title, body, contact)
         assert clf.classify(text, title=t).fingerprint is None
+
+
+def test_a_cluster_decision_does_not_decide_an_escalated_ad(store):
+    """An ad escalated to a supervisor is decided on its own page, not with its cluster."""
+    from review import escalations
+
+    ids = [save(store, i, "产品说明会", body) for i, body in enumerate([SEMINAR, reorder_sentences(SEMINAR)])]
+    recluster(store.db)
+    escalations.escalate(store.db, ids[1], reviewer="张三", note="像是防骗宣传，请主管判断", address="cli")
+    with pytest.raises(InvalidChoice, match=f"ad {ids[1]} of cluster {ids[0]} waits for a supervisor"):
+        decisions.reject_cluster(store.db, ids[0], reviewer="张三", reason="非集资广告")
+    made = decisions.reject_cluster(store.db, ids[0], reviewer="张三", reason="非集资广告", ads=[ids[0]])
+    assert [d.ad_id for d in made] == [ids[0]]
+    assert store.db.execute("SELECT state FROM queue WHERE ad_id = ?", [ids[1]]).fetchone() == ("escalated",)

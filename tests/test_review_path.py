@@ -214,7 +214,8 @@ ALREADY = (
         ),
         (
             ["ledger", "verify", "--checkpoint", "3:abc"],
-            "Error: '3:abc' is not a checkpoint: write SEQ:HASH as an export's metadata gives it\n",
+            "Error: '3:abc' is not a checkpoint: write SEQ:HASH (an entry number, a colon and 64 hexadecimal "
+            "characters) as an export's metadata gives it\n",
         ),
     ],
 )

@@ -183,6 +183,10 @@ def test_a_browser_that_cannot_start_fails_the_run_and_says_why(chromium, messag
     assert errors and {kind for kind, _ in errors} == {"browser"}
     assert all(message in text for _, text in errors)
     assert query(db, "SELECT count(*) FROM ads") == [(0,)]
+    # the health check names the browser, and the run's alert says so (docs/alerts.md)
+    assert query(db, "SELECT name FROM run_health WHERE ok = 0 ORDER BY name") == [("browser",), ("finished",)]
+    ((subject, detail),) = query(db, "SELECT subject, detail FROM alerts")
+    assert "demo-social" in subject and "browser: the browser could not start" in detail
 
 
 def test_a_page_that_never_settles_is_an_error_of_that_page(tmp_path, demo_site):

@@ -269,7 +269,7 @@ def test_the_ad_page_shows_hits_breakdown_contacts_and_history(site):
     html = client.get(f"/ad/{ids['promo0']}").text
     assert '<mark class="hit hit-signal" data-hits="' in html and "保本保息" in html
     assert "《广告法》第二十五条" in html  # a hit's legal basis
-    assert 'id="score">' in html and "特征合计" in html
+    assert 'id="score">' in html and "利诱性：承诺还本付息或给付回报" in html  # grouped by the legal conditions
     assert "xst2026" in html  # the WeChat contact
     assert "SHA-256" in html and 'id="evidence-sha"' in html
     assert "首次发现" in html  # the sighting
@@ -736,3 +736,53 @@ def test_serve_passes_its_claim_limit_to_the_app(site, monkeypatch):
     monkeypatch.setattr(serve, "serve", lambda app, host, port, threads: built.setdefault("app", app))
     web_cmds.serve_app(Config(db_path=site[0], seeds_path=Path("seeds.yml")), "127.0.0.1", 0, max_claims=3)
     assert built["app"].config["MAX_CLAIMS"] == 3
+
+
+def test_the_audit_log_has_the_browser_address_and_readable_details(site):
+    """Claims and releases made in the browser once showed 'cli'; details showed \\u62c9 escapes."""
+    db_path, ids = site
+    app = make_app(db_path)
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"  # a documentation address: a string in WSGI, no packet
+    assert login(client, "rev1").status_code == 302
+    token = token_of(client.get("/queue").text)
+    ad = ids["promo0"]
+    assert client.post(f"/ad/{ad}/claim", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"/ad/{ad}/release", data={"csrf_token": token}).status_code == 302
+    client.post(f"/ad/{ad}/claim", data={"csrf_token": token})
+    answer = client.post(
+        f"/ad/{ad}/reject",
+        data={"csrf_token": token, "reason": "其他", "note": "拉人头的说法不成立"},
+    )
+    assert answer.status_code == 302
+    made = rows(db_path, "SELECT action, address FROM audit_log WHERE actor = 'rev1' ORDER BY id")
+    assert [a for a, _ in made][:5] == ["login", "claim", "release", "claim", "reject"], made  # then the next ad
+    assert {address for _, address in made} == {"203.0.113.9"}
+    boss, _ = logged_in(app, "boss")
+    page = boss.get("/audit?action=reject").text
+    assert "<b>理由</b> 其他" in page and "<b>台账序号</b>" in page
+    assert "\\u5176" not in page  # 其 as JSON would escape it
+
+
+def test_the_ledger_page_says_in_chinese_what_a_checkpoint_shows(site):
+    """Ledger checks spoke English inside the Chinese page, and called a mistyped checkpoint a rewrite."""
+    from core.db import connect
+    from review import ledger
+    from review.decisions import confirm
+
+    db_path, ids = site
+    confirm(connect(db_path), ids["promo0"], reviewer="rev1", category="投资理财/P2P网贷", reason="保本保息")
+    head = ledger.head(connect(db_path))
+    client, _ = logged_in(make_app(db_path), "rev1")
+    holds = client.get(f"/ledger?checkpoint={head}").text
+    assert "检查点一致" in holds
+    wrong_number = client.get(f"/ledger?checkpoint={head.seq - 1}:{head.hash}").text
+    assert f"检查点的哈希属于第 {head.seq} 条，而非第 {head.seq - 1} 条：序号写错了" in wrong_number
+    assert "哈希链本身完整" in wrong_number and "哈希链校验失败" not in wrong_number
+    copied_wrong = client.get(f"/ledger?checkpoint={head.seq}:{'0' * 64}").text
+    assert "可能是检查点抄写有误" in copied_wrong
+    malformed = client.get(f"/ledger?checkpoint={head.seq}:{'x' * 64}").text
+    assert "所填检查点格式有误，未作核对" in malformed
+    for page in (wrong_number, copied_wrong):
+        status = re.search(r'id="ledger-status">(.*?)</p>', page, re.S).group(1)
+        assert not re.search(r"[A-Za-z]{3,}", status), status  # no English words in the Chinese page

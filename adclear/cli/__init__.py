@@ -58,8 +58,13 @@ COMMAND_MODULES = {
     "user": "web_cmds",
     "takedown": "takedown_cmds",
     "dispatch": "dispatch_cmds",
+    "tip": "tip_cmds",
+    "alerts": "alerts_cmds",
+    "report": "report_cmds",
     "campaign": "stats_cmds",
     "stats": "stats_cmds",
+    "search": "search_cmds",
+    "entity": "search_cmds",
 }
 
 
@@ -130,8 +135,17 @@ class AdclearGroup(click.Group):
     show_default=True,
     help="Who receives takedowns, by site, platform or region (also $ADCLEAR_RECEIVERS).",
 )
+@click.option(
+    "--alerts",
+    "alerts_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="ADCLEAR_ALERTS",
+    default=Path("alerts.yml"),
+    show_default=True,
+    help="Where alerts are sent: webhooks, 企业微信 and 钉钉 robots, e-mail (also $ADCLEAR_ALERTS).",
+)
 @click.pass_context
-def main(ctx: click.Context, db_path: Path, seeds_path: Path, receivers_path: Path) -> None:
+def main(ctx: click.Context, db_path: Path, seeds_path: Path, receivers_path: Path, alerts_path: Path) -> None:
     """adclear: find ads promoting illegal fundraising (非法集资), review them, keep the clearance ledger."""
-    ctx.obj = Config(db_path=db_path, seeds_path=seeds_path, receivers_path=receivers_path)
+    ctx.obj = Config(db_path=db_path, seeds_path=seeds_path, receivers_path=receivers_path, alerts_path=alerts_path)
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import click
 
 from adclear.cli import Config
 from adclear.cli.term import echo, fit
 from adclear.crawl import log_file_for, run_crawl
+from adclear.monitor import after_crawl
 from adclear.recheck import record_reappearances
 from core.classifiers import load_classifier
-from core.errors import CrawlFailed
+from core.db import explain
+from core.errors import AdclearError, CrawlFailed
 from core.fingerprints import recluster
 from core.sites import site_overview
 from core.timeutil import local, now_utc
@@ -38,6 +41,7 @@ def format_result(result: RunResult) -> str:
 def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False) -> list[RunResult]:
     seeds = cfg.seeds()
     load_classifier(cfg.rules_dir)  # a broken rule pack stops us here, before any fetch
+    cfg.alerts()  # so does a broken alerts.yml: the runs' alerts could not be sent
     sites = seeds.select(names)
     if not sites:
         raise CrawlFailed(f"no enabled site in {cfg.seeds_path}: enable one or name it")
@@ -56,14 +60,23 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
         echo(format_result(result))
     if log_file is not None:
         echo(f"Scrapy's log: {log_file}")
+    reappeared = []
     if any(r.figures.get("ads_new") or r.figures.get("ads_changed") for r in results):
         counts = recluster(cfg.db())
         echo(f"near-duplicates: {counts['in_clusters']} ads in {counts['clusters']} clusters")
-        for r in record_reappearances(cfg.db(), since=started, settings=cfg.review_settings()):
+        reappeared = record_reappearances(cfg.db(), since=started, settings=cfg.review_settings())
+        for r in reappeared:
             echo(
                 f"再现 reappeared: ad {r.new_ad_id} is a near-duplicate of ad {r.original_ad_id} "
                 f"(takedown {r.takedown_id}); queued first"
             )
+    try:
+        lines = after_crawl(cfg, seeds, results, reappeared)  # health checks, alerts, their delivery
+    except (AdclearError, sqlite3.Error) as e:  # a full disk: the runs' own outcome above still stands
+        why = explain(e, cfg.db_path) if isinstance(e, sqlite3.Error) else e
+        lines = [f"health checks or alerts failed: {why}"]
+    for line in lines:
+        echo(line)
     return results
 
 

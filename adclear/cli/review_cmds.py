@@ -20,7 +20,7 @@ from core.classifiers import load_classifier
 from core.errors import AdclearError, InvalidChoice
 from core.fingerprints import recluster as do_recluster
 from core.timeutil import local
-from review import adview, anchors, decisions, users
+from review import adview, anchors, consistency, decisions, users
 from review import evidence as ad_evidence
 from review import ledger as chain
 from review import queue as review_queue
@@ -155,7 +155,8 @@ def show(cfg: Config, ad_id: int) -> None:
         )
     for dec in d["decisions"]:
         what = f"确认违法【{dec['category']}】" if dec["decision"] == "confirmed" else f"驳回（{dec['reason']}）"
-        echo(f"决定: {what} · {dec['reviewer']} · {dec['decided_at_local']} · 台账 #{dec['ledger_seq']}")
+        undone = f" · 已撤销（台账 #{dec['reversed_seq']}）" if dec["reversed_seq"] else ""
+        echo(f"决定: {what} · {dec['reviewer']} · {dec['decided_at_local']} · 台账 #{dec['ledger_seq']}{undone}")
     if d["claimed_by"]:
         echo(f"认领: {d['claimed_by']}")
 
@@ -176,30 +177,55 @@ def _target(ad_id: int | None, cluster: int | None) -> None:
         raise click.UsageError("give either AD_ID or --cluster ID")
 
 
+DESPITE_HELP = (
+    "Why to decide so although a near-duplicate was decided the other way (without it, such a decision is "
+    "refused with the near-duplicates named); recorded in the ledger."
+)
+
+
+def _agreed_category(db: sqlite_utils.Database, ad_id: int | None, cluster: int | None) -> str:
+    """The category when --category is left out: the one the hits name; several or none: an error."""
+    if cluster is None:
+        assert ad_id is not None
+        return consistency.require_category(db, [ad_id], f"ad {ad_id}")
+    ids = consistency.undecided_in_cluster(db, cluster)
+    if not ids:
+        raise InvalidChoice(f"cluster {cluster} has no undecided ad (`adclear queue` shows each ad's cluster)")
+    return consistency.require_category(db, ids, f"cluster {cluster}")
+
+
 @review.command()
 @click.argument("ad_id", type=ID, required=False)
 @click.option("--cluster", type=ID, help="Decide every undecided ad of this cluster of near-duplicates at once.")
-@click.option("--category", required=True, help="涉嫌类型, e.g. 投资理财/P2P网贷 (see `adclear categories`).")
+@click.option(
+    "--category",
+    help="涉嫌类型, e.g. 投资理财/P2P网贷 (see `adclear categories`); may be left out only when the rule hits "
+    "name one category (several: the error lists them with their words).",
+)
 @click.option("--reason", required=True, help="Why it is illegal, in the reviewer's words.")
 @click.option("--as", "reviewer", help="The reviewer's account (default $ADCLEAR_USER, else the login name).")
 @click.option("--legal-basis", help="Override the legal basis the rule hits suggest.")
 @click.option("--action", default="通知删除", show_default=True, help="处置方式 to request.")
 @click.option("--note", default="", help="A note for the ledger.")
+@click.option("--despite", default="", help=DESPITE_HELP)
 @click.pass_obj
 def confirm(
     cfg: Config,
     ad_id: int | None,
     cluster: int | None,
-    category: str,
+    category: str | None,
     reason: str,
     reviewer: str | None,
     legal_basis: str | None,
     action: str,
     note: str,
+    despite: str,
 ) -> None:
     """Confirm AD_ID (or a whole --cluster) as illegal: recorded in the ledger with a takedown request."""
     _target(ad_id, cluster)
     db = cfg.db()
+    if category is None:
+        category = _agreed_category(db, ad_id, cluster)
     choice = {
         "reviewer": acting_account(db, reviewer),
         "category": category,
@@ -208,6 +234,7 @@ def confirm(
         "action": action,
         "note": note,
         "settings": cfg.review_settings(),
+        "despite": despite,
     }
     if cluster is not None:
         made = decisions.confirm_cluster(db, cluster, **choice)
@@ -231,21 +258,24 @@ def confirm(
 @click.option("--reason", required=True, help="防非宣传, 新闻报道, 持牌机构合规, 非集资广告 or 其他 (needs --note).")
 @click.option("--as", "reviewer", help="The reviewer's account (default $ADCLEAR_USER, else the login name).")
 @click.option("--note", default="", help="A note for the ledger.")
+@click.option("--despite", default="", help=DESPITE_HELP)
 @click.pass_obj
-def reject(cfg: Config, ad_id: int | None, cluster: int | None, reason: str, reviewer: str | None, note: str) -> None:
+def reject(
+    cfg: Config, ad_id: int | None, cluster: int | None, reason: str, reviewer: str | None, note: str, despite: str
+) -> None:
     """Reject the flag on AD_ID (or a whole --cluster): not an illegal-fundraising ad, with a reason."""
     _target(ad_id, cluster)
     db = cfg.db()
     who = acting_account(db, reviewer)
-    settings = cfg.review_settings()
+    choice = {"reviewer": who, "reason": reason, "note": note, "settings": cfg.review_settings(), "despite": despite}
     if cluster is not None:
-        made = decisions.reject_cluster(db, cluster, reviewer=who, reason=reason, note=note, settings=settings)
+        made = decisions.reject_cluster(db, cluster, **choice)
         echo(
             f"cluster {cluster}: {len(made)} ads rejected ({reason}): {', '.join(str(d.ad_id) for d in made)}; "
             f"ledger entries {made[0].ledger_seqs[0]}–{made[-1].ledger_seqs[0]}"
         )
         return
-    d = decisions.reject(db, ad_id, reviewer=who, reason=reason, note=note, settings=settings)
+    d = decisions.reject(db, ad_id, **choice)
     echo(f"ad {ad_id} rejected ({reason}); ledger entry {d.ledger_seqs[0]}")
 
 
@@ -300,6 +330,8 @@ def ledger_verify(cfg: Config, checkpoint: str | None) -> None:
     db = cfg.db()
     anchor = anchors.latest(db)
     result = chain.verify(db, checkpoint=point, anchor=anchor)
+    if not result.ok and result.kind.startswith("checkpoint"):  # the chain holds; the checkpoint does not
+        raise AdclearError(f"ledger holds, but not against the checkpoint: {result.problem}")
     if not result.ok:
         raise AdclearError(f"ledger broken: {result.problem}")
     if result.head is None:

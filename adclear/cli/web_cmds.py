@@ -10,9 +10,11 @@ from adclear.cli import Config
 from adclear.cli.dispatch_cmds import setup as dispatch_setup
 from adclear.cli.export_cmds import office_of
 from adclear.cli.term import echo
+from adclear.cli.tip_cmds import tips_setup
 from core.errors import AdclearError
 from core.timeutil import local
-from review.users import add_user, disable_user, ensure_demo_users, list_users, set_password
+from review.sessions import unlock
+from review.users import add_user, disable_user, enable_user, ensure_demo_users, list_users, set_password
 from review.web import serve as web
 
 __all__ = ["COMMANDS", "demo_web", "serve_app"]
@@ -36,6 +38,7 @@ def serve_app(
         REVIEW=cfg.review_settings(),
         OFFICE=office_of(cfg),  # the issuing office named in exports
         DISPATCH=lambda: dispatch_setup(cfg),  # receivers.yml and seeds.yml read when the 处置 page needs them
+        TIPS=lambda: tips_setup(cfg),  # seeds.yml read when a tip page needs it
     )
     if host not in ("127.0.0.1", "localhost", "::1") and not (behind_proxy or secure_cookies):
         echo(
@@ -95,7 +98,7 @@ def serve(
 
 @click.group()
 def user() -> None:
-    """Accounts of the web app: add, disable, list, set a password."""
+    """Accounts of the web app: add, disable, enable, unlock, list, set a password."""
 
 
 def _read_password(name: str, from_stdin: bool) -> str:
@@ -134,6 +137,24 @@ def user_disable(cfg: Config, name: str) -> None:
     """Disable an account: no more logins, open sessions end; its decisions stay."""
     disable_user(cfg.db(), name)
     echo(f"user {name} disabled; its sessions ended")
+
+
+@user.command("enable")
+@click.argument("name")
+@click.pass_obj
+def user_enable(cfg: Config, name: str) -> None:
+    """Enable a disabled account again: it logs in with its password."""
+    enable_user(cfg.db(), name)
+    echo(f"user {name} enabled")
+
+
+@user.command("unlock")
+@click.argument("name")
+@click.pass_obj
+def user_unlock(cfg: Config, name: str) -> None:
+    """Lift the lock wrong passwords put on NAME: they no longer count (the attempts stay recorded)."""
+    unlock(cfg.db(), name, actor="cli", address="cli")
+    echo(f"user {name} unlocked")
 
 
 @user.command("list")

@@ -18,7 +18,21 @@ from core.db import check_before_writing, connect
 from review import queue
 from review.sessions import Limits
 from review.settings import ReviewSettings
-from review.web import i18n, params, security, views_auth, views_review, views_stats, views_supervise, views_takedowns
+from review.web import (
+    i18n,
+    params,
+    security,
+    views_accounts,
+    views_alerts,
+    views_auth,
+    views_clusters,
+    views_review,
+    views_search,
+    views_stats,
+    views_supervise,
+    views_takedowns,
+    views_tips,
+)
 from review.web.cache import StaleWhileRefresh
 
 __all__ = ["create_app"]
@@ -33,7 +47,8 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     ``COUNTS_TTL`` (seconds the queue page's totals may be old; 0: never), ``REVIEW`` (``ReviewSettings``: the
     rule packs and the anchor webhook decisions use), ``SCORE_BANDS`` (the queue's score bands; default: those
     of ``REVIEW``'s rule pack), ``DISPATCH`` (``review.dispatch.Setup``, or a function returning one: receivers,
-    office, mail server for the 处置 pages).
+    office, mail server for the 处置 pages), ``TIPS`` (``review.tips.Setup``, or a function returning one: the
+    office that numbers tips, and how a tip's URL is checked and fetched).
     """
     db_path = Path(db_path)
     first = connect(db_path)  # create, check and migrate before the first request
@@ -65,8 +80,13 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     app.register_blueprint(views_auth.bp)
     app.register_blueprint(views_review.bp)
     app.register_blueprint(views_supervise.bp)
+    app.register_blueprint(views_accounts.bp)
+    app.register_blueprint(views_clusters.bp)
+    app.register_blueprint(views_alerts.bp)
     app.register_blueprint(views_stats.bp)
+    app.register_blueprint(views_search.bp)
     views_takedowns.install(app)
+    views_tips.install(app)
     views_auth.install_errors(app)
     return app
 

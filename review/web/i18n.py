@@ -61,6 +61,26 @@ def hit_what(hit: dict[str, Any]) -> str:
     return t(f"h.{kind}", name=name)
 
 
+def detail_items(detail: Any) -> list[tuple[str, str]]:
+    """An audit entry's details as (label, text) a reader can follow: keys named in the page's language,
+    lists joined, nothing escaped to ``\\uXXXX`` (the template escapes for HTML)."""
+    if not isinstance(detail, dict):
+        return [("", _plain(detail))]
+    return [(t(f"detail.{key}", default=str(key)), _plain(value)) for key, value in detail.items()]
+
+
+def _plain(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return t("detail.yes") if value else t("detail.no")
+    if isinstance(value, list | tuple):
+        return "、".join(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return "；".join(f"{t(f'detail.{k}', default=str(k))}：{_plain(v)}" for k, v in value.items())
+    return str(value)
+
+
 def install(app: Flask) -> None:
     """The template globals (``_``, the language, who is logged in) and the ``localtime`` filter;
     ``csrf_token`` is ``review.web.security``'s."""
@@ -74,6 +94,7 @@ def install(app: Flask) -> None:
             "cat": category,
             "reason": reason,
             "hit_what": hit_what,
+            "detail_items": detail_items,
             "lang": _lang(),
             "languages": LANGUAGES,
             "me": me,

@@ -4,6 +4,8 @@
   database, file mode 0600, and read from there on every start; it is never in the code or the repository.
 - Every view declares who may use it: ``@requires("reviewer" | "supervisor" | "admin")`` or ``@public``. A view
   without a declaration answers 403 to everyone (fail closed), and a test walks the URL map to keep it so.
+- A user whose password an admin set (a new account, a reset) is sent to the password page from every page
+  until they chose their own.
 - Every POST carries the CSRF token of its session (a form field ``csrf_token`` or the ``X-CSRF-Token``
   header); before login, the token lives in the signed cookie.
 - Every response forbids framing, sniffing and referrers; app pages allow scripts, styles and images from the
@@ -44,6 +46,8 @@ __all__ = [
 ]
 
 SECRET_FILE = "web-secret.key"
+# what a user whose password an admin set may open before changing it
+PASSWORD_PAGES = ("auth.password", "auth.logout", "auth.language", "auth.home")
 APP_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -201,6 +205,9 @@ def install(app: Flask) -> None:
             return login_redirect()
         if not has_role(g.web_session.user.role, role):
             abort(403, description=role)
+        if g.web_session.user.must_change_password and request.endpoint not in PASSWORD_PAGES:
+            flash(t("password.must_change"), "warn")  # a temporary password an admin set: nothing else first
+            return redirect(url_for("auth.password"))
         return None
 
     @app.after_request

@@ -9,16 +9,16 @@ from werkzeug.datastructures import MultiDict
 
 from classifier.taxonomy import CATEGORIES, REJECT_REASONS, SIGNALS
 from core.ads import ad_text
-from core.errors import AlreadyDecided, EvidenceMissing, HeldByOther, ReviewError, UnknownAd
-from review import adview, decisions, escalations, evidence, queue
+from core.errors import AlreadyDecided, Contradiction, EvidenceMissing, HeldByOther, ReviewError, UnknownAd
+from review import adview, consistency, decisions, escalations, evidence, queue
 from review.settings import ReviewSettings
 from review.users import has_role
-from review.web import params
+from review.web import explain, params
 from review.web.highlight import numbered_hits, segments
 from review.web.i18n import t
 from review.web.security import client_address, requires
 
-__all__ = ["MAX_TEXT", "bp", "confirm_choice", "form_text", "reject_choice"]
+__all__ = ["MAX_TEXT", "bp", "clashes_for", "confirm_choice", "form_text", "refuse_message", "reject_choice"]
 
 bp = Blueprint("review", __name__)
 PAGE_SIZE = 50
@@ -75,7 +75,7 @@ def queue_page() -> Any:
 @bp.route("/claim", methods=["POST"])
 @requires("reviewer")
 def claim_next() -> Any:
-    ad_id = queue.claim(g.db, _me(), **_claim_limits())
+    ad_id = queue.claim(g.db, _me(), address=client_address(), **_claim_limits())
     if ad_id is None:
         flash(t("queue.empty_claim"), "warn")
         return redirect(url_for("review.queue"))
@@ -93,28 +93,31 @@ def ad(ad_id: int) -> Any:
     verdict = detail["verdict"] or {"hits": [], "categories": [], "nearest": [], "score": 0, "label": "clear"}
     hits = numbered_hits(verdict["hits"])
     title, text = ad_text(item["title"], item["body"], item["contact"])
+    groups = explain.explain(hits)
     title_segments, stale_title = segments(title, hits, "title")
     text_segments, stale_text = segments(text, hits, "text")
+    title_segments, text_segments = explain.renumber(title_segments, groups), explain.renumber(text_segments, groups)
     held = queue.holder(g.db, ad_id)
     open_escalation = escalations.open_for(g.db, ad_id)
     prev_id, next_id = queue.neighbours(g.db, ad_id)
-    categories_first = [c for c in verdict["categories"] if c in CATEGORIES] + list(CATEGORIES)
-    chosen = categories_first[0]
+    candidates = consistency.candidates([{"hits": hits, "categories": verdict["categories"]}])
+    decided = item["status"] in ("confirmed", "rejected")
     return render_template(
         "ad.html",
         d=detail,
         ad=item,
         verdict=verdict,
-        hits=hits,
-        breakdown=_breakdown(hits, verdict),
+        groups=groups,
+        score_terms=explain.score_terms(groups, float(verdict["score"])),
+        cue_label=explain.cue_label,
         title_segments=title_segments,
         text_segments=text_segments,
-        stale=stale_title + stale_text,
+        stale=explain.lines_for(groups, stale_title + stale_text),
         held=held,
         mine=held is not None and held[0] == _me(),
         escalation=open_escalation,
         escalation_history=escalations.for_ad(g.db, ad_id),
-        decided=item["status"] in ("confirmed", "rejected"),
+        decided=decided,
         prev_id=prev_id,
         next_id=next_id,
         contacts=adview.contacts(g.db, ad_id),
@@ -126,7 +129,11 @@ def ad(ad_id: int) -> Any:
         page_evidence=next((e for e in detail["evidence"] if e["kind"] == "page"), None),
         screenshot=next((e for e in detail["evidence"] if e["kind"] == "screenshot"), None),
         categories=CATEGORIES,
-        chosen_category=chosen,
+        candidates=candidates,
+        candidate_names=[c.category for c in candidates],
+        chosen_category=consistency.agreed_category(candidates),
+        clashes={} if decided else clashes_for([ad_id]),
+        cluster=consistency.cluster_of(g.db, ad_id),
         basis={c: decisions.suggested_legal_basis(verdict["hits"], c) for c in CATEGORIES},
         suggested_reason=_suggested_reason(verdict["hits"]),
         actions=decisions.TAKEDOWN_ACTIONS,
@@ -135,14 +142,9 @@ def ad(ad_id: int) -> Any:
     )
 
 
-def _breakdown(hits: list[dict[str, Any]], verdict: dict[str, Any]) -> dict[str, Any]:
-    """Hit weights summed by kind, and what the score adds beyond them (near-duplicates, vetoes, caps)."""
-    sums: dict[str, float] = {"category": 0.0, "signal": 0.0, "exculpatory": 0.0}
-    for hit in hits:
-        if hit.get("status", "active") == "active":
-            sums[hit.get("kind", "signal")] = sums.get(hit.get("kind", "signal"), 0.0) + float(hit["weight"])
-    total = round(sum(sums.values()), 3)
-    return {"sums": sums, "total": total, "adjustment": round(float(verdict["score"]) - total, 3)}
+def clashes_for(ad_ids: list[int]) -> dict[str, list[consistency.Clash]]:
+    """For each decision, the near-duplicates it would contradict (the form then asks why)."""
+    return {d: consistency.contradictions(g.db, ad_ids, d) for d in ("confirmed", "rejected")}
 
 
 def _suggested_reason(hits: list[dict[str, Any]]) -> str:
@@ -164,28 +166,36 @@ def _after_decision(ad_id: int) -> Any:
     """Straight on to the next ad: claim it and show it; the queue page when none is left."""
     if request.form.get("then") == "escalations":
         return redirect(url_for("supervise.escalation_list"))
-    next_id = queue.claim(g.db, _me(), **_claim_limits())
+    next_id = queue.claim(g.db, _me(), address=client_address(), **_claim_limits())
     if next_id is None:
         flash(t("queue.done"), "ok")
         return redirect(url_for("review.queue"))
     return redirect(url_for("review.ad", ad_id=next_id))
 
 
-def _refuse(ad_id: int, error: Exception) -> Any:
+def refuse_message(error: Exception, ad_id: int | None = None) -> None:
+    """Flash why a decision was refused."""
     if isinstance(error, HeldByOther):
-        held = queue.holder(g.db, ad_id)
-        flash(t("err.held", who=held[0] if held else "?"), "error")
+        held = queue.holder(g.db, ad_id) if ad_id is not None else None
+        flash(t("err.held", who=held[0]) if held else t("err.refused", detail=str(error)), "error")
     elif isinstance(error, AlreadyDecided):
         flash(t("err.decided"), "error")
+    elif isinstance(error, Contradiction):
+        listed = "、".join(f"#{c.other} {t('status.' + c.decision)}（{c.detail}）" for c in error.clashes)
+        flash(t("err.contradiction", ads=listed), "error")
     else:
         flash(t("err.refused", detail=str(error)), "error")
+
+
+def _refuse(ad_id: int, error: Exception) -> Any:
+    refuse_message(error, ad_id)
     return redirect(url_for("review.ad", ad_id=ad_id))
 
 
 @bp.route("/ad/<id:ad_id>/claim", methods=["POST"])
 @requires("reviewer")
 def claim(ad_id: int) -> Any:
-    got = queue.claim(g.db, _me(), ad_id=ad_id, **_claim_limits())
+    got = queue.claim(g.db, _me(), ad_id=ad_id, address=client_address(), **_claim_limits())
     if got is None:
         held = queue.holder(g.db, ad_id)
         flash(t("err.held", who=held[0]) if held else t("err.not_claimable"), "error")
@@ -195,7 +205,7 @@ def claim(ad_id: int) -> Any:
 @bp.route("/ad/<id:ad_id>/release", methods=["POST"])
 @requires("reviewer")
 def release(ad_id: int) -> Any:
-    if queue.release(g.db, ad_id, _me()):
+    if queue.release(g.db, ad_id, _me(), address=client_address()):
         flash(t("ad.released", id=ad_id), "ok")
     return redirect(url_for("review.queue"))
 
@@ -211,6 +221,8 @@ def confirm_choice(form: MultiDict[str, str]) -> dict[str, Any]:
     category = form.get("category", "")
     action = form.get("action", "")
     reason = form_text(form, "reason")
+    if not category:  # several candidates: none was pre-selected, and the reviewer chose none
+        raise ReviewError(t("err.category_needed"))
     if category not in CATEGORIES or action not in decisions.TAKEDOWN_ACTIONS:
         raise ReviewError(t("err.bad_choice"))
     if not reason:
@@ -221,6 +233,7 @@ def confirm_choice(form: MultiDict[str, str]) -> dict[str, Any]:
         "reason": reason,
         "legal_basis": form_text(form, "legal_basis") or None,
         "note": form_text(form, "note"),
+        "despite": form_text(form, "despite"),
     }
 
 
@@ -231,7 +244,7 @@ def reject_choice(form: MultiDict[str, str]) -> dict[str, Any]:
         raise ReviewError(t("err.bad_choice"))
     if reason == "其他" and not note:
         raise ReviewError(t("err.note_needed"))
-    return {"reason": reason, "note": note}
+    return {"reason": reason, "note": note, "despite": form_text(form, "despite")}
 
 
 @bp.route("/ad/<id:ad_id>/confirm", methods=["POST"])
@@ -258,6 +271,25 @@ def reject(ad_id: int) -> Any:
         return _refuse(ad_id, e)
     flash(t("ad.rejected", id=ad_id, seqs="、".join(map(str, made.ledger_seqs))), "ok")
     return _after_decision(ad_id)
+
+
+@bp.route("/ad/<id:ad_id>/reverse", methods=["POST"])
+@requires("supervisor")
+def reverse(ad_id: int) -> Any:
+    """更正: a supervisor reverses the ad's decision with a reason; the ad goes back to review, its takedown is
+    cancelled (``review.decisions.reverse``)."""
+    reason = form_text(request.form, "reason")
+    if not reason:
+        flash(t("err.reason_needed"), "error")
+        return redirect(url_for("review.ad", ad_id=ad_id))
+    try:
+        seq = decisions.reverse(
+            g.db, ad_id, reviewer=_me(), reason=reason, address=client_address(), settings=settings()
+        )
+    except ReviewError as e:
+        return _refuse(ad_id, e)
+    flash(t("ad.reversed", id=ad_id, seq=seq), "ok")
+    return redirect(url_for("review.ad", ad_id=ad_id))
 
 
 @bp.route("/ad/<id:ad_id>/escalate", methods=["POST"])

@@ -7,11 +7,12 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from core.errors import AdclearError, ReviewError
-from review import anchors, audit, escalations, export, ledger, users
+from review import anchors, audit, escalations, export, ledger
 from review.web import params
 from review.web.i18n import t
 from review.web.security import client_address, requires
-from review.web.views_review import confirm_choice, form_text, reject_choice, settings
+from review.web.views_accounts import user_page
+from review.web.views_review import confirm_choice, form_text, refuse_message, reject_choice, settings
 
 __all__ = ["bp"]
 
@@ -52,7 +53,7 @@ def resolve(escalation_id: int) -> Any:
             **choice,
         )
     except ReviewError as e:
-        flash(t("err.refused", detail=str(e)), "error")
+        refuse_message(e, esc.ad_id)
         return redirect(url_for("review.ad", ad_id=esc.ad_id))
     key = "ad.confirmed" if made.decision == "confirmed" else "ad.rejected"
     flash(t(key, id=esc.ad_id, seqs="、".join(map(str, made.ledger_seqs))), "ok")
@@ -178,4 +179,4 @@ def _receiver_names() -> dict[str, str] | None:
 @bp.route("/users")
 @requires("admin")
 def user_list() -> Any:
-    return render_template("users.html", people=users.list_users(g.db))
+    return user_page()  # its forms post to review.web.views_accounts

@@ -20,6 +20,12 @@
     if (!help) return;
     help.hidden = show === undefined ? !help.hidden : !show;
   }
+  document.querySelectorAll("[data-action=menu]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var open = b.closest("header").classList.toggle("open");
+      b.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  });
   document.querySelectorAll("[data-action=help]").forEach(function (b) {
     b.addEventListener("click", function () { toggleHelp(); });
   });
@@ -59,6 +65,15 @@
     return any;
   }
   function chooseReason(n) {
+    if (panels.c && panels.c.open) {
+      // the confirmation is open: a digit picks the n-th category the hits point at
+      var candidate = document.querySelector("#confirm-form input[name=category][data-n='" + n + "']");
+      if (!candidate) return false;
+      candidate.checked = true;
+      candidate.dispatchEvent(new Event("change", { bubbles: true }));
+      byId("confirm-submit").focus();
+      return true;
+    }
     var radio = document.querySelector("#reject-form input[name=reason][data-n='" + n + "']");
     if (!radio) return false;
     open(panels.r);
@@ -67,20 +82,25 @@
     return true;
   }
 
-  // the legal basis follows the chosen category (from the option's data-basis)
-  var category = byId("category");
-  if (category) {
-    category.addEventListener("change", function () {
-      var basis = category.options[category.selectedIndex].dataset.basis || "";
-      byId("legal-basis").value = basis;
+  // the legal basis follows the chosen category (from the radio's data-basis)
+  var basisField = byId("legal-basis");
+  document.querySelectorAll("#confirm-form input[name=category]").forEach(function (radio) {
+    radio.addEventListener("change", function () {
+      if (radio.checked && basisField) basisField.value = radio.dataset.basis || "";
     });
+  });
+  // C: focus the submit button only when a category is chosen; else the first candidate
+  function confirmFocus() {
+    if (document.querySelector("#confirm-form input[name=category]:checked")) return byId("confirm-submit");
+    return document.querySelector("#confirm-form input[name=category]");
   }
 
   // hovering a hit in the explanation marks it in the text
   document.querySelectorAll("tr[data-hit]").forEach(function (row) {
     function mark(on) {
       document.querySelectorAll("mark[data-hits]").forEach(function (m) {
-        if (m.dataset.hits.split(" ").indexOf(row.dataset.hit) >= 0) m.classList.toggle("focus", on);
+        var mine = row.dataset.hit.split(" ");  // a line of the explanation stands for one or more hits
+        if (m.dataset.hits.split(" ").some(function (n) { return mine.indexOf(n) >= 0; })) m.classList.toggle("focus", on);
       });
     }
     row.addEventListener("mouseenter", function () { mark(true); });
@@ -132,7 +152,7 @@
     }
     if (lower === "j") { e.preventDefault(); go(byId("next-link")); }
     else if (lower === "k") { e.preventDefault(); go(byId("prev-link")); }
-    else if (lower === "c") { if (open(panels.c, byId("confirm-submit"))) e.preventDefault(); }
+    else if (lower === "c") { if (open(panels.c, confirmFocus())) e.preventDefault(); }
     else if (lower === "r") { if (open(panels.r, document.querySelector("#reject-form input[name=reason]:checked") || document.querySelector("#reject-form input[name=reason]"))) e.preventDefault(); }
     else if (lower === "e") { if (open(panels.e, byId("escalate-note"))) e.preventDefault(); }
     else if (/^[1-9]$/.test(key)) { if (chooseReason(key)) e.preventDefault(); }
