@@ -139,8 +139,9 @@ def _history(db: sqlite_utils.Database, run: _Run, runs: int) -> list[int]:
     """Ads seen by the site's last ``runs`` healthy ok runs before this one, newest first."""
     rows = db.execute(
         "SELECT ads_new + ads_seen + ads_changed FROM crawl_runs WHERE site = ? AND id < ? AND status = 'ok' "
-        "AND coalesce(health, 'ok') = 'ok' ORDER BY id DESC LIMIT ?",
-        [run.site, run.id, runs],
+        "AND coalesce(health, 'ok') = 'ok' AND spider = (SELECT spider FROM crawl_runs WHERE id = ?) "
+        "ORDER BY id DESC LIMIT ?",  # a re-check or a tip fetch of the site sees a handful: not its history
+        [run.site, run.id, run.id, runs],
     ).fetchall()
     return [r[0] for r in rows]
 

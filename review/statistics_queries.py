@@ -33,11 +33,17 @@ def sites(db: sqlite_utils.Database) -> dict[str, str]:
     return {name: region or "" for name, region in db.execute("SELECT name, region FROM sites")}
 
 
+# Runs that are not monitoring: a tipped URL fetched once (its ad counts among the tips), a takedown's URL fetched
+# again (its outcome counts among the takedowns). Their pages and sightings are not 监测条次.
+NOT_MONITORING = ("tip", "recheck")
+
+
 def runs(db: sqlite_utils.Database, lo: str, hi: str) -> list[tuple[int, str, str, str | None]]:
-    """The crawl runs that may have worked in the window: (id, site, started_at, finished_at)."""
-    sql = """SELECT id, site, started_at, finished_at FROM crawl_runs
-             WHERE started_at < ? AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id"""
-    return [tuple(r) for r in db.execute(sql, [hi, lo])]
+    """The monitoring crawl runs that may have worked in the window: (id, site, started_at, finished_at)."""
+    sql = f"""SELECT id, site, started_at, finished_at FROM crawl_runs
+              WHERE started_at < ? AND (finished_at IS NULL OR finished_at >= ?)
+                AND spider NOT IN ({", ".join("?" * len(NOT_MONITORING))}) ORDER BY id"""
+    return [tuple(r) for r in db.execute(sql, [hi, lo, *NOT_MONITORING])]
 
 
 _INDEXED = {

@@ -26,7 +26,16 @@ def site(**health) -> Site:
     )
 
 
-def run(db, *, ads: int, pages: int = 20, errors: int = 0, status: str = "ok", reason: str = "finished") -> int:
+def run(
+    db,
+    *,
+    ads: int,
+    pages: int = 20,
+    errors: int = 0,
+    status: str = "ok",
+    reason: str = "finished",
+    spider="classifieds",
+) -> int:
     db.execute(
         "INSERT OR IGNORE INTO sites (name, platform, kind, config, updated_at) "
         "VALUES ('demo-classifieds', 'p', 'classifieds', '{}', ?)",
@@ -34,8 +43,8 @@ def run(db, *, ads: int, pages: int = 20, errors: int = 0, status: str = "ok", r
     )
     cur = db.execute(
         "INSERT INTO crawl_runs (site, spider, started_at, finished_at, status, reason, pages, ads_new, errors) "
-        "VALUES ('demo-classifieds', 'classifieds', ?, ?, ?, ?, ?, ?, ?)",
-        [AT, AT, status, reason, pages, ads, errors],
+        "VALUES ('demo-classifieds', ?, ?, ?, ?, ?, ?, ?, ?)",
+        [spider, AT, AT, status, reason, pages, ads, errors],
     )
     db.conn.commit()
     return cur.lastrowid
@@ -65,6 +74,16 @@ def test_the_minimum_is_learnt_from_the_median_of_healthy_runs(db):
     # the unhealthy run does not lower the bar for the next one
     (again,) = check_run(db, run(db, ads=15), site())
     assert again.threshold == 20
+
+
+def test_re_checks_and_tip_fetches_of_the_site_are_not_its_history(db):
+    """A re-check or a tip fetch sees a handful of ads: counted in the site's history, they pulled the bar down."""
+    for ads in (40, 44, 42):
+        check_run(db, run(db, ads=ads), site())
+    for spider in ("recheck", "tip", "recheck"):
+        run(db, ads=1, pages=1, spider=spider)
+    (problem,) = check_run(db, run(db, ads=15), site())
+    assert problem.name == "items" and problem.threshold == 21  # 0.5 × median 42 of the crawls alone
 
 
 def test_without_enough_history_the_minimum_is_not_guessed(db):

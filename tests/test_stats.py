@@ -131,15 +131,18 @@ def expected(db, today: date, lo: str = LO, hi: str = HI) -> dict[str, dict[str,
                 out[b][key][metric] += 1
 
     crawled: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for site, when in db.execute("SELECT site, started_at FROM crawl_runs"):
+    monitoring = "spider NOT IN ('tip', 'recheck')"  # a re-check or a tip fetch is not 监测
+    for site, when in db.execute(f"SELECT site, started_at FROM crawl_runs WHERE {monitoring}"):
         if lo <= when < hi:
             for key in (("*", "*"), ("week", week(when)), ("site", site), ("region", region[site])):
                 crawled[key].add(site)
     for (b, key), names in crawled.items():
         out[b][key]["sites"] = len(names)
-    for when, site in db.execute("SELECT p.fetched_at, r.site FROM pages p JOIN crawl_runs r ON r.id = p.run_id"):
+    pages = f"SELECT p.fetched_at, r.site FROM pages p JOIN crawl_runs r ON r.id = p.run_id WHERE r.{monitoring}"
+    for when, site in db.execute(pages):
         count("pages", when, site, None, category=None)  # pages have no category
-    for when, site in db.execute("SELECT s.seen_at, r.site FROM sightings s JOIN crawl_runs r ON r.id = s.run_id"):
+    seen = f"SELECT s.seen_at, r.site FROM sightings s JOIN crawl_runs r ON r.id = s.run_id WHERE r.{monitoring}"
+    for when, site in db.execute(seen):
         count("sightings", when, site, None, category=None)
     # ads online: between their first and last sighting (recounted here from the sightings themselves)
     spans = db.execute("SELECT ad_id, min(seen_at), max(seen_at) FROM sightings GROUP BY ad_id").fetchall()
