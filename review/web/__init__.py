@@ -18,7 +18,16 @@ from core.db import check_before_writing, connect
 from review import queue
 from review.sessions import Limits
 from review.settings import ReviewSettings
-from review.web import i18n, params, security, views_auth, views_review, views_supervise, views_takedowns
+from review.web import (
+    i18n,
+    params,
+    security,
+    views_auth,
+    views_review,
+    views_schedule,
+    views_supervise,
+    views_takedowns,
+)
 from review.web.cache import StaleWhileRefresh
 
 __all__ = ["create_app"]
@@ -65,6 +74,7 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     app.register_blueprint(views_auth.bp)
     app.register_blueprint(views_review.bp)
     app.register_blueprint(views_supervise.bp)
+    app.register_blueprint(views_schedule.bp)
     views_takedowns.install(app)
     views_auth.install_errors(app)
     return app
