@@ -18,7 +18,8 @@ How it behaves:
 - **Graceful stop** (SIGTERM, SIGINT: ``stop()``): nothing new starts; every running crawl gets one SIGTERM,
   which Scrapy takes as a clean shutdown: the run is recorded ``interrupted`` (reason ``shutdown``) and its
   JOBDIR kept, so that the next run resumes where it stopped (crawler/extensions.py). A crawl still running
-  after ``grace`` seconds is killed with its process group (Chromium too).
+  after ``grace`` seconds is killed with its process group (Chromium too). A job cut short is due again at
+  once: the next start of the scheduler runs it first.
 - **Reload**: seeds.yml is read again when it changes (size or time). A file that does not validate keeps the
   old schedule; ``on_config_error`` is called once per change with the one-line message.
 - **Run now**: a request in ``schedule_requests`` (the web app's 监测计划 page) starts the job on the next pass.
@@ -171,6 +172,7 @@ class Scheduler:
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
         self._db: sqlite_utils.Database | None = None
+        self._store: CrawlStore | None = None  # for crawl_runs' view of who crawls a site
         self._lock: IO[str] | None = None
         self._signature: tuple[int, int] | None = None
         self._waiting_logged: set[str] = set()
@@ -187,9 +189,10 @@ class Scheduler:
         self._lock = _take_lock(self.db_path)
         try:
             self._db = connect(self.db_path)
+            self._store = CrawlStore(self.db_path)
             plan = self.load_plan()
         except BaseException:
-            self._release()
+            self._close()
             raise
         self._signature = self._file_signature()
         scheduling.scheduler_started(self.db, self.owner, str(self.watch or ""))
@@ -231,11 +234,15 @@ class Scheduler:
         self.reap()
         if self._db is not None:
             scheduling.scheduler_stopped(self.db, self.owner)
+        self._close()
+
+    def _close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self._db is not None:
             self._db.close()
             self._db = None
-        self._release()
-
-    def _release(self) -> None:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -312,15 +319,13 @@ class Scheduler:
 
     def _crawled_elsewhere(self, site: str) -> str | None:
         """The owner (host:pid) of a live crawl of ``site`` by another process, or None."""
-        store = CrawlStore(self.db_path)
-        try:
-            store.close_dead_runs(site)  # a crawl killed outright: marked interrupted, no longer in the way
-            row = store.db.execute(
-                "SELECT owner FROM crawl_runs WHERE site = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
-                [site],
-            ).fetchone()
-        finally:
-            store.close()
+        store = self._store
+        if store is None:
+            return None
+        store.close_dead_runs(site)  # a crawl killed outright: marked interrupted, no longer in the way
+        row = store.db.execute(
+            "SELECT owner FROM crawl_runs WHERE site = ? AND status = 'running' ORDER BY id DESC LIMIT 1", [site]
+        ).fetchone()
         return str(row[0]) if row else None
 
     def reap(self) -> None:
@@ -332,7 +337,11 @@ class Scheduler:
             del self.running[name]
             finished = self.clock()
             if name in self.jobs and self._db is not None:
-                scheduling.save_job(self.db, name, last_finished=_iso(finished), last_exit=code, running_pid=None)
+                values: dict[str, Any] = {"last_finished": _iso(finished), "last_exit": code, "running_pid": None}
+                if running.stopped and code != 0:  # cut short: due again at once, the next start resumes it
+                    self.due[name] = running.started
+                    values["next_due"] = _iso(running.started)
+                scheduling.save_job(self.db, name, **values)
             outcome = RunOutcome(
                 job=name,
                 kind=running.job.kind,

@@ -227,9 +227,15 @@ def scheduler_info(db: sqlite_utils.Database) -> SchedulerInfo | None:
 
 
 def overview(db: sqlite_utils.Database, runs: int = 5) -> list[dict[str, Any]]:
-    """The 监测计划 page: every job with its state, its waiting request and its last runs with their figures."""
+    """The 监测计划 page: every job with its state, its waiting request, when it last started (by the scheduler
+    or by hand) and its last runs with their figures."""
     waiting = {job: who for _id, job, who in pending_requests(db)}
     return [
-        {"state": row, "requested_by": waiting.get(job), "runs": last_runs(db, job, row.kind, runs)}
+        {
+            "state": row,
+            "requested_by": waiting.get(job),
+            "last_started": last_start(db, job, row.kind),
+            "runs": last_runs(db, job, row.kind, runs),
+        }
         for job, row in job_rows(db).items()
     ]

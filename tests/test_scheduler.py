@@ -396,8 +396,14 @@ def test_stop_during_a_run_terminates_the_job_and_waits_for_it(db_path, fake):
     db = connect(db_path)
     info = scheduling.scheduler_info(db)
     assert info is not None and info.stopped_at is not None
-    assert scheduling.job_rows(db)["long"].running_pid is None
+    state = scheduling.job_rows(db)["long"]
+    assert state.running_pid is None and state.next_due == state.last_started  # due again at once
     db.close()
+    again, outcomes = make(db_path, [fake("long", "every 1h")], Clock(datetime.now(UTC)))
+    assert again.step() == ["long"]  # the next start runs it first (a crawl resumes from its JOBDIR)
+    settle(again)
+    assert len(outcomes) == 1
+    again.shutdown()
 
 
 def test_a_job_that_ignores_sigterm_is_killed_after_the_grace(db_path, fake):

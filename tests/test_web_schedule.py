@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from core import scheduling
 from core.db import connect, immediate
-from tests.test_web import logged_in, make_app, rows, site, template  # noqa: F401 (fixtures)
+from tests import test_web
+from tests.test_web import logged_in, make_app, rows
 from tests.webdata import ensure_site
+
+site, template = test_web.site, test_web.template  # fixtures: a private copy of the web tests' database
 
 HOSTILE_REASON = '<script>alert("reason")</script> no page fetched'
 
