@@ -49,6 +49,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -91,7 +92,7 @@ class RunOutcome:
     trigger: str  # schedule, missed (runs made one), requested (run now)
     started_at: str  # UTC ISO 8601
     finished_at: str
-    exit_code: int | None  # the process's; negative: ended by that signal
+    exit_code: int | None  # the process's; negative: ended by that signal; None: it could not start
     run_ids: tuple[int, ...]  # crawl_runs rows the process wrote
     stopped: bool = False  # the scheduler stopped it on its way out
     missed: int = 0  # schedule slots this run stands for, beyond the first
@@ -206,7 +207,10 @@ class Scheduler:
             self.start()
         try:
             while not self._stopping.is_set():
-                self.step()
+                try:
+                    self.step()
+                except (sqlite3.Error, AdclearError, OSError) as e:  # a locked or full database: next pass
+                    log.error("a pass of the scheduler failed (%s); trying again in %.0f s", e, self.tick)
                 self._stopping.wait(self.tick)
         finally:
             self.shutdown()
@@ -293,14 +297,18 @@ class Scheduler:
         due = self.due.get(job.name)
         missed = job.schedule.missed(due, now) - 1 if due is not None and due <= now else 0
         trigger = "requested" if request else ("missed" if missed > 0 else "schedule")
-        process = subprocess.Popen(
-            job.command,
-            stdin=subprocess.DEVNULL,
-            stdout=self.output,
-            stderr=self.output,
-            start_new_session=True,  # Ctrl-C on a terminal reaches the scheduler only; it passes one SIGTERM on
-        )
         requested_by = request[1] if request else ""
+        try:
+            process = subprocess.Popen(
+                job.command,
+                stdin=subprocess.DEVNULL,
+                stdout=self.output,
+                stderr=self.output,
+                start_new_session=True,  # Ctrl-C on a terminal reaches the scheduler only; it passes one SIGTERM on
+            )
+        except OSError as e:  # the command cannot start: said, and tried again at the next time, not every pass
+            self._not_started(job, now, request, f"{job.command[0]}: {e.strerror or e}")
+            return False
         self.running[job.name] = _Running(job, process, now, trigger, max(missed, 0), requested_by)
         if due is not None and due <= now:
             self.due[job.name] = job.schedule.next_after(now)
@@ -316,6 +324,19 @@ class Scheduler:
         )
         log.info("%s started (%s), process %d%s", job.name, trigger, process.pid, _missed_note(missed))
         return True
+
+    def _not_started(self, job: Job, now: datetime, request: tuple[int, str] | None, why: str) -> None:
+        log.error("%s could not start: %s", job.name, why)
+        self.due[job.name] = job.schedule.next_after(now) if job.enabled else None
+        if request:
+            scheduling.take_request(self.db, request[0], f"refused: could not start ({why})")
+        due = self.due[job.name]
+        scheduling.save_job(
+            self.db, job.name, last_started=_iso(now), last_exit=None, next_due=_iso(due) if due else None
+        )
+        stamp = _iso(now)
+        outcome = RunOutcome(job.name, job.kind, "requested" if request else "schedule", stamp, stamp, None, ())
+        _call(self.after_run, outcome)
 
     def _crawled_elsewhere(self, site: str) -> str | None:
         """The owner (host:pid) of a live crawl of ``site`` by another process, or None."""

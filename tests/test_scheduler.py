@@ -26,7 +26,7 @@ from core.db import connect, immediate
 from core.errors import AdclearError, SeedsInvalid
 from core.schedules import parse
 from core.seeds import load_seeds
-from tests.conftest import REPO, seeds_for
+from tests.conftest import ADCLEAR, REPO, seeds_for
 from tests.webdata import ensure_site
 
 T0 = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)  # 08:00 in China
@@ -306,6 +306,20 @@ def test_run_now_from_a_request(db_path, fake):
     sched.shutdown()
 
 
+def test_a_command_that_cannot_start_is_reported_and_tried_at_its_next_time(db_path, fake):
+    clock = Clock()
+    missing = Job("gone", "crawl", parse("every 1h"), (str(db_path.parent / "no-such-adclear"), "crawl", "gone"))
+    sched, outcomes = make(db_path, [missing, fake("a", "every 1h")], clock)
+    assert sched.step() == ["a"]  # the other job is not held up
+    assert [(o.job, o.exit_code) for o in outcomes] == [("gone", None)]
+    assert sched.step() == []  # not every pass: at its next time
+    settle(sched)
+    assert scheduling.job_rows(sched.db)["gone"].next_due == (T0 + timedelta(hours=1)).isoformat(
+        timespec="microseconds"
+    )
+    sched.shutdown()
+
+
 # ---- reloading seeds.yml ------------------------------------------------------------------------------------
 
 
@@ -471,4 +485,58 @@ def test_a_scheduled_real_crawl_of_the_demo_site(demo_site, tmp_path, db_path):
     overview = {j["state"].job: j for j in scheduling.overview(db)}
     assert overview["demo-classifieds"]["runs"][0]["id"] == outcome.run_ids[0]
     assert overview["demo-social"]["runs"] == [] and overview["demo-social"]["state"].last_started is None
+    db.close()
+
+
+# ---- the commands -------------------------------------------------------------------------------------------
+
+
+def test_scheduler_show_and_its_refusals(tmp_path, db_path, adclear):
+    path = _seeds(tmp_path, site_schedule='"every 2h"')
+    shown = adclear("scheduler", "--show", db=db_path, seeds=path, check=True).stdout
+    assert "demo-classifieds         every 2h" in shown and "recheck                  cron 30 8 * * *" in shown
+    bad = _seeds(tmp_path, site_schedule='"0 */6 * *"')
+    refused = adclear("scheduler", "--show", db=db_path, seeds=bad)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "sites[0] (demo-classifieds).schedule: '0 */6 * *' has 4 fields" in refused.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_with_the_scheduler_and_sigterm_stops_both(tmp_path, db_path):
+    """Nothing is due (the sites' cron slots are hours away, the re-check is off): the app answers, the
+    scheduler says it runs, and SIGTERM ends the process with the scheduler marked stopped."""
+    import urllib.request
+
+    path = _seeds(tmp_path, "recheck:\n  enabled: false")
+    port = _free_port()
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    command = [*ADCLEAR, "--db", str(db_path), "--seeds", str(path), "serve", "--port", str(port), "--with-scheduler"]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as answer:
+                    assert answer.status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+                time.sleep(0.2)
+        db = connect(db_path)
+        info = scheduling.scheduler_info(db)
+        assert info is not None and info.owner.endswith(f":{process.pid}") and info.stopped_at is None
+        assert set(scheduling.job_rows(db)) == {"demo-classifieds", "demo-social", "demo-hostile", "recheck"}
+        db.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, out + err
+    assert "Traceback" not in err
+    db = connect(db_path)
+    assert scheduling.scheduler_info(db).stopped_at is not None
     db.close()
