@@ -18,8 +18,8 @@ How it behaves:
 - **Graceful stop** (SIGTERM, SIGINT: ``stop()``): nothing new starts; every running crawl gets one SIGTERM,
   which Scrapy takes as a clean shutdown: the run is recorded ``interrupted`` (reason ``shutdown``) and its
   JOBDIR kept, so that the next run resumes where it stopped (crawler/extensions.py). A crawl still running
-  after ``grace`` seconds is killed with its process group (Chromium too). A job cut short is due again at
-  once: the next start of the scheduler runs it first.
+  after ``grace`` seconds (or at a second signal) is killed with its process group (Chromium too). A job cut
+  short is due again at once: the next start of the scheduler runs it first.
 - **Reload**: seeds.yml is read again when it changes (size or time). A file that does not validate keeps the
   old schedule; ``on_config_error`` is called once per change with the one-line message.
 - **Run now**: a request in ``schedule_requests`` (the web app's 监测计划 page) starts the job on the next pass.
@@ -27,9 +27,10 @@ How it behaves:
 The hooks (plain callables given to ``Scheduler``), for health checks and alerts:
 
 - ``after_run(outcome: RunOutcome) -> None`` is called in the scheduler's thread after each job's process ended
-  (also one stopped on shutdown: ``outcome.stopped``), after its state is saved. ``outcome.run_ids`` are the
-  ``crawl_runs`` rows the process wrote (one for a crawl, one per site for a re-check; empty when it failed
-  before recording a run: ``outcome.exit_code`` says it failed). Meant for
+  (also one stopped on shutdown: ``outcome.stopped``), after its state is saved, and for a command that could
+  not start at all (``outcome.exit_code`` None). ``outcome.run_ids`` are the ``crawl_runs`` rows the process
+  wrote (one for a crawl, one per site for a re-check; empty when it failed before recording a run:
+  ``outcome.exit_code`` says it failed, 1 for ``adclear crawl`` when a site failed or was interrupted). Meant for
   ``for run_id in outcome.run_ids: health.check_run(db, run_id)`` and ``alerts.raise_alert(...)``.
 - ``on_config_error(message: str) -> None`` is called when seeds.yml changed and does not validate (the old
   schedule is kept), once per change of the file; ``message`` names the file, the line and the fix.
@@ -172,6 +173,7 @@ class Scheduler:
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
+        self._hurry = threading.Event()
         self._db: sqlite_utils.Database | None = None
         self._store: CrawlStore | None = None  # for crawl_runs' view of who crawls a site
         self._lock: IO[str] | None = None
@@ -196,7 +198,7 @@ class Scheduler:
             self._close()
             raise
         self._signature = self._file_signature()
-        scheduling.scheduler_started(self.db, self.owner, str(self.watch or ""))
+        scheduling.scheduler_started(self.db, self.owner, str(self.watch or ""), self.tick)
         with immediate(self.db):
             self.db.execute("UPDATE schedule_state SET running_pid = NULL")  # a previous scheduler's, gone
         self._apply(plan)
@@ -216,7 +218,10 @@ class Scheduler:
             self.shutdown()
 
     def stop(self) -> None:
-        """Ask the loop to stop (from a signal handler or another thread): nothing new starts."""
+        """Ask the loop to stop (from a signal handler or another thread): nothing new starts. Asked again
+        while it stops, it kills the jobs at once instead of waiting out the grace."""
+        if self._stopping.is_set():
+            self._hurry.set()
         self._stopping.set()
 
     def shutdown(self) -> None:
@@ -227,12 +232,12 @@ class Scheduler:
             running.stopped = True
             _signal(running.process, signal.SIGTERM, group=False)
         deadline = time.monotonic() + self.grace
-        while self.running and time.monotonic() < deadline:
+        while self.running and time.monotonic() < deadline and not self._hurry.is_set():
             self.reap()
             if self.running:
                 threading.Event().wait(0.05)
         for running in self.running.values():
-            log.warning("%s did not stop within %.0f s: killed", running.job.name, self.grace)
+            log.warning("%s did not stop (grace %.0f s, or asked twice): killed", running.job.name, self.grace)
             _signal(running.process, signal.SIGKILL, group=True)
             running.process.wait()
         self.reap()

@@ -552,6 +552,7 @@ M010_SCHEDULER_SQL = """
             seen_at TEXT NOT NULL,            -- every pass of its loop
             stopped_at TEXT,
             seeds TEXT NOT NULL DEFAULT '',   -- the seeds.yml it follows
+            tick REAL NOT NULL DEFAULT 5,     -- seconds between its passes
             config_error TEXT NOT NULL DEFAULT '',  -- why the last change of seeds.yml was not taken ('' none)
             config_error_at TEXT
         );

@@ -83,12 +83,14 @@ class SchedulerInfo:
     seeds: str
     config_error: str
     config_error_at: str | None
+    tick: float
 
-    def alive(self, now: datetime, tick: float) -> bool:
-        """Seen within a few ticks and not stopped: the page says so when a scheduler is missing."""
+    def alive(self, now: datetime) -> bool:
+        """Seen within a few of its passes (a minute at least) and not stopped: else the page says it is not
+        running (stopped, killed, or its machine down)."""
         if self.stopped_at:
             return False
-        return datetime.fromisoformat(self.seen_at) >= now - timedelta(seconds=max(60.0, 6 * tick))
+        return datetime.fromisoformat(self.seen_at) >= now - timedelta(seconds=max(60.0, 6 * self.tick))
 
 
 def job_rows(db: sqlite_utils.Database) -> dict[str, JobRow]:
@@ -188,15 +190,15 @@ def take_request(db: sqlite_utils.Database, request_id: int, outcome: str) -> No
 
 
 # ---- the scheduler itself ------------------------------------------------------------------------------------
-def scheduler_started(db: sqlite_utils.Database, owner: str, seeds: str) -> None:
+def scheduler_started(db: sqlite_utils.Database, owner: str, seeds: str, tick: float = 5.0) -> None:
     now = now_utc()
     with immediate(db):
         db.execute(
-            """INSERT INTO scheduler_status (id, owner, started_at, seen_at, seeds) VALUES (1, ?, ?, ?, ?)
+            """INSERT INTO scheduler_status (id, owner, started_at, seen_at, seeds, tick) VALUES (1, ?, ?, ?, ?, ?)
                ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, started_at = excluded.started_at,
-                   seen_at = excluded.seen_at, stopped_at = NULL, seeds = excluded.seeds, config_error = '',
-                   config_error_at = NULL""",
-            [owner, now, now, seeds],
+                   seen_at = excluded.seen_at, stopped_at = NULL, seeds = excluded.seeds, tick = excluded.tick,
+                   config_error = '', config_error_at = NULL""",
+            [owner, now, now, seeds, tick],
         )
 
 
@@ -221,7 +223,8 @@ def config_error(db: sqlite_utils.Database, owner: str, message: str) -> None:
 
 def scheduler_info(db: sqlite_utils.Database) -> SchedulerInfo | None:
     row = db.execute(
-        "SELECT owner, started_at, seen_at, stopped_at, seeds, config_error, config_error_at FROM scheduler_status"
+        "SELECT owner, started_at, seen_at, stopped_at, seeds, config_error, config_error_at, tick "
+        "FROM scheduler_status"
     ).fetchone()
     return SchedulerInfo(*row) if row else None
 

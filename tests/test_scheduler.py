@@ -434,6 +434,22 @@ def test_a_job_that_ignores_sigterm_is_killed_after_the_grace(db_path, fake):
     assert outcomes[0].exit_code == -signal.SIGKILL and outcomes[0].stopped
 
 
+def test_a_second_stop_kills_at_once(db_path, fake):
+    sched = Scheduler(
+        db_path=db_path, load_plan=lambda: [fake("stubborn", "every 1h", 60, stubborn=True)], tick=0.05, grace=60
+    )
+    outcomes: list[RunOutcome] = []
+    sched.after_run = outcomes.append
+    thread = _loop(sched)
+    _wait_for(lambda: any(e[1] == "start" for e in events(fake.log)))
+    sched.stop()
+    time.sleep(0.3)
+    assert thread.is_alive()  # waiting out the grace for a job that ignores SIGTERM
+    sched.stop()  # asked again (a second Ctrl-C)
+    thread.join(10)
+    assert not thread.is_alive() and outcomes[0].exit_code == -signal.SIGKILL
+
+
 def test_a_hook_that_fails_does_not_stop_the_scheduler(db_path, fake, caplog):
     def broken(_outcome: RunOutcome) -> None:
         raise RuntimeError("the alert could not be sent")
@@ -486,6 +502,67 @@ def test_a_scheduled_real_crawl_of_the_demo_site(demo_site, tmp_path, db_path):
     assert overview["demo-classifieds"]["runs"][0]["id"] == outcome.run_ids[0]
     assert overview["demo-social"]["runs"] == [] and overview["demo-social"]["state"].last_started is None
     db.close()
+
+
+@pytest.mark.slow
+def test_a_real_crawl_stopped_by_the_scheduler_checkpoints_and_resumes(demo_site, tmp_path, db_path):
+    path = seeds_for(demo_site, tmp_path / "seeds.yml")
+    text = path.read_text(encoding="utf-8").replace(
+        "    kind: classifieds\n", '    kind: classifieds\n    schedule: "every 1h"\n', 1
+    )
+    path.write_text(text.replace("    delay: 0\n", "    delay: 0.3\n", 1), encoding="utf-8")  # a crawl of ~30 s
+    base = adclear_command(db_path, path, tmp_path / "receivers.yml")
+    outcomes: list[RunOutcome] = []
+
+    def scheduler() -> Scheduler:
+        return Scheduler(
+            db_path=db_path,
+            load_plan=lambda: plan_from_seeds(load_seeds(path), base),
+            tick=0.2,
+            after_run=outcomes.append,
+            output=subprocess.DEVNULL,  # type: ignore[arg-type]
+        )
+
+    def fetched() -> int:
+        db = connect(db_path)
+        try:
+            return db.execute(
+                "SELECT count(*) FROM pages p JOIN crawl_runs r ON r.id = p.run_id WHERE r.status = 'running'"
+            ).fetchone()[0]
+        finally:
+            db.close()
+
+    first = scheduler()
+    first.start()  # the database made here, before anyone polls it
+    thread = _loop(first)
+    try:
+        _wait_for(lambda: fetched() >= 10, timeout=120)
+    finally:
+        first.stop()
+        thread.join(60)
+    (stopped,) = outcomes
+    assert stopped.stopped and stopped.exit_code == 1 and len(stopped.run_ids) == 1
+    db = connect(db_path)
+    status, reason, pages = db.execute(
+        "SELECT status, reason, pages FROM crawl_runs WHERE id = ?", [stopped.run_ids[0]]
+    ).fetchone()
+    db.close()
+    assert (status, reason) == ("interrupted", "shutdown") and pages >= 10
+    assert (db_path.parent / "jobs" / "demo-classifieds").is_dir()  # the checkpoint
+    second = scheduler()
+    thread = _loop(second)
+    try:
+        _wait_for(lambda: len(outcomes) == 2, timeout=240)  # due again at once: resumed first
+    finally:
+        second.stop()
+        thread.join(60)
+    resumed = outcomes[1]
+    assert resumed.exit_code == 0 and resumed.trigger in ("schedule", "missed")
+    db = connect(db_path)
+    status, again = db.execute("SELECT status, pages FROM crawl_runs WHERE id = ?", [resumed.run_ids[0]]).fetchone()
+    db.close()
+    assert status == "ok" and again + pages >= 100  # the rest of the site, not all of it again
+    assert not (db_path.parent / "jobs" / "demo-classifieds").exists()  # done: the next run starts afresh
 
 
 # ---- the commands -------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def scheduler(cfg: Config, max_parallel: int, tick: float, grace: float, show: b
     Each job is `adclear crawl SITE` (or `adclear recheck`) in its own process; never two runs of one site at
     once, runs missed while the scheduler was down made one, seeds.yml read again when it changes (a broken
     file keeps the old schedule). On SIGTERM or Ctrl-C running crawls checkpoint and stop (resumed by their
-    next run); after --grace seconds they are killed. One scheduler per database.
+    next run); after --grace seconds, or at a second signal, they are killed. One scheduler per database.
     """
     _logging()
     sched = build_scheduler(cfg, max_parallel=max_parallel, tick=tick, grace=grace)
@@ -75,7 +75,7 @@ def scheduler(cfg: Config, max_parallel: int, tick: float, grace: float, show: b
     _show(sched)
 
     def _stop(signum: int, _frame: Any) -> None:
-        logging.getLogger("adclear.scheduler").info("signal %d: stopping", signum)
+        logging.getLogger("adclear.scheduler").info("signal %d: stopping (again: kill the running jobs)", signum)
         sched.stop()
 
     signal.signal(signal.SIGTERM, _stop)

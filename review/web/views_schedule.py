@@ -20,7 +20,6 @@ __all__ = ["bp"]
 
 bp = Blueprint("schedule", __name__)
 _JOB = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # a site's name (core.seeds) or 'recheck'
-SCHEDULER_TICK = 5.0  # the scheduler's default pass: seen within a minute means it runs
 
 
 @bp.route("/schedule")
@@ -31,7 +30,7 @@ def overview() -> Any:
         "schedule.html",
         jobs=scheduling.overview(g.db),
         info=info,
-        alive=info is not None and info.alive(datetime.now(UTC), SCHEDULER_TICK),
+        alive=info is not None and info.alive(datetime.now(UTC)),
         recheck_job=scheduling.RECHECK_JOB,
     )
 
