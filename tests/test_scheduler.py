@@ -420,14 +420,18 @@ def test_stop_during_a_run_terminates_the_job_and_waits_for_it(db_path, fake):
     again.shutdown()
 
 
-def test_a_job_that_ignores_sigterm_is_killed_after_the_grace(db_path, fake):
-    sched = Scheduler(
-        db_path=db_path, load_plan=lambda: [fake("stubborn", "every 1h", 60, stubborn=True)], tick=0.05, grace=0.5
-    )
+def _stubborn_running(db_path: Path, fake, grace: float) -> tuple[Scheduler, threading.Thread, list[RunOutcome]]:
+    """A scheduler looping in a thread whose one job ignores SIGTERM, once that job has started."""
     outcomes: list[RunOutcome] = []
-    sched.after_run = outcomes.append
+    job = fake("stubborn", "every 1h", 60, stubborn=True)
+    sched = Scheduler(db_path=db_path, load_plan=lambda: [job], tick=0.05, grace=grace, after_run=outcomes.append)
     thread = _loop(sched)
     _wait_for(lambda: any(e[1] == "start" for e in events(fake.log)))
+    return sched, thread, outcomes
+
+
+def test_a_job_that_ignores_sigterm_is_killed_after_the_grace(db_path, fake):
+    sched, thread, outcomes = _stubborn_running(db_path, fake, grace=0.5)
     sched.stop()
     thread.join(10)
     assert not thread.is_alive()
@@ -435,13 +439,7 @@ def test_a_job_that_ignores_sigterm_is_killed_after_the_grace(db_path, fake):
 
 
 def test_a_second_stop_kills_at_once(db_path, fake):
-    sched = Scheduler(
-        db_path=db_path, load_plan=lambda: [fake("stubborn", "every 1h", 60, stubborn=True)], tick=0.05, grace=60
-    )
-    outcomes: list[RunOutcome] = []
-    sched.after_run = outcomes.append
-    thread = _loop(sched)
-    _wait_for(lambda: any(e[1] == "start" for e in events(fake.log)))
+    sched, thread, outcomes = _stubborn_running(db_path, fake, grace=60)
     sched.stop()
     time.sleep(0.3)
     assert thread.is_alive()  # waiting out the grace for a job that ignores SIGTERM
@@ -468,13 +466,20 @@ def test_a_hook_that_fails_does_not_stop_the_scheduler(db_path, fake, caplog):
 # ---- a real crawl -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_a_scheduled_real_crawl_of_the_demo_site(demo_site, tmp_path, db_path):
+def _demo_seeds(demo_site: str, tmp_path: Path, delay: str = "0") -> Path:
+    """The demo's seeds.yml with demo-classifieds due at once ('every 1h', never crawled); the other sites keep
+    the default cron, hours away."""
     path = seeds_for(demo_site, tmp_path / "seeds.yml")
     text = path.read_text(encoding="utf-8").replace(
         "    kind: classifieds\n", '    kind: classifieds\n    schedule: "every 1h"\n', 1
     )
-    path.write_text(text, encoding="utf-8")  # the other sites keep the default cron: not due now
+    path.write_text(text.replace("    delay: 0\n", f"    delay: {delay}\n", 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_a_scheduled_real_crawl_of_the_demo_site(demo_site, tmp_path, db_path):
+    path = _demo_seeds(demo_site, tmp_path)
     base = adclear_command(db_path, path, tmp_path / "receivers.yml")
     outcomes: list[RunOutcome] = []
     sched = Scheduler(
@@ -506,11 +511,7 @@ def test_a_scheduled_real_crawl_of_the_demo_site(demo_site, tmp_path, db_path):
 
 @pytest.mark.slow
 def test_a_real_crawl_stopped_by_the_scheduler_checkpoints_and_resumes(demo_site, tmp_path, db_path):
-    path = seeds_for(demo_site, tmp_path / "seeds.yml")
-    text = path.read_text(encoding="utf-8").replace(
-        "    kind: classifieds\n", '    kind: classifieds\n    schedule: "every 1h"\n', 1
-    )
-    path.write_text(text.replace("    delay: 0\n", "    delay: 0.3\n", 1), encoding="utf-8")  # a crawl of ~30 s
+    path = _demo_seeds(demo_site, tmp_path, delay="0.3")  # a crawl of ~30 s
     base = adclear_command(db_path, path, tmp_path / "receivers.yml")
     outcomes: list[RunOutcome] = []
 
