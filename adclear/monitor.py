@@ -10,25 +10,37 @@ review), so they meet here, in the shell. Entry points, for ``adclear crawl`` an
   reappearances it recorded as one alert, then ``deliver``; lines to print;
 - ``deliver(cfg, now=None) -> Outcome``: ``review.alertsend.deliver_pending`` with alerts.yml and the mail server;
 - ``on_config_error(db, path, message, config)``: seeds.yml could not be loaded (the scheduler keeps the old one);
-- ``overdue(db, now=None)``: raise the day's overdue-takedowns alert (``adclear alerts overdue``, the scheduler).
+- ``overdue(db, now=None)``: raise the day's overdue-takedowns alert (``adclear alerts overdue``, the scheduler);
+- ``SchedulerMonitor(cfg)``: the hooks of ``adclear scheduler`` (``adclear.scheduler``): what a scheduled job's
+  own command did not do (a crawl process that crashed or never started, runs it left unchecked), the overdue
+  alert after each re-check, and the deliveries due, on every pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from adclear.config import Config
+from core.db import connect
+from core.errors import AdclearError
 from core.runhealth import Problem, check_run
 from core.seeds import Seeds, Site
 from review import alerts
 from review.alertconfig import AlertsConfig
 from review.alertsend import Outcome, deliver_pending
 
-__all__ = ["after_crawl", "after_run", "deliver", "on_config_error", "overdue"]
+if TYPE_CHECKING:
+    from adclear.scheduler import RunOutcome
+
+__all__ = ["SchedulerMonitor", "after_crawl", "after_run", "deliver", "on_config_error", "overdue"]
+
+log = logging.getLogger("adclear.scheduler")
 
 
 def after_run(
@@ -89,3 +101,91 @@ def on_config_error(
 def overdue(db: sqlite_utils.Database, *, now: datetime | None = None) -> int | None:
     """The takedowns past their deadline today, as one alert (once a China day); None when none is late."""
     return alerts.overdue_alert(db, now=now)
+
+
+class SchedulerMonitor:
+    """The scheduler's hooks. ``adclear crawl``, run by the scheduler, checks and alerts its own runs
+    (``after_crawl``); what it cannot do is left here:
+
+    - ``after_run``: a crawl whose process crashed or never started (no run recorded, or a run left
+      ``running``: killed) raises a critical ``run`` alert; a run its process recorded but did not check (it
+      died first) is checked; after a re-check, the day's overdue takedowns are alerted (once a China day);
+      then the deliveries due are sent;
+    - ``on_config_error``: a broken seeds.yml, alerted (the scheduler keeps the old schedule);
+    - ``on_pass``: every ``deliver_every`` seconds the deliveries due (retries waiting out their backoff, alerts
+      raised by the web app) are sent.
+
+    Its own database connection is opened in the scheduler's thread at the first call (every hook runs there).
+    A delivery is bounded by its channel's timeout (10 s by default), so a receiver that is down delays the next
+    pass by that much, not more.
+    """
+
+    def __init__(self, cfg: Config, *, deliver_every: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.cfg = cfg
+        self.deliver_every = deliver_every
+        self.clock = clock
+        self._db: sqlite_utils.Database | None = None
+        self._last_delivery: float | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        if self._db is None:
+            self._db = connect(self.cfg.db_path)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def after_run(self, outcome: RunOutcome) -> None:
+        config = self.cfg.alerts()
+        db = self.db
+        if outcome.kind == "crawl" and not outcome.stopped:
+            self._crawl_ended(db, outcome, config)
+        if outcome.kind == "recheck" and outcome.exit_code is not None and not outcome.stopped:
+            overdue(db)
+        self._deliver(config)
+
+    def _crawl_ended(self, db: sqlite_utils.Database, outcome: RunOutcome, config: AlertsConfig) -> None:
+        if outcome.exit_code is None or (outcome.exit_code != 0 and not outcome.run_ids):
+            why = "命令无法启动" if outcome.exit_code is None else f"进程退出码 {outcome.exit_code}，未记录抓取运行"
+            alerts.raise_alert(db, "run", f"抓取失败：站点 {outcome.job} 未能开始", why,
+                               group_key=f"run:{outcome.job}:start", severity="critical",
+                               group_hours=config.group_hours)  # fmt: skip
+            return
+        site = self._site(outcome.job)
+        for run_id in outcome.run_ids:
+            row = db.execute("SELECT status, health FROM crawl_runs WHERE id = ?", [run_id]).fetchone()
+            if row is None:
+                continue
+            status, health = row
+            if status == "running":  # the process is gone and its run was never closed: it was killed
+                alerts.raise_alert(db, "run", f"抓取异常终止：站点 {outcome.job}（运行 {run_id}）",
+                                   f"进程退出码 {outcome.exit_code}；运行未正常结束，下次运行将从断点继续。",
+                                   group_key=f"run:{outcome.job}:killed", severity="critical", run_id=run_id,
+                                   group_hours=config.group_hours)  # fmt: skip
+            elif health is None:  # recorded, never checked: the process died between the two
+                after_run(db, run_id, site, config)
+
+    def _site(self, name: str) -> Site | None:
+        try:
+            return next((s for s in self.cfg.seeds().sites if s.name == name), None)
+        except AdclearError:  # seeds.yml broken since: the default thresholds (the config alert says why)
+            return None
+
+    def on_config_error(self, message: str) -> None:
+        config = self.cfg.alerts()
+        on_config_error(self.db, str(self.cfg.seeds_path), message, config)
+        self._deliver(config)
+
+    def on_pass(self, _now: datetime) -> None:
+        if self._last_delivery is not None and self.clock() - self._last_delivery < self.deliver_every:
+            return
+        self._deliver(self.cfg.alerts())
+
+    def _deliver(self, config: AlertsConfig) -> None:
+        self._last_delivery = self.clock()
+        outcome = deliver_pending(self.db, config, smtp=self.cfg.smtp())
+        if outcome.sent or outcome.retrying or outcome.failed:
+            log.info("%s", describe(outcome))

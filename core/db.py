@@ -77,6 +77,7 @@ def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
         conn.execute("PRAGMA synchronous = NORMAL")
         if migrate:
             _migrate(db, path)
+        _OPENED.add(path.resolve())
     except DatabaseError:
         conn.close()
         raise
@@ -190,18 +191,25 @@ def _wal(db: sqlite_utils.Database, path: Path) -> None:
         raise DatabaseError(f"{path}: could not switch to WAL mode (got {mode}); is it on a network disk?")
 
 
+# Database files this process has opened. Reading a file's header by hand opens and closes it, and closing any
+# descriptor of a file drops every POSIX lock the process holds on it, SQLite's own included: a connect() while
+# another connection of the process was open took that connection's shared lock away, so that another process
+# could checkpoint and delete the WAL under it, and its next write damaged the database (seen with the
+# scheduler, whose connection stays open while crawls run and end). A file once opened is not read by hand again.
+_OPENED: set[Path] = set()
+
+
 def _refuse_unusable_file(path: Path) -> None:
     """An existing file that is empty or not SQLite is never turned into a new database."""
     try:
-        with path.open("rb") as f:
-            header = f.read(len(SQLITE_HEADER))
+        size = path.stat().st_size
     except FileNotFoundError:
         return
-    except IsADirectoryError:
-        raise DatabaseError(f"{path} is a directory, not a database: give the path of the database file") from None
     except OSError as e:
         raise DatabaseError(f"cannot read the database {path}: {e.strerror}") from None
-    if not header:
+    if path.is_dir():
+        raise DatabaseError(f"{path} is a directory, not a database: give the path of the database file") from None
+    if size == 0:
         traces = _traces_of_a_database(path)
         if traces:
             raise DatabaseError(
@@ -209,6 +217,13 @@ def _refuse_unusable_file(path: Path) -> None:
                 "it from a backup, or delete it to start a new database there"
             )
         return  # an empty file with nothing beside it: another program's sqlite3.connect made it; a new database
+    if path.resolve() in _OPENED:
+        return  # SQLite itself refuses a file that is no longer a database ("file is not a database")
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as e:
+        raise DatabaseError(f"cannot read the database {path}: {e.strerror}") from None
     if header != SQLITE_HEADER:
         raise DatabaseError(f"{path} is not a usable adclear database: file is not a database (not SQLite)")
 

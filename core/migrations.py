@@ -632,3 +632,46 @@ def m011_search(db: Database) -> None:
     _run(db, M011_SEARCH_SQL)
     if db.execute("SELECT 1 FROM ads LIMIT 1").fetchone():  # a new database: nothing to index, nothing written
         rebuild(db)
+
+
+M013_SCHEDULER_SQL = """
+        CREATE TABLE schedule_state (         -- one row per job of `adclear scheduler`: a site's crawl, 'recheck'
+            job TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,               -- crawl or recheck
+            schedule TEXT NOT NULL,           -- as seeds.yml writes it (cron or interval, China time)
+            next_due TEXT,                    -- UTC; NULL while the job is disabled
+            last_started TEXT,
+            last_finished TEXT,
+            last_exit INTEGER,                -- the command's exit code (crawl: 1 when a site failed)
+            running_pid INTEGER,              -- the command's process while it runs
+            missed INTEGER NOT NULL DEFAULT 0,  -- runs made one at the last start (the scheduler was down)
+            enabled INTEGER NOT NULL DEFAULT 1,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE schedule_requests (      -- 立即运行: "run now" from the web app, taken by the scheduler
+            id INTEGER PRIMARY KEY,
+            job TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            taken_at TEXT,                    -- NULL: waiting for the scheduler
+            outcome TEXT                      -- started, refused: why
+        );
+        CREATE INDEX schedule_requests_open ON schedule_requests(job) WHERE taken_at IS NULL;
+        CREATE TABLE scheduler_status (       -- the one scheduler of this database, as it last said
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            owner TEXT NOT NULL,              -- host:pid
+            started_at TEXT NOT NULL,
+            seen_at TEXT NOT NULL,            -- every pass of its loop
+            stopped_at TEXT,
+            seeds TEXT NOT NULL DEFAULT '',   -- the seeds.yml it follows
+            tick REAL NOT NULL DEFAULT 5,     -- seconds between its passes
+            config_error TEXT NOT NULL DEFAULT '',  -- why the last change of seeds.yml was not taken ('' none)
+            config_error_at TEXT
+        );
+        """
+
+
+@migrations()
+def m013_scheduler(db: Database) -> None:
+    """`adclear scheduler`: its jobs, run-now requests and status (core/scheduling.py)."""
+    _run(db, M013_SCHEDULER_SQL)

@@ -4,8 +4,9 @@ Every problem names the file, the line and the fix, e.g.
 ``seeds.yml line 14: sites[0] (demo-classifieds): unknown key 'start_url'; did you mean 'start_urls'?``.
 Nothing is crawled from a file that does not validate. The reference is docs/seeds.md.
 
-Why so long: the whole file's schema, each part with its checks, reads in one place; the line-numbered messages
-that explain a failed check belong with it.
+Why so long: it is the model of the whole file, one class per section of seeds.yml (sites, their selectors,
+rendering, search, schedules), and the code that turns a validation error into the line to fix; split, the
+reference would be scattered over modules that mean nothing on their own.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from classifier.yamlsource import Located, YamlProblem, load_located
 from core.addresses import Allowance
 from core.errors import SeedsInvalid, UnknownSite, one_line
+from core.schedules import check_schedule
+from core.scheduling import RECHECK_JOB
 
 __all__ = [
     "DetailSelectors",
     "HealthOptions",
     "ListSelectors",
     "Operator",
+    "RecheckOptions",
     "RenderOptions",
     "SearchOptions",
     "Seeds",
@@ -64,6 +68,10 @@ def _check_url(value: str) -> str:
 
 Selector = Annotated[str, Field(min_length=1)]
 Url = Annotated[str, AfterValidator(_check_url)]
+# a cron expression or an interval, in China time (core/schedules.py): when `adclear scheduler` starts a job
+ScheduleText = Annotated[str, AfterValidator(check_schedule)]
+DEFAULT_SCHEDULE = "0 */6 * * *"  # sites without a schedule: at 00:00, 06:00, 12:00 and 18:00
+DEFAULT_RECHECK_SCHEDULE = "30 8 * * *"  # open takedowns re-checked every morning at 08:30
 
 
 class _Model(BaseModel):
@@ -260,6 +268,7 @@ class Site(_Model):
     # words of the page the site shows for an ad it removed (信息已删除): a re-check that sees one, and not the
     # ad's text, finds the ad removed (404 and 410 need no marker)
     removed_markers: tuple[Annotated[str, Field(min_length=2, max_length=200)], ...] = ()
+    schedule: ScheduleText | None = None  # when `adclear scheduler` crawls it; None: seeds.yml's top-level schedule
     enabled: bool = True
 
     @field_validator("allowed_domains")
@@ -339,17 +348,28 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+class RecheckOptions(_Model):
+    """When `adclear scheduler` re-checks the open takedowns (`adclear recheck`, every site at once)."""
+
+    schedule: ScheduleText = DEFAULT_RECHECK_SCHEDULE
+    enabled: bool = True
+
+
 class Seeds(_Model):
     """The whole of seeds.yml."""
 
     version: Literal[1] = 1
     operator: Operator = Operator()
+    schedule: ScheduleText = DEFAULT_SCHEDULE  # the schedule of every site that has none of its own
+    recheck: RecheckOptions = RecheckOptions()
     sites: list[Site] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Seeds:
         seen: set[str] = set()
         for site in self.sites:
+            if site.name == RECHECK_JOB:
+                raise ValueError(f"a site may not be named '{RECHECK_JOB}': the scheduler's re-check job is; rename it")
             if site.name in seen:
                 raise ValueError(f"two sites are named '{site.name}': give each site its own name")
             seen.add(site.name)
@@ -361,6 +381,10 @@ class Seeds(_Model):
                 return site
         known = ", ".join(s.name for s in self.sites)
         raise UnknownSite(f"no site named '{name}' in seeds.yml (configured: {known})")
+
+    def schedule_of(self, site: Site) -> str:
+        """The site's schedule as written: its own, else the top-level default."""
+        return site.schedule or self.schedule
 
     def select(self, names: tuple[str, ...] | list[str] = ()) -> list[Site]:
         """The named sites, or every enabled site when no name is given."""

@@ -53,3 +53,28 @@ def test_a_file_that_is_not_a_database_is_reported(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(DatabaseError, match="is not a usable adclear database"):
         connect(path)
+
+
+def test_a_second_connect_keeps_the_first_connection_s_locks(db_path):
+    """Reading the file's header by hand and closing it dropped the process's POSIX locks on the database: another
+    process then took itself for the last user, checkpointed and deleted the WAL under the first connection, whose
+    next write damaged the database (seen with the scheduler's connection while its crawls ran)."""
+    import subprocess
+    import sys
+
+    first = connect(db_path)
+    first.execute("SELECT count(*) FROM sites").fetchone()
+    connect(db_path).close()  # a second connection of this process, opened and closed
+    write = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        'c.execute("INSERT INTO sites (name, platform, kind, config, updated_at) '
+        "VALUES ('x', 'p', 'forum', '{}', 'now')\"); "
+        "c.commit(); c.close()"
+    )
+    subprocess.run([sys.executable, "-c", write, str(db_path)], check=True)
+    assert db_path.with_name(db_path.name + "-wal").exists()  # still in use by us: not checkpointed away
+    assert first.execute("SELECT name FROM sites").fetchall() == [("x",)]
+    with immediate(first):
+        first.execute("UPDATE sites SET platform = 'q'")
+    assert first.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    first.close()

@@ -55,6 +55,7 @@ COMMAND_MODULES = {
     "reclassify": "rules_cmds",
     "recheck": "recheck_cmds",
     "serve": "web_cmds",
+    "scheduler": "scheduler_cmds",
     "user": "web_cmds",
     "takedown": "takedown_cmds",
     "dispatch": "dispatch_cmds",

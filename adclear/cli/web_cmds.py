@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from typing import Any
 
 import click
 
 from adclear.cli import Config
 from adclear.cli.dispatch_cmds import setup as dispatch_setup
 from adclear.cli.export_cmds import office_of
+from adclear.cli.scheduler_cmds import scheduler_in_thread
 from adclear.cli.term import echo
 from adclear.cli.tip_cmds import tips_setup
 from core.errors import AdclearError
@@ -29,6 +32,7 @@ def serve_app(
     behind_proxy: bool = False,
     secure_cookies: bool = False,
     max_claims: int = 1,
+    with_scheduler: bool = False,
 ) -> None:
     app = web.build(
         cfg.db_path,
@@ -47,10 +51,26 @@ def serve_app(
             err=True,
         )
     echo(f"adclear review app: http://{host}:{port}/  (database {cfg.db_path}; Ctrl-C stops it)")
+    scheduled = scheduler_in_thread(cfg) if with_scheduler else None
+    if scheduled is not None:
+        echo(f"with the scheduler of {cfg.seeds_path} (its log on stderr)")
+        signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: waitress stops, then the scheduler's crawls
     try:
         web.serve(app, host, port, threads=threads)
     except OSError as e:
         raise AdclearError(f"cannot listen on {host}:{port} ({e.strerror}); is another program using it?") from None
+    except KeyboardInterrupt:
+        if scheduled is None:
+            raise
+    finally:
+        if scheduled is not None:
+            sched, thread = scheduled
+            sched.stop()  # running crawls checkpoint (SIGTERM) and end before we do
+            thread.join()
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def demo_web(cfg: Config, port: int, *, serve: bool = True) -> None:
@@ -80,9 +100,21 @@ def demo_web(cfg: Config, port: int, *, serve: bool = True) -> None:
 @click.option(
     "--max-claims", default=1, show_default=True, type=click.IntRange(1, 20), help="Ads one reviewer may hold at once."
 )
+@click.option(
+    "--with-scheduler",
+    is_flag=True,
+    help="Also run the scheduler (as `adclear scheduler`) in this process; SIGTERM stops both.",
+)
 @click.pass_obj
 def serve(
-    cfg: Config, host: str, port: int, threads: int, behind_proxy: bool, secure_cookies: bool, max_claims: int
+    cfg: Config,
+    host: str,
+    port: int,
+    threads: int,
+    behind_proxy: bool,
+    secure_cookies: bool,
+    max_claims: int,
+    with_scheduler: bool,
 ) -> None:
     """Serve the reviewers' web app (Chinese; English on a switch) until Ctrl-C."""
     serve_app(
@@ -93,6 +125,7 @@ def serve(
         behind_proxy=behind_proxy,
         secure_cookies=secure_cookies,
         max_claims=max_claims,
+        with_scheduler=with_scheduler,
     )
 
 

@@ -27,6 +27,7 @@ from review.web import (
     views_auth,
     views_clusters,
     views_review,
+    views_schedule,
     views_search,
     views_stats,
     views_supervise,
@@ -85,6 +86,7 @@ def create_app(db_path: str | Path, **config: Any) -> Flask:
     app.register_blueprint(views_alerts.bp)
     app.register_blueprint(views_stats.bp)
     app.register_blueprint(views_search.bp)
+    app.register_blueprint(views_schedule.bp)
     views_takedowns.install(app)
     views_tips.install(app)
     views_auth.install_errors(app)

@@ -981,6 +981,63 @@ STRINGS: dict[str, tuple[str, str]] = {
     "stat.illegal_rate": ("违法率（确认/已审）", "Illegal rate (confirmed / decided)"),
     "stat.to_confirm": ("发现→确认 中位数", "First seen → confirmed, median"),
     "stat.to_removal": ("确认→删除 中位数", "Confirmed → removed, median"),
+    # 监测计划: the scheduler's jobs (review/web/views_schedule.py)
+    "nav.schedule": ("监测计划", "Schedule"),
+    "sched.never": (
+        "此数据库尚无调度器运行过：在服务器上运行 adclear scheduler（或 adclear serve --with-scheduler）。",
+        "No scheduler has run on this database: run adclear scheduler (or adclear serve --with-scheduler).",
+    ),
+    "sched.not_running": (
+        "调度器未在运行（最后一次见到：{seen}）。计划任务不会自动执行，“立即运行”的请求会等到它重新启动。",
+        "The scheduler is not running (last seen {seen}): nothing runs by itself, and run-now requests wait for it.",
+    ),
+    "sched.running": (
+        "调度器运行中：{owner}，{started} 启动，{seen} 最近检查。",
+        "Scheduler running: {owner}, started {started}, last pass {seen}.",
+    ),
+    "sched.config_error": (
+        "seeds.yml 于 {at} 修改后无法读取，调度器仍按原计划运行。请改正：",
+        "seeds.yml could not be read after its change at {at}; the scheduler keeps the old schedule. Fix:",
+    ),
+    "sched.note": (
+        "时间为北京时间。计划写在 seeds.yml 中（schedule:，cron 表达式或间隔，如 every 6h）。"
+        "错过的运行（调度器停机期间）合并为一次补跑；同一站点不会同时运行两次。",
+        "Times are China time. Schedules are written in seeds.yml (schedule: a cron expression or an interval such "
+        "as every 6h). Runs missed while the scheduler was down are made one; a site never runs twice at once.",
+    ),
+    "sched.job": ("任务", "Job"),
+    "sched.recheck": ("复查未办结处置", "Re-check open takedowns"),
+    "sched.schedule": ("计划", "Schedule"),
+    "sched.next": ("下次运行", "Next run"),
+    "sched.last": ("上次开始", "Last started"),
+    "sched.exit": ("退出码 {code}", "exit code {code}"),
+    "sched.never_run": ("从未运行", "never"),
+    "sched.state_running": ("运行中（进程 {pid}）", "running (process {pid})"),
+    "sched.state_requested": ("等待立即运行（{who} 请求）", "run now requested by {who}"),
+    "sched.state_disabled": ("已停用", "disabled"),
+    "sched.state_waiting": ("按计划等待", "waiting for its time"),
+    "sched.missed": ("上次补跑合并了 {n} 次错过的运行", "its last run stood for {n} missed run(s)"),
+    "sched.run_now": ("立即运行", "Run now"),
+    "sched.requested": (
+        "已请求立即运行 {job}：调度器将在几秒内开始。",
+        "Run now requested for {job}: the scheduler starts it within seconds.",
+    ),
+    "sched.already_requested": ("{job} 已在等待立即运行。", "{job} is already waiting to run now."),
+    "sched.runs": ("最近运行", "Last runs"),
+    "sched.started": ("开始时间", "Started"),
+    "sched.pages": ("页面", "Pages"),
+    "sched.ads_new": ("新广告", "New ads"),
+    "sched.errors": ("错误", "Errors"),
+    "sched.reason": ("说明", "Reason"),
+    "sched.no_runs": ("尚无运行记录", "no run yet"),
+    "sched.no_jobs": (
+        "尚无计划任务：调度器启动时从 seeds.yml 读取。",
+        "No jobs yet: the scheduler reads them from seeds.yml when it starts.",
+    ),
+    "runstate.ok": ("完成", "ok"),
+    "runstate.failed": ("失败", "failed"),
+    "runstate.interrupted": ("中断", "interrupted"),
+    "runstate.running": ("运行中", "running"),
 }
 
 CATEGORY_EN = {
