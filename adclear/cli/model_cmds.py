@@ -82,8 +82,10 @@ def cross_validated(rows: list[Any], classifier: Any, params: Any, k: int) -> di
     trainer = trainer_for(rows, classifier, params)
     try:
         combined = trainer.cross_validate(k, progress=_progress)
-        trainer.params = dataclasses.replace(params, use_rules=False)
-        text_only = trainer.cross_validate(k, progress=_progress)
+        text_labels = combined.text  # stacked: the text model of each fold was fitted on its way
+        if text_labels is None:
+            trainer.params = dataclasses.replace(params, use_rules=False)
+            text_labels = trainer.cross_validate(k, progress=_progress).model
     except DataError as e:
         raise AdclearError(f"cannot cross-validate these rows: {e}") from None
     trainer.params = params
@@ -91,12 +93,12 @@ def cross_validated(rows: list[Any], classifier: Any, params: Any, k: int) -> di
         "folds": k,
         "seed": params.seed,
         "rules": labelled_summary(rows, combined.rules.tolist()),
-        "model": labelled_summary(rows, text_only.model.tolist()),
+        "model": labelled_summary(rows, text_labels.tolist()),
         "combined": labelled_summary(rows, combined.classifier.tolist()),
         "thresholds": combined.thresholds,
         "_labels": {
             "rules": combined.rules,
-            "model": text_only.model,
+            "model": text_labels,
             "combined": combined.classifier,
             "score": combined.score.round(4),
         },
@@ -137,7 +139,12 @@ def print_cv(cv: dict[str, Any]) -> None:
     envvar="ADCLEAR_RULES",
     help="Rule-pack directory (default: the bundled one).",
 )
-@click.option("--model", default="bundled", show_default=True, help="Without --cv: 'bundled', 'none' or a model file.")
+@click.option(
+    "--model",
+    default="bundled",
+    show_default=True,
+    help="Without --cv: 'bundled' (classifier/models/default.npz, not the promoted one), 'none' or a model file.",
+)
 @click.option("--wrong", default=50, show_default=True, help="Without --cv: how many wrongly classified rows to list.")
 @click.option(
     "--predictions",
@@ -160,7 +167,8 @@ def eval_(
 
     With --cv K: grouped K-fold cross-validation (rows of one source never on both sides) of the rules, the
     model on the text alone and the two combined, each with 95% intervals; every learned number is fitted
-    on the training folds only. Without it: the classifier as it is, on rows it may have been made from.
+    on the training folds only. Without it: the classifier as it is, on rows it may have been made from, with
+    the bundled model by default (not one promoted with `adclear model promote`: give its file with --model).
     """
     if not paths:
         raise AdclearError("give at least one file of labelled rows (JSON lines with text and label)")
