@@ -78,8 +78,11 @@ class TrainParams:
     use_rules: bool = True  # False: the text alone ("model only")
     # how the text and the rules are combined: "stacked" (a text-only model, then a small logistic regression
     # over its out-of-fold logit and the rule features) or "joint" (one regression over both at once)
-    combine: str = "stacked"
+    combine: str = "joint"
     stack_C: float = 1.0
+    # weight of a labelled look-alike (a negative that is not from a corpus) against one corpus row's 10: the
+    # hard negatives the model must learn to leave alone
+    lookalike_weight: float = 1.0
     inner_folds: int = 4
     seed: int = 13
     max_iter: int = 5000
@@ -94,6 +97,7 @@ class TrainParams:
             "use_rules": self.use_rules,
             "combine": self.combine,
             "stack_C": self.stack_C,
+            "lookalike_weight": self.lookalike_weight,
             "inner_folds": self.inner_folds,
             "seed": self.seed,
         }
@@ -240,7 +244,7 @@ class Trainer:
         return sp.hstack([self.text[idx], sp.csr_matrix(self.dense[idx] * self.params.rule_scale)]).tocsr()
 
     def _weights(self, idx: np.ndarray) -> np.ndarray:
-        w = np.where(self.corpus[idx], self.params.corpus_weight, 1.0)
+        w = np.where(self.corpus[idx], self.params.corpus_weight, self.params.lookalike_weight)
         pos = self.y[idx] == 1
         w[pos] = w[~pos].sum() / max(1, pos.sum())  # both classes weigh the same in all
         return w
