@@ -17,7 +17,6 @@ on sources it never saw. scikit-learn is imported here only: classifying needs n
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import json
 import math
@@ -76,13 +75,9 @@ class TrainParams:
     corpus_weight: float = 0.1  # weight of one corpus row against one labelled row
     rule_scale: float = 2.0  # rule features are multiplied by this before fitting (less shrinkage)
     use_rules: bool = True  # False: the text alone ("model only")
-    # how the text and the rules are combined: "stacked" (a text-only model, then a small logistic regression
-    # over its out-of-fold logit and the rule features) or "joint" (one regression over both at once)
-    combine: str = "joint"
-    stack_C: float = 1.0
-    # weight of a labelled look-alike (a negative that is not from a corpus) against one corpus row's 10: the
-    # hard negatives the model must learn to leave alone
-    lookalike_weight: float = 1.0
+    # weight of a labelled look-alike (a negative not from a corpus; a promotion weighs what balances the classes):
+    # these hard negatives are what the model must learn to leave alone (3: fewer false positives, docs/model.md)
+    lookalike_weight: float = 3.0
     inner_folds: int = 4
     seed: int = 13
     max_iter: int = 5000
@@ -95,8 +90,6 @@ class TrainParams:
             "corpus_weight": self.corpus_weight,
             "rule_scale": self.rule_scale,
             "use_rules": self.use_rules,
-            "combine": self.combine,
-            "stack_C": self.stack_C,
             "lookalike_weight": self.lookalike_weight,
             "inner_folds": self.inner_folds,
             "seed": self.seed,
@@ -202,7 +195,6 @@ def file_digest(path: Path | str) -> str:
 class Fitted:
     model: LinearModel
     inner_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # out-of-fold, for the thresholds
-    text_only: LinearModel | None = None  # stacked: the text model alone, with thresholds of its own
 
 
 class Trainer:
@@ -301,10 +293,6 @@ class Trainer:
         """Weights on rows ``idx`` (default: all), thresholds from an inner grouped cross-validation of them."""
         idx = np.arange(len(self.rows)) if idx is None else np.asarray(idx)
         p = self.params
-        if p.combine not in ("stacked", "joint"):
-            raise ValueError(f"combine must be 'stacked' or 'joint', not {p.combine!r}")
-        if p.use_rules and p.combine == "stacked":
-            return self._fit_stacked(idx)
         inner = np.full(len(self.rows), np.nan)
         for tr, te in self.folds(idx, p.inner_folds, p.seed + 1):
             inner[te] = self.scores(self._fit_weights(tr), te)
@@ -312,54 +300,6 @@ class Trainer:
         model = self._fit_weights(idx)
         model.flag, model.watch = flag, watch
         return Fitted(model, inner[idx])
-
-    def _fit_stacked(self, idx: np.ndarray) -> Fitted:
-        """The text alone first: its logits out of fold on an inner grouped cross-validation of ``idx``, and its
-        weights on all of ``idx``. Then a small logistic regression (the stacker) over that logit and the rule
-        features, fitted on the out-of-fold logits so that it trusts the text as much as the text deserves on
-        sources it has not seen (fitted jointly, the text learns the training rows by heart and the rules get
-        little weight). The rules keep their signs and the text's weight is at least 0. Thresholds come from the
-        stacker cross-fitted over the same inner folds. One ``LinearModel`` results: text weights times the
-        stacker's weight of the text logit."""
-        p = self.params
-        inner = self.folds(idx, p.inner_folds, p.seed + 1)
-        logit = np.full(len(self.rows), np.nan)
-        self.params = dataclasses.replace(p, use_rules=False)
-        try:
-            for tr, te in inner:
-                logit[te] = self._text_logit(self._fit_weights(tr), te)
-            text = self._fit_weights(idx)
-        finally:
-            self.params = p
-        text.flag, text.watch = choose_thresholds(_sigmoid(logit[idx]), self.y[idx], self.corpus[idx])
-        combined = np.full(len(self.rows), np.nan)
-        for tr, te in inner:
-            a, w, b = self._fit_stacker(tr, logit[tr])
-            combined[te] = _sigmoid(a * logit[te] + self.dense[te] @ w + b)
-        flag, watch = choose_thresholds(combined[idx], self.y[idx], self.corpus[idx])
-        a, w, b = self._fit_stacker(idx, logit[idx])
-        model = LinearModel(
-            bits=p.bits,
-            text_weight=(text.text_weight.astype(np.float64) * a).astype(np.float32),
-            rule_weight=w,
-            intercept=a * text.intercept + b,
-            flag=flag,
-            watch=watch,
-        )
-        return Fitted(model, combined[idx], text)
-
-    def _text_logit(self, model: LinearModel, idx: np.ndarray) -> np.ndarray:
-        return np.asarray(self.text[idx] @ model.text_weight.astype(np.float64)).ravel() + model.intercept
-
-    def _fit_stacker(self, idx: np.ndarray, logit: np.ndarray) -> tuple[float, np.ndarray, float]:
-        """The stacker on rows ``idx`` whose text logits are ``logit``: the text's weight, the rules', the intercept."""
-        import scipy.sparse as sp
-
-        X = sp.csr_matrix(np.column_stack([logit, self.dense[idx]]))
-        coef, b = fit_logistic(
-            X, self.y[idx], self._weights(idx), self.params.stack_C, 0, (1, *RULE_SIGNS), self.params.max_iter
-        )
-        return float(coef[0]), np.asarray(coef[1:], dtype=np.float64), b
 
     def fold_models(self, k: int = 5, seed: int | None = None) -> list[tuple[LinearModel, np.ndarray]]:
         """The model of each grouped fold (fitted as ``fit`` fits, on the other folds) and its test rows."""
@@ -375,31 +315,18 @@ class Trainer:
         score = np.full(n, np.nan)
         label = np.array(["clear"] * n, dtype=object)
         fold_of = np.zeros(n, dtype=np.int64)
-        text_label: np.ndarray | None = np.array(["clear"] * n, dtype=object)
         thresholds = []
         for f, (tr, te) in enumerate(self.folds(np.arange(n), k, seed)):
             fitted = self.fit(tr)
             m = fitted.model
             s = self.scores(m, te)
             score[te] = s
-            label[te] = _labels(s, m)
-            if fitted.text_only is None:
-                text_label = None
-            elif text_label is not None:
-                text_label[te] = _labels(self.scores(fitted.text_only, te), fitted.text_only)
+            label[te] = np.where(s >= m.flag, "flag", np.where(s >= m.watch, "watch", "clear"))
             fold_of[te] = f
             thresholds.append({"flag": round(m.flag, 4), "watch": round(m.watch, 4)})
             if progress:
                 progress(f"fold {f + 1}/{k}: {len(tr)} training rows, {len(te)} test rows, flag at {m.flag:.3f}")
-        return CVResult(self.rows, self.rules_label.copy(), label, score, fold_of, thresholds, text_label)
-
-
-def _labels(scores: np.ndarray, model: LinearModel) -> np.ndarray:
-    return np.where(scores >= model.flag, "flag", np.where(scores >= model.watch, "watch", "clear"))
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -700, 700))))
+        return CVResult(self.rows, self.rules_label.copy(), label, score, fold_of, thresholds)
 
 
 def fit_logistic(
@@ -480,7 +407,6 @@ class CVResult:
     score: np.ndarray
     fold: np.ndarray
     thresholds: list[dict[str, float]]
-    text: np.ndarray | None = None  # stacked: the text model's own labels (fitted in the same folds)
 
     @property
     def classifier(self) -> np.ndarray:

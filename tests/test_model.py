@@ -210,30 +210,14 @@ def test_a_trained_model_separates_what_it_was_shown_and_saves_and_loads(tmp_pat
     assert mine.classify(PROMOTIONS[0]).model["score"] > mine.classify(LOOKALIKES[5]).model["score"]
 
 
-def test_the_stacked_model_is_the_text_model_and_the_stacker_folded_into_one():
-    """Stacked: the text model alone, then a small regression over its logit and the rule
-    features; the artifact is one linear model whose text weights are the text model's times one factor."""
+def test_labelled_look_alikes_weigh_more_than_corpus_rows_and_the_classes_balance():
+    rows = _rows(1) + [Row(text="今天天气不错", label=0, kind="corpus:x", group="c", corpus=True)] * 10
     clf = Classifier(load_rule_pack(DEFAULT_RULES_DIR))
-    trainer = Trainer(_rows(), clf, TrainParams(bits=12, inner_folds=3, combine="stacked"))
-    fitted = trainer.fit()
-    text, model = fitted.text_only, fitted.model
-    assert text is not None and not text.rule_weight.any() and text.text_weight.any()
-    nonzero = text.text_weight != 0
-    factor = model.text_weight[nonzero] / text.text_weight[nonzero]
-    assert factor.min() >= 0 and np.allclose(factor, factor[0], rtol=1e-5)
-    for sign, w in zip(RULE_SIGNS, model.rule_weight, strict=True):
-        assert w * sign >= 0
-    assert 0 < text.watch <= text.flag <= 1 and 0 < model.watch <= model.flag <= 1
-    idx = np.arange(len(trainer.rows))
-    assert trainer.scores(model, idx)[trainer.y == 1].mean() > trainer.scores(model, idx)[trainer.y == 0].mean()
-
-
-def test_joint_training_is_the_default_and_a_bad_combination_is_refused():
-    clf = Classifier(load_rule_pack(DEFAULT_RULES_DIR))
-    joint = Trainer(_rows(), clf, TrainParams(bits=12, inner_folds=3)).fit()
-    assert joint.text_only is None and joint.model.rule_weight.any()
-    with pytest.raises(ValueError, match="combine must be"):
-        Trainer(_rows(), clf, TrainParams(bits=12, combine="both")).fit()
+    trainer = Trainer(rows, clf, TrainParams(bits=12, lookalike_weight=3.0, corpus_weight=0.1))
+    w = trainer._weights(np.arange(len(rows)))
+    assert set(w[(trainer.y == 0) & ~trainer.corpus].tolist()) == {3.0}
+    assert np.allclose(w[trainer.corpus], 0.1)
+    assert np.isclose(w[trainer.y == 1].sum(), w[trainer.y == 0].sum())  # 8 × 3 + 10 × 0.1 shared by 8 promotions
 
 
 def test_cross_validation_keeps_each_group_on_one_side():
