@@ -75,6 +75,9 @@ class TrainParams:
     corpus_weight: float = 0.1  # weight of one corpus row against one labelled row
     rule_scale: float = 2.0  # rule features are multiplied by this before fitting (less shrinkage)
     use_rules: bool = True  # False: the text alone ("model only")
+    # weight of a labelled look-alike (a negative not from a corpus; a promotion weighs what balances the classes):
+    # these hard negatives are what the model must learn to leave alone (3: fewer false positives, docs/model.md)
+    lookalike_weight: float = 3.0
     inner_folds: int = 4
     seed: int = 13
     max_iter: int = 5000
@@ -87,6 +90,7 @@ class TrainParams:
             "corpus_weight": self.corpus_weight,
             "rule_scale": self.rule_scale,
             "use_rules": self.use_rules,
+            "lookalike_weight": self.lookalike_weight,
             "inner_folds": self.inner_folds,
             "seed": self.seed,
         }
@@ -232,7 +236,7 @@ class Trainer:
         return sp.hstack([self.text[idx], sp.csr_matrix(self.dense[idx] * self.params.rule_scale)]).tocsr()
 
     def _weights(self, idx: np.ndarray) -> np.ndarray:
-        w = np.where(self.corpus[idx], self.params.corpus_weight, 1.0)
+        w = np.where(self.corpus[idx], self.params.corpus_weight, self.params.lookalike_weight)
         pos = self.y[idx] == 1
         w[pos] = w[~pos].sum() / max(1, pos.sum())  # both classes weigh the same in all
         return w

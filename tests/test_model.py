@@ -210,6 +210,16 @@ def test_a_trained_model_separates_what_it_was_shown_and_saves_and_loads(tmp_pat
     assert mine.classify(PROMOTIONS[0]).model["score"] > mine.classify(LOOKALIKES[5]).model["score"]
 
 
+def test_labelled_look_alikes_weigh_more_than_corpus_rows_and_the_classes_balance():
+    rows = _rows(1) + [Row(text="今天天气不错", label=0, kind="corpus:x", group="c", corpus=True)] * 10
+    clf = Classifier(load_rule_pack(DEFAULT_RULES_DIR))
+    trainer = Trainer(rows, clf, TrainParams(bits=12, lookalike_weight=3.0, corpus_weight=0.1))
+    w = trainer._weights(np.arange(len(rows)))
+    assert set(w[(trainer.y == 0) & ~trainer.corpus].tolist()) == {3.0}
+    assert np.allclose(w[trainer.corpus], 0.1)
+    assert np.isclose(w[trainer.y == 1].sum(), w[trainer.y == 0].sum())  # 8 × 3 + 10 × 0.1 shared by 8 promotions
+
+
 def test_cross_validation_keeps_each_group_on_one_side():
     clf = Classifier(load_rule_pack(DEFAULT_RULES_DIR))
     trainer = Trainer(_rows(), clf, TrainParams(bits=12, inner_folds=2))

@@ -36,7 +36,7 @@ DATA_HELP = "Labelled rows, JSON lines with text, label (1 = promotion), kind, s
 NEG_HELP = (
     "A corpus of ordinary text, every row a negative: TSV (text last) or CSV (a content/text column) (repeatable)."
 )
-
+MODEL_HELP = "Without --cv: 'bundled' (classifier/models/default.npz, not the promoted one), 'none' or a model file."
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 RULES_DIR = click.Path(file_okay=False, path_type=Path)
@@ -137,7 +137,7 @@ def print_cv(cv: dict[str, Any]) -> None:
     envvar="ADCLEAR_RULES",
     help="Rule-pack directory (default: the bundled one).",
 )
-@click.option("--model", default="bundled", show_default=True, help="Without --cv: 'bundled', 'none' or a model file.")
+@click.option("--model", default="bundled", show_default=True, help=MODEL_HELP)
 @click.option("--wrong", default=50, show_default=True, help="Without --cv: how many wrongly classified rows to list.")
 @click.option(
     "--predictions",
@@ -160,7 +160,8 @@ def eval_(
 
     With --cv K: grouped K-fold cross-validation (rows of one source never on both sides) of the rules, the
     model on the text alone and the two combined, each with 95% intervals; every learned number is fitted
-    on the training folds only. Without it: the classifier as it is, on rows it may have been made from.
+    on the training folds only. Without it: the classifier as it is (the bundled model unless --model names
+    another, not the promoted one), on rows it may have been made from.
     """
     if not paths:
         raise AdclearError("give at least one file of labelled rows (JSON lines with text and label)")

@@ -56,7 +56,10 @@ def _short(text: str, width: int) -> str:
     help="Rule-pack directory (default: the bundled classifier/rules; also $ADCLEAR_RULES).",
 )
 def classify(input_path: Path, output_path: Path, rules_dir: Path | None) -> None:
-    """Classify any text: JSON lines in, one verdict per line out (written only if every line is valid)."""
+    """Classify any text: JSON lines in, one verdict per line out (written only if every line is valid).
+
+    It uses the rules and the bundled model (classifier/models/default.npz), not a model promoted with
+    `adclear model promote`: that one scores crawled ads and `adclear reclassify`."""
     classifier = load_classifier(rules_dir)
     counts = {"flag": 0, "watch": 0, "clear": 0}
     output_path.parent.mkdir(parents=True, exist_ok=True)
