@@ -27,7 +27,16 @@ from core.timeutil import now_utc
 from core.verdicts import classify_and_store
 from core.warc import read_record
 
-__all__ = ["Picture", "PictureHit", "attach", "attach_screenshots", "compose", "picture_hits", "pictures_of", "read_pending"]
+__all__ = [
+    "Picture",
+    "PictureHit",
+    "attach",
+    "attach_screenshots",
+    "compose",
+    "picture_hits",
+    "pictures_of",
+    "read_pending",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +57,14 @@ class PictureHit:
 
 
 def attach(
-    db: sqlite_utils.Database, ad_id: int, digest: str, warc: tuple[str, int, int], *, kind: str = "image",
-    url: str = "", position: int = 0,
+    db: sqlite_utils.Database,
+    ad_id: int,
+    digest: str,
+    warc: tuple[str, int, int],
+    *,
+    kind: str = "image",
+    url: str = "",
+    position: int = 0,
 ) -> None:
     """One picture of the ad, archived at ``warc`` (file relative to the data directory, offset, length)."""
     db.execute(
@@ -146,11 +161,7 @@ def read_pending(
         counts[read.status] += 1
     digests = [row[0] for row in rows]
     ad_ids = sorted(
-        {
-            int(r[0])
-            for d in digests
-            for r in db.execute("SELECT ad_id FROM ad_images WHERE sha256 = ?", [d]).fetchall()
-        }
+        {int(r[0]) for d in digests for r in db.execute("SELECT ad_id FROM ad_images WHERE sha256 = ?", [d]).fetchall()}
     )
     decided = load_decided(db)
     for ad_id in ad_ids:

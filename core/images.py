@@ -151,8 +151,9 @@ def check_image(data: bytes, limits: ImageLimits = ImageLimits()) -> ImageRead |
                 return ImageRead(digest, "skipped", f"{w}×{h} pixels, over the limit of {limits.max_pixels}")
             if w < MIN_SIDE or h < MIN_SIDE:
                 return ImageRead(digest, "skipped", f"{w}×{h} pixels: too small to hold text", w, h)
-            if getattr(im, "n_frames", 1) > 1:
-                return ImageRead(digest, "skipped", f"animated ({im.n_frames} frames): not read", w, h)
+            frames = int(getattr(im, "n_frames", 1))
+            if frames > 1:
+                return ImageRead(digest, "skipped", f"animated ({frames} frames): not read", w, h)
             return im.convert("RGB")  # decodes the whole file: a truncated one raises here
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
         return ImageRead(digest, "error", f"{type(exc).__name__}: {exc}"[:300])
@@ -179,7 +180,7 @@ def _ocr(im: Image.Image) -> tuple[Line, ...]:
 def _qr(im: Image.Image) -> tuple[str, ...]:
     import zxingcpp
 
-    found = zxingcpp.read_barcodes(im, formats=zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(im, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
     return tuple(dict.fromkeys(code.text for code in found if code.valid and code.text))
 
 

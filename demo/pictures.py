@@ -14,7 +14,7 @@ import random
 import segno
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-__all__ = ["FONT", "VARIANTS", "png", "qr_picture", "render"]
+__all__ = ["FONT", "VARIANTS", "ad_picture", "png", "qr_picture", "render"]
 
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 VARIANTS = ("clean", "small", "rotated", "lowcontrast", "noisy", "poster")
@@ -64,3 +64,17 @@ def png(im: Image.Image) -> bytes:
     buf = io.BytesIO()
     im.save(buf, "PNG")
     return buf.getvalue()
+
+
+def ad_picture(text: str, variant: str, qr: str) -> bytes:
+    """A demo ad's picture as PNG: its text in ``variant``, above its QR code, either may be empty."""
+    parts = ([render(text, variant)] if text else []) + ([qr_picture(qr)] if qr else [])
+    if not parts:
+        parts = [Image.new("RGB", (120, 80), (90, 140, 200))]  # an ordinary picture without text
+    width, height = max(p.width for p in parts), sum(p.height for p in parts)
+    out = Image.new("RGB", (width, height), (255, 255, 255))
+    y = 0
+    for part in parts:
+        out.paste(part, (0, y))
+        y += part.height
+    return png(out)

@@ -18,6 +18,7 @@ from core.images import ImageLimits, ImageRead, ImageReader, cached, check_image
 from core.timeutil import now_utc
 from crawler.warc import RunArchive
 from demo.pictures import VARIANTS, png, qr_picture, render
+from tests.conftest import run_adclear
 from tests.webdata import add_ad
 
 PROMOTION = "养老公寓认购 年化收益18% 保本保息"
@@ -127,9 +128,8 @@ def test_picture_only_promotion_flagged_and_its_qr_links_two_ads(db, db_path):
     with immediate(db):
         attach(db, first, archived[0][0], archived[0][1], url="http://a.test/poster.png")
         attach(db, second, archived[1][0], archived[1][1], url="http://b.test/qr.png")
-    with ImageReader(workers=1, timeout=120) as reader:
-        counts = read_pending(db, db_path.parent, reader, load_classifier())
-    assert counts["pictures"] == 2 and counts["ok"] == 2 and counts["ads"] == 2
+    out = run_adclear("images", "read", "--timeout", "120", db=db_path, check=True).stdout
+    assert out.startswith("2 pictures read: 2 ok, 0 skipped, 0 errors; 2 ads classified again"), out
     label, hits = db.execute(
         "SELECT label, hits FROM verdicts WHERE ad_id = ? ORDER BY id DESC LIMIT 1", [first]
     ).fetchone()
@@ -143,3 +143,6 @@ def test_picture_only_promotion_flagged_and_its_qr_links_two_ads(db, db_path):
     # read once: nothing pending any more
     with ImageReader(workers=1) as reader:
         assert read_pending(db, db_path.parent, reader, load_classifier())["pictures"] == 0
+    shown = run_adclear("show", str(first), db=db_path, check=True).stdout
+    box = " ".join(f"({x},{y})" for x, y in marked[0].line.box)
+    assert f"图中命中: {marked[0].hit['name']}" in shown and f"框 {box}" in shown and f"二维码: {QR_URL}" in shown
