@@ -213,7 +213,7 @@ class ClassifiedsSpider(scrapy.Spider):
                 page=page,
             )
 
-    def parse_detail(self, response: Response) -> Iterator[AdItem]:
+    def parse_detail(self, response: Response) -> Iterator[AdItem | scrapy.Request]:
         detail = self.site.detail
         if self._not_a_page(response):
             return

@@ -133,7 +133,7 @@ class SocialSpider(ClassifiedsSpider):
             self.crawler.stats.inc_value("adclear/render/loads", method.result)
         yield from super().parse_list(response)
 
-    def parse_detail(self, response: Response) -> Iterator[AdItem]:
+    def parse_detail(self, response: Response) -> Iterator[AdItem | scrapy.Request]:
         method = response.meta.get("playwright_page_methods", {}).get("render")
         png = method.result if method is not None else None
         shot = None
@@ -147,6 +147,9 @@ class SocialSpider(ClassifiedsSpider):
             )
             self.crawler.stats.inc_value("adclear/render/screenshots")
         for item in super().parse_detail(response):
+            if not isinstance(item, AdItem):  # a request for one of the post's pictures
+                yield item
+                continue
             if not item.title_html:
                 item.title_html = html.escape(post_title(html_to_text(item.body_html)))
             item.screenshot = shot
