@@ -36,6 +36,7 @@ __all__ = [
     "picture_hits",
     "pictures_of",
     "read_pending",
+    "update_ad",
 ]
 
 
@@ -166,12 +167,12 @@ def read_pending(
     decided = load_decided(db)
     for ad_id in ad_ids:
         with immediate(db):
-            counts["contacts"] += _update_ad(db, ad_id, classifier, decided)
+            counts["contacts"] += update_ad(db, ad_id, classifier, decided)
         counts["ads"] += 1
     return counts
 
 
-def _update_ad(db: sqlite_utils.Database, ad_id: int, classifier: Classifier, decided: Any) -> int:
+def update_ad(db: sqlite_utils.Database, ad_id: int, classifier: Classifier, decided: Any) -> int:
     """The ad's pictures field, its QR contacts and a new verdict; returns how many contacts were new."""
     pictures = pictures_of(db, ad_id)
     text, _ = compose(pictures)

@@ -11,10 +11,10 @@ from pathlib import Path
 from PIL import Image
 
 from classifier.contacts import qr_contacts
-from core.adimages import attach, picture_hits, pictures_of, read_pending
+from core.adimages import attach, picture_hits, pictures_of, read_pending, update_ad
 from core.classifiers import load_classifier
 from core.db import immediate
-from core.images import ImageLimits, ImageRead, ImageReader, cached, check_image, read_image, remember, sha256
+from core.images import ImageLimits, ImageRead, ImageReader, Line, cached, check_image, read_image, remember, sha256
 from core.timeutil import now_utc
 from crawler.warc import RunArchive
 from demo.pictures import VARIANTS, png, qr_picture, render
@@ -146,3 +146,35 @@ def test_picture_only_promotion_flagged_and_its_qr_links_two_ads(db, db_path):
     shown = run_adclear("show", str(first), db=db_path, check=True).stdout
     box = " ".join(f"({x},{y})" for x, y in marked[0].line.box)
     assert f"图中命中: {marked[0].hit['name']}" in shown and f"框 {box}" in shown and f"二维码: {QR_URL}" in shown
+
+
+def test_web_ad_page_draws_the_hit_box_over_the_picture_and_escapes_its_text(tmp_path):
+    from review.web import create_app
+    from tests.test_web import logged_in
+    from tests.webdata import build
+
+    db_path = tmp_path / "data" / "adclear.db"
+    build(db_path)
+    from core.db import connect
+
+    db = connect(db_path)
+    picture = png(render("保本保息"))
+    ((digest, warc),) = _archive(db_path.parent, [("http://a.test/p.png", picture)])
+    ad_id = add_ad(db, "新品推荐", "详情见图", url="http://a.test/hostile")
+    hostile = Line("<script>alert(1)</script>年化收益18% 保本保息", ((10, 20), (300, 20), (300, 60), (10, 60)), 0.9)
+    with immediate(db):
+        attach(db, ad_id, digest, warc, url="http://a.test/p.png")
+        remember(db, ImageRead(digest, "ok", "", 420, 84, (hostile,), (QR_URL,), 1.0, "test"))
+        update_ad(db, ad_id, load_classifier(), None)
+    db.close()
+    app = create_app(db_path, COUNTS_TTL=0)
+    app.config["TESTING"] = True
+    client, _ = logged_in(app, "rev1")
+    page = client.get(f"/ad/{ad_id}").text
+    assert '<polygon class="hit-box" points="10,20 300,20 300,60 10,60">' in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert f"/ad/{ad_id}/picture/{digest}" in page and QR_URL in page
+    served = client.get(f"/ad/{ad_id}/picture/{digest}")
+    assert served.status_code == 200 and served.mimetype == "image/png" and served.data == picture
+    assert "sandbox" in served.headers["Content-Security-Policy"]
+    assert client.get(f"/ad/{ad_id}/picture/{'0' * 64}").status_code == 404

@@ -85,7 +85,9 @@ class SocialSpider(ClassifiedsSpider):
 
     def _follow(self, response: Response, href: str, callback: Any, **meta: Any) -> scrapy.Request | None:
         request = super()._follow(response, href, callback, **meta)
-        return None if request is None else self._rendered(request)
+        if request is None or callback == self.parse_image:  # a picture is fetched as it is, never rendered
+            return request
+        return self._rendered(request)
 
     def _rendered(self, request: scrapy.Request) -> scrapy.Request:
         """The request, to be rendered in Chromium: a post page is captured, any other page loads more."""
