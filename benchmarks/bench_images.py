@@ -8,7 +8,11 @@
 2. QR: 20 payloads (WeChat cards and groups, URLs) drawn clean, rotated 20°, small (1 px a module), blurred
    (Gaussian 2 px), on a card: the share decoded by zxing-cpp (what adclear uses) and by pyzbar (Debian's
    zbar, when installed), and milliseconds per picture.
-3. The pool as the crawl's reading runs it (``core.images.ImageReader``, one worker): pictures per second per
+3. The crawl (``--crawl``): the demo classifieds site (83 ads, 4 pictures) crawled with its pictures fetched
+   and archived, then read by ``adclear images read`` (one worker), against the same crawl with
+   ``images.max_count: 0``, rounds interleaved: ad pages per minute of the crawl alone, and of the crawl and the
+   reading together.
+4. The pool as the crawl's reading runs it (``core.images.ImageReader``, one worker): pictures per second per
    core (``--rounds`` rounds, best and median), a picture read again found by its SHA-256 instead (the
    ``image_reads`` table), and the worker's resident memory after reading.
 
@@ -19,7 +23,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -174,10 +180,61 @@ def bench_pool(texts: list[str], rounds: int) -> None:
     print(f"worker resident memory after reading: {', '.join(f'{m:.0f} MB' for m in rss)}")
 
 
+def _adclear(work: Path, *args: str) -> float:
+    """``adclear ARGS`` on the scratch database; its wall-clock seconds (start-up included)."""
+    cmd = [sys.executable, "-m", "adclear", "--db", str(work / "data" / "adclear.db"), "--seeds",
+           str(work / "seeds.yml"), *args]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(cmd, cwd=REPO, capture_output=True, check=True, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    return time.perf_counter() - started
+
+
+def _crawl_once(base_url: str, pictures: bool, tmp: Path) -> tuple[float, float]:
+    """(ad pages per minute of the crawl, of the crawl and the reading) for one fresh crawl of the demo site."""
+    import yaml
+
+    work = Path(tempfile.mkdtemp(dir=tmp))
+    seeds = yaml.safe_load((REPO / "seeds.yml").read_text(encoding="utf-8").replace("http://127.0.0.1:8731", base_url))
+    seeds["sites"] = [s for s in seeds["sites"] if s["name"] == "demo-classifieds"]
+    if not pictures:
+        seeds["sites"][0]["images"] = {"max_count": 0}
+    (work / "seeds.yml").write_text(yaml.safe_dump(seeds, allow_unicode=True), encoding="utf-8")
+    _adclear(work, "crawl", "demo-classifieds")
+    with sqlite3.connect(work / "data" / "adclear.db") as conn:
+        started, finished, ads = conn.execute("SELECT started_at, finished_at, ads_new FROM crawl_runs").fetchone()
+    from datetime import datetime
+
+    crawl = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
+    reading = _adclear(work, "images", "read", "--timeout", "120") if pictures else 0.0
+    return ads / crawl * 60, ads / (crawl + reading) * 60
+
+
+def bench_crawl(rounds: int) -> None:
+    from demo.server import start
+
+    demo = start(0)
+    on: list[tuple[float, float]] = []
+    off: list[tuple[float, float]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(rounds):  # interleaved
+                off.append(_crawl_once(demo.base_url, False, Path(tmp)))
+                on.append(_crawl_once(demo.base_url, True, Path(tmp)))
+    finally:
+        demo.shutdown()
+    print(f"== the crawl of the demo classifieds site, {rounds} rounds each, interleaved (ad pages per minute)")
+    base = statistics.median(r[0] for r in off)
+    for label, values in (("crawl, pictures fetched", [r[0] for r in on]), ("crawl + images read", [r[1] for r in on])):
+        med = statistics.median(values)
+        print(f"{label:24} best {max(values):7.0f}  median {med:7.0f}  {med / base:.2f}× the crawl without pictures")
+    print(f"{'crawl without pictures':24} best {max(r[0] for r in off):7.0f}  median {base:7.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 texts, 1 round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--crawl", action="store_true", help="also the crawl with pictures against without")
     args = parser.parse_args()
     texts = PROMOTIONS[:2] + ORDINARY[:1] if args.quick else PROMOTIONS + ORDINARY
     rounds = 1 if args.quick else args.rounds
@@ -185,6 +242,8 @@ def main() -> None:
     bench_qr()
     bench_ocr(texts)
     bench_pool(texts[:4], rounds)
+    if args.crawl:
+        bench_crawl(rounds)
 
 
 if __name__ == "__main__":
