@@ -92,18 +92,26 @@ def pictures_of(db: sqlite_utils.Database, ad_id: int) -> list[Picture]:
     return [Picture(sha, kind, url, cached(db, sha)) for sha, kind, url in rows]
 
 
-def compose(pictures: list[Picture]) -> tuple[str, list[tuple[int, int, str, Line]]]:
-    """The ad's ``pictures`` field (lines of text, a blank line between pictures) and where each line lies."""
+def compose(pictures: list[Picture], known: str = "") -> tuple[str, list[tuple[int, int, str, Line]]]:
+    """The ad's ``pictures`` field (lines of text, a blank line between pictures) and where each line lies.
+
+    A line already in ``known`` (the ad's own text: a screenshot shows the post's text again) is left out, so
+    that the classifier does not count the same words twice.
+    """
+    compact = "".join(known.split())
     parts: list[str] = []
     spans: list[tuple[int, int, str, Line]] = []
     offset = 0
     for picture in pictures:
         if picture.read is None or not picture.read.lines:
             continue
+        lines = [line for line in picture.read.lines if "".join(line.text.split()) not in compact]
+        if not lines:
+            continue
         if parts:
             parts.append("\n")
             offset += 1
-        for line in picture.read.lines:
+        for line in lines:
             spans.append((offset, offset + len(line.text), picture.sha256, line))
             parts.append(line.text + "\n")
             offset += len(line.text) + 1
@@ -115,8 +123,9 @@ def picture_hits(db: sqlite_utils.Database, ad_id: int, hits: list[dict[str, Any
     row = db.execute("SELECT title, body, contact FROM ads WHERE id = ?", [ad_id]).fetchone()
     if row is None:
         return []
-    base = len(ad_text(*row)[1]) + len(PICTURES_SEPARATOR)
-    _, spans = compose(pictures_of(db, ad_id))
+    title, text = ad_text(*row)
+    base = len(text) + len(PICTURES_SEPARATOR)
+    _, spans = compose(pictures_of(db, ad_id), f"{title}\n{text}")
     out = []
     for hit in hits:
         if hit.get("field", "text") != "text" or hit["start"] < base:
@@ -175,7 +184,11 @@ def read_pending(
 def update_ad(db: sqlite_utils.Database, ad_id: int, classifier: Classifier, decided: Any) -> int:
     """The ad's pictures field, its QR contacts and a new verdict; returns how many contacts were new."""
     pictures = pictures_of(db, ad_id)
-    text, _ = compose(pictures)
+    title, body, contact, url, chash = db.execute(
+        "SELECT title, body, contact, url, content_hash FROM ads WHERE id = ?", [ad_id]
+    ).fetchone()
+    own_title, own_text = ad_text(title, body, contact)
+    text, _ = compose(pictures, f"{own_title}\n{own_text}")
     db.execute("UPDATE ads SET pictures = ? WHERE id = ?", [text, ad_id])
     codes = [code for p in pictures if p.read is not None for code in p.read.codes]
     now, added = now_utc(), 0
@@ -184,8 +197,5 @@ def update_ad(db: sqlite_utils.Database, ad_id: int, classifier: Classifier, dec
             "INSERT OR IGNORE INTO contacts (ad_id, kind, value, matched, first_seen) VALUES (?, ?, ?, ?, ?)",
             [ad_id, c.kind, c.value, c.matched, now],
         ).rowcount
-    title, body, contact, url, chash = db.execute(
-        "SELECT title, body, contact, url, content_hash FROM ads WHERE id = ?", [ad_id]
-    ).fetchone()
     classify_and_store(db, ad_id, chash, AdText.of(title, body, contact, url, text), classifier, decided)
     return added

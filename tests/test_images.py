@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from classifier.contacts import qr_contacts
-from core.adimages import attach, picture_hits, pictures_of, read_pending, update_ad
+from core.adimages import Picture, attach, compose, picture_hits, pictures_of, read_pending, update_ad
 from core.classifiers import load_classifier
 from core.db import immediate
 from core.images import ImageLimits, ImageRead, ImageReader, Line, cached, check_image, read_image, remember, sha256
@@ -60,6 +60,14 @@ def test_qr_codes_decoded_clean_rotated_small_and_blurred():
         ("url", QR_URL),
         ("wechat", "abc12345"),
     ]
+
+
+def test_lines_the_ad_already_says_are_not_read_twice():
+    box = ((0, 0), (10, 0), (10, 10), (0, 10))
+    read = ImageRead("s1", "ok", lines=(Line("保本保息 稳赚不赔", box, 1.0), Line("年化收益18%", box, 1.0)))
+    text, spans = compose([Picture("s1", "screenshot", "", read)], "标题\n本公司保本保息稳赚不赔，欢迎咨询")
+    assert text == "年化收益18%" and [(a, b, sha) for a, b, sha, _ in spans] == [(0, 7, "s1")]
+    assert compose([Picture("s1", "image", "", read)])[0] == "保本保息 稳赚不赔\n年化收益18%"
 
 
 def _gif(frames: int) -> bytes:
