@@ -22,7 +22,7 @@ from classifier.contacts import qr_contacts
 from core.ads import PICTURES_SEPARATOR, AdText, ad_text
 from core.db import immediate
 from core.fingerprints import load_decided
-from core.images import ImageRead, ImageReader, Line, cached, remember, sha256
+from core.images import OCR_UNAVAILABLE, ImageRead, ImageReader, Line, cached, remember, sha256
 from core.timeutil import now_utc
 from core.verdicts import classify_and_store
 from core.warc import read_record
@@ -165,8 +165,9 @@ def read_pending(
                 read = ImageRead(digest, "error", "the archived bytes do not match their SHA-256")
         except Exception as exc:  # a missing or damaged WARC file: that picture's error
             read = ImageRead(digest, "error", f"cannot read {warc_file}@{offset}: {exc}"[:300])
-        with immediate(db):
-            remember(db, read)
+        if not read.error.startswith(OCR_UNAVAILABLE):  # read again once OCR is installed
+            with immediate(db):
+                remember(db, read)
         counts["pictures"] += 1
         counts[read.status] += 1
     digests = [row[0] for row in rows]

@@ -40,6 +40,7 @@ from PIL import Image, UnidentifiedImageError
 from core.timeutil import now_utc
 
 __all__ = [
+    "OCR_UNAVAILABLE",
     "ImageLimits",
     "ImageRead",
     "ImageReader",
@@ -51,6 +52,7 @@ __all__ = [
     "sha256",
 ]
 
+OCR_UNAVAILABLE = "ocr unavailable"  # the start of the error of a picture read without RapidOCR or zxing-cpp
 RASTER_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "BMP", "GIF"})
 MIN_SIDE = 16  # a picture narrower or lower than this holds no readable text: a tracking pixel, a spacer
 
@@ -195,7 +197,7 @@ def read_image(data: bytes, limits: ImageLimits = ImageLimits(), *, ocr: bool = 
         codes = _qr(checked)
         lines = _ocr(checked) if ocr else ()
     except ImportError as exc:
-        return ImageRead(digest, "error", f"ocr unavailable: {exc}", w, h)
+        return ImageRead(digest, "error", f"{OCR_UNAVAILABLE}: {exc}", w, h)
     except Exception as exc:  # a decoder's failure on one hostile picture is that picture's error
         return ImageRead(digest, "error", f"{type(exc).__name__}: {exc}"[:300], w, h)
     engine = "rapidocr-onnxruntime 1.4.4 + zxing-cpp" if ocr else "zxing-cpp"

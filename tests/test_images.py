@@ -186,3 +186,25 @@ def test_web_ad_page_draws_the_hit_box_over_the_picture_and_escapes_its_text(tmp
     assert served.status_code == 200 and served.mimetype == "image/png" and served.data == picture
     assert "sandbox" in served.headers["Content-Security-Policy"]
     assert client.get(f"/ad/{ad_id}/picture/{'0' * 64}").status_code == 404
+
+
+def test_without_ocr_each_picture_is_one_error_and_is_read_once_ocr_is_there(db, db_path, monkeypatch):
+    from core import images
+
+    class InProcess(ImageReader):
+        def read(self, data: bytes) -> ImageRead:
+            return read_image(data)
+
+    def missing(im: Image.Image) -> tuple[Line, ...]:
+        raise ImportError("No module named 'rapidocr_onnxruntime'")
+
+    ((digest, warc),) = _archive(db_path.parent, [("http://a.test/p.png", png(render(PROMOTION)))])
+    ad_id = add_ad(db, "新品推荐", "详情见图", url="http://a.test/x")
+    with immediate(db):
+        attach(db, ad_id, digest, warc)
+    monkeypatch.setattr(images, "_ocr", missing)
+    counts = read_pending(db, db_path.parent, InProcess(), load_classifier())
+    assert (counts["pictures"], counts["error"]) == (1, 1) and cached(db, digest) is None
+    monkeypatch.undo()
+    counts = read_pending(db, db_path.parent, InProcess(), load_classifier())
+    assert (counts["pictures"], counts["ok"]) == (1, 1) and cached(db, digest) is not None
