@@ -372,13 +372,13 @@ def ad_picture(ad_id: int, sha256: str) -> Any:
     if hashlib.sha256(data).hexdigest() != sha256:
         abort(404)
     response = current_app.response_class(data, mimetype="application/octet-stream")
-    kind = check_image(data)
-    if isinstance(kind, ImageRead):  # never served as an image when it is not one we read
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if isinstance(check_image(data), ImageRead):  # not a picture we read (an SVG, a bomb): a download, never shown
+        response.headers["Content-Disposition"] = "attachment"
         return response
     magic = {b"\x89PNG": "image/png", b"\xff\xd8": "image/jpeg", b"GIF8": "image/gif", b"RIFF": "image/webp"}
     response.mimetype = next((m for head, m in magic.items() if data.startswith(head)), "image/bmp")
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
