@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from classifier.normalize import normalize
 
-__all__ = ["Contact", "extract_contacts"]
+__all__ = ["Contact", "extract_contacts", "qr_contacts"]
 
 _CN_DIGITS = str.maketrans("零〇一二三四五六七八九幺", "001234567891")
 # digits of a phone number may be separated by spaces, dashes or dots ("138 0000 1234", "138-0000-1234")
@@ -85,6 +85,38 @@ def extract_contacts(*parts: str) -> list[Contact]:
                 first = next(c for c in out if c.kind == "mobile" and c.value == mobile)
                 out.append(Contact("wechat", mobile, first.matched, first.start, first.end))
     return out
+
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]{1,20}://", re.IGNORECASE)
+
+
+def qr_contacts(payloads: list[str] | tuple[str, ...]) -> list[Contact]:
+    """The contacts in the payloads of an ad's QR codes, each (kind, value) once.
+
+    A payload with a scheme (``https://u.wechat.com/…`` a WeChat card, ``https://weixin.qq.com/g/…`` a WeChat
+    group, ``https://qm.qq.com/…`` a QQ group, ``weixin://…``) is a ``url`` contact, canonical as in text; any
+    other payload is read as text (a phone number, "微信 abc123"). ``matched`` is the payload; the span is
+    empty (a QR code is not in the text).
+    """
+    out: list[Contact] = []
+    seen: set[tuple[str, str]] = set()
+    for payload in payloads:
+        payload = payload.strip()
+        if _SCHEME.match(payload):
+            found = [("url", _canonical_url(payload) if payload.lower().startswith("http") else _other_url(payload))]
+        else:
+            found = [(c.kind, c.value) for c in extract_contacts(payload)]
+        for kind, value in found:
+            if (kind, value) not in seen:
+                seen.add((kind, value))
+                out.append(Contact(kind, value, payload[:500], 0, 0))
+    return out
+
+
+def _other_url(url: str) -> str:
+    """A URL of another scheme (``weixin://``): scheme lower-cased, the rest as written."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme.lower()}://{rest}".rstrip("/")
 
 
 def _extract(text: str) -> list[tuple[int, int, str, str, str]]:

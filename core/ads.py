@@ -2,7 +2,8 @@
 
 An ad is identified by its canonical URL; an ad with no URL of its own (a native ad slot in a list page) by the
 page URL and the first 16 hex digits of the hash of its text. The content hash decides whether an ad changed:
-its title, body and contact line with whitespace collapsed.
+its title, body and contact line with whitespace collapsed (the text read in its pictures is not part of it: it
+is read after the crawl, docs/images.md).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-__all__ = ["AdText", "ad_key", "ad_text", "content_hash"]
+__all__ = ["PICTURES_SEPARATOR", "AdText", "ad_key", "ad_text", "content_hash"]
 
 
 def content_hash(title: str, body: str, contact: str) -> str:
@@ -24,9 +25,15 @@ def ad_key(url: str, chash: str, *, in_slot: bool = False) -> str:
     return f"{url}#{chash[:16]}" if in_slot else url
 
 
-def ad_text(title: str, body: str, contact: str) -> tuple[str, str]:
-    """What the classifier reads of an ad: its title, and its body followed by its contact line."""
+PICTURES_SEPARATOR = "\n\n"  # between an ad's own text and the text read in its pictures
+
+
+def ad_text(title: str, body: str, contact: str, pictures: str = "") -> tuple[str, str]:
+    """What the classifier reads of an ad: its title, and its body followed by its contact line and the text
+    read in its pictures (``ads.pictures``: core.adimages), after ``PICTURES_SEPARATOR``."""
     text = body if not contact else f"{body}\n{contact}"
+    if pictures:
+        text = f"{text}{PICTURES_SEPARATOR}{pictures}"
     return title, text
 
 
@@ -39,5 +46,5 @@ class AdText:
     url: str = ""
 
     @classmethod
-    def of(cls, title: str, body: str, contact: str, url: str = "") -> AdText:
-        return cls(*ad_text(title, body, contact), url)
+    def of(cls, title: str, body: str, contact: str, url: str = "", pictures: str = "") -> AdText:
+        return cls(*ad_text(title, body, contact, pictures), url)

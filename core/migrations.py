@@ -2,7 +2,8 @@
 
 Each migration runs in a transaction together with its record in ``_sqlite_migrations``; opening the
 database (``core.db.connect``) applies the pending ones. Never edit a migration that has shipped: add one.
-Times are UTC ISO 8601 text. docs/architecture.md describes the tables.
+Times are UTC ISO 8601 text. docs/architecture.md describes the tables. The order in this file is the order
+they run; a number is only a name (m012 shipped before m011, and stays there).
 
 Why so long: a migration that has shipped is never edited or moved, so the schema's whole history stays in one
 file that reads in order.
@@ -675,3 +676,41 @@ M013_SCHEDULER_SQL = """
 def m013_scheduler(db: Database) -> None:
     """`adclear scheduler`: its jobs, run-now requests and status (core/scheduling.py)."""
     _run(db, M013_SCHEDULER_SQL)
+
+
+M014_IMAGES_SQL = """
+        -- what was read in a picture (core/images.py), once per picture: keyed by the SHA-256 of its bytes
+        CREATE TABLE image_reads (
+            sha256 TEXT PRIMARY KEY,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'skipped', 'error')),
+            error TEXT NOT NULL DEFAULT '',    -- why a picture was skipped or not read (a timeout, a bomb)
+            width INTEGER NOT NULL DEFAULT 0,
+            height INTEGER NOT NULL DEFAULT 0,
+            lines TEXT NOT NULL DEFAULT '[]',  -- JSON [{text, box: [[x, y] × 4], score}] in the picture's pixels
+            codes TEXT NOT NULL DEFAULT '[]',  -- JSON [payload] of its QR codes
+            seconds REAL NOT NULL DEFAULT 0,
+            engine TEXT NOT NULL DEFAULT '',
+            read_at TEXT NOT NULL
+        );
+        -- an ad's pictures: its images and the screenshot of its rendered page, in the order the ad shows them
+        CREATE TABLE ad_images (
+            ad_id INTEGER NOT NULL REFERENCES ads(id),
+            sha256 TEXT NOT NULL,
+            position INTEGER NOT NULL DEFAULT 0,
+            kind TEXT NOT NULL DEFAULT 'image' CHECK (kind IN ('image', 'screenshot')),
+            url TEXT NOT NULL DEFAULT '',
+            warc_file TEXT,
+            warc_offset INTEGER,
+            warc_length INTEGER,
+            PRIMARY KEY (ad_id, sha256)
+        );
+        CREATE INDEX ad_images_sha256 ON ad_images(sha256);
+        -- the ad's own field of text read in its pictures, as the classifier reads it after its body (core.ads)
+        ALTER TABLE ads ADD COLUMN pictures TEXT NOT NULL DEFAULT '';
+        """
+
+
+@migrations()
+def m014_images(db: Database) -> None:
+    """Text and QR codes read in ads' pictures (docs/images.md)."""
+    _run(db, M014_IMAGES_SQL)

@@ -30,7 +30,7 @@ def reclassify(db: sqlite_utils.Database, classifier: Classifier, *, everything:
     where = "" if everything else "WHERE v.classifier_version IS NULL OR v.classifier_version != ?"
     args = [] if everything else [classifier.version]
     rows = db.execute(
-        f"""SELECT a.id, a.title, a.body, a.contact, a.url, a.content_hash, v.label FROM ads a
+        f"""SELECT a.id, a.title, a.body, a.contact, a.url, a.content_hash, a.pictures, v.label FROM ads a
             LEFT JOIN ({LATEST}) latest ON latest.ad_id = a.id
             LEFT JOIN verdicts v ON v.id = latest.id {where} ORDER BY a.id""",
         args,
@@ -38,10 +38,9 @@ def reclassify(db: sqlite_utils.Database, classifier: Classifier, *, everything:
     decided = load_decided(db)
     for start in range(0, len(rows), BATCH):
         with immediate(db):
-            for ad_id, title, body, contact, url, chash, old_label in rows[start : start + BATCH]:
-                verdict = classify_and_store(
-                    db, ad_id, chash, AdText.of(title, body, contact, url), classifier, decided
-                )
+            for ad_id, title, body, contact, url, chash, pictures, old_label in rows[start : start + BATCH]:
+                ad = AdText.of(title, body, contact, url, pictures)
+                verdict = classify_and_store(db, ad_id, chash, ad, classifier, decided)
                 counts["ads"] += 1
                 counts[verdict.label] += 1
                 counts["changed"] += old_label is not None and old_label != verdict.label
@@ -54,7 +53,7 @@ def follow_decision(db: sqlite_utils.Database, ad_id: int, classifier: Classifie
     if row is None or row[0] is None:
         return 0
     members = db.execute(
-        """SELECT id, title, body, contact, url, content_hash FROM ads
+        """SELECT id, title, body, contact, url, content_hash, pictures FROM ads
            WHERE cluster_id = ? AND id != ? AND status NOT IN ('confirmed', 'rejected')""",
         [row[0], ad_id],
     ).fetchall()
@@ -62,8 +61,9 @@ def follow_decision(db: sqlite_utils.Database, ad_id: int, classifier: Classifie
         return 0
     decided = load_decided(db)
     with immediate(db):
-        for member_id, title, body, contact, url, chash in members:
-            classify_and_store(db, member_id, chash, AdText.of(title, body, contact, url), classifier, decided)
+        for member_id, title, body, contact, url, chash, pictures in members:
+            ad = AdText.of(title, body, contact, url, pictures)
+            classify_and_store(db, member_id, chash, ad, classifier, decided)
     return len(members)
 
 

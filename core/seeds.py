@@ -241,6 +241,16 @@ class HealthOptions(_Model):
     error_rate: float = Field(default=0.2, ge=0, le=1)
 
 
+class ImageOptions(_Model):
+    """The pictures of an ad the crawl keeps (``img`` elements of its body and contact line; docs/images.md):
+    at most ``max_count`` an ad, each at most ``max_bytes`` (a larger download is cancelled) and ``max_pixels``
+    (checked when read). ``max_count: 0`` keeps none."""
+
+    max_count: int = Field(default=8, ge=0, le=100)
+    max_bytes: int = Field(default=5_000_000, ge=1000, le=100_000_000)
+    max_pixels: int = Field(default=25_000_000, ge=10_000, le=200_000_000)
+
+
 class Site(_Model):
     """One site to crawl."""
 
@@ -263,6 +273,7 @@ class Site(_Model):
     retries: int = Field(2, ge=0, le=10)  # retries of a failed request (5xx, 429, timeouts), with backoff
     max_error_rate: float = Field(0.5, ge=0, le=1)  # a run with more failed requests than this fails
     health: HealthOptions = HealthOptions()  # what a healthy run looks like (docs/alerts.md)
+    images: ImageOptions = ImageOptions()  # the ad's pictures kept and read (docs/images.md)
     revisit_after: float = Field(0, ge=0)  # hours: an ad fetched more recently is not fetched again (0: always)
     drop_query_params: tuple[str, ...] = ()  # tracking parameters removed from ad URLs, beside utm_*
     # words of the page the site shows for an ad it removed (信息已删除): a re-check that sees one, and not the

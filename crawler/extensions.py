@@ -350,6 +350,11 @@ class RunRecorder:
             self.store.record_error(self.run_id, url=url, kind=kind, message=message)
         self.crawler.stats.inc_value(f"adclear/errors/{kind}") if self.crawler.stats else None
 
+    def attach_image(self, ad_key: str, page: PageRef, *, position: int) -> None:
+        """A picture of the ad stored under ``ad_key``, archived as ``page``; an ad not stored is an error."""
+        if self.store is not None and not self.store.attach_image(ad_key, page, position=position):
+            self.record_error(page.url, "image", f"a picture of {ad_key[:200]}, whose ad was not stored")
+
     def record_offsite(self, url: str, why: str, kind: str = "offsite") -> None:
         """A link or request the network policy refuses (``offsite``, ``blocked``), recorded once per run."""
         self.record_error(url, kind, why)

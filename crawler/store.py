@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from classifier.contacts import extract_contacts
+from core.adimages import attach
 from core.ads import content_hash
 from core.db import connect, immediate
 from core.errors import CrawlFailed
@@ -372,6 +373,17 @@ class CrawlStore:
                 "INSERT OR IGNORE INTO contacts (ad_id, kind, value, matched, first_seen) VALUES (?, ?, ?, ?, ?)",
                 [ad_id, c.kind, c.value, c.matched, now],
             )
+
+    def attach_image(self, ad_key: str, page: PageRef, *, position: int) -> bool:
+        """A picture of the ad at ``ad_key`` (its archived response): one of the ad's pictures, read later
+        (``adclear images read``). False when no ad is stored under that key."""
+        with self._write():
+            row = self.db.execute("SELECT id FROM ads WHERE ad_key = ?", [ad_key]).fetchone()
+            if row is None:
+                return False
+            warc = (page.warc_file, page.warc_offset, page.warc_length)
+            attach(self.db, int(row[0]), page.sha256, warc, url=page.url, position=position)
+        return True
 
     def known_content(self, item: AdItem) -> bool:
         """Whether the ad is stored with this very content (so it need not be classified again)."""

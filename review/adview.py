@@ -49,6 +49,7 @@ AD_COLUMNS = (
     "last_seen",
     "status",
     "content_hash",
+    "pictures",  # the text read in its pictures (core.adimages)
 )
 
 

@@ -133,3 +133,22 @@ def test_sites_shows_the_last_run(crawled, adclear, demo_site, tmp_path):
     n = len(ClassifiedsSite().ads)
     line = [row for row in result.stdout.splitlines() if row.startswith("demo-classifieds")][0]
     assert " ok " in line and line.split()[-3:] == ["0", str(n), "0"]
+
+
+def test_a_promotion_only_in_its_pictures_is_flagged_and_its_qr_links_two_ads(crawled, demo_site):
+    from tests.conftest import run_adclear
+
+    db, *_ = crawled
+    ids = {url.rsplit("/", 1)[1]: i for i, url in query(db, "SELECT id, url FROM ads WHERE url LIKE '%/ad/190_.html'")}
+    poster, other = ids["1901.html"], ids["1902.html"]
+    pictures = query(db, "SELECT ad_id, position, url FROM ad_images ORDER BY ad_id, position")
+    assert [(a, p) for a, p, _ in pictures] == [(poster, 0), (poster, 1), (other, 0), (other, 1)]
+    assert query(db, "SELECT label FROM verdicts WHERE ad_id = ?", poster) == [("clear",)]  # its text says nothing
+    out = run_adclear("images", "read", "--timeout", "120", db=db, check=True).stdout
+    assert out.startswith("4 pictures read: 4 ok, 0 skipped, 0 errors; 2 ads classified again"), out
+    label = query(db, "SELECT label FROM verdicts WHERE ad_id = ? ORDER BY id DESC LIMIT 1", poster)
+    assert label == [("flag",)]
+    linked = query(db, "SELECT ad_id FROM contacts WHERE value = 'https://u.wechat.com/EFbPxqDemo01' ORDER BY 1")
+    assert linked == [(poster,), (other,)]
+    shown = run_adclear("show", str(poster), db=db, check=True).stdout
+    assert "图中命中:" in shown and "框 (" in shown

@@ -54,6 +54,7 @@ COMMAND_MODULES = {
     "rules": "rules_cmds",
     "reclassify": "rules_cmds",
     "recheck": "recheck_cmds",
+    "images": "images_cmds",
     "serve": "web_cmds",
     "scheduler": "scheduler_cmds",
     "user": "web_cmds",

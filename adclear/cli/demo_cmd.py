@@ -137,6 +137,7 @@ def _errors_line(errors: dict[str, int]) -> str:
 NEXT_STEPS = [
     "  .venv/bin/adclear queue            # ads waiting for review, highest score first",
     "  .venv/bin/adclear show AD_ID       # an ad with its rule hits and legal basis",
+    "  .venv/bin/adclear images read      # OCR and QR codes in the ads' pictures (a minute or two)",
     "  .venv/bin/adclear review confirm AD_ID --category 投资理财/P2P网贷 --reason … --as NAME",
     "  .venv/bin/adclear dispatch create --as reviewer   # 交办单 per receiver (receivers.yml); then a",
     "                                     # supervisor approves and sends it or records the handover",

@@ -16,6 +16,7 @@ from adclear.cli import ID, Config
 from adclear.cli.term import echo, fit
 from adclear.config import environment_user
 from classifier.taxonomy import CATEGORIES, CATEGORY_LEGAL_BASIS, REJECT_REASONS
+from core.adimages import picture_hits, pictures_of
 from core.classifiers import load_classifier
 from core.errors import AdclearError, InvalidChoice
 from core.fingerprints import recluster as do_recluster
@@ -156,12 +157,31 @@ def show(cfg: Config, ad_id: int) -> None:
             f"证据: {ev['kind']} SHA-256 {ev['sha256']} · {ev['fetched_at_local']} · "
             f"{ev['warc_file']}@{ev['warc_offset']}"
         )
+    _show_pictures(cfg.db(), ad_id, d["verdict"]["hits"] if d["verdict"] else [])
     for dec in d["decisions"]:
         what = f"确认违法【{dec['category']}】" if dec["decision"] == "confirmed" else f"驳回（{dec['reason']}）"
         undone = f" · 已撤销（台账 #{dec['reversed_seq']}）" if dec["reversed_seq"] else ""
         echo(f"决定: {what} · {dec['reviewer']} · {dec['decided_at_local']} · 台账 #{dec['ledger_seq']}{undone}")
     if d["claimed_by"]:
         echo(f"认领: {d['claimed_by']}")
+
+
+def _box(box: tuple[tuple[int, int], ...]) -> str:
+    return " ".join(f"({x},{y})" for x, y in box)
+
+
+def _show_pictures(db: sqlite_utils.Database, ad_id: int, hits: list[dict[str, Any]]) -> None:
+    """The ad's pictures: each line of text read with its box, its QR codes, and the hits found in them."""
+    for n, pic in enumerate(pictures_of(db, ad_id), 1):
+        read = pic.read
+        state = "未读取 (adclear images read)" if read is None else f"{read.status} {read.error}".rstrip()
+        echo(f"图片 {n}: {pic.kind} SHA-256 {pic.sha256} · {pic.url or '—'} · {state}")
+        for line in read.lines if read else ():
+            echo(f"  图中文字: {line.text} · 框 {_box(line.box)}")
+        for code in read.codes if read else ():
+            echo(f"  二维码: {code}")
+    for m in picture_hits(db, ad_id, hits):
+        echo(f"图中命中: {m.hit['name']}「{m.hit['matched']}」· 图片 {m.sha256[:12]} · 框 {_box(m.line.box)}")
 
 
 @click.group()

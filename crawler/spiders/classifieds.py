@@ -213,7 +213,7 @@ class ClassifiedsSpider(scrapy.Spider):
                 page=page,
             )
 
-    def parse_detail(self, response: Response) -> Iterator[AdItem]:
+    def parse_detail(self, response: Response) -> Iterator[AdItem | scrapy.Request]:
         detail = self.site.detail
         if self._not_a_page(response):
             return
@@ -233,6 +233,33 @@ class ClassifiedsSpider(scrapy.Spider):
             posted_at_html=html(detail.posted_at),
             page=response.meta.get("adclear_page"),
         )
+        yield from self.image_requests(response)
+
+    def image_requests(self, response: Response) -> Iterator[scrapy.Request]:
+        """The pictures of the ad on this detail page (``img`` in its body and contact line), within the site's
+        limits (seeds.yml ``images``), through the same network policy as pages (``_follow``)."""
+        detail, limits = self.site.detail, self.site.images
+        sources: list[str] = []
+        for selector in (detail.body, detail.contact):
+            if selector:
+                sources.extend(response.css(selector).css("img::attr(src)").getall())
+        ad_key = canonical_url(response.url, self.site.drop_query_params)
+        for position, src in enumerate(dict.fromkeys(s.strip() for s in sources if s.strip())):
+            if position >= limits.max_count:
+                self.crawler.stats.inc_value("adclear/images_over_count")
+                break
+            request = self._follow(response, src, self.parse_image, adclear_ad=ad_key, adclear_position=position)
+            if request is not None:
+                request.meta["download_maxsize"] = limits.max_bytes
+                yield request.replace(dont_filter=True)  # the same picture on two ads belongs to both
+
+    def parse_image(self, response: Response) -> Iterator[AdItem]:
+        """A picture of an ad: archived (WarcArchiveMiddleware) and attached to its ad, to be read later."""
+        recorder, page = self.recorder, response.meta.get("adclear_page")
+        if recorder is None or page is None or response.status != 200:
+            return
+        recorder.attach_image(response.meta["adclear_ad"], page, position=response.meta["adclear_position"])
+        yield from ()
 
 
 def _absolute(response: Response, href: str) -> str | None:

@@ -85,7 +85,9 @@ class SocialSpider(ClassifiedsSpider):
 
     def _follow(self, response: Response, href: str, callback: Any, **meta: Any) -> scrapy.Request | None:
         request = super()._follow(response, href, callback, **meta)
-        return None if request is None else self._rendered(request)
+        if request is None or callback == self.parse_image:  # a picture is fetched as it is, never rendered
+            return request
+        return self._rendered(request)
 
     def _rendered(self, request: scrapy.Request) -> scrapy.Request:
         """The request, to be rendered in Chromium: a post page is captured, any other page loads more."""
@@ -133,7 +135,7 @@ class SocialSpider(ClassifiedsSpider):
             self.crawler.stats.inc_value("adclear/render/loads", method.result)
         yield from super().parse_list(response)
 
-    def parse_detail(self, response: Response) -> Iterator[AdItem]:
+    def parse_detail(self, response: Response) -> Iterator[AdItem | scrapy.Request]:
         method = response.meta.get("playwright_page_methods", {}).get("render")
         png = method.result if method is not None else None
         shot = None
@@ -147,6 +149,9 @@ class SocialSpider(ClassifiedsSpider):
             )
             self.crawler.stats.inc_value("adclear/render/screenshots")
         for item in super().parse_detail(response):
+            if not isinstance(item, AdItem):  # a request for one of the post's pictures
+                yield item
+                continue
             if not item.title_html:
                 item.title_html = html.escape(post_title(html_to_text(item.body_html)))
             item.screenshot = shot

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, quote
 
 import yaml
 
+from demo import pictures
 from demo.reply import Reply
 
 __all__ = ["SECTIONS", "Ad", "ClassifiedsSite"]
@@ -52,6 +53,8 @@ class Ad:
     category: str | None = None
     evasion: tuple[str, ...] = ()
     repost_of: int | None = None
+    # pictures in the ad's body, drawn when first asked for (demo/pictures.py): (text, variant, QR payload)
+    pictures: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def promotion(self) -> bool:
@@ -73,6 +76,7 @@ class ClassifiedsSite:
         self.ads_file = ads_file
         self.removed: set[int] = set()  # ads taken down: 410 Gone, in no list
         self.redirected: set[int] = set()  # ads taken down whose page sends to the home page instead
+        self._pictures: dict[str, bytes] = {}  # the ads' pictures as drawn, by name
 
     @property
     def listed(self) -> list[Ad]:
@@ -110,6 +114,9 @@ class ClassifiedsSite:
         for row in rows:
             row = dict(row)
             row["evasion"] = tuple(row.get("evasion") or ())
+            row["pictures"] = tuple(
+                (p.get("text", ""), p.get("variant", "clean"), p.get("qr", "")) for p in row.get("pictures") or ()
+            )
             row["body"] = row["body"].strip()
             ads.append(Ad(**row))
         return ads
@@ -139,6 +146,8 @@ class ClassifiedsSite:
             if ad.id in self.removed:
                 return self._gone()
             return self._html(self.detail(ad), gbk=ad.section in GBK_SECTIONS)
+        if rest.startswith("/img/") and rest.endswith(".png"):
+            return self._picture(rest[5:-4])
         if rest.startswith("/user/"):
             return self._html(self._layout("推广", "<p>会员推广页面</p>"))
         parts = [p for p in rest.split("/") if p]
@@ -183,6 +192,16 @@ class ClassifiedsSite:
             text = text.replace('<meta charset="utf-8">', '<meta charset="gbk">')
             return 200, "text/html; charset=gbk", text.encode("gbk")
         return 200, "text/html; charset=utf-8", text.encode("utf-8")
+
+    def _picture(self, name: str) -> tuple[int, str, bytes]:
+        """``/img/ID-N.png``: the ad's N-th picture, its text drawn over its QR code (made once, then kept)."""
+        ad_id, _, number = name.partition("-")
+        ad = self.by_id.get(int(ad_id)) if ad_id.isdigit() else None
+        if ad is None or not number.isdigit() or not 1 <= int(number) <= len(ad.pictures):
+            return self._not_found()
+        if name not in self._pictures:
+            self._pictures[name] = pictures.ad_picture(*ad.pictures[int(number) - 1])
+        return 200, "image/png", self._pictures[name]
 
     def _not_found(self) -> tuple[int, str, bytes]:
         status, ctype, body = self._html(self._layout("页面不存在", "<p>您访问的页面不存在或已删除。</p>"))
@@ -247,6 +266,9 @@ class ClassifiedsSite:
 
     def detail(self, ad: Ad) -> str:
         paragraphs = "".join(f"<p>{_esc(p)}</p>" for p in ad.body.split("\n") if p.strip())
+        images = "".join(
+            f'<p><img src="{PREFIX}/img/{ad.id}-{n}.png" alt="图片"></p>' for n in range(1, len(ad.pictures) + 1)
+        )
         contact = f'<div class="contact">联系方式：{_esc(ad.contact)}</div>' if ad.contact else ""
         main = (
             f'<article class="ad-detail" data-id="{ad.id}">'
@@ -255,7 +277,7 @@ class ClassifiedsSite:
             f'<h1 class="ad-title">{_esc(ad.title)}</h1>'
             f'<div class="info">发布者：<span class="author">{_esc(ad.author)}</span> '
             f'发布时间：<span class="posted-at">{_esc(ad.posted_at)}</span></div>'
-            f'<div class="ad-body">{paragraphs}</div>{contact}'
+            f'<div class="ad-body">{paragraphs}{images}</div>{contact}'
             '<div class="report"><a href="/classifieds/user/report.html">举报此信息</a></div>'
             "</article>"
         )

@@ -400,6 +400,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ev.page": ("存档网页", "Archived page"),
     "ev.no_page": ("没有存档网页。", "No archived page."),
     "ev.screenshot": ("截图", "Screenshot"),
+    "ev.picture": ("图片", "Picture"),
+    "ev.picture_unread": ("尚未识别（adclear images read）", "not read yet (adclear images read)"),
+    "ev.picture_box": ("位置", "box"),
+    "ev.picture_qr": ("二维码", "QR code"),
     "ev.sandbox_note": (
         "以下为抓取时存档的网页，在隔离框中显示：不运行脚本，不向任何网站发出请求。",
         "The page as archived, shown in a sandbox: no script runs, no request leaves it.",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from classifier.taxonomy import CATEGORIES, REJECT_REASONS, SIGNALS
+from core.adimages import picture_hits, pictures_of
 from core.ads import ad_text
 from core.errors import AlreadyDecided, Contradiction, EvidenceMissing, HeldByOther, ReviewError, UnknownAd
+from core.images import ImageRead, check_image
 from review import adview, consistency, decisions, escalations, evidence, queue
 from review.settings import ReviewSettings
 from review.users import has_role
@@ -92,7 +95,7 @@ def ad(ad_id: int) -> Any:
     item = detail["ad"]
     verdict = detail["verdict"] or {"hits": [], "categories": [], "nearest": [], "score": 0, "label": "clear"}
     hits = numbered_hits(verdict["hits"])
-    title, text = ad_text(item["title"], item["body"], item["contact"])
+    title, text = ad_text(item["title"], item["body"], item["contact"], item["pictures"])
     groups = explain.explain(hits)
     title_segments, stale_title = segments(title, hits, "title")
     text_segments, stale_text = segments(text, hits, "text")
@@ -128,6 +131,7 @@ def ad(ad_id: int) -> Any:
         nearest=adview.nearest(g.db, verdict),
         page_evidence=next((e for e in detail["evidence"] if e["kind"] == "page"), None),
         screenshot=next((e for e in detail["evidence"] if e["kind"] == "screenshot"), None),
+        pictures=_pictures(ad_id, verdict["hits"]),
         categories=CATEGORIES,
         candidates=candidates,
         candidate_names=[c.category for c in candidates],
@@ -325,6 +329,56 @@ def evidence_page(ad_id: int) -> Any:
         response.headers["Content-Type"] = f"{mimetype}; charset={found.charset}"
     response.headers["Content-Security-Policy"] = EVIDENCE_CSP
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def _pictures(ad_id: int, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ad's pictures for its page: each with its lines read and the boxes of the hits found in it."""
+    marked = picture_hits(g.db, ad_id, hits)
+    out = []
+    for pic in pictures_of(g.db, ad_id):
+        read = pic.read
+        boxes = [" ".join(f"{x},{y}" for x, y in m.line.box) for m in marked if m.sha256 == pic.sha256]
+        out.append(
+            {
+                "sha256": pic.sha256,
+                "kind": pic.kind,
+                "url": pic.url,
+                "status": read.status if read else "",
+                "error": read.error if read else "",
+                "width": read.width if read else 0,
+                "height": read.height if read else 0,
+                "lines": read.lines if read else (),
+                "codes": read.codes if read else (),
+                "hit_boxes": list(dict.fromkeys(boxes)),
+            }
+        )
+    return out
+
+
+@bp.route("/ad/<id:ad_id>/picture/<sha256>")
+@requires("reviewer")
+def ad_picture(ad_id: int, sha256: str) -> Any:
+    """One of the ad's pictures as archived (only a picture of this ad; sniffing and scripts refused)."""
+    row = g.db.execute(
+        "SELECT warc_file, warc_offset FROM ad_images WHERE ad_id = ? AND sha256 = ?", [ad_id, sha256]
+    ).fetchone()
+    if row is None:
+        abort(404)
+    try:
+        data = evidence.payload(current_app.config["DATA_DIR"], row[0], row[1], "a picture")
+    except EvidenceMissing:
+        abort(404)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        abort(404)
+    response = current_app.response_class(data, mimetype="application/octet-stream")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if isinstance(check_image(data), ImageRead):  # not a picture we read (an SVG, a bomb): a download, never shown
+        response.headers["Content-Disposition"] = "attachment"
+        return response
+    magic = {b"\x89PNG": "image/png", b"\xff\xd8": "image/jpeg", b"GIF8": "image/gif", b"RIFF": "image/webp"}
+    response.mimetype = next((m for head, m in magic.items() if data.startswith(head)), "image/bmp")
     return response
 
 
