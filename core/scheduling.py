@@ -56,7 +56,19 @@ _STATE_COLUMNS = (
     "enabled",
     "updated_at",
 )
-_RUN_COLUMNS = ("id", "site", "spider", "started_at", "finished_at", "status", "reason", "pages", "ads_new", "errors")
+_RUN_COLUMNS = (
+    "id",
+    "site",
+    "spider",
+    "started_at",
+    "finished_at",
+    "status",
+    "reason",
+    "pages",
+    "ads_new",
+    "errors",
+    "health",
+)
 
 
 @dataclass(frozen=True)

@@ -24,17 +24,17 @@ def schedule_data(db_path) -> None:
         for name in ("demo-classifieds", "demo-social"):
             ensure_site(db, name)
         runs = [
-            ("demo-classifieds", "classifieds", 30, "ok", "finished", 105, 80, 0),
-            ("demo-classifieds", "classifieds", 6 * 60 + 30, "ok", "finished", 104, 2, 1),
-            ("demo-social", "social", 45, "failed", HOSTILE_REASON, 0, 0, 3),
-            ("demo-social", "recheck", 20, "ok", "finished", 4, 0, 0),
+            ("demo-classifieds", "classifieds", 30, "ok", "finished", 105, 80, 0, "ok"),
+            ("demo-classifieds", "classifieds", 6 * 60 + 30, "ok", "finished", 104, 2, 1, None),
+            ("demo-social", "social", 45, "failed", HOSTILE_REASON, 0, 0, 3, "unhealthy"),
+            ("demo-social", "recheck", 20, "ok", "finished", 4, 0, 0, None),
         ]
-        for site_name, spider, minutes_ago, status, reason, pages, new, errors in runs:
+        for site_name, spider, minutes_ago, status, reason, pages, new, errors, health in runs:
             at = (now - timedelta(minutes=minutes_ago)).isoformat()
             db.execute(
                 """INSERT INTO crawl_runs (site, spider, started_at, finished_at, owner, status, reason, pages,
-                       ads_new, errors) VALUES (?, ?, ?, ?, 'vm:1', ?, ?, ?, ?, ?)""",
-                [site_name, spider, at, at, status, reason, pages, new, errors],
+                       ads_new, errors, health) VALUES (?, ?, ?, ?, 'vm:1', ?, ?, ?, ?, ?, ?)""",
+                [site_name, spider, at, at, status, reason, pages, new, errors, health],
             )
     due = (now + timedelta(hours=2)).isoformat()
     scheduling.save_job(db, "demo-classifieds", kind="crawl", schedule="0 */6 * * *", next_due=due, last_exit=0)
@@ -62,10 +62,14 @@ def test_supervisors_see_each_job_its_next_run_and_last_runs(site):
     assert "上次补跑合并了 2 次错过的运行" in page
     assert HOSTILE_REASON not in page and "&lt;script&gt;alert(" in page  # a crawled reason is escaped
     assert page.count('class="run-ok"') == 3 and page.count('class="run-failed"') == 1
+    # each run's health, linked to its checks on the 告警 page; reasons that are words read in Chinese
+    assert page.count('class="label health-ok" href="/alerts#run-') == 1
+    assert page.count('class="label health-unhealthy"') == 1 and page.count('class="label health-unchecked"') == 2
+    assert page.count("正常结束") == 3 and ">finished<" not in page
     assert "复查未办结处置" in page
     boss.get("/lang/en?next=/schedule")
     english = boss.get("/schedule").text
-    assert "Schedule" in english and "Run now" in english
+    assert "Schedule" in english and "Run now" in english and ">finished<" in english and "unhealthy" in english
 
 
 def test_run_now_needs_the_csrf_token_leaves_one_request_and_is_audited(site):
