@@ -56,19 +56,8 @@ _STATE_COLUMNS = (
     "enabled",
     "updated_at",
 )
-_RUN_COLUMNS = (
-    "id",
-    "site",
-    "spider",
-    "started_at",
-    "finished_at",
-    "status",
-    "reason",
-    "pages",
-    "ads_new",
-    "errors",
-    "health",
-)
+_RUN_COLUMNS = ("id", "site", "spider", "started_at", "finished_at", "status", "reason", "pages", "ads_new", "errors",
+                "health")  # fmt: skip
 
 
 @dataclass(frozen=True)
