@@ -7,10 +7,14 @@ the queue and his own decisions, not the office's charts.
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import date, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import docx
+import openpyxl
 import pytest
 
 from core.db import connect
@@ -108,3 +112,36 @@ def test_bad_dates_are_refused_with_a_message(browser, site):
     page.goto(f"{base}/dashboard?campaign=没有这个")
     assert "没有这个" in page.inner_text(".flashes")
     page.context.close()
+
+
+def test_a_campaign_s_report_downloads_from_the_dashboard_and_is_audited(browser, site):
+    """The report a supervisor downloads is the one `adclear report` writes: the Word document names the
+    campaign and carries its figures; the download is in the audit log; a reviewer may not download."""
+    base, db_path = site
+    page = login(browser, base, "boss")
+    page.goto(f"{base}/dashboard")
+    assert "选择专项行动后可下载工作报告" in page.inner_text("#dash-report")
+    page.goto(f"{base}/dashboard?campaign=冬季专项")
+    files = {}
+    for fmt in ("docx", "xlsx"):
+        page.select_option("#dash-report select[name=format]", fmt)
+        with page.expect_download() as info:
+            page.click("#dash-report button[type=submit]")
+        download = info.value
+        assert download.suggested_filename.startswith("冬季专项_") and download.suggested_filename.endswith(f".{fmt}")
+        files[fmt] = Path(download.path()).read_bytes()
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(files["docx"])).paragraphs)
+    assert "冬季专项" in text and "示范县处非办" in text
+    figures = [[c.text for c in row.cells] for row in docx.Document(io.BytesIO(files["docx"])).tables[0].rows]
+    assert ["确认违法广告", "2"] in figures and ["驳回（非违法）", "1"] in figures  # the figures of the page
+    workbook = openpyxl.load_workbook(io.BytesIO(files["xlsx"]))
+    assert len(workbook.sheetnames) >= 2
+    db = connect(db_path)
+    audited = db.execute("SELECT actor, target, detail FROM audit_log WHERE action = 'report' ORDER BY id").fetchall()
+    assert [(a, t) for a, t, _ in audited] == [("boss", "冬季专项"), ("boss", "冬季专项")]
+    assert '"format": "docx"' in audited[0][2]
+    page.context.close()
+    reviewer = login(browser, base, "rev1")
+    answer = reviewer.goto(f"{base}/dashboard/report?campaign=冬季专项&format=docx")
+    assert answer is not None and answer.status == 403
+    reviewer.context.close()

@@ -481,6 +481,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "detail.new": ("新值", "new"),
     "detail.of_seq": ("更正的台账序号", "corrects entry"),
     "detail.format": ("格式", "format"),
+    "detail.period": ("时段", "period"),
     "detail.rows": ("行数", "rows"),
     "detail.filters": ("筛选条件", "filters"),
     "detail.head": ("导出时的台账末条", "ledger head"),
@@ -498,6 +499,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "audit.resolve_escalation": ("处理上报", "resolve escalation"),
     "audit.return_escalation": ("退回上报", "send back"),
     "audit.export": ("导出", "export"),
+    "audit.report": ("下载工作报告", "report downloaded"),
     "audit.user_add": ("新增用户", "add user"),
     "audit.user_disable": ("停用用户", "disable user"),
     "audit.user_password": ("修改密码", "change password"),
@@ -966,6 +968,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dash.q_mine": ("我认领中", "claimed by me"),
     "dash.q_escalated": ("已上报", "escalated"),
     "dash.q_oldest": ("最早一条入队于 {when}", "oldest queued {when}"),
+    "dash.report": ("下载工作报告", "Download the report"),
+    "dash.report_note": (
+        "按所选专项行动（阶段、日期）生成：Excel 统计表（含图表）、Word 工作简报/工作总结（公文格式，可编辑）、"
+        "网页版（可打印）。",
+        "For the chosen campaign (phase, days): an Excel workbook with charts, a Word 工作简报/工作总结 to edit, "
+        "an HTML page to print.",
+    ),
+    "dash.report_pick": ("选择专项行动后可下载工作报告。", "Choose a campaign to download its report."),
     "dash.my_decisions": ("我本期的审核", "My decisions in this period"),
     "stat.sites": ("监测网站数", "Sites monitored"),
     "stat.pages": ("监测页面数", "Pages fetched"),

@@ -2,25 +2,31 @@
 
 Supervisors and admins see every figure of ``review.statistics`` (the same ``Statistics`` as ``adclear stats``
 and the reports), the charts (trend by week, by category, by platform, the takedown funnel) and the overdue
-list; a reviewer sees the queue's figures and his own decisions. The chart data travels as JSON inside the page
+list, and download a chosen campaign's report (``review.reports``, as ``adclear report`` writes it; audited); a
+reviewer sees the queue's figures and his own decisions. The chart data travels as JSON inside the page
 (``|tojson`` escapes it) and ``static/dashboard.js`` draws it; tooltips are drawn on the canvas (ECharts'
 ``richText``), so a site's name is never HTML.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, flash, g, render_template, request
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 
+from core.db import immediate
 from core.errors import AdclearError
-from review import campaigns, queue, statistics, takedowns
+from review import audit, campaigns, queue, reports, statistics, takedowns
 from review.statistics import METRICS, Period, Statistics
 from review.web import params
 from review.web.i18n import category, t
-from review.web.security import requires
+from review.web.security import client_address, requires
 
 __all__ = ["bp"]
 
@@ -117,3 +123,43 @@ def dashboard() -> Any:
         mine = next((r.counts for r in s.breakdowns["reviewer"] if r.key == me.name), dict.fromkeys(METRICS, 0))
         return render_template("dashboard.html", own=mine, counts=queue.counts(g.db, reviewer=me.name), **common)
     return render_template("dashboard.html", own=None, charts=_charts(s), **common)
+
+
+@bp.route("/dashboard/report")
+@requires("supervisor")
+def report() -> Any:
+    """The chosen campaign's (or phase's, or days') report as ``adclear report`` writes it, downloaded."""
+    choice = _choice()
+    fmt = request.args.get("format", "")
+    if fmt not in reports.FORMATS or not choice.campaign:
+        abort(400)
+    try:
+        s = _statistics(choice)
+    except AdclearError as e:
+        flash(t("err.refused", detail=str(e)), "error")
+        return redirect(url_for("stats.dashboard"))
+    office = current_app.config.get("OFFICE")
+    if not s.office and office is not None:
+        s = dataclasses.replace(s, office=office.name)
+    today = takedowns.today_in_china()
+    name = reports.default_name(s, fmt)
+    whole = not (choice.phase or choice.start or choice.end)
+    with tempfile.TemporaryDirectory(prefix="adclear-report-") as work:
+        path = Path(work) / f"report.{fmt}"
+        reports.write(s, path, fmt, today=today, whole=whole)
+        content = path.read_bytes()
+    me = g.web_session.user.name
+    with immediate(g.db):
+        audit.record(
+            g.db, actor=me, action="report", target=s.title,
+            detail={"format": fmt, "period": f"{s.period.start.isoformat()} – {s.period.end.isoformat()}"},
+            address=client_address(),
+        )  # fmt: skip
+    return send_file(io.BytesIO(content), mimetype=REPORT_TYPES[fmt], as_attachment=True, download_name=name)
+
+
+REPORT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "html": "text/html; charset=utf-8",
+}
