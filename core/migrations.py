@@ -714,3 +714,9 @@ M014_IMAGES_SQL = """
 def m014_images(db: Database) -> None:
     """Text and QR codes read in ads' pictures (docs/images.md)."""
     _run(db, M014_IMAGES_SQL)
+
+
+@migrations()
+def m015_run_health_zh(db: Database) -> None:
+    """A run's checks in Chinese beside the English the command line prints (core/runhealth.py)."""
+    _run(db, "ALTER TABLE run_health ADD COLUMN message_zh TEXT NOT NULL DEFAULT '';")

@@ -34,9 +34,13 @@ from core.db import immediate
 from core.seeds import HealthOptions, Site
 from core.timeutil import now_utc
 
-__all__ = ["CHECKS", "Check", "Problem", "check_run", "expected_items", "recent_runs", "run_checks"]
+__all__ = ["CHECKS", "CHECK_NAMES_ZH", "Check", "Problem", "check_run", "expected_items", "recent_runs", "run_checks"]
 
 CHECKS = ("finished", "browser", "error_rate", "items", "layout")
+CHECK_NAMES_ZH = {
+    "finished": "运行结束", "browser": "浏览器", "error_rate": "错误率", "items": "广告数", "layout": "版面"
+}  # fmt: skip
+_STATUS_ZH = {"ok": "完成", "failed": "失败", "interrupted": "中断", "running": "运行中"}
 BROWSER_DID_NOT_START = "the browser could not start"  # crawler.browser's message for a failed launch
 
 
@@ -46,10 +50,11 @@ class Check:
 
     name: str
     ok: bool
-    message: str
+    message: str  # English, as the command line prints it
     value: float | None = None
     threshold: float | None = None
     severity: str = "warning"  # of the problem when not ok: warning or critical
+    zh: str = ""  # the same in Chinese: the alerts sent to the office's group chats and the web app show it
 
 
 Problem = Check  # a check that did not pass
@@ -83,9 +88,9 @@ def check_run(db: sqlite_utils.Database, run_id: int, site: Site | None = None) 
         db.execute("DELETE FROM run_health WHERE run_id = ?", [run_id])
         for c in checks:
             db.execute(
-                "INSERT INTO run_health (run_id, checked_at, name, ok, message, value, threshold) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [run_id, at, c.name, int(c.ok), c.message, c.value, c.threshold],
+                "INSERT INTO run_health (run_id, checked_at, name, ok, message, value, threshold, message_zh) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, at, c.name, int(c.ok), c.message, c.value, c.threshold, c.zh],
             )
         db.execute("UPDATE crawl_runs SET health = ? WHERE id = ?", ["unhealthy" if problems else "ok", run_id])
     return problems
@@ -113,9 +118,11 @@ def run_checks(db: sqlite_utils.Database, run: _Run, options: HealthOptions) -> 
 def _finished(run: _Run) -> Check:
     ended = run.reason == "finished" or run.reason.startswith("closespider_")
     if run.status == "ok" and ended:
-        return Check("finished", True, f"finished ({run.reason})")
+        return Check("finished", True, f"finished ({run.reason})", zh=f"正常结束（{run.reason}）")
     severity = "critical" if run.status == "failed" else "warning"
-    return Check("finished", False, f"the run {run.status}: {run.reason or 'no reason recorded'}", severity=severity)
+    status = _STATUS_ZH.get(run.status, run.status)
+    return Check("finished", False, f"the run {run.status}: {run.reason or 'no reason recorded'}", severity=severity,
+                 zh=f"运行{status}：{run.reason or '未记录原因'}")  # fmt: skip
 
 
 def _browser(db: sqlite_utils.Database, run: _Run) -> Check:
@@ -124,15 +131,16 @@ def _browser(db: sqlite_utils.Database, run: _Run) -> Check:
         [run.id, f"%{BROWSER_DID_NOT_START}%"],
     ).fetchone()
     if row is None:
-        return Check("browser", True, "no browser failed to start")
-    return Check("browser", False, row[0], severity="critical")
+        return Check("browser", True, "no browser failed to start", zh="浏览器正常启动")
+    return Check("browser", False, row[0], severity="critical", zh=f"浏览器未能启动：{row[0]}")
 
 
 def _error_rate(run: _Run, options: HealthOptions) -> Check:
     total = run.pages + run.errors
     rate = run.errors / total if total else 0.0
     text = f"{run.errors} of {total} requests failed ({rate:.0%}; at most {options.error_rate:.0%})"
-    return Check("error_rate", rate <= options.error_rate, text, rate, options.error_rate)
+    zh = f"{total} 个请求中 {run.errors} 个失败（{rate:.0%}，上限 {options.error_rate:.0%}）"
+    return Check("error_rate", rate <= options.error_rate, text, rate, options.error_rate, zh=zh)
 
 
 def _history(db: sqlite_utils.Database, run: _Run, runs: int) -> list[int]:
@@ -148,22 +156,32 @@ def _history(db: sqlite_utils.Database, run: _Run, runs: int) -> list[int]:
 
 def expected_items(options: HealthOptions, history: list[int]) -> tuple[int | None, str]:
     """The least number of ads a run should see, and where it comes from; None while there is too little history."""
+    expected, source, _ = _expected(options, history)
+    return expected, source
+
+
+def _expected(options: HealthOptions, history: list[int]) -> tuple[int | None, str, str]:
+    """``expected_items`` with where it comes from in Chinese too."""
     if options.min_items is not None:
-        return options.min_items, "health.min_items in seeds.yml"
+        return options.min_items, "health.min_items in seeds.yml", "seeds.yml 中的 health.min_items"
     needed = min(options.learn_min_runs, options.learn_runs)
     if len(history) < needed:
-        return None, f"not learnt yet ({len(history)} of {needed} healthy runs)"
+        return (None, f"not learnt yet ({len(history)} of {needed} healthy runs)",
+                f"尚未学得（已有 {len(history)} 次正常运行，需 {needed} 次）")  # fmt: skip
     median = statistics.median(history)
     expected = int(median * options.learn_fraction)
-    return expected, f"{options.learn_fraction:g} × median {median:g} of the last {len(history)} healthy runs"
+    return (expected, f"{options.learn_fraction:g} × median {median:g} of the last {len(history)} healthy runs",
+            f"最近 {len(history)} 次正常运行的中位数 {median:g} × {options.learn_fraction:g}")  # fmt: skip
 
 
 def _items(run: _Run, options: HealthOptions, history: list[int]) -> Check:
-    expected, source = expected_items(options, history)
+    expected, source, source_zh = _expected(options, history)
     if expected is None:
-        return Check("items", True, f"{run.items} ads; expected minimum {source}", run.items)
+        return Check("items", True, f"{run.items} ads; expected minimum {source}", run.items,
+                     zh=f"{run.items} 条广告；预期下限{source_zh}")  # fmt: skip
     ok = run.items >= expected
-    return Check("items", ok, f"{run.items} ads, expected at least {expected} ({source})", run.items, expected)
+    return Check("items", ok, f"{run.items} ads, expected at least {expected} ({source})", run.items, expected,
+                 zh=f"{run.items} 条广告，预期至少 {expected} 条（{source_zh}）")  # fmt: skip
 
 
 def _layout(run: _Run, history: list[int]) -> Check:
@@ -173,12 +191,18 @@ def _layout(run: _Run, history: list[int]) -> Check:
             f"{run.pages} pages fetched but no ad read, where the last healthy run read {before}: the site's "
             "layout may have changed; check its selectors in seeds.yml"
         )
-        return Check("layout", False, message, 0, before, severity="critical")
-    return Check("layout", True, f"{run.items} ads read from {run.pages} pages", run.items)
+        zh = (
+            f"抓取了 {run.pages} 个页面却未读到广告，上次正常运行读到 {before} 条："
+            "网站版面可能已改变，请检查 seeds.yml 中该站点的选择器"
+        )
+        return Check("layout", False, message, 0, before, severity="critical", zh=zh)
+    return Check("layout", True, f"{run.items} ads read from {run.pages} pages", run.items,
+                 zh=f"从 {run.pages} 个页面读到 {run.items} 条广告")  # fmt: skip
 
 
 def recent_runs(db: sqlite_utils.Database, limit: int = 30) -> list[dict[str, object]]:
-    """The newest runs with their figures, health and the messages of the checks they failed."""
+    """The newest runs with their figures, health and the checks they failed: ``problems`` (English, as the
+    command line says them) and ``problems_zh`` (the check's name and message in Chinese, where recorded)."""
     rows = db.execute(
         "SELECT id, site, started_at, finished_at, status, reason, pages, ads_new + ads_seen + ads_changed, errors, "
         "health FROM crawl_runs ORDER BY id DESC LIMIT ?",
@@ -187,10 +211,9 @@ def recent_runs(db: sqlite_utils.Database, limit: int = 30) -> list[dict[str, ob
     keys = ("id", "site", "started_at", "finished_at", "status", "reason", "pages", "ads", "errors", "health")
     runs = [dict(zip(keys, r, strict=True)) for r in rows]
     for r in runs:
-        r["problems"] = [
-            f"{name}: {message}"
-            for name, message in db.execute(
-                "SELECT name, message FROM run_health WHERE run_id = ? AND ok = 0 ORDER BY id", [r["id"]]
-            )
-        ]
+        failed = db.execute(
+            "SELECT name, message, message_zh FROM run_health WHERE run_id = ? AND ok = 0 ORDER BY id", [r["id"]]
+        ).fetchall()
+        r["problems"] = [f"{name}: {message}" for name, message, _ in failed]
+        r["problems_zh"] = [f"{CHECK_NAMES_ZH.get(name, name)}：{zh or message}" for name, message, zh in failed]
     return runs

@@ -26,6 +26,7 @@ from typing import Any
 import sqlite_utils
 
 from core.db import immediate
+from core.runhealth import CHECK_NAMES_ZH
 from core.timeutil import now_utc
 from review import takedowns
 from review.alertconfig import KINDS, SEVERITIES
@@ -146,8 +147,9 @@ def run_alert(
     names = sorted(p.name for p in problems)
     severity = "critical" if any(p.severity == "critical" for p in problems) or status == "failed" else "warning"
     word = "失败" if status == "failed" else "异常"
-    subject = f"抓取{word}：站点 {site}（第 {run_id} 次运行）{', '.join(names)}"
-    detail = "\n".join(f"- {p.name}: {p.message}" for p in problems)
+    checks = "、".join(CHECK_NAMES_ZH.get(n, n) for n in names)
+    subject = f"抓取{word}：站点 {site}（运行 {run_id}）：{checks}"
+    detail = "\n".join(f"- {CHECK_NAMES_ZH.get(p.name, p.name)}：{p.zh or p.message}" for p in problems)
     key = f"run:{site}:{','.join(names)}"
     return raise_alert(db, "run", subject, detail, group_key=key, severity=severity, run_id=run_id,
                        group_hours=group_hours, now=now)  # fmt: skip
@@ -168,7 +170,7 @@ def flags_alert(db: sqlite_utils.Database, run_id: int, min_score: float, *, now
     lines = [f"- 广告 {ad_id}（{score:.1f} 分）{plain(title)}" for ad_id, _, title, _, score in rows[:MAX_LINES]]
     if len(rows) > MAX_LINES:
         lines.append(f"- 另有 {len(rows) - MAX_LINES} 条")
-    subject = f"新发现 {len(rows)} 条高分疑似违法集资广告：站点 {site}（第 {run_id} 次运行，{min_score:g} 分以上）"
+    subject = f"新发现 {len(rows)} 条高分疑似违法集资广告：站点 {site}（运行 {run_id}，{min_score:g} 分以上）"
     severity = "critical" if len(rows) >= 5 else "warning"
     return raise_alert(db, "flags", subject, "\n".join(lines), group_key=f"flags:run:{run_id}", severity=severity,
                        run_id=run_id, now=now)  # fmt: skip

@@ -43,7 +43,8 @@ def add_run(db, site: str = "demo-classifieds", status: str = "failed") -> int:
 
 def a_run_alert(db, now=T0) -> int:
     run_id = add_run(db)
-    problems = [Check("finished", False, "the run failed: no page fetched (refused http://x/)", severity="critical")]
+    problems = [Check("finished", False, "the run failed: no page fetched (refused http://x/)", severity="critical",
+                      zh="运行失败：no page fetched (refused http://x/)")]  # fmt: skip
     return alerts.run_alert(db, run_id, problems, now=now)
 
 
@@ -86,7 +87,8 @@ def test_each_robot_format_reaches_the_receiver(db):
     assert generic.headers["Content-Type"].startswith("application/json")
     (item,) = generic.body["alerts"]
     assert item["id"] == alert_id and item["kind"] == "run" and item["severity"] == "critical"
-    assert "demo-classifieds" in item["subject"] and "finished" in item["detail"]
+    assert "demo-classifieds" in item["subject"] and "运行结束" in item["subject"]
+    assert item["detail"] == "- 运行结束：运行失败：no page fetched (refused http://x/)"  # Chinese for the office
     (wecom,) = hook.at("/wecom")
     assert wecom.query == {"key": "k1"} and wecom.body["msgtype"] == "markdown"
     assert set(wecom.body) == {"msgtype", "markdown"} and set(wecom.body["markdown"]) == {"content"}

@@ -86,13 +86,13 @@ def test_a_changed_layout_is_alerted_in_every_format(own_demo_server, tmp_path, 
     (generic,) = hook.at("/generic")
     (alert,) = generic.body["alerts"]
     assert alert["kind"] == "run" and alert["run_id"] == 2 and alert["severity"] == "critical"
-    assert "layout may have changed" in alert["detail"]
+    assert "网站版面可能已改变" in alert["detail"]  # the office's group chat reads Chinese
     (wecom,) = hook.at("/wecom")
     assert wecom.body["msgtype"] == "markdown" and "demo-classifieds" in wecom.body["markdown"]["content"]
     (ding,) = hook.at("/ding")
     signed = hmac.new(SECRET.encode(), f"{ding.query['timestamp']}\n{SECRET}".encode(), hashlib.sha256).digest()
     assert base64.b64decode(ding.query["sign"]) == signed
-    assert "layout" in ding.body["markdown"]["text"]
+    assert "版面" in ding.body["markdown"]["text"]
     (mail,) = inbox.messages
-    assert "demo-classifieds" in mail["Subject"] and "layout may have changed" in mail.get_content()
+    assert "demo-classifieds" in mail["Subject"] and "网站版面可能已改变" in mail.get_content()
     assert "down: retrying" in listed.stdout and "cannot reach http://127.0.0.1" in listed.stdout

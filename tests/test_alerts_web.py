@@ -31,7 +31,11 @@ def site(tmp_path):
     db.conn.commit()
     run_id = db.execute("SELECT max(id) FROM crawl_runs").fetchone()[0]
     problems = check_run(db, run_id)
-    db.execute("UPDATE run_health SET ok = 0, message = 'layout: no ad <b>read</b>' WHERE run_id = ?", [run_id])
+    db.execute(
+        "UPDATE run_health SET ok = 0, message = 'no ad <b>read</b>', message_zh = '未读到<b>广告</b>' "
+        "WHERE run_id = ?",
+        [run_id],
+    )
     db.conn.commit()
     alert_id = alerts.raise_alert(db, "run", "抓取异常：站点 test-site", "- layout: <script>x</script>", run_id=run_id,
                                   severity="critical", now=T0)  # fmt: skip
@@ -60,7 +64,7 @@ def test_a_failed_delivery_is_shown_first_and_can_be_retried(site):
     assert "发送失败的告警" in page and "cannot reach http://127.0.0.1" in page
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert f'id="run-{run_id}"' in page and "异常" in page
-    assert "no ad &lt;b&gt;read&lt;/b&gt;" in page
+    assert "未读到&lt;b&gt;广告&lt;/b&gt;" in page and "no ad" not in page  # the check in Chinese, escaped
     answer = boss.post(f"/alerts/{alert_id}/retry", data={"csrf_token": token})
     assert answer.status_code == 302
     assert rows(db_path, "SELECT state, attempts FROM alert_deliveries") == [("pending", 0)]
@@ -77,3 +81,4 @@ def test_the_page_reads_in_english(site):
     boss.get("/lang/en")
     page = boss.get("/alerts").text
     assert "Alerts that could not be delivered" in page and "Recent crawl runs and their health" in page
+    assert "layout: no ad &lt;b&gt;read&lt;/b&gt;" in page  # the check as the command line says it

@@ -106,7 +106,7 @@ def test_crashed_and_unchecked_crawls_are_alerted_and_delivered(tmp_path, db_pat
     assert subjects == {
         "抓取失败：站点 site-never 未能开始": "critical",
         f"抓取异常终止：站点 site-killed（运行 {killed_run}）": "critical",
-        f"抓取失败：站点 site-cut（第 {cut_run} 次运行）finished": "critical",  # checked here, its crawl never did
+        f"抓取失败：站点 site-cut（运行 {cut_run}）：运行结束": "critical",  # checked here, its crawl never did
     }
     health = db.execute("SELECT health FROM crawl_runs WHERE id = ?", [cut_run]).fetchone()[0]
     assert health == "unhealthy"  # checked by the hook: its finish reason is not "finished"
