@@ -5,7 +5,8 @@ Layout after GB/T 9704 (党政机关公文格式) as offices use it for a 简报
 red rule under it; the title centred in 2号 (22 pt) 小标宋; the body in 3号 (16 pt) 仿宋 at a fixed 28 pt line
 spacing, paragraphs indented two characters; first-level headings (一、二、…) in 3号 黑体; tables and charts
 numbered (表1, 图1) with their captions; the signature (发文机关, 成文日期) on the right at the end; the page
-number in the footer as a PAGE field ("— 1 —"), which Word and LibreOffice fill in.
+number in the footer as a PAGE field ("— 1 —"), which Word and LibreOffice fill in: odd pages on the right,
+even pages on the left, one character in.
 
 Fonts: Chinese text takes its font from ``w:eastAsia`` (Word ignores the Latin name for it). ``GONGWEN`` names
 the fonts an office's Windows or WPS machine has (方正小标宋简体, 仿宋_GB2312, 黑体, 楷体_GB2312); ``NOTO``
@@ -139,12 +140,25 @@ def _field(paragraph: Paragraph, instruction: str, fonts: Fonts) -> None:
 
 
 def _footer(doc: WordDocument, fonts: Fonts) -> None:
-    paragraph = doc.sections[0].footer.paragraphs[0]
-    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    paragraph.paragraph_format.first_line_indent = Pt(0)
-    _run(paragraph, "— ", fonts.latin, fonts, 14)
-    _field(paragraph, " PAGE ", fonts)
-    _run(paragraph, " —", fonts.latin, fonts, 14)
+    """GB/T 9704's page number: "— 1 —" in 4号, an odd page's on the right and an even page's on the left, each
+    one character (14 pt) in from the edge of the type area."""
+    doc.settings.odd_and_even_pages_header_footer = True
+    section = doc.sections[0]
+    for footer, alignment in (
+        (section.footer, WD_ALIGN_PARAGRAPH.RIGHT),
+        (section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT),
+    ):
+        paragraph = footer.paragraphs[0]
+        paragraph.alignment = alignment
+        layout = paragraph.paragraph_format
+        layout.first_line_indent = Pt(0)
+        if alignment == WD_ALIGN_PARAGRAPH.RIGHT:
+            layout.right_indent = Pt(14)
+        else:
+            layout.left_indent = Pt(14)
+        _run(paragraph, "— ", fonts.latin, fonts, 14)
+        _field(paragraph, " PAGE ", fonts)
+        _run(paragraph, " —", fonts.latin, fonts, 14)
 
 
 def _rule_under(paragraph: Paragraph, colour: str = "C00000") -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from lxml import html as lxml_html
 from openpyxl import load_workbook
 from openpyxl.chart import BarChart, LineChart
@@ -191,6 +192,12 @@ def test_docx_layout_fonts_and_page_numbers(tmp_path):
     assert doc.styles.element.find(f"{W}docDefaults").find(f".//{W}lang").get(f"{W}eastAsia") == "zh-CN"
     footer = doc.sections[0].footer._element.xml
     assert "PAGE" in footer and 'w:fldCharType="begin"' in footer
+    # GB/T 9704: an odd page's number on the right, an even page's on the left, each one character in
+    assert doc.settings.odd_and_even_pages_header_footer
+    odd, even = doc.sections[0].footer.paragraphs[0], doc.sections[0].even_page_footer.paragraphs[0]
+    assert (odd.alignment, even.alignment) == (WD_ALIGN_PARAGRAPH.RIGHT, WD_ALIGN_PARAGRAPH.LEFT)
+    assert odd.paragraph_format.right_indent.pt == 14 and even.paragraph_format.left_indent.pt == 14
+    assert "PAGE" in doc.sections[0].even_page_footer._element.xml
     section = doc.sections[0]
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
     assert round(section.top_margin.mm) == 37 and round(section.left_margin.mm) == 28
