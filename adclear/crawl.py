@@ -74,6 +74,24 @@ def own_signal_handlers() -> Iterator[None]:
             signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
 
+@contextmanager
+def signals_noted() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM noted, not raised, until Scrapy installs its own handlers.
+
+    Scrapy starts each crawler's setup in ``CrawlerProcess.crawl`` and installs its handlers only once its
+    reactor runs; Python's Ctrl-C (a KeyboardInterrupt raised wherever the main thread is) would land inside a
+    crawler's setup in between, fail that site as "did not start" and let the others crawl on. Noted instead,
+    the caller stops before crawling (``run_crawl`` raises KeyboardInterrupt once setup is done).
+    """
+    noted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda signum, _frame: noted.append(signum))
+    yield noted
+
+
 def run_crawl(
     seeds: Seeds,
     sites: list[Site],
@@ -89,12 +107,16 @@ def run_crawl(
     settings = crawl_settings(db_path, seeds_path, log_file=log_file, rules_dir=rules_dir, overrides=overrides)
     process = CrawlerProcess(settings)
     crawlers = []
-    for site in sites:
-        crawler = process.create_crawler(spider_class(site, seeds.operator))
-        process.crawl(crawler)
-        crawlers.append((site, crawler))
-    with own_signal_handlers():
-        process.start()
+    with own_signal_handlers(), signals_noted() as noted:
+        for site in sites:
+            crawler = process.create_crawler(spider_class(site, seeds.operator))
+            process.crawl(crawler)  # starts the crawler's setup: a KeyboardInterrupt here would fail it silently
+            crawlers.append((site, crawler))
+        if noted:
+            raise KeyboardInterrupt  # stopped before anything was crawled: as a Ctrl-C to the caller
+        process.start()  # Scrapy installs its own handlers once its reactor runs (they replace these)
+        if noted:  # a signal in the moment before they were in place: the crawl went on; honour it now
+            raise KeyboardInterrupt
     if subreaper:
         reap_children()
     results = []

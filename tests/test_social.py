@@ -186,7 +186,8 @@ def test_a_browser_that_cannot_start_fails_the_run_and_says_why(chromium, messag
     # the health check names the browser, and the run's alert says so (docs/alerts.md)
     assert query(db, "SELECT name FROM run_health WHERE ok = 0 ORDER BY name") == [("browser",), ("finished",)]
     ((subject, detail),) = query(db, "SELECT subject, detail FROM alerts")
-    assert "demo-social" in subject and "browser: the browser could not start" in detail
+    assert "demo-social" in subject and "浏览器" in subject
+    assert "- 浏览器：浏览器未能启动：the browser could not start" in detail
 
 
 def test_a_page_that_never_settles_is_an_error_of_that_page(tmp_path, demo_site):

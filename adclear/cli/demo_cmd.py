@@ -58,11 +58,14 @@ def demo(cfg: Config, port: int, web_port: int, no_serve: bool) -> None:
     the summary). Ctrl-C or SIGTERM stops it at any point, closing both ports; a crawl stopped that way exits 130."""
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     server = ensure_demo_server(port)
+    crawling = False
     try:
         if server is not None:
             click.echo(f"Demo sites: {server.base_url}/")
         click.echo(f"Crawling the sites of {cfg.seeds_path} …")
+        crawling = True
         results = run_and_report(cfg, ())
+        crawling = False
         _summary(cfg, results)
         interrupted = [r.site for r in results if r.status == "interrupted"]
         if interrupted:
@@ -80,7 +83,10 @@ def demo(cfg: Config, port: int, web_port: int, no_serve: bool) -> None:
             click.echo(f"The demo sites stay served at {server.base_url}/ while the web app runs.")
         demo_web(cfg, web_port, serve=not no_serve)
     except KeyboardInterrupt:
-        click.echo("\nStopped.", err=True)
+        if crawling:  # stopped while the crawlers were set up, before Scrapy took the signals (adclear.crawl)
+            click.echo("\nThe crawl was stopped (Ctrl-C or a signal) before it began; run the demo again.", err=True)
+        else:
+            click.echo("\nStopped.", err=True)
         raise click.exceptions.Exit(130) from None
     finally:
         if server is not None:
