@@ -19,7 +19,7 @@ from core.errors import AdclearError
 from review import campaigns, queue, statistics, takedowns
 from review.statistics import METRICS, Period, Statistics
 from review.web import params
-from review.web.i18n import category, t
+from review.web.i18n import category, error_text, t
 from review.web.security import requires
 
 __all__ = ["bp"]
@@ -101,7 +101,7 @@ def dashboard() -> Any:
     try:
         s = _statistics(choice)
     except AdclearError as e:
-        flash(t("err.refused", detail=str(e)), "error")
+        flash(t("err.refused", detail=error_text(e)), "error")
         choice = _Choice("", "", None, None)
         s = _statistics(choice)
     chosen = campaigns.get(g.db, choice.campaign) if choice.campaign else None
