@@ -77,7 +77,10 @@ def crawl_overrides(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         if not value:
             continue
         if not value.isascii() or not value.isdigit():
-            raise AdclearError(f"${name} must be a whole number, not {value!r}: fix or unset it")
+            raise AdclearError(
+                f"${name} must be a whole number, not {value!r}: fix or unset it",
+                zh=f"环境变量 ${name} 应为整数，不是“{value}”：请管理员改正或删除",
+            )
         out[name] = int(value)
     return out
 
@@ -102,13 +105,22 @@ def smtp_settings(environ: Mapping[str, str] = os.environ) -> SmtpSettings | Non
         return None
     sender = environ.get("ADCLEAR_SMTP_FROM", "").strip()
     if "@" not in sender:
-        raise AdclearError("$ADCLEAR_SMTP_FROM must be the From address of notices (e.g. chufei@example.gov.cn)")
+        raise AdclearError(
+            "$ADCLEAR_SMTP_FROM must be the From address of notices (e.g. chufei@example.gov.cn)",
+            zh="环境变量 $ADCLEAR_SMTP_FROM 应为通知书的发件地址（如 chufei@example.gov.cn）：请管理员设置",
+        )
     port = environ.get("ADCLEAR_SMTP_PORT", "25").strip() or "25"
     if not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
-        raise AdclearError(f"$ADCLEAR_SMTP_PORT must be a port number, not {port!r}: fix or unset it")
+        raise AdclearError(
+            f"$ADCLEAR_SMTP_PORT must be a port number, not {port!r}: fix or unset it",
+            zh=f"环境变量 $ADCLEAR_SMTP_PORT 应为端口号，不是“{port}”：请管理员改正或删除",
+        )
     starttls = environ.get("ADCLEAR_SMTP_STARTTLS", "").strip().lower()
     if starttls not in ("", "0", "1", "no", "yes", "false", "true"):
-        raise AdclearError(f"$ADCLEAR_SMTP_STARTTLS must be 1 or 0, not {starttls!r}")
+        raise AdclearError(
+            f"$ADCLEAR_SMTP_STARTTLS must be 1 or 0, not {starttls!r}",
+            zh=f"环境变量 $ADCLEAR_SMTP_STARTTLS 只能是 1 或 0，不是“{starttls}”：请管理员改正",
+        )
     return SmtpSettings(
         host=host,
         sender=sender,

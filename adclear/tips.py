@@ -36,7 +36,7 @@ from adclear.crawl import crawl_settings, own_signal_handlers
 from core.addresses import Allowance
 from core.seeds import Seeds, Site
 from crawler.extensions import RunRecorder
-from crawler.netpolicy import NetworkPolicy, literal_address, port_of
+from crawler.netpolicy import SEEDS_HINT_ZH, NetworkPolicy, literal_address, port_of
 from crawler.reaper import become_subreaper, reap_children
 from crawler.resolver import DEFAULT_RESOLVER, AddressBook
 from crawler.spiders.tip import TIP_SITE, tip_policy, tip_site, tip_spider
@@ -61,6 +61,7 @@ _TIP_HINT = (
     "an operator may allow a range for tips (adclear tip add/fetch --allow-address, $ADCLEAR_TIP_ALLOW_ADDRESSES) "
     "if the page is really there"
 )
+_TIP_HINT_ZH = "如该网页确在此地址，可由管理员为线索放行该地址段"
 
 
 def check_allowances(texts: Sequence[str]) -> tuple[str, ...]:
@@ -83,8 +84,9 @@ def site_for(seeds: Seeds, url: str, allow: Sequence[str] = ()) -> Site:
     return tip_site(url, list(allow))
 
 
-def precheck(url: str, site: Site, resolve: Callable[[str], list[str]]) -> str | None:
-    """Why the URL may not be fetched, decided before a packet is sent (None: it may)."""
+def precheck(url: str, site: Site, resolve: Callable[[str], list[str]]) -> tips.TipError | None:
+    """Why the URL may not be fetched, decided before a packet is sent (None: it may): an error not raised, its
+    message recorded, its Chinese shown on a Chinese page."""
     policy = tip_policy(site)
     refused = policy.check_url(url)
     if refused is None:
@@ -94,11 +96,17 @@ def precheck(url: str, site: Site, resolve: Callable[[str], list[str]]) -> str |
             try:
                 addresses = AddressBook(resolve).lookup(host)
             except (OSError, UnicodeError, ValueError) as e:
-                return f"not fetched: {host} does not resolve ({e})"
+                return tips.TipError(
+                    f"not fetched: {host} does not resolve ({e})", zh=f"未抓取：{host} 无法解析（{e}），请核对网址"
+                )
             refused = policy.check_addresses(host, port_of(parts), addresses)
     if refused is None:
         return None
-    return refused.message.replace(_SEEDS_HINT, _TIP_HINT) if site.name == TIP_SITE else refused.message
+    if site.name == TIP_SITE:
+        return tips.TipError(
+            refused.message.replace(_SEEDS_HINT, _TIP_HINT), zh=refused.zh.replace(SEEDS_HINT_ZH, _TIP_HINT_ZH) or None
+        )
+    return tips.TipError(refused.message, zh=refused.zh or None)
 
 
 def resolver(overrides: Mapping[str, Any]) -> Callable[[str], list[str]]:
@@ -166,12 +174,12 @@ def fetch_tip(
     """Check, fetch and record the tip's URL (see the module's docstring); the tip as it stands after."""
     tip = tips.get(db, ref)
     if tip.url is None:
-        raise tips.TipError(f"tip {tip.number} has no URL to fetch")
+        raise tips.TipError(f"tip {tip.number} has no URL to fetch", zh=f"线索 {tip.number} 没有可抓取的网址")
     site = site_for(seeds, tip.url, allow)
     problem = precheck(tip.url, site, resolver(overrides or {}))
     if problem is not None:
         return tips.record_fetch(
-            db, tip.id, outcome="refused", detail=problem, ad_id=None, actor=actor, settings=settings
+            db, tip.id, outcome="refused", detail=str(problem), ad_id=None, actor=actor, settings=settings
         )
     run_id, why = run_tip_crawl(
         seeds, site, tip.url, db_path=db_path, seeds_path=seeds_path, log_file=log_file, overrides=overrides
@@ -216,7 +224,7 @@ def web_setup(
     """What the web app's tip pages need: the office, the check before fetching, the fetch in a child process."""
     resolve = resolver(overrides or {})
 
-    def check(url: str) -> str | None:
+    def check(url: str) -> tips.TipError | None:
         return precheck(url, site_for(seeds, url, allow), resolve)
 
     def fetch(number: str) -> None:

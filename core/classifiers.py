@@ -27,7 +27,7 @@ def load_classifier(rules_dir: Path | None = None, model: Path | bool = True, mo
     try:
         pack = load_rule_pack(rules_dir or DEFAULT_RULES_DIR)
     except RulePackError as e:
-        raise RulesInvalid(str(e)) from None
+        raise RulesInvalid(str(e), zh=f"规则包无法加载，请管理员检查规则文件：{e}") from None
     if model_problem:
         return Classifier(pack, None, model_problem)
     if rules_dir is None and model is True:

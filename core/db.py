@@ -66,7 +66,7 @@ def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     except (OSError, sqlite3.Error) as e:
-        raise DatabaseError(f"cannot open the database {path}: {e}") from None
+        raise DatabaseError(f"cannot open the database {path}: {e}", zh=f"无法打开数据库 {path}：{e}") from None
     db = sqlite_utils.Database(conn, execute_plugins=False)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -130,7 +130,8 @@ def _check_origin(db: sqlite_utils.Database, path: Path) -> None:
         shown = ", ".join(tables[:6]) + (", …" if len(tables) > 6 else "")
         raise DatabaseError(
             f"{path} is an SQLite database of another program (tables: {shown}), not adclear's: give the path "
-            "of adclear's database (--db or $ADCLEAR_DB)"
+            "of adclear's database (--db or $ADCLEAR_DB)",
+            zh=f"{path} 是其他程序的数据库，不是本系统的：请指定本系统的数据库文件",
         )
     known = {m.name for m in migrations._migrations}
     unknown = [name for name in applied if name not in known]
@@ -140,7 +141,11 @@ def _check_origin(db: sqlite_utils.Database, path: Path) -> None:
         listed = f"; migrations this adclear does not know: {', '.join(unknown)}" if unknown else ""
         raise DatabaseError(
             f"{path} was written by a newer adclear (schema version {theirs}{listed}); adclear {__version__} "
-            f"reads schema version {SCHEMA_VERSION} at most: upgrade adclear to use it (nothing was changed)"
+            f"reads schema version {SCHEMA_VERSION} at most: upgrade adclear to use it (nothing was changed)",
+            zh=(
+                f"{path} 由更新版本的 adclear 写入（数据结构版本 {theirs}），"
+                "当前版本无法读取：请升级 adclear（数据未改动）"
+            ),
         )
 
 
@@ -165,19 +170,28 @@ def _check_columns(db: sqlite_utils.Database, path: Path) -> None:
     for table, columns in expected_columns().items():
         if table not in present:
             raise DatabaseError(
-                f"{path}: the table {table} is missing (dropped outside adclear?): restore the database from a backup"
+                f"{path}: the table {table} is missing (dropped outside adclear?): restore the database from a backup",
+                zh=f"{path}：数据表 {table} 缺失（可能被外部改动）：请从备份恢复数据库",
             )
         actual = {r[1] for r in db.execute(f"PRAGMA table_info([{table}])")}
         missing, extra = sorted(columns - actual), sorted(actual - columns)
         if missing:
             raise DatabaseError(
                 f"{path}: the table {table} has no column {', '.join(missing)} (renamed or dropped outside "
-                "adclear?): restore the database from a backup; nothing was changed"
+                "adclear?): restore the database from a backup; nothing was changed",
+                zh=(
+                    f"{path}：数据表 {table} 缺少字段 {'、'.join(missing)}（"
+                    "可能被外部改动）：请从备份恢复数据库（数据未改动）"
+                ),
             )
         if extra:
             raise DatabaseError(
                 f"{path}: the table {table} has columns this adclear does not know ({', '.join(extra)}): a newer "
-                f"or modified adclear wrote it; this one reads schema version {SCHEMA_VERSION}; nothing was changed"
+                f"or modified adclear wrote it; this one reads schema version {SCHEMA_VERSION}; nothing was changed",
+                zh=(
+                    f"{path}：数据表 {table} 含本版本不认识的字段（"
+                    f"{'、'.join(extra)}），由更新或改动过的 adclear 写入（数据未改动）"
+                ),
             )
 
 
@@ -188,7 +202,10 @@ def _wal(db: sqlite_utils.Database, path: Path) -> None:
     with db.ensure_autocommit_on():
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if mode.lower() != "wal":
-        raise DatabaseError(f"{path}: could not switch to WAL mode (got {mode}); is it on a network disk?")
+        raise DatabaseError(
+            f"{path}: could not switch to WAL mode (got {mode}); is it on a network disk?",
+            zh=f"{path}：无法切换到 WAL 模式（得到 {mode}），数据库是否在网络盘上？",
+        )
 
 
 # Database files this process has opened. Reading a file's header by hand opens and closes it, and closing any
@@ -206,15 +223,21 @@ def _refuse_unusable_file(path: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as e:
-        raise DatabaseError(f"cannot read the database {path}: {e.strerror}") from None
+        raise DatabaseError(
+            f"cannot read the database {path}: {e.strerror}", zh=f"无法读取数据库 {path}：{e.strerror}"
+        ) from None
     if path.is_dir():
-        raise DatabaseError(f"{path} is a directory, not a database: give the path of the database file") from None
+        raise DatabaseError(
+            f"{path} is a directory, not a database: give the path of the database file",
+            zh=f"{path} 是目录，不是数据库：请指定数据库文件的路径",
+        ) from None
     if size == 0:
         traces = _traces_of_a_database(path)
         if traces:
             raise DatabaseError(
                 f"{path} is an empty file (0 bytes) where a database was ({', '.join(traces)} beside it): restore "
-                "it from a backup, or delete it to start a new database there"
+                "it from a backup, or delete it to start a new database there",
+                zh=f"{path} 是空文件（0 字节），原有数据库已不在：请从备份恢复，或删除该文件后新建数据库",
             )
         return  # an empty file with nothing beside it: another program's sqlite3.connect made it; a new database
     if path.resolve() in _OPENED:
@@ -223,9 +246,14 @@ def _refuse_unusable_file(path: Path) -> None:
         with path.open("rb") as f:
             header = f.read(len(SQLITE_HEADER))
     except OSError as e:
-        raise DatabaseError(f"cannot read the database {path}: {e.strerror}") from None
+        raise DatabaseError(
+            f"cannot read the database {path}: {e.strerror}", zh=f"无法读取数据库 {path}：{e.strerror}"
+        ) from None
     if header != SQLITE_HEADER:
-        raise DatabaseError(f"{path} is not a usable adclear database: file is not a database (not SQLite)")
+        raise DatabaseError(
+            f"{path} is not a usable adclear database: file is not a database (not SQLite)",
+            zh=f"{path} 不是可用的 adclear 数据库（不是 SQLite 文件）",
+        )
 
 
 def _traces_of_a_database(path: Path) -> list[str]:
@@ -272,7 +300,8 @@ def check_before_writing(db: sqlite_utils.Database) -> None:
         if problems:
             raise DatabaseError(
                 f"{path} is damaged ({problems[0]}); nothing was written. Run `adclear doctor`, and restore the "
-                "database from a backup (docs/operations.md)"
+                "database from a backup (docs/operations.md)",
+                zh=f"数据库 {path} 已损坏（{problems[0]}），未写入任何内容：请运行 adclear doctor，并从备份恢复数据库",
             )
         _checked.add(key)
 
@@ -335,23 +364,38 @@ def explain(error: sqlite3.Error, path: str | Path | None, *, outcome: str = "no
     if primary in _DAMAGED or "malformed" in text:
         return DatabaseError(
             f"{where} is damaged ({text}): run `adclear doctor`, and restore the database from a backup "
-            "(docs/operations.md)"
+            "(docs/operations.md)",
+            zh=f"数据库 {where} 已损坏（{text}）：请运行 adclear doctor，并从备份恢复数据库",
         )
     if primary == _READONLY:
         return DatabaseError(
             f"{where} is read-only ({text}): {outcome}. Let the user running adclear write the file, "
             "its -wal and -shm files and their directory (chmod/chown; `chattr -i` for an immutable file; a "
-            "read-only mount must be remounted read-write)"
+            "read-only mount must be remounted read-write)",
+            zh=(
+                f"数据库 {where} 只读（{text}），未能写入："
+                "请管理员让运行 adclear 的用户可写该文件及其 -wal、-shm 文件和所在目录"
+            ),
         )
     if primary == _FULL or (primary == _IOERR and _disk_full(path)):
         return DatabaseError(
             f"the disk holding {where} is full ({text}): {outcome}. Free space on it (old WARC files, "
-            "logs), then run the command again"
+            "logs), then run the command again",
+            zh=f"数据库 {where} 所在磁盘已满（{text}），未能写入：请清理磁盘空间（旧的 WARC 文件、日志）后重试",
         )
     if primary == _CANTOPEN:
-        return DatabaseError(f"cannot open {where} ({text}): check that its directory exists and is writable")
+        return DatabaseError(
+            f"cannot open {where} ({text}): check that its directory exists and is writable",
+            zh=f"无法打开数据库 {where}（{text}）：请检查其目录是否存在且可写",
+        )
     if primary == _IOERR:
-        return DatabaseError(f"{where}: the disk reported an I/O error ({text}); check the disk, then `adclear doctor`")
+        return DatabaseError(
+            f"{where}: the disk reported an I/O error ({text}); check the disk, then `adclear doctor`",
+            zh=f"数据库 {where} 所在磁盘读写出错（{text}）：请检查磁盘，然后运行 adclear doctor",
+        )
     if primary == _BUSY:
-        return DatabaseError(f"{where} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000} s ({text})")
-    return DatabaseError(f"{where}: {text}")
+        return DatabaseError(
+            f"{where} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000} s ({text})",
+            zh=f"数据库 {where} 被其他进程占用超过 {BUSY_TIMEOUT_MS // 1000} 秒（{text}），请稍后重试",
+        )
+    return DatabaseError(f"{where}: {text}", zh=f"数据库 {where} 出错：{text}")

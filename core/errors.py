@@ -4,6 +4,16 @@ Every error a user can cause derives from ``AdclearError``; its message says wha
 Only the shell turns them into something else: the CLI into ``click.ClickException`` (one line, exit code 1,
 no traceback), the web app into a page or a flash message.
 
+Each error speaks both languages of the web app: the message (``str(e)``, English, what the command line prints)
+and its Chinese beside it, ``zh=``, which the web app shows to a Chinese reader (``review.web.i18n.error_text``)::
+
+    raise HeldByOther(
+        f"ad {ad_id} is claimed by {who} until {until}; pick another ad",
+        zh=f"广告 {ad_id} 已由 {who} 认领（至 {until}），请另选广告",
+    )
+
+tests/test_error_languages.py fails when an error the web app can meet is raised without its Chinese.
+
     AdclearError
     ├── SeedsInvalid        seeds.yml does not describe a valid crawl                      core.seeds
     ├── UnknownSite         a site name that seeds.yml does not define                    core.seeds
@@ -36,8 +46,11 @@ request refused on purpose and recorded in ``crawl_errors``, never shown as an e
 
 from __future__ import annotations
 
+from core.timeutil import local
+
 __all__ = [
     "one_line",
+    "zh_of",
     "AdclearError",
     "AlreadyDecided",
     "Contradiction",
@@ -64,7 +77,11 @@ __all__ = [
 
 
 class AdclearError(Exception):
-    """Something the user can fix; the message says how."""
+    """Something the user can fix; the message says how, in English, and ``zh`` in Chinese (None: not written)."""
+
+    def __init__(self, message: str = "", *, zh: str | None = None):
+        super().__init__(message)
+        self.zh = zh
 
 
 class SeedsInvalid(AdclearError):
@@ -110,10 +127,18 @@ class PasswordRejected(UserError):
 class LoginRefused(AdclearError):
     """A login that did not succeed; ``kind`` says why, ``retry_at`` (UTC) when a lockout ends."""
 
+    ZH = {
+        "bad_password": "登录失败：用户名或密码错误",
+        "locked_user": "该账号登录失败次数过多，已暂时锁定",
+        "locked_address": "本机登录失败次数过多，已暂时锁定",
+        "disabled": "该账号已停用，请联系管理员",
+    }
+
     def __init__(self, kind: str, retry_at: str | None = None):
         self.kind = kind  # bad_password, locked_user, locked_address, disabled
         self.retry_at = retry_at
-        super().__init__(f"login refused: {kind}" + (f" until {retry_at}" if retry_at else ""))
+        zh = self.ZH.get(kind, f"登录失败：{kind}") + (f"，{local(retry_at, '%H:%M:%S')} 后可再试" if retry_at else "")
+        super().__init__(f"login refused: {kind}" + (f" until {retry_at}" if retry_at else ""), zh=zh)
 
 
 class ReviewError(AdclearError):
@@ -136,8 +161,8 @@ class Contradiction(InvalidChoice):
     """A decision against an earlier decision on a near-duplicate, without the reason that would let it stand;
     ``clashes`` names them (``review.consistency.Clash``)."""
 
-    def __init__(self, message: str, clashes: tuple = ()):
-        super().__init__(message)
+    def __init__(self, message: str, clashes: tuple = (), *, zh: str | None = None):
+        super().__init__(message, zh=zh)
         self.clashes = clashes
 
 
@@ -159,6 +184,11 @@ class EscalationError(ReviewError):
 
 class LedgerError(Exception):
     """An entry cannot be appended (not inside a write transaction, bad action): a bug in the caller."""
+
+
+def zh_of(error: BaseException) -> str:
+    """The Chinese of an error, for an error that wraps another: its ``zh``, else its English message."""
+    return getattr(error, "zh", None) or str(error)
 
 
 def one_line(text: str) -> str:

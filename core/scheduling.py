@@ -163,7 +163,10 @@ def request_run(db: sqlite_utils.Database, job: str, requested_by: str) -> tuple
     request keeps that one (asking twice runs it once); a job the scheduler does not know is refused."""
     with immediate(db):
         if db.execute("SELECT 1 FROM schedule_state WHERE job = ?", [job]).fetchone() is None:
-            raise AdclearError(f"no scheduled job named '{job}': is it in seeds.yml, and has the scheduler run?")
+            raise AdclearError(
+                f"no scheduled job named '{job}': is it in seeds.yml, and has the scheduler run?",
+                zh=f"没有名为 {job} 的监测任务：请确认它在 seeds.yml 中，且调度程序已运行过",
+            )
         open_one = db.execute(
             "SELECT id FROM schedule_requests WHERE job = ? AND taken_at IS NULL ORDER BY id LIMIT 1", [job]
         ).fetchone()

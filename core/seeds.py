@@ -23,7 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from classifier.yamlsource import Located, YamlProblem, load_located
 from core.addresses import Allowance
-from core.errors import SeedsInvalid, UnknownSite, one_line
+from core.errors import SeedsInvalid, UnknownSite, one_line, zh_of
 from core.schedules import check_schedule
 from core.scheduling import RECHECK_JOB
 
@@ -391,7 +391,10 @@ class Seeds(_Model):
             if site.name == name:
                 return site
         known = ", ".join(s.name for s in self.sites)
-        raise UnknownSite(f"no site named '{name}' in seeds.yml (configured: {known})")
+        raise UnknownSite(
+            f"no site named '{name}' in seeds.yml (configured: {known})",
+            zh=f"seeds.yml 中没有名为“{name}”的网站（已配置：{known}）",
+        )
 
     def schedule_of(self, site: Site) -> str:
         """The site's schedule as written: its own, else the top-level default."""
@@ -410,27 +413,42 @@ def load_seeds(path: str | Path) -> Seeds:
     try:
         return _load(path)
     except SeedsInvalid as e:
-        raise SeedsInvalid(one_line(str(e))) from None
+        raise SeedsInvalid(one_line(str(e)), zh=one_line(zh_of(e))) from None
 
 
 def _load(path: Path) -> Seeds:
     if not path.exists():
-        raise SeedsInvalid(f"{path}: no such file; create it (see docs/seeds.md) or pass --seeds PATH")
+        raise SeedsInvalid(
+            f"{path}: no such file; create it (see docs/seeds.md) or pass --seeds PATH",
+            zh=f"找不到 {path}：请管理员创建监测配置文件 seeds.yml",
+        )
     try:
         located = load_located(path)
     except YamlProblem as e:
         where = f" line {e.line}" if e.line else ""
-        raise SeedsInvalid(f"{path}{where}: {e.problem}") from None
+        raise SeedsInvalid(
+            f"{path}{where}: {e.problem}",
+            zh=f"{path}{f' 第 {e.line} 行' if e.line else ''}有误：{e.problem}；请管理员修改该文件",
+        ) from None
     except UnicodeDecodeError:
-        raise SeedsInvalid(f"{path}: not UTF-8 text; save it as UTF-8") from None
+        raise SeedsInvalid(
+            f"{path}: not UTF-8 text; save it as UTF-8", zh=f"{path} 不是 UTF-8 文本：请另存为 UTF-8"
+        ) from None
     except OSError as e:
-        raise SeedsInvalid(f"{path}: cannot be read ({e.strerror or e}); pass a readable file with --seeds") from None
+        raise SeedsInvalid(
+            f"{path}: cannot be read ({e.strerror or e}); pass a readable file with --seeds",
+            zh=f"无法读取 {path}（{e.strerror or e}）：请管理员检查该文件",
+        ) from None
     if not isinstance(located.data, dict):
-        raise SeedsInvalid(f"{path} line 1: expected a mapping with 'sites:' at the top")
+        raise SeedsInvalid(
+            f"{path} line 1: expected a mapping with 'sites:' at the top",
+            zh=f"{path} 第 1 行有误：文件开头应为“sites:”",
+        )
     try:
         return Seeds.model_validate(located.data)
     except ValidationError as e:
-        raise SeedsInvalid(_describe(path, located, e)) from None
+        problem = _describe(path, located, e)
+        raise SeedsInvalid(problem, zh=f"监测配置文件有误，请管理员按 docs/seeds.md 修改：{problem}") from None
 
 
 def _describe(path: Path, located: Located, error: ValidationError) -> str:

@@ -20,8 +20,16 @@ def read_located(path: Path, problem: type[AdclearError]) -> Located:
     try:
         return load_located(path)
     except YamlProblem as e:
-        raise problem(f"{path}{f' line {e.line}' if e.line else ''}: {one_line(e.problem)}") from None
+        raise problem(
+            f"{path}{f' line {e.line}' if e.line else ''}: {one_line(e.problem)}",
+            zh=f"{path}{f' 第 {e.line} 行' if e.line else ''}有误：{one_line(e.problem)}；请管理员修改该文件",
+        ) from None
     except UnicodeDecodeError:
-        raise problem(f"{path}: not UTF-8 text; save it as UTF-8") from None
+        raise problem(
+            f"{path}: not UTF-8 text; save it as UTF-8", zh=f"{path} 不是 UTF-8 文本：请另存为 UTF-8"
+        ) from None
     except OSError as e:
-        raise problem(f"{path}: cannot be read ({e.strerror or e}); pass a readable file") from None
+        raise problem(
+            f"{path}: cannot be read ({e.strerror or e}); pass a readable file",
+            zh=f"无法读取 {path}（{e.strerror or e}）：请管理员检查该文件",
+        ) from None

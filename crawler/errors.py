@@ -14,16 +14,18 @@ __all__ = ["Refused", "classify_failure"]
 
 class Refused(IgnoreRequest):
     """A request or response the crawler refused on purpose: the network policy (crawler/netpolicy.py), a page
-    over its limits (crawler/pagecheck.py). ``kind`` and ``message`` are what ``crawl_errors`` records."""
+    over its limits (crawler/pagecheck.py). ``kind`` and ``message`` are what ``crawl_errors`` records; ``zh`` the
+    message in Chinese where a reader of the web app meets it (a tip's URL refused before fetching)."""
 
-    def __init__(self, kind: str, message: str, url: str = ""):
+    def __init__(self, kind: str, message: str, url: str = "", zh: str = ""):
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.url = url  # the URL crawl_errors records ("": the request's)
+        self.zh = zh
 
     def __reduce__(self) -> tuple:
-        return (Refused, (self.kind, self.message, self.url))
+        return (Refused, (self.kind, self.message, self.url, self.zh))
 
 
 def classify_failure(failure: Failure) -> tuple[str, str]:

@@ -26,7 +26,18 @@ from core.addresses import Allowance, IPAddress
 from core.seeds import Site
 from crawler.errors import Refused
 
-__all__ = ["Allowance", "NetworkPolicy", "Refused", "address_problem", "in_context", "literal_address", "port_of"]
+__all__ = [
+    "SEEDS_HINT_ZH",
+    "Allowance",
+    "NetworkPolicy",
+    "Refused",
+    "address_problem",
+    "in_context",
+    "literal_address",
+    "port_of",
+]
+
+SEEDS_HINT_ZH = "如该网站确在此地址，请管理员在 seeds.yml 中把它加入该网站的 allow_addresses"
 
 SCHEMES = ("http", "https")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix: the last 32 bits are an IPv4 address
@@ -49,22 +60,32 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
 
 def address_problem(address: IPAddress) -> str | None:
     """What makes ``address`` not public ("a private address" …); None for a public address."""
+    found = _address_problem(address)
+    return found[0] if found else None
+
+
+def _address_problem(address: IPAddress) -> tuple[str, str] | None:
+    """What makes ``address`` not public, in English and in Chinese."""
     inner = _embedded_ipv4(address)
     if inner is not None:
-        problem = address_problem(inner)
-        return f"{problem} ({inner}) inside an IPv6 address" if problem else None
+        problem = _address_problem(inner)
+        return (
+            (f"{problem[0]} ({inner}) inside an IPv6 address", f"{problem[1]}（{inner}，嵌在 IPv6 地址中）")
+            if problem
+            else None
+        )
     for test, words in (
-        ("is_unspecified", "an unspecified address"),
-        ("is_loopback", "a loopback address"),
-        ("is_link_local", "a link-local address"),
-        ("is_multicast", "a multicast address"),
-        ("is_reserved", "a reserved address"),
-        ("is_private", "a private address"),
+        ("is_unspecified", ("an unspecified address", "未指定地址")),
+        ("is_loopback", ("a loopback address", "本机回环地址")),
+        ("is_link_local", ("a link-local address", "链路本地地址")),
+        ("is_multicast", ("a multicast address", "组播地址")),
+        ("is_reserved", ("a reserved address", "保留地址")),
+        ("is_private", ("a private address", "内网地址")),
     ):
         if getattr(address, test):
             return words
     if not address.is_global:
-        return "not a public address"
+        return ("not a public address", "非公网地址")
     return None
 
 
@@ -103,21 +124,28 @@ class NetworkPolicy:
         try:
             parts = urlsplit(url)
         except ValueError:  # "http://[::1": an unclosed IPv6 address
-            return Refused("offsite", "not followed: a malformed URL")
+            return Refused("offsite", "not followed: a malformed URL", zh="未抓取：网址格式有误")
         scheme = parts.scheme.lower()
         if scheme not in SCHEMES:
-            return Refused("offsite", f"not followed: {scheme or 'a relative'}: URL")
+            return Refused(
+                "offsite",
+                f"not followed: {scheme or 'a relative'}: URL",
+                zh="未抓取：网址须以 http:// 或 https:// 开头",
+            )
         try:
             host, port = parts.hostname or "", port_of(parts)
         except ValueError:
-            return Refused("offsite", "not followed: the URL's port is malformed")
+            return Refused("offsite", "not followed: the URL's port is malformed", zh="未抓取：网址的端口有误")
         if not host:
-            return Refused("offsite", "not followed: the URL has no host")
+            return Refused("offsite", "not followed: the URL has no host", zh="未抓取：网址缺少主机名")
         address = literal_address(host)
         if not self.allows_host(host):
-            problem = address_problem(address) if address is not None else None
-            what = f"{problem}, outside allowed_domains" if problem else f"outside allowed_domains ({self.domains})"
-            return Refused("offsite", f"not followed: {host} is {what}")
+            problem = _address_problem(address) if address is not None else None
+            what = f"{problem[0]}, outside allowed_domains" if problem else f"outside allowed_domains ({self.domains})"
+            zh = f"是{problem[1]}，且" if problem else ""
+            return Refused(
+                "offsite", f"not followed: {host} is {what}", zh=f"未抓取：{host} {zh}不在本网站允许的域名内"
+            )
         if address is not None:
             return self.check_addresses(host, port, [address])
         return None
@@ -129,17 +157,20 @@ class NetworkPolicy:
     def check_addresses(self, host: str, port: int, addresses: Iterable[IPAddress]) -> Refused | None:
         """Every address ``host`` resolved to must be public or allowed: one that is not refuses the host."""
         for address in addresses:
-            problem = address_problem(address)
-            if problem is None or any(a.allows(address, port) for a in self.allowances):
+            found = _address_problem(address)
+            if found is None or any(a.allows(address, port) for a in self.allowances):
                 continue
+            problem, problem_zh = found
             literal = literal_address(host) == address
             what = f"{address} is {problem}" if literal else f"{host} resolves to {address}, {problem}"
+            what_zh = f"{address} 是{problem_zh}" if literal else f"{host} 解析为 {address}，是{problem_zh}"
             allowed = ", ".join(str(a) for a in self.allowances)
             only = f"; allow_addresses has {allowed} only" if allowed else ""
             return Refused(
                 "blocked",
                 f"refused before connecting: {what} (port {port}{only}); "
                 "add it to the site's allow_addresses in seeds.yml if the site is really there",
+                zh=f"未连接即拒绝：{what_zh}（端口 {port}）；{SEEDS_HINT_ZH}",
             )
         return None
 
@@ -162,9 +193,11 @@ def in_context(refused: Refused, request: Request, url: str, *, final: bool = Fa
     if final:
         refused.url = request.url
         refused.message = f"the page ended at {url}: {refused.message}"
+        refused.zh = f"网页最终到达 {url}：{refused.zh}" if refused.zh else ""
     elif chain:
         refused.url = chain[0]
         refused.message = f"redirects to {url}: {refused.message}"
+        refused.zh = f"跳转到 {url}：{refused.zh}" if refused.zh else ""
     else:
         refused.url = url
     return refused

@@ -69,7 +69,9 @@ def explain_stored(verdict: dict[str, Any]) -> list[str]:
 def ad_detail(db: sqlite_utils.Database, ad_id: int) -> dict[str, Any]:
     row = db.execute(f"SELECT {', '.join(AD_COLUMNS)} FROM ads WHERE id = ?", [ad_id]).fetchone()
     if row is None:
-        raise UnknownAd(f"no ad {ad_id}: `adclear queue` lists the ads waiting for review")
+        raise UnknownAd(
+            f"no ad {ad_id}: `adclear queue` lists the ads waiting for review", zh=f"没有编号为 {ad_id} 的广告"
+        )
     ad = dict(zip(AD_COLUMNS, row, strict=True))
     verdict = current_verdict(db, ad_id)
     evidence = [

@@ -32,7 +32,10 @@ def attachments_dir(db: sqlite_utils.Database) -> Path:
 def store_attachment(db: sqlite_utils.Database, name: str, data: bytes) -> dict[str, str]:
     """Keep a feedback attachment beside the database, named by its SHA-256; returns {name, sha256}."""
     if len(data) > MAX_ATTACHMENT:
-        raise AttachmentError(f"attachment {name!r} is {len(data):,} bytes; at most {MAX_ATTACHMENT:,}")
+        raise AttachmentError(
+            f"attachment {name!r} is {len(data):,} bytes; at most {MAX_ATTACHMENT:,}",
+            zh=f"附件“{name}”大小为 {len(data):,} 字节，超过上限 {MAX_ATTACHMENT:,} 字节：请压缩或拆分后再上传",
+        )
     digest = hashlib.sha256(data).hexdigest()
     folder = attachments_dir(db)
     folder.mkdir(parents=True, exist_ok=True)

@@ -93,7 +93,10 @@ class Campaign:
             if p.name == name:
                 return p
         names = "、".join(p.name for p in self.phases) or "none yet"
-        raise CampaignError(f"campaign {self.name!r} has no phase {name!r} (its phases: {names})")
+        raise CampaignError(
+            f"campaign {self.name!r} has no phase {name!r} (its phases: {names})",
+            zh=f"专项行动“{self.name}”没有名为“{name}”的阶段（现有阶段：{names}）",
+        )
 
 
 def parse_day(value: Any, what: str) -> date:
@@ -103,23 +106,34 @@ def parse_day(value: Any, what: str) -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise CampaignError(f"{what} must be a day YYYY-MM-DD, not {str(value)!r}") from None
+        raise CampaignError(
+            f"{what} must be a day YYYY-MM-DD, not {str(value)!r}", zh=f"{what} 应为日期（YYYY-MM-DD），不是“{value}”"
+        ) from None
 
 
 def _check_name(name: str, what: str) -> str:
     name = name.strip()
     if not name or len(name) > MAX_NAME or any(ord(ch) < 32 for ch in name):
-        raise CampaignError(f"{what} must be 1 to {MAX_NAME} printable characters, not {name!r}")
+        raise CampaignError(
+            f"{what} must be 1 to {MAX_NAME} printable characters, not {name!r}",
+            zh=f"{what} 应为 1 至 {MAX_NAME} 个可打印字符，不是“{name}”",
+        )
     return name
 
 
 def _check_spec(spec: CampaignSpec) -> CampaignSpec:
     name = _check_name(spec.name, "a campaign's name")
     if spec.starts_on > spec.ends_on:
-        raise CampaignError(f"campaign {name!r} ends ({spec.ends_on}) before it starts ({spec.starts_on})")
+        raise CampaignError(
+            f"campaign {name!r} ends ({spec.ends_on}) before it starts ({spec.starts_on})",
+            zh=f"专项行动“{name}”的结束日期（{spec.ends_on}）早于开始日期（{spec.starts_on}）：请改正日期",
+        )
     unknown = [c for c in spec.categories if c not in taxonomy.CATEGORIES]
     if unknown:
-        raise CampaignError(f"unknown category {unknown[0]!r}; one of: {'、'.join(taxonomy.CATEGORIES)}")
+        raise CampaignError(
+            f"unknown category {unknown[0]!r}; one of: {'、'.join(taxonomy.CATEGORIES)}",
+            zh=f"未知的类别“{unknown[0]}”，可选：{'、'.join(taxonomy.CATEGORIES)}",
+        )
     phases: list[Phase] = []
     for p in spec.phases:
         _check_phase(name, spec.starts_on, spec.ends_on, phases, p)
@@ -130,15 +144,26 @@ def _check_spec(spec: CampaignSpec) -> CampaignSpec:
 def _check_phase(campaign: str, first: date, last: date, others: list[Phase], p: Phase) -> None:
     _check_name(p.name, "a phase's name")
     if p.starts_on > p.ends_on:
-        raise CampaignError(f"phase {p.name!r} ends ({p.ends_on}) before it starts ({p.starts_on})")
+        raise CampaignError(
+            f"phase {p.name!r} ends ({p.ends_on}) before it starts ({p.starts_on})",
+            zh=f"阶段“{p.name}”的结束日期（{p.ends_on}）早于开始日期（{p.starts_on}）：请改正日期",
+        )
     if p.starts_on < first or p.ends_on > last:
-        raise CampaignError(f"phase {p.name!r} ({p.starts_on} to {p.ends_on}) lies outside campaign {campaign!r} "
-                            f"({first} to {last})")  # fmt: skip
+        raise CampaignError(
+            f"phase {p.name!r} ({p.starts_on} to {p.ends_on}) lies outside campaign {campaign!r} ({first} to {last})",
+            zh=f"阶段“{p.name}”（{p.starts_on} 至 {p.ends_on}）超出专项行动“{campaign}”的起止日期（{first} 至 {last}）",
+        )
     for o in others:
         if o.name == p.name:
-            raise CampaignError(f"campaign {campaign!r} already has a phase {p.name!r}")
+            raise CampaignError(
+                f"campaign {campaign!r} already has a phase {p.name!r}",
+                zh=f"专项行动“{campaign}”已有名为“{p.name}”的阶段：请换一个名称",
+            )
         if p.starts_on <= o.ends_on and o.starts_on <= p.ends_on:
-            raise CampaignError(f"phase {p.name!r} overlaps phase {o.name!r} ({o.starts_on} to {o.ends_on})")
+            raise CampaignError(
+                f"phase {p.name!r} overlaps phase {o.name!r} ({o.starts_on} to {o.ends_on})",
+                zh=f"阶段“{p.name}”与阶段“{o.name}”（{o.starts_on} 至 {o.ends_on}）时间重叠：请调整日期",
+            )
 
 
 def create(db: sqlite_utils.Database, spec: CampaignSpec, *, actor: str, address: str = "cli") -> Campaign:
@@ -147,7 +172,10 @@ def create(db: sqlite_utils.Database, spec: CampaignSpec, *, actor: str, address
     scope = {"sites": list(spec.sites), "regions": list(spec.regions), "categories": list(spec.categories)}
     with immediate(db):
         if db.execute("SELECT 1 FROM campaigns WHERE name = ?", [spec.name.strip()]).fetchone():
-            raise CampaignError(f"a campaign named {spec.name.strip()!r} exists already (see `adclear campaign list`)")
+            raise CampaignError(
+                f"a campaign named {spec.name.strip()!r} exists already (see `adclear campaign list`)",
+                zh=f"已有名为“{spec.name.strip()}”的专项行动：请换一个名称",
+            )
         cursor = db.execute(
             """INSERT INTO campaigns (name, office, starts_on, ends_on, scope, created_by, created_at)
                VALUES (?, ?, ?, ?, ?, ?, ?)""",
@@ -205,7 +233,10 @@ def _campaign(db: sqlite_utils.Database, row: Any) -> Campaign:
 def get(db: sqlite_utils.Database, name: str) -> Campaign:
     row = db.execute(f"SELECT {_COLUMNS} FROM campaigns WHERE name = ?", [name.strip()]).fetchone()
     if row is None:
-        raise CampaignError(f"no campaign named {name.strip()!r} (see `adclear campaign list`)")
+        raise CampaignError(
+            f"no campaign named {name.strip()!r} (see `adclear campaign list`)",
+            zh=f"没有名为“{name.strip()}”的专项行动",
+        )
     return _campaign(db, row)
 
 
@@ -223,13 +254,18 @@ def load_file(path: Path) -> CampaignSpec:
     try:
         located = load_located(path)
     except YamlProblem as e:
-        raise CampaignError(f"{path} line {e.line or 1}: {e.problem}") from None
+        raise CampaignError(
+            f"{path} line {e.line or 1}: {e.problem}", zh=f"{path} 第 {e.line or 1} 行有误：{e.problem}"
+        ) from None
     except OSError as e:
-        raise CampaignError(f"{path}: cannot read it ({e.strerror})") from None
+        raise CampaignError(f"{path}: cannot read it ({e.strerror})", zh=f"无法读取 {path}（{e.strerror}）") from None
     data = located.data
 
     def fail(where: tuple[Any, ...], problem: str) -> CampaignError:
-        return CampaignError(f"{path} line {located.line_of(where)}: {problem}")
+        return CampaignError(
+            f"{path} line {located.line_of(where)}: {problem}",
+            zh=f"{path} 第 {located.line_of(where)} 行有误：{problem}",
+        )
 
     if not isinstance(data, dict):
         raise fail((), "a campaign is a mapping with name, office, from, to, scope and phases")

@@ -157,9 +157,13 @@ def require_category(db: sqlite_utils.Database, ad_ids: list[int], what: str) ->
     if agreed is not None:
         return agreed
     if not found:
-        raise InvalidChoice(f"{what}: no rule hit names a category; choose one with --category (`adclear categories`)")
+        raise InvalidChoice(
+            f"{what}: no rule hit names a category; choose one with --category (`adclear categories`)",
+            zh=f"{what}：规则命中未指向任何类别，请选择一个类别",
+        )
     raise InvalidChoice(
-        f"{what}: the hits point at {len(found)} categories, choose one with --category: {describe(found)}"
+        f"{what}: the hits point at {len(found)} categories, choose one with --category: {describe(found)}",
+        zh=f"{what}：规则命中指向 {len(found)} 个类别，请选择其一：{describe(found)}",
     )
 
 
@@ -226,5 +230,6 @@ def check_despite(db: sqlite_utils.Database, ad_ids: list[int], decision: str, d
             f"near-duplicates were decided the other way: {listed}; give the reason to decide so anyway "
             "(--despite), or have a supervisor reverse theirs first",
             tuple(clashes),
+            zh=f"近似广告已作出相反决定：{listed}；如仍坚持，请说明理由，或请主管先更正其决定",
         )
     return {"despite": {"near_duplicates": sorted({c.other for c in clashes}), "reason": despite.strip()}}

@@ -90,7 +90,9 @@ def _load_ad(db: sqlite_utils.Database, ad_id: int) -> dict[str, Any]:
         "SELECT id, url, title, body, site, platform, status, content_hash FROM ads WHERE id = ?", [ad_id]
     ).fetchone()
     if row is None:
-        raise UnknownAd(f"no ad {ad_id}: `adclear queue` lists the ads waiting for review")
+        raise UnknownAd(
+            f"no ad {ad_id}: `adclear queue` lists the ads waiting for review", zh=f"没有编号为 {ad_id} 的广告"
+        )
     return dict(zip(("id", "url", "title", "body", "site", "platform", "status", "content_hash"), row, strict=True))
 
 
@@ -102,11 +104,15 @@ def _check_open(db: sqlite_utils.Database, ad: dict[str, Any], reviewer: str) ->
         who = f" by {by[0]} at {local(by[1])}" if by else ""
         word = "confirmed" if ad["status"] == "confirmed" else "rejected"
         raise AlreadyDecided(
-            f"ad {ad['id']} was already {word}{who}; a correction is a reversal, not a second decision"
+            f"ad {ad['id']} was already {word}{who}; a correction is a reversal, not a second decision",
+            zh=f"广告 {ad['id']} 已处理过，如需改变，请由主管更正原决定",
         )
     held = holder(db, ad["id"])
     if held is not None and held[0] != reviewer:
-        raise HeldByOther(f"ad {ad['id']} is claimed by {held[0]} until {local(held[1])}; pick another ad")
+        raise HeldByOther(
+            f"ad {ad['id']} is claimed by {held[0]} until {local(held[1])}; pick another ad",
+            zh=f"广告 {ad['id']} 已由 {held[0]} 认领（至 {local(held[1])}），请另选广告",
+        )
 
 
 def _verdict(db: sqlite_utils.Database, ad_id: int) -> tuple[int | None, dict[str, Any]]:
@@ -153,20 +159,29 @@ def _excerpt(body: str, length: int = 120) -> str:
 
 def _check_confirm(category: str, reason: str, action: str, reviewer: str) -> None:
     if category not in taxonomy.CATEGORIES:
-        raise InvalidChoice(f"unknown category '{category}'; one of: {'、'.join(taxonomy.CATEGORIES)}")
+        raise InvalidChoice(
+            f"unknown category '{category}'; one of: {'、'.join(taxonomy.CATEGORIES)}",
+            zh=f"未知的类别“{category}”，可选：{'、'.join(taxonomy.CATEGORIES)}",
+        )
     if action not in TAKEDOWN_ACTIONS:
-        raise InvalidChoice(f"unknown takedown action '{action}'; one of: {'、'.join(TAKEDOWN_ACTIONS)}")
+        raise InvalidChoice(
+            f"unknown takedown action '{action}'; one of: {'、'.join(TAKEDOWN_ACTIONS)}",
+            zh=f"未知的处置方式“{action}”，可选：{'、'.join(TAKEDOWN_ACTIONS)}",
+        )
     if not reason.strip():
-        raise InvalidChoice("a confirmation needs a reason (--reason)")
+        raise InvalidChoice("a confirmation needs a reason (--reason)", zh="确认违法须填写理由")
     _check_reviewer(reviewer)
 
 
 def _check_reject(reason: str, note: str, reviewer: str) -> None:
     reasons = taxonomy.REJECT_REASONS
     if reason not in reasons:
-        raise InvalidChoice(f"unknown reason '{reason}'; one of: {'、'.join(reasons)}")
+        raise InvalidChoice(
+            f"unknown reason '{reason}'; one of: {'、'.join(reasons)}",
+            zh=f"未知的驳回理由“{reason}”，可选：{'、'.join(reasons)}",
+        )
     if reason == "其他" and not note.strip():
-        raise InvalidChoice("reason 其他 needs a note (--note) saying why")
+        raise InvalidChoice("reason 其他 needs a note (--note) saying why", zh="驳回理由为“其他”时须填写说明")
     _check_reviewer(reviewer)
 
 
@@ -308,26 +323,45 @@ def _cluster_open_ads(
     (``consistency.check_despite``)."""
     ids = [r[0] for r in db.execute("SELECT id FROM ads WHERE cluster_id = ? ORDER BY id", [cluster_id])]
     if not ids:
-        raise UnknownAd(f"no cluster {cluster_id}: `adclear queue` shows each ad's cluster")
+        raise UnknownAd(
+            f"no cluster {cluster_id}: `adclear queue` shows each ad's cluster",
+            zh=f"没有编号为 {cluster_id} 的近似广告组",
+        )
     if only is not None:
         stray = sorted(set(only) - set(ids))
         if stray:
-            raise InvalidChoice(f"ads {', '.join(map(str, stray))} are not in cluster {cluster_id}")
+            raise InvalidChoice(
+                f"ads {', '.join(map(str, stray))} are not in cluster {cluster_id}",
+                zh=f"广告 {'、'.join(map(str, stray))} 不属于近似广告组 {cluster_id}",
+            )
         if not only:
-            raise InvalidChoice(f"no ad of cluster {cluster_id} was chosen")
+            raise InvalidChoice(
+                f"no ad of cluster {cluster_id} was chosen",
+                zh=f"未选择近似广告组 {cluster_id} 中的任何广告：请勾选要处理的广告",
+            )
         ids = [i for i in ids if i in set(only)]
     ads = [_load_ad(db, i) for i in ids]
     todo = [a for a in ads if a["status"] not in ("confirmed", "rejected")]
     if not todo:
-        raise AlreadyDecided(f"every chosen ad of cluster {cluster_id} is already decided")
+        raise AlreadyDecided(
+            f"every chosen ad of cluster {cluster_id} is already decided",
+            zh=f"近似广告组 {cluster_id} 中所选广告均已处理",
+        )
     for ad in todo:
         held = holder(db, ad["id"])
         if held is not None and held[0] != reviewer:
-            raise HeldByOther(f"ad {ad['id']} of cluster {cluster_id} is claimed by {held[0]} until {local(held[1])}")
+            raise HeldByOther(
+                f"ad {ad['id']} of cluster {cluster_id} is claimed by {held[0]} until {local(held[1])}",
+                zh=(
+                    f"近似广告组 {cluster_id} 中的广告 {ad['id']} 已由 {held[0]} 认领（"
+                    f"至 {local(held[1])}）：请不勾选该广告"
+                ),
+            )
         if db.execute("SELECT 1 FROM queue WHERE ad_id = ? AND state = 'escalated'", [ad["id"]]).fetchone():
             raise InvalidChoice(
                 f"ad {ad['id']} of cluster {cluster_id} waits for a supervisor (escalated): leave it out, "
-                "or resolve its escalation first"
+                "or resolve its escalation first",
+                zh=f"近似广告组 {cluster_id} 中的广告 {ad['id']} 已上报主管：请不勾选该广告，或待主管处理后再定",
             )
     return todo
 
@@ -402,7 +436,7 @@ def reverse(
     and out of the near-duplicate index it was in. Returns the ledger seq."""
     _check_reviewer(reviewer)
     if not reason.strip():
-        raise InvalidChoice("a reversal needs a reason (--reason)")
+        raise InvalidChoice("a reversal needs a reason (--reason)", zh="更正须填写理由")
     with _batch(db, settings):
         ad = _load_ad(db, ad_id)
         row = db.execute(
@@ -411,7 +445,7 @@ def reverse(
             [ad_id],
         ).fetchone()
         if row is None or ad["status"] not in ("confirmed", "rejected"):
-            raise InvalidChoice(f"ad {ad_id} has no decision to reverse")
+            raise InvalidChoice(f"ad {ad_id} has no decision to reverse", zh=f"广告 {ad_id} 尚无可更正的决定")
         decision_id, decision, decided_seq = row
         payload = {
             "url": ad["url"],
@@ -471,4 +505,4 @@ def _insert(
 
 def _check_reviewer(name: str) -> None:
     if not name.strip():
-        raise InvalidChoice("say who decides (--as NAME)")
+        raise InvalidChoice("say who decides (--as NAME)", zh="须指明由哪个账号作出决定")

@@ -128,12 +128,17 @@ def _prepare(
     _refuse_if_being_sent(found, datetime.now(UTC))  # a claim left by a send cut off long ago may be taken over
     if found.state not in (*SENDABLE, "sending"):
         hint = " (approve it first: `adclear dispatch approve`)" if found.state == "draft" else ""
-        raise DispatchError(f"the batch {found.number} is {found.state_label}: it cannot be sent{hint}")
+        raise DispatchError(
+            f"the batch {found.number} is {found.state_label}: it cannot be sent{hint}",
+            zh=f"交办单 {found.number} 当前为“{found.state_label}”，不能发送"
+            + ("：请先审批" if found.state == "draft" else ""),
+        )
     receiver = setup.receivers.get(found.receiver)
     found = _still_requested(db, found)
     if not found.takedown_ids:
         raise DispatchError(
-            f"every takedown of {found.number} was cancelled since (its confirmation reversed): nothing to send"
+            f"every takedown of {found.number} was cancelled since (its confirmation reversed): nothing to send",
+            zh=f"交办单 {found.number} 中的处置均已撤销（确认已被更正），无需发送",
         )
     day = today or today_china()
     printed = write_notice(
@@ -168,12 +173,14 @@ def send(
     if not receiver.email:
         raise DispatchError(
             f"{receiver.name} has no e-mail in {setup.receivers.path}: print the notice (`adclear dispatch notice`), "
-            "hand it over and record it (`adclear dispatch handover`)"
+            "hand it over and record it (`adclear dispatch handover`)",
+            zh=f"{receiver.name} 未登记电子邮箱：请打印交办通知书，线下送达后登记",
         )
     if setup.smtp is None:
         raise DispatchError(
             "no mail server is configured ($ADCLEAR_SMTP_HOST and $ADCLEAR_SMTP_FROM, docs/receivers.md): configure "
-            "one, or hand the notice over and record it (`adclear dispatch handover`)"
+            "one, or hand the notice over and record it (`adclear dispatch handover`)",
+            zh="未配置邮件服务器：请管理员配置，或打印交办通知书线下送达后登记",
         )
     found, receiver, printed, day = _prepare(db, batch, setup, actor, today, deadline)
     _claim_sending(db, found, actor)  # one sender at a time: two supervisors clicking at once send one e-mail
@@ -200,7 +207,7 @@ def _claim_sending(db: sqlite_utils.Database, batch: Batch, actor: str) -> None:
         current = get(db, batch.id)
         _refuse_if_being_sent(current, now)
         if current.state not in (*SENDABLE, "sending"):
-            raise DispatchError(f"the batch {batch.number} is already {current.state_label}")
+            raise _already(batch, current)
         db.execute(
             "UPDATE dispatch_batches SET state = 'sending', delivery = 'email', delivery_detail = ? WHERE id = ?",
             [f"{actor} {now.isoformat(timespec='microseconds')}", batch.id],
@@ -216,7 +223,11 @@ def _refuse_if_being_sent(batch: Batch, now: datetime) -> None:
     if started is None or now - started < STALE_SENDING:
         raise DispatchError(
             f"the batch {batch.number} is being sent by {who or 'another operator'} since "
-            f"{local(since) if started else '?'}: wait for it, then look at its state"
+            f"{local(since) if started else '?'}: wait for it, then look at its state",
+            zh=(
+                f"交办单 {batch.number} 正由 {who or '其他人员'} 发送（"
+                f"自 {local(since) if started else '?'} 起）：请稍候再查看其状态"
+            ),
         )
 
 
@@ -258,6 +269,14 @@ def _failed(
         )
 
 
+def _already(batch: Batch, current: Batch) -> DispatchError:
+    """Another operator delivered the batch meanwhile."""
+    return DispatchError(
+        f"the batch {batch.number} is already {current.state_label}",
+        zh=f"交办单 {batch.number} 已为“{current.state_label}”",
+    )
+
+
 def _delivered(
     db: sqlite_utils.Database,
     batch: Batch,
@@ -274,7 +293,7 @@ def _delivered(
     with takedowns.writing(db, settings):
         current = get(db, batch.id)
         if current.state not in (*SENDABLE, "sending"):  # another operator delivered it meanwhile
-            raise DispatchError(f"the batch {batch.number} is already {current.state_label}")
+            raise _already(batch, current)
         action = "notice_issued" if how == "email" else "handed_over"
         live = _still_requested(db, batch).takedown_ids  # one reversed while the notice went out stays cancelled
         payload = {
@@ -335,7 +354,7 @@ def handover(
     from today."""
     to = to.strip()
     if not to:
-        raise DispatchError("say who received the notice (--to NAME)")
+        raise DispatchError("say who received the notice (--to NAME)", zh="请填写通知书的接收人")
     found, _, printed, day = _prepare(db, batch, setup, actor, today, deadline)
     detail = {"to": to, "note": note.strip()}
     return _delivered(db, found, actor, "hand", to, detail, printed, address, setup.settings, day)

@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
-from core.errors import AdclearError
+from core.errors import AdclearError, zh_of
 from core.timeutil import now_utc
 from review import audit, ledger, takedowns, users
 from review.mail import SmtpSettings
@@ -162,7 +162,9 @@ def get(db: sqlite_utils.Database, batch: int | str) -> Batch:
     column = "id" if isinstance(batch, int) or str(batch).isdigit() else "number"
     row = db.execute(f"SELECT {_COLUMNS} FROM dispatch_batches WHERE {column} = ?", [batch]).fetchone()
     if row is None:
-        raise DispatchError(f"no dispatch batch {batch}: `adclear dispatch list` shows them")
+        raise DispatchError(
+            f"no dispatch batch {batch}: `adclear dispatch list` shows them", zh=f"没有编号为 {batch} 的交办单"
+        )
     return _batch(db, row)
 
 
@@ -251,14 +253,20 @@ def _choose(db: sqlite_utils.Database, takedown_ids: list[int] | tuple[int, ...]
         try:
             found = takedowns.get(db, takedown_id)
         except AdclearError:
-            raise DispatchError(f"no takedown {takedown_id}: `adclear takedown list` shows them") from None
+            raise DispatchError(
+                f"no takedown {takedown_id}: `adclear takedown list` shows them", zh=f"没有编号为 {takedown_id} 的处置"
+            ) from None
         if found.state not in DISPATCHABLE:
             raise DispatchError(
                 f"takedown {takedown_id} is {found.state}: only requested ones, or ones a re-check found still "
-                "online, are dispatched"
+                "online, are dispatched",
+                zh=f"处置 {takedown_id} 当前为“{found.state_label}”：只有待交办或复查仍在线的处置可以交办",
             )
         if takedown_id in spoken:
-            raise DispatchError(f"takedown {takedown_id} is already in the batch {spoken[takedown_id]}")
+            raise DispatchError(
+                f"takedown {takedown_id} is already in the batch {spoken[takedown_id]}",
+                zh=f"处置 {takedown_id} 已在交办单 {spoken[takedown_id]} 中",
+            )
         chosen.append(found)
     return chosen
 
@@ -297,7 +305,9 @@ def create(
         if not groups:
             raise DispatchError(
                 "nothing to dispatch: no requested takedown outside a batch"
-                + (f" is routed to '{receiver}'" if receiver else "")
+                + (f" is routed to '{receiver}'" if receiver else ""),
+                zh="没有可交办的处置：所选处置均已交办或无待交办处置"
+                + (f"（接收单位 {receiver}）" if receiver else ""),
             )
         made = [
             _insert(db, office, year, receivers.get(key), items, actor, address)
@@ -321,7 +331,8 @@ def check_office(office: Office) -> None:
     if not office.code or not office.code.isascii() or not office.code.replace("-", "").isalnum():
         raise DispatchError(
             f"the office code '{office.code}' is not set or not ASCII letters, digits and '-': set operator.code "
-            "in seeds.yml (e.g. SFX); it goes into every 交办单号 and 线索编号"
+            "in seeds.yml (e.g. SFX); it goes into every 交办单号 and 线索编号",
+            zh=f"单位代码“{office.code}”无效：请管理员在 seeds.yml 中设置 operator.code（英文字母、数字、“-”）",
         )
 
 
@@ -383,14 +394,21 @@ def approve(
         try:
             users.require(db, supervisor, "supervisor")
         except AdclearError as e:
-            raise FourEyes(f"{e}: a batch is approved by a supervisor") from None
+            raise FourEyes(f"{e}: a batch is approved by a supervisor", zh=f"{zh_of(e)}：交办单须由主管审批") from None
         if found.state != "draft":
-            raise DispatchError(f"the batch {found.number} is {found.state_label}, not awaiting approval")
+            raise DispatchError(
+                f"the batch {found.number} is {found.state_label}, not awaiting approval",
+                zh=f"交办单 {found.number} 当前为“{found.state_label}”，不在待审批状态",
+            )
         mine = sorted(a for a in found.ad_ids if supervisor in confirmers(db, (a,)))
         if mine:
             raise FourEyes(
                 f"{supervisor} confirmed ad {', '.join(map(str, mine))} of {found.number}: four eyes, "
-                "another supervisor approves it"
+                "another supervisor approves it",
+                zh=(
+                    f"{supervisor} 确认过交办单 {found.number} 中的广告 {'、'.join(map(str, mine))}："
+                    "按双人复核要求，须由另一位主管审批"
+                ),
             )
         now = now_utc()
         db.execute(
@@ -414,12 +432,15 @@ def cancel(
     """作废: a batch not sent (draft, approved or failed) voided with its reason; its takedowns may be batched
     again. A batch that was delivered or handed over is history and cannot be voided."""
     if not reason.strip():
-        raise DispatchError("say why the batch is voided (--reason)")
+        raise DispatchError("say why the batch is voided (--reason)", zh="作废交办单须填写理由")
     with takedowns.writing(db, settings):
         found = get(db, batch)
         users.require(db, supervisor, "supervisor")
         if found.state not in OPEN_BATCH_STATES or found.state == "sending":
-            raise DispatchError(f"the batch {found.number} is {found.state_label}: only one not sent can be voided")
+            raise DispatchError(
+                f"the batch {found.number} is {found.state_label}: only one not sent can be voided",
+                zh=f"交办单 {found.number} 当前为“{found.state_label}”：只有未发送的交办单可以作废",
+            )
         db.execute("UPDATE dispatch_batches SET state = 'cancelled' WHERE id = ?", [found.id])
         payload = {"number": found.number, "reason": reason.strip(), "takedowns": list(found.takedown_ids)}
         ledger.append(db, actor=supervisor, action="batch_cancelled", ad_id=None, payload=payload)

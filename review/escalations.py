@@ -62,18 +62,23 @@ def _row(r: Any) -> Escalation:
 def escalate(db: sqlite_utils.Database, ad_id: int, *, reviewer: str, note: str, address: str) -> Escalation:
     """Send the ad to a supervisor; it leaves the reviewers' queue until resolved."""
     if not note.strip():
-        raise EscalationError("say what the supervisor should look at (a note is required)")
+        raise EscalationError("say what the supervisor should look at (a note is required)", zh="请填写上报主管的说明")
     with immediate(db):
         row = db.execute("SELECT status FROM ads WHERE id = ?", [ad_id]).fetchone()
         if row is None:
-            raise UnknownAd(f"no ad {ad_id}")
+            raise UnknownAd(f"no ad {ad_id}", zh=f"没有编号为 {ad_id} 的广告")
         if row[0] in ("confirmed", "rejected"):
-            raise AlreadyDecided(f"ad {ad_id} is already {row[0]}; nothing to escalate")
+            raise AlreadyDecided(
+                f"ad {ad_id} is already {row[0]}; nothing to escalate", zh=f"广告 {ad_id} 已处理，无需上报"
+            )
         held = holder(db, ad_id)
         if held is not None and held[0] != reviewer:
-            raise HeldByOther(f"ad {ad_id} is claimed by {held[0]} until {local(held[1])}")
+            raise HeldByOther(
+                f"ad {ad_id} is claimed by {held[0]} until {local(held[1])}",
+                zh=f"广告 {ad_id} 已由 {held[0]} 认领（至 {local(held[1])}），请另选广告",
+            )
         if db.execute("SELECT 1 FROM escalations WHERE ad_id = ? AND state = 'open'", [ad_id]).fetchone():
-            raise EscalationError(f"ad {ad_id} is already escalated")
+            raise EscalationError(f"ad {ad_id} is already escalated", zh=f"广告 {ad_id} 已上报主管")
         now = now_utc()
         cursor = db.execute(
             "INSERT INTO escalations (ad_id, raised_by, raised_at, note) VALUES (?, ?, ?, ?)",
@@ -144,15 +149,21 @@ def count_open(db: sqlite_utils.Database) -> int:
 def _supervisor(db: sqlite_utils.Database, name: str) -> None:
     user = users.find(db, name)
     if user is None or user.disabled or not users.has_role(user.role, "supervisor"):
-        raise EscalationError(f"only a supervisor can resolve an escalation ({name} is not one)")
+        raise EscalationError(
+            f"only a supervisor can resolve an escalation ({name} is not one)",
+            zh=f"只有主管可以处理上报（{name} 不是主管）",
+        )
 
 
 def _open(db: sqlite_utils.Database, escalation_id: int) -> Escalation:
     esc = get(db, escalation_id)
     if esc is None:
-        raise EscalationError(f"no escalation {escalation_id}")
+        raise EscalationError(f"no escalation {escalation_id}", zh=f"没有编号为 {escalation_id} 的上报")
     if esc.state != "open":
-        raise EscalationError(f"escalation {escalation_id} was already resolved by {esc.resolved_by}")
+        raise EscalationError(
+            f"escalation {escalation_id} was already resolved by {esc.resolved_by}",
+            zh=f"上报 {escalation_id} 已由 {esc.resolved_by} 处理",
+        )
     return esc
 
 
@@ -174,7 +185,9 @@ def resolve(
     elif decision == "reject":
         made = decisions.reject(db, esc.ad_id, reviewer=supervisor, address=address, settings=settings, **choice)
     else:
-        raise EscalationError(f"unknown decision '{decision}': confirm or reject")
+        raise EscalationError(
+            f"unknown decision '{decision}': confirm or reject", zh=f"未知的决定“{decision}”：只能确认或驳回"
+        )
     with immediate(db):
         db.execute(
             "UPDATE escalations SET state = 'resolved', resolved_by = ?, resolved_at = ?, resolution = ?, "

@@ -48,16 +48,26 @@ def payload(
     base = data_dir.resolve()
     path = (base / warc_file).resolve()
     if not path.is_relative_to(base):
-        raise EvidenceMissing(f"{what} points outside the data directory: {warc_file}")
+        raise EvidenceMissing(
+            f"{what} points outside the data directory: {warc_file}", zh=f"{what}的存档位置不在数据目录内：{warc_file}"
+        )
     if not path.exists():
-        raise EvidenceMissing(f"the WARC file {path} holding {what} is missing")
+        raise EvidenceMissing(
+            f"the WARC file {path} holding {what} is missing",
+            zh=f"存放{what}的 WARC 文件 {path} 不存在：请管理员从备份恢复",
+        )
     try:
         headers, data = read_record(path, offset)
     except Exception as e:  # warcio and gzip raise their own on a damaged file
-        raise EvidenceMissing(f"cannot read {warc_file} at {offset}: {e}") from None
+        raise EvidenceMissing(
+            f"cannot read {warc_file} at {offset}: {e}", zh=f"无法读取 {warc_file}（偏移 {offset}）：{e}"
+        ) from None
     uri = headers.get("WARC-Target-URI", "")
     if expect and uri not in expect:
-        raise EvidenceMissing(f"the record at {warc_file}@{offset} is {uri!r}, not {what} ({expect[0]})")
+        raise EvidenceMissing(
+            f"the record at {warc_file}@{offset} is {uri!r}, not {what} ({expect[0]})",
+            zh=f"{warc_file}@{offset} 处的记录是 {uri}，不是{what}：存档与数据库不符，请管理员检查",
+        )
     return data
 
 
@@ -86,7 +96,7 @@ class Archived:
 def read(db: sqlite_utils.Database, data_dir: Path, ad_id: int, kind: str = "page") -> Archived:
     """The ad's latest evidence of ``kind`` ('page' or 'screenshot'), read from its WARC file."""
     if kind not in KINDS:
-        raise EvidenceMissing(f"unknown kind of evidence '{kind}'")
+        raise EvidenceMissing(f"unknown kind of evidence '{kind}'", zh=f"未知的证据类型“{kind}”")
     row = db.execute(
         """SELECT e.url, e.fetched_at, e.sha256, e.warc_file, e.warc_offset, coalesce(p.content_type, '')
            FROM evidence e LEFT JOIN pages p ON p.id = e.page_id
@@ -94,7 +104,10 @@ def read(db: sqlite_utils.Database, data_dir: Path, ad_id: int, kind: str = "pag
         [ad_id, kind],
     ).fetchone()
     if row is None:
-        raise EvidenceMissing(f"ad {ad_id} has no {kind} evidence")
+        raise EvidenceMissing(
+            f"ad {ad_id} has no {kind} evidence",
+            zh=f"广告 {ad_id} 没有{'页面' if kind == 'page' else '截图' if kind == 'screenshot' else kind}证据",
+        )
     url, fetched_at, sha256, warc_file, offset, content_type = row
     data = payload(data_dir, warc_file, offset, f"the {kind} of ad {ad_id}", uris(kind, url))
     return Archived(kind, url, fetched_at, sha256, data, "image/png" if kind == "screenshot" else content_type)
@@ -112,13 +125,13 @@ class EvidenceFile:
 def export_evidence(db: sqlite_utils.Database, data_dir: Path, ad_id: int, out: Path) -> list[EvidenceFile]:
     """Write every piece of the ad's evidence into ``out``, checked against its SHA-256; returns the files."""
     if db.execute("SELECT 1 FROM ads WHERE id = ?", [ad_id]).fetchone() is None:
-        raise UnknownAd(f"no ad {ad_id}")
+        raise UnknownAd(f"no ad {ad_id}", zh=f"没有编号为 {ad_id} 的广告")
     rows = db.execute(
         "SELECT kind, url, fetched_at, sha256, warc_file, warc_offset FROM evidence WHERE ad_id = ? ORDER BY id",
         [ad_id],
     ).fetchall()
     if not rows:
-        raise AdclearError(f"ad {ad_id} has no archived evidence")
+        raise AdclearError(f"ad {ad_id} has no archived evidence", zh=f"广告 {ad_id} 没有存档证据")
     out.mkdir(parents=True, exist_ok=True)
     files: list[EvidenceFile] = []
     for kind, url, fetched_at, sha, warc_file, offset in rows:
@@ -126,7 +139,8 @@ def export_evidence(db: sqlite_utils.Database, data_dir: Path, ad_id: int, out: 
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha:
             raise EvidenceMismatch(
-                f"ad {ad_id}: the {kind} at {warc_file}@{offset} has SHA-256 {actual}, not the recorded {sha}"
+                f"ad {ad_id}: the {kind} at {warc_file}@{offset} has SHA-256 {actual}, not the recorded {sha}",
+                zh=f"广告 {ad_id}：{warc_file}@{offset} 处的存档与记录的 SHA-256 不符，证据可能被改动：请管理员检查",
             )
         stamp = fetched_at[:19].replace(":", "").replace("-", "")
         path = out / f"ad{ad_id}-{kind}-{stamp}-{sha[:12]}{SUFFIX.get(kind, '.bin')}"

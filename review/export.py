@@ -262,7 +262,13 @@ def _check_names(db: sqlite_utils.Database, f: Filters) -> None:
     ):
         if given is not None and given not in names:
             listed = "、".join(names[:10]) + ("…" if len(names) > 10 else "") if names else "none yet"
-            raise ExportError(f"no takedown {what} '{given}'; {option} is one of: {listed}")
+            raise ExportError(
+                f"no takedown {what} '{given}'; {option} is one of: {listed}",
+                zh=(
+                    f"没有{'交办给' if option == '--receiver' else '位于'}“{given}”的处置，"
+                    f"可选：{listed if names else '暂无'}"
+                ),
+            )
 
 
 def overview(db: sqlite_utils.Database) -> dict[str, Any]:
@@ -280,7 +286,10 @@ def overview(db: sqlite_utils.Database) -> dict[str, Any]:
 def write(result: TakedownList, path: Path, fmt: str) -> None:
     """Write ``result`` to ``path`` in ``fmt`` (csv, xlsx, json)."""
     if fmt not in FORMATS:
-        raise ExportError(f"unknown format '{fmt}'; one of {', '.join(FORMATS)}")
+        raise ExportError(
+            f"unknown format '{fmt}'; one of {', '.join(FORMATS)}",
+            zh=f"未知的导出格式“{fmt}”，可选：{'、'.join(FORMATS)}",
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         path.write_bytes(export_text.csv_bytes(result))
@@ -330,7 +339,10 @@ def download(
 ) -> tuple[bytes, str, TakedownList]:
     """(file content, file name, the list): ``export`` for the web app, which sends the file."""
     if fmt not in FORMATS:
-        raise ExportError(f"unknown format '{fmt}'; one of {', '.join(FORMATS)}")
+        raise ExportError(
+            f"unknown format '{fmt}'; one of {', '.join(FORMATS)}",
+            zh=f"未知的导出格式“{fmt}”，可选：{'、'.join(FORMATS)}",
+        )
     result = takedown_list(db, filters, office=office, actor=actor, receiver_names=receiver_names)
     name = f"takedowns-{local(result.meta.exported_at, '%Y%m%d-%H%M%S')}.{fmt}"
     with tempfile.TemporaryDirectory(prefix="adclear-export-") as tmp:

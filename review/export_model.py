@@ -104,6 +104,9 @@ class Office:
     region: str = ""
 
 
+_WHAT_ZH = {"--from": "起始日期", "--to": "截止日期"}  # the filters as a refusal names them
+
+
 def _day(value: str | date | None, what: str) -> date | None:
     if value is None or value == "":
         return None
@@ -112,7 +115,10 @@ def _day(value: str | date | None, what: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ExportError(f"{what} must be a date YYYY-MM-DD, not {value!r}") from None
+        raise ExportError(
+            f"{what} must be a date YYYY-MM-DD, not {value!r}",
+            zh=f"{_WHAT_ZH.get(what, what)}应为日期（YYYY-MM-DD），不是“{value}”",
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +147,23 @@ class Filters:
         """Filters from what a user typed (the command line, a web form): checked, or an ``ExportError``."""
         start, end = _day(since, "--from"), _day(until, "--to")
         if start and end and start > end:
-            raise ExportError(f"--from {start} is after --to {end}: nothing could match")
+            raise ExportError(
+                f"--from {start} is after --to {end}: nothing could match",
+                zh=f"起始日期 {start} 晚于截止日期 {end}：请改正日期",
+            )
         wanted = tuple(s.strip() for s in ([states] if isinstance(states, str) else states or ()) if s.strip())
         for s in wanted:
             if s not in STATE_LABELS and s not in STATE_WORDS:
-                raise ExportError(f"unknown state '{s}'; one of: {', '.join((*STATE_WORDS, *STATE_LABELS))}")
+                raise ExportError(
+                    f"unknown state '{s}'; one of: {', '.join((*STATE_WORDS, *STATE_LABELS))}",
+                    zh=f"未知的状态“{s}”，可选：{'、'.join(STATE_LABELS)}",
+                )
         category = (category or "").strip() or None
         if category is not None and category not in CATEGORIES:
-            raise ExportError(f"unknown category '{category}'; one of: {'、'.join(CATEGORIES)}")
+            raise ExportError(
+                f"unknown category '{category}'; one of: {'、'.join(CATEGORIES)}",
+                zh=f"未知的类别“{category}”，可选：{'、'.join(CATEGORIES)}",
+            )
         return cls(
             since=start,
             until=end,

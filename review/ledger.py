@@ -363,7 +363,10 @@ def check_before_append(db: sqlite_utils.Database) -> None:
     anchored = _anchor_problem(db, last, anchors.latest(db))
     problem = problem or (anchored[0] if anchored else "")
     if problem:
-        raise LedgerBroken(f"the ledger fails its check ({problem}); nothing was recorded: run `adclear ledger verify`")
+        raise LedgerBroken(
+            f"the ledger fails its check ({problem}); nothing was recorded: run `adclear ledger verify`",
+            zh=f"台账校验未通过（{problem}），本次未记录任何内容：请主管核查台账",
+        )
 
 
 def anchor(db: sqlite_utils.Database, why: str, settings: ReviewSettings | None = None) -> Anchor | None:

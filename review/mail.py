@@ -68,16 +68,31 @@ def send(settings: SmtpSettings, *, to: str, subject: str, body: str, attachment
                 smtp.login(settings.username, settings.password)
             refused = smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as e:
-        raise DeliveryFailed(f"the mail server {where} refused the recipient {to}: {_reason(e.recipients)}") from None
+        raise DeliveryFailed(
+            f"the mail server {where} refused the recipient {to}: {_reason(e.recipients)}",
+            zh=f"邮件服务器 {where} 拒收收件人 {to}：{_reason(e.recipients)}",
+        ) from None
     except smtplib.SMTPAuthenticationError:
-        raise DeliveryFailed(f"the mail server {where} refused the login: check the SMTP user and password") from None
+        raise DeliveryFailed(
+            f"the mail server {where} refused the login: check the SMTP user and password",
+            zh=f"邮件服务器 {where} 拒绝登录：请管理员检查 SMTP 用户名和密码",
+        ) from None
     except smtplib.SMTPResponseException as e:
         text = e.smtp_error.decode("utf-8", "replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
-        raise DeliveryFailed(f"the mail server {where} refused the message: {e.smtp_code} {text}") from None
+        raise DeliveryFailed(
+            f"the mail server {where} refused the message: {e.smtp_code} {text}",
+            zh=f"邮件服务器 {where} 拒收邮件：{e.smtp_code} {text}",
+        ) from None
     except (smtplib.SMTPException, ssl.SSLError, OSError) as e:
-        raise DeliveryFailed(f"cannot deliver through the mail server {where}: {e or type(e).__name__}") from None
+        raise DeliveryFailed(
+            f"cannot deliver through the mail server {where}: {e or type(e).__name__}",
+            zh=f"无法通过邮件服务器 {where} 发送：{e or type(e).__name__}",
+        ) from None
     if refused:
-        raise DeliveryFailed(f"the mail server {where} refused {', '.join(refused)}: {_reason(refused)}")
+        raise DeliveryFailed(
+            f"the mail server {where} refused {', '.join(refused)}: {_reason(refused)}",
+            zh=f"邮件服务器 {where} 拒收 {'、'.join(refused)}：{_reason(refused)}",
+        )
     return message_id
 
 

@@ -113,7 +113,8 @@ def render_pdf(html: str, *, chromium: str = DEFAULT_CHROMIUM, timeout_s: float 
 
     if not Path(chromium).is_file():
         raise NoticeFailed(
-            f"cannot print the notice: no Chromium at {chromium}; install Debian's chromium (make system-deps)"
+            f"cannot print the notice: no Chromium at {chromium}; install Debian's chromium (make system-deps)",
+            zh=f"无法打印通知书：{chromium} 处没有 Chromium，请管理员安装",
         )
     try:
         with sync_playwright() as p:
@@ -136,4 +137,6 @@ def render_pdf(html: str, *, chromium: str = DEFAULT_CHROMIUM, timeout_s: float 
                 browser.close()
     except PlaywrightError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise NoticeFailed(f"cannot print the notice with {chromium}: {first}") from None
+        raise NoticeFailed(
+            f"cannot print the notice with {chromium}: {first}", zh=f"无法用 {chromium} 打印通知书：{first}"
+        ) from None

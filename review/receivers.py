@@ -100,7 +100,11 @@ class Receivers:
         if found is None:
             hint = difflib.get_close_matches(key, list(self.receivers), n=1)
             fix = f"did you mean '{hint[0]}'?" if hint else f"known: {', '.join(sorted(self.receivers))}"
-            raise UnknownReceiver(f"no receiver '{key}' in {self.path}; {fix}")
+            raise UnknownReceiver(
+                f"no receiver '{key}' in {self.path}; {fix}",
+                zh=f"{self.path} 中没有接收单位“{key}”："
+                + (f"是否为“{hint[0]}”？" if hint else f"现有：{'、'.join(sorted(self.receivers))}"),
+            )
         return found
 
     def route(self, *, site: str, platform: str, region: str) -> Receiver:
@@ -115,7 +119,8 @@ class Receivers:
             return self.receivers[self.default]
         raise UnknownReceiver(
             f"no route in {self.path} for site '{site}' (platform {platform or '-'}, region {region or '-'}): "
-            "add a route for it or a default receiver (docs/receivers.md)"
+            "add a route for it or a default receiver (docs/receivers.md)",
+            zh=f"{self.path} 中没有适用于网站“{site}”的路由：请管理员添加路由或默认接收单位",
         )
 
 
@@ -170,25 +175,37 @@ def load_receivers(path: str | Path) -> Receivers:
     """Load and validate receivers.yml; ``ReceiversInvalid`` naming the file, the line and the fix."""
     path = Path(path)
     if not path.exists():
-        raise ReceiversInvalid(f"{path}: no such file; create it (see docs/receivers.md) or pass --receivers PATH")
+        raise ReceiversInvalid(
+            f"{path}: no such file; create it (see docs/receivers.md) or pass --receivers PATH",
+            zh=f"找不到 {path}：请管理员创建接收单位配置文件",
+        )
     located = read_located(path, ReceiversInvalid)
     if not isinstance(located.data, dict):
-        raise ReceiversInvalid(f"{path} line 1: expected a mapping with 'receivers:' at the top")
+        raise ReceiversInvalid(
+            f"{path} line 1: expected a mapping with 'receivers:' at the top",
+            zh=f"{path} 第 1 行有误：文件开头应为“receivers:”",
+        )
     try:
         parsed = _File.model_validate(located.data)
     except ValidationError as e:
-        raise ReceiversInvalid(one_line(_describe(path, located, e))) from None
+        raise _invalid(_describe(path, located, e)) from None
     known = {r.key: r for r in parsed.receivers}
     for i, route in enumerate(parsed.routes):
         if route.receiver not in known:
-            raise ReceiversInvalid(one_line(_unknown(path, located, ("routes", i, "receiver"), route.receiver, known)))
+            raise _invalid(_unknown(path, located, ("routes", i, "receiver"), route.receiver, known))
     if parsed.default is not None and parsed.default not in known:
-        raise ReceiversInvalid(one_line(_unknown(path, located, ("default",), parsed.default, known)))
+        raise _invalid(_unknown(path, located, ("default",), parsed.default, known))
     try:
         calendar = parsed.work_calendar()
     except ValueError as e:
-        raise ReceiversInvalid(one_line(f"{path} line {located.line_of(('calendar',))}: calendar: {e}")) from None
+        raise _invalid(f"{path} line {located.line_of(('calendar',))}: calendar: {e}") from None
     return Receivers(known, tuple(parsed.routes), parsed.default, path, calendar)
+
+
+def _invalid(problem: str) -> ReceiversInvalid:
+    """receivers.yml refused: the problem as written for the file's editor, in both languages' frame."""
+    text = one_line(problem)
+    return ReceiversInvalid(text, zh=f"接收单位配置文件有误，请管理员按 docs/receivers.md 修改：{text}")
 
 
 def _unknown(path: Path, located: Located, loc: tuple[Any, ...], key: str, known: dict[str, Receiver]) -> str:

@@ -48,7 +48,8 @@ def _font() -> str:
     if not found or not Path(found).exists():
         raise ChartFontMissing(
             f"cannot draw the report's charts: the font {CJK_FONT} is not installed; install Debian's "
-            "fonts-noto-cjk (make system-deps)"
+            "fonts-noto-cjk (make system-deps)",
+            zh=f"无法绘制报告图表：未安装字体 {CJK_FONT}。请管理员安装 Debian 的 fonts-noto-cjk（make system-deps）。",
         )
     return CJK_FONT
 

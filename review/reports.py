@@ -50,9 +50,11 @@ def write(stats: Statistics, path: Path, fmt: str, *, today: date, fonts: str = 
     """``stats`` as a report in ``fmt`` at ``path``, signed on ``today`` (China time); ``whole``: the period is
     the campaign's own (``report_brief.brief``: a whole campaign that has ended gets a 工作总结)."""
     if fmt not in FORMATS:
-        raise ReportError(f"unknown report format {fmt!r}; one of {', '.join(FORMATS)}")
+        raise ReportError(f"unknown report format {fmt!r}; one of {', '.join(FORMATS)}",
+                          zh=f"不支持的报告格式“{fmt}”，可选：{'、'.join(FORMATS)}")  # fmt: skip
     if fonts not in report_docx.FONTS:
-        raise ReportError(f"unknown font set {fonts!r}; one of {', '.join(report_docx.FONTS)}")
+        raise ReportError(f"unknown font set {fonts!r}; one of {', '.join(report_docx.FONTS)}",
+                          zh=f"不支持的字体方案“{fonts}”，可选：{'、'.join(report_docx.FONTS)}")  # fmt: skip
     # made by the writer itself, so that the file gets the mode the umask gives (mkstemp's would be 0600)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
@@ -60,7 +62,8 @@ def write(stats: Statistics, path: Path, fmt: str, *, today: date, fonts: str = 
         _render(stats, fmt, temporary, today, fonts, whole)
         os.replace(temporary, path)
     except OSError as e:
-        raise ReportError(f"cannot write the report to {path}: {e.strerror or e}") from None
+        raise ReportError(f"cannot write the report to {path}: {e.strerror or e}",
+                          zh=f"报告无法写入 {path}：{e.strerror or e}") from None  # fmt: skip
     finally:
         with contextlib.suppress(OSError):  # gone already, or its folder never was
             temporary.unlink(missing_ok=True)

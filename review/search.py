@@ -109,7 +109,8 @@ def contact_values(text: str) -> list[tuple[tuple[str, ...], str]]:
         return [(("wechat",), bare)]
     raise NotAContact(
         f"{text[:60]!r} reads as no phone, WeChat ID, QQ number or URL: write it as the ad did, "
-        "e.g. 138 0013 8000, 微信 abc123, QQ 12345678, http://example.com"
+        "e.g. 138 0013 8000, 微信 abc123, QQ 12345678, http://example.com",
+        zh=f"“{text[:60]}”不是电话、微信号、QQ 号或网址：请按广告原样填写，如 138 0013 8000、微信 abc123、QQ 12345678、http://example.com",
     )
 
 

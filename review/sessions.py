@@ -126,7 +126,7 @@ def unlock(db: sqlite_utils.Database, name: str, *, actor: str, address: str) ->
     recorded). A lock on the client's address is not lifted: it waits out its window."""
     user = users.find(db, name)
     if user is None:
-        raise users.UserError(f"no user '{name}'; `adclear user list` shows the accounts")
+        raise users.UserError(f"no user '{name}'; `adclear user list` shows the accounts", zh=f"没有用户“{name}”")
     with immediate(db):
         db.execute("UPDATE users SET unlocked_at = ?, failed_logins = 0 WHERE id = ?", [_iso(_now()), user.id])
         audit.record(db, actor=actor, action="user_unlock", target=f"user:{user.name}", address=address)

@@ -457,7 +457,10 @@ def for_campaign(
         first, last, title = p.starts_on, p.ends_on, f"{c.name}（{p.name}）"
     period = Period(start or first, end or last)
     if period.start > period.end:
-        raise campaigns.CampaignError(f"the period {period.label()} ends before it starts")
+        raise campaigns.CampaignError(
+            f"the period {period.label()} ends before it starts",
+            zh=f"统计时段 {period.label()} 的结束日期早于开始日期：请改正日期",
+        )
     scope = Scope(tuple(c.sites), tuple(c.regions), tuple(c.categories))
     stats = compute(db, period, scope, title=title, office=c.office, today=today)
     return dataclasses.replace(stats, phases=[(p.name, Period(p.starts_on, p.ends_on)) for p in c.phases])

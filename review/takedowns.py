@@ -152,7 +152,9 @@ def _row(row: Any) -> Takedown:
 def get(db: sqlite_utils.Database, takedown_id: int) -> Takedown:
     row = db.execute(f"{_SELECT} WHERE t.id = ?", [takedown_id]).fetchone()
     if row is None:
-        raise TakedownError(f"no takedown {takedown_id} (see `adclear takedown list`)")
+        raise TakedownError(
+            f"no takedown {takedown_id} (see `adclear takedown list`)", zh=f"没有编号为 {takedown_id} 的处置"
+        )
     return _row(row)
 
 
@@ -177,7 +179,9 @@ def listing(
         args.extend(OPEN_STATES)
     elif state is not None:
         if state not in STATES:
-            raise TakedownError(f"unknown state '{state}' (one of: open, {', '.join(STATES)})")
+            raise TakedownError(
+                f"unknown state '{state}' (one of: open, {', '.join(STATES)})", zh=f"未知的状态“{state}”"
+            )
         where.append("t.state = ?")
         args.append(state)
     if receiver is not None:
@@ -302,7 +306,8 @@ def _step(db: sqlite_utils.Database, t: Takedown, action: str, actor: str, paylo
 def _require(t: Takedown, allowed: tuple[str, ...], doing: str) -> None:
     if t.state not in allowed:
         raise TakedownError(
-            f"takedown {t.id} is {t.state} ({t.state_label}): cannot {doing} (only when {', '.join(allowed)})"
+            f"takedown {t.id} is {t.state} ({t.state_label}): cannot {doing} (only when {', '.join(allowed)})",
+            zh=f"处置 {t.id} 当前为“{t.state_label}”，此时不能进行该操作",
         )
 
 
@@ -310,7 +315,10 @@ def _check_day(value: str, what: str) -> str:
     try:
         return date.fromisoformat(value).isoformat()
     except (TypeError, ValueError):
-        raise TakedownError(f"{what} must be a date YYYY-MM-DD, not {value!r}") from None
+        raise TakedownError(
+            f"{what} must be a date YYYY-MM-DD, not {value!r}",
+            zh=f"{'处置期限' if what == 'the deadline' else what}应为日期（YYYY-MM-DD），不是“{value}”",
+        ) from None
 
 
 def dispatched(
@@ -327,7 +335,7 @@ def dispatched(
     """Inside the caller's transaction: the takedowns went to ``receiver`` in batch ``number``, due ``deadline``."""
     day = _check_day(deadline, "the deadline")
     if day < (today or today_in_china()).isoformat():
-        raise TakedownError(f"the deadline {day} is in the past")
+        raise TakedownError(f"the deadline {day} is in the past", zh=f"处置期限 {day} 已过：请填写今天或以后的日期")
     entries = []
     for takedown_id in ids:
         t = get(db, takedown_id)
@@ -350,10 +358,13 @@ def record_feedback(
 ) -> ledger.Entry:
     """反馈: what the receiver answered (``at`` a UTC ISO time, default now), with attachments' names and SHA-256."""
     if not result.strip() or not by.strip():
-        raise TakedownError("feedback needs its result and who gave it")
+        raise TakedownError("feedback needs its result and who gave it", zh="登记反馈须填写处理结果和反馈人")
     for a in attachments or []:
         if set(a) != {"name", "sha256"} or len(a["sha256"]) != 64:
-            raise TakedownError(f"an attachment is named with its SHA-256 (name, sha256), not {a!r}")
+            raise TakedownError(
+                f"an attachment is named with its SHA-256 (name, sha256), not {a!r}",
+                zh=f"附件须以名称和 SHA-256 登记，不是 {a!r}",
+            )
     with writing(db, settings):
         t = get(db, takedown_id)
         _require(t, ("dispatched", "answered", "online"), "record feedback")
@@ -376,7 +387,10 @@ def record_recheck(
     """复查: the URL fetched again; removed, still online, or unknown (nothing could be seen: never 'removed').
     The entry says whether the takedown was overdue at the time (as of ``today``, China time)."""
     if outcome not in OUTCOMES:
-        raise TakedownError(f"a re-check finds removed, online or unknown, not {outcome!r}")
+        raise TakedownError(
+            f"a re-check finds removed, online or unknown, not {outcome!r}",
+            zh=f"复查结果只能是已删除、仍在线或无法确定，不是“{outcome}”",
+        )
     ev = evidence or RecheckEvidence()
     with writing(db, settings):
         t = get(db, takedown_id)
@@ -408,7 +422,10 @@ def close(
         t = get(db, takedown_id)
         _require(t, CLOSABLE, "close it")
         if t.state != "removed" and not note.strip():
-            raise TakedownError(f"takedown {t.id} is not verified removed: say why it is closed (--note)")
+            raise TakedownError(
+                f"takedown {t.id} is not verified removed: say why it is closed (--note)",
+                zh=f"处置 {t.id} 尚未核实删除：结案须说明理由",
+            )
         return _step(db, t, "takedown_closed", actor, {"note": note.strip()})
 
 
@@ -425,7 +442,10 @@ def record_reappearance(
     with writing(db, settings):
         t = get(db, takedown_id)
         if t.state == "cancelled":
-            raise TakedownError(f"takedown {t.id} was cancelled: its ad is not confirmed any more")
+            raise TakedownError(
+                f"takedown {t.id} was cancelled: its ad is not confirmed any more",
+                zh=f"处置 {t.id} 已撤销：其广告已不再是确认违法",
+            )
         known = db.execute(
             "SELECT 1 FROM ledger WHERE action = 'reappeared' AND json_extract(payload, '$.takedown_id') = ? "
             "AND json_extract(payload, '$.new_ad_id') = ?",
@@ -448,15 +468,21 @@ def correct(
 ) -> ledger.Entry:
     """更正: a value recorded wrongly is corrected by an entry of its own (the wrong one stays, as history)."""
     if field not in CORRECTABLE:
-        raise TakedownError(f"only {', '.join(CORRECTABLE)} can be corrected, not {field!r}")
+        raise TakedownError(
+            f"only {', '.join(CORRECTABLE)} can be corrected, not {field!r}",
+            zh=f"只能更正 {'、'.join(CORRECTABLE)}，不能更正“{field}”",
+        )
     if not reason.strip():
-        raise TakedownError("a correction needs its reason")
+        raise TakedownError("a correction needs its reason", zh="更正须填写理由")
     if field == "deadline":
         value = _check_day(value, "the deadline")
     with writing(db, settings):
         t = get(db, takedown_id)
         if t.state in ("closed", "cancelled"):
-            raise TakedownError(f"takedown {t.id} is {t.state} ({t.state_label}): nothing to correct")
+            raise TakedownError(
+                f"takedown {t.id} is {t.state} ({t.state_label}): nothing to correct",
+                zh=f"处置 {t.id} 当前为“{t.state_label}”，无可更正",
+            )
         old = getattr(t, field)
         payload = {"of_seq": t.updated_seq, "field": field, "old": old, "new": value, "reason": reason.strip()}
         return _step(db, t, "correction", actor, payload)

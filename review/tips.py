@@ -23,19 +23,29 @@ import contextlib
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
 import sqlite_utils
 
 from core.db import immediate
-from core.errors import AdclearError
 from core.timeutil import now_utc
 from review import alerts, attachments, audit, ledger, queue, users
 from review.dispatch import Office, check_office, next_serial
 from review.settings import ReviewSettings
+from review.tips_model import (
+    CHANNELS,
+    FETCH_OUTCOMES,
+    RESULTS,
+    STATES,
+    Setup,
+    Tip,
+    TipError,
+    mask_name,
+    mask_phone,
+    tip_number,
+)
 from review.workdays import today_china
 
 __all__ = [
@@ -62,10 +72,6 @@ __all__ = [
     "verify",
 ]
 
-CHANNELS = {"phone": "电话", "letter": "信函", "email": "电子邮件", "web": "网络", "visit": "来访", "other": "其他"}
-STATES = {"received": "已受理", "verifying": "核查中", "verified": "属实", "unfounded": "不属实"}
-RESULTS = ("verified", "unfounded")  # what 核查 finds
-FETCH_OUTCOMES = {"fetched": "已抓取", "refused": "已拒绝", "failed": "未抓到"}
 MAX_SUMMARY = 2000
 MAX_FIELD = 200
 _DECISION_ACTIONS = ("confirmed", "rejected", "reversed")
@@ -74,92 +80,6 @@ _COLUMNS = (
     "tipster_other, entered_by, state, ad_id, fetch_outcome, fetch_detail, verified_at, verify_note, feedback_at, "
     "feedback_text, closed_at, updated_at"
 )
-
-
-class TipError(AdclearError):
-    """A tip that cannot be entered or moved on as asked."""
-
-
-@dataclass(frozen=True)
-class Setup:
-    """What the web app needs from the deployment for tips, passed down by the command line (``app.config``)."""
-
-    office: Office
-    precheck: Callable[[str], str | None] | None = None  # why a URL may not be fetched (None: it may)
-    start_fetch: Callable[[str], None] | None = None  # fetch a tip's URL in the background, given its number
-
-
-@dataclass(frozen=True, slots=True)
-class Tip:
-    id: int
-    number: str
-    office: str
-    year: int | None  # None for a row written without them (its number is what counts)
-    serial: int | None
-    received_at: str
-    channel: str
-    summary: str
-    url: str | None
-    region: str
-    tipster_name: str
-    tipster_phone: str
-    tipster_other: str
-    entered_by: str
-    state: str
-    ad_id: int | None
-    fetch_outcome: str | None
-    fetch_detail: str
-    verified_at: str | None
-    verify_note: str
-    feedback_at: str | None
-    feedback_text: str | None
-    closed_at: str | None
-    updated_at: str
-
-    @property
-    def channel_label(self) -> str:
-        return CHANNELS.get(self.channel, self.channel)
-
-    @property
-    def state_label(self) -> str:
-        return STATES.get(self.state, self.state) + ("（已办结）" if self.closed_at else "")
-
-    @property
-    def fetch_label(self) -> str:
-        return FETCH_OUTCOMES.get(self.fetch_outcome or "", "")
-
-    def tipster(self, *, reveal: bool) -> dict[str, str]:
-        """The tipster as one may see them: in full (supervisors, admins) or masked (reviewers)."""
-        if reveal:
-            return {"name": self.tipster_name, "phone": self.tipster_phone, "other": self.tipster_other}
-        return {
-            "name": mask_name(self.tipster_name),
-            "phone": mask_phone(self.tipster_phone),
-            "other": "***" if self.tipster_other else "",
-        }
-
-
-def tip_number(office: str, year: int, serial: int) -> str:
-    """``〔2026〕SFX线字第0001号``."""
-    return f"〔{year}〕{office}线字第{serial:04d}号"
-
-
-def mask_name(name: str) -> str:
-    """张三 → 张*, 欧阳娜娜 → 欧***: the surname only."""
-    name = name.strip()
-    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
-
-
-def mask_phone(phone: str) -> str:
-    """13812345678 → 138****5678; a short number keeps its last two digits."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if not digits:
-        return "***" if phone.strip() else ""
-    if len(digits) == 13 and digits.startswith("86"):
-        digits = digits[2:]  # +86: the country code
-    if len(digits) >= 11:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "*" * max(len(digits) - 2, 1) + digits[-2:]
 
 
 def _tipster_hash(salt: str, name: str, phone: str) -> str:
@@ -188,7 +108,10 @@ def get(db: sqlite_utils.Database, ref: int | str) -> Tip:
     else:
         row = db.execute(f"SELECT {_COLUMNS} FROM tips WHERE number = ?", [text]).fetchone()
     if row is None:
-        raise TipError(f"no tip {text!r}: give its id or its number as `adclear tip list` shows them")
+        raise TipError(
+            f"no tip {text!r}: give its id or its number as `adclear tip list` shows them",
+            zh=f"没有线索“{text}”：请填写线索编号",
+        )
     return _row(row)
 
 
@@ -214,8 +137,31 @@ def _clean_url(url: str | None) -> str | None:
     if not url:
         return None
     if len(url) > 2000 or not url.lower().startswith(("http://", "https://")) or any(c.isspace() for c in url):
-        raise TipError(f"{url[:200]!r} is not a web address: write it as http://… or https://…")
+        raise TipError(
+            f"{url[:200]!r} is not a web address: write it as http://… or https://…",
+            zh=f"“{url[:200]}”不是网址：请以 http:// 或 https:// 开头",
+        )
     return url
+
+
+def _checked_entry(channel: str, summary: str, received_at: str | None) -> str:
+    """The tip's content, stripped; ``TipError`` when its channel, content or time cannot be recorded."""
+    if channel not in CHANNELS:
+        raise TipError(
+            f"channel '{channel}' is not one of {', '.join(CHANNELS)}",
+            zh=f"未知的来源渠道“{channel}”，可选：{'、'.join(CHANNELS)}",
+        )
+    summary = summary.strip()
+    if not summary:
+        raise TipError(
+            "a tip needs its content (what was reported): it may not be empty", zh="请填写线索内容（举报的具体情况）"
+        )
+    if received_at is not None and received_at > now_utc():
+        raise TipError(
+            f"the time it was received ({received_at}) is in the future: give the time it came in",
+            zh=f"接收时间（{received_at}）晚于现在：请填写实际接收时间",
+        )
+    return summary
 
 
 def add(
@@ -237,14 +183,8 @@ def add(
     settings: ReviewSettings | None = None,
 ) -> Tip:
     """受理: record a tip with its attachments; its ``tip_received`` entry names it without its tipster."""
-    if channel not in CHANNELS:
-        raise TipError(f"channel '{channel}' is not one of {', '.join(CHANNELS)}")
-    summary = summary.strip()
-    if not summary:
-        raise TipError("a tip needs its content (what was reported): it may not be empty")
+    summary = _checked_entry(channel, summary, received_at)
     check_office(office)
-    if received_at is not None and received_at > now_utc():
-        raise TipError(f"the time it was received ({received_at}) is in the future: give the time it came in")
     clean = _clean_url(url)
     stored = [attachments.store_attachment(db, name, data) for name, data in files]  # before the lock: files
     now = now_utc()
@@ -303,10 +243,13 @@ def record_fetch(
 ) -> Tip:
     """What fetching the tip's URL gave: the ad it became (queued first, review.queue.to_front), or why not."""
     if outcome not in FETCH_OUTCOMES or (outcome == "fetched") != (ad_id is not None):
-        raise TipError(f"a fetch outcome is fetched (with its ad) or refused or failed, not {outcome!r}")
+        raise TipError(
+            f"a fetch outcome is fetched (with its ad) or refused or failed, not {outcome!r}",
+            zh=f"抓取结果只能是已抓取、已拒绝或失败，不是“{outcome}”",
+        )
     tip = get(db, ref)
     if tip.url is None:
-        raise TipError(f"tip {tip.number} has no URL to fetch")
+        raise TipError(f"tip {tip.number} has no URL to fetch", zh=f"线索 {tip.number} 没有可抓取的网址")
     with _writing(db, settings):
         state = "verifying" if ad_id is not None and tip.state == "received" else tip.state
         db.execute(
@@ -349,17 +292,27 @@ def verify(
     (confirmed: verified; rejected: unfounded); a tip without a decided ad needs ``result`` and a note."""
     tip = get(db, ref)
     if tip.closed_at:
-        raise TipError(f"tip {tip.number} is closed")
+        raise TipError(f"tip {tip.number} is closed", zh=f"线索 {tip.number} 已办结")
     decided = decision_of(db, tip.ad_id)
     if result is None:
         if decided is None:
             why = "its ad is not decided yet" if tip.ad_id else "it has no ad (no URL, or the fetch did not succeed)"
-            raise TipError(f"tip {tip.number}: {why}: decide the ad in the queue, or give the result and a note")
+            raise TipError(
+                f"tip {tip.number}: {why}: decide the ad in the queue, or give the result and a note",
+                zh=f"线索 {tip.number}："
+                + ("其广告尚未审核" if tip.ad_id else "没有对应的广告（无网址或抓取未成功）")
+                + "：请先在待审队列中审核该广告，或填写核查结果和说明",
+            )
         result = "verified" if decided.action == "confirmed" else "unfounded"
     elif result not in RESULTS:
-        raise TipError(f"the result is verified or unfounded, not {result!r}")
+        raise TipError(
+            f"the result is verified or unfounded, not {result!r}", zh=f"核查结果只能是属实或不属实，不是“{result}”"
+        )
     elif decided is None and not note.strip():
-        raise TipError(f"tip {tip.number}: without a decided ad, say how it was checked (a note)")
+        raise TipError(
+            f"tip {tip.number}: without a decided ad, say how it was checked (a note)",
+            zh=f"线索 {tip.number} 没有已审核的广告：请说明如何核查的",
+        )
     now = now_utc()
     with _writing(db, settings):
         users.require(db, actor, "reviewer")
@@ -387,9 +340,12 @@ def feedback(
     tip = get(db, ref)
     text = text.strip()
     if not text:
-        raise TipError("feedback needs what the tipster was told")
+        raise TipError("feedback needs what the tipster was told", zh="请填写答复举报人的内容")
     if tip.state not in RESULTS:
-        raise TipError(f"tip {tip.number} is {tip.state_label}: verify it first (核查), then answer the tipster")
+        raise TipError(
+            f"tip {tip.number} is {tip.state_label}: verify it first (核查), then answer the tipster",
+            zh=f"线索 {tip.number} 当前为“{tip.state_label}”：请先核查，再答复举报人",
+        )
     when = at or now_utc()
     with _writing(db, settings):
         users.require(db, actor, "reviewer")
@@ -409,11 +365,17 @@ def close(
     """办结: a verified or unfounded tip whose tipster was answered (or, with a note, could not be)."""
     tip = get(db, ref)
     if tip.closed_at:
-        raise TipError(f"tip {tip.number} is closed already")
+        raise TipError(f"tip {tip.number} is closed already", zh=f"线索 {tip.number} 已办结")
     if tip.state not in RESULTS:
-        raise TipError(f"tip {tip.number} is {tip.state_label}: verify it first (核查)")
+        raise TipError(
+            f"tip {tip.number} is {tip.state_label}: verify it first (核查)",
+            zh=f"线索 {tip.number} 当前为“{tip.state_label}”：请先核查",
+        )
     if tip.feedback_at is None and not note.strip():
-        raise TipError(f"tip {tip.number}: the tipster was not answered (反馈): record it, or say why not (a note)")
+        raise TipError(
+            f"tip {tip.number}: the tipster was not answered (反馈): record it, or say why not (a note)",
+            zh=f"线索 {tip.number} 尚未答复举报人：请先登记反馈，或在说明中写明原因",
+        )
     now = now_utc()
     with _writing(db, settings):
         users.require(db, actor, "reviewer")

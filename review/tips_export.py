@@ -155,7 +155,10 @@ def export(
 ) -> Made:
     """Write the tips ledger to ``path``; with ``reveal_reason``, the tipsters' names and phones too. Audited."""
     if fmt not in FORMATS:
-        raise TipsExportError(f"unknown format '{fmt}'; one of {', '.join(FORMATS)}")
+        raise TipsExportError(
+            f"unknown format '{fmt}'; one of {', '.join(FORMATS)}",
+            zh=f"未知的导出格式“{fmt}”，可选：{'、'.join(FORMATS)}",
+        )
     identity = bool(reveal_reason.strip())
     users.require(db, actor, "supervisor" if identity else "reviewer")  # the identity: supervisors and admins
     cols = columns(identity=identity)

@@ -31,6 +31,7 @@ from review import audit
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "ROLES",
+    "ROLE_NAMES_ZH",
     "PasswordRejected",
     "User",
     "UserError",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 ROLES: tuple[str, ...] = ("reviewer", "supervisor", "admin")
+ROLE_NAMES_ZH = {"reviewer": "审核员", "supervisor": "主管", "admin": "管理员"}  # as refusals name them
 ROLE_LABELS = {"reviewer": "审核员", "supervisor": "主管", "admin": "管理员"}
 MIN_PASSWORD_LENGTH = 10
 _NAME = re.compile(r"^[\w.\-@\u4e00-\u9fff]{2,40}$")
@@ -115,34 +117,44 @@ def check_password(name: str, password: str) -> None:
     """Raise ``PasswordRejected`` naming the first rule ``password`` breaks."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordRejected(
-            f"password too short: at least {MIN_PASSWORD_LENGTH} characters (密码至少 {MIN_PASSWORD_LENGTH} 位)"
+            f"password too short: at least {MIN_PASSWORD_LENGTH} characters (密码至少 {MIN_PASSWORD_LENGTH} 位)",
+            zh=f"密码至少 {MIN_PASSWORD_LENGTH} 位",
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise PasswordRejected(
-            f"password too long: at most {MAX_PASSWORD_LENGTH} characters (密码最多 {MAX_PASSWORD_LENGTH} 位)"
+            f"password too long: at most {MAX_PASSWORD_LENGTH} characters (密码最多 {MAX_PASSWORD_LENGTH} 位)",
+            zh=f"密码最多 {MAX_PASSWORD_LENGTH} 位",
         )
     folded = password.casefold()
     if name.casefold() in folded or folded in name.casefold():
-        raise PasswordRejected("password must not contain the user name (密码不能包含用户名)")
+        raise PasswordRejected("password must not contain the user name (密码不能包含用户名)", zh="密码不能包含用户名")
     common, words = _common()
     if folded in common or len(set(folded)) <= 2:
-        raise PasswordRejected("password is too common; choose another (密码过于常见，请另选)")
+        raise PasswordRejected(
+            "password is too common; choose another (密码过于常见，请另选)", zh="密码过于常见，请另选"
+        )
     estimate = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=[name, "adclear", *words])
     if estimate["score"] < MIN_STRENGTH:
         raise PasswordRejected(
             "password is too easy to guess; use a longer one, e.g. three unrelated words and a number "
-            "(密码太容易被猜中，请换一个更长的密码，如三个不相关的词加数字)"
+            "(密码太容易被猜中，请换一个更长的密码，如三个不相关的词加数字)",
+            zh="密码太容易被猜中，请换一个更长的密码，如三个不相关的词加数字",
         )
 
 
 def _check_name(name: str) -> None:
     if not _NAME.match(name):
-        raise UserError(f"'{name}' is not a user name: 2–40 letters, digits, Chinese characters, '.', '-', '_' or '@'")
+        raise UserError(
+            f"'{name}' is not a user name: 2–40 letters, digits, Chinese characters, '.', '-', '_' or '@'",
+            zh=f"“{name}”不能用作用户名：须为 2 至 40 个字母、数字、汉字或“.”“-”“_”“@”",
+        )
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise UserError(f"unknown role '{role}'; one of: {', '.join(ROLES)}")
+        raise UserError(
+            f"unknown role '{role}'; one of: {', '.join(ROLES)}", zh=f"未知的角色“{role}”，可选：{'、'.join(ROLES)}"
+        )
 
 
 def add_user(
@@ -165,7 +177,9 @@ def add_user(
     now = now_utc()
     with immediate(db):
         if db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone():
-            raise UserError(f"user '{name}' already exists; `adclear user list` shows the accounts")
+            raise UserError(
+                f"user '{name}' already exists; `adclear user list` shows the accounts", zh=f"用户“{name}”已存在"
+            )
         db.execute(
             "INSERT INTO users (name, role, password_hash, created_at, created_by, password_changed_at, "
             "must_change_password) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -237,7 +251,7 @@ def _end_sessions(db: sqlite_utils.Database, user_id: int, reason: str) -> None:
 def _existing(db: sqlite_utils.Database, name: str) -> User:
     user = find(db, name)
     if user is None:
-        raise UserError(f"no user '{name}'; `adclear user list` shows the accounts")
+        raise UserError(f"no user '{name}'; `adclear user list` shows the accounts", zh=f"没有用户“{name}”")
     return user
 
 
@@ -248,12 +262,16 @@ def require(db: sqlite_utils.Database, name: str, role: str) -> User:
     if user is None:
         raise NotAnAccount(
             f"'{name}' is no account: --as (or $ADCLEAR_USER) must name one with the {role} role "
-            f"(`adclear user list`; `adclear user add NAME --role {role}`)"
+            f"(`adclear user list`; `adclear user add NAME --role {role}`)",
+            zh=f"“{name}”不是有效账号：须为具有{ROLE_NAMES_ZH.get(role, role)}权限的账号",
         )
     if user.disabled:
-        raise NotAnAccount(f"the account '{user.name}' is disabled")
+        raise NotAnAccount(f"the account '{user.name}' is disabled", zh=f"账号“{user.name}”已停用")
     if not has_role(user.role, role):
-        raise NotAnAccount(f"'{user.name}' is a {user.role}: this needs the {role} role")
+        raise NotAnAccount(
+            f"'{user.name}' is a {user.role}: this needs the {role} role",
+            zh=f"账号“{user.name}”的角色不够：此操作须{ROLE_NAMES_ZH.get(role, role)}权限",
+        )
     return user
 
 

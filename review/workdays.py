@@ -76,7 +76,12 @@ def _check_covered(day: date) -> None:
             f"the working-day calendar (chinesecalendar {chinese_calendar.__version__}) knows the holidays of "
             f"{first}–{last} only, not {day.year}: once the State Council's holiday notice for {day.year} is out, "
             f"write its days into receivers.yml (calendar: {day.year}: holidays / workdays, docs/receivers.md) or "
-            "upgrade the package (pip install -U chinesecalendar); or give the deadline by hand (--deadline YYYY-MM-DD)"
+            "upgrade the package (pip install -U chinesecalendar); or give the deadline by hand "
+            "(--deadline YYYY-MM-DD)",
+            zh=(
+                f"工作日历只含 {first}–{last} 年的节假日，不含 {day.year} 年："
+                f"请手工填写处置期限，或请管理员在 receivers.yml 中补充 {day.year} 年的节假日"
+            ),
         )
 
 
@@ -114,10 +119,14 @@ def check_given_deadline(text: str, *, today: date) -> date:
     try:
         given = date.fromisoformat(text.strip())
     except ValueError:
-        raise DeadlineInPast(f"'{text}' is not a date: write the deadline as YYYY-MM-DD, e.g. 2026-12-18") from None
+        raise DeadlineInPast(
+            f"'{text}' is not a date: write the deadline as YYYY-MM-DD, e.g. 2026-12-18",
+            zh=f"“{text}”不是日期：处置期限请写成 YYYY-MM-DD，如 2026-12-18",
+        ) from None
     if given < today:
         raise DeadlineInPast(
             f"the deadline {given.isoformat()} is already past (today in China is {today.isoformat()}): "
-            "give a day from today on"
+            "give a day from today on",
+            zh=f"处置期限 {given.isoformat()} 已过（今天是 {today.isoformat()}）：请填写今天或以后的日期",
         )
     return given

@@ -71,10 +71,10 @@ def test_a_bad_filter_is_refused_with_the_reason_and_nothing_is_exported(site):
         "/export", data={"csrf_token": token, "format": "csv", "from": "2027-02-02", "to": "2027-02-01"}
     )
     assert answer.status_code == 302
-    assert "after --to" in client.get("/export").text
+    assert "晚于截止日期" in client.get("/export").text
     # a platform no takedown has (a typo, or a fuzzer's '0'): refused with the known ones, not a 500
     answer = client.post("/export", data={"csrf_token": token, "format": "xlsx", "platform": "0"})
     assert answer.status_code == 302
-    assert "no takedown is on &#39;0&#39;" in client.get("/export").text
+    assert "没有位于“0”的处置" in client.get("/export").text
     with connect(db_path) as db:
         assert db.execute("SELECT count(*) FROM audit_log WHERE action = 'export'").fetchone()[0] == 0

@@ -89,7 +89,7 @@ def test_a_damaged_database_is_a_page_that_says_so(site):
     answer = client.get("/queue")
     assert answer.status_code == 503
     assert "数据库暂时无法使用，操作未执行：" in answer.text
-    assert "is damaged (database disk image is malformed): run `adclear doctor`" in answer.text
+    assert "已损坏（database disk image is malformed）：请运行 adclear doctor" in answer.text
 
 
 def test_an_immutable_database_refuses_a_decision_with_a_page_not_a_traceback(site):
@@ -107,7 +107,7 @@ def test_an_immutable_database_refuses_a_decision_with_a_page_not_a_traceback(si
             f"/ad/{ids['promo0']}/reject", data={"csrf_token": token, "reason": "防非宣传"}, follow_redirects=False
         )
         assert answer.status_code == 503
-        assert "is read-only (attempt to write a readonly database): nothing was written." in answer.text
+        assert "只读（attempt to write a readonly database），未能写入" in answer.text
     finally:
         app.extensions["adclear_pool"].close()
         release(db_path)

@@ -91,7 +91,7 @@ def test_run_now_needs_the_csrf_token_leaves_one_request_and_is_audited(site):
         ("boss", "schedule_run_now", "demo-classifieds")
     ]
     unknown = boss.post("/schedule/nosuchsite/run", data={"csrf_token": token}, follow_redirects=True)
-    assert "no scheduled job named &#39;nosuchsite&#39;" in unknown.text
+    assert "没有名为 nosuchsite 的监测任务" in unknown.text
     assert boss.post("/schedule/..%2Fx/run", data={"csrf_token": token}).status_code == 404
     reviewer, rtoken = logged_in(app, "rev1")
     assert reviewer.post("/schedule/demo-social/run", data={"csrf_token": rtoken}).status_code == 403

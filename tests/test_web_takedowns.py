@@ -138,7 +138,10 @@ def test_batch_four_eyes_and_delivery(site):
         assert batch.takedown_ids == tuple(chosen) and batch.receiver == "plat"
         boss, btoken = logged_in(app, "boss")
         page = boss.post(f"/dispatch/{batch.id}/approve", data={"csrf_token": btoken}, follow_redirects=True)
-        assert f"boss confirmed ad {ids['promo1']} of {batch.number}: four eyes" in page.text
+        assert (
+            f"boss 确认过交办单 {batch.number} 中的广告 {ids['promo1']}：按双人复核要求，须由另一位主管审批"
+            in page.text
+        )
         assert dispatch.get(db, batch.id).state == "draft"
         boss2, token2 = logged_in(app, "boss2")
         boss2.post(f"/dispatch/{batch.id}/approve", data={"csrf_token": token2})
@@ -189,7 +192,7 @@ def test_handover_of_a_batch_without_email(site):
         f"/dispatch/{batch.id}/handover", data={"to": "王五", "deadline": "2020-01-10", "csrf_token": token},
         follow_redirects=True,
     ).text  # fmt: skip
-    assert "未执行：the deadline 2020-01-10 is already past" in page
+    assert "未执行：处置期限 2020-01-10 已过" in page
     assert dispatch.get(db, batch.id).state == "approved"
     page = boss2.post(
         f"/dispatch/{batch.id}/handover", data={"to": "县市场监管局 王五", "note": "当面送达", "csrf_token": token},

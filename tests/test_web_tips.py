@@ -92,7 +92,7 @@ def test_a_tip_to_a_private_address_is_refused_with_a_clear_message(browser, app
     page.wait_for_url(re.compile(r".*/tips/\d+$"))
     error = page.locator(".flash-error").inner_text()
     assert "网址未抓取" in error
-    assert "private.test resolves to 10.20.30.40, a private address" in error and "refused before connecting" in error
+    assert "未连接即拒绝：private.test 解析为 10.20.30.40，是内网地址" in error and "为线索放行该地址段" in error
     assert "已拒绝" in page.locator("#tip-fetch").inner_text()
     assert "〔" in page.locator("h1").inner_text() and "线字第0001号" in page.locator("h1").inner_text()
     assert started == []  # nothing was handed to the fetcher

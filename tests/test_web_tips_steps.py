@@ -29,7 +29,7 @@ def test_a_tip_goes_through_its_steps_in_the_web_app(site):  # noqa: F811
     assert "已受理线索 〔" in page.text and "张*" in page.text and "张三" not in page.text
     ((tip_id,),) = rows(db_path, "SELECT id FROM tips")
     refused = post(client, token, f"/tips/{tip_id}/verify")
-    assert "it has no ad" in refused.text  # no URL, no ad: the result and a note are needed
+    assert "没有对应的广告" in refused.text  # no URL, no ad: the result and a note are needed
     post(client, token, f"/tips/{tip_id}/verify", result="verified", note="实地核查属实")
     post(client, token, f"/tips/{tip_id}/feedback", text="已当面告知举报人")
     done = post(client, token, f"/tips/{tip_id}/close")

@@ -2,7 +2,9 @@
 
 The strings are data in ``review.web.strings``. Templates call ``_('key', **values)``; Python calls
 ``t('key', **values)``. A key missing in English falls back to Chinese; a key missing altogether shows
-``default`` (or the key). Category and reject-reason names are data (they go into the ledger in Chinese):
+``default`` (or the key). A refusal from the library (an ``AdclearError``) is shown with ``error_text(e)``: its
+Chinese (``zh=``, core/errors.py) on a Chinese page, its English message on an English one or when it has no
+Chinese. Category and reject-reason names are data (they go into the ledger in Chinese):
 English pages show them in Chinese with a gloss.
 """
 
@@ -17,7 +19,7 @@ from core.timeutil import local
 from review.users import has_role
 from review.web.strings import CATEGORY_EN, SHORTCUTS, STRINGS
 
-__all__ = ["LANGUAGES", "SHORTCUTS", "STRINGS", "install", "t"]
+__all__ = ["LANGUAGES", "SHORTCUTS", "STRINGS", "error_text", "install", "t"]
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 
@@ -37,6 +39,12 @@ def t(key: str, default: str | None = None, **values: Any) -> str:
     else:
         text = pair[1] if _lang() == "en" and pair[1] else pair[0]
     return text.format(**values) if values else text
+
+
+def error_text(error: BaseException) -> str:
+    """What a refusal says to this reader: its Chinese on a Chinese page, else (or without one) its message."""
+    zh = getattr(error, "zh", None)
+    return zh if zh and _lang() == "zh" else str(error)
 
 
 def category(name: str) -> str:

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 
 from core.errors import UserError
 from review import sessions, users
-from review.web.i18n import t
+from review.web.i18n import error_text, t
 from review.web.security import client_address, requires
 
 __all__ = ["ACTIONS", "bp", "user_page"]
@@ -56,7 +56,7 @@ def add() -> Any:
             g.db, name, role, password, actor=g.web_session.user.name, address=client_address(), must_change=True
         )
     except UserError as e:
-        return user_page(t("err.refused", detail=str(e)), 400)
+        return user_page(t("err.refused", detail=error_text(e)), 400)
     flash(t("users.added", name=name), "ok")
     return redirect(url_for("supervise.user_list"))
 
@@ -81,6 +81,6 @@ def change(user_id: int, action: str) -> Any:
         else:
             users.set_password(g.db, account.name, request.form.get("password", ""), must_change=True, **who)
     except UserError as e:
-        return user_page(t("err.refused", detail=str(e)), 400)
+        return user_page(t("err.refused", detail=error_text(e)), 400)
     flash(t(f"users.{action}_done", name=account.name), "ok")
     return redirect(url_for("supervise.user_list"))

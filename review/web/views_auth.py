@@ -11,7 +11,7 @@ from core.db import explain
 from core.errors import DatabaseError, LoginRefused, PasswordRejected
 from core.timeutil import local
 from review import sessions, users
-from review.web.i18n import LANGUAGES, t
+from review.web.i18n import LANGUAGES, error_text, t
 from review.web.params import DATE_PARAMS
 from review.web.security import client_address, public, requires, safe_next
 
@@ -97,7 +97,7 @@ def password() -> Any:
             except LoginRefused as e:
                 error = _refusal(e, "password.wrong_current")
             except PasswordRejected as e:
-                error = str(e)
+                error = error_text(e)
             else:
                 _fresh_cookie()
                 flash(t("password.changed"), "ok")
@@ -141,7 +141,7 @@ def install_errors(app: Flask) -> None:
         if isinstance(error, sqlite3.Error):
             error = explain(error, app.config.get("DB_PATH"))
         app.logger.error("database error: %s", error)
-        return render_template("error.html", code=503, message=t("err.database", detail=str(error))), 503
+        return render_template("error.html", code=503, message=t("err.database", detail=error_text(error))), 503
 
     app.register_error_handler(sqlite3.DatabaseError, database)
     app.register_error_handler(DatabaseError, database)

@@ -18,7 +18,7 @@ from review.settings import ReviewSettings
 from review.users import has_role
 from review.web import explain, params
 from review.web.highlight import numbered_hits, segments
-from review.web.i18n import t
+from review.web.i18n import error_text, t
 from review.web.security import client_address, requires
 
 __all__ = ["MAX_TEXT", "bp", "clashes_for", "confirm_choice", "form_text", "refuse_message", "reject_choice"]
@@ -181,14 +181,14 @@ def refuse_message(error: Exception, ad_id: int | None = None) -> None:
     """Flash why a decision was refused."""
     if isinstance(error, HeldByOther):
         held = queue.holder(g.db, ad_id) if ad_id is not None else None
-        flash(t("err.held", who=held[0]) if held else t("err.refused", detail=str(error)), "error")
+        flash(t("err.held", who=held[0]) if held else t("err.refused", detail=error_text(error)), "error")
     elif isinstance(error, AlreadyDecided):
         flash(t("err.decided"), "error")
     elif isinstance(error, Contradiction):
         listed = "、".join(f"#{c.other} {t('status.' + c.decision)}（{c.detail}）" for c in error.clashes)
         flash(t("err.contradiction", ads=listed), "error")
     else:
-        flash(t("err.refused", detail=str(error)), "error")
+        flash(t("err.refused", detail=error_text(error)), "error")
 
 
 def _refuse(ad_id: int, error: Exception) -> Any:

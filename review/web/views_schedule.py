@@ -13,7 +13,7 @@ from core import scheduling
 from core.db import immediate
 from core.errors import AdclearError
 from review import audit
-from review.web.i18n import t
+from review.web.i18n import error_text, t
 from review.web.security import client_address, requires
 
 __all__ = ["bp"]
@@ -44,7 +44,7 @@ def run_now(job: str) -> Any:
     try:
         request_id, new = scheduling.request_run(g.db, job, me)
     except AdclearError as e:
-        flash(t("err.refused", detail=str(e)), "error")
+        flash(t("err.refused", detail=error_text(e)), "error")
         return redirect(url_for("schedule.overview"))
     if new:
         with immediate(g.db):

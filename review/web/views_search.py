@@ -12,6 +12,7 @@ from review import search as finder
 from review.adview import CONTACT_KINDS
 from review.queue import filter_options
 from review.web import params
+from review.web.i18n import error_text
 from review.web.security import requires
 
 __all__ = ["bp"]
@@ -35,7 +36,7 @@ def search_page() -> Any:
             parsed = finder.parse(q)
             rows = finder.search(g.db, q, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
         except AdclearError as e:  # a contact field that reads as no contact
-            error = str(e)
+            error = error_text(e)
     return render_template(
         "search.html",
         q=q,

@@ -25,7 +25,7 @@ from core.errors import AdclearError
 from review import audit, campaigns, queue, reports, statistics, takedowns
 from review.statistics import METRICS, Period, Statistics
 from review.web import params
-from review.web.i18n import category, t
+from review.web.i18n import category, error_text, t
 from review.web.security import client_address, requires
 
 __all__ = ["bp"]
@@ -107,7 +107,7 @@ def dashboard() -> Any:
     try:
         s = _statistics(choice)
     except AdclearError as e:
-        flash(t("err.refused", detail=str(e)), "error")
+        flash(t("err.refused", detail=error_text(e)), "error")
         choice = _Choice("", "", None, None)
         s = _statistics(choice)
     chosen = campaigns.get(g.db, choice.campaign) if choice.campaign else None
@@ -136,7 +136,7 @@ def report() -> Any:
     try:
         s = _statistics(choice)
     except AdclearError as e:
-        flash(t("err.refused", detail=str(e)), "error")
+        flash(t("err.refused", detail=error_text(e)), "error")
         return redirect(url_for("stats.dashboard"))
     office = current_app.config.get("OFFICE")
     if not s.office and office is not None:
@@ -144,10 +144,14 @@ def report() -> Any:
     today = takedowns.today_in_china()
     name = reports.default_name(s, fmt)
     whole = not (choice.phase or choice.start or choice.end)
-    with tempfile.TemporaryDirectory(prefix="adclear-report-") as work:
-        path = Path(work) / f"report.{fmt}"
-        reports.write(s, path, fmt, today=today, whole=whole)
-        content = path.read_bytes()
+    try:
+        with tempfile.TemporaryDirectory(prefix="adclear-report-") as work:
+            path = Path(work) / f"report.{fmt}"
+            reports.write(s, path, fmt, today=today, whole=whole)
+            content = path.read_bytes()
+    except AdclearError as e:  # no CJK font for the charts, a full disk: said, nothing half sent
+        flash(t("err.refused", detail=error_text(e)), "error")
+        return redirect(url_for("stats.dashboard"))
     me = g.web_session.user.name
     with immediate(g.db):
         audit.record(

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from core.errors import AdclearError, ReviewError
 from review import anchors, audit, escalations, export, ledger
 from review.web import params
-from review.web.i18n import t
+from review.web.i18n import error_text, t
 from review.web.security import client_address, requires
 from review.web.views_accounts import user_page
 from review.web.views_review import confirm_choice, form_text, refuse_message, reject_choice, settings
@@ -71,7 +71,7 @@ def send_back(escalation_id: int) -> Any:
             g.db, escalation_id, supervisor=_me(), note=form_text(request.form, "note"), address=client_address()
         )
     except ReviewError as e:
-        flash(t("err.refused", detail=str(e)), "error")
+        flash(t("err.refused", detail=error_text(e)), "error")
         return redirect(url_for("review.ad", ad_id=esc.ad_id))
     flash(t("esc.returned", id=esc.ad_id), "ok")
     return redirect(url_for("supervise.escalation_list"))
@@ -150,7 +150,7 @@ def export_page() -> Any:
                 receiver_names=_receiver_names(),
             )
         except export.ExportError as e:
-            flash(t("err.refused", detail=str(e)), "error")
+            flash(t("err.refused", detail=error_text(e)), "error")
             return redirect(url_for("supervise.export"))
         response = current_app.response_class(content, mimetype=export.MIME_TYPES[fmt])
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'

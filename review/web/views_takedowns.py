@@ -21,7 +21,7 @@ from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, rend
 from core.errors import AdclearError
 from core.timeutil import parse_local
 from review import attachments, delivery, dispatch, takedowns
-from review.web.i18n import t
+from review.web.i18n import error_text, t
 from review.web.security import client_address, requires
 from review.workdays import check_given_deadline, today_china
 
@@ -73,7 +73,7 @@ def listing() -> Any:
     try:
         setup = _setup()
     except AdclearError as e:
-        problem = str(e)
+        problem = error_text(e)
     rows = takedowns.listing(
         g.db, state=None if state == "all" else state, receiver=receiver, overdue=True if overdue else None
     )
@@ -115,7 +115,7 @@ def create_batch() -> Any:
     try:
         made = dispatch.create(g.db, _setup(), actor=_me(), takedown_ids=chosen, address=client_address())
     except AdclearError as e:
-        flash(t("td.refused", detail=str(e)), "error")
+        flash(t("td.refused", detail=error_text(e)), "error")
         return _back()
     flash(t("td.batches_made", numbers="、".join(b.number for b in made)), "ok")
     return _back()
@@ -142,10 +142,10 @@ def _batch_action(batch_id: int, action: str) -> Any:
                 address=client_address(),
             )  # fmt: skip
     except delivery.DeliveryFailed as e:
-        flash(t("td.send_failed", detail=str(e)), "error")
+        flash(t("td.send_failed", detail=error_text(e)), "error")
         return _back()
     except AdclearError as e:
-        flash(t("td.refused", detail=str(e)), "error")
+        flash(t("td.refused", detail=error_text(e)), "error")
         return _back()
     flash(t(f"td.batch_{action}", number=done.number), "ok")
     return _back()
@@ -216,7 +216,7 @@ def feedback(takedown_id: int) -> Any:
             settings=_settings(),
         )  # fmt: skip
     except AdclearError as e:
-        flash(t("td.refused", detail=str(e)), "error")
+        flash(t("td.refused", detail=error_text(e)), "error")
         return back
     flash(t("td.feedback_recorded", id=takedown_id), "ok")
     return back

@@ -23,7 +23,7 @@ from review.dispatch import Office
 from review.export import MIME_TYPES
 from review.export_model import Office as ExportOffice
 from review.users import has_role
-from review.web.i18n import t
+from review.web.i18n import error_text, t
 from review.web.security import client_address, requires
 
 __all__ = ["bp", "install"]
@@ -103,7 +103,7 @@ def create() -> Any:
             actor=_me(), address=client_address(), settings=current_app.config["REVIEW"],
         )  # fmt: skip
     except AdclearError as e:
-        flash(t("tip.refused", detail=str(e)), "error")
+        flash(t("tip.refused", detail=error_text(e)), "error")
         return redirect(url_for("tips.listing"))
     flash(t("tip.received_flash", number=made.number), "ok")
     if made.url:
@@ -117,10 +117,10 @@ def _start_fetch(setup: tips.Setup, tip: tips.Tip) -> None:
     problem = setup.precheck(tip.url) if setup.precheck is not None else None
     if problem is not None:
         tips.record_fetch(
-            g.db, tip.id, outcome="refused", detail=problem, ad_id=None, actor=_me(),
+            g.db, tip.id, outcome="refused", detail=str(problem), ad_id=None, actor=_me(),
             settings=current_app.config["REVIEW"],
         )  # fmt: skip
-        flash(t("tip.url_refused", detail=problem), "error")
+        flash(t("tip.url_refused", detail=error_text(problem)), "error")
     elif setup.start_fetch is not None:
         setup.start_fetch(tip.number)
         flash(t("tip.fetching"), "ok")
@@ -174,7 +174,7 @@ def _step(tip_id: int, action: str) -> Any:
                 _start_fetch(_setup(), found)
             return redirect(url_for("tips.show", tip_id=tip_id))
     except AdclearError as e:
-        flash(t("tip.refused", detail=str(e)), "error")
+        flash(t("tip.refused", detail=error_text(e)), "error")
         return redirect(url_for("tips.show", tip_id=tip_id))
     flash(t(f"tip.done_{action}"), "ok")
     return redirect(url_for("tips.show", tip_id=tip_id))
@@ -230,7 +230,7 @@ def export_ledger() -> Any:
             reveal_reason=reason, address=client_address(), settings=current_app.config["REVIEW"],
         )  # fmt: skip
     except AdclearError as e:
-        flash(t("tip.refused", detail=str(e)), "error")
+        flash(t("tip.refused", detail=error_text(e)), "error")
         return redirect(url_for("tips.listing"))
     response = current_app.response_class(content, mimetype=MIME_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
