@@ -9,6 +9,7 @@ no traceback), the web app into a page or a flash message.
     ├── UnknownSite         a site name that seeds.yml does not define                    core.seeds
     ├── DatabaseError       the database cannot be opened, migrated or written            core.db
     ├── CrawlFailed         a crawl run fetched nothing, failed too often, or overlaps    crawler.store
+    ├── RedisUnavailable    the Redis of a distributed crawl cannot be reached            crawler.stream
     ├── RulesInvalid        a rule pack does not load                                     core.classifiers
     ├── ModelNotFound       a model named for promotion is not among the candidates       review.models
     ├── EvidenceMissing     an ad has no evidence of that kind, or its WARC cannot be read review.evidence
@@ -54,6 +55,7 @@ __all__ = [
     "ModelNotFound",
     "NotAnAccount",
     "PasswordRejected",
+    "RedisUnavailable",
     "ReviewError",
     "RulesInvalid",
     "SeedsInvalid",
@@ -81,6 +83,10 @@ class DatabaseError(AdclearError):
 
 class CrawlFailed(AdclearError):
     """A crawl run fetched nothing, failed too often, or would overlap a running one."""
+
+
+class RedisUnavailable(AdclearError):
+    """The Redis server of a distributed crawl cannot be reached, at start or for longer than the retries last."""
 
 
 class RulesInvalid(AdclearError):

@@ -632,3 +632,17 @@ def m011_search(db: Database) -> None:
     _run(db, M011_SEARCH_SQL)
     if db.execute("SELECT 1 FROM ads LIMIT 1").fetchone():  # a new database: nothing to index, nothing written
         rebuild(db)
+
+
+M014_STREAM_RUNS_SQL = """
+        -- a run a distributed crawl's ingest writer keeps (crawler/ingest.py): the crawl job it records, one run
+        -- per site and job, so that an entry redelivered after a crash lands in the run it belongs to
+        ALTER TABLE crawl_runs ADD COLUMN job TEXT;
+        CREATE UNIQUE INDEX crawl_runs_job ON crawl_runs(site, job) WHERE job IS NOT NULL;
+        """
+
+
+@migrations()
+def m014_stream_runs(db: Database) -> None:
+    """Runs of distributed crawls, found again by their job (docs/operations.md, distributed crawling)."""
+    _run(db, M014_STREAM_RUNS_SQL)
