@@ -173,10 +173,11 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def connect(url: str, *, retry_seconds: float = 60.0) -> redis.Redis:
+def connect(url: str, *, retry_seconds: float = 60.0, at_once: bool = True) -> redis.Redis:
     """A client of the Redis at ``url`` that retries with backoff for about ``retry_seconds`` when the
     connection is lost (a restart, a network cut), then raises; ``RedisUnavailable`` when it cannot be reached
-    now. Responses are bytes (pages are)."""
+    now (``at_once``; else after the retries too: a node whose command line checked Redis already). Responses
+    are bytes (pages are)."""
     base, cap = 0.1, 5.0
     retries, waited = 0, 0.0
     while waited < retry_seconds:  # the number of tries whose backoff adds up to the time given
@@ -188,7 +189,7 @@ def connect(url: str, *, retry_seconds: float = 60.0) -> redis.Redis:
             socket_connect_timeout=5,
             socket_timeout=30,
             health_check_interval=10,
-            retry=Retry(ExponentialWithJitterBackoff(cap=cap, base=base), 0, RETRYABLE),
+            retry=Retry(ExponentialWithJitterBackoff(cap=cap, base=base), 0 if at_once else retries, RETRYABLE),
             retry_on_error=list(RETRYABLE),
         )
     except ValueError as e:
