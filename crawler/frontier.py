@@ -222,6 +222,8 @@ class ReliableScheduler(Scheduler):
 
     def enqueue_request(self, request: Request) -> bool:
         """As upstream (the filter, then the queue), with the stats of current Scrapy."""
+        if self.recorder.lost:
+            return False  # the request that led here stays in flight: the reaper fetches it again
         try:
             if not request.dont_filter and self.df.request_seen(request):
                 self.df.log(request, self.spider)
@@ -235,6 +237,8 @@ class ReliableScheduler(Scheduler):
         return True
 
     def has_pending_requests(self) -> bool:
+        if self.recorder.lost:
+            return False  # what is queued is the other nodes' now
         try:
             return len(self) > 0
         except RedisError:
@@ -257,8 +261,8 @@ class ReliableScheduler(Scheduler):
                 self.dead_after,
                 self.keys["inflight"],
             )
-        except RedisError as e:
-            log.warning("heartbeat failed (%s); retrying", e)
+        except RedisError as e:  # the client retried for ADCLEAR_REDIS_RETRY_SECONDS already
+            self.recorder.give_up(str(e))
             return
         if reaped:
             log.warning("%d requests of nodes that stopped beating are queued again", reaped)
@@ -308,7 +312,8 @@ class ReliableScheduler(Scheduler):
                 return  # the job is over: the spider closes
             self._idle_done = self._idle_done + 1 if self.job_done() else 0
         except RedisError as e:
-            log.warning("could not check the job's end (%s)", e)
+            self.recorder.give_up(str(e))
+            return  # the spider closes: its requests are the reaper's
         raise DontCloseSpider
 
     def job_done(self) -> bool:

@@ -262,6 +262,12 @@ class IngestWriter:
             run_id = int(cursor.lastrowid or 0)
         else:
             run_id = int(row[0])
+            # a local crawl on this host marked it interrupted while no writer ran: the job goes on, so does it
+            db.execute(
+                "UPDATE crawl_runs SET status = 'running', owner = ?, finished_at = NULL "
+                "WHERE id = ? AND status = 'interrupted'",
+                [self.consumer, run_id],
+            )
         run = self._runs[(entry.job, entry.site)] = _Run(run_id, site)
         return run
 

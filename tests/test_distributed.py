@@ -309,6 +309,22 @@ def test_nodes_wait_while_the_writer_is_behind(demo_site, reference, own_redis, 
     check_store(db_path, reference)
 
 
+def test_redis_gone_for_longer_than_the_retries_stops_node_and_writer_with_the_reason(demo_site, own_redis, tmp_path):
+    seeds = paced_seeds(demo_site, tmp_path / "seeds.yml")
+    db_path = tmp_path / "data" / "adclear.db"
+    env = {"ADCLEAR_REDIS_RETRY_SECONDS": "3"}
+    crawler = node(own_redis.url, tmp_path / "n.db", seeds, tmp_path / "node.log", env=env)
+    ingest = start("ingest", "--redis", own_redis.url, db=db_path, seeds=seeds, env=env, log=tmp_path / "ingest.log")
+    assert busy(own_redis.url, lambda c: in_flight(c, crawler.pid), timeout=60), "the node never crawled"
+    assert busy(own_redis.url, lambda c: len(c.xinfo_consumers(ITEMS_KEY, "ingest")), timeout=60), "no writer"
+    own_redis.kill()
+    node_says, writer_says = wait(crawler, tmp_path / "node.log", 60), wait(ingest, tmp_path / "ingest.log", 90)
+    assert crawler.returncode == 1, node_says
+    assert f"{SITE}: failed: Redis lost: " in node_says
+    assert ingest.returncode == 1, writer_says
+    assert "Error: lost Redis at " in writer_says and "Traceback" not in writer_says
+
+
 def test_a_node_without_its_redis_stops_at_once_with_the_reason(demo_site, tmp_path):
     from tests.redisserver import free_port
 

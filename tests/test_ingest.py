@@ -214,3 +214,22 @@ def test_the_command_stores_and_reports_the_run(client, db_path, redis_url):
     result = run_adclear("ingest", "--redis", redis_url, "--until-idle", "0.5", db=db_path, check=True, timeout=120)
     assert f"{SITE}: ok (run 1): 1 pages fetched, 1 ads (1 new" in result.stdout
     assert "ingest: 3 entries" in result.stdout
+
+
+def test_a_second_job_is_a_second_run_that_sees_the_ads_again(client, db_path, seeds):
+    send(client, *one_ad(1), end_entry())
+    w = writer(client, db_path, seeds)
+    w.run(until_idle=0.3)
+    again = one_ad(1)
+    for entry in again:
+        entry.job = "job-2"
+    send(client, *again, end_entry("job-2"))
+    figures = w.run(until_idle=0.3)
+    w.close()
+    db = connect(db_path)
+    runs = db.execute("SELECT job, status, ads_new, ads_seen FROM crawl_runs ORDER BY id").fetchall()
+    assert runs == [(JOB, "ok", 1, 0), ("job-2", "ok", 0, 1)]
+    assert db.execute("SELECT count(*) FROM ads").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM pages").fetchone()[0] == 2  # each run archives what it fetched
+    db.close()
+    assert [r.run_id for r in figures.runs_finished] == [1, 2]

@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
 
 import click
+from redis.exceptions import RedisError
 
 from adclear.cli import Config
 from adclear.cli.crawl_cmds import format_result
 from adclear.cli.term import echo
+from core.errors import RedisUnavailable
 from core.fingerprints import recluster
 from crawler.extensions import RunResult
 from crawler.ingest import IngestWriter
-from crawler.stream import connect
+from crawler.stream import connect, safe_url
 
 __all__ = ["COMMANDS"]
 
@@ -52,11 +55,39 @@ def ingest(
     killed writer left are handled again, and handling one twice changes nothing. A line per finished run."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
     seeds = cfg.seeds()
-    client = connect(redis_url)
+    client = connect(redis_url, retry_seconds=cfg.crawl_overrides().get("ADCLEAR_REDIS_RETRY_SECONDS", 60))
+    stopping = _stop_on_signals()
+    writer: IngestWriter | None = None
+    try:
+        options = {"rules_dir": cfg.rules_dir, "batch": batch, "claim_idle": claim_after, "on_run_end": _finished(cfg)}
+        writer = IngestWriter(client, cfg.db_path, seeds, **options)
+        figures = writer.run(until_idle=until_idle, stop=lambda: bool(stopping))
+    except RedisError as e:  # lost for longer than the client's retries: systemd starts the writer again
+        raise RedisUnavailable(f"lost Redis at {safe_url(redis_url)} ({e}); unacknowledged entries wait") from None
+    finally:
+        if writer is not None:
+            writer.close()
+        client.close()
+    echo(
+        f"ingest: {figures.entries} entries in {figures.batches} batches: {figures.pages} pages, {figures.ads} ads, "
+        f"{figures.errors} errors, {figures.repeats} handled before, {figures.malformed} moved aside"
+    )
+
+
+def _stop_on_signals() -> list[int]:
+    """Ctrl-C and SIGTERM noted in the list returned: the writer stops after the batch in hand."""
     stopping: list[int] = []
 
     def stop(number: int, frame: FrameType | None) -> None:
-        stopping.append(number)  # the batch in hand is finished first
+        stopping.append(number)
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, stop)
+    return stopping
+
+
+def _finished(cfg: Config) -> Callable[[RunResult], None]:
+    """What is done when a run ends: its line, as `adclear crawl` prints it, and its near-duplicates grouped."""
 
     def finished(result: RunResult) -> None:
         echo(format_result(result))
@@ -64,20 +95,7 @@ def ingest(
             counts = recluster(cfg.db())
             echo(f"near-duplicates: {counts['in_clusters']} ads in {counts['clusters']} clusters")
 
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, stop)
-    writer = IngestWriter(
-        client, cfg.db_path, seeds, rules_dir=cfg.rules_dir, batch=batch, claim_idle=claim_after, on_run_end=finished
-    )
-    try:
-        figures = writer.run(until_idle=until_idle, stop=lambda: bool(stopping))
-    finally:
-        writer.close()
-        client.close()
-    echo(
-        f"ingest: {figures.entries} entries in {figures.batches} batches: {figures.pages} pages, {figures.ads} ads, "
-        f"{figures.errors} errors, {figures.repeats} handled before, {figures.malformed} moved aside"
-    )
+    return finished
 
 
 COMMANDS = [ingest]
