@@ -122,8 +122,9 @@ def crawl(nodes: int, url: str, seeds: Path, tmp: Path, fsync: str = "always") -
     }
 
 
-def entries(n: int, job: str, ads_file: Path) -> list[dict[bytes, bytes]]:
-    """n ad entries (each after its page) from the synthetic ads, as a node sends them."""
+def entries(n: int, job: str, ads_file: Path, per_page: int = 1) -> list[dict[bytes, bytes]]:
+    """n ad entries from the synthetic ads, as a node sends them: each after its page, or ``per_page`` of them
+    after the list page they were read from."""
     import yaml
 
     from core.ads import ad_key, content_hash
@@ -135,14 +136,17 @@ def entries(n: int, job: str, ads_file: Path) -> list[dict[bytes, bytes]]:
         row = rows[i % len(rows)]
         url = f"http://127.0.0.1/classifieds/ad/{i}.html"
         title, body, contact = f"{row['title']} {i}", row["body"], row["contact"]
+        page_url = url if per_page == 1 else f"http://127.0.0.1/classifieds/list/{i // per_page}.html"
         html = f"<html><h1>{title}</h1><div>{body}</div><div>{contact}</div></html>".encode()
-        page = {"url": url, "status": 200, "fetched_at": "2026-12-03T00:00:00.000000+00:00", "method": "GET"}
-        page |= {"request_headers": [], "response_headers": [["Content-Type", "text/html; charset=utf-8"]]}
-        out.append(encode(Entry("page", job, SITE, "bench", page, html)))
+        if i % per_page == 0:
+            page = {"url": page_url, "status": 200, "fetched_at": "2026-12-03T00:00:00.000000+00:00"}
+            page |= {"method": "GET", "request_headers": [], "response_headers": [["Content-Type", "text/html"]]}
+            out.append(encode(Entry("page", job, SITE, "bench", page, html * per_page)))
+            page_sha = hashlib.sha256(html * per_page).hexdigest()
         chash = content_hash(title, body, contact)
-        ad = {"platform": "示范同城网", "url": url, "page_url": url, "title": title, "body": body}
+        ad = {"platform": "示范同城网", "url": url, "page_url": page_url, "title": title, "body": body}
         ad |= {"contact": contact, "key": ad_key(url, chash), "content_hash": chash}
-        ad["page"] = {"url": url, "sha256": hashlib.sha256(html).hexdigest()}
+        ad["page"] = {"url": page_url, "sha256": page_sha}
         out.append(encode(Entry("ad", job, SITE, "bench", ad)))
     return out
 
@@ -157,9 +161,9 @@ def writer_rate(url: str, tmp: Path, n: int, ads_file: Path, batch: int) -> dict
     seeds = load_seeds(REPO / "seeds.yml")
     db = tmp / "writer" / "adclear.db"
     figures = {}
-    for label, job in (("new", "job-1"), ("seen again", "job-2")):
+    for label, job, per_page in (("new", "job-1", 1), ("seen again", "job-2", 1), ("again, 20/page", "job-3", 20)):
         pipe = client.pipeline(transaction=False)
-        for fields in entries(n, job, ads_file):
+        for fields in entries(n, job, ads_file, per_page):
             pipe.xadd("adclear:items", fields)  # type: ignore[arg-type]
         pipe.execute()
         w = IngestWriter(client, db, seeds, consumer="bench", batch=batch)
@@ -169,7 +173,7 @@ def writer_rate(url: str, tmp: Path, n: int, ads_file: Path, batch: int) -> dict
         w.close()
     # the baseline: the same rows, one executemany, one transaction
     rows = []
-    for fields in entries(n, "job-3", ads_file)[1::2]:
+    for fields in entries(n, "job-4", ads_file)[1::2]:
         import json
 
         meta = json.loads(fields[b"meta"])
@@ -209,6 +213,7 @@ def main() -> None:
     parser.add_argument("--ads", type=int, default=1500, help="ads of the synthetic site (pages: about 1.1×)")
     parser.add_argument("--writer-ads", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--writer-only", action="store_true", help="skip the crawls and Redis's fsync costs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -223,9 +228,12 @@ def main() -> None:
             time.sleep(1.5)
             seeds = tmp / "seeds.yml"
             seeds_file(f"http://127.0.0.1:{port}", 8, args.ads * 3, seeds)
+            writer = writer_rate(server.url, tmp, args.writer_ads, ads, args.batch)
+            if args.writer_only:
+                report_writer(writer, args)
+                return
             crawls = [crawl(nodes, server.url, seeds, tmp) for nodes in (0, 1, 2)]
             crawls.append(crawl(1, server.url, seeds, tmp, fsync="everysec"))
-            writer = writer_rate(server.url, tmp, args.writer_ads, ads, args.batch)
             fsync = {mode: xadd_rate(server.url, mode) for mode in ("always", "everysec")}
         finally:
             site.terminate()
@@ -242,19 +250,26 @@ def report(crawls: list[dict], writer: dict, fsync: dict, args: argparse.Namespa
         split = "+".join(map(str, c["per_node"]))
         line = f"{c['nodes']:<22}{c['pages']:>7}{split:>14}{c['elapsed']:>7.1f}{c['ppm']:>11,.0f}{c['stored']:>8}"
         print(f"{line}{c['lag_max']:>9}{c['lag_median']:>9.0f}{c['drain']:>9.1f}")
-    local, one, two, everysec = (c["ppm"] for c in crawls)
+    local, one, two, one_everysec = (c["ppm"] for c in crawls)
     print(f"two nodes / one node: {two / one:.2f} (2 cores: the nodes, the writer, Redis and the site share them)")
-    print(f"one node / a local crawl: {one / local:.2f}; with appendfsync everysec: {everysec / local:.2f}")
-    base = writer["executemany"]
-    print(f"ingest writer, {args.writer_ads} ads in batches of {args.batch}:")
-    for label in ("new", "seen again", "executemany"):
-        print(f"  {label:<12}{writer[label]:>10,.0f} ads/s  {writer[label] / base:>6.3f} × executemany")
-    met = {label: "met" if writer[label] >= 20_000 else "NOT met" for label in ("new", "seen again")}
-    print(f"  goal ≥ 20,000 ads/s batched: {met['new']} (new ads), {met['seen again']} (seen again)")
+    print(f"one node / a local crawl: {one / local:.2f}; with appendfsync everysec: {one_everysec / local:.2f}")
+    report_writer(writer, args)
     always, everysec = fsync["always"], fsync["everysec"]
     print(
         f"Redis XADD of a 20 kB page, one at a time: appendfsync always {always:,.0f}/s, everysec {everysec:,.0f}/s "
         f"({always / everysec:.2f})"
+    )
+
+
+def report_writer(writer: dict, args: argparse.Namespace) -> None:
+    base = writer["executemany"]
+    print(f"ingest writer, {args.writer_ads} ads in batches of {args.batch}:")
+    for label in ("new", "seen again", "again, 20/page", "executemany"):
+        print(f"  {label:<16}{writer[label]:>10,.0f} ads/s  {writer[label] / base:>6.3f} × executemany")
+    met = {label: "met" if writer[label] >= 20_000 else "NOT met" for label in ("new", "seen again", "again, 20/page")}
+    print(
+        f"  goal ≥ 20,000 ads/s batched: {met['new']} (new ads), {met['seen again']} (seen again, a page each), "
+        f"{met['again, 20/page']} (seen again, 20 ads a list page)"
     )
 
 

@@ -43,7 +43,7 @@ from crawler.extensions import RunResult, run_outcome
 from crawler.items import AdItem, PageRef, ResourceRef
 from crawler.pipelines import Classification
 from crawler.store import CrawlStore
-from crawler.stream import DEAD_KEY, GROUP, ITEMS_KEY, Entry, Malformed, decode, exchanges_of
+from crawler.stream import DEAD_KEY, GROUP, ITEMS_KEY, Entry, Malformed, ad_item, aside, decode, exchanges_of, pairs
 from crawler.warc import RunArchive, warc_name
 
 __all__ = ["IngestFigures", "IngestWriter"]
@@ -100,6 +100,8 @@ class IngestWriter:
         self._runs: dict[tuple[str, str], _Run] = {}
         self._stamp = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
         self._claimed_at = 0.0  # monotonic time of the last XAUTOCLAIM pass
+        self._known: dict[str, tuple[int, str]] = {}  # the batch's ads as stored when it began: key → (id, hash)
+        self._again: dict[int, list[int]] = {}  # run → ads seen again unchanged in this batch
         self._ensure_group()
 
     def _ensure_group(self) -> None:
@@ -170,19 +172,26 @@ class IngestWriter:
         dead: list[tuple[bytes, dict[bytes, bytes], str]] = []
         ends: list[tuple[_Run, Entry]] = []
         ended: list[RunResult] = []
+        decoded = [(entry_id, fields, _decoded(fields)) for entry_id, fields in entries]
         try:
-            for entry_id, fields in entries:
+            self._prefetch([e for _, _, e in decoded if isinstance(e, Entry) and e.kind == "ad"])
+            for entry_id, fields, entry in decoded:
                 try:
-                    entry = decode(fields)
-                    with self.store.write():  # savepoints: an entry that fails takes back only itself
-                        run = self._run(entry)
+                    if isinstance(entry, Malformed):
+                        raise entry
+                    run = self._runs.get((entry.job, entry.site))
+                    if run is None:
+                        with self.store.write():  # savepoints: an entry that fails takes back only itself
+                            run = self._run(entry)
                     if entry.kind == "end":
                         ends.append((run, entry))  # after the entries before it are committed
-                        continue
-                    with self.store.write():
-                        self._apply(run, entry)
+                    elif not (entry.kind == "ad" and self._seen_again(run, entry)):
+                        with self.store.write():
+                            self._apply(run, entry)
                 except (Malformed, ValueError, TypeError, KeyError) as e:
                     dead.append((entry_id, fields, f"{type(e).__name__}: {e}"))
+            with self.store.write():
+                self._sight_again()
             self._sync_archives()
             self.store.flush()  # the commit: only now may the entries be acknowledged
             for run, entry in ends:
@@ -217,8 +226,7 @@ class IngestWriter:
         pipe = self.client.pipeline(transaction=True)
         for entry_id, fields, reason in dead:
             log.warning("entry %s moved aside to %s: %s", entry_id.decode(), DEAD_KEY, reason)
-            moved: dict[Any, Any] = {b"id": entry_id, b"reason": reason.encode(), **_prefixed(fields)}
-            pipe.xadd(DEAD_KEY, moved)
+            pipe.xadd(DEAD_KEY, aside(entry_id, fields, reason))
         pipe.xack(ITEMS_KEY, GROUP, *ids)
         pipe.xdel(ITEMS_KEY, *ids)
         pipe.execute()
@@ -322,10 +330,10 @@ class IngestWriter:
             run.run_id,
             url=meta["url"],
             method=meta["method"],
-            request_headers=_pairs(meta["request_headers"]),
+            request_headers=pairs(meta["request_headers"]),
             status=meta["status"],
             reason=str(meta.get("reason", "")),
-            response_headers=_pairs(meta.get("response_headers", [])),
+            response_headers=pairs(meta.get("response_headers", [])),
             body=entry.body,
             content_type=str(meta.get("content_type", "")),
             encoding=str(meta.get("encoding", "") or "utf-8"),
@@ -342,8 +350,54 @@ class IngestWriter:
         ).fetchone()
         return PageRef(*row) if row is not None else None
 
+    def _prefetch(self, ads: list[Entry]) -> None:
+        """The stored content hash of the batch's ads, one query per 500: an ad seen again with the same content
+        is then only sighted, in bulk (``_sight_again``), as ``CrawlStore.save_ad`` does for it one by one."""
+        self._known.clear()
+        self._again.clear()
+        keys = list({str(entry.meta.get("key", "")) for entry in ads})
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, ad_id, chash in self.store.db.execute(
+                f"SELECT ad_key, id, content_hash FROM ads WHERE ad_key IN ({marks})", chunk
+            ):
+                self._known[key] = (int(ad_id), chash)
+
+    def _sight_again(self) -> None:
+        """The batch's ads seen again unchanged: their sighting (``same``) and ``last_seen``, two statements per
+        run, unless this run sighted them already (a redelivery changes nothing)."""
+        now = now_utc()
+        for run_id, ad_ids in self._again.items():
+            fresh = set(ad_ids)
+            for start in range(0, len(ad_ids), 500):
+                chunk = ad_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                sighted = f"SELECT ad_id FROM sightings WHERE run_id = ? AND ad_id IN ({marks})"
+                fresh -= {row[0] for row in self.store.db.execute(sighted, [run_id, *chunk])}
+            self.figures.repeats += len(ad_ids) - len(fresh)
+            self.figures.ads += len(fresh)
+            conn = self.store.db.conn
+            seen = [(now, now, i) for i in fresh]
+            conn.executemany("UPDATE ads SET last_seen = ?, last_fetched = ? WHERE id = ?", seen)
+            conn.executemany(
+                "INSERT OR IGNORE INTO sightings (ad_id, run_id, seen_at, change) VALUES (?, ?, ?, 'same')",
+                [(i, run_id, now) for i in fresh],
+            )
+        self._again.clear()
+
+    def _seen_again(self, run: _Run, entry: Entry) -> bool:
+        """An ad stored with this content when the batch began: to be sighted in bulk after the batch's entries."""
+        item = ad_item(entry)
+        known = self._known.get(item.key)
+        if known is None or known[1] != item.content_hash:
+            return False
+        self._again.setdefault(run.run_id, []).append(known[0])
+        return True
+
     def _ad(self, run: _Run, entry: Entry) -> None:
-        item = _item(entry)
+        item = ad_item(entry)
+        self._known.pop(item.key, None)  # stored below: no longer what the batch began with
         if self._already(run, item):
             self.figures.repeats += 1
             return
@@ -384,33 +438,8 @@ class IngestWriter:
             self.figures.errors += 1
 
 
-def _item(entry: Entry) -> AdItem:
-    """The ad as the node's CleanTextPipeline left it; its key and content hash made again here must agree."""
-    meta = entry.meta
-    item = AdItem(
-        site=entry.site,
-        platform=meta["platform"],
-        url=meta["url"],
-        page_url=meta["page_url"],
-        in_slot=bool(meta.get("in_slot", False)),
-    )
-    posted = meta.get("posted_at")
-    item.set_text(
-        title=meta["title"],
-        body=meta["body"],
-        contact=str(meta.get("contact", "")),
-        author=str(meta.get("author", "")),
-        posted_at=str(posted) if posted else None,
-    )
-    if item.key != meta["key"] or item.content_hash != meta["content_hash"]:
-        raise Malformed("the ad's key or content hash does not match its text")
-    return item
-
-
-def _pairs(value: Any) -> list[tuple[str, str]]:
-    return [(str(k), str(v)) for k, v in value]
-
-
-def _prefixed(fields: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    """The malformed entry's own fields, kept beside the reason (prefixed so that none overwrites it)."""
-    return {b"f:" + name: value for name, value in fields.items()}
+def _decoded(fields: dict[bytes, bytes]) -> Entry | Malformed:
+    try:
+        return decode(fields)
+    except Malformed as e:
+        return e

@@ -29,6 +29,7 @@ from redis.exceptions import BusyLoadingError, ConnectionError, RedisError, Time
 from redis.retry import Retry
 
 from core.errors import RedisUnavailable
+from crawler.items import AdItem
 from crawler.warc import Exchange
 
 __all__ = [
@@ -39,9 +40,12 @@ __all__ = [
     "KINDS",
     "Entry",
     "Malformed",
+    "ad_item",
+    "aside",
     "connect",
     "decode",
     "encode",
+    "pairs",
     "safe_url",
 ]
 
@@ -203,3 +207,36 @@ def connect(url: str, *, retry_seconds: float = 60.0, at_once: bool = True) -> r
         ) from None
     client.set_retry(Retry(ExponentialWithJitterBackoff(cap=cap, base=base), retries, RETRYABLE))
     return client
+
+
+def ad_item(entry: Entry) -> AdItem:
+    """The ad as the node's CleanTextPipeline left it; its key and content hash made again here must agree."""
+    meta = entry.meta
+    item = AdItem(
+        site=entry.site,
+        platform=meta["platform"],
+        url=meta["url"],
+        page_url=meta["page_url"],
+        in_slot=bool(meta.get("in_slot", False)),
+    )
+    posted = meta.get("posted_at")
+    item.set_text(
+        title=meta["title"],
+        body=meta["body"],
+        contact=str(meta.get("contact", "")),
+        author=str(meta.get("author", "")),
+        posted_at=str(posted) if posted else None,
+    )
+    if item.key != meta["key"] or item.content_hash != meta["content_hash"]:
+        raise Malformed("the ad's key or content hash does not match its text")
+    return item
+
+
+def pairs(value: Any) -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in value]
+
+
+def aside(entry_id: bytes, fields: dict[bytes, bytes], reason: str) -> dict[Any, Any]:
+    """A malformed entry as it is moved aside: its id, the reason, its own fields (prefixed ``f:`` so that none
+    overwrites those two)."""
+    return {b"id": entry_id, b"reason": reason.encode(), **{b"f:" + name: value for name, value in fields.items()}}

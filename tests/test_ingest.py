@@ -233,3 +233,23 @@ def test_a_second_job_is_a_second_run_that_sees_the_ads_again(client, db_path, s
     assert db.execute("SELECT count(*) FROM pages").fetchone()[0] == 2  # each run archives what it fetched
     db.close()
     assert [r.run_id for r in figures.runs_finished] == [1, 2]
+
+
+def test_an_ad_seen_again_then_changed_in_one_batch_ends_changed(client, db_path, seeds):
+    """Ads seen again unchanged are sighted in bulk after the batch: a change later in the batch still wins."""
+    send(client, *one_ad(1))
+    w = writer(client, db_path, seeds)
+    w.run(until_idle=0.3)
+    url = f"{BASE}/ad/1.html"
+    html = "<html><h1>理财1</h1><p>已更新</p></html>"
+    again = [*one_ad(1), page_entry(url, html), ad_entry(url, "理财1", "已更新：" + TEXT, html)]
+    for entry in again:
+        entry.job = "job-2"
+    send(client, *again)
+    w.run(until_idle=0.3)
+    w.close()
+    db = connect(db_path)
+    assert db.execute("SELECT body FROM ads").fetchall() == [("已更新：" + TEXT,)]
+    assert db.execute("SELECT change FROM sightings WHERE run_id = 2").fetchall() == [("changed",)]
+    assert db.execute("SELECT count(*) FROM ad_versions").fetchone()[0] == 2
+    db.close()
