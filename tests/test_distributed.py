@@ -202,6 +202,14 @@ def busy(url: str, measure, timeout: float = 3.0) -> int:
     return value
 
 
+def connected(client: redis.Redis, *pids: int) -> int:
+    """1 when every process of ``pids`` is at work: a node's heartbeat, or the writer's consumer, names it."""
+    names = [n.decode() for n in client.zrange("adclear:heartbeats", 0, -1)]
+    if client.exists(ITEMS_KEY):
+        names += [c["name"].decode() for c in client.xinfo_consumers(ITEMS_KEY, "ingest")]
+    return int(all(any(f":{pid}:" in name or name.endswith(f":{pid}") for name in names) for pid in pids))
+
+
 def in_flight(client: redis.Redis, pid: int) -> int:
     """Requests the node of process ``pid`` holds."""
     return sum(int(client.hlen(key)) for key in client.keys(f"adclear:{SITE}:inflight:*:{pid}:*"))
@@ -249,6 +257,9 @@ def test_kill_9_of_a_node_the_writer_and_redis_loses_and_duplicates_nothing(demo
     b = node(own_redis.url, tmp_path / "b.db", seeds, logs / "node-b.log")
     events = [(rng.uniform(2.0, 5.0), "node"), (rng.uniform(2.0, 6.0), "writer"), (rng.uniform(3.0, 7.0), "redis")]
     held = taken = 0
+    # the clock starts once all three are connected; each one restarted is connected before the next kill (a
+    # process that starts while Redis is down exits 1 at once, as it should, and systemd would start it again)
+    assert busy(own_redis.url, lambda c: connected(c, ingest.pid, a.pid, b.pid), timeout=90), "not connected"
     started = time.monotonic()
     for at, what in sorted(events):
         time.sleep(max(0.0, at - (time.monotonic() - started)))
@@ -258,11 +269,13 @@ def test_kill_9_of_a_node_the_writer_and_redis_loses_and_duplicates_nothing(demo
             a.kill()  # SIGKILL
             a.wait()
             a = node(own_redis.url, tmp_path / "a.db", seeds, logs / "node-a2.log")
+            assert busy(own_redis.url, lambda c, pid=a.pid: connected(c, pid), timeout=90), "node a2 not connected"
         elif what == "writer":  # mid-batch: it holds entries it has not acknowledged
             taken = busy(own_redis.url, lambda c, pid=ingest.pid: pending(c, pid))
             ingest.kill()
             ingest.wait()
             ingest = writer(own_redis.url, db_path, seeds, logs / "ingest-2.log")
+            assert busy(own_redis.url, lambda c, pid=ingest.pid: connected(c, pid), timeout=90), "no writer"
         else:
             own_redis.kill()
             time.sleep(0.5)
