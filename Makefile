@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the project needs; installed with apt only where missing (poppler-utils: the notice tests
-# read the printed PDF back with pdftotext, docs/img/notice.png is made with pdftoppm).
-APT_PACKAGES := chromium fonts-noto-cjk poppler-utils
+# read the printed PDF back with pdftotext, docs/img/notice.png is made with pdftoppm; redis-server: the
+# distributed crawl's tests start their own on a free loopback port, docs/operations.md).
+APT_PACKAGES := chromium fonts-noto-cjk poppler-utils redis-server
 
 .PHONY: demo test bench lint install system-deps clean cli-docs
 

@@ -60,6 +60,11 @@ _CRAWL_NUMBERS = (
     "ADCLEAR_BROWSER_PAGES",
     "ADCLEAR_BROWSER_PAGE_USES",
     "ADCLEAR_BROWSER_MEMORY_MB",
+    # crawler nodes of a distributed crawl (crawler/frontier.py, crawler/node.py; docs/operations.md)
+    "ADCLEAR_REDIS_HEARTBEAT",
+    "ADCLEAR_REDIS_DEAD_AFTER",
+    "ADCLEAR_REDIS_RETRY_SECONDS",
+    "ADCLEAR_STREAM_MAX",
 )
 
 

@@ -19,6 +19,7 @@ from scrapy.settings import Settings
 
 from core.seeds import Seeds, Site
 from crawler.extensions import RunRecorder, RunResult
+from crawler.node import node_settings
 from crawler.reaper import become_subreaper, reap_children
 from crawler.spiderloader import spider_class
 
@@ -32,6 +33,7 @@ def crawl_settings(
     log_file: Path | None,
     rules_dir: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
+    redis_url: str | None = None,
 ) -> Settings:
     """crawler/settings.py, with what the command line says: the database, seeds.yml, the rule packs, the log,
     and the crawler settings the environment gives (``adclear.config.crawl_overrides``)."""
@@ -39,6 +41,9 @@ def crawl_settings(
     settings.setmodule("crawler.settings", priority="project")
     for name, value in (overrides or {}).items():
         settings.set(name, value, priority="project")
+    if redis_url:  # a crawler node of a distributed crawl (crawler/node.py, crawler/frontier.py)
+        for name, value in node_settings(redis_url, settings).items():
+            settings.set(name, value, priority="cmdline")
     settings.set("ADCLEAR_DB", str(db_path), priority="cmdline")
     settings.set("ADCLEAR_SEEDS", str(seeds_path), priority="cmdline")
     if rules_dir is not None:
@@ -101,10 +106,14 @@ def run_crawl(
     log_file: Path | None,
     rules_dir: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
+    redis_url: str | None = None,
 ) -> list[RunResult]:
-    """Crawl ``sites``; returns one ``RunResult`` per site, in order. ``log_file=None`` logs to stderr."""
+    """Crawl ``sites``; returns one ``RunResult`` per site, in order. ``log_file=None`` logs to stderr.
+    ``redis_url``: as a node of a distributed crawl, through that Redis (nothing written here)."""
     subreaper = become_subreaper()  # Chromium's orphans come back to this process, which reaps them below
-    settings = crawl_settings(db_path, seeds_path, log_file=log_file, rules_dir=rules_dir, overrides=overrides)
+    settings = crawl_settings(
+        db_path, seeds_path, log_file=log_file, rules_dir=rules_dir, overrides=overrides, redis_url=redis_url
+    )
     process = CrawlerProcess(settings)
     crawlers = []
     with own_signal_handlers(), signals_noted() as noted:

@@ -19,6 +19,7 @@ tests/test_error_languages.py fails when an error the web app can meet is raised
     ├── UnknownSite         a site name that seeds.yml does not define                    core.seeds
     ├── DatabaseError       the database cannot be opened, migrated or written            core.db
     ├── CrawlFailed         a crawl run fetched nothing, failed too often, or overlaps    crawler.store
+    ├── RedisUnavailable    the Redis of a distributed crawl cannot be reached            crawler.stream
     ├── RulesInvalid        a rule pack does not load                                     core.classifiers
     ├── ModelNotFound       a model named for promotion is not among the candidates       review.models
     ├── EvidenceMissing     an ad has no evidence of that kind, or its WARC cannot be read review.evidence
@@ -67,6 +68,7 @@ __all__ = [
     "ModelNotFound",
     "NotAnAccount",
     "PasswordRejected",
+    "RedisUnavailable",
     "ReviewError",
     "RulesInvalid",
     "SeedsInvalid",
@@ -98,6 +100,10 @@ class DatabaseError(AdclearError):
 
 class CrawlFailed(AdclearError):
     """A crawl run fetched nothing, failed too often, or would overlap a running one."""
+
+
+class RedisUnavailable(AdclearError):
+    """The Redis server of a distributed crawl cannot be reached, at start or for longer than the retries last."""
 
 
 class RulesInvalid(AdclearError):

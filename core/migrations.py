@@ -720,3 +720,17 @@ def m014_images(db: Database) -> None:
 def m015_run_health_zh(db: Database) -> None:
     """A run's checks in Chinese beside the English the command line prints (core/runhealth.py)."""
     _run(db, "ALTER TABLE run_health ADD COLUMN message_zh TEXT NOT NULL DEFAULT '';")
+
+
+M016_STREAM_RUNS_SQL = """
+        -- a run a distributed crawl's ingest writer keeps (crawler/ingest.py): the crawl job it records, one run
+        -- per site and job, so that an entry redelivered after a crash lands in the run it belongs to
+        ALTER TABLE crawl_runs ADD COLUMN job TEXT;
+        CREATE UNIQUE INDEX crawl_runs_job ON crawl_runs(site, job) WHERE job IS NOT NULL;
+        """
+
+
+@migrations()
+def m016_stream_runs(db: Database) -> None:
+    """Runs of distributed crawls, found again by their job (docs/operations.md, distributed crawling)."""
+    _run(db, M016_STREAM_RUNS_SQL)

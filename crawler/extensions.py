@@ -13,7 +13,6 @@ import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,14 +28,15 @@ from core.db import explain
 from core.errors import AdclearError
 from core.seeds import Site
 from core.timeutil import now_utc
+from crawler.archiving import archive_page, archive_resource, page_fields
 from crawler.errors import Refused, classify_failure
 from crawler.items import PageRef, ResourceRef
 from crawler.netpolicy import NetworkPolicy, in_context
 from crawler.resolver import address_book
 from crawler.store import CrawlStore
-from crawler.warc import ArchivedRecord, Exchange, RunArchive, warc_name
+from crawler.warc import RunArchive, warc_name
 
-__all__ = ["BROWSER_EXCHANGES", "RunRecorder", "RunResult"]
+__all__ = ["BROWSER_EXCHANGES", "RunRecorder", "RunResult", "run_outcome"]
 
 log = logging.getLogger(__name__)
 
@@ -171,30 +171,8 @@ class RunRecorder:
                 self.archive.close()
             except OSError as e:  # a full disk: the run's evidence is incomplete
                 write_error = write_error or f"the WARC file could not be written ({e.strerror}): free space"
-        ok_pages = self.store.db.execute(
-            f"SELECT count(*) FROM pages WHERE run_id = ? AND {self.ANSWERED} AND url NOT LIKE '%/robots.txt'",
-            [self.run_id],
-        ).fetchone()[0]
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        errors = self.store.error_count(self.run_id)
-        rate = errors / (ok_pages + errors) if ok_pages + errors else 0.0
-        max_rate = self.site.max_error_rate
-        if ok_pages == 0:
-            status = "failed"
-            first = self.store.first_errors(self.run_id) or self.store.first_errors(self.run_id, refusals=True)
-            why = "; ".join(f"{kind} {url}: {message}" for kind, url, message in first) or "no error recorded"
-            reason = f"no page fetched ({why})"
-        elif rate > max_rate:
-            status = "failed"
-            kinds = ", ".join(f"{k} {n}" for k, n in self.store.error_kinds(self.run_id).items())
-            reason = (
-                f"{errors} of {ok_pages + errors} requests failed ({rate:.0%}, above max_error_rate "
-                f"{max_rate:.0%}: {kinds})"
-            )
-        elif reason == "finished" or reason.startswith("closespider_"):
-            status = "ok"
-        else:
-            status = "interrupted"
+        status, reason, ok_pages = run_outcome(self.store, self.run_id, self.site, reason, answered=self.ANSWERED)
         if write_error:
             status, reason = "failed", write_error
         _release(self._reserve)  # a full disk has room again for the run's last row
@@ -250,77 +228,12 @@ class RunRecorder:
 
     # ---- what happens during the run ----------------------------------------------------------------
     def record_page(self, request: Request, response: Response) -> PageRef | None:
-        """Archive a page and index it in ``pages``: a rendered page as ``_archive_rendered`` writes it, any other
-        as its request and response. The row points to what the crawler parsed (the rendered DOM)."""
+        """Archive a page and index it in ``pages`` (``archive_page``). The row points to what the crawler
+        parsed (the rendered DOM of a rendered page)."""
         exchanges = request.meta.pop(BROWSER_EXCHANGES, None)
         if self.archive is None or self.store is None or self.run_id is None:
             return None
-        fetched_at = now_utc()
-        if exchanges is not None:
-            record = self._archive_rendered(response, exchanges, fetched_at)
-        else:
-            try:
-                reason = HTTPStatus(response.status).phrase
-            except ValueError:
-                reason = ""
-            record = self.archive.write_exchange(
-                url=response.url,
-                method=request.method,
-                request_headers=_headers(request.headers),
-                status=response.status,
-                reason=reason,
-                response_headers=_headers(response.headers),
-                body=response.body,
-                fetched_at=fetched_at,
-            )
-        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
-        page_id = self.store.record_page(
-            self.run_id,
-            url=response.url,
-            status=response.status,
-            fetched_at=fetched_at,
-            content_type=content_type,
-            length=len(response.body),
-            sha256=record.sha256,
-            warc_file=record.warc_file,
-            warc_offset=record.offset,
-            warc_length=record.length,
-        )
-        return PageRef(
-            page_id,
-            response.url,
-            response.status,
-            fetched_at,
-            record.sha256,
-            record.warc_file,
-            record.offset,
-            record.length,
-            record.record_id,
-        )
-
-    def _archive_rendered(self, response: Response, exchanges: list[Exchange], fetched_at: str) -> ArchivedRecord:
-        """A page rendered in the browser: the document as the server sent it (``response`` records, redirects
-        first), the rendered DOM (``conversion``, referring to the document's response: returned), then every
-        resource the page loaded (a payload already in the file under the same URL as a ``revisit``)."""
-        assert self.archive is not None
-        document = None
-        for exchange in exchanges:
-            if exchange.document:
-                written = self.archive.write_browser_exchange(exchange, dedup=False)
-                if exchange.url == response.url and not 300 <= exchange.status < 400:
-                    document = written
-        encoding = getattr(response, "encoding", "") or "utf-8"
-        rendered = self.archive.write_conversion(
-            url=response.url,
-            content_type=f"text/html; charset={encoding}",
-            data=response.body,
-            fetched_at=fetched_at,
-            source=document,
-        )
-        for exchange in exchanges:
-            if not exchange.document:
-                self.archive.write_browser_exchange(exchange)
-        return rendered
+        return archive_page(self.archive, self.store, self.run_id, **page_fields(request, response, exchanges))
 
     def record_resource(
         self, url: str, content_type: str, data: bytes, *, uri: str = "", page: PageRef | None = None
@@ -329,16 +242,7 @@ class RunRecorder:
         (``core.warc.screenshot_uri(url)`` for a screenshot), concurrent to the ``page`` it shows."""
         if self.archive is None:
             return None
-        fetched_at = now_utc()
-        record = self.archive.write_resource(
-            url=url,
-            content_type=content_type,
-            data=data,
-            fetched_at=fetched_at,
-            uri=uri,
-            concurrent_to=page.record_id if page is not None else "",
-        )
-        return ResourceRef(url, content_type, fetched_at, record.sha256, record.warc_file, record.offset, record.length)
+        return archive_resource(self.archive, url, content_type, data, now_utc(), uri, page)
 
     def record_error(self, url: str, kind: str, message: str) -> None:
         """One row of ``crawl_errors``; what the network policy refuses (``offsite``, ``blocked``) once per run."""
@@ -407,12 +311,31 @@ class RunRecorder:
         self.record_error(url, "store", f"{failure.type.__name__}: {failure.getErrorMessage()}")
 
 
-def _headers(headers: Any) -> list[tuple[str, str]]:
-    out = []
-    for key, values in headers.items():
-        for value in values:
-            out.append((key.decode("latin-1"), value.decode("latin-1")))
-    return out
+def run_outcome(
+    store: CrawlStore, run_id: int, site: Site, reason: str, *, answered: str = RunRecorder.ANSWERED
+) -> tuple[str, str, int]:
+    """A run's honest outcome from what was stored: (status, reason, pages fetched). ``reason`` is Scrapy's
+    finish reason: ``finished`` (or a ``closespider_`` limit) is ``ok`` unless nothing was fetched or too many
+    requests failed; anything else (a shutdown) is ``interrupted``. ``answered``: the SQL condition on ``pages``
+    of a page that counts as fetched (a recorder's ``ANSWERED``)."""
+    ok_pages = store.db.execute(
+        f"SELECT count(*) FROM pages WHERE run_id = ? AND {answered} AND url NOT LIKE '%/robots.txt'",
+        [run_id],
+    ).fetchone()[0]
+    errors = store.error_count(run_id)
+    rate = errors / (ok_pages + errors) if ok_pages + errors else 0.0
+    max_rate = site.max_error_rate
+    if ok_pages == 0:
+        first = store.first_errors(run_id) or store.first_errors(run_id, refusals=True)
+        why = "; ".join(f"{kind} {url}: {message}" for kind, url, message in first) or "no error recorded"
+        return "failed", f"no page fetched ({why})", ok_pages
+    if rate > max_rate:
+        kinds = ", ".join(f"{k} {n}" for k, n in store.error_kinds(run_id).items())
+        why = f"{errors} of {ok_pages + errors} requests failed ({rate:.0%}, above max_error_rate {max_rate:.0%}"
+        return "failed", f"{why}: {kinds})", ok_pages
+    if reason == "finished" or reason.startswith("closespider_"):
+        return "ok", reason, ok_pages
+    return "interrupted", reason, ok_pages
 
 
 RESERVE_BYTES = 128 * 1024

@@ -33,7 +33,7 @@ from crawler.text import fragments_to_text
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ClassifyPipeline", "CleanTextPipeline", "StorePipeline"]
+__all__ = ["Classification", "ClassifyPipeline", "CleanTextPipeline", "StorePipeline"]
 
 DECIDED_RECHECK_SECONDS = 30.0  # how often the crawl looks for decisions taken since it loaded them
 
@@ -86,24 +86,16 @@ def _open_run(recorder: RunRecorder) -> tuple[CrawlStore, int]:
     return store, run_id
 
 
-class ClassifyPipeline:
-    """The verdict on each new or changed ad, with the decided ads as neighbours (``item.verdict``)."""
+class Classification:
+    """The classifier in use and the decided ads as its neighbours, loaded at the first ad and reloaded when
+    reviewers decided since: what ClassifyPipeline and the ingest writer (``crawler.ingest``) classify with."""
 
-    def __init__(self, recorder: RunRecorder, rules_dir: Path | None):
-        self.recorder = recorder
+    def __init__(self, rules_dir: Path | None):
         self.rules_dir = rules_dir
         load_classifier(rules_dir, False)  # a broken rule pack stops the crawl here
         self._classifier: Classifier | None = None
         self._decided_ads: DecidedAds | None = None
         self._decided_at: tuple[tuple[int, int, int] | None, float] = (None, 0.0)  # (stamp, when checked)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:
-        recorder = crawler.get_extension(RunRecorder)
-        if recorder is None:
-            raise NotConfigured("ClassifyPipeline needs the RunRecorder extension")
-        rules = crawler.settings.get("ADCLEAR_RULES")
-        return cls(recorder, Path(rules) if rules else None)
 
     def classifier(self, store: CrawlStore) -> Classifier:
         """The rules and the model in use (the ledger names it: ``core.models``), loaded at the first ad."""
@@ -124,10 +116,30 @@ class ClassifyPipeline:
             self._decided_at = (fresh, now)
         return self._decided_ads
 
+    def classify(self, store: CrawlStore, item: AdItem) -> None:
+        """``item.verdict``, unless the database holds this very content already (its verdict stands)."""
+        if not store.known_content(item):
+            item.verdict = classify_ad(self.classifier(store), item.ad_text, self.decided(store))
+
+
+class ClassifyPipeline:
+    """The verdict on each new or changed ad, with the decided ads as neighbours (``item.verdict``)."""
+
+    def __init__(self, recorder: RunRecorder, rules_dir: Path | None):
+        self.recorder = recorder
+        self.classification = Classification(rules_dir)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:
+        recorder = crawler.get_extension(RunRecorder)
+        if recorder is None:
+            raise NotConfigured("ClassifyPipeline needs the RunRecorder extension")
+        rules = crawler.settings.get("ADCLEAR_RULES")
+        return cls(recorder, Path(rules) if rules else None)
+
     def process_item(self, item: AdItem) -> AdItem:
         store, _ = _open_run(self.recorder)
-        if not store.known_content(item):  # unchanged ads keep their verdict: no need to classify them again
-            item.verdict = classify_ad(self.classifier(store), item.ad_text, self.decided(store))
+        self.classification.classify(store, item)
         return item
 
 

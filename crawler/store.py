@@ -110,6 +110,8 @@ class CrawlStore:
         if time.monotonic() - shared.group_started >= self.group_seconds:
             self.flush()
 
+    write = _write  # one write: the ingest writer's own rows (crawler.ingest) take part in the group too
+
     def flush(self) -> None:
         """Commit the group transaction, if one is open (the crawl calls this on a timer too).
 
@@ -125,6 +127,12 @@ class CrawlStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    def rollback(self) -> None:
+        """Abandon the group transaction (a batch of the ingest writer that failed)."""
+        self._shared.group_started = None
+        if self.db.conn.in_transaction:
+            self.db.conn.execute("ROLLBACK")
 
     @property
     def data_dir(self) -> Path:

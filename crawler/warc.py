@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -229,6 +230,11 @@ class RunArchive:
             uri or url, "resource", payload=io.BytesIO(data), warc_headers_dict=headers
         )
         return self._written(record, hashlib.sha256(data).hexdigest())
+
+    def sync(self) -> None:
+        """What was written is on the disk (the ingest writer commits the rows pointing to it only then)."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
 
     def close(self) -> None:
         self._fh.close()

@@ -117,3 +117,25 @@ def browser():
         chromium = playwright.chromium.launch(**launch_options(os.environ.get("ADCLEAR_CHROMIUM", DEFAULT_CHROMIUM)))
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """Debian's redis-server on a free loopback port for the session (tests/redisserver.py); skipped, with the
+    reason, where it is not installed."""
+    from tests.redisserver import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The session's Redis, emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url

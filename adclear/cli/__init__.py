@@ -38,6 +38,7 @@ COMMAND_MODULES = {
     "crawl": "crawl_cmds",
     "sites": "crawl_cmds",
     "demo-site": "crawl_cmds",
+    "ingest": "ingest_cmds",
     "demo": "demo_cmd",
     "doctor": "doctor_cmd",
     "model": "model_cmds",

@@ -19,6 +19,7 @@ from core.fingerprints import recluster
 from core.sites import site_overview
 from core.timeutil import local, now_utc
 from crawler.extensions import RunResult
+from crawler.stream import connect
 from demo.server import serve
 
 __all__ = ["COMMANDS", "format_result", "run_and_report"]
@@ -38,13 +39,17 @@ def format_result(result: RunResult) -> str:
     return line
 
 
-def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False) -> list[RunResult]:
+def run_and_report(
+    cfg: Config, names: tuple[str, ...], *, verbose: bool = False, redis_url: str | None = None
+) -> list[RunResult]:
     seeds = cfg.seeds()
     load_classifier(cfg.rules_dir)  # a broken rule pack stops us here, before any fetch
     cfg.alerts()  # so does a broken alerts.yml: the runs' alerts could not be sent
     sites = seeds.select(names)
     if not sites:
         raise CrawlFailed(f"no enabled site in {cfg.seeds_path}: enable one or name it")
+    if redis_url:
+        connect(redis_url).close()  # unreachable: one line and exit 1 before any crawl starts
     log_file = None if verbose else log_file_for(cfg.db_path)
     started = now_utc()
     results = run_crawl(
@@ -55,11 +60,14 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
         log_file=log_file,
         rules_dir=cfg.rules_dir,
         overrides=cfg.crawl_overrides(),
+        redis_url=redis_url,
     )
     for result in results:
         echo(format_result(result))
     if log_file is not None:
         echo(f"Scrapy's log: {log_file}")
+    if redis_url:
+        return results  # a node: the ingest writer stores, clusters and checks the runs
     reappeared = []
     if any(r.figures.get("ads_new") or r.figures.get("ads_changed") for r in results):
         counts = recluster(cfg.db())
@@ -83,14 +91,22 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
 @click.command()
 @click.argument("sites", nargs=-1)
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log here instead of in a file under logs/.")
+@click.option(
+    "--redis",
+    "redis_url",
+    envvar="ADCLEAR_REDIS",
+    default=None,
+    help="Crawl as a node of a distributed crawl through this Redis, redis://HOST:PORT/DB (also $ADCLEAR_REDIS): "
+    "the frontier is shared, pages and ads go to `adclear ingest`, nothing is written here.",
+)
 @click.pass_obj
-def crawl(cfg: Config, sites: tuple[str, ...], verbose: bool) -> None:
+def crawl(cfg: Config, sites: tuple[str, ...], verbose: bool, redis_url: str | None) -> None:
     """Crawl the sites of seeds.yml (all enabled sites by default); a summary line per site.
 
     Exits 1 when a site's run failed (nothing fetched) or was interrupted.
     """
     logging.raiseExceptions = False  # a log file on a full disk: the summary says so, not a traceback per line
-    results = run_and_report(cfg, sites, verbose=verbose)
+    results = run_and_report(cfg, sites, verbose=verbose, redis_url=redis_url)
     bad = [r for r in results if r.status != "ok"]
     if bad:
         raise CrawlFailed(

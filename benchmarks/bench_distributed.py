@@ -1,0 +1,277 @@
+"""A distributed crawl on this machine: one crawler node against two, the ingest writer against a plain
+``executemany``, the stream's lag under load, and what Redis's AOF ``appendfsync always`` costs.
+
+Everything runs here, against Debian's redis-server on a free loopback port (AOF on, as docs/operations.md
+recommends) and the synthetic classifieds site of benchmarks/bench_crawl.py (served from its own process):
+
+1. crawl: ``adclear crawl --redis`` with one node, then with two, while ``adclear ingest`` writes; pages/min
+   from the nodes' own Scrapy stats (first start to last finish), and the stream's length sampled every
+   0.1 s (the lag: entries sent and not yet stored);
+2. writer: N ad entries (the synthetic ads' text, each with its page) handled by ``IngestWriter`` in batches,
+   new ads (classified and stored) and the same ads again in a second job (sighted again); against it, a plain
+   ``executemany`` of the same rows into a table of the ads' columns, in one transaction, same run;
+3. Redis: single XADDs of a typical page entry with ``appendfsync always`` against ``everysec``.
+
+    .venv/bin/python benchmarks/bench_distributed.py [--ads 1500] [--writer-ads 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import redis  # noqa: E402
+
+from benchmarks.bench_crawl import free_port, make_ads, seeds_file  # noqa: E402
+from tests.redisserver import RedisServer  # noqa: E402
+
+SITE = "demo-classifieds"
+
+
+def adclear(*args: str, db: Path, seeds: Path, log: Path) -> subprocess.Popen:
+    with open(log, "w", encoding="utf-8") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "adclear", "--db", str(db), "--seeds", str(seeds), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+
+
+def spider_stats(log: Path) -> tuple[int, float, float]:
+    """(pages, start, finish) of a node from the stats Scrapy dumps (times as epoch seconds)."""
+    text = log.read_text(encoding="utf-8")
+    pages = int(re.search(r"'response_received_count': (\d+)", text).group(1))  # type: ignore[union-attr]
+    elapsed = float(re.search(r"'elapsed_time_seconds': ([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    found = re.search(r"'finish_time': datetime\.datetime\(([\d, ]+)[,)]", text)
+    parts = [int(p) for p in found.group(1).split(",") if p.strip()]  # type: ignore[union-attr]
+    finish = datetime(*parts[:6], parts[6] if len(parts) > 6 else 0, tzinfo=UTC).timestamp()
+    return pages, finish - elapsed, finish
+
+
+def crawl(nodes: int, url: str, seeds: Path, tmp: Path, fsync: str = "always") -> dict:
+    """One job with ``nodes`` nodes and the writer (0 nodes: a local crawl, no Redis); pages/min and the lag."""
+    client = redis.Redis.from_url(url)
+    client.flushall()
+    client.config_set("appendfsync", fsync)
+    label = f"{nodes}-{fsync}"
+    db = tmp / f"crawl{label}" / "adclear.db"
+    logs = [tmp / f"node{label}-{i}.log" for i in range(max(nodes, 1))]
+    if nodes == 0:
+        procs = [adclear("crawl", "-v", SITE, db=db, seeds=seeds, log=logs[0])]
+        writer = None
+    else:
+        writer = adclear("ingest", "--redis", url, db=db, seeds=seeds, log=tmp / f"ingest{label}.log")
+        procs = [
+            adclear("crawl", "--redis", url, "-v", SITE, db=tmp / f"n{i}.db", seeds=seeds, log=log)
+            for i, log in enumerate(logs)
+        ]
+    lag: list[int] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            lag.append(int(client.xlen("adclear:items")))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    for p in procs:
+        p.wait()
+    ended = time.monotonic()
+    while writer is not None and (
+        client.xlen("adclear:items") or client.xpending("adclear:items", "ingest")["pending"]
+    ):
+        time.sleep(0.05)
+    drain = time.monotonic() - ended
+    done.set()
+    sampler.join()
+    if writer is not None:
+        writer.terminate()
+        writer.wait()
+    client.config_set("appendfsync", "always")
+    stats = [spider_stats(log) for log in logs]
+    pages = sum(s[0] for s in stats)
+    elapsed = max(s[2] for s in stats) - min(s[1] for s in stats)
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT count(*) FROM ads").fetchone()[0]
+    client.close()
+    return {
+        "nodes": "local" if nodes == 0 else f"{nodes} node{'s' if nodes > 1 else ''}, {fsync}",
+        "pages": pages,
+        "per_node": [s[0] for s in stats],
+        "elapsed": elapsed,
+        "ppm": pages / elapsed * 60,
+        "stored": stored,
+        "lag_max": max(lag or [0]),
+        "lag_median": statistics.median(lag or [0]),
+        "drain": drain,
+    }
+
+
+def entries(n: int, job: str, ads_file: Path, per_page: int = 1) -> list[dict[bytes, bytes]]:
+    """n ad entries from the synthetic ads, as a node sends them: each after its page, or ``per_page`` of them
+    after the list page they were read from."""
+    import yaml
+
+    from core.ads import ad_key, content_hash
+    from crawler.stream import Entry, encode
+
+    rows = yaml.safe_load(ads_file.read_text(encoding="utf-8"))
+    out = []
+    for i in range(n):
+        row = rows[i % len(rows)]
+        url = f"http://127.0.0.1/classifieds/ad/{i}.html"
+        title, body, contact = f"{row['title']} {i}", row["body"], row["contact"]
+        page_url = url if per_page == 1 else f"http://127.0.0.1/classifieds/list/{i // per_page}.html"
+        html = f"<html><h1>{title}</h1><div>{body}</div><div>{contact}</div></html>".encode()
+        if i % per_page == 0:
+            page = {"url": page_url, "status": 200, "fetched_at": "2026-12-03T00:00:00.000000+00:00"}
+            page |= {"method": "GET", "request_headers": [], "response_headers": [["Content-Type", "text/html"]]}
+            out.append(encode(Entry("page", job, SITE, "bench", page, html * per_page)))
+            page_sha = hashlib.sha256(html * per_page).hexdigest()
+        chash = content_hash(title, body, contact)
+        ad = {"platform": "示范同城网", "url": url, "page_url": page_url, "title": title, "body": body}
+        ad |= {"contact": contact, "key": ad_key(url, chash), "content_hash": chash}
+        ad["page"] = {"url": page_url, "sha256": page_sha}
+        out.append(encode(Entry("ad", job, SITE, "bench", ad)))
+    return out
+
+
+def writer_rate(url: str, tmp: Path, n: int, ads_file: Path, batch: int) -> dict:
+    """Ads/s of the writer on new ads and on the same ads again; a plain executemany of the rows beside."""
+    from core.seeds import load_seeds
+    from crawler.ingest import IngestWriter
+
+    client = redis.Redis.from_url(url)
+    client.flushall()
+    seeds = load_seeds(REPO / "seeds.yml")
+    db = tmp / "writer" / "adclear.db"
+    figures = {}
+    for label, job, per_page in (("new", "job-1", 1), ("seen again", "job-2", 1), ("again, 20/page", "job-3", 20)):
+        pipe = client.pipeline(transaction=False)
+        for fields in entries(n, job, ads_file, per_page):
+            pipe.xadd("adclear:items", fields)  # type: ignore[arg-type]
+        pipe.execute()
+        w = IngestWriter(client, db, seeds, consumer="bench", batch=batch)
+        started = time.perf_counter()
+        w.run(until_idle=0.2)
+        figures[label] = n / (time.perf_counter() - started - 0.2)
+        w.close()
+    # the baseline: the same rows, one executemany, one transaction
+    rows = []
+    for fields in entries(n, "job-4", ads_file)[1::2]:
+        import json
+
+        meta = json.loads(fields[b"meta"])
+        rows.append((meta["key"], meta["url"], SITE, meta["platform"], meta["title"], meta["body"], meta["contact"]))
+    conn = sqlite3.connect(tmp / "plain.db")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(
+        "CREATE TABLE ads (id INTEGER PRIMARY KEY, ad_key TEXT UNIQUE, url, site, platform, title, body, contact)"
+    )
+    started = time.perf_counter()
+    with conn:
+        conn.executemany(
+            "INSERT INTO ads (ad_key, url, site, platform, title, body, contact) VALUES (?,?,?,?,?,?,?)", rows
+        )
+    figures["executemany"] = n / (time.perf_counter() - started)
+    conn.close()
+    client.close()
+    return figures
+
+
+def xadd_rate(url: str, fsync: str, n: int = 3000) -> float:
+    client = redis.Redis.from_url(url)
+    client.flushall()
+    client.config_set("appendfsync", fsync)
+    body = b"x" * 20_000  # a typical page
+    started = time.perf_counter()
+    for _ in range(n):
+        client.xadd("adclear:bench", {b"kind": b"page", b"body": body})
+    rate = n / (time.perf_counter() - started)
+    client.config_set("appendfsync", "always")
+    client.close()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ads", type=int, default=1500, help="ads of the synthetic site (pages: about 1.1×)")
+    parser.add_argument("--writer-ads", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--writer-only", action="store_true", help="skip the crawls and Redis's fsync costs")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        server = RedisServer(tmp / "redis").start()
+        ads = tmp / "ads.yml"
+        make_ads(args.ads, ads)
+        port = free_port()
+        site = subprocess.Popen(
+            [sys.executable, str(REPO / "benchmarks" / "bench_crawl.py"), "--serve", str(ads), str(port)]
+        )
+        try:
+            time.sleep(1.5)
+            seeds = tmp / "seeds.yml"
+            seeds_file(f"http://127.0.0.1:{port}", 8, args.ads * 3, seeds)
+            writer = writer_rate(server.url, tmp, args.writer_ads, ads, args.batch)
+            if args.writer_only:
+                report_writer(writer, args)
+                return
+            crawls = [crawl(nodes, server.url, seeds, tmp) for nodes in (0, 1, 2)]
+            crawls.append(crawl(1, server.url, seeds, tmp, fsync="everysec"))
+            fsync = {mode: xadd_rate(server.url, mode) for mode in ("always", "everysec")}
+        finally:
+            site.terminate()
+            site.wait()
+            server.stop()
+    report(crawls, writer, fsync, args)
+
+
+def report(crawls: list[dict], writer: dict, fsync: dict, args: argparse.Namespace) -> None:
+    print(f"crawl of a synthetic site of {args.ads} ads (pages/min from the nodes' Scrapy stats; the writer running)")
+    head = f"{'crawl':<22}{'pages':>7}{'per node':>14}{'s':>7}{'pages/min':>11}{'stored':>8}"
+    print(f"{head}{'lag max':>9}{'lag med':>9}{'drain s':>9}")
+    for c in crawls:
+        split = "+".join(map(str, c["per_node"]))
+        line = f"{c['nodes']:<22}{c['pages']:>7}{split:>14}{c['elapsed']:>7.1f}{c['ppm']:>11,.0f}{c['stored']:>8}"
+        print(f"{line}{c['lag_max']:>9}{c['lag_median']:>9.0f}{c['drain']:>9.1f}")
+    local, one, two, one_everysec = (c["ppm"] for c in crawls)
+    print(f"two nodes / one node: {two / one:.2f} (2 cores: the nodes, the writer, Redis and the site share them)")
+    print(f"one node / a local crawl: {one / local:.2f}; with appendfsync everysec: {one_everysec / local:.2f}")
+    report_writer(writer, args)
+    always, everysec = fsync["always"], fsync["everysec"]
+    print(
+        f"Redis XADD of a 20 kB page, one at a time: appendfsync always {always:,.0f}/s, everysec {everysec:,.0f}/s "
+        f"({always / everysec:.2f})"
+    )
+
+
+def report_writer(writer: dict, args: argparse.Namespace) -> None:
+    base = writer["executemany"]
+    print(f"ingest writer, {args.writer_ads} ads in batches of {args.batch}:")
+    for label in ("new", "seen again", "again, 20/page", "executemany"):
+        print(f"  {label:<16}{writer[label]:>10,.0f} ads/s  {writer[label] / base:>6.3f} × executemany")
+    met = {label: "met" if writer[label] >= 20_000 else "NOT met" for label in ("new", "seen again", "again, 20/page")}
+    print(
+        f"  goal ≥ 20,000 ads/s batched: {met['new']} (new ads), {met['seen again']} (seen again, a page each), "
+        f"{met['again, 20/page']} (seen again, 20 ads a list page)"
+    )
+
+
+if __name__ == "__main__":
+    main()

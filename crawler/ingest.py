@@ -1,0 +1,445 @@
+"""The one writer of a distributed crawl: stream entries in, WARC records and database rows out.
+
+``adclear ingest --redis URL`` reads the crawler nodes' entries (``crawler.stream``) with a consumer group and
+handles them in batches, with the code a local crawl uses: ``crawler.extensions.archive_page`` archives a page
+and indexes it in ``pages``, ``crawler.pipelines.Classification`` classifies an ad, ``crawler.store.CrawlStore``
+stores it (ad, version, sighting, evidence, contacts, fingerprint, verdict, queue item), each entry in its own
+savepoint of the batch's transaction. After the transaction commits (and the WARC files are on disk) the batch
+is acknowledged and deleted from the stream, so the stream's length is the work not done yet.
+
+At least once, and idempotent: entries a writer took and never acknowledged (it was killed) are claimed again
+(XAUTOCLAIM) once idle for ``claim_idle`` seconds, and a writer starting claims them first. An entry handled
+twice changes nothing: a page already indexed for its run with the same SHA-256 is not archived again, an ad
+already sighted in its run with the same content hash is skipped (its key and content hash), an error already
+recorded is not recorded twice. A malformed entry is moved aside to ``adclear:items:dead`` with its reason and
+acknowledged: it never blocks the stream.
+
+Each crawl job of a site (``crawler.frontier``) is one ``crawl_runs`` row (its ``job`` column), finished when the
+job's ``end`` entry arrives. Each writer process writes its own WARC file per run: a writer killed mid-record
+leaves that file's last record torn, and the next process never appends after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.exceptions import ResponseError
+
+from core.seeds import Seeds, Site
+from core.timeutil import now_utc
+from crawler.archiving import archive_page, archive_resource
+from crawler.extensions import RunResult, run_outcome
+from crawler.items import AdItem, PageRef, ResourceRef
+from crawler.pipelines import Classification
+from crawler.store import CrawlStore
+from crawler.stream import DEAD_KEY, GROUP, ITEMS_KEY, Entry, Malformed, ad_item, aside, decode, exchanges_of, pairs
+from crawler.warc import RunArchive, warc_name
+
+__all__ = ["IngestFigures", "IngestWriter"]
+
+log = logging.getLogger(__name__)
+
+SPIDER = "redis"  # crawl_runs.spider of a distributed run
+
+
+@dataclass
+class IngestFigures:
+    """What a writer did so far."""
+
+    entries: int = 0
+    pages: int = 0
+    ads: int = 0  # stored: new, changed or seen again
+    repeats: int = 0  # redelivered or fetched twice: nothing changed
+    errors: int = 0
+    malformed: int = 0
+    batches: int = 0
+    runs_finished: list[RunResult] = field(default_factory=list)
+
+
+@dataclass
+class _Run:
+    run_id: int
+    site: Site
+    archive: RunArchive | None = None
+
+
+class IngestWriter:
+    def __init__(
+        self,
+        client: redis.Redis,
+        db_path: Path,
+        seeds: Seeds,
+        *,
+        rules_dir: Path | None = None,
+        consumer: str = "",
+        batch: int = 500,
+        claim_idle: float = 10.0,
+        on_run_end: Callable[[RunResult], None] | None = None,
+    ):
+        self.client = client
+        self.seeds = seeds
+        self.sites = {site.name: site for site in seeds.sites}
+        self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}"
+        self.batch = batch
+        self.claim_idle_ms = int(claim_idle * 1000)
+        self.on_run_end = on_run_end
+        self.store = CrawlStore(db_path, group_seconds=float("inf"))  # one transaction per batch, committed here
+        self.classification = Classification(rules_dir)
+        self.figures = IngestFigures()
+        self._runs: dict[tuple[str, str], _Run] = {}
+        self._stamp = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
+        self._claimed_at = 0.0  # monotonic time of the last XAUTOCLAIM pass
+        self._known: dict[str, tuple[int, str]] = {}  # the batch's ads as stored when it began: key → (id, hash)
+        self._again: dict[int, list[int]] = {}  # run → ads seen again unchanged in this batch
+        self._ensure_group()
+
+    def _ensure_group(self) -> None:
+        try:
+            self.client.xgroup_create(ITEMS_KEY, GROUP, id="0", mkstream=True)
+        except ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
+
+    def close(self) -> None:
+        for run in self._runs.values():
+            if run.archive is not None:
+                run.archive.close()
+        self._runs.clear()
+        self.store.close()
+
+    # ---- the loop ------------------------------------------------------------------------------------
+    def step(self, block: float = 1.0) -> int:
+        """Handle one batch: entries left unacknowledged by a writer that died first, else new ones (waiting up
+        to ``block`` seconds for them). Returns how many entries it handled."""
+        entries = self._claim()
+        if not entries:
+            entries = self._read(block)
+        if entries:
+            self.handle(entries)
+        return len(entries)
+
+    def run(self, *, until_idle: float | None = None, stop: Callable[[], bool] = lambda: False) -> IngestFigures:
+        """Handle batches until ``stop()`` says so, or the stream stayed empty ``until_idle`` seconds."""
+        idle_since = time.monotonic()
+        while not stop():
+            if self.step(block=1.0 if until_idle is None else min(1.0, until_idle)):
+                idle_since = time.monotonic()
+            elif until_idle is not None and time.monotonic() - idle_since >= until_idle:
+                break
+        return self.figures
+
+    def _claim(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Entries another consumer (a writer since killed) took and left idle; at most every second."""
+        now = time.monotonic()
+        if now - self._claimed_at < 1.0:
+            return []
+        self._claimed_at = now
+        claimed: list[tuple[bytes, dict[bytes, bytes]]] = []
+        cursor: bytes | str = "0-0"
+        while len(claimed) < self.batch:
+            reply: Any = self.client.xautoclaim(
+                ITEMS_KEY, GROUP, self.consumer, self.claim_idle_ms, cursor, count=self.batch - len(claimed)
+            )
+            cursor, found = reply[0], reply[1]
+            # an entry deleted from the stream while pending comes back as None (Redis 7: listed in reply[2])
+            claimed += [(entry_id, fields) for entry_id, fields in found if fields is not None]
+            if cursor in (b"0-0", "0-0"):
+                break
+        if claimed:
+            log.info("claimed %d entries left unacknowledged", len(claimed))
+        return claimed
+
+    def _read(self, block: float) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        reply: Any = self.client.xreadgroup(
+            GROUP, self.consumer, {ITEMS_KEY: ">"}, count=self.batch, block=max(1, int(block * 1000))
+        )
+        return list(reply[0][1]) if reply else []
+
+    # ---- one batch ----------------------------------------------------------------------------------
+    def handle(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Store a batch in one transaction, then acknowledge it (and move its malformed entries aside)."""
+        dead: list[tuple[bytes, dict[bytes, bytes], str]] = []
+        ends: list[tuple[_Run, Entry]] = []
+        ended: list[RunResult] = []
+        decoded = [(entry_id, fields, _decoded(fields)) for entry_id, fields in entries]
+        try:
+            self._prefetch([e for _, _, e in decoded if isinstance(e, Entry) and e.kind == "ad"])
+            for entry_id, fields, entry in decoded:
+                try:
+                    if isinstance(entry, Malformed):
+                        raise entry
+                    run = self._runs.get((entry.job, entry.site))
+                    if run is None:
+                        with self.store.write():  # savepoints: an entry that fails takes back only itself
+                            run = self._run(entry)
+                    if entry.kind == "end":
+                        ends.append((run, entry))  # after the entries before it are committed
+                    elif not (entry.kind == "ad" and self._seen_again(run, entry)):
+                        with self.store.write():
+                            self._apply(run, entry)
+                except (Malformed, ValueError, TypeError, KeyError) as e:
+                    dead.append((entry_id, fields, f"{type(e).__name__}: {e}"))
+            with self.store.write():
+                self._sight_again()
+            self._sync_archives()
+            self.store.flush()  # the commit: only now may the entries be acknowledged
+            for run, entry in ends:
+                result = self._end(run, entry)  # its own transaction; redelivered, it finds the run finished
+                if result is not None:
+                    ended.append(result)
+        except sqlite3.Error:
+            self._abandon()
+            raise
+        self._acknowledge(entries, dead)
+        self.figures.entries += len(entries)
+        self.figures.malformed += len(dead)
+        self.figures.batches += 1
+        for result in ended:
+            self.figures.runs_finished.append(result)
+            if self.on_run_end is not None:
+                self.on_run_end(result)
+
+    def _abandon(self) -> None:
+        """A batch that cannot be committed (a full disk): rolled back, its runs forgotten (they may have been
+        begun in it), nothing acknowledged; the entries are handled again."""
+        self.store.rollback()
+        for run in self._runs.values():
+            if run.archive is not None:
+                run.archive.close()
+        self._runs.clear()
+
+    def _acknowledge(
+        self, entries: list[tuple[bytes, dict[bytes, bytes]]], dead: list[tuple[bytes, dict[bytes, bytes], str]]
+    ) -> None:
+        ids = [entry_id for entry_id, _ in entries]
+        pipe = self.client.pipeline(transaction=True)
+        for entry_id, fields, reason in dead:
+            log.warning("entry %s moved aside to %s: %s", entry_id.decode(), DEAD_KEY, reason)
+            pipe.xadd(DEAD_KEY, aside(entry_id, fields, reason))
+        pipe.xack(ITEMS_KEY, GROUP, *ids)
+        pipe.xdel(ITEMS_KEY, *ids)
+        pipe.execute()
+
+    def _sync_archives(self) -> None:
+        """The batch's WARC records reach the disk before the rows that point to them are committed."""
+        for run in self._runs.values():
+            if run.archive is not None:
+                run.archive.sync()
+
+    def _apply(self, run: _Run, entry: Entry) -> None:
+        if entry.kind == "page":
+            self._page(run, entry)
+        elif entry.kind == "ad":
+            self._ad(run, entry)
+        elif entry.kind == "error":
+            self._error(run, entry)
+
+    # ---- runs ---------------------------------------------------------------------------------------
+    def _run(self, entry: Entry) -> _Run:
+        """The run of the entry's job and site, found again or begun."""
+        known = self._runs.get((entry.job, entry.site))
+        if known is not None:
+            return known
+        site = self.sites.get(entry.site)
+        if site is None:
+            raise Malformed(f"site {entry.site!r} is not in this writer's seeds.yml")
+        db = self.store.db
+        row = db.execute("SELECT id FROM crawl_runs WHERE site = ? AND job = ?", [site.name, entry.job]).fetchone()
+        if row is None:
+            db.execute(
+                """INSERT INTO sites (name, platform, kind, region, config, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET platform = excluded.platform, kind = excluded.kind,
+                       region = excluded.region, config = excluded.config, updated_at = excluded.updated_at""",
+                [site.name, site.platform, site.kind, site.region, site.model_dump_json(), now_utc()],
+            )
+            cursor = db.execute(
+                "INSERT INTO crawl_runs (site, spider, started_at, owner, job) VALUES (?, ?, ?, ?, ?)",
+                [site.name, SPIDER, now_utc(), self.consumer, entry.job],
+            )
+            run_id = int(cursor.lastrowid or 0)
+        else:
+            run_id = int(row[0])
+            # a local crawl on this host marked it interrupted while no writer ran: the job goes on, so does it
+            db.execute(
+                "UPDATE crawl_runs SET status = 'running', owner = ?, finished_at = NULL "
+                "WHERE id = ? AND status = 'interrupted'",
+                [self.consumer, run_id],
+            )
+        run = self._runs[(entry.job, entry.site)] = _Run(run_id, site)
+        return run
+
+    def _archive(self, run: _Run) -> RunArchive:
+        if run.archive is None:
+            operator = self.seeds.operator
+            relpath = warc_name(run.site.name, run.run_id, self._stamp, operator.code)
+            run.archive = RunArchive(
+                self.store.data_dir,
+                relpath,
+                operator=f"{operator.name} {operator.contact}".strip(),
+                office=operator.code,
+            )
+            self.store.db.execute(
+                "UPDATE crawl_runs SET warc_file = coalesce(warc_file, ?) WHERE id = ?", [relpath, run.run_id]
+            )
+        return run.archive
+
+    def _end(self, run: _Run, entry: Entry) -> RunResult | None:
+        """The job's last entry: the run's outcome, as a local crawl decides it (``run_outcome``)."""
+        db = self.store.db
+        status_now = db.execute("SELECT status, warc_file FROM crawl_runs WHERE id = ?", [run.run_id]).fetchone()
+        if status_now[0] != "running":
+            return None  # redelivered: the run is finished already
+        status, reason, pages = run_outcome(self.store, run.run_id, run.site, entry.meta["reason"])
+        stats = entry.meta.get("stats")
+        figures = self.store.finish_run(
+            run.run_id,
+            status=status,
+            reason=reason,
+            pages=pages,
+            stats=stats if isinstance(stats, dict) else {},
+            warc_file=status_now[1],
+        )
+        if run.archive is not None:
+            run.archive.sync()
+            run.archive.close()
+        self._runs.pop((entry.job, entry.site), None)
+        return RunResult(run.site.name, run.run_id, status, reason, figures, status_now[1])
+
+    # ---- entries ------------------------------------------------------------------------------------
+    def _page(self, run: _Run, entry: Entry) -> None:
+        meta = entry.meta
+        sha256 = hashlib.sha256(entry.body).hexdigest()
+        if self._page_ref(run, meta["url"], sha256) is not None:
+            self.figures.repeats += 1
+            return
+        exchanges = exchanges_of(entry)
+        archive_page(
+            self._archive(run),
+            self.store,
+            run.run_id,
+            url=meta["url"],
+            method=meta["method"],
+            request_headers=pairs(meta["request_headers"]),
+            status=meta["status"],
+            reason=str(meta.get("reason", "")),
+            response_headers=pairs(meta.get("response_headers", [])),
+            body=entry.body,
+            content_type=str(meta.get("content_type", "")),
+            encoding=str(meta.get("encoding", "") or "utf-8"),
+            exchanges=exchanges,
+            fetched_at=meta["fetched_at"],
+        )
+        self.figures.pages += 1
+
+    def _page_ref(self, run: _Run, url: str, sha256: str) -> PageRef | None:
+        row = self.store.db.execute(
+            """SELECT id, url, status, fetched_at, payload_sha256, warc_file, warc_offset, warc_length FROM pages
+               WHERE url = ? AND run_id = ? AND payload_sha256 = ? ORDER BY id LIMIT 1""",
+            [url, run.run_id, sha256],
+        ).fetchone()
+        return PageRef(*row) if row is not None else None
+
+    def _prefetch(self, ads: list[Entry]) -> None:
+        """The stored content hash of the batch's ads, one query per 500: an ad seen again with the same content
+        is then only sighted, in bulk (``_sight_again``), as ``CrawlStore.save_ad`` does for it one by one."""
+        self._known.clear()
+        self._again.clear()
+        keys = list({str(entry.meta.get("key", "")) for entry in ads})
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, ad_id, chash in self.store.db.execute(
+                f"SELECT ad_key, id, content_hash FROM ads WHERE ad_key IN ({marks})", chunk
+            ):
+                self._known[key] = (int(ad_id), chash)
+
+    def _sight_again(self) -> None:
+        """The batch's ads seen again unchanged: their sighting (``same``) and ``last_seen``, two statements per
+        run, unless this run sighted them already (a redelivery changes nothing)."""
+        now = now_utc()
+        for run_id, ad_ids in self._again.items():
+            fresh = set(ad_ids)
+            for start in range(0, len(ad_ids), 500):
+                chunk = ad_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                sighted = f"SELECT ad_id FROM sightings WHERE run_id = ? AND ad_id IN ({marks})"
+                fresh -= {row[0] for row in self.store.db.execute(sighted, [run_id, *chunk])}
+            self.figures.repeats += len(ad_ids) - len(fresh)
+            self.figures.ads += len(fresh)
+            conn = self.store.db.conn
+            seen = [(now, now, i) for i in fresh]
+            conn.executemany("UPDATE ads SET last_seen = ?, last_fetched = ? WHERE id = ?", seen)
+            conn.executemany(
+                "INSERT OR IGNORE INTO sightings (ad_id, run_id, seen_at, change) VALUES (?, ?, ?, 'same')",
+                [(i, run_id, now) for i in fresh],
+            )
+        self._again.clear()
+
+    def _seen_again(self, run: _Run, entry: Entry) -> bool:
+        """An ad stored with this content when the batch began: to be sighted in bulk after the batch's entries."""
+        item = ad_item(entry)
+        known = self._known.get(item.key)
+        if known is None or known[1] != item.content_hash:
+            return False
+        self._again.setdefault(run.run_id, []).append(known[0])
+        return True
+
+    def _ad(self, run: _Run, entry: Entry) -> None:
+        item = ad_item(entry)
+        self._known.pop(item.key, None)  # stored below: no longer what the batch began with
+        if self._already(run, item):
+            self.figures.repeats += 1
+            return
+        page = entry.meta.get("page")
+        if isinstance(page, dict):
+            item.page = self._page_ref(run, str(page.get("url", "")), str(page.get("sha256", "")))
+        shot = entry.meta.get("screenshot")
+        if isinstance(shot, dict) and entry.body:
+            item.screenshot = self._screenshot(run, shot, entry.body, item.page)
+        self.classification.classify(self.store, item)
+        self.store.save_ad(item, run.run_id)
+        self.figures.ads += 1
+
+    def _already(self, run: _Run, item: AdItem) -> bool:
+        """The ad is stored with this content and sighted in this run: the entry was handled before."""
+        return (
+            self.store.db.execute(
+                """SELECT 1 FROM ads JOIN sightings ON sightings.ad_id = ads.id
+                   WHERE ads.ad_key = ? AND ads.content_hash = ? AND sightings.run_id = ?""",
+                [item.key, item.content_hash, run.run_id],
+            ).fetchone()
+            is not None
+        )
+
+    def _screenshot(self, run: _Run, shot: dict[str, Any], data: bytes, page: PageRef | None) -> ResourceRef:
+        url, uri = str(shot["url"]), str(shot.get("uri", ""))
+        content_type, fetched_at = str(shot.get("content_type", "image/png")), str(shot["fetched_at"])
+        return archive_resource(self._archive(run), url, content_type, data, fetched_at, uri, page)
+
+    def _error(self, run: _Run, entry: Entry) -> None:
+        meta = entry.meta
+        seen = self.store.db.execute(
+            "SELECT 1 FROM crawl_errors WHERE run_id = ? AND url = ? AND kind = ? AND message = ?",
+            [run.run_id, meta["url"], meta["kind"], meta["message"]],
+        ).fetchone()
+        if seen is None:
+            self.store.record_error(run.run_id, url=meta["url"], kind=meta["kind"], message=meta["message"])
+            self.figures.errors += 1
+
+
+def _decoded(fields: dict[bytes, bytes]) -> Entry | Malformed:
+    try:
+        return decode(fields)
+    except Malformed as e:
+        return e

@@ -1,0 +1,255 @@
+"""The ingest writer of a distributed crawl (crawler/ingest.py) against a real redis-server: pages archived with
+their SHA-256, ads stored once however often they arrive, entries a killed writer left handled again, malformed
+entries moved aside without blocking the stream, an unreachable Redis named."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import redis
+
+from core.ads import ad_key, content_hash
+from core.db import connect
+from core.seeds import load_seeds
+from core.warc import read_record
+from crawler.ingest import IngestWriter
+from crawler.stream import DEAD_KEY, GROUP, ITEMS_KEY, Entry, encode, page_meta
+from tests.conftest import REPO, run_adclear
+
+SITE = "demo-classifieds"
+JOB = "job-1"
+BASE = "http://127.0.0.1:8731/classifieds"
+TEXT = "月息3分，保本保息，稳赚不赔，名额有限，速加微信 lc8888 认购"
+
+
+def page_entry(url: str, html: str, job: str = JOB) -> Entry:
+    fields = {
+        "url": url,
+        "method": "GET",
+        "request_headers": [("User-Agent", "adclear")],
+        "status": 200,
+        "reason": "OK",
+        "response_headers": [("Content-Type", "text/html; charset=utf-8")],
+        "body": html.encode(),
+        "content_type": "text/html; charset=utf-8",
+        "encoding": "utf-8",
+        "exchanges": None,
+        "fetched_at": "2026-12-03T06:00:00.000000+00:00",
+    }
+    meta, body, parts = page_meta(fields)
+    return Entry("page", job, SITE, "node-a", meta, body, parts)
+
+
+def ad_entry(url: str, title: str, body: str, page_html: str, job: str = JOB) -> Entry:
+    chash = content_hash(title, body, "")
+    meta = {
+        "platform": "示范分类信息网",
+        "url": url,
+        "page_url": url,
+        "in_slot": False,
+        "title": title,
+        "body": body,
+        "contact": "",
+        "author": "",
+        "posted_at": None,
+        "key": ad_key(url, chash),
+        "content_hash": chash,
+        "page": {"url": url, "sha256": hashlib.sha256(page_html.encode()).hexdigest()},
+    }
+    return Entry("ad", job, SITE, "node-a", meta)
+
+
+def end_entry(job: str = JOB) -> Entry:
+    return Entry("end", job, SITE, "node-a", {"reason": "finished", "stats": {"pages": 1}})
+
+
+def send(client: redis.Redis, *entries: Entry) -> None:
+    for entry in entries:
+        client.xadd(ITEMS_KEY, encode(entry))  # type: ignore[arg-type]
+
+
+def one_ad(n: int) -> list[Entry]:
+    url = f"{BASE}/ad/{n}.html"
+    html = f"<html><body><h1>理财{n}</h1><p>{TEXT}</p></body></html>"
+    return [page_entry(url, html), ad_entry(url, f"理财{n}", TEXT, html)]
+
+
+@pytest.fixture
+def client(redis_url: str):
+    c = redis.Redis.from_url(redis_url)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def seeds():
+    return load_seeds(REPO / "seeds.yml")
+
+
+def writer(client: redis.Redis, db_path: Path, seeds, **kw) -> IngestWriter:
+    return IngestWriter(client, db_path, seeds, consumer=kw.pop("consumer", "w1"), **kw)
+
+
+def counts(db_path: Path) -> dict[str, int]:
+    db = connect(db_path)
+    try:
+        return {
+            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("ads", "pages", "evidence", "sightings", "verdicts", "queue", "crawl_errors")
+        }
+    finally:
+        db.close()
+
+
+def test_pages_and_ads_are_archived_stored_and_acknowledged(client, db_path, seeds):
+    send(
+        client,
+        *one_ad(1),
+        *one_ad(2),
+        Entry("error", JOB, SITE, "node-a", {"url": f"{BASE}/x", "kind": "http_404", "message": "Not Found"}),
+        end_entry(),
+    )
+    w = writer(client, db_path, seeds)
+    figures = w.run(until_idle=0.5)
+    w.close()
+    assert (figures.pages, figures.ads, figures.errors, figures.malformed) == (2, 2, 1, 0)
+    assert client.xlen(ITEMS_KEY) == 0  # acknowledged and deleted: the length is the work left
+    assert client.xpending(ITEMS_KEY, GROUP)["pending"] == 0
+    db = connect(db_path)
+    run = db.execute("SELECT id, status, job, pages, ads_new, errors, warc_file FROM crawl_runs").fetchall()
+    assert len(run) == 1 and run[0][1:6] == ("ok", JOB, 2, 2, 1)
+    ads = db.execute("SELECT a.title, v.label FROM ads a JOIN verdicts v ON v.ad_id = a.id ORDER BY a.id").fetchall()
+    assert ads == [("理财1", "flag"), ("理财2", "flag")]
+    evidence = db.execute("SELECT sha256, warc_file, warc_offset FROM evidence ORDER BY ad_id").fetchall()
+    assert len(evidence) == 2
+    for sha, warc_file, offset in evidence:  # each page in a WARC, its payload matching its recorded SHA-256
+        headers, payload = read_record(db_path.parent / warc_file, offset)
+        assert hashlib.sha256(payload).hexdigest() == sha
+        assert headers["WARC-Type"] == "response" and "理财" in payload.decode()
+    assert db.execute("SELECT count(*) FROM queue").fetchone()[0] == 2
+    db.close()
+    assert [r.status for r in figures.runs_finished] == ["ok"]
+
+
+def test_an_entry_handled_twice_changes_nothing(client, db_path, seeds):
+    send(client, *one_ad(1))
+    w = writer(client, db_path, seeds)
+    w.run(until_idle=0.3)
+    before = counts(db_path)
+    db = connect(db_path)
+    ad_before = db.execute("SELECT * FROM ads").fetchall()
+    db.close()
+    send(client, *one_ad(1), *one_ad(1))  # redelivered, twice
+    figures = w.run(until_idle=0.3)
+    w.close()
+    assert counts(db_path) == before
+    db = connect(db_path)
+    assert db.execute("SELECT * FROM ads").fetchall() == ad_before  # not even last_seen moved
+    db.close()
+    assert figures.repeats == 4
+
+
+def test_entries_a_killed_writer_took_are_claimed_and_stored_once(client, db_path, seeds):
+    send(client, *one_ad(1), *one_ad(2))
+    w = writer(client, db_path, seeds)
+    w.client.xreadgroup(GROUP, "killed-writer", {ITEMS_KEY: ">"}, count=10)  # taken, never acknowledged
+    assert w.step(block=0.1) == 0  # not idle long enough yet: another writer may still be on them
+    w.claim_idle_ms = 0
+    w._claimed_at = 0.0
+    assert w.step(block=0.1) == 4
+    w.close()
+    assert counts(db_path)["ads"] == 2
+    assert client.xpending(ITEMS_KEY, GROUP)["pending"] == 0
+
+
+def test_a_malformed_entry_is_moved_aside_with_its_reason_and_blocks_nothing(client, db_path, seeds):
+    client.xadd(
+        ITEMS_KEY,
+        {
+            b"v": b"1",
+            b"kind": b"ad",
+            b"job": JOB.encode(),
+            b"site": SITE.encode(),
+            b"node": b"n",
+            b"meta": b"{not json",
+        },
+    )
+    client.xadd(ITEMS_KEY, {b"garbage": b"\xff\xfe"})
+    bad = ad_entry(f"{BASE}/ad/9.html", "理财9", TEXT, "")
+    bad.meta["content_hash"] = "0" * 64  # its text says otherwise
+    send(client, bad, *one_ad(1))
+    other_site = one_ad(3)[0]
+    other_site.site = "no-such-site"
+    send(client, other_site)
+    w = writer(client, db_path, seeds)
+    figures = w.run(until_idle=0.3)
+    w.close()
+    assert figures.malformed == 4 and figures.ads == 1
+    dead = client.xrange(DEAD_KEY)
+    reasons = [fields[b"reason"].decode() for _, fields in dead]
+    assert "meta is not JSON" in reasons[0]
+    assert "format None" in reasons[1]
+    assert "key or content hash does not match" in reasons[2]
+    assert "'no-such-site' is not in this writer's seeds.yml" in reasons[3]
+    assert dead[0][1][b"f:meta"] == b"{not json"  # the entry itself, kept beside its reason
+    assert client.xlen(ITEMS_KEY) == 0
+    assert counts(db_path)["ads"] == 1
+
+
+def test_redis_unreachable_at_start_is_a_clear_error(tmp_path):
+    from tests.redisserver import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = run_adclear("ingest", "--redis", url, "--until-idle", "1", db=tmp_path / "a.db", timeout=60)
+    assert result.returncode == 1
+    assert f"Error: cannot reach Redis at {url}" in result.stderr
+    assert "start redis-server there or correct --redis" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_command_stores_and_reports_the_run(client, db_path, redis_url):
+    send(client, *one_ad(1), end_entry())
+    result = run_adclear("ingest", "--redis", redis_url, "--until-idle", "0.5", db=db_path, check=True, timeout=120)
+    assert f"{SITE}: ok (run 1): 1 pages fetched, 1 ads (1 new" in result.stdout
+    assert "ingest: 3 entries" in result.stdout
+
+
+def test_a_second_job_is_a_second_run_that_sees_the_ads_again(client, db_path, seeds):
+    send(client, *one_ad(1), end_entry())
+    w = writer(client, db_path, seeds)
+    w.run(until_idle=0.3)
+    again = one_ad(1)
+    for entry in again:
+        entry.job = "job-2"
+    send(client, *again, end_entry("job-2"))
+    figures = w.run(until_idle=0.3)
+    w.close()
+    db = connect(db_path)
+    runs = db.execute("SELECT job, status, ads_new, ads_seen FROM crawl_runs ORDER BY id").fetchall()
+    assert runs == [(JOB, "ok", 1, 0), ("job-2", "ok", 0, 1)]
+    assert db.execute("SELECT count(*) FROM ads").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM pages").fetchone()[0] == 2  # each run archives what it fetched
+    db.close()
+    assert [r.run_id for r in figures.runs_finished] == [1, 2]
+
+
+def test_an_ad_seen_again_then_changed_in_one_batch_ends_changed(client, db_path, seeds):
+    """Ads seen again unchanged are sighted in bulk after the batch: a change later in the batch still wins."""
+    send(client, *one_ad(1))
+    w = writer(client, db_path, seeds)
+    w.run(until_idle=0.3)
+    url = f"{BASE}/ad/1.html"
+    html = "<html><h1>理财1</h1><p>已更新</p></html>"
+    again = [*one_ad(1), page_entry(url, html), ad_entry(url, "理财1", "已更新：" + TEXT, html)]
+    for entry in again:
+        entry.job = "job-2"
+    send(client, *again)
+    w.run(until_idle=0.3)
+    w.close()
+    db = connect(db_path)
+    assert db.execute("SELECT body FROM ads").fetchall() == [("已更新：" + TEXT,)]
+    assert db.execute("SELECT change FROM sightings WHERE run_id = 2").fetchall() == [("changed",)]
+    assert db.execute("SELECT count(*) FROM ad_versions").fetchone()[0] == 2
+    db.close()
