@@ -19,6 +19,7 @@ database runs ``PRAGMA quick_check`` first: a damaged database is refused before
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import shutil
 import sqlite3
 import threading
@@ -71,12 +72,13 @@ def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        if migrate:
-            _check_origin(db, path)  # before anything is written, even the switch to WAL
-        _wal(db, path)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        if migrate:
-            _migrate(db, path)
+        with _migration_lock(path) if migrate else contextlib.nullcontext():  # another process may be making it
+            if migrate:
+                _check_origin(db, path)  # before anything is written, even the switch to WAL
+            _wal(db, path)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if migrate:
+                _migrate(db, path)
         _OPENED.add(path.resolve())
     except DatabaseError:
         conn.close()
@@ -88,7 +90,8 @@ def connect(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
 
 
 def _migrate(db: sqlite_utils.Database, path: Path) -> None:
-    """Apply pending migrations; refuse a database whose columns are not the ones they make."""
+    """Apply pending migrations; refuse a database whose columns are not the ones they make (``connect`` holds
+    ``_migration_lock``)."""
     if migrations.pending(db):
         migrations.apply(db)
         # a new database's schema passes through the WAL (~0.5 MB): give that space back before work starts
@@ -206,6 +209,28 @@ def _wal(db: sqlite_utils.Database, path: Path) -> None:
             f"{path}: could not switch to WAL mode (got {mode}); is it on a network disk?",
             zh=f"{path}：无法切换到 WAL 模式（得到 {mode}），数据库是否在网络盘上？",
         )
+
+
+@contextlib.contextmanager
+def _migration_lock(path: Path) -> Iterator[None]:
+    """One process at a time switches the database at ``path`` to WAL and migrates it; the others wait.
+
+    Two processes opening a new database at once (an ingest writer and a crawl, two commands of a scheduler)
+    both saw the migrations pending, and the second ran one again once the first had committed it ("table
+    already exists"). The lock is ``flock`` on ``<database>.migrate.lock``, a file of its own: a POSIX lock on
+    the database file would be dropped with SQLite's (see ``_OPENED``). Where that file cannot be made (a
+    read-only folder: nothing can be migrated there either) the database is opened without it."""
+    lock_path = path.with_name(path.name + ".migrate.lock")
+    try:
+        handle = open(lock_path, "a")  # held for the block, closed in finally
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # releases the lock
 
 
 # Database files this process has opened. Reading a file's header by hand opens and closes it, and closing any

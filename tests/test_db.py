@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 
-from core.db import BUSY_TIMEOUT_MS, connect, immediate
+from core.db import BUSY_TIMEOUT_MS, SCHEMA_VERSION, connect, immediate
 from core.errors import DatabaseError
 from core.migrations import migrations
+from tests.conftest import REPO
 
 
 def test_opening_applies_every_migration_once(db_path):
@@ -78,3 +82,37 @@ def test_a_second_connect_keeps_the_first_connection_s_locks(db_path):
         first.execute("UPDATE sites SET platform = 'q'")
     assert first.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     first.close()
+
+
+OPEN_AT = """
+import sys, time
+from core.db import connect
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+connect(sys.argv[1]).close()
+print("ok")
+"""
+
+
+def test_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path):
+    """An ingest writer and a crawl, or two scheduled commands, may open a new database at the same moment; the
+    second once ran a migration again after the first had committed it ("duplicate column name")."""
+    for attempt in range(3):
+        path = tmp_path / f"new{attempt}" / "adclear.db"
+        start = time.time() + 2.0  # every process imports first, then all open together
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT, str(path), str(start)],
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+            for _ in range(5)
+        ]
+        outcomes = [p.communicate(timeout=120) for p in procs]
+        assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in outcomes]
+        db = connect(path)
+        names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations")]
+        assert len(names) == len(set(names)) == SCHEMA_VERSION
+        db.close()
