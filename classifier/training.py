@@ -6,8 +6,9 @@ one source (a page's host, a repository, a corpus file) form a group, and a grou
 training and test (``group_of``). Every learned number is fitted on training rows only:
 
 - the weights: scikit-learn's ``LogisticRegression`` (L2, lbfgs) over ``classifier.features``;
-- the ``flag`` threshold: the score that maximises F1 on out-of-fold scores of an inner grouped
-  cross-validation of the training rows, among those that flag at most ``MAX_CORPUS_FP`` of the ordinary corpora;
+- the ``flag`` threshold: the score that maximises F1 (averaged with its neighbours) on out-of-fold scores of an
+  inner grouped cross-validation of the training rows, among those that flag at most ``MAX_CORPUS_FP`` of the
+  ordinary corpora;
   ``watch``: the highest score that still reaches ``WATCH_RECALL`` of the positives there.
 
 ``cross_validate`` runs that whole procedure inside each outer fold, so that its figures say what the model does
@@ -48,6 +49,7 @@ __all__ = [
 MAX_CORPUS_FP = 0.005  # a flag threshold may flag at most this share of the ordinary corpora's rows
 WATCH_RECALL = 0.95
 MAX_CORPUS_WATCH = 0.02  # nor may the watch threshold queue more than this share of them
+F1_SMOOTHING = 3  # the flag threshold maximises F1 averaged over this many candidate thresholds each side
 
 
 class DataError(Exception):
@@ -365,9 +367,10 @@ def fit_logistic(
 
 
 def choose_thresholds(scores: np.ndarray, y: np.ndarray, corpus: np.ndarray) -> tuple[float, float]:
-    """``flag``: the score maximising F1 on the labelled rows among those flagging at most ``MAX_CORPUS_FP``
-    of the corpus rows; ``watch``: the highest score reaching ``WATCH_RECALL`` of the positives, raised until
-    it queues at most ``MAX_CORPUS_WATCH`` of the corpus rows, and never above ``flag``."""
+    """``flag``: among the scores of the positives that flag at most ``MAX_CORPUS_FP`` of the corpus rows, the one
+    where F1 on the labelled rows, averaged with its ``F1_SMOOTHING`` neighbours each side, is highest (the lowest
+    of equals); ``watch``: the highest score reaching ``WATCH_RECALL`` of the positives, raised until it queues
+    at most ``MAX_CORPUS_WATCH`` of the corpus rows, and never above ``flag``."""
     ok = ~np.isnan(scores)
     s, yy, cc = scores[ok], y[ok], corpus[ok]
     labelled = ~cc
@@ -375,23 +378,27 @@ def choose_thresholds(scores: np.ndarray, y: np.ndarray, corpus: np.ndarray) -> 
     if positives == 0:
         return 0.5, 0.5
     candidates = np.unique(np.round(s[yy == 1], 6))
-    best, best_f1 = 0.5, -1.0
     corpus_s = np.sort(s[cc])
-    for t in candidates:
+    f1 = np.empty(len(candidates))
+    allowed = np.ones(len(candidates), dtype=bool)
+    for i, t in enumerate(candidates):
         flagged = s >= t
         if len(corpus_s) and (len(corpus_s) - np.searchsorted(corpus_s, t)) / len(corpus_s) > MAX_CORPUS_FP:
-            continue
+            allowed[i] = False
         tp = int((flagged & (yy == 1)).sum())
         fp = int((flagged & (yy == 0) & labelled).sum())
-        f1 = 2 * tp / (2 * tp + fp + (positives - tp))
-        if f1 > best_f1 or (f1 == best_f1 and t > best):
-            best, best_f1 = float(t), f1
+        f1[i] = 2 * tp / (2 * tp + fp + (positives - tp))
+    # the maximum of F1 itself is a single point that a rounding difference in the scores can move far (one fold's
+    # threshold went from 0.61 to 0.72 that way): the maximum of its moving average is a plateau, and moves less
+    k = F1_SMOOTHING
+    smooth = np.array([f1[max(0, i - k) : i + k + 1].mean() for i in range(len(f1))])
+    best = float(candidates[int(np.argmax(np.where(allowed, smooth, -1.0)))]) if allowed.any() else 0.5
     pos_sorted = np.sort(s[yy == 1])
     watch = float(pos_sorted[int(math.floor((1 - WATCH_RECALL) * (len(pos_sorted) - 1)))])
     if len(corpus_s):
-        allowed = int(math.floor(MAX_CORPUS_WATCH * len(corpus_s)))  # corpus rows that may reach watch
-        if allowed < len(corpus_s):
-            watch = max(watch, float(np.nextafter(corpus_s[len(corpus_s) - allowed - 1], np.inf)))
+        allowed_rows = int(math.floor(MAX_CORPUS_WATCH * len(corpus_s)))  # corpus rows that may reach watch
+        if allowed_rows < len(corpus_s):
+            watch = max(watch, float(np.nextafter(corpus_s[len(corpus_s) - allowed_rows - 1], np.inf)))
     watch = max(1e-4, min(math.ceil(watch * 1e6) / 1e6, best))  # rounded up: never below what was chosen
     return round(best, 6), watch
 
