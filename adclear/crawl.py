@@ -19,7 +19,7 @@ from scrapy.settings import Settings
 
 from core.seeds import Seeds, Site
 from crawler.extensions import RunRecorder, RunResult
-from crawler.reaper import become_subreaper, reap_children
+from crawler.reaper import become_subreaper, own_processes, reap_children
 from crawler.spiderloader import spider_class
 
 __all__ = ["crawl_settings", "log_file_for", "run_crawl"]
@@ -96,7 +96,7 @@ def run_crawl(
     with own_signal_handlers():
         process.start()
     if subreaper:
-        reap_children()
+        reap_children(keep=own_processes())  # the workers reading pictures beside the crawl read on
     results = []
     for site, crawler in crawlers:
         recorder = crawler.get_extension(RunRecorder) if crawler.extensions else None

@@ -7,11 +7,12 @@ import sqlite3
 
 import click
 
-from adclear.cli import Config
+from adclear.cli import ID, Config
 from adclear.cli.term import echo, fit
 from adclear.crawl import log_file_for, run_crawl
 from adclear.monitor import after_crawl
 from adclear.recheck import record_reappearances
+from core.adimages import unread_pictures
 from core.classifiers import load_classifier
 from core.db import explain
 from core.errors import AdclearError, CrawlFailed
@@ -19,9 +20,10 @@ from core.fingerprints import recluster
 from core.sites import site_overview
 from core.timeutil import local, now_utc
 from crawler.extensions import RunResult
+from crawler.reading import PictureReading, ReadingOptions, ReadingReport
 from demo.server import serve
 
-__all__ = ["COMMANDS", "format_result", "run_and_report"]
+__all__ = ["COMMANDS", "format_reading", "format_result", "run_and_report"]
 
 
 def format_result(result: RunResult) -> str:
@@ -38,7 +40,41 @@ def format_result(result: RunResult) -> str:
     return line
 
 
-def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False) -> list[RunResult]:
+DEFAULT_READING = ReadingOptions()
+
+
+def format_reading(report: ReadingReport | None, unread: dict[str, int], options: ReadingOptions) -> str:
+    """The summary line of the pictures: what was read beside the crawl, and what is left for later."""
+    left = [f"{unread[k]} {k}{'s' if unread[k] != 1 else ''}" for k in ("image", "screenshot") if unread.get(k)]
+    rest = f"{' and '.join(left)} left for `adclear images read`" if left else "none left for `adclear images read`"
+    if report is None:
+        return f"pictures: not read during the crawl (--read-workers 0); {rest}"
+    line = (
+        f"pictures: {report.pictures} read beside the crawl ({report.ok} ok, {report.skipped} skipped, "
+        f"{report.error} errors"
+    )
+    if report.known:
+        line += f"; {report.known} read before, not again"
+    line += f"), {report.ads} ads classified again, {report.contacts} contacts from QR codes"
+    if report.pictures:
+        line += (
+            f"; read on {report.waited:g} s after the crawl, {_workers(options)} at most {report.peak_memory_mb:.0f} MB"
+        )
+    line += f"; {rest}"
+    if report.cut_short:
+        line += f" (not read within --read-wait {options.wait:g} s)"
+    elif unread.get("screenshot") and not unread.get("image"):
+        line += " (seeds.yml images.read_screenshots is off)"
+    return line
+
+
+def _workers(options: ReadingOptions) -> str:
+    return "one worker," if options.workers == 1 else f"{options.workers} workers, each"
+
+
+def run_and_report(
+    cfg: Config, names: tuple[str, ...], *, verbose: bool = False, reading: ReadingOptions = DEFAULT_READING
+) -> list[RunResult]:
     seeds = cfg.seeds()
     load_classifier(cfg.rules_dir)  # a broken rule pack stops us here, before any fetch
     cfg.alerts()  # so does a broken alerts.yml: the runs' alerts could not be sent
@@ -47,19 +83,30 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
         raise CrawlFailed(f"no enabled site in {cfg.seeds_path}: enable one or name it")
     log_file = None if verbose else log_file_for(cfg.db_path)
     started = now_utc()
-    results = run_crawl(
-        seeds,
-        sites,
-        db_path=cfg.db_path,
-        seeds_path=cfg.seeds_path,
-        log_file=log_file,
-        rules_dir=cfg.rules_dir,
-        overrides=cfg.crawl_overrides(),
-    )
+    reader = PictureReading(cfg.db_path, reading, rules_dir=cfg.rules_dir) if reading.workers > 0 else None
+    report = None
+    try:
+        results = run_crawl(
+            seeds,
+            sites,
+            db_path=cfg.db_path,
+            seeds_path=cfg.seeds_path,
+            log_file=log_file,
+            rules_dir=cfg.rules_dir,
+            overrides=cfg.crawl_overrides(),
+        )
+        if reader is not None:  # a crawl stopped by Ctrl-C does not wait for its pictures
+            report = reader.finish(0 if any(r.status == "interrupted" for r in results) else reading.wait)
+    finally:
+        if reader is not None:
+            reader.close()
     for result in results:
         echo(format_result(result))
     if log_file is not None:
         echo(f"Scrapy's log: {log_file}")
+    unread = unread_pictures(cfg.db(), [r.run_id for r in results if r.run_id is not None])
+    if (report is not None and (report.pictures or report.known)) or unread:
+        echo(format_reading(report, unread, reading))
     reappeared = []
     if any(r.figures.get("ads_new") or r.figures.get("ads_changed") for r in results):
         counts = recluster(cfg.db())
@@ -83,14 +130,45 @@ def run_and_report(cfg: Config, names: tuple[str, ...], *, verbose: bool = False
 @click.command()
 @click.argument("sites", nargs=-1)
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log here instead of in a file under logs/.")
+@click.option(
+    "--read-workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 16),
+    help="Processes reading pictures beside the crawl (0: leave them all for `adclear images read`).",
+)
+@click.option(
+    "--read-wait",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds the reading may go on after the crawl; what is not read by then is left for `images read`.",
+)
+@click.option(
+    "--read-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per picture."
+)
+@click.option("--read-memory-mb", default=3000, show_default=True, type=ID, help="Address-space limit of each worker.")
 @click.pass_obj
-def crawl(cfg: Config, sites: tuple[str, ...], verbose: bool) -> None:
+def crawl(
+    cfg: Config,
+    sites: tuple[str, ...],
+    verbose: bool,
+    read_workers: int,
+    read_wait: float,
+    read_timeout: float,
+    read_memory_mb: int,
+) -> None:
     """Crawl the sites of seeds.yml (all enabled sites by default); a summary line per site.
+
+    The text and QR codes in the ads' pictures are read beside the crawl (seeds.yml images.read, on by default;
+    screenshots with images.read_screenshots), in --read-workers processes, and the ads classified again; a
+    last line says how many pictures were read and how many are left for `adclear images read`.
 
     Exits 1 when a site's run failed (nothing fetched) or was interrupted.
     """
     logging.raiseExceptions = False  # a log file on a full disk: the summary says so, not a traceback per line
-    results = run_and_report(cfg, sites, verbose=verbose)
+    reading = ReadingOptions(read_workers, read_timeout, read_memory_mb, read_wait)
+    results = run_and_report(cfg, sites, verbose=verbose, reading=reading)
     bad = [r for r in results if r.status != "ok"]
     if bad:
         raise CrawlFailed(
