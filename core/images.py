@@ -29,6 +29,7 @@ import io
 import json
 import multiprocessing
 import resource
+import signal
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -223,8 +224,10 @@ def read_image(data: bytes, limits: ImageLimits = ImageLimits(), *, ocr: bool = 
     return ImageRead(digest, "ok", "", w, h, lines, codes, round(time.perf_counter() - started, 3), engine)
 
 
-def _limit_memory(memory_mb: int) -> None:
-    """A worker's address-space limit: a picture that needs more fails in that worker alone."""
+def _start_worker(memory_mb: int) -> None:
+    """A worker's address-space limit (a picture that needs more fails in that worker alone); Ctrl-C, which
+    reaches the terminal's whole process group, is left to the parent, which stops its workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_mb > 0:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -246,7 +249,7 @@ class ImageReader:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_limit_memory,
+                initializer=_start_worker,
                 initargs=(self.memory_mb,),
             )
         return self._pool

@@ -4,8 +4,11 @@ leaves the rest for `adclear images read`. The crawl itself: tests/test_crawl_de
 
 from __future__ import annotations
 
+import socket
+import sqlite3
 import time
 
+import pytest
 from PIL import Image
 
 from core.adimages import attach, read_pending
@@ -15,7 +18,7 @@ from core.images import ImageReader, cached
 from core.seeds import load_seeds
 from crawler.reading import PictureReading, ReadingOptions, reading_for
 from demo.pictures import png, qr_picture, render
-from tests.conftest import REPO
+from tests.conftest import REPO, run_adclear, seeds_for
 from tests.test_images import PROMOTION, QR_URL, _archive
 from tests.webdata import add_ad
 
@@ -118,3 +121,21 @@ def test_a_site_reads_what_seeds_yml_asks_for(db, db_path):
     reading.offer(SITE, ad_id, digest, poster, fresh=True, screenshot=True)  # images.read_screenshots is off
     report = reading.finish(wait=60)
     assert (report.pictures, report.known, report.peak_memory_mb) == (0, 0, 0) and cached(db, digest) is None
+
+
+@pytest.mark.slow
+def test_the_demo_flags_its_picture_only_ad_from_its_pictures_without_another_command(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    seeds = seeds_for(f"http://127.0.0.1:{port}", tmp_path / "seeds.yml")
+    db = tmp_path / "data" / "adclear.db"
+    out = run_adclear("demo", "--port", str(port), "--no-serve", db=db, seeds=seeds, check=True).stdout
+    assert "pictures: 4 read beside the crawl (4 ok, 0 skipped, 0 errors), 2 ads classified again" in out, out
+    assert "43 screenshots left for `adclear images read` (seeds.yml images.read_screenshots is off)" in out
+    with sqlite3.connect(db) as conn:
+        ((label, pictures),) = conn.execute(
+            """SELECT v.label, a.pictures FROM ads a JOIN verdicts v ON v.ad_id = a.id
+               WHERE a.url LIKE '%/classifieds/ad/1901.html' ORDER BY v.id DESC LIMIT 1"""
+        ).fetchall()
+    assert label == "flag" and "保本" in pictures.replace(" ", "")
