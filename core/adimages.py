@@ -21,8 +21,9 @@ from classifier import Classifier
 from classifier.contacts import qr_contacts
 from core.ads import PICTURES_SEPARATOR, AdText, ad_text
 from core.db import immediate
-from core.fingerprints import load_decided
+from core.fingerprints import fingerprint_ad, load_decided
 from core.images import OCR_UNAVAILABLE, ImageRead, ImageReader, Line, cached, remember, sha256
+from core.search_index import index_ad
 from core.timeutil import now_utc
 from core.verdicts import classify_and_store
 from core.warc import read_record
@@ -208,7 +209,8 @@ def unread_pictures(db: sqlite_utils.Database, run_ids: list[int]) -> dict[str, 
 
 
 def update_ad(db: sqlite_utils.Database, ad_id: int, classifier: Classifier, decided: Any) -> int:
-    """The ad's pictures field, its QR contacts and a new verdict; returns how many contacts were new."""
+    """The ad's pictures field, its QR contacts, a new verdict, its fingerprint and search index entry with the
+    text read; returns how many contacts were new."""
     pictures = pictures_of(db, ad_id)
     title, body, contact, url, chash = db.execute(
         "SELECT title, body, contact, url, content_hash FROM ads WHERE id = ?", [ad_id]
@@ -223,5 +225,7 @@ def update_ad(db: sqlite_utils.Database, ad_id: int, classifier: Classifier, dec
             "INSERT OR IGNORE INTO contacts (ad_id, kind, value, matched, first_seen) VALUES (?, ?, ?, ?, ?)",
             [ad_id, c.kind, c.value, c.matched, now],
         ).rowcount
-    classify_and_store(db, ad_id, chash, AdText.of(title, body, contact, url, text), classifier, decided)
+    verdict = classify_and_store(db, ad_id, chash, AdText.of(title, body, contact, url, text), classifier, decided)
+    fingerprint_ad(db, ad_id, title, body, contact, chash, verdict.fingerprint, pictures=text)  # near-duplicates
+    index_ad(db, ad_id)  # the search index finds the words read in its pictures
     return added

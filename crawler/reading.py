@@ -107,7 +107,8 @@ class PictureReading:
     ):
         self.options = options
         self.rules_dir = rules_dir
-        self.store = CrawlStore(db_path, group_seconds=group_seconds)
+        self.db_path, self.group_seconds = Path(db_path), group_seconds
+        self._store: CrawlStore | None = None  # opened with the first run: the crawl's own connection, shared
         self.report = ReadingReport()
         self._key = Path(db_path).resolve()
         _READINGS[self._key] = self
@@ -128,6 +129,12 @@ class PictureReading:
         self._decided: tuple[tuple[int, int, int], DecidedAds] | None = None
         self._timer: task.LoopingCall | None = None
         self._closed = False
+
+    @property
+    def store(self) -> CrawlStore:
+        if self._store is None:
+            self._store = CrawlStore(self.db_path, group_seconds=self.group_seconds)
+        return self._store
 
     # ---- the reactor's side --------------------------------------------------------------------------
     def crawl_started(self) -> None:
@@ -301,7 +308,8 @@ class PictureReading:
         if not self._stop.is_set():
             self._stop_readers()
         _READINGS.pop(self._key, None)
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
 
     def __enter__(self) -> PictureReading:
         return self

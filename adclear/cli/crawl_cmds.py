@@ -104,7 +104,10 @@ def run_and_report(
         echo(format_result(result))
     if log_file is not None:
         echo(f"Scrapy's log: {log_file}")
-    unread = unread_pictures(cfg.db(), [r.run_id for r in results if r.run_id is not None])
+    try:
+        unread = unread_pictures(cfg.db(), [r.run_id for r in results if r.run_id is not None])
+    except (AdclearError, sqlite3.Error):  # a database the runs could not write: their lines said why
+        unread = {}
     if (report is not None and (report.pictures or report.known)) or unread:
         echo(format_reading(report, unread, reading))
     reappeared = []
