@@ -21,7 +21,7 @@
 
     .venv/bin/python benchmarks/bench_images.py              # about 3 minutes on an idle core
     .venv/bin/python benchmarks/bench_images.py --quick      # 3 texts, 1 round
-    .venv/bin/python benchmarks/bench_images.py --crawl-only # the crawls alone (about 8 minutes)
+    .venv/bin/python benchmarks/bench_images.py --crawl-only # the crawls alone (about 12 minutes)
 """
 
 from __future__ import annotations

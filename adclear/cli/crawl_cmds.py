@@ -95,15 +95,15 @@ def run_and_report(
             rules_dir=cfg.rules_dir,
             overrides=cfg.crawl_overrides(),
         )
+        for result in results:  # said before the pictures are waited for
+            echo(format_result(result))
+        if log_file is not None:
+            echo(f"Scrapy's log: {log_file}")
         if reader is not None:  # a crawl stopped by Ctrl-C does not wait for its pictures
             report = reader.finish(0 if any(r.status == "interrupted" for r in results) else reading.wait)
     finally:
         if reader is not None:
             reader.close()
-    for result in results:
-        echo(format_result(result))
-    if log_file is not None:
-        echo(f"Scrapy's log: {log_file}")
     try:
         unread = unread_pictures(cfg.db(), [r.run_id for r in results if r.run_id is not None])
     except (AdclearError, sqlite3.Error):  # a database the runs could not write: their lines said why
