@@ -277,7 +277,7 @@ def _crawl_once(site: dict[str, object], workers: int, tmp: Path) -> dict[str, f
     crawl = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
     read = _figure(r"pictures: (\d+) read beside the crawl", out)
     after = _figure(r"read on ([\d.]+) s after the crawl", out)
-    memory = _figure(r"at most (\d+) MB", out)
+    memory = _figure(r"peak memory (\d+) MB", out)
     left = _figure(r"(\d+) images? left for", out)
     shutil.rmtree(work, ignore_errors=True)
     return {

@@ -57,9 +57,8 @@ def format_reading(report: ReadingReport | None, unread: dict[str, int], options
         line += f"; {report.known} read before, not again"
     line += f"), {report.ads} ads classified again, {report.contacts} contacts from QR codes"
     if report.pictures:
-        line += (
-            f"; read on {report.waited:g} s after the crawl, {_workers(options)} at most {report.peak_memory_mb:.0f} MB"
-        )
+        memory = f"peak memory {report.peak_memory_mb:.0f} MB"
+        line += f"; read on {report.waited:g} s after the crawl, {_workers(options)} {memory}"
     line += f"; {rest}"
     if report.cut_short:
         line += f" (not read within --read-wait {options.wait:g} s)"
@@ -69,7 +68,7 @@ def format_reading(report: ReadingReport | None, unread: dict[str, int], options
 
 
 def _workers(options: ReadingOptions) -> str:
-    return "one worker," if options.workers == 1 else f"{options.workers} workers, each"
+    return "one worker," if options.workers == 1 else f"{options.workers} workers, the largest"
 
 
 def run_and_report(
