@@ -20,7 +20,7 @@ from scrapy.settings import Settings
 from core.seeds import Seeds, Site
 from crawler.extensions import RunRecorder, RunResult
 from crawler.node import node_settings
-from crawler.reaper import become_subreaper, reap_children
+from crawler.reaper import become_subreaper, own_processes, reap_children
 from crawler.spiderloader import spider_class
 
 __all__ = ["crawl_settings", "log_file_for", "run_crawl"]
@@ -127,7 +127,7 @@ def run_crawl(
         if noted:  # a signal in the moment before they were in place: the crawl went on; honour it now
             raise KeyboardInterrupt
     if subreaper:
-        reap_children()
+        reap_children(keep=own_processes())  # the workers reading pictures beside the crawl read on
     results = []
     for site, crawler in crawlers:
         recorder = crawler.get_extension(RunRecorder) if crawler.extensions else None

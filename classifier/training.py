@@ -13,6 +13,9 @@ training and test (``group_of``). Every learned number is fitted on training row
 
 ``cross_validate`` runs that whole procedure inside each outer fold, so that its figures say what the model does
 on sources it never saw. scikit-learn is imported here only: classifying needs numpy alone.
+
+Why so long: the fit, the thresholds and the cross-validation that repeats both inside each fold are one
+procedure; split, the rule that every learned number is fitted on training folds only would span modules.
 """
 
 from __future__ import annotations

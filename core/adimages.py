@@ -21,13 +21,15 @@ from classifier import Classifier
 from classifier.contacts import qr_contacts
 from core.ads import PICTURES_SEPARATOR, AdText, ad_text
 from core.db import immediate
-from core.fingerprints import load_decided
+from core.fingerprints import fingerprint_ad, load_decided
 from core.images import OCR_UNAVAILABLE, ImageRead, ImageReader, Line, cached, remember, sha256
+from core.search_index import index_ad
 from core.timeutil import now_utc
 from core.verdicts import classify_and_store
 from core.warc import read_record
 
 __all__ = [
+    "SCREENSHOT_POSITION",
     "Picture",
     "PictureHit",
     "attach",
@@ -36,8 +38,12 @@ __all__ = [
     "picture_hits",
     "pictures_of",
     "read_pending",
+    "unread_pictures",
     "update_ad",
 ]
+
+
+SCREENSHOT_POSITION = 1000  # a rendered page's screenshot comes after the ad's own images
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +72,16 @@ def attach(
     kind: str = "image",
     url: str = "",
     position: int = 0,
-) -> None:
-    """One picture of the ad, archived at ``warc`` (file relative to the data directory, offset, length)."""
-    db.execute(
-        """INSERT OR IGNORE INTO ad_images (ad_id, sha256, position, kind, url, warc_file, warc_offset, warc_length)
+) -> bool:
+    """One picture of the ad, archived at ``warc`` (file relative to the data directory, offset, length); False
+    when the ad had it already."""
+    return (
+        db.execute(
+            """INSERT OR IGNORE INTO ad_images (ad_id, sha256, position, kind, url, warc_file, warc_offset, warc_length)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-        [ad_id, digest, position, kind, url, *warc],
+            [ad_id, digest, position, kind, url, *warc],
+        ).rowcount
+        > 0
     )
 
 
@@ -79,8 +89,9 @@ def attach_screenshots(db: sqlite_utils.Database) -> int:
     """Every screenshot of an ad (its evidence) becomes one of its pictures; returns how many were added."""
     return db.execute(
         """INSERT OR IGNORE INTO ad_images (ad_id, sha256, position, kind, url, warc_file, warc_offset, warc_length)
-           SELECT ad_id, sha256, 1000, 'screenshot', url, warc_file, warc_offset, warc_length FROM evidence
-           WHERE kind = 'screenshot' AND sha256 != ''"""
+           SELECT ad_id, sha256, ?, 'screenshot', url, warc_file, warc_offset, warc_length FROM evidence
+           WHERE kind = 'screenshot' AND sha256 != ''""",
+        [SCREENSHOT_POSITION],
     ).rowcount
 
 
@@ -182,8 +193,24 @@ def read_pending(
     return counts
 
 
+def unread_pictures(db: sqlite_utils.Database, run_ids: list[int]) -> dict[str, int]:
+    """The pictures not read yet of the ads these crawl runs saw, by kind (image, screenshot): what
+    ``adclear images read`` has left to do for them."""
+    if not run_ids:
+        return {}
+    marks = ", ".join("?" * len(run_ids))
+    rows = db.execute(
+        f"""SELECT kind, count(DISTINCT sha256) FROM ad_images
+            WHERE ad_id IN (SELECT ad_id FROM sightings WHERE run_id IN ({marks}))
+              AND sha256 NOT IN (SELECT sha256 FROM image_reads) GROUP BY kind""",
+        run_ids,
+    ).fetchall()
+    return {kind: int(n) for kind, n in rows}
+
+
 def update_ad(db: sqlite_utils.Database, ad_id: int, classifier: Classifier, decided: Any) -> int:
-    """The ad's pictures field, its QR contacts and a new verdict; returns how many contacts were new."""
+    """The ad's pictures field, its QR contacts, a new verdict, its fingerprint and search index entry with the
+    text read; returns how many contacts were new."""
     pictures = pictures_of(db, ad_id)
     title, body, contact, url, chash = db.execute(
         "SELECT title, body, contact, url, content_hash FROM ads WHERE id = ?", [ad_id]
@@ -198,5 +225,7 @@ def update_ad(db: sqlite_utils.Database, ad_id: int, classifier: Classifier, dec
             "INSERT OR IGNORE INTO contacts (ad_id, kind, value, matched, first_seen) VALUES (?, ?, ?, ?, ?)",
             [ad_id, c.kind, c.value, c.matched, now],
         ).rowcount
-    classify_and_store(db, ad_id, chash, AdText.of(title, body, contact, url, text), classifier, decided)
+    verdict = classify_and_store(db, ad_id, chash, AdText.of(title, body, contact, url, text), classifier, decided)
+    fingerprint_ad(db, ad_id, title, body, contact, chash, verdict.fingerprint, pictures=text)  # near-duplicates
+    index_ad(db, ad_id)  # the search index finds the words read in its pictures
     return added

@@ -3,7 +3,7 @@
 An ad is identified by its canonical URL; an ad with no URL of its own (a native ad slot in a list page) by the
 page URL and the first 16 hex digits of the hash of its text. The content hash decides whether an ad changed:
 its title, body and contact line with whitespace collapsed (the text read in its pictures is not part of it: it
-is read after the crawl, docs/images.md).
+is read beside the crawl or after it, docs/images.md).
 """
 
 from __future__ import annotations

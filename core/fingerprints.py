@@ -1,7 +1,9 @@
 """Near-duplicates in the database: fingerprints per ad, the decided-ads indexes, clusters, and verdicts
 that follow reviewers' decisions.
 
-- Every new or changed ad gets a fingerprint row (``fingerprint_ad``, in the crawl's transaction).
+- Every new or changed ad gets a fingerprint row (``fingerprint_ad``, in the crawl's transaction), and again
+  when the text read in its pictures changes (``core.adimages.update_ad``): a poster reposted under other
+  words is a near-duplicate too.
 - The two indexes the classifier consults, ads confirmed illegal and ads rejected, are the fingerprints of
   ads whose status is ``confirmed`` or ``rejected``: ``load_decided`` builds them in about a second per
   million fingerprints, so they are "kept in the database" by construction and never drift from decisions.
@@ -27,9 +29,10 @@ from core.db import immediate
 __all__ = ["backfill", "decided_stamp", "fingerprint_ad", "load_decided", "recluster"]
 
 
-def _record(title: str, body: str, contact: str) -> dict[str, Any]:
-    """The fingerprint record of an ad's content, made as the classifier makes it (``Verdict.fingerprint``)."""
-    t, text = ad_text(title, body, contact)
+def _record(title: str, body: str, contact: str, pictures: str = "") -> dict[str, Any]:
+    """The fingerprint record of an ad's content, made as the classifier makes it (``Verdict.fingerprint``):
+    the text read in its pictures (``ads.pictures``) included."""
+    t, text = ad_text(title, body, contact, pictures)
     return fingerprint_record(comparable_text(text, t))
 
 
@@ -41,10 +44,13 @@ def fingerprint_ad(
     contact: str,
     content_hash: str,
     record: dict[str, Any] | None = None,
+    *,
+    pictures: str = "",
 ) -> None:
-    """Store the fingerprint of the ad's current content (inside the caller's transaction); ``record``: its
-    fingerprint record if the caller has it already (``Verdict.fingerprint``)."""
-    rec = record if record is not None else _record(title, body, contact)
+    """Store the fingerprint of the ad's current content (inside the caller's transaction), ``pictures`` its
+    text read in its pictures; ``record``: its fingerprint record if the caller has it already
+    (``Verdict.fingerprint``, made from the same text)."""
+    rec = record if record is not None else _record(title, body, contact, pictures)
     db.execute(
         """INSERT INTO fingerprints (ad_id, fp_version, content_hash, exact, simhash, minhash)
            VALUES (?, ?, ?, ?, ?, ?)
@@ -57,15 +63,15 @@ def fingerprint_ad(
 def backfill(db: sqlite_utils.Database, batch: int = 2000) -> int:
     """Fingerprints for ads that have none, or whose content changed since (e.g. crawled before this feature)."""
     rows = db.execute(
-        """SELECT a.id, a.title, a.body, a.contact, a.content_hash FROM ads a
+        """SELECT a.id, a.title, a.body, a.contact, a.content_hash, a.pictures FROM ads a
            LEFT JOIN fingerprints f ON f.ad_id = a.id
            WHERE f.ad_id IS NULL OR f.content_hash != a.content_hash OR f.fp_version != ?""",
         [FINGERPRINT_VERSION],
     ).fetchall()
     for start in range(0, len(rows), batch):
         with immediate(db):
-            for ad_id, title, body, contact, chash in rows[start : start + batch]:
-                fingerprint_ad(db, ad_id, title, body, contact, chash)
+            for ad_id, title, body, contact, chash, pictures in rows[start : start + batch]:
+                fingerprint_ad(db, ad_id, title, body, contact, chash, pictures=pictures)
     return len(rows)
 
 

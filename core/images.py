@@ -12,7 +12,9 @@ and the payloads of the QR codes in it (docs/images.md gives the measurements be
   record, never an exception.
 - **Bounded**: ``ImageReader`` reads in a process pool of ``workers`` processes (default 1), each with an
   address-space limit (``memory_mb``), and waits at most ``timeout`` seconds per image; a worker that overruns
-  is killed with its pool, which is started again for the next image.
+  is killed with its pool, which is started again for the next image. Workers are started with ``spawn``, not
+  ``fork``: a crawl reads beside its reactor, its threads and its browser (crawler/reading.py), none of which a
+  forked child should inherit.
 - **Once per picture**: reads are kept in the ``image_reads`` table keyed by SHA-256 (``cached``/``remember``),
   so the same poster on a hundred ads is read once.
 - **Offline**: RapidOCR 1.4.4's wheel ships its PP-OCRv4 detection, recognition and direction models; nothing
@@ -25,7 +27,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import multiprocessing
 import resource
+import signal
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -50,6 +54,7 @@ __all__ = [
     "read_image",
     "remember",
     "sha256",
+    "warm_up",
 ]
 
 OCR_UNAVAILABLE = "ocr unavailable"  # the start of the error of a picture read without RapidOCR or zxing-cpp
@@ -164,14 +169,29 @@ def check_image(data: bytes, limits: ImageLimits = ImageLimits()) -> ImageRead |
 _ENGINE: Any = None  # the process's RapidOCR, loaded at its first picture
 
 
-def _ocr(im: Image.Image) -> tuple[Line, ...]:
+def _engine() -> Any:
     global _ENGINE
-    import numpy as np
     from rapidocr_onnxruntime import RapidOCR
 
     if _ENGINE is None:
         _ENGINE = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
-    result, _ = _ENGINE(np.asarray(im)[:, :, ::-1])  # RapidOCR takes OpenCV's BGR order
+    return _ENGINE
+
+
+def warm_up() -> bool:
+    """Load the OCR models in this process now (a worker, before its first picture); False without OCR."""
+    try:
+        _engine()
+        import zxingcpp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _ocr(im: Image.Image) -> tuple[Line, ...]:
+    import numpy as np
+
+    result, _ = _engine()(np.asarray(im)[:, :, ::-1])  # RapidOCR takes OpenCV's BGR order
     lines = []
     for box, text, score in result or []:
         corners = tuple((round(float(x)), round(float(y))) for x, y in box)
@@ -204,8 +224,10 @@ def read_image(data: bytes, limits: ImageLimits = ImageLimits(), *, ocr: bool = 
     return ImageRead(digest, "ok", "", w, h, lines, codes, round(time.perf_counter() - started, 3), engine)
 
 
-def _limit_memory(memory_mb: int) -> None:
-    """A worker's address-space limit: a picture that needs more fails in that worker alone."""
+def _start_worker(memory_mb: int) -> None:
+    """A worker's address-space limit (a picture that needs more fails in that worker alone); Ctrl-C, which
+    reaches the terminal's whole process group, is left to the parent, which stops its workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_mb > 0:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -225,13 +247,17 @@ class ImageReader:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, initializer=_limit_memory, initargs=(self.memory_mb,)
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self.memory_mb,),
             )
         return self._pool
 
-    def read(self, data: bytes) -> ImageRead:
-        """One picture read by a worker; a timeout or a dead worker is that picture's error."""
-        future = self._executor().submit(read_image, data, self.limits, ocr=self.ocr)
+    def read(self, data: bytes, limits: ImageLimits | None = None) -> ImageRead:
+        """One picture read by a worker (within ``limits``, else the reader's); a timeout or a dead worker is that
+        picture's error."""
+        future = self._executor().submit(read_image, data, limits or self.limits, ocr=self.ocr)
         try:
             return future.result(timeout=self.timeout)
         except FutureTimeout:
@@ -241,12 +267,35 @@ class ImageReader:
             self._kill()
             return ImageRead(sha256(data), "error", f"the reading worker died: {exc}"[:300])
 
+    def warm(self) -> None:
+        """Start the workers and load their models now, without waiting: the first picture is then read at once."""
+        if self.ocr:
+            for _ in range(self.workers):
+                self._executor().submit(warm_up)
+
+    def abort(self) -> None:
+        """Stop the workers now, a picture being read included (it is not read); the next ``read`` starts anew."""
+        self._kill()
+
+    def peak_memory_mb(self) -> float:
+        """The largest resident memory any live worker reached (Linux's VmHWM), in MiB; 0 when none runs."""
+        peak = 0.0
+        for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+            try:
+                with open(f"/proc/{process.pid}/status", encoding="ascii") as status:
+                    for line in status:
+                        if line.startswith("VmHWM:"):
+                            peak = max(peak, int(line.split()[1]) / 1024)
+            except (OSError, ValueError):
+                continue
+        return peak
+
     def _kill(self) -> None:
         """Stop the pool's workers now (a worker stuck on a picture does not return by itself)."""
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        for process in list(getattr(pool, "_processes", {}).values()):
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.kill()
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -734,3 +734,22 @@ M016_STREAM_RUNS_SQL = """
 def m016_stream_runs(db: Database) -> None:
     """Runs of distributed crawls, found again by their job (docs/operations.md, distributed crawling)."""
     _run(db, M016_STREAM_RUNS_SQL)
+
+
+M017_PICTURES_SEARCH_SQL = """
+        -- the text read in an ad's pictures is searched too (core/search_index.py): a change of it is noted
+        CREATE TRIGGER ads_search_pictures AFTER UPDATE OF pictures ON ads
+        WHEN NEW.pictures IS NOT OLD.pictures
+        BEGIN
+            INSERT OR IGNORE INTO search_pending (ad_id) VALUES (NEW.id);
+        END;
+        """
+
+
+@migrations()
+def m017_pictures_search(db: Database) -> None:
+    """The text read in ads' pictures in the search index (docs/images.md); the ads whose pictures were read
+    already are noted, to be indexed again before the next search (``index_pending``)."""
+    _run(db, M017_PICTURES_SEARCH_SQL)
+    if db["search_pending"].exists():
+        db.execute("INSERT OR IGNORE INTO search_pending (ad_id) SELECT id FROM ads WHERE pictures != ''")

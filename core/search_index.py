@@ -2,7 +2,8 @@
 
 Two FTS5 tables (m011_search), both keyed by the ad's id as rowid:
 
-- ``ad_search(text)``, tokenizer ``trigram``: the ad's title, text, contact line and advertiser, each through
+- ``ad_search(text)``, tokenizer ``trigram``: the ad's title, text, contact line, the text read in its pictures
+  (``ads.pictures``: core/adimages.py) and its advertiser, each through
   ``classifier.normalize`` (full-width digits, spaced or decorated characters, 薇信 → 微信, traditional →
   simplified), so that a query written with the same evasions, normalised the same way, finds it. Trigrams need
   no word segmenter for Chinese and match any substring of 3 characters or more.
@@ -11,10 +12,12 @@ Two FTS5 tables (m011_search), both keyed by the ad's id as rowid:
   cannot be a trigram query; here it is one token. 1-character words are matched with LIKE on the ads the other
   words found (review.search).
 
-Keeping it current: triggers on ``ads`` note every new ad and every change of its title, body, contact line or
-advertiser in ``search_pending`` (SQL cannot normalise); ``index_ad`` indexes one ad and takes it off the list
-(the crawl calls it as it stores an ad, in the same savepoint), ``index_pending`` indexes what others wrote
-(``adclear search`` and the web app's search page call it before they search), ``rebuild`` starts over.
+Keeping it current: triggers on ``ads`` note every new ad and every change of its title, body, contact line,
+pictures' text or advertiser in ``search_pending`` (SQL cannot normalise; the pictures since
+m017_pictures_search); ``index_ad`` indexes one ad and takes it off the list (the crawl calls it as it stores an
+ad, in the same savepoint, and ``core.adimages.update_ad`` once its pictures are read), ``index_pending``
+indexes what others wrote (``adclear search`` and the web app's search page call it before they search),
+``rebuild`` starts over.
 """
 
 from __future__ import annotations
@@ -27,10 +30,17 @@ from core.ads import ad_text
 __all__ = ["index_ad", "index_pending", "pairs", "rebuild", "search_text"]
 
 
-def search_text(title: str, body: str, contact: str, author: str) -> str:
-    """What the index holds of an ad: its title and its text as the classifier reads them (``core.ads.ad_text``:
-    the crawl finds them normalised already, in ``normalize``'s cache), and its advertiser, one per line."""
-    return "\n".join(normalize(part).text for part in (*ad_text(title, body, contact), author) if part)
+def search_text(title: str, body: str, contact: str, author: str, pictures: str = "") -> str:
+    """What the index holds of an ad: its title and its text as the classifier reads them (``core.ads.ad_text``,
+    the text read in its pictures included: the crawl finds them normalised already, in ``normalize``'s cache),
+    and its advertiser, one per line."""
+    return "\n".join(normalize(part).text for part in (*ad_text(title, body, contact, pictures), author) if part)
+
+
+def _pictures_column(db: Any) -> str:
+    """``pictures``, or '' on a database older than m014_images (m011_search rebuilds the index before it)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(ads)").fetchall()}
+    return "pictures" if "pictures" in columns else "''"
 
 
 def pairs(text: str) -> str:
@@ -55,7 +65,7 @@ def _unindex(db: Any, ad_id: int) -> None:
 
 def index_ad(db: Any, ad_id: int) -> None:
     """(Re)index one ad from its row in ``ads``, and take it off ``search_pending``."""
-    row = db.execute("SELECT title, body, contact, author FROM ads WHERE id = ?", [ad_id]).fetchone()
+    row = db.execute("SELECT title, body, contact, author, pictures FROM ads WHERE id = ?", [ad_id]).fetchone()
     _unindex(db, ad_id)
     if row is not None:
         text = search_text(*row)
@@ -76,15 +86,15 @@ def rebuild(db: Any) -> int:
     """Empty both tables and index every ad again; how many ads. The caller holds the write transaction."""
     db.execute("DELETE FROM ad_search")
     db.execute("INSERT INTO ad_search_pairs (ad_search_pairs) VALUES ('delete-all')")
-    count, last = 0, 0
+    count, last, pictures = 0, 0, _pictures_column(db)
     while True:  # in chunks of ids: a million ads' text need not be in memory at once
         rows = db.execute(
-            "SELECT id, title, body, contact, author FROM ads WHERE id > ? ORDER BY id LIMIT 5000", [last]
+            f"SELECT id, title, body, contact, author, {pictures} FROM ads WHERE id > ? ORDER BY id LIMIT 5000", [last]
         ).fetchall()
         if not rows:
             break
-        for ad_id, title, body, contact, author in rows:
-            text = search_text(title, body, contact, author)
+        for ad_id, title, body, contact, author, seen in rows:
+            text = search_text(title, body, contact, author, seen)
             db.execute("INSERT INTO ad_search (rowid, text) VALUES (?, ?)", [ad_id, text])
             db.execute("INSERT INTO ad_search_pairs (rowid, pairs) VALUES (?, ?)", [ad_id, pairs(text)])
         count, last = count + len(rows), rows[-1][0]

@@ -244,11 +244,15 @@ class HealthOptions(_Model):
 class ImageOptions(_Model):
     """The pictures of an ad the crawl keeps (``img`` elements of its body and contact line; docs/images.md):
     at most ``max_count`` an ad, each at most ``max_bytes`` (a larger download is cancelled) and ``max_pixels``
-    (checked when read). ``max_count: 0`` keeps none."""
+    (checked when read). ``max_count: 0`` keeps none. ``read``: ``adclear crawl`` reads them beside the crawl
+    (false: they wait for ``adclear images read``); ``read_screenshots``: the screenshots of rendered pages too
+    (off by default: a full page reads slowly and mostly repeats the text the crawl has already)."""
 
     max_count: int = Field(default=8, ge=0, le=100)
     max_bytes: int = Field(default=5_000_000, ge=1000, le=100_000_000)
     max_pixels: int = Field(default=25_000_000, ge=10_000, le=200_000_000)
+    read: bool = True
+    read_screenshots: bool = False
 
 
 class Site(_Model):

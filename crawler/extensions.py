@@ -32,6 +32,7 @@ from crawler.archiving import archive_page, archive_resource, page_fields
 from crawler.errors import Refused, classify_failure
 from crawler.items import PageRef, ResourceRef
 from crawler.netpolicy import NetworkPolicy, in_context
+from crawler.reading import PictureReading, reading_for
 from crawler.resolver import address_book
 from crawler.store import CrawlStore
 from crawler.warc import RunArchive, warc_name
@@ -67,6 +68,7 @@ class RunRecorder:
         self.run_id: int | None = None
         self.result: RunResult | None = None
         self.site: Site | None = None  # the run's site, once the spider opened
+        self.reading: PictureReading | None = None
         self.setup_error: str | None = None
         self.write_error = ""  # the first commit that failed: the run lost writes and cannot be ok
         self._refused: set[tuple[str, str]] = set()  # (url, kind) of refusals already recorded
@@ -150,6 +152,7 @@ class RunRecorder:
         )
         self.result.run_id = self.run_id
         self.result.warc_file = relpath
+        self.reading = reading_for(self.db_path, started=True)  # pictures read beside the crawl, else later
         self._reserve = _reserve_space(self.store.data_dir, self.run_id)
         if self.store.group_seconds > 0:  # commit the crawl's writes even while it waits for the network
             self._flusher = task.LoopingCall(self._flush_on_timer)
@@ -170,7 +173,10 @@ class RunRecorder:
             try:
                 self.archive.close()
             except OSError as e:  # a full disk: the run's evidence is incomplete
-                write_error = write_error or f"the WARC file could not be written ({e.strerror}): free space"
+                write_error = write_error or (
+                    f"the WARC file could not be written ({e.strerror}): free space on its disk (old WARC files, "
+                    "logs), then run the command again"
+                )
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         status, reason, ok_pages = run_outcome(self.store, self.run_id, self.site, reason, answered=self.ANSWERED)
         if write_error:
@@ -254,10 +260,14 @@ class RunRecorder:
             self.store.record_error(self.run_id, url=url, kind=kind, message=message)
         self.crawler.stats.inc_value(f"adclear/errors/{kind}") if self.crawler.stats else None
 
-    def attach_image(self, ad_key: str, page: PageRef, *, position: int) -> None:
-        """A picture of the ad stored under ``ad_key``, archived as ``page``; an ad not stored is an error."""
-        if self.store is not None and not self.store.attach_image(ad_key, page, position=position):
+    def attach_image(self, ad_key: str, page: PageRef, *, position: int, data: bytes = b"") -> None:
+        """A picture of the ad stored under ``ad_key``, archived as ``page``, and offered with its bytes ``data``
+        to the reading beside the crawl (crawler.reading); an ad not stored is an error."""
+        attached = self.store.attach_image(ad_key, page, position=position, run_id=self.run_id) if self.store else None
+        if attached is None:
             self.record_error(page.url, "image", f"a picture of {ad_key[:200]}, whose ad was not stored")
+        elif self.reading is not None and self.site is not None:
+            self.reading.offer(self.site, attached[0], page.sha256, data, fresh=attached[1])
 
     def record_offsite(self, url: str, why: str, kind: str = "offsite") -> None:
         """A link or request the network policy refuses (``offsite``, ``blocked``), recorded once per run."""

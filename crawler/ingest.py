@@ -181,16 +181,16 @@ class IngestWriter:
                         raise entry
                     run = self._runs.get((entry.job, entry.site))
                     if run is None:
-                        with self.store.write():  # savepoints: an entry that fails takes back only itself
+                        with self.store.writing():  # savepoints: an entry that fails takes back only itself
                             run = self._run(entry)
                     if entry.kind == "end":
                         ends.append((run, entry))  # after the entries before it are committed
                     elif not (entry.kind == "ad" and self._seen_again(run, entry)):
-                        with self.store.write():
+                        with self.store.writing():
                             self._apply(run, entry)
                 except (Malformed, ValueError, TypeError, KeyError) as e:
                     dead.append((entry_id, fields, f"{type(e).__name__}: {e}"))
-            with self.store.write():
+            with self.store.writing():
                 self._sight_again()
             self._sync_archives()
             self.store.flush()  # the commit: only now may the entries be acknowledged

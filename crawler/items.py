@@ -61,6 +61,7 @@ class AdItem:
     in_slot: bool = False  # an ad slot in a list page: identified by page URL + hash of its text
     page: PageRef | None = None
     screenshot: ResourceRef | None = None  # a full-page PNG of the rendered page (social sites)
+    screenshot_data: bytes = b""  # its bytes, kept only to be read beside the crawl (images.read_screenshots)
     # filled by CleanTextPipeline (set_text)
     title: str = ""
     body: str = ""

@@ -117,6 +117,8 @@ class StreamRecorder(RunRecorder):
             self.give_up(str(e))
             return False
         self.sent[kind] += 1
+        length, asked = self._length  # this node's own entries count at once, not at the next look
+        self._length = (length + 1, asked)
         return True
 
     def give_up(self, why: str) -> None:
@@ -171,7 +173,8 @@ class StreamRecorder(RunRecorder):
         return self.send("ad", meta, shot)
 
     async def wait_for_room(self) -> None:
-        """Back-pressure: wait while the stream holds more than ``max_stream`` entries (asked every 0.25 s)."""
+        """Back-pressure: wait while the stream holds more than ``max_stream`` entries (asked every 0.25 s; what
+        this node sent since is added to the last answer, so that a fast node does not run far past the bound)."""
         waited = False
         while not self.lost:
             length, asked = self._length

@@ -170,4 +170,8 @@ class StorePipeline:
                 stats.inc_value(f"adclear/verdicts/{item.verdict.label}")
         item.extra["ad_id"] = result.ad_id
         item.extra["change"] = result.change
+        reading, site = self.recorder.reading, self.recorder.site
+        if reading and site and item.screenshot and item.screenshot_data and result.change in ("new", "changed"):
+            data, item.screenshot_data = item.screenshot_data, b""  # not kept in the item
+            reading.offer(site, result.ad_id, item.screenshot.sha256, data, fresh=True, screenshot=True)
         return item

@@ -4,19 +4,23 @@ When the browser closes, some of its processes (the crash handler, the zygotes) 
 handed to the nearest "subreaper", else to PID 1. In a container whose PID 1 does not wait for orphans (a
 shell, the crawler itself), they stay ``<defunct>`` for good. So ``run_crawl`` makes the crawling process a
 subreaper (Linux's ``PR_SET_CHILD_SUBREAPER``) before the browser starts, and reaps every child left when the
-crawl is over: the browser's orphans come back to it instead of going astray.
+crawl is over: the browser's orphans come back to it instead of going astray. The processes the crawling process
+started itself through ``multiprocessing`` (the workers reading pictures beside the crawl, crawler/reading.py,
+and multiprocessing's resource tracker) are its own to close: ``own_processes`` names them, and they are left
+alone.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import multiprocessing
 import os
 import signal
 import sys
 import time
 
-__all__ = ["become_subreaper", "reap_children"]
+__all__ = ["become_subreaper", "own_processes", "reap_children"]
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +53,34 @@ def _children() -> list[int]:
     return found
 
 
-def reap_children(grace: float = 5.0) -> int:
-    """Wait for every child process left after a crawl; those still running after ``grace`` seconds are killed.
-    Returns how many were reaped."""
+def own_processes() -> frozenset[int]:
+    """The processes this one started through ``multiprocessing`` and still runs (pools' workers, the resource
+    tracker that spawned workers need): not orphans to reap."""
+    from multiprocessing import resource_tracker
+
+    pids = {p.pid for p in multiprocessing.active_children() if p.pid is not None}
+    tracker = getattr(getattr(resource_tracker, "_resource_tracker", None), "_pid", None)  # private: checked
+    if isinstance(tracker, int):
+        pids.add(tracker)
+    return frozenset(pids)
+
+
+def reap_children(grace: float = 5.0, keep: frozenset[int] = frozenset()) -> int:
+    """Wait for every child process left after a crawl, but those in ``keep`` (``own_processes``); those still
+    running after ``grace`` seconds are killed. Returns how many were reaped."""
     deadline, killed, reaped = time.monotonic() + grace, False, 0
     while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return reaped  # no child left
-        if pid:
-            reaped += 1
-            continue
+        left = [pid for pid in _children() if pid not in keep]
+        if not left:
+            return reaped
+        for pid in left:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not ours to wait for after all (gone meanwhile)
+                continue
+            reaped += bool(done)
         if time.monotonic() > deadline and not killed:
-            for child in _children():
+            for child in [pid for pid in _children() if pid not in keep]:
                 log.warning("process %d outlived the crawl's browser: killed", child)
                 try:
                     os.kill(child, signal.SIGKILL)

@@ -12,6 +12,9 @@ savepoint, so that a write that fails takes back only itself. A commit per ad co
 storing the ad. What a kill -9 loses is the last fraction of a second of writes; a killed run is crawled again
 from its start URLs (crawler.extensions), so those pages are fetched again. Other processes wait for the
 write lock at most that long (busy timeout 30 s).
+
+Why so long: every write of a crawl goes through this one class and its group transaction (the crawl's, the
+reading beside it, a distributed crawl's writer): split, the savepoint discipline would be in several places.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from classifier.contacts import extract_contacts
-from core.adimages import attach
+from core.adimages import SCREENSHOT_POSITION, attach
 from core.ads import content_hash
 from core.db import connect, immediate
 from core.errors import CrawlFailed
@@ -88,8 +91,8 @@ class CrawlStore:
             self.db.conn.execute("PRAGMA temp_store = MEMORY")
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
-        """One write of the crawl: its own transaction, or a savepoint in the group transaction."""
+    def writing(self) -> Iterator[None]:
+        """One write of the crawl (or of the reading beside it): its own transaction, or a savepoint in the group."""
         if self.group_seconds <= 0:
             self.flush()  # another crawl of this process may have a group open
             with immediate(self.db):
@@ -109,8 +112,6 @@ class CrawlStore:
         conn.execute("RELEASE crawl_write")
         if time.monotonic() - shared.group_started >= self.group_seconds:
             self.flush()
-
-    write = _write  # one write: the ingest writer's own rows (crawler.ingest) take part in the group too
 
     def flush(self) -> None:
         """Commit the group transaction, if one is open (the crawl calls this on a timer too).
@@ -280,7 +281,7 @@ class CrawlStore:
         warc_offset: int,
         warc_length: int,
     ) -> int:
-        with self._write():
+        with self.writing():
             cursor = self.db.execute(
                 """INSERT INTO pages (run_id, url, status, fetched_at, content_type, length, payload_sha256,
                        warc_file, warc_offset, warc_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -289,7 +290,7 @@ class CrawlStore:
             return int(cursor.lastrowid or 0)
 
     def record_error(self, run_id: int, *, url: str, kind: str, message: str) -> None:
-        with self._write():
+        with self.writing():
             self.db.execute(
                 "INSERT INTO crawl_errors (run_id, at, url, kind, message) VALUES (?, ?, ?, ?, ?)",
                 [run_id, now_utc(), url, kind, message[:MAX_ERROR_MESSAGE]],
@@ -300,7 +301,7 @@ class CrawlStore:
         """Store the ad (``item.set_text`` made its key and content hash); a new or changed ad also gets its
         version, evidence, contacts, fingerprint, and its verdict (``item.verdict``) with the queue item."""
         now = now_utc()
-        with self._write():
+        with self.writing():
             ad_id, change = self._upsert_ad(item, now)
             inserted = self.db.execute(
                 "INSERT OR IGNORE INTO sightings (ad_id, run_id, seen_at, change) VALUES (?, ?, ?, ?)",
@@ -365,7 +366,7 @@ class CrawlStore:
     def record_listed(self, ad_id: int, run_id: int) -> bool:
         """A sighting of an ad seen in a list but not fetched again; False if already seen in this run."""
         now = now_utc()
-        with self._write():
+        with self.writing():
             inserted = self.db.execute(
                 "INSERT OR IGNORE INTO sightings (ad_id, run_id, seen_at, change) VALUES (?, ?, ?, 'listed')",
                 [ad_id, run_id, now],
@@ -382,16 +383,22 @@ class CrawlStore:
                 [ad_id, c.kind, c.value, c.matched, now],
             )
 
-    def attach_image(self, ad_key: str, page: PageRef, *, position: int) -> bool:
-        """A picture of the ad at ``ad_key`` (its archived response): one of the ad's pictures, read later
-        (``adclear images read``). False when no ad is stored under that key."""
-        with self._write():
-            row = self.db.execute("SELECT id FROM ads WHERE ad_key = ?", [ad_key]).fetchone()
+    def attach_image(
+        self, ad_key: str, page: PageRef, *, position: int, run_id: int | None = None
+    ) -> tuple[int, bool] | None:
+        """A picture of the ad at ``ad_key`` (its archived response); (the ad's id, whether the picture is new to it
+        or the ad new or changed in run ``run_id``), None when no ad is stored under that key."""
+        with self.writing():
+            row = self.db.execute(
+                """SELECT id, EXISTS (SELECT 1 FROM sightings WHERE ad_id = ads.id AND run_id = ?
+                       AND change IN ('new', 'changed')) FROM ads WHERE ad_key = ?""",
+                [run_id, ad_key],
+            ).fetchone()
             if row is None:
-                return False
+                return None
             warc = (page.warc_file, page.warc_offset, page.warc_length)
-            attach(self.db, int(row[0]), page.sha256, warc, url=page.url, position=position)
-        return True
+            added = attach(self.db, row[0], page.sha256, warc, url=page.url, position=position)
+        return int(row[0]), added or bool(row[1])
 
     def known_content(self, item: AdItem) -> bool:
         """Whether the ad is stored with this very content (so it need not be classified again)."""
@@ -432,6 +439,8 @@ class CrawlStore:
                 shot.warc_length,
             ],
         )
+        warc = (shot.warc_file, shot.warc_offset, shot.warc_length)  # one of the ad's pictures too (core.adimages)
+        attach(self.db, ad_id, shot.sha256, warc, kind="screenshot", url=shot.url, position=SCREENSHOT_POSITION)
 
 
 def _owner_alive(owner: str | None, host: str) -> bool:

@@ -95,6 +95,7 @@ def test_the_crawl_stores_every_demo_ads_contacts(tmp_path, demo_site):
             stored.setdefault(url, set()).add((kind, value))
     for ad in ClassifiedsSite().ads:
         expected = set(kinds(ad.title, f"{ad.body}\n{ad.contact}" if ad.contact else ad.body))
+        expected |= {("url", qr) for _, _, qr in ad.pictures if qr}  # QR codes, read beside the crawl
         assert stored.get(f"{demo_site}{ad.path}", set()) == expected, ad.path
     everything = set().union(*stored.values())
     assert ("mobile", "13800005821") in everything and ("wechat", "xst_licai01") in everything

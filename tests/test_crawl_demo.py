@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 
 import pytest
@@ -135,20 +136,51 @@ def test_sites_shows_the_last_run(crawled, adclear, demo_site, tmp_path):
     assert " ok " in line and line.split()[-3:] == ["0", str(n), "0"]
 
 
-def test_a_promotion_only_in_its_pictures_is_flagged_and_its_qr_links_two_ads(crawled, demo_site):
+def _picture_ads(db):
+    ids = {url.rsplit("/", 1)[1]: i for i, url in query(db, "SELECT id, url FROM ads WHERE url LIKE '%/ad/190_.html'")}
+    return ids["1901.html"], ids["1902.html"]
+
+
+def test_a_promotion_only_in_its_pictures_is_flagged_by_the_crawl_and_its_qr_links_two_ads(crawled):
     from tests.conftest import run_adclear
 
-    db, *_ = crawled
-    ids = {url.rsplit("/", 1)[1]: i for i, url in query(db, "SELECT id, url FROM ads WHERE url LIKE '%/ad/190_.html'")}
-    poster, other = ids["1901.html"], ids["1902.html"]
+    db, first, second = crawled
+    poster, other = _picture_ads(db)
     pictures = query(db, "SELECT ad_id, position, url FROM ad_images ORDER BY ad_id, position")
     assert [(a, p) for a, p, _ in pictures] == [(poster, 0), (poster, 1), (other, 0), (other, 1)]
+    # read beside the first crawl: its text says nothing, its pictures flag it; each ad classified again once
+    assert (
+        "pictures: 4 read beside the crawl (4 ok, 0 skipped, 0 errors), 2 ads classified again, "
+        "2 contacts from QR codes; read on "
+    ) in first.stdout
+    line = first.stdout.rstrip().split("\n")[2]
+    assert re.search(r" s after the crawl, one worker, peak memory \d+ MB; none left for `adclear images read`$", line)
+    # the second crawl reads nothing again and classifies nothing again: its ads did not change
+    assert (
+        "pictures: 0 read beside the crawl (0 ok, 0 skipped, 0 errors; 4 read before, not again), "
+        "0 ads classified again, 0 contacts from QR codes; none left for `adclear images read`"
+    ) in second.stdout
+    labels = query(db, "SELECT label FROM verdicts WHERE ad_id = ? ORDER BY id", poster)
+    assert labels == [("clear",), ("flag",)]
+    assert query(db, "SELECT status FROM ads WHERE id = ?", poster) == [("flagged",)]
+    linked = query(db, "SELECT ad_id FROM contacts WHERE value = 'https://u.wechat.com/EFbPxqDemo01' ORDER BY 1")
+    assert linked == [(poster,), (other,)]
+    out = run_adclear("images", "read", db=db, check=True).stdout
+    assert out.startswith("0 pictures read"), out
+    shown = run_adclear("show", str(poster), db=db, check=True).stdout
+    assert "图中命中:" in shown and "框 (" in shown
+
+
+def test_without_reading_beside_the_crawl_the_pictures_are_left_for_images_read(tmp_path, demo_site):
+    from tests.conftest import run_adclear, seeds_for
+
+    seeds = seeds_for(demo_site, tmp_path / "seeds.yml")
+    db = tmp_path / "data" / "adclear.db"
+    crawl = run_adclear("crawl", "demo-classifieds", "--read-workers", "0", db=db, seeds=seeds, check=True).stdout
+    assert "pictures: not read during the crawl (--read-workers 0); 4 images left for `adclear images read`" in crawl
+    poster, _ = _picture_ads(db)
     assert query(db, "SELECT label FROM verdicts WHERE ad_id = ?", poster) == [("clear",)]  # its text says nothing
     out = run_adclear("images", "read", "--timeout", "120", db=db, check=True).stdout
     assert out.startswith("4 pictures read: 4 ok, 0 skipped, 0 errors; 2 ads classified again"), out
     label = query(db, "SELECT label FROM verdicts WHERE ad_id = ? ORDER BY id DESC LIMIT 1", poster)
     assert label == [("flag",)]
-    linked = query(db, "SELECT ad_id FROM contacts WHERE value = 'https://u.wechat.com/EFbPxqDemo01' ORDER BY 1")
-    assert linked == [(poster,), (other,)]
-    shown = run_adclear("show", str(poster), db=db, check=True).stdout
-    assert "图中命中:" in shown and "框 (" in shown

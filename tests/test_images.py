@@ -208,3 +208,49 @@ def test_without_ocr_each_picture_is_one_error_and_is_read_once_ocr_is_there(db,
     monkeypatch.undo()
     counts = read_pending(db, db_path.parent, InProcess(), load_classifier())
     assert (counts["pictures"], counts["ok"]) == (1, 1) and cached(db, digest) is not None
+
+
+def _read_into(db, ad_id: int, digest: str, text: str) -> None:
+    """The ad's picture ``digest`` read as one line ``text`` (a stored read), and the ad brought up to date."""
+    box = ((0, 0), (100, 0), (100, 20), (0, 20))
+    with immediate(db):
+        attach(db, ad_id, digest, ("none.warc.gz", 0, 0))
+        remember(db, ImageRead(digest, "ok", "", 400, 80, (Line(text, box, 0.9),), (), 1.0, "test"))
+        update_ad(db, ad_id, load_classifier(), None)
+
+
+def test_words_read_in_a_picture_are_searched(db):
+    from core.search_index import index_pending
+    from review.search import Query, search
+
+    ad_id = add_ad(db, "新品推荐", "详情见图，欢迎咨询", url="http://a.test/s1")
+    assert search(db, Query(text="鑫盛通理财")) == []
+    _read_into(db, ad_id, "a" * 64, "鑫盛通理财 年化收益18% 保本保息")
+    for words in ("鑫盛通理财", "保本", "鑫盛通 年化收益"):  # trigrams, a 2-character word, two words
+        assert [ad["id"] for ad in search(db, Query(text=words))] == [ad_id], words
+    # a change of the pictures' text by any writer is noted for the index (m017_pictures_search's trigger)
+    with immediate(db):
+        db.execute("UPDATE ads SET pictures = '汇丰达投资 月息3分' WHERE id = ?", [ad_id])
+    assert db.execute("SELECT ad_id FROM search_pending").fetchall() == [(ad_id,)]
+    with immediate(db):
+        assert index_pending(db) == 1
+    assert [ad["id"] for ad in search(db, Query(text="汇丰达"))] == [ad_id]
+    assert search(db, Query(text="鑫盛通理财")) == []
+
+
+def test_two_ads_that_say_the_same_only_in_their_pictures_are_near_duplicates(db):
+    from core.fingerprints import recluster
+
+    poster = "鑫盛通养老公寓认购 年化收益18% 保本保息 到期原价回购 名额有限 先到先得 咨询热线见下方"
+    first = add_ad(db, "新品推荐", "详情见图", url="http://a.test/n1")
+    second = add_ad(db, "好物分享", "看图了解", url="http://a.test/n2")
+    unrelated = add_ad(db, "二手自行车", "九成新 价格面议", url="http://a.test/n3")
+    recluster(db)
+    cluster = dict(db.execute("SELECT id, cluster_id FROM ads").fetchall())
+    assert cluster[first] != cluster[second]  # their own words differ
+    _read_into(db, first, "b" * 64, poster)
+    _read_into(db, second, "c" * 64, poster)  # another picture (other bytes) of the same poster
+    _read_into(db, unrelated, "d" * 64, "自行车 九成新")
+    recluster(db)
+    cluster = dict(db.execute("SELECT id, cluster_id FROM ads").fetchall())
+    assert cluster[first] == cluster[second] == min(first, second) != cluster[unrelated]

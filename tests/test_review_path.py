@@ -71,9 +71,12 @@ def test_flagged_promotions_are_queued_and_lookalikes_mostly_not(crawled_db):
         ]
     promotions = {str(a.id) for a in site.ads if a.promotion}
     assert len(queued & promotions) >= 0.8 * len(promotions)
-    # every verdict is stored and explains itself
+    # every ad has its verdict, and an ad whose pictures were read beside the crawl one more (docs/images.md)
     with sqlite3.connect(crawled_db) as conn:
-        assert conn.execute("SELECT count(*) FROM verdicts").fetchone()[0] == len(site.ads)
+        assert conn.execute("SELECT count(DISTINCT ad_id) FROM verdicts").fetchone()[0] == len(site.ads)
+        with_pictures = conn.execute("SELECT count(*) FROM ads WHERE pictures != ''").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM verdicts").fetchone()[0] == len(site.ads) + with_pictures
+    assert with_pictures == len([a for a in site.ads if a.pictures])
     assert priorities == sorted(priorities, reverse=True)
 
 

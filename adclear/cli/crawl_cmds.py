@@ -7,22 +7,25 @@ import sqlite3
 
 import click
 
-from adclear.cli import Config
+from adclear.cli import ID, Config
 from adclear.cli.term import echo, fit
 from adclear.crawl import log_file_for, run_crawl
 from adclear.monitor import after_crawl
 from adclear.recheck import record_reappearances
+from core.adimages import unread_pictures
 from core.classifiers import load_classifier
 from core.db import explain
 from core.errors import AdclearError, CrawlFailed
 from core.fingerprints import recluster
+from core.seeds import Seeds
 from core.sites import site_overview
 from core.timeutil import local, now_utc
 from crawler.extensions import RunResult
+from crawler.reading import PictureReading, ReadingOptions, ReadingReport
 from crawler.stream import connect
 from demo.server import serve
 
-__all__ = ["COMMANDS", "format_result", "run_and_report"]
+__all__ = ["COMMANDS", "format_reading", "format_result", "run_and_report"]
 
 
 def format_result(result: RunResult) -> str:
@@ -39,8 +42,44 @@ def format_result(result: RunResult) -> str:
     return line
 
 
+DEFAULT_READING = ReadingOptions()
+
+
+def format_reading(report: ReadingReport | None, unread: dict[str, int], options: ReadingOptions) -> str:
+    """The summary line of the pictures: what was read beside the crawl, and what is left for later."""
+    left = [f"{unread[k]} {k}{'s' if unread[k] != 1 else ''}" for k in ("image", "screenshot") if unread.get(k)]
+    rest = f"{' and '.join(left)} left for `adclear images read`" if left else "none left for `adclear images read`"
+    if report is None:
+        return f"pictures: not read during the crawl (--read-workers 0); {rest}"
+    line = (
+        f"pictures: {report.pictures} read beside the crawl ({report.ok} ok, {report.skipped} skipped, "
+        f"{report.error} errors"
+    )
+    if report.known:
+        line += f"; {report.known} read before, not again"
+    line += f"), {report.ads} ads classified again, {report.contacts} contacts from QR codes"
+    if report.pictures:
+        memory = f"peak memory {report.peak_memory_mb:.0f} MB"
+        line += f"; read on {report.waited:g} s after the crawl, {_workers(options)} {memory}"
+    line += f"; {rest}"
+    if report.cut_short:
+        line += f" (not read within --read-wait {options.wait:g} s)"
+    elif unread.get("screenshot") and not unread.get("image"):
+        line += " (seeds.yml images.read_screenshots is off)"
+    return line
+
+
+def _workers(options: ReadingOptions) -> str:
+    return "one worker," if options.workers == 1 else f"{options.workers} workers, the largest"
+
+
 def run_and_report(
-    cfg: Config, names: tuple[str, ...], *, verbose: bool = False, redis_url: str | None = None
+    cfg: Config,
+    names: tuple[str, ...],
+    *,
+    verbose: bool = False,
+    reading: ReadingOptions = DEFAULT_READING,
+    redis_url: str | None = None,
 ) -> list[RunResult]:
     seeds = cfg.seeds()
     load_classifier(cfg.rules_dir)  # a broken rule pack stops us here, before any fetch
@@ -52,22 +91,50 @@ def run_and_report(
         connect(redis_url).close()  # unreachable: one line and exit 1 before any crawl starts
     log_file = None if verbose else log_file_for(cfg.db_path)
     started = now_utc()
-    results = run_crawl(
-        seeds,
-        sites,
-        db_path=cfg.db_path,
-        seeds_path=cfg.seeds_path,
-        log_file=log_file,
-        rules_dir=cfg.rules_dir,
-        overrides=cfg.crawl_overrides(),
-        redis_url=redis_url,
-    )
-    for result in results:
-        echo(format_result(result))
-    if log_file is not None:
-        echo(f"Scrapy's log: {log_file}")
+    # a node writes nothing here: its pictures go to the ingest writer with its pages (not read there yet)
+    reading_here = reading.workers > 0 and not redis_url
+    reader = PictureReading(cfg.db_path, reading, rules_dir=cfg.rules_dir) if reading_here else None
+    report = None
+    try:
+        results = run_crawl(
+            seeds,
+            sites,
+            db_path=cfg.db_path,
+            seeds_path=cfg.seeds_path,
+            log_file=log_file,
+            rules_dir=cfg.rules_dir,
+            overrides=cfg.crawl_overrides(),
+            redis_url=redis_url,
+        )
+        for result in results:  # said before the pictures are waited for
+            echo(format_result(result))
+        if log_file is not None:
+            echo(f"Scrapy's log: {log_file}")
+        if reader is not None:  # a crawl stopped by Ctrl-C does not wait for its pictures
+            report = reader.finish(0 if any(r.status == "interrupted" for r in results) else reading.wait)
+    finally:
+        if reader is not None:
+            reader.close()
     if redis_url:
         return results  # a node: the ingest writer stores, clusters and checks the runs
+    _report_pictures(cfg, results, report, reading)
+    _after_runs(cfg, seeds, results, started)
+    return results
+
+
+def _report_pictures(
+    cfg: Config, results: list[RunResult], report: ReadingReport | None, reading: ReadingOptions
+) -> None:
+    try:
+        unread = unread_pictures(cfg.db(), [r.run_id for r in results if r.run_id is not None])
+    except (AdclearError, sqlite3.Error):  # a database the runs could not write: their lines said why
+        unread = {}
+    if (report is not None and (report.pictures or report.known)) or unread:
+        echo(format_reading(report, unread, reading))
+
+
+def _after_runs(cfg: Config, seeds: Seeds, results: list[RunResult], started: str) -> None:
+    """Near-duplicates, reappearances, health checks and alerts, each said in a line."""
     reappeared = []
     if any(r.figures.get("ads_new") or r.figures.get("ads_changed") for r in results):
         counts = recluster(cfg.db())
@@ -85,7 +152,6 @@ def run_and_report(
         lines = [f"health checks or alerts failed: {why}"]
     for line in lines:
         echo(line)
-    return results
 
 
 @click.command()
@@ -99,14 +165,46 @@ def run_and_report(
     help="Crawl as a node of a distributed crawl through this Redis, redis://HOST:PORT/DB (also $ADCLEAR_REDIS): "
     "the frontier is shared, pages and ads go to `adclear ingest`, nothing is written here.",
 )
+@click.option(
+    "--read-workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 16),
+    help="Processes reading pictures beside the crawl (0: leave them all for `adclear images read`).",
+)
+@click.option(
+    "--read-wait",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds the reading may go on after the crawl; what is not read by then is left for `images read`.",
+)
+@click.option(
+    "--read-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per picture."
+)
+@click.option("--read-memory-mb", default=3000, show_default=True, type=ID, help="Address-space limit of each worker.")
 @click.pass_obj
-def crawl(cfg: Config, sites: tuple[str, ...], verbose: bool, redis_url: str | None) -> None:
+def crawl(
+    cfg: Config,
+    sites: tuple[str, ...],
+    verbose: bool,
+    read_workers: int,
+    read_wait: float,
+    read_timeout: float,
+    read_memory_mb: int,
+    redis_url: str | None,
+) -> None:
     """Crawl the sites of seeds.yml (all enabled sites by default); a summary line per site.
+
+    The text and QR codes in the ads' pictures are read beside the crawl (seeds.yml images.read, on by default;
+    screenshots with images.read_screenshots), in --read-workers processes, and the ads classified again; a
+    last line says how many pictures were read and how many are left for `adclear images read`.
 
     Exits 1 when a site's run failed (nothing fetched) or was interrupted.
     """
     logging.raiseExceptions = False  # a log file on a full disk: the summary says so, not a traceback per line
-    results = run_and_report(cfg, sites, verbose=verbose, redis_url=redis_url)
+    reading = ReadingOptions(read_workers, read_timeout, read_memory_mb, read_wait)
+    results = run_and_report(cfg, sites, verbose=verbose, reading=reading, redis_url=redis_url)
     bad = [r for r in results if r.status != "ok"]
     if bad:
         raise CrawlFailed(

@@ -13,6 +13,7 @@ from adclear.cli.term import fit
 from adclear.cli.web_cmds import demo_web
 from core.errors import AdclearError
 from crawler.extensions import RunResult
+from crawler.reading import ReadingOptions
 from demo.server import DemoServer, start
 from review.stats import triage_counts
 
@@ -40,6 +41,9 @@ def ensure_demo_server(port: int) -> DemoServer | None:
         ) from None
 
 
+# the demo reads its ads' pictures during the crawl and waits for them: its picture-only promotion is flagged
+# before the summary (docs/images.md)
+DEMO_READING = ReadingOptions(workers=1, timeout=120, wait=300)
 HOSTILE_SITE = "demo-hostile"  # seeds.yml's site that misbehaves on purpose: its errors are the demo's point
 
 
@@ -53,9 +57,10 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
 @click.option("--no-serve", is_flag=True, help="End after the summary and the demo logins; do not serve the web app.")
 @click.pass_obj
 def demo(cfg: Config, port: int, web_port: int, no_serve: bool) -> None:
-    """Serve the bundled demo sites on loopback, crawl them into the database, print a summary, then serve the
-    review web app with demo logins, the demo sites still served beside it (until Ctrl-C; --no-serve ends after
-    the summary). Ctrl-C or SIGTERM stops it at any point, closing both ports; a crawl stopped that way exits 130."""
+    """Serve the bundled demo sites on loopback, crawl them into the database (reading the ads' pictures beside
+    the crawl), print a summary, then serve the review web app with demo logins, the demo sites still served
+    beside it (until Ctrl-C; --no-serve ends after the summary). Ctrl-C or SIGTERM stops it at any point, closing
+    both ports; a crawl stopped that way exits 130."""
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     server = ensure_demo_server(port)
     crawling = False
@@ -64,7 +69,7 @@ def demo(cfg: Config, port: int, web_port: int, no_serve: bool) -> None:
             click.echo(f"Demo sites: {server.base_url}/")
         click.echo(f"Crawling the sites of {cfg.seeds_path} …")
         crawling = True
-        results = run_and_report(cfg, ())
+        results = run_and_report(cfg, (), reading=DEMO_READING)
         crawling = False
         _summary(cfg, results)
         interrupted = [r.site for r in results if r.status == "interrupted"]
@@ -143,7 +148,7 @@ def _errors_line(errors: dict[str, int]) -> str:
 NEXT_STEPS = [
     "  .venv/bin/adclear queue            # ads waiting for review, highest score first",
     "  .venv/bin/adclear show AD_ID       # an ad with its rule hits and legal basis",
-    "  .venv/bin/adclear images read      # OCR and QR codes in the ads' pictures (a minute or two)",
+    "  .venv/bin/adclear images read      # the social posts' screenshots, read too (a minute or two)",
     "  .venv/bin/adclear review confirm AD_ID --category 投资理财/P2P网贷 --reason … --as NAME",
     "  .venv/bin/adclear dispatch create --as reviewer   # 交办单 per receiver (receivers.yml); then a",
     "                                     # supervisor approves and sends it or records the handover",

@@ -254,11 +254,12 @@ class ClassifiedsSpider(scrapy.Spider):
                 yield request.replace(dont_filter=True)  # the same picture on two ads belongs to both
 
     def parse_image(self, response: Response) -> Iterator[AdItem]:
-        """A picture of an ad: archived (WarcArchiveMiddleware) and attached to its ad, to be read later."""
+        """A picture of an ad: archived (WarcArchiveMiddleware), attached to its ad and read beside the crawl."""
         recorder, page = self.recorder, response.meta.get("adclear_page")
         if recorder is None or page is None or response.status != 200:
             return
-        recorder.attach_image(response.meta["adclear_ad"], page, position=response.meta["adclear_position"])
+        position = response.meta["adclear_position"]
+        recorder.attach_image(response.meta["adclear_ad"], page, position=position, data=response.body)
         yield from ()
 
 

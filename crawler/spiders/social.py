@@ -155,4 +155,6 @@ class SocialSpider(ClassifiedsSpider):
             if not item.title_html:
                 item.title_html = html.escape(post_title(html_to_text(item.body_html)))
             item.screenshot = shot
+            if shot is not None and png and self.site.images.read_screenshots:
+                item.screenshot_data = bytes(png)  # read beside the crawl once the ad is stored (StorePipeline)
             yield item
