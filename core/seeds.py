@@ -21,11 +21,12 @@ from urllib.parse import quote, urlsplit
 from parsel.csstranslator import HTMLTranslator
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from classifier.yamlsource import Located, YamlProblem, load_located
+from classifier.yamlsource import Located
 from core.addresses import Allowance
 from core.errors import SeedsInvalid, UnknownSite, one_line, zh_of
 from core.schedules import check_schedule
 from core.scheduling import RECHECK_JOB
+from core.yamlfiles import read_located
 
 __all__ = [
     "DetailSelectors",
@@ -426,23 +427,7 @@ def _load(path: Path) -> Seeds:
             f"{path}: no such file; create it (see docs/seeds.md) or pass --seeds PATH",
             zh=f"找不到 {path}：请管理员创建监测配置文件 seeds.yml",
         )
-    try:
-        located = load_located(path)
-    except YamlProblem as e:
-        where = f" line {e.line}" if e.line else ""
-        raise SeedsInvalid(
-            f"{path}{where}: {e.problem}",
-            zh=f"{path}{f' 第 {e.line} 行' if e.line else ''}有误：{e.problem}；请管理员修改该文件",
-        ) from None
-    except UnicodeDecodeError:
-        raise SeedsInvalid(
-            f"{path}: not UTF-8 text; save it as UTF-8", zh=f"{path} 不是 UTF-8 文本：请另存为 UTF-8"
-        ) from None
-    except OSError as e:
-        raise SeedsInvalid(
-            f"{path}: cannot be read ({e.strerror or e}); pass a readable file with --seeds",
-            zh=f"无法读取 {path}（{e.strerror or e}）：请管理员检查该文件",
-        ) from None
+    located = read_located(path, SeedsInvalid, option="--seeds")
     if not isinstance(located.data, dict):
         raise SeedsInvalid(
             f"{path} line 1: expected a mapping with 'sites:' at the top",

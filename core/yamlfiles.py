@@ -1,4 +1,5 @@
-"""A configuration file read as YAML with its lines (receivers.yml, alerts.yml): one wording for what went wrong.
+"""A configuration file read as YAML with its lines (seeds.yml, receivers.yml, alerts.yml): one wording for
+what went wrong.
 
 ``read_located(path, problem)`` returns the file's data and the line of every value
 (``classifier.yamlsource``), or raises ``problem`` (the caller's error class) with one line naming the file, the
@@ -15,8 +16,9 @@ from core.errors import AdclearError, one_line
 __all__ = ["read_located"]
 
 
-def read_located(path: Path, problem: type[AdclearError]) -> Located:
-    """The data of the YAML file at ``path`` with its lines; ``problem`` with one line saying why it cannot be read."""
+def read_located(path: Path, problem: type[AdclearError], *, option: str = "") -> Located:
+    """The data of the YAML file at ``path`` with its lines; ``problem`` with one line saying why it cannot be read
+    (``option``: the command-line option that names another file, for the fix)."""
     try:
         return load_located(path)
     except YamlProblem as e:
@@ -30,6 +32,6 @@ def read_located(path: Path, problem: type[AdclearError]) -> Located:
         ) from None
     except OSError as e:
         raise problem(
-            f"{path}: cannot be read ({e.strerror or e}); pass a readable file",
+            f"{path}: cannot be read ({e.strerror or e}); pass a readable file{f' with {option}' if option else ''}",
             zh=f"无法读取 {path}（{e.strerror or e}）：请管理员检查该文件",
         ) from None
