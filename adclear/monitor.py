@@ -61,9 +61,7 @@ def after_crawl(cfg: Config, seeds: Seeds, results: Iterable[Any], reappeared: I
     lines = []
     for result in results:
         if result.run_id is None:  # the run could not even be recorded: nothing to check, still to be told
-            alerts.raise_alert(db, "run", f"抓取失败：站点 {result.site} 未能开始", result.reason,
-                               group_key=f"run:{result.site}:start", severity="critical",
-                               group_hours=config.group_hours)  # fmt: skip
+            _not_started(db, result.site, result.reason, config)
             lines.append(f"{result.site}: the run did not start: alert raised")
             continue
         site = next((s for s in seeds.sites if s.name == result.site), None)
@@ -77,6 +75,12 @@ def after_crawl(cfg: Config, seeds: Seeds, results: Iterable[Any], reappeared: I
     if outcome.sent or outcome.retrying or outcome.failed or outcome.waiting:
         lines.append(describe(outcome))
     return lines
+
+
+def _not_started(db: sqlite_utils.Database, site: str, why: str, config: AlertsConfig) -> int:
+    """A crawl of ``site`` that never recorded a run (nothing to check): one critical alert per window."""
+    return alerts.raise_alert(db, "run", f"抓取失败：站点 {site} 未能开始", why, group_key=f"run:{site}:start",
+                              severity="critical", group_hours=config.group_hours)  # fmt: skip
 
 
 def describe(outcome: Outcome) -> str:
@@ -150,9 +154,7 @@ class SchedulerMonitor:
     def _crawl_ended(self, db: sqlite_utils.Database, outcome: RunOutcome, config: AlertsConfig) -> None:
         if outcome.exit_code is None or (outcome.exit_code != 0 and not outcome.run_ids):
             why = "命令无法启动" if outcome.exit_code is None else f"进程退出码 {outcome.exit_code}，未记录抓取运行"
-            alerts.raise_alert(db, "run", f"抓取失败：站点 {outcome.job} 未能开始", why,
-                               group_key=f"run:{outcome.job}:start", severity="critical",
-                               group_hours=config.group_hours)  # fmt: skip
+            _not_started(db, outcome.job, why, config)
             return
         site = self._site(outcome.job)
         for run_id in outcome.run_ids:
