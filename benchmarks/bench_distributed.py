@@ -122,13 +122,17 @@ def crawl(nodes: int, url: str, seeds: Path, tmp: Path, fsync: str = "always") -
     }
 
 
-def entries(n: int, job: str, ads_file: Path, per_page: int = 1) -> list[dict[bytes, bytes]]:
+def entries(n: int, job: str, ads_file: Path, per_page: int = 1, assess: bool = True) -> list[dict[bytes, bytes]]:
     """n ad entries from the synthetic ads, as a node sends them: each after its page, or ``per_page`` of them
-    after the list page they were read from."""
+    after the list page they were read from; with the node's assessment (``assess``) or without (an older
+    node's, or one whose classifier is not the writer's: the writer classifies)."""
     import yaml
 
-    from core.ads import ad_key, content_hash
+    from core.ads import ad_key, ad_text, content_hash
+    from core.classifiers import load_classifier
     from crawler.stream import Entry, encode
+
+    classifier = load_classifier(None)
 
     rows = yaml.safe_load(ads_file.read_text(encoding="utf-8"))
     out = []
@@ -147,6 +151,9 @@ def entries(n: int, job: str, ads_file: Path, per_page: int = 1) -> list[dict[by
         ad = {"platform": "示范同城网", "url": url, "page_url": page_url, "title": title, "body": body}
         ad |= {"contact": contact, "key": ad_key(url, chash), "content_hash": chash}
         ad["page"] = {"url": page_url, "sha256": page_sha}
+        if assess:
+            read_title, read_text = ad_text(title, body, contact)
+            ad["assessed"] = classifier.assess(read_text, read_title).to_dict()
         out.append(encode(Entry("ad", job, SITE, "bench", ad)))
     return out
 

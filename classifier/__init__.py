@@ -5,6 +5,7 @@ v = classify("保本保息，年化15%，加微信详谈")
 v.label, v.categories, v.explain()
 """
 
+from classifier.assessment import Assessment
 from classifier.engine import Classifier, __version__, classify, run_rule_tests
 from classifier.neighbours import Neighbour, NeighbourSource
 from classifier.normalize import Normalized, normalize
@@ -18,6 +19,7 @@ __all__ = [
     "LEGAL_BASES",
     "REJECT_REASONS",
     "SIGNALS",
+    "Assessment",
     "Classifier",
     "Hit",
     "Neighbour",

@@ -15,10 +15,10 @@ Each rule counts once, each group is capped, and::
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from classifier.assessment import Assessment, RulesOutcome
 from classifier.features import rule_features
 from classifier.fingerprint import fingerprint_many
 from classifier.keyindex import KeyIndex, Probe
@@ -218,14 +218,27 @@ class Classifier:
         return rule_features(outcome.totals, caps, outcome.cues, len(outcome.categories), outcome.label)
 
     def classify(self, text: str, title: str = "", url: str = "", neighbours: NeighbourSource | None = None) -> Verdict:
-        """Classify one ad. ``url`` is accepted for the record; rules and model read only ``title`` and ``text``.
+        """Classify one ad: ``conclude(assess(text, title), neighbours)``. ``url`` is accepted for the record;
+        rules and model read only ``title`` and ``text``.
 
         With a model, the label is the model's (it reads the rules' group totals as well as the text); an ad
         the rules alone would flag or watch is queued at least as ``watch``. Without one (none loaded, or a broken
         file), the rules decide and the verdict says so.
         """
+        return self.conclude(self.assess(text, title), neighbours)
+
+    def assess(self, text: str, title: str = "") -> Assessment:
+        """The rules' and the model's part of the verdict on one ad: what needs the text alone."""
         out = self.rules_outcome(text, title, complete=self.model is not None)
         label, model_info = self._model_part(out)
+        return Assessment(self.version, out, label, model_info)
+
+    def conclude(self, assessed: Assessment, neighbours: NeighbourSource | None = None) -> Verdict:
+        """The verdict from an assessment of this classifier (``ValueError`` for another version's), with the
+        decided ads ``neighbours`` when given (their effect, and the fingerprint the verdict then carries)."""
+        if assessed.version != self.version:
+            raise ValueError(f"an assessment of classifier {assessed.version}, this one is {self.version}")
+        out, label, model_info = assessed.outcome, assessed.label, assessed.model
         if not out.hits and neighbours is None and label == "clear":
             return Verdict(0.0, "clear", [], [], [], self.version, dict(self._no_conditions), [], out.label, model_info)
         totals, sc = out.totals, self.scoring
@@ -315,21 +328,6 @@ class Classifier:
             adjustments.append(f"与已确认违法广告 #{best_c.ad_id} 近似（距离 {best_c.distance}）")
             label = "flag"
         return score, label
-
-
-@dataclass(slots=True)
-class RulesOutcome:
-    """The rule pack's findings on one ad, before the model and the neighbours."""
-
-    hits: list[Hit]
-    whole: str  # the normalised title and text, as the model and the neighbours read them
-    score: float
-    label: str
-    totals: dict[str, float]  # per scoring group, uncapped
-    requirement: bool  # flag_requires_any is met
-    exculpatory: float
-    categories: list[str]
-    cues: dict[str, float]  # weight found per signal and exculpatory cue (each rule once)
 
 
 def _meets(text: str, clauses: tuple[frozenset[str], ...]) -> bool:

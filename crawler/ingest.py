@@ -407,7 +407,7 @@ class IngestWriter:
         shot = entry.meta.get("screenshot")
         if isinstance(shot, dict) and entry.body:
             item.screenshot = self._screenshot(run, shot, entry.body, item.page)
-        self.classification.classify(self.store, item)
+        self.classification.classify(self.store, item, entry.meta.get("assessed"))
         self.store.save_ad(item, run.run_id)
         self.figures.ads += 1
 

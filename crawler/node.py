@@ -5,9 +5,11 @@ sends to the ingest writer through the stream instead (``crawler.stream``), and 
   recorder): every response becomes a ``page`` entry (its bytes, headers and, for a rendered page, what the
   browser fetched), every error an ``error`` entry; a screenshot is kept until its ad is sent.
 - ``StreamPipeline`` takes the place of Classify and Store: after CleanText, the ad (its clean text, key and
-  content hash: what the writer classifies) goes out as an ``ad`` entry with its page's URL and SHA-256 and its
-  screenshot. Back-pressure: while the stream holds more than ``ADCLEAR_STREAM_MAX`` entries (the writer is
-  behind), downloads (``crawler.frontier.NodeThrottleMiddleware``) and this pipeline wait.
+  content hash) goes out as an ``ad`` entry with its page's URL and SHA-256, its screenshot and its assessment
+  (``classifier.assessment``: the rules' and the model's part of the verdict, made here because the nodes
+  have the CPU and the one writer has not; the writer adds the decided ads' part). Back-pressure: while the
+  stream holds more than ``ADCLEAR_STREAM_MAX`` entries (the writer is behind), downloads
+  (``crawler.frontier.NodeThrottleMiddleware``) and this pipeline wait.
 
 When Redis stays unreachable longer than the client's retries (``ADCLEAR_REDIS_RETRY_SECONDS``), the node
 gives up: it stops acknowledging requests (``crawler.frontier`` leaves them to the reaper) and closes with the
@@ -23,6 +25,7 @@ import os
 import socket
 import time
 from collections import Counter
+from pathlib import Path
 from secrets import token_hex
 from typing import Any
 
@@ -32,6 +35,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
+from classifier import Assessment
+from core.classifiers import load_classifier
 from core.timeutil import now_utc
 from crawler.archiving import page_fields
 from crawler.extensions import BROWSER_EXCHANGES, REFUSALS, RunRecorder, RunResult
@@ -150,7 +155,7 @@ class StreamRecorder(RunRecorder):
         if self.crawler.stats:
             self.crawler.stats.inc_value(f"adclear/errors/{kind}")
 
-    def send_ad(self, item: AdItem) -> bool:
+    def send_ad(self, item: AdItem, assessed: Assessment | None = None) -> bool:
         meta: dict[str, Any] = {
             "platform": item.platform,
             "url": item.url,
@@ -165,6 +170,8 @@ class StreamRecorder(RunRecorder):
             "content_hash": item.content_hash,
             "page": {"url": item.page.url, "sha256": item.page.sha256} if item.page is not None else None,
         }
+        if assessed is not None:
+            meta["assessed"] = assessed.to_dict()
         shot = b""
         if item.screenshot is not None and item.screenshot.sha256 in self._shots:
             shot, uri = self._shots.pop(item.screenshot.sha256)
@@ -196,17 +203,20 @@ class StreamRecorder(RunRecorder):
 class StreamPipeline:
     """The ad, clean, to the stream (after ``CleanTextPipeline``); waits while the writer is behind."""
 
-    def __init__(self, recorder: StreamRecorder):
+    def __init__(self, recorder: StreamRecorder, rules_dir: Path | None):
         self.recorder = recorder
+        self.classifier = load_classifier(rules_dir)  # the bundled model: a promoted one is the writer's alone
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StreamPipeline:
         recorder = crawler.get_extension(StreamRecorder)
         if recorder is None:
             raise NotConfigured("StreamPipeline needs the StreamRecorder extension")
-        return cls(recorder)
+        rules = crawler.settings.get("ADCLEAR_RULES")
+        return cls(recorder, Path(rules) if rules else None)
 
     async def process_item(self, item: AdItem) -> AdItem:
         await self.recorder.wait_for_room()
-        self.recorder.send_ad(item)
+        ad = item.ad_text
+        self.recorder.send_ad(item, self.classifier.assess(ad.text, ad.title))
         return item

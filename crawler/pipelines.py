@@ -20,7 +20,7 @@ from pathlib import Path
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
-from classifier import Classifier
+from classifier import Assessment, Classifier
 from classifier.neardup import DecidedAds
 from core.classifiers import classifier_for, load_classifier
 from core.fingerprints import decided_stamp, load_decided
@@ -96,6 +96,9 @@ class Classification:
         self._classifier: Classifier | None = None
         self._decided_ads: DecidedAds | None = None
         self._decided_at: tuple[tuple[int, int, int] | None, float] = (None, 0.0)  # (stamp, when checked)
+        self.concluded = 0  # verdicts concluded from a node's assessment
+        self.classified = 0  # verdicts classified here
+        self._refused: set[str] = set()  # why assessments were not used, each said once
 
     def classifier(self, store: CrawlStore) -> Classifier:
         """The rules and the model in use (the ledger names it: ``core.models``), loaded at the first ad."""
@@ -116,10 +119,31 @@ class Classification:
             self._decided_at = (fresh, now)
         return self._decided_ads
 
-    def classify(self, store: CrawlStore, item: AdItem) -> None:
-        """``item.verdict``, unless the database holds this very content already (its verdict stands)."""
-        if not store.known_content(item):
-            item.verdict = classify_ad(self.classifier(store), item.ad_text, self.decided(store))
+    def classify(self, store: CrawlStore, item: AdItem, assessed: object = None) -> None:
+        """``item.verdict``, unless the database holds this very content already (its verdict stands).
+
+        ``assessed``: the ad's ``Assessment.to_dict`` made by a crawler node (``crawler.node``); concluded with
+        the decided ads when this classifier made it, else the ad is classified here (said once per version)."""
+        if store.known_content(item):
+            return
+        classifier, decided = self.classifier(store), self.decided(store)
+        if assessed is not None:
+            try:
+                found = Assessment.from_dict(assessed)
+            except ValueError as e:
+                why = f"a node's assessment that cannot be read ({e})"
+            else:
+                try:
+                    item.verdict = classifier.conclude(found, decided)
+                    self.concluded += 1
+                    return
+                except ValueError as e:  # another classifier's: a promoted model, other rules than the nodes'
+                    why = str(e)
+            if why not in self._refused:
+                self._refused.add(why)
+                log.warning("%s: the ad is classified here", why)
+        item.verdict = classify_ad(classifier, item.ad_text, decided)
+        self.classified += 1
 
 
 class ClassifyPipeline:

@@ -253,3 +253,55 @@ def test_an_ad_seen_again_then_changed_in_one_batch_ends_changed(client, db_path
     assert db.execute("SELECT change FROM sightings WHERE run_id = 2").fetchall() == [("changed",)]
     assert db.execute("SELECT count(*) FROM ad_versions").fetchone()[0] == 2
     db.close()
+
+
+def assessed_ad(n: int, assessed: object) -> list[Entry]:
+    page, ad = one_ad(n)
+    ad.meta["assessed"] = assessed
+    return [page, ad]
+
+
+def stored_verdicts(db_path: Path) -> list[tuple]:
+    db = connect(db_path)
+    try:
+        return db.execute(
+            "SELECT label, score, categories, hits, nearest, rules_label, model, classifier_version FROM verdicts"
+        ).fetchall()
+    finally:
+        db.close()
+
+
+def test_a_nodes_assessment_is_concluded_to_the_verdict_the_writer_would_give(client, db_path, seeds, tmp_path):
+    from core.classifiers import load_classifier
+
+    assessed = load_classifier(None).assess(TEXT, "理财1").to_dict()
+    send(client, *assessed_ad(1, assessed))
+    w = writer(client, db_path, seeds)
+    w.run(until_idle=0.3)
+    assert (w.classification.concluded, w.classification.classified) == (1, 0)
+    w.close()
+    other = tmp_path / "other" / "adclear.db"  # the same ad sent without an assessment: classified there
+    send(client, *one_ad(1))
+    w = writer(client, other, seeds, consumer="w2")
+    w.run(until_idle=0.3)
+    assert (w.classification.concluded, w.classification.classified) == (0, 1)
+    w.close()
+    assert stored_verdicts(db_path) == stored_verdicts(other)
+    assert stored_verdicts(db_path)[0][0] == "flag"
+
+
+def test_an_assessment_of_another_classifier_or_unreadable_is_classified_here(client, db_path, seeds, caplog):
+    from core.classifiers import load_classifier
+
+    rules_only = load_classifier(None, False).assess(TEXT, "理财1").to_dict()  # nodes without the writer's model
+    broken = dict(rules_only, hits="none")
+    send(client, *assessed_ad(1, rules_only), *assessed_ad(2, rules_only), *assessed_ad(3, broken))
+    w = writer(client, db_path, seeds)
+    figures = w.run(until_idle=0.3)
+    assert (w.classification.concluded, w.classification.classified) == (0, 3)
+    w.close()
+    assert (figures.ads, figures.malformed) == (3, 0)  # the ads themselves are sound: stored, not moved aside
+    assert {v[-1] for v in stored_verdicts(db_path)} == {load_classifier(None).version}
+    warnings = [r.getMessage() for r in caplog.records if "classified here" in r.getMessage()]
+    assert len(warnings) == 2  # once per reason, not once per ad
+    assert "model.none" in warnings[0] and "cannot be read" in warnings[1]

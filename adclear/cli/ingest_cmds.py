@@ -68,9 +68,11 @@ def ingest(
         if writer is not None:
             writer.close()
         client.close()
+    assessed = writer.classification  # made before the run: a writer that could not be made raised
     echo(
         f"ingest: {figures.entries} entries in {figures.batches} batches: {figures.pages} pages, {figures.ads} ads, "
-        f"{figures.errors} errors, {figures.repeats} handled before, {figures.malformed} moved aside"
+        f"{figures.errors} errors, {figures.repeats} handled before, {figures.malformed} moved aside; verdicts: "
+        f"{assessed.concluded} from the nodes' assessments, {assessed.classified} classified here"
     )
 
 

@@ -1,0 +1,113 @@
+"""What the rules and the model say of one ad before the decided ads are asked: ``Assessment``.
+
+``Classifier.classify`` is ``Classifier.conclude(Classifier.assess(text))``: the assessment (rule hits, score,
+the model's part) needs only the text, the conclusion (near-duplicates of confirmed and rejected ads) needs the
+decided ads, which live in one database. A crawler node of a distributed crawl has the text and CPU to spare;
+the one ingest writer has the database and none to spare: the node assesses and sends the assessment in the
+ad's stream entry, and the writer concludes (``crawler.ingest``). ``to_dict``/``from_dict`` carry it as JSON;
+``from_dict`` raises ``ValueError`` on anything it cannot read back as it was written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from classifier.verdict import Hit
+
+__all__ = ["Assessment", "RulesOutcome"]
+
+
+@dataclass(slots=True)
+class RulesOutcome:
+    """The rule pack's findings on one ad, before the model and the neighbours."""
+
+    hits: list[Hit]
+    whole: str  # the normalised title and text, as the model and the neighbours read them
+    score: float
+    label: str
+    totals: dict[str, float]  # per scoring group, uncapped
+    requirement: bool  # flag_requires_any is met
+    exculpatory: float
+    categories: list[str]
+    cues: dict[str, float]  # weight found per signal and exculpatory cue (each rule once)
+
+
+@dataclass(slots=True)
+class Assessment:
+    """The rules' outcome and the model's part of a verdict, from the classifier ``version`` that made them:
+    only that same classifier may conclude it (``Classifier.conclude``)."""
+
+    version: str
+    outcome: RulesOutcome
+    label: str  # with the model, before the neighbours
+    model: dict[str, Any]  # Verdict.model
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.outcome
+        return {
+            "version": self.version,
+            "label": self.label,
+            "model": self.model,
+            "hits": [h.to_dict() for h in out.hits],
+            "whole": out.whole,
+            "score": out.score,
+            "rules_label": out.label,
+            "totals": out.totals,
+            "requirement": out.requirement,
+            "exculpatory": out.exculpatory,
+            "categories": out.categories,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Assessment:
+        """The assessment ``to_dict`` wrote; ``ValueError`` naming the first field that is not as written.
+        (The signals' weights, ``cues``, were read by the model already and are not carried.)"""
+        if not isinstance(data, dict):
+            raise ValueError("an assessment is a JSON object")
+        totals = _typed(data, "totals", dict)
+        if not all(isinstance(k, str) and _number(v) for k, v in totals.items()):
+            raise ValueError("assessment totals are not numbers by group")
+        categories = _typed(data, "categories", list)
+        if not all(isinstance(c, str) for c in categories):
+            raise ValueError("assessment categories are not strings")
+        hits = [_hit(h) for h in _typed(data, "hits", list)]
+        outcome = RulesOutcome(
+            hits,
+            _typed(data, "whole", str),
+            float(_typed(data, "score", float)),
+            _typed(data, "rules_label", str),
+            {k: float(v) for k, v in totals.items()},
+            _typed(data, "requirement", bool),
+            float(_typed(data, "exculpatory", float)),
+            categories,
+            {},
+        )
+        label = _typed(data, "label", str)
+        if label not in ("flag", "watch", "clear") or outcome.label not in ("flag", "watch", "clear"):
+            raise ValueError(f"an assessment labelled {label!r} (rules {outcome.label!r})")
+        return cls(_typed(data, "version", str), outcome, label, _typed(data, "model", dict))
+
+
+_HIT_FIELDS: dict[str, type] = {"rule_id": str, "kind": str, "name": str, "weight": float, "legal_basis": str}
+_HIT_FIELDS |= {"matched": str, "start": int, "end": int, "field": str, "status": str}
+
+
+def _hit(data: Any) -> Hit:
+    if not isinstance(data, dict) or set(data) != set(_HIT_FIELDS):
+        raise ValueError("an assessment hit without the fields Hit.to_dict writes")
+    values = {name: _typed(data, name, kind) for name, kind in _HIT_FIELDS.items()}
+    values["weight"] = float(values["weight"])
+    return Hit(**values)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _typed(data: dict[str, Any], name: str, kind: type) -> Any:
+    value = data.get(name)
+    ok = _number(value) if kind is float else isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+    if not ok:
+        raise ValueError(f"assessment field {name!r} is not a {kind.__name__}")
+    return value
