@@ -8,7 +8,8 @@ savepoint of the batch's transaction. After the transaction commits (and the WAR
 is acknowledged and deleted from the stream, so the stream's length is the work not done yet.
 
 At least once, and idempotent: entries a writer took and never acknowledged (it was killed) are claimed again
-(XAUTOCLAIM) once idle for ``claim_idle`` seconds, and a writer starting claims them first. An entry handled
+(XAUTOCLAIM) once idle for ``claim_idle`` seconds, and no new entry is read while another consumer holds some
+(the stream's order holds: a page is archived before the ads that name it). An entry handled
 twice changes nothing: a page already indexed for its run with the same SHA-256 is not archived again, an ad
 already sighted in its run with the same content hash is skipped (its key and content hash), an error already
 recorded is not recorded twice. A malformed entry is moved aside to ``adclear:items:dead`` with its reason and
@@ -123,6 +124,9 @@ class IngestWriter:
         """Handle one batch: entries left unacknowledged by a writer that died first, else new ones (waiting up
         to ``block`` seconds for them). Returns how many entries it handled."""
         entries = self._claim()
+        if not entries and self._others_pending():
+            time.sleep(min(block, 0.1))  # not yet idle long enough to be claimed: new entries wait behind them
+            return 0
         if not entries:
             entries = self._read(block)
         if entries:
@@ -159,6 +163,13 @@ class IngestWriter:
         if claimed:
             log.info("claimed %d entries left unacknowledged", len(claimed))
         return claimed
+
+    def _others_pending(self) -> bool:
+        """Whether another consumer (a writer killed mid-batch) holds entries: they are handled before any new
+        one, since a page must be archived before the ads that name it are stored."""
+        summary: Any = self.client.xpending(ITEMS_KEY, GROUP)
+        names = [(c["name"], c["pending"]) for c in summary.get("consumers") or []]
+        return any(n and (name.decode() if isinstance(name, bytes) else name) != self.consumer for name, n in names)
 
     def _read(self, block: float) -> list[tuple[bytes, dict[bytes, bytes]]]:
         reply: Any = self.client.xreadgroup(

@@ -164,6 +164,23 @@ def test_entries_a_killed_writer_took_are_claimed_and_stored_once(client, db_pat
     assert client.xpending(ITEMS_KEY, GROUP)["pending"] == 0
 
 
+def test_a_page_a_killed_writer_held_is_archived_before_the_ad_that_names_it(client, db_path, seeds):
+    """The writer killed holding the page; the ad came after it: a writer starting must not store the ad first
+    (it would lack its evidence for good)."""
+    send(client, *one_ad(1))
+    w = writer(client, db_path, seeds, claim_idle=0.6)
+    client.xreadgroup(GROUP, "killed-writer", {ITEMS_KEY: ">"}, count=1)  # the page, taken and never acknowledged
+    assert w.step(block=0.1) == 0  # the ad waits behind the page
+    assert counts(db_path)["ads"] == 0
+    w.run(until_idle=1.5)
+    w.close()
+    db = connect(db_path)
+    evidence = db.execute("SELECT e.sha256 FROM ads a LEFT JOIN evidence e ON e.ad_id = a.id").fetchall()
+    db.close()
+    assert len(evidence) == 1 and evidence[0][0], "the ad was stored without its page"
+    assert client.xpending(ITEMS_KEY, GROUP)["pending"] == 0
+
+
 def test_a_malformed_entry_is_moved_aside_with_its_reason_and_blocks_nothing(client, db_path, seeds):
     client.xadd(
         ITEMS_KEY,
