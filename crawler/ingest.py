@@ -43,6 +43,8 @@ from crawler.archiving import archive_page, archive_resource
 from crawler.extensions import RunResult, run_outcome
 from crawler.items import AdItem, PageRef, ResourceRef
 from crawler.pipelines import Classification
+from crawler.reading import KeptPictures, PictureReading
+from crawler.seenagain import SeenAgain
 from crawler.store import CrawlStore
 from crawler.stream import DEAD_KEY, GROUP, ITEMS_KEY, Entry, Malformed, ad_item, aside, decode, exchanges_of, pairs
 from crawler.warc import RunArchive, warc_name
@@ -87,6 +89,7 @@ class IngestWriter:
         batch: int = 500,
         claim_idle: float = 10.0,
         on_run_end: Callable[[RunResult], None] | None = None,
+        reading: PictureReading | None = None,
     ):
         self.client = client
         self.seeds = seeds
@@ -95,14 +98,15 @@ class IngestWriter:
         self.batch = batch
         self.claim_idle_ms = int(claim_idle * 1000)
         self.on_run_end = on_run_end
+        self.reading = reading  # pictures read beside the writer (crawler.reading), written between batches
+        self._pictures = KeptPictures()  # a picture's bytes from its page entry until its image entry
         self.store = CrawlStore(db_path, group_seconds=float("inf"))  # one transaction per batch, committed here
         self.classification = Classification(rules_dir)
         self.figures = IngestFigures()
         self._runs: dict[tuple[str, str], _Run] = {}
         self._stamp = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
         self._claimed_at = 0.0  # monotonic time of the last XAUTOCLAIM pass
-        self._known: dict[str, tuple[int, str]] = {}  # the batch's ads as stored when it began: key → (id, hash)
-        self._again: dict[int, list[int]] = {}  # run → ads seen again unchanged in this batch
+        self._seen = SeenAgain()  # the batch's ads seen again unchanged, sighted in bulk
         self._ensure_group()
 
     def _ensure_group(self) -> None:
@@ -131,6 +135,8 @@ class IngestWriter:
             entries = self._read(block)
         if entries:
             self.handle(entries)
+        elif self.reading is not None:
+            self.reading.pump()  # idle: what was read since
         return len(entries)
 
     def run(self, *, until_idle: float | None = None, stop: Callable[[], bool] = lambda: False) -> IngestFigures:
@@ -185,7 +191,8 @@ class IngestWriter:
         ended: list[RunResult] = []
         decoded = [(entry_id, fields, _decoded(fields)) for entry_id, fields in entries]
         try:
-            self._prefetch([e for _, _, e in decoded if isinstance(e, Entry) and e.kind == "ad"])
+            ads = [e for _, _, e in decoded if isinstance(e, Entry) and e.kind == "ad"]
+            self._seen.begin(self.store.db, {str(e.meta.get("key", "")) for e in ads})
             for entry_id, fields, entry in decoded:
                 try:
                     if isinstance(entry, Malformed):
@@ -202,7 +209,9 @@ class IngestWriter:
                 except (Malformed, ValueError, TypeError, KeyError) as e:
                     dead.append((entry_id, fields, f"{type(e).__name__}: {e}"))
             with self.store.writing():
-                self._sight_again()
+                sighted, repeats = self._seen.sight(self.store.db)
+                self.figures.ads += sighted
+                self.figures.repeats += repeats
             self._sync_archives()
             self.store.flush()  # the commit: only now may the entries be acknowledged
             for run, entry in ends:
@@ -213,6 +222,8 @@ class IngestWriter:
             self._abandon()
             raise
         self._acknowledge(entries, dead)
+        if self.reading is not None:
+            self.reading.pump()  # between batches: the pictures read so far, in transactions of their own
         self.figures.entries += len(entries)
         self.figures.malformed += len(dead)
         self.figures.batches += 1
@@ -253,6 +264,8 @@ class IngestWriter:
             self._page(run, entry)
         elif entry.kind == "ad":
             self._ad(run, entry)
+        elif entry.kind == "image":
+            self._image(run, entry)
         elif entry.kind == "error":
             self._error(run, entry)
 
@@ -331,6 +344,8 @@ class IngestWriter:
     def _page(self, run: _Run, entry: Entry) -> None:
         meta = entry.meta
         sha256 = hashlib.sha256(entry.body).hexdigest()
+        if self.reading is not None and str(meta.get("content_type", "")).startswith("image/"):
+            self._pictures.keep((meta["url"], sha256), entry.body)
         if self._page_ref(run, meta["url"], sha256) is not None:
             self.figures.repeats += 1
             return
@@ -361,54 +376,14 @@ class IngestWriter:
         ).fetchone()
         return PageRef(*row) if row is not None else None
 
-    def _prefetch(self, ads: list[Entry]) -> None:
-        """The stored content hash of the batch's ads, one query per 500: an ad seen again with the same content
-        is then only sighted, in bulk (``_sight_again``), as ``CrawlStore.save_ad`` does for it one by one."""
-        self._known.clear()
-        self._again.clear()
-        keys = list({str(entry.meta.get("key", "")) for entry in ads})
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for key, ad_id, chash in self.store.db.execute(
-                f"SELECT ad_key, id, content_hash FROM ads WHERE ad_key IN ({marks})", chunk
-            ):
-                self._known[key] = (int(ad_id), chash)
-
-    def _sight_again(self) -> None:
-        """The batch's ads seen again unchanged: their sighting (``same``) and ``last_seen``, two statements per
-        run, unless this run sighted them already (a redelivery changes nothing)."""
-        now = now_utc()
-        for run_id, ad_ids in self._again.items():
-            fresh = set(ad_ids)
-            for start in range(0, len(ad_ids), 500):
-                chunk = ad_ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                sighted = f"SELECT ad_id FROM sightings WHERE run_id = ? AND ad_id IN ({marks})"
-                fresh -= {row[0] for row in self.store.db.execute(sighted, [run_id, *chunk])}
-            self.figures.repeats += len(ad_ids) - len(fresh)
-            self.figures.ads += len(fresh)
-            conn = self.store.db.conn
-            seen = [(now, now, i) for i in fresh]
-            conn.executemany("UPDATE ads SET last_seen = ?, last_fetched = ? WHERE id = ?", seen)
-            conn.executemany(
-                "INSERT OR IGNORE INTO sightings (ad_id, run_id, seen_at, change) VALUES (?, ?, ?, 'same')",
-                [(i, run_id, now) for i in fresh],
-            )
-        self._again.clear()
-
     def _seen_again(self, run: _Run, entry: Entry) -> bool:
         """An ad stored with this content when the batch began: to be sighted in bulk after the batch's entries."""
         item = ad_item(entry)
-        known = self._known.get(item.key)
-        if known is None or known[1] != item.content_hash:
-            return False
-        self._again.setdefault(run.run_id, []).append(known[0])
-        return True
+        return self._seen.note(run.run_id, item.key, item.content_hash)
 
     def _ad(self, run: _Run, entry: Entry) -> None:
         item = ad_item(entry)
-        self._known.pop(item.key, None)  # stored below: no longer what the batch began with
+        self._seen.forget(item.key)  # stored below: no longer what the batch began with
         if self._already(run, item):
             self.figures.repeats += 1
             return
@@ -439,14 +414,33 @@ class IngestWriter:
         return archive_resource(self._archive(run), url, content_type, data, fetched_at, uri, page)
 
     def _error(self, run: _Run, entry: Entry) -> None:
-        meta = entry.meta
+        self._record_error(run, entry.meta["url"], entry.meta["kind"], entry.meta["message"])
+
+    def _record_error(self, run: _Run, url: str, kind: str, message: str) -> None:
         seen = self.store.db.execute(
             "SELECT 1 FROM crawl_errors WHERE run_id = ? AND url = ? AND kind = ? AND message = ?",
-            [run.run_id, meta["url"], meta["kind"], meta["message"]],
+            [run.run_id, url, kind, message],
         ).fetchone()
         if seen is None:
-            self.store.record_error(run.run_id, url=meta["url"], kind=meta["kind"], message=meta["message"])
+            self.store.record_error(run.run_id, url=url, kind=kind, message=message)
             self.figures.errors += 1
+
+    # ---- pictures -----------------------------------------------------------------------------------
+    def _image(self, run: _Run, entry: Entry) -> None:
+        """A picture of an ad (its page archived before): attached to the ad, as ``RunRecorder.attach_image``
+        does in a local crawl, and offered to the reading beside the writer with its bytes if still kept."""
+        meta, page_named = entry.meta, entry.meta["page"]
+        url, sha256 = str(page_named.get("url", "")), str(page_named.get("sha256", ""))
+        page = self._page_ref(run, url, sha256)
+        if page is None:
+            raise Malformed(f"a picture whose page {url[:200]} was not archived in this run")
+        ad_key = meta["ad_key"]
+        attached = self.store.attach_image(ad_key, page, position=meta["position"], run_id=run.run_id)
+        data = self._pictures.take((url, sha256))
+        if attached is None:
+            self._record_error(run, url, "image", f"a picture of {ad_key[:200]}, whose ad was not stored")
+        elif self.reading is not None:
+            self.reading.offer(run.site, attached[0], sha256, data, fresh=attached[1])
 
 
 def _decoded(fields: dict[bytes, bytes]) -> Entry | Malformed:

@@ -3,7 +3,8 @@ sends to the ingest writer through the stream instead (``crawler.stream``), and 
 
 - ``StreamRecorder`` takes the place of ``RunRecorder`` (the spiders and middlewares find it as their
   recorder): every response becomes a ``page`` entry (its bytes, headers and, for a rendered page, what the
-  browser fetched), every error an ``error`` entry; a screenshot is kept until its ad is sent.
+  browser fetched), every error an ``error`` entry, every picture of an ad an ``image`` entry (after the ad's);
+  a screenshot is kept until its ad is sent.
 - ``StreamPipeline`` takes the place of Classify and Store: after CleanText, the ad (its clean text, key and
   content hash) goes out as an ``ad`` entry with its page's URL and SHA-256, its screenshot and its assessment
   (``classifier.assessment``: the rules' and the model's part of the verdict, made here because the nodes
@@ -84,6 +85,8 @@ class StreamRecorder(RunRecorder):
         self.max_stream = crawler.settings.getint("ADCLEAR_STREAM_MAX", 10_000)
         self._length = (0, 0.0)  # (the stream's length, when asked)
         self._shots: dict[str, tuple[bytes, str]] = {}  # screenshot SHA-256 → (PNG, its URI), until its ad is sent
+        self._ads_sent: set[str] = set()  # keys of the ads sent: their pictures may follow at once
+        self._held: dict[str, list[dict[str, Any]]] = {}  # ad key → its pictures' entries, until the ad is sent
 
     def _prepare_jobdir(self) -> None:
         """A node keeps no JOBDIR: its frontier is in Redis."""
@@ -101,6 +104,10 @@ class StreamRecorder(RunRecorder):
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.result is None:
             return
+        for held in self._held.values():  # pictures of ads never sent: the writer records them as errors
+            for meta in held:
+                self.send("image", meta)
+        self._held.clear()
         figures = ", ".join(f"{n} {kind}s" for kind, n in sorted(self.sent.items())) or "nothing"
         if self.lost:
             self.result.status, self.result.reason = "failed", f"Redis lost: {self.lost}"
@@ -155,6 +162,15 @@ class StreamRecorder(RunRecorder):
         if self.crawler.stats:
             self.crawler.stats.inc_value(f"adclear/errors/{kind}")
 
+    def attach_image(self, ad_key: str, page: PageRef, *, position: int, data: bytes = b"") -> None:
+        """A picture of the ad at ``ad_key`` (its bytes went out as a page entry): an ``image`` entry, sent after
+        the ad's own entry so that the writer finds the ad stored (held until then)."""
+        meta = {"ad_key": ad_key, "position": position, "page": {"url": page.url, "sha256": page.sha256}}
+        if ad_key in self._ads_sent:
+            self.send("image", meta)
+        else:
+            self._held.setdefault(ad_key, []).append(meta)
+
     def send_ad(self, item: AdItem, assessed: Assessment | None = None) -> bool:
         meta: dict[str, Any] = {
             "platform": item.platform,
@@ -177,7 +193,12 @@ class StreamRecorder(RunRecorder):
             shot, uri = self._shots.pop(item.screenshot.sha256)
             s = item.screenshot
             meta["screenshot"] = {"url": s.url, "uri": uri, "content_type": s.content_type, "fetched_at": s.fetched_at}
-        return self.send("ad", meta, shot)
+        if not self.send("ad", meta, shot):
+            return False
+        self._ads_sent.add(item.key)
+        for held in self._held.pop(item.key, []):
+            self.send("image", held)
+        return True
 
     async def wait_for_room(self) -> None:
         """Back-pressure: wait while the stream holds more than ``max_stream`` entries (asked every 0.25 s; what

@@ -29,6 +29,7 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from core.images import OCR_UNAVAILABLE, ImageLimits, ImageRead, ImageReader, re
 from core.seeds import Site
 from crawler.store import CrawlStore
 
-__all__ = ["MAX_QUEUED_BYTES", "PictureReading", "ReadingOptions", "ReadingReport", "reading_for"]
+__all__ = ["MAX_QUEUED_BYTES", "KeptPictures", "PictureReading", "ReadingOptions", "ReadingReport", "reading_for"]
 
 log = logging.getLogger(__name__)
 
@@ -316,3 +317,26 @@ class PictureReading:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class KeptPictures:
+    """Pictures' bytes held until they can be offered: the ingest writer archives a picture (its page entry)
+    before the entry naming its ad arrives. The oldest are let go beyond ``limit`` bytes: such a picture is left
+    for ``adclear images read``, which reads it from the WARC file."""
+
+    def __init__(self, limit: int = MAX_QUEUED_BYTES // 2):
+        self.limit = limit
+        self._kept: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._size = 0
+
+    def keep(self, key: tuple[str, str], data: bytes) -> None:
+        self._size += len(data) - len(self._kept.pop(key, b""))
+        self._kept[key] = data
+        while self._size > self.limit:
+            self._size -= len(self._kept.popitem(last=False)[1])
+
+    def take(self, key: tuple[str, str]) -> bytes:
+        """The bytes kept under ``key`` (empty if let go or never kept), no longer kept."""
+        data = self._kept.pop(key, b"")
+        self._size -= len(data)
+        return data

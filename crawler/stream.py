@@ -4,15 +4,17 @@ A distributed crawl (``adclear crawl --redis URL`` on each node, ``adclear inges
 state on the nodes: every response, every ad read from it and every error becomes one stream entry, which the
 one writer archives, classifies and stores (``crawler.ingest``). An entry is flat, as Redis Streams want:
 
-- ``v`` (the format, ``1``), ``kind`` (``page``, ``ad``, ``error``, ``end``), ``job`` (the crawl of one site,
-  ``crawler.frontier``), ``site``, ``node`` (who sent it), ``meta`` (JSON: what the kind says below);
+- ``v`` (the format, ``1``), ``kind`` (``page``, ``ad``, ``image``, ``error``, ``end``), ``job`` (the crawl of
+  one site, ``crawler.frontier``), ``site``, ``node`` (who sent it), ``meta`` (JSON: what the kind says below);
 - ``body`` (bytes): a page's payload as received (the DOM for a rendered page), an ad's screenshot (PNG);
 - ``x0``, ``x1`` … (bytes): for a rendered page, the payload of each exchange the browser made (``meta``'s
   ``exchanges`` describe them in the same order).
 
 A page travels ahead of the ads read from it (the middleware sees the response before the spider), so the
-writer has archived it when the ads arrive; an ad names its page by URL and SHA-256. An entry that does not
-decode is ``Malformed``: the writer moves it aside with its reason and goes on.
+writer has archived it when the ads arrive; an ad names its page by URL and SHA-256, and carries the node's
+assessment of its text (``classifier.assessment``). A picture of an ad is a page (its bytes) and then an
+``image`` entry naming the ad's key, the picture's position and its page, sent after the ad's entry. An entry
+that does not decode is ``Malformed``: the writer moves it aside with its reason and goes on.
 """
 
 from __future__ import annotations
@@ -55,11 +57,12 @@ FORMAT = b"1"
 ITEMS_KEY = "adclear:items"  # the stream the nodes write and the writer reads
 DEAD_KEY = "adclear:items:dead"  # entries that did not decode, with their reason
 GROUP = "ingest"  # the writer's consumer group
-KINDS = ("page", "ad", "error", "end")
+KINDS = ("page", "ad", "image", "error", "end")
 # Fields every kind needs in ``meta``, with their types.
 _NEEDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "page": {"url": str, "status": int, "fetched_at": str, "method": str, "request_headers": list},
     "ad": {"url": str, "page_url": str, "platform": str, "title": str, "body": str, "key": str, "content_hash": str},
+    "image": {"ad_key": str, "position": int, "page": dict},
     "error": {"url": str, "kind": str, "message": str},
     "end": {"reason": str},
 }

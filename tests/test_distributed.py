@@ -44,17 +44,29 @@ def paced_seeds(base_url: str, target: Path, delay: str = "0.08") -> Path:
 
 @pytest.fixture(scope="module")
 def reference(demo_server, tmp_path_factory) -> set[tuple[str, str]]:
-    """The classifieds site's ads as one local crawl stores them: (ad_key, content_hash)."""
+    """The classifieds site's ads as one local crawl stores them: (ad_key, content_hash); their verdicts are
+    ``VERDICTS`` of the reference database."""
     where = tmp_path_factory.mktemp("reference")
     seeds = seeds_for(demo_server.base_url, where / "seeds.yml")
     run_adclear("crawl", SITE, db=where / "data" / "ref.db", seeds=seeds, check=True)
     db = connect(where / "data" / "ref.db")
     found = set(db.execute("SELECT ad_key, content_hash FROM ads").fetchall())
+    _REFERENCE_VERDICTS[:] = db.execute(VERDICTS).fetchall()
+    _REFERENCE_READS[:] = [
+        db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("image_reads", "verdicts", "ad_images")
+    ]
     db.close()
     assert len(found) > 50
     return found
 
 
+# every ad's verdict as compared between a local crawl and a distributed one (the writer concludes what the
+# nodes assessed: the same verdicts)
+VERDICTS = """SELECT a.ad_key, v.label, v.score, v.categories, v.hits, v.rules_label, v.model, v.classifier_version
+              FROM ads a JOIN verdicts v ON v.ad_id = a.id
+              WHERE v.id = (SELECT max(id) FROM verdicts WHERE ad_id = a.id) ORDER BY a.ad_key"""
+_REFERENCE_VERDICTS: list[tuple] = []
+_REFERENCE_READS: list[int] = []  # the pictures the local crawl read, the verdicts it stored, the ads' pictures
 _RUNNING: list[subprocess.Popen] = []
 
 
@@ -103,8 +115,8 @@ def wait(process: subprocess.Popen, log: Path, timeout: float = 180) -> str:
     return log.read_text(encoding="utf-8")
 
 
-def drained(url: str, db_path: Path, timeout: float = 120) -> None:
-    """Until the stream is empty, nothing is pending and the site's run is finished."""
+def drained(url: str, db_path: Path, timeout: float = 120, reads: int = 0) -> None:
+    """Until the stream is empty, nothing is pending, the site's run is finished (and ``reads`` pictures read)."""
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -115,8 +127,9 @@ def drained(url: str, db_path: Path, timeout: float = 120) -> None:
         if empty and db_path.exists():
             db = connect(db_path)
             status = db.execute("SELECT group_concat(status) FROM crawl_runs WHERE site = ?", [SITE]).fetchone()[0]
+            read = db.execute("SELECT count(*) FROM image_reads").fetchone()[0]
             db.close()
-            if status and "running" not in status:
+            if status and "running" not in status and read >= reads:
                 client.close()
                 return
         time.sleep(0.3)
@@ -131,9 +144,10 @@ def stop(process: subprocess.Popen, log: Path) -> str:
     return text
 
 
-def check_store(db_path: Path, reference: set[tuple[str, str]]) -> None:
-    """Every ad of the reference stored once, with its page's evidence in a WARC under its SHA-256; the file is
-    sound and the ledger holds."""
+def check_store(db_path: Path, reference: set[tuple[str, str]], verdicts: bool = True) -> None:
+    """Every ad of the reference stored once, with its page's evidence in a WARC under its SHA-256, and its
+    pictures; the file is sound and the ledger holds. ``verdicts``: the ads' verdicts are the local crawl's too
+    (not when a reviewer confirmed an ad meanwhile: its near-copies are flagged as such)."""
     db = connect(db_path)
     stored = db.execute("SELECT ad_key, content_hash FROM ads").fetchall()
     assert len(stored) == len(set(stored)), "an ad stored twice"
@@ -141,7 +155,11 @@ def check_store(db_path: Path, reference: set[tuple[str, str]]) -> None:
     runs = db.execute("SELECT id, status FROM crawl_runs WHERE site = ?", [SITE]).fetchall()
     assert [status for _, status in runs] == ["ok"]
     assert db.execute("SELECT count(*) FROM sightings").fetchone()[0] == len(reference)
-    assert db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == len(reference)
+    assert db.execute("SELECT count(*) FROM ad_images").fetchone()[0] == _REFERENCE_READS[2]
+    assert db.execute("SELECT count(*) FROM crawl_errors WHERE kind = 'image'").fetchone()[0] == 0
+    if verdicts:
+        assert db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == _REFERENCE_READS[1]  # some after a picture
+        assert db.execute(VERDICTS).fetchall() == _REFERENCE_VERDICTS
     twice = db.execute(
         "SELECT count(*) FROM (SELECT 1 FROM pages GROUP BY run_id, url, payload_sha256 HAVING count(*) > 1)"
     ).fetchone()[0]
@@ -232,9 +250,12 @@ def test_two_nodes_share_the_frontier_and_one_writer_stores_each_ad_once(demo_si
         assert f"{SITE}: ok: sent " in text
     sent = [int(text.split(" pages (job")[0].rsplit(" ", 1)[1]) if " pages (job" in text else 0 for text in outputs]
     assert all(pages > 0 for pages in sent), f"one node fetched nothing: {sent}"  # the frontier was shared
-    drained(own_redis.url, db_path)
+    assert _REFERENCE_READS[0] > 0
+    drained(own_redis.url, db_path, reads=_REFERENCE_READS[0])  # the pictures read beside the writer
     report = stop(ingest, tmp_path / "ingest.log")
     assert f"{SITE}: ok (run 1)" in report
+    assert "from the nodes' assessments, 0 classified here" in report  # the nodes classified, the writer concluded
+    assert f"pictures: {_REFERENCE_READS[0]} read beside" in report, report
     check_store(db_path, reference)
     assert not (tmp_path / "n1" / "x.db").exists(), "a node wrote a database"
     client = redis.Redis.from_url(own_redis.url)
@@ -289,7 +310,7 @@ def test_kill_9_of_a_node_the_writer_and_redis_loses_and_duplicates_nothing(demo
         assert n.returncode == 0, text
     drained(own_redis.url, db_path)
     stop(ingest, logs / "ingest-2.log")
-    check_store(db_path, reference)
+    check_store(db_path, reference, verdicts=False)
     if held:  # what node a held was put back by a reaper (node b's, or node a's after its restart)
         reaped = "".join((logs / name).read_text() for name in ("node-b.log", "node-a2.log"))
         assert "of nodes that stopped beating are queued again" in reaped
@@ -316,7 +337,7 @@ def test_nodes_wait_while_the_writer_is_behind(demo_site, reference, own_redis, 
     ingest = writer(own_redis.url, db_path, seeds, tmp_path / "ingest.log")
     text = wait(crawler, tmp_path / "node.log")
     assert crawler.returncode == 0, text
-    drained(own_redis.url, db_path)
+    drained(own_redis.url, db_path, reads=_REFERENCE_READS[0])
     stop(ingest, tmp_path / "ingest.log")
     client.close()
     check_store(db_path, reference)

@@ -231,6 +231,26 @@ def test_the_command_stores_and_reports_the_run(client, db_path, redis_url):
     result = run_adclear("ingest", "--redis", redis_url, "--until-idle", "0.5", db=db_path, check=True, timeout=120)
     assert f"{SITE}: ok (run 1): 1 pages fetched, 1 ads (1 new" in result.stdout
     assert "ingest: 3 entries" in result.stdout
+    db = connect(db_path)
+    checks = db.execute("SELECT name FROM run_health WHERE run_id = 1 AND ok").fetchall()
+    db.close()
+    assert ("finished",) in checks and ("error_rate",) in checks  # checked as after a local crawl
+
+
+def test_an_unhealthy_run_the_writer_finishes_is_checked_and_alerted(client, db_path, redis_url):
+    errors = [
+        Entry("error", JOB, SITE, "node-a", {"url": f"{BASE}/ad/{n}.html", "kind": "http_500", "message": "boom"})
+        for n in range(2, 12)
+    ]
+    send(client, *one_ad(1), *errors, end_entry())
+    result = run_adclear("ingest", "--redis", redis_url, "--until-idle", "0.5", db=db_path, check=True, timeout=120)
+    assert f"{SITE}: failed (run 1): 1 pages fetched" in result.stdout, result.stdout
+    db = connect(db_path)
+    failed = db.execute("SELECT name FROM run_health WHERE run_id = 1 AND NOT ok").fetchall()
+    alerts = db.execute("SELECT kind, subject, run_id FROM alerts").fetchall()
+    db.close()
+    assert ("error_rate",) in failed
+    assert [(kind, run) for kind, _, run in alerts] == [("run", 1)] and SITE in alerts[0][1]
 
 
 def test_a_second_job_is_a_second_run_that_sees_the_ads_again(client, db_path, seeds):
@@ -322,3 +342,72 @@ def test_an_assessment_of_another_classifier_or_unreadable_is_classified_here(cl
     warnings = [r.getMessage() for r in caplog.records if "classified here" in r.getMessage()]
     assert len(warnings) == 2  # once per reason, not once per ad
     assert "model.none" in warnings[0] and "cannot be read" in warnings[1]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # bytes enough: the writer archives and attaches, it does not decode
+
+
+def picture(n: int, ad_url: str, key: str | None = None) -> list[Entry]:
+    """A picture of the ad at ``ad_url`` as a node sends it: its page (the bytes), then the image entry."""
+    url = f"{BASE}/img/{n}.png"
+    fields = {
+        "url": url,
+        "method": "GET",
+        "request_headers": [],
+        "status": 200,
+        "reason": "OK",
+        "response_headers": [("Content-Type", "image/png")],
+        "body": PNG + bytes([n]),
+        "content_type": "image/png",
+        "exchanges": None,
+        "fetched_at": "2026-12-03T06:00:01.000000+00:00",
+    }
+    meta, body, parts = page_meta(fields)
+    sha = hashlib.sha256(body).hexdigest()
+    named = {"ad_key": key or ad_url, "position": n, "page": {"url": url, "sha256": sha}}
+    return [Entry("page", JOB, SITE, "node-a", meta, body, parts), Entry("image", JOB, SITE, "node-a", named)]
+
+
+class Offers:
+    """What the writer offers the reading beside it (crawler.reading.PictureReading's side, recorded)."""
+
+    def __init__(self):
+        self.offered: list[tuple[int, str, bytes, bool]] = []
+        self.pumps = 0
+
+    def offer(self, site, ad_id, digest, data, *, fresh, screenshot=False):
+        self.offered.append((ad_id, digest, data, fresh))
+
+    def pump(self):
+        self.pumps += 1
+
+
+def test_a_picture_is_attached_to_its_ad_and_offered_to_the_reading_with_its_bytes(client, db_path, seeds):
+    page, ad = one_ad(1)
+    send(client, page, ad, *picture(0, ad.meta["url"], ad.meta["key"]), *picture(1, ad.meta["url"], "no-such-ad"))
+    offers = Offers()
+    w = writer(client, db_path, seeds, reading=offers)
+    figures = w.run(until_idle=0.3)
+    w.close()
+    db = connect(db_path)
+    images = db.execute("SELECT ad_id, position, sha256, warc_file, warc_offset FROM ad_images").fetchall()
+    errors = db.execute("SELECT kind, message FROM crawl_errors").fetchall()
+    db.close()
+    assert [(ad_id, position) for ad_id, position, *_ in images] == [(1, 0)]
+    _, payload = read_record(db_path.parent / images[0][3], images[0][4])  # archived, under its SHA-256
+    assert hashlib.sha256(payload).hexdigest() == images[0][2] and payload == PNG + b"\x00"
+    assert offers.offered == [(1, images[0][2], PNG + b"\x00", True)] and offers.pumps >= 1
+    assert errors == [("image", "a picture of no-such-ad, whose ad was not stored")]  # as a local crawl says it
+    assert figures.malformed == 0
+
+
+def test_a_picture_whose_page_was_never_archived_is_moved_aside(client, db_path, seeds):
+    page, ad = one_ad(1)
+    _, image = picture(0, ad.meta["url"], ad.meta["key"])
+    send(client, page, ad, image)
+    w = writer(client, db_path, seeds)
+    figures = w.run(until_idle=0.3)
+    w.close()
+    assert figures.malformed == 1
+    dead = client.xrange(DEAD_KEY)
+    assert len(dead) == 1 and b"was not archived" in dead[0][1][b"reason"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -25,7 +27,8 @@ from crawler.reading import PictureReading, ReadingOptions, ReadingReport
 from crawler.stream import connect
 from demo.server import serve
 
-__all__ = ["COMMANDS", "format_reading", "format_result", "run_and_report"]
+__all__ = ["COMMANDS", "after_runs", "format_reading", "format_result", "reading_options", "report_pictures",
+           "run_and_report"]  # fmt: skip
 
 
 def format_result(result: RunResult) -> str:
@@ -73,6 +76,40 @@ def _workers(options: ReadingOptions) -> str:
     return "one worker," if options.workers == 1 else f"{options.workers} workers, the largest"
 
 
+def reading_options(beside: str, after: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The --read-* options of a command that reads pictures beside ``beside`` for at most --read-wait seconds
+    after ``after``; the command gets read_workers, read_wait, read_timeout and read_memory_mb."""
+    options = [
+        click.option(
+            "--read-workers",
+            default=1,
+            show_default=True,
+            type=click.IntRange(0, 16),
+            help=f"Processes reading pictures beside {beside} (0: leave them all for `adclear images read`).",
+        ),
+        click.option(
+            "--read-wait",
+            default=30.0,
+            show_default=True,
+            type=click.FloatRange(0),
+            help=f"Seconds the reading may go on after {after}; what is not read by then is left for `images read`.",
+        ),
+        click.option(
+            "--read-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per picture."
+        ),
+        click.option(
+            "--read-memory-mb", default=3000, show_default=True, type=ID, help="Address-space limit of each worker."
+        ),
+    ]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 def run_and_report(
     cfg: Config,
     names: tuple[str, ...],
@@ -91,7 +128,7 @@ def run_and_report(
         connect(redis_url).close()  # unreachable: one line and exit 1 before any crawl starts
     log_file = None if verbose else log_file_for(cfg.db_path)
     started = now_utc()
-    # a node writes nothing here: its pictures go to the ingest writer with its pages (not read there yet)
+    # a node writes nothing here: its pictures go to the ingest writer with its pages, and are read there
     reading_here = reading.workers > 0 and not redis_url
     reader = PictureReading(cfg.db_path, reading, rules_dir=cfg.rules_dir) if reading_here else None
     report = None
@@ -117,12 +154,12 @@ def run_and_report(
             reader.close()
     if redis_url:
         return results  # a node: the ingest writer stores, clusters and checks the runs
-    _report_pictures(cfg, results, report, reading)
-    _after_runs(cfg, seeds, results, started)
+    report_pictures(cfg, results, report, reading)
+    after_runs(cfg, seeds, results, started)
     return results
 
 
-def _report_pictures(
+def report_pictures(
     cfg: Config, results: list[RunResult], report: ReadingReport | None, reading: ReadingOptions
 ) -> None:
     try:
@@ -133,8 +170,9 @@ def _report_pictures(
         echo(format_reading(report, unread, reading))
 
 
-def _after_runs(cfg: Config, seeds: Seeds, results: list[RunResult], started: str) -> None:
-    """Near-duplicates, reappearances, health checks and alerts, each said in a line."""
+def after_runs(cfg: Config, seeds: Seeds, results: list[RunResult], started: str) -> None:
+    """Near-duplicates, reappearances (of ads seen since ``started``), health checks and alerts, each said in a
+    line: after a local crawl, and after each run the ingest writer of a distributed crawl finishes."""
     reappeared = []
     if any(r.figures.get("ads_new") or r.figures.get("ads_changed") for r in results):
         counts = recluster(cfg.db())
@@ -165,24 +203,7 @@ def _after_runs(cfg: Config, seeds: Seeds, results: list[RunResult], started: st
     help="Crawl as a node of a distributed crawl through this Redis, redis://HOST:PORT/DB (also $ADCLEAR_REDIS): "
     "the frontier is shared, pages and ads go to `adclear ingest`, nothing is written here.",
 )
-@click.option(
-    "--read-workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(0, 16),
-    help="Processes reading pictures beside the crawl (0: leave them all for `adclear images read`).",
-)
-@click.option(
-    "--read-wait",
-    default=30.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Seconds the reading may go on after the crawl; what is not read by then is left for `images read`.",
-)
-@click.option(
-    "--read-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per picture."
-)
-@click.option("--read-memory-mb", default=3000, show_default=True, type=ID, help="Address-space limit of each worker.")
+@reading_options("the crawl", "the crawl")
 @click.pass_obj
 def crawl(
     cfg: Config,
