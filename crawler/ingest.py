@@ -54,6 +54,9 @@ __all__ = ["IngestFigures", "IngestWriter"]
 log = logging.getLogger(__name__)
 
 SPIDER = "redis"  # crawl_runs.spider of a distributed run
+# a page of the run, found by its URL's index (``+run_id``: else SQLite scans all the run's pages each time)
+PAGE_OF_RUN = """SELECT id, url, status, fetched_at, payload_sha256, warc_file, warc_offset, warc_length FROM pages
+                 WHERE url = ? AND +run_id = ? AND payload_sha256 = ? ORDER BY id LIMIT 1"""
 
 
 @dataclass
@@ -369,17 +372,13 @@ class IngestWriter:
         self.figures.pages += 1
 
     def _page_ref(self, run: _Run, url: str, sha256: str) -> PageRef | None:
-        row = self.store.db.execute(
-            """SELECT id, url, status, fetched_at, payload_sha256, warc_file, warc_offset, warc_length FROM pages
-               WHERE url = ? AND run_id = ? AND payload_sha256 = ? ORDER BY id LIMIT 1""",
-            [url, run.run_id, sha256],
-        ).fetchone()
+        row = self.store.db.execute(PAGE_OF_RUN, [url, run.run_id, sha256]).fetchone()
         return PageRef(*row) if row is not None else None
 
     def _seen_again(self, run: _Run, entry: Entry) -> bool:
-        """An ad stored with this content when the batch began: to be sighted in bulk after the batch's entries."""
-        item = ad_item(entry)
-        return self._seen.note(run.run_id, item.key, item.content_hash)
+        """An ad stored with this content when the batch began: to be sighted in bulk after the batch's entries
+        (on the node's key and content hash: an ad's text is checked against them only when it is stored)."""
+        return self._seen.note(run.run_id, entry.meta["key"], entry.meta["content_hash"])
 
     def _ad(self, run: _Run, entry: Entry) -> None:
         item = ad_item(entry)
@@ -393,7 +392,7 @@ class IngestWriter:
         shot = entry.meta.get("screenshot")
         if isinstance(shot, dict) and entry.body:
             item.screenshot = self._screenshot(run, shot, entry.body, item.page)
-        self.classification.classify(self.store, item, entry.meta.get("assessed"))
+        self.classification.classify(self.store, item, entry.assessed or None)
         self.store.save_ad(item, run.run_id)
         self.figures.ads += 1
 

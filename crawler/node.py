@@ -118,11 +118,18 @@ class StreamRecorder(RunRecorder):
         self.client.close()
 
     # ---- entries -------------------------------------------------------------------------------------
-    def send(self, kind: str, meta: dict[str, Any], body: bytes = b"", parts: list[bytes] | None = None) -> bool:
+    def send(
+        self,
+        kind: str,
+        meta: dict[str, Any],
+        body: bytes = b"",
+        parts: list[bytes] | None = None,
+        assessed: bytes = b"",
+    ) -> bool:
         """One entry to the stream; False when Redis is lost (the node then stops: ``lost``)."""
         if self.lost or self.site is None:
             return False
-        entry = Entry(kind, self.job, self.site.name, self.node, meta, body, parts or [])
+        entry = Entry(kind, self.job, self.site.name, self.node, meta, body, parts or [], assessed)
         try:
             self.client.xadd(ITEMS_KEY, encode(entry))  # type: ignore[arg-type]
         except RedisError as e:
@@ -186,14 +193,13 @@ class StreamRecorder(RunRecorder):
             "content_hash": item.content_hash,
             "page": {"url": item.page.url, "sha256": item.page.sha256} if item.page is not None else None,
         }
-        if assessed is not None:
-            meta["assessed"] = assessed.to_dict()
         shot = b""
         if item.screenshot is not None and item.screenshot.sha256 in self._shots:
             shot, uri = self._shots.pop(item.screenshot.sha256)
             s = item.screenshot
             meta["screenshot"] = {"url": s.url, "uri": uri, "content_type": s.content_type, "fetched_at": s.fetched_at}
-        if not self.send("ad", meta, shot):
+        carried = assessed.pack() if assessed is not None else b""
+        if not self.send("ad", meta, shot, assessed=carried):
             return False
         self._ads_sent.add(item.key)
         for held in self._held.pop(item.key, []):

@@ -119,18 +119,18 @@ class Classification:
             self._decided_at = (fresh, now)
         return self._decided_ads
 
-    def classify(self, store: CrawlStore, item: AdItem, assessed: object = None) -> None:
+    def classify(self, store: CrawlStore, item: AdItem, assessed: bytes | None = None) -> None:
         """``item.verdict``, unless the database holds this very content already (its verdict stands).
 
-        ``assessed``: the ad's ``Assessment.to_dict`` made by a crawler node (``crawler.node``); concluded with
+        ``assessed``: the ad's ``Assessment.pack``, made by a crawler node (``crawler.node``); concluded with
         the decided ads when this classifier made it, else the ad is classified here (said once per version)."""
         if store.known_content(item):
             return
         classifier, decided = self.classifier(store), self.decided(store)
         if assessed is not None:
             try:
-                found = Assessment.from_dict(assessed)
-            except ValueError as e:
+                found = Assessment.unpack(assessed)
+            except ValueError as e:  # JSON's and UTF-8's errors are ValueErrors too
                 why = f"a node's assessment that cannot be read ({e})"
             else:
                 try:

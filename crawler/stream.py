@@ -8,13 +8,16 @@ one writer archives, classifies and stores (``crawler.ingest``). An entry is fla
   one site, ``crawler.frontier``), ``site``, ``node`` (who sent it), ``meta`` (JSON: what the kind says below);
 - ``body`` (bytes): a page's payload as received (the DOM for a rendered page), an ad's screenshot (PNG);
 - ``x0``, ``x1`` … (bytes): for a rendered page, the payload of each exchange the browser made (``meta``'s
-  ``exchanges`` describe them in the same order).
+  ``exchanges`` describe them in the same order);
+- ``assessed`` (JSON, zlib-compressed: its hits repeat their rules' legal bases, 4–14 kB to 1–3): an ad's
+  assessment (``classifier.assessment``, ``Assessment.pack``), apart from ``meta`` so that the writer reads it
+  only for an ad it stores, not for the many seen again unchanged.
 
 A page travels ahead of the ads read from it (the middleware sees the response before the spider), so the
-writer has archived it when the ads arrive; an ad names its page by URL and SHA-256, and carries the node's
-assessment of its text (``classifier.assessment``). A picture of an ad is a page (its bytes) and then an
-``image`` entry naming the ad's key, the picture's position and its page, sent after the ad's entry. An entry
-that does not decode is ``Malformed``: the writer moves it aside with its reason and goes on.
+writer has archived it when the ads arrive; an ad names its page by URL and SHA-256. A picture of an ad is a
+page (its bytes) and then an ``image`` entry naming the ad's key, the picture's position and its page, sent
+after the ad's entry. An entry that does not decode is ``Malformed``: the writer moves it aside with its
+reason and goes on.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class Entry:
     meta: dict[str, Any]
     body: bytes = b""
     parts: list[bytes] = field(default_factory=list)  # a rendered page's exchanges' payloads
+    assessed: bytes = b""  # an ad's assessment (Assessment.pack), read only for an ad to be stored
 
 
 def encode(entry: Entry) -> dict[bytes, bytes]:
@@ -97,6 +101,8 @@ def encode(entry: Entry) -> dict[bytes, bytes]:
         fields[b"body"] = entry.body
     for number, part in enumerate(entry.parts):
         fields[f"x{number}".encode()] = part
+    if entry.assessed:
+        fields[b"assessed"] = entry.assessed
     return fields
 
 
@@ -127,7 +133,7 @@ def decode(fields: dict[bytes, bytes]) -> Entry:
     parts: list[bytes] = []
     while f"x{len(parts)}".encode() in fields:
         parts.append(fields[f"x{len(parts)}".encode()])
-    return Entry(kind, job, site, node, meta, fields.get(b"body", b""), parts)
+    return Entry(kind, job, site, node, meta, fields.get(b"body", b""), parts, fields.get(b"assessed", b""))
 
 
 def page_meta(fields: dict[str, Any]) -> tuple[dict[str, Any], bytes, list[bytes]]:

@@ -4,6 +4,7 @@ JSON through the stream, and concluded by the writer with the decided ads, is th
 from __future__ import annotations
 
 import json
+import zlib
 
 import pytest
 import yaml
@@ -38,8 +39,8 @@ def decided() -> DecidedAds:
 
 
 def carried(assessed: Assessment) -> Assessment:
-    """Through the stream: JSON out, JSON in."""
-    return Assessment.from_dict(json.loads(json.dumps(assessed.to_dict(), ensure_ascii=False)))
+    """Through the stream: packed (compressed JSON) on the node, unpacked on the writer."""
+    return Assessment.unpack(assessed.pack())
 
 
 @pytest.mark.parametrize("with_model", [True, False], ids=["model", "rules-only"])
@@ -104,3 +105,11 @@ def test_an_assessment_that_is_not_as_written_is_refused_with_its_field(spoil):
         Assessment.from_dict(data)
     with pytest.raises(ValueError, match="JSON object"):
         Assessment.from_dict([data])
+
+
+def test_packed_bytes_that_are_not_an_assessment_are_refused():
+    packed = Classifier.default().assess(PROMOTION).pack()
+    assert len(packed) < len(json.dumps(Classifier.default().assess(PROMOTION).to_dict()).encode()) / 2
+    for spoiled in (b"", b"{}", packed[:-5], zlib.compress(b"[1, 2]"), zlib.compress(b"\xff\xfe")):
+        with pytest.raises(ValueError):
+            Assessment.unpack(spoiled)

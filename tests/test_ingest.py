@@ -5,6 +5,8 @@ entries moved aside without blocking the stream, an unreachable Redis named."""
 from __future__ import annotations
 
 import hashlib
+import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -294,7 +296,7 @@ def test_an_ad_seen_again_then_changed_in_one_batch_ends_changed(client, db_path
 
 def assessed_ad(n: int, assessed: object) -> list[Entry]:
     page, ad = one_ad(n)
-    ad.meta["assessed"] = assessed
+    ad.assessed = zlib.compress(json.dumps(assessed, ensure_ascii=False).encode())  # as Assessment.pack does
     return [page, ad]
 
 
@@ -411,3 +413,14 @@ def test_a_picture_whose_page_was_never_archived_is_moved_aside(client, db_path,
     assert figures.malformed == 1
     dead = client.xrange(DEAD_KEY)
     assert len(dead) == 1 and b"was not archived" in dead[0][1][b"reason"]
+
+
+def test_a_page_is_found_by_its_url_not_by_scanning_its_run(db_path):
+    """The writer looks a page up for every ad and picture: through the run's index it would read all the run's
+    pages each time (SQLite chose that index), a cost growing with the run."""
+    from crawler.ingest import PAGE_OF_RUN
+
+    db = connect(db_path)
+    plan = db.execute(f"EXPLAIN QUERY PLAN {PAGE_OF_RUN}", ["http://x/", 1, "0" * 64]).fetchall()
+    db.close()
+    assert "USING INDEX pages_url (url=?)" in " ".join(row[-1] for row in plan)
