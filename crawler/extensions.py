@@ -269,6 +269,17 @@ class RunRecorder:
         elif self.reading is not None and self.site is not None:
             self.reading.offer(self.site, attached[0], page.sha256, data, fresh=attached[1])
 
+    def seen_recently(self, ad_key: str, since: str) -> bool:
+        """Incremental crawling: whether the ad at ``ad_key`` was fetched at or after ``since`` (then it is
+        sighted in this run as ``listed``, and not fetched again)."""
+        if self.store is None or self.run_id is None:
+            return False
+        ad_id = self.store.fetched_since(ad_key, since)
+        if ad_id is None:
+            return False
+        self.store.record_listed(ad_id, self.run_id)
+        return True
+
     def record_offsite(self, url: str, why: str, kind: str = "offsite") -> None:
         """A link or request the network policy refuses (``offsite``, ``blocked``), recorded once per run."""
         self.record_error(url, kind, why)

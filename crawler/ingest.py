@@ -15,6 +15,9 @@ already sighted in its run with the same content hash is skipped (its key and co
 recorded is not recorded twice. A malformed entry is moved aside to ``adclear:items:dead`` with its reason and
 acknowledged: it never blocks the stream.
 
+Why so long: a batch is one unit (its transaction, its WARC files' syncs, what the nodes are told, its
+acknowledgement) over every kind of entry; split, the at-least-once discipline would be spread over modules.
+
 Each crawl job of a site (``crawler.frontier``) is one ``crawl_runs`` row (its ``job`` column), finished when the
 job's ``end`` entry arrives. Each writer process writes its own WARC file per run: a writer killed mid-record
 leaves that file's last record torn, and the next process never appends after it.
@@ -46,7 +49,19 @@ from crawler.pipelines import Classification
 from crawler.reading import KeptPictures, PictureReading
 from crawler.seenagain import SeenAgain
 from crawler.store import CrawlStore
-from crawler.stream import DEAD_KEY, GROUP, ITEMS_KEY, Entry, Malformed, ad_item, aside, decode, exchanges_of, pairs
+from crawler.stream import (
+    DEAD_KEY,
+    FETCHED_KEY,
+    GROUP,
+    ITEMS_KEY,
+    Entry,
+    Malformed,
+    ad_item,
+    aside,
+    decode,
+    exchanges_of,
+    pairs,
+)
 from crawler.warc import RunArchive, warc_name
 
 __all__ = ["IngestFigures", "IngestWriter"]
@@ -110,6 +125,7 @@ class IngestWriter:
         self._stamp = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
         self._claimed_at = 0.0  # monotonic time of the last XAUTOCLAIM pass
         self._seen = SeenAgain()  # the batch's ads seen again unchanged, sighted in bulk
+        self._fetched: dict[str, set[str]] = {}  # site → keys of the batch's ads fetched, told to the nodes
         self._ensure_group()
 
     def _ensure_group(self) -> None:
@@ -217,6 +233,7 @@ class IngestWriter:
                 self.figures.repeats += repeats
             self._sync_archives()
             self.store.flush()  # the commit: only now may the entries be acknowledged
+            self._tell_fetched()
             for run, entry in ends:
                 result = self._end(run, entry)  # its own transaction; redelivered, it finds the run finished
                 if result is not None:
@@ -239,6 +256,7 @@ class IngestWriter:
         """A batch that cannot be committed (a full disk): rolled back, its runs forgotten (they may have been
         begun in it), nothing acknowledged; the entries are handled again."""
         self.store.rollback()
+        self._fetched.clear()
         for run in self._runs.values():
             if run.archive is not None:
                 run.archive.close()
@@ -269,6 +287,8 @@ class IngestWriter:
             self._ad(run, entry)
         elif entry.kind == "image":
             self._image(run, entry)
+        elif entry.kind == "listed":
+            self._listed(run, entry)
         elif entry.kind == "error":
             self._error(run, entry)
 
@@ -378,7 +398,10 @@ class IngestWriter:
     def _seen_again(self, run: _Run, entry: Entry) -> bool:
         """An ad stored with this content when the batch began: to be sighted in bulk after the batch's entries
         (on the node's key and content hash: an ad's text is checked against them only when it is stored)."""
-        return self._seen.note(run.run_id, entry.meta["key"], entry.meta["content_hash"])
+        if not self._seen.note(run.run_id, entry.meta["key"], entry.meta["content_hash"]):
+            return False
+        self._fetched.setdefault(run.site.name, set()).add(entry.meta["key"])
+        return True
 
     def _ad(self, run: _Run, entry: Entry) -> None:
         item = ad_item(entry)
@@ -394,6 +417,7 @@ class IngestWriter:
             item.screenshot = self._screenshot(run, shot, entry.body, item.page)
         self.classification.classify(self.store, item, entry.assessed or None)
         self.store.save_ad(item, run.run_id)
+        self._fetched.setdefault(run.site.name, set()).add(item.key)
         self.figures.ads += 1
 
     def _already(self, run: _Run, item: AdItem) -> bool:
@@ -423,6 +447,28 @@ class IngestWriter:
         if seen is None:
             self.store.record_error(run.run_id, url=url, kind=kind, message=message)
             self.figures.errors += 1
+
+    def _listed(self, run: _Run, entry: Entry) -> None:
+        """An ad a node saw listed and did not fetch (``revisit_after``: stored fetched recently): sighted as
+        ``listed``, as a local crawl does."""
+        row = self.store.db.execute("SELECT id FROM ads WHERE ad_key = ?", [entry.meta["ad_key"]]).fetchone()
+        if row is None:
+            raise Malformed("a listed ad this database does not hold (another database's Redis?)")
+        if self.store.record_listed(int(row[0]), run.run_id):
+            self.figures.ads += 1
+        else:
+            self.figures.repeats += 1
+
+    def _tell_fetched(self) -> None:
+        """After the commit: the batch's ads stored fetched, with the time, in each site's ``FETCHED_KEY`` hash,
+        where nodes look before fetching an ad again (a lost hash only means ads fetched again)."""
+        if self._fetched:
+            now = now_utc()
+            pipe = self.client.pipeline(transaction=False)
+            for site, keys in self._fetched.items():
+                pipe.hset(FETCHED_KEY.format(site=site), mapping=dict.fromkeys(keys, now))
+            pipe.execute()
+            self._fetched.clear()
 
     # ---- pictures -----------------------------------------------------------------------------------
     def _image(self, run: _Run, entry: Entry) -> None:

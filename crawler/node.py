@@ -42,7 +42,7 @@ from core.timeutil import now_utc
 from crawler.archiving import page_fields
 from crawler.extensions import BROWSER_EXCHANGES, REFUSALS, RunRecorder, RunResult
 from crawler.items import AdItem, PageRef, ResourceRef
-from crawler.stream import ITEMS_KEY, Entry, connect, encode, page_meta
+from crawler.stream import FETCHED_KEY, ITEMS_KEY, Entry, connect, encode, page_meta
 
 __all__ = ["StreamPipeline", "StreamRecorder", "node_settings"]
 
@@ -177,6 +177,20 @@ class StreamRecorder(RunRecorder):
             self.send("image", meta)
         else:
             self._held.setdefault(ad_key, []).append(meta)
+
+    def seen_recently(self, ad_key: str, since: str) -> bool:
+        """Incremental crawling: the writer stored the ad at ``ad_key`` fetched at or after ``since`` (its hash
+        ``FETCHED_KEY``): a ``listed`` entry, and the ad is not fetched."""
+        if self.lost or self.site is None:
+            return False
+        try:
+            fetched = self.client.hget(FETCHED_KEY.format(site=self.site.name), ad_key)
+        except RedisError as e:
+            self.give_up(str(e))
+            return False
+        if not isinstance(fetched, bytes) or fetched.decode() < since:
+            return False
+        return self.send("listed", {"ad_key": ad_key})
 
     def send_ad(self, item: AdItem, assessed: Assessment | None = None) -> bool:
         meta: dict[str, Any] = {

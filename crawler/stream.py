@@ -4,8 +4,9 @@ A distributed crawl (``adclear crawl --redis URL`` on each node, ``adclear inges
 state on the nodes: every response, every ad read from it and every error becomes one stream entry, which the
 one writer archives, classifies and stores (``crawler.ingest``). An entry is flat, as Redis Streams want:
 
-- ``v`` (the format, ``1``), ``kind`` (``page``, ``ad``, ``image``, ``error``, ``end``), ``job`` (the crawl of
-  one site, ``crawler.frontier``), ``site``, ``node`` (who sent it), ``meta`` (JSON: what the kind says below);
+- ``v`` (the format, ``1``), ``kind`` (``page``, ``ad``, ``image``, ``listed``, ``error``, ``end``), ``job``
+  (the crawl of one site, ``crawler.frontier``), ``site``, ``node`` (who sent it), ``meta`` (JSON: what the
+  kind says below);
 - ``body`` (bytes): a page's payload as received (the DOM for a rendered page), an ad's screenshot (PNG);
 - ``x0``, ``x1`` … (bytes): for a rendered page, the payload of each exchange the browser made (``meta``'s
   ``exchanges`` describe them in the same order);
@@ -16,8 +17,10 @@ one writer archives, classifies and stores (``crawler.ingest``). An entry is fla
 A page travels ahead of the ads read from it (the middleware sees the response before the spider), so the
 writer has archived it when the ads arrive; an ad names its page by URL and SHA-256. A picture of an ad is a
 page (its bytes) and then an ``image`` entry naming the ad's key, the picture's position and its page, sent
-after the ad's entry. An entry that does not decode is ``Malformed``: the writer moves it aside with its
-reason and goes on.
+after the ad's entry. Incremental crawling (seeds.yml ``revisit_after``): the writer keeps, per site, when it
+last stored each ad fetched (the hash ``FETCHED_KEY``); a node that finds an ad listed within that time does
+not fetch it and sends a ``listed`` entry (its key) instead, which the writer records as a sighting. An entry
+that does not decode is ``Malformed``: the writer moves it aside with its reason and goes on.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ __all__ = [
     "DEAD_KEY",
     "FORMAT",
     "GROUP",
+    "FETCHED_KEY",
     "ITEMS_KEY",
     "KINDS",
     "Entry",
@@ -60,12 +64,14 @@ FORMAT = b"1"
 ITEMS_KEY = "adclear:items"  # the stream the nodes write and the writer reads
 DEAD_KEY = "adclear:items:dead"  # entries that did not decode, with their reason
 GROUP = "ingest"  # the writer's consumer group
-KINDS = ("page", "ad", "image", "error", "end")
+KINDS = ("page", "ad", "image", "listed", "error", "end")
+FETCHED_KEY = "adclear:fetched:{site}"  # hash: ad key → when the writer last stored it fetched (incremental crawls)
 # Fields every kind needs in ``meta``, with their types.
 _NEEDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "page": {"url": str, "status": int, "fetched_at": str, "method": str, "request_headers": list},
     "ad": {"url": str, "page_url": str, "platform": str, "title": str, "body": str, "key": str, "content_hash": str},
     "image": {"ad_key": str, "position": int, "page": dict},
+    "listed": {"ad_key": str},
     "error": {"url": str, "kind": str, "message": str},
     "end": {"reason": str},
 }

@@ -319,6 +319,29 @@ def test_kill_9_of_a_node_the_writer_and_redis_loses_and_duplicates_nothing(demo
     db.close()
 
 
+def test_a_second_job_fetches_no_ad_the_writer_stored_within_revisit_after(demo_site, reference, own_redis, tmp_path):
+    """Incremental crawling across nodes: what a local crawl asks its database, a node asks the writer's hash."""
+    seeds = paced_seeds(demo_site, tmp_path / "seeds.yml", delay="0")
+    head, sep, tail = seeds.read_text(encoding="utf-8").partition(f"  - name: {SITE}\n")
+    seeds.write_text(head + sep + "    revisit_after: 24\n" + tail, encoding="utf-8")
+    db_path = tmp_path / "data" / "adclear.db"
+    ingest = writer(own_redis.url, db_path, seeds, tmp_path / "ingest.log")
+    for job in (1, 2):
+        crawler = node(own_redis.url, tmp_path / f"n{job}.db", seeds, tmp_path / f"node{job}.log")
+        text = wait(crawler, tmp_path / f"node{job}.log")
+        assert crawler.returncode == 0, text
+        drained(own_redis.url, db_path)
+    report = stop(ingest, tmp_path / "ingest.log")
+    assert f"{SITE}: ok (run 2): " in report and f"({len(reference)} new, " in report
+    db = connect(db_path)
+    fetched = db.execute("SELECT count(*) FROM pages WHERE run_id = 2 AND url LIKE '%/ad/%'").fetchone()[0]
+    listed = db.execute("SELECT count(*) FROM sightings WHERE run_id = 2 AND change = 'listed'").fetchone()[0]
+    seen = db.execute("SELECT ads_seen FROM crawl_runs WHERE id = 2").fetchone()[0]
+    db.close()
+    assert fetched == 0
+    assert listed == seen == len(reference)
+
+
 def test_nodes_wait_while_the_writer_is_behind(demo_site, reference, own_redis, tmp_path):
     seeds = paced_seeds(demo_site, tmp_path / "seeds.yml", delay="0")
     db_path = tmp_path / "data" / "adclear.db"

@@ -300,6 +300,14 @@ def assessed_ad(n: int, assessed: object) -> list[Entry]:
     return [page, ad]
 
 
+def rows(db_path: Path, sql: str) -> list[tuple]:
+    db = connect(db_path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
 def stored_verdicts(db_path: Path) -> list[tuple]:
     db = connect(db_path)
     try:
@@ -391,10 +399,8 @@ def test_a_picture_is_attached_to_its_ad_and_offered_to_the_reading_with_its_byt
     w = writer(client, db_path, seeds, reading=offers)
     figures = w.run(until_idle=0.3)
     w.close()
-    db = connect(db_path)
-    images = db.execute("SELECT ad_id, position, sha256, warc_file, warc_offset FROM ad_images").fetchall()
-    errors = db.execute("SELECT kind, message FROM crawl_errors").fetchall()
-    db.close()
+    images = rows(db_path, "SELECT ad_id, position, sha256, warc_file, warc_offset FROM ad_images")
+    errors = rows(db_path, "SELECT kind, message FROM crawl_errors")
     assert [(ad_id, position) for ad_id, position, *_ in images] == [(1, 0)]
     _, payload = read_record(db_path.parent / images[0][3], images[0][4])  # archived, under its SHA-256
     assert hashlib.sha256(payload).hexdigest() == images[0][2] and payload == PNG + b"\x00"
@@ -424,3 +430,29 @@ def test_a_page_is_found_by_its_url_not_by_scanning_its_run(db_path):
     plan = db.execute(f"EXPLAIN QUERY PLAN {PAGE_OF_RUN}", ["http://x/", 1, "0" * 64]).fetchall()
     db.close()
     assert "USING INDEX pages_url (url=?)" in " ".join(row[-1] for row in plan)
+
+
+def test_the_nodes_are_told_what_was_fetched_and_an_ad_listed_is_sighted_not_fetched(client, db_path, seeds):
+    """Incremental crawling across nodes: the writer keeps when it stored each ad fetched (FETCHED_KEY); an ad a
+    node then sees listed within revisit_after comes as a ``listed`` entry, sighted as a local crawl sights it."""
+    from crawler.stream import FETCHED_KEY
+
+    page, ad = one_ad(1)
+    send(client, page, ad, end_entry())
+    w = writer(client, db_path, seeds)
+    w.run(until_idle=0.3)
+    told = client.hgetall(FETCHED_KEY.format(site=SITE))
+    assert list(told) == [ad.meta["key"].encode()]
+    assert told[ad.meta["key"].encode()].decode() >= rows(db_path, "SELECT last_fetched FROM ads")[0][0]
+    listed = Entry("listed", "job-2", SITE, "node-a", {"ad_key": ad.meta["key"]})
+    unknown = Entry("listed", "job-2", SITE, "node-a", {"ad_key": f"{BASE}/ad/404.html"})
+    listing = page_entry(f"{BASE}/list/1.html", "<html><a href='ad/1.html'>理财1</a></html>", job="job-2")
+    send(client, listing, listed, listed, unknown, end_entry("job-2"))
+    figures = w.run(until_idle=0.3)
+    w.close()
+    sightings = rows(db_path, "SELECT run_id, change FROM sightings ORDER BY id")
+    run2 = rows(db_path, "SELECT status, ads_seen, pages FROM crawl_runs WHERE job = 'job-2'")[0]
+    assert sightings == [(1, "new"), (2, "listed")]  # once, however often it came
+    assert run2 == ("ok", 1, 1)  # the list page fetched, the ad not
+    assert (figures.ads, figures.repeats, figures.malformed) == (2, 1, 1)
+    assert b"does not hold" in client.xrange(DEAD_KEY)[0][1][b"reason"]

@@ -120,13 +120,9 @@ class ClassifiedsSpider(scrapy.Spider):
     def _recently_fetched(self, url: str) -> bool:
         """Incremental crawling: an ad fetched within ``revisit_after`` hours is only sighted, not fetched."""
         recorder = self.recorder
-        if recorder is None or recorder.store is None or recorder.run_id is None:
-            return False
         since = (datetime.now(UTC) - timedelta(hours=self.site.revisit_after)).isoformat(timespec="microseconds")
-        ad_id = recorder.store.fetched_since(url, since)
-        if ad_id is None:
+        if recorder is None or not recorder.seen_recently(url, since):
             return False
-        recorder.store.record_listed(ad_id, recorder.run_id)
         self.crawler.stats.inc_value("adclear/ads/listed")
         return True
 
