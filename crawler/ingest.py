@@ -400,7 +400,8 @@ class IngestWriter:
         (on the node's key and content hash: an ad's text is checked against them only when it is stored)."""
         if not self._seen.note(run.run_id, entry.meta["key"], entry.meta["content_hash"]):
             return False
-        self._fetched.setdefault(run.site.name, set()).add(entry.meta["key"])
+        if run.site.revisit_after:
+            self._fetched.setdefault(run.site.name, set()).add(entry.meta["key"])
         return True
 
     def _ad(self, run: _Run, entry: Entry) -> None:
@@ -417,7 +418,8 @@ class IngestWriter:
             item.screenshot = self._screenshot(run, shot, entry.body, item.page)
         self.classification.classify(self.store, item, entry.assessed or None)
         self.store.save_ad(item, run.run_id)
-        self._fetched.setdefault(run.site.name, set()).add(item.key)
+        if run.site.revisit_after:
+            self._fetched.setdefault(run.site.name, set()).add(item.key)
         self.figures.ads += 1
 
     def _already(self, run: _Run, item: AdItem) -> bool:
@@ -460,8 +462,9 @@ class IngestWriter:
             self.figures.repeats += 1
 
     def _tell_fetched(self) -> None:
-        """After the commit: the batch's ads stored fetched, with the time, in each site's ``FETCHED_KEY`` hash,
-        where nodes look before fetching an ad again (a lost hash only means ads fetched again)."""
+        """After the commit: the batch's ads stored fetched, with the time, in their site's ``FETCHED_KEY`` hash
+        (sites crawled incrementally, ``revisit_after``), where nodes look before fetching an ad again (a lost
+        hash only means ads fetched again)."""
         if self._fetched:
             now = now_utc()
             pipe = self.client.pipeline(transaction=False)

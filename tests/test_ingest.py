@@ -432,14 +432,22 @@ def test_a_page_is_found_by_its_url_not_by_scanning_its_run(db_path):
     assert "USING INDEX pages_url (url=?)" in " ".join(row[-1] for row in plan)
 
 
-def test_the_nodes_are_told_what_was_fetched_and_an_ad_listed_is_sighted_not_fetched(client, db_path, seeds):
-    """Incremental crawling across nodes: the writer keeps when it stored each ad fetched (FETCHED_KEY); an ad a
-    node then sees listed within revisit_after comes as a ``listed`` entry, sighted as a local crawl sights it."""
+def test_the_nodes_are_told_what_was_fetched_and_an_ad_listed_is_sighted_not_fetched(client, db_path, tmp_path):
+    """Incremental crawling across nodes: the writer keeps when it stored each ad fetched (FETCHED_KEY) for a site
+    with revisit_after; an ad a node then sees listed within it comes as a ``listed`` entry, sighted once."""
     from crawler.stream import FETCHED_KEY
 
     page, ad = one_ad(1)
     send(client, page, ad, end_entry())
-    w = writer(client, db_path, seeds)
+    plain = writer(client, tmp_path / "plain" / "adclear.db", load_seeds(REPO / "seeds.yml"), consumer="w0")
+    plain.run(until_idle=0.3)
+    plain.close()
+    assert client.hgetall(FETCHED_KEY.format(site=SITE)) == {}  # not crawled incrementally: nothing to tell
+    head, sep, tail = (REPO / "seeds.yml").read_text(encoding="utf-8").partition(f"  - name: {SITE}\n")
+    (tmp_path / "seeds.yml").write_text(head + sep + "    revisit_after: 24\n" + tail, encoding="utf-8")
+    client.flushall()
+    send(client, page, ad, end_entry())
+    w = writer(client, db_path, load_seeds(tmp_path / "seeds.yml"))
     w.run(until_idle=0.3)
     told = client.hgetall(FETCHED_KEY.format(site=SITE))
     assert list(told) == [ad.meta["key"].encode()]
