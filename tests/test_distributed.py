@@ -98,8 +98,10 @@ def start(*args: str, db: Path, seeds: Path, env: dict[str, str] | None = None, 
     return process
 
 
-def node(url: str, db: Path, seeds: Path, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return start("crawl", "--redis", url, "-v", SITE, db=db, seeds=seeds, env=env, log=log)
+def node(
+    url: str, db: Path, seeds: Path, log: Path, env: dict[str, str] | None = None, site: str = SITE
+) -> subprocess.Popen:
+    return start("crawl", "--redis", url, "-v", site, db=db, seeds=seeds, env=env, log=log)
 
 
 def writer(url: str, db: Path, seeds: Path, log: Path) -> subprocess.Popen:
@@ -115,7 +117,7 @@ def wait(process: subprocess.Popen, log: Path, timeout: float = 180) -> str:
     return log.read_text(encoding="utf-8")
 
 
-def drained(url: str, db_path: Path, timeout: float = 120, reads: int = 0) -> None:
+def drained(url: str, db_path: Path, timeout: float = 120, reads: int = 0, site: str = SITE) -> None:
     """Until the stream is empty, nothing is pending, the site's run is finished (and ``reads`` pictures read)."""
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + timeout
@@ -126,7 +128,7 @@ def drained(url: str, db_path: Path, timeout: float = 120, reads: int = 0) -> No
             empty = False
         if empty and db_path.exists():
             db = connect(db_path)
-            status = db.execute("SELECT group_concat(status) FROM crawl_runs WHERE site = ?", [SITE]).fetchone()[0]
+            status = db.execute("SELECT group_concat(status) FROM crawl_runs WHERE site = ?", [site]).fetchone()[0]
             read = db.execute("SELECT count(*) FROM image_reads").fetchone()[0]
             db.close()
             if status and "running" not in status and read >= reads:
@@ -340,6 +342,38 @@ def test_a_second_job_fetches_no_ad_the_writer_stored_within_revisit_after(demo_
     db.close()
     assert fetched == 0
     assert listed == seen == len(reference)
+
+
+def test_a_site_rendered_in_chromium_on_a_node_is_stored_as_a_local_crawl_stores_it(demo_server, own_redis, tmp_path):
+    """The social site through a node: pages rendered in Chromium (the document, the DOM, what the browser
+    loaded) and each post's screenshot travel in the stream; the writer stores what a local crawl stores."""
+    social = "demo-social"
+    seeds = seeds_for(demo_server.base_url, tmp_path / "seeds.yml")
+    local = tmp_path / "local" / "adclear.db"
+    run_adclear("crawl", social, db=local, seeds=seeds, check=True, timeout=300)
+    db_path = tmp_path / "data" / "adclear.db"
+    ingest = writer(own_redis.url, db_path, seeds, tmp_path / "ingest.log")
+    crawler = node(own_redis.url, tmp_path / "n.db", seeds, tmp_path / "node.log", site=social)
+    text = wait(crawler, tmp_path / "node.log", 300)
+    assert crawler.returncode == 0, text
+    drained(own_redis.url, db_path, site=social)
+    report = stop(ingest, tmp_path / "ingest.log")
+    assert f"{social}: ok (run 1)" in report, report
+    query = """SELECT a.ad_key, a.content_hash, v.label, v.score, group_concat(e.kind, '+') FROM ads a
+               JOIN verdicts v ON v.ad_id = a.id LEFT JOIN evidence e ON e.ad_id = a.id
+               GROUP BY a.id ORDER BY a.ad_key"""
+    stored = {}
+    for path in (local, db_path):
+        db = connect(path)
+        stored[path] = db.execute(query).fetchall()
+        evidence = db.execute("SELECT kind, sha256, warc_file, warc_offset FROM evidence").fetchall()
+        db.close()
+        assert {kind for kind, *_ in evidence} == {"page", "screenshot"}
+        for _, sha256, warc_file, offset in evidence:
+            headers, payload = read_record(path.parent / warc_file, offset)
+            assert hashlib.sha256(payload).hexdigest() == sha256, headers
+    assert len(stored[db_path]) > 5
+    assert stored[db_path] == stored[local]
 
 
 def test_nodes_wait_while_the_writer_is_behind(demo_site, reference, own_redis, tmp_path):
