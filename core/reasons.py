@@ -1,13 +1,14 @@
 """The reasons our code records in English, read in Chinese: a crawl run's reason, a crawl error, a tip's fetch, a
-re-check.
+re-check, a delivery that failed (an alert's, a batch's notice).
 
 What is recorded stays English (the command line prints it, and a log line is searched as it was written); a
 Chinese page shows it through these functions, the recorded text beside it (a tooltip), and the run's health
-check writes its Chinese with them. Each knows a closed set of patterns, the texts ``crawler/`` (errors.py,
-netpolicy.py, pagecheck.py, extensions.py, recheck.py, node.py), ``core.store``'s callers and ``adclear/tips.py``
-write; a text none of them matches gives None (the caller shows it as it was), never a guess. What a pattern
-takes from the text (a URL, a host, an error's own words) is put into the Chinese as it was, never translated:
-crawled text is not ours to reword, and the page escapes it like any other.
+check writes its Chinese with them. Each knows a closed set of patterns, the texts that ``crawler/`` (errors.py,
+netpolicy.py, pagecheck.py, extensions.py, recheck.py, node.py), ``adclear/tips.py``, ``adclear/recheck.py``,
+``review/mail.py`` and ``review/alertsend.py`` write; a text none of them matches gives None (the caller shows
+it as it was), never a guess. What a pattern takes from the text (a URL, a host, an error's own words) is put
+into the Chinese as it was, never translated: crawled text is not ours to reword, and the page escapes it like
+any other.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from dataclasses import dataclass, field
 
 from core.addresses import NOT_PUBLIC, PROBLEMS, SEEDS_HINT, SEEDS_HINT_ZH, TIP_HINT, TIP_HINT_ZH
 
-__all__ = ["RUN_WORDS", "error_kind_zh", "error_zh", "fetch_detail_zh", "recheck_detail_zh", "run_reason_zh"]
+__all__ = [
+    "RUN_WORDS",
+    "delivery_error_zh",
+    "error_kind_zh",
+    "error_zh",
+    "fetch_detail_zh",
+    "recheck_detail_zh",
+    "run_reason_zh",
+]
 
 Translate = Callable[[str], str | None]
 
@@ -250,3 +259,26 @@ recheck_detail_zh = _reader(
     )
 )  # fmt: skip
 """A re-check's detail in Chinese."""
+
+# ---- a delivery that failed (alert_deliveries.error: review/alertsend.py; dispatch_batches.delivery_detail and
+# an alert's e-mail: review/mail.py, whose Chinese these are) ----------------------------------------------------
+delivery_error_zh = _reader(
+    (
+        Pattern(r"the mail server (?P<w>\S+) refused the recipient (?P<to>.+?): (?P<r>.*)",
+                "邮件服务器 {w} 拒收收件人 {to}：{r}"),
+        Pattern(r"the mail server (?P<w>\S+) refused the login: check the SMTP user and password",
+                "邮件服务器 {w} 拒绝登录：请管理员检查 SMTP 用户名和密码"),
+        Pattern(r"the mail server (?P<w>\S+) refused the message: (?P<r>.*)", "邮件服务器 {w} 拒收邮件：{r}"),
+        Pattern(r"cannot deliver through the mail server (?P<w>\S+): (?P<e>.*)", "无法通过邮件服务器 {w} 发送：{e}"),
+        Pattern(r"the mail server (?P<w>\S+) refused (?P<to>.+?): (?P<r>.*)", "邮件服务器 {w} 拒收 {to}：{r}",
+                {"to": lambda text: text.replace(", ", "、")}),
+        Pattern(r"no mail server: set ADCLEAR_SMTP_HOST and ADCLEAR_SMTP_FROM \(docs/operations\.md\)",
+                "未配置邮件服务器：请设置 ADCLEAR_SMTP_HOST 和 ADCLEAR_SMTP_FROM（见 docs/operations.md）"),
+        Pattern(r"(?P<w>\S+) answered something that is not a robot's JSON", "{w} 的回应不是机器人的 JSON"),
+        Pattern(r"(?P<w>\S+) refused the message: errcode (?P<r>.*)", "{w} 拒收消息：errcode {r}"),
+        Pattern(r"(?P<w>\S+) answered HTTP (?P<r>.*)", "{w} 返回 HTTP {r}"),
+        Pattern(r"cannot reach (?P<w>\S+): (?P<e>.*)", "无法连接 {w}：{e}"),
+        Pattern(r"the channel (?P<c>.+) is no longer in alerts\.yml", "alerts.yml 中已没有渠道 {c}"),
+    )
+)  # fmt: skip
+"""Why an alert or a batch's notice could not be delivered, in Chinese."""

@@ -23,8 +23,14 @@ from crawler.extensions import run_outcome
 from crawler.netpolicy import NetworkPolicy, in_context
 from crawler.recheck import RecheckTarget, SeenAd, decide
 from crawler.store import CrawlStore
+from review import alerts, alertsend, mail
+from review.alertconfig import AlertsConfig
+from review.alertsend import deliver_pending
+from review.mail import SmtpSettings
+from tests.smtpinbox import free_port, smtp_server
 from tests.test_web_tips import SEEDS as TIP_SEEDS
 from tests.webdata import ensure_site
+from tests.webhookinbox import webhook_server
 
 HOSTILE_URL = "http://shop.test/p?q=<script>alert(1)</script>"  # a URL (no spaces: Scrapy quotes them)
 POLICY = NetworkPolicy(["shop.test"])
@@ -142,3 +148,43 @@ def test_a_text_it_does_not_know_is_not_guessed_at():
         assert reasons.run_reason_zh(text) is None
     assert reasons.fetch_detail_zh("hello: world") is None
     assert reasons.error_zh("refused before connecting: my own words (port 80); call me") is None
+
+
+def test_a_failed_delivery_reads_as_the_chinese_the_mail_module_wrote(tmp_path):
+    down = SmtpSettings(host="127.0.0.1", port=free_port(), sender="chufei@sfx.example", timeout=5)
+    with smtp_server() as (inbox, port):
+        inbox.refuse.add("takedown@plat.example")
+        refusing = SmtpSettings(host="127.0.0.1", port=port, sender="chufei@sfx.example", timeout=5)
+        for settings in (down, refusing):
+            with pytest.raises(mail.DeliveryFailed) as failed:
+                mail.send(settings, to="takedown@plat.example", subject="删除通知", body="正文")
+            assert reasons.delivery_error_zh(str(failed.value)) == failed.value.zh
+
+
+def test_every_way_an_alert_fails_to_go_out_reads_in_chinese(db):
+    alert_id = alerts.raise_alert(db, "test", "测试告警", "")
+    errors = []
+    with webhook_server() as hook:
+        for answer, status, channel in (
+            ({"errcode": 310000, "errmsg": "sign not match"}, 200, {"type": "dingtalk", "secret": "SECx"}),
+            ({"errcode": 0}, 500, {"type": "webhook"}),
+            (None, 200, {"type": "wecom"}),
+            ({"errcode": 0}, 200, {"type": "email", "to": ["ops@sfx.example"]}),
+        ):
+            hook.answer, hook.status = answer, status  # None: an answer that is not JSON
+            url = {} if channel["type"] == "email" else {"url": hook.url("/hook")}
+            config = AlertsConfig.model_validate(
+                {"retry": {"attempts": 1}, "channels": [{"name": "ops", **channel, **url}]}
+            )
+            alertsend.retry_failed(db, alert_id)
+            deliver_pending(db, config, smtp=None)
+            (delivery,) = alerts.deliveries(db, [alert_id])[alert_id]
+            errors.append(delivery.error)
+    down = f"http://127.0.0.1:{free_port()}/hook?key=secret"
+    alertsend.retry_failed(db, alert_id)
+    deliver_pending(db, AlertsConfig.model_validate({"channels": [{"name": "ops", "type": "webhook", "url": down}]}))
+    errors.append(alerts.deliveries(db, [alert_id])[alert_id][0].error)
+    read = [reasons.delivery_error_zh(e) for e in errors]
+    assert None not in read, errors
+    assert read[0].endswith("拒收消息：errcode 310000 sign not match") and read[1].startswith("http://127.0.0.1:")
+    assert read[4].startswith("无法连接 http://127.0.0.1:") and "secret" not in read[4]

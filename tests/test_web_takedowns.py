@@ -151,6 +151,9 @@ def test_batch_four_eyes_and_delivery(site):
         assert "发送失败，交办单已标记为“发送失败”（未交办）" in page.text
         assert dispatch.get(db, batch.id).state == "failed"
         assert 'class="status batchstate-failed">发送失败' in page.text
+        # why, in Chinese (core.reasons), the mail server's own words kept; the recorded English in the title
+        shown = r'<span class="flash-error" title="the mail server [^"]+">邮件服务器 127\.0\.0\.1:\d+ 拒收收件人 '
+        assert re.search(shown + r"takedown@plat\.example：550 5\.1\.1 mailbox unavailable</span>", page.text)
         assert {takedowns.get(db, t).state for t in chosen} == {"requested"}
         inbox.refuse.clear()
         page = boss2.post(f"/dispatch/{batch.id}/send", data={"csrf_token": token2}, follow_redirects=True)
