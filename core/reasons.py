@@ -1,14 +1,14 @@
 """The reasons our code records in English, read in Chinese: a crawl run's reason, a crawl error, a tip's fetch, a
-re-check, a delivery that failed (an alert's, a batch's notice).
+re-check, a delivery that failed (an alert's, a batch's notice), a model that could not be used.
 
 What is recorded stays English (the command line prints it, and a log line is searched as it was written); a
 Chinese page shows it through these functions, the recorded text beside it (a tooltip), and the run's health
 check writes its Chinese with them. Each knows a closed set of patterns, the texts that ``crawler/`` (errors.py,
 netpolicy.py, pagecheck.py, extensions.py, recheck.py, node.py), ``adclear/tips.py``, ``adclear/recheck.py``,
-``review/mail.py`` and ``review/alertsend.py`` write; a text none of them matches gives None (the caller shows
-it as it was), never a guess. What a pattern takes from the text (a URL, a host, an error's own words) is put
-into the Chinese as it was, never translated: crawled text is not ours to reword, and the page escapes it like
-any other.
+``review/mail.py``, ``review/alertsend.py``, ``classifier/model.py`` and ``core/models.py`` write; a text none
+of them matches gives None (the caller shows it as it was), never a guess. What a pattern takes from the text (a
+URL, a host, an error's own words) is put into the Chinese as it was, never translated: crawled text is not ours
+to reword, and the page escapes it like any other.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = [
     "error_kind_zh",
     "error_zh",
     "fetch_detail_zh",
+    "model_error_zh",
     "recheck_detail_zh",
     "run_reason_zh",
 ]
@@ -282,3 +283,29 @@ delivery_error_zh = _reader(
     )
 )  # fmt: skip
 """Why an alert or a batch's notice could not be delivered, in Chinese."""
+
+# ---- a model that could not be used (a verdict's model.error: classifier/model.py's ModelError, core/models.py) --
+model_error_zh = _reader(
+    (  # core/models.py: the model the ledger names cannot be used
+        Pattern(r"(?P<p>.+): the promoted model file is missing \(ledger entry (?P<s>\d+)\)",
+                "{p}：启用的模型文件不存在（台账记录 {s}）"),
+        Pattern(r"(?P<p>.+): the promoted model file no longer matches its SHA-256 in ledger entry (?P<s>\d+)",
+                "{p}：启用的模型文件与台账记录 {s} 中的 SHA-256 不再一致"),
+        Pattern(r"(?P<p>.+): no model file there", "{p}：没有模型文件"),
+        Pattern(r"(?P<p>.+): cannot be read \((?P<e>.*)\)", "{p}：无法读取（{e}）"),
+        Pattern(r"(?P<p>.+): not an adclear model \(no (?P<a>.+) array\)", "{p}：不是 adclear 的模型（缺少数组 {a}）"),
+        Pattern(r"(?P<p>.+): damaged or not a model file \((?P<e>.*)\)", "{p}：文件已损坏或不是模型文件（{e}）"),
+        Pattern(r"(?P<p>.+): model format (?P<f>.+); this adclear reads (?P<r>.+)",
+                "{p}：模型格式为 {f}，本版 adclear 读取 {r}"),
+        Pattern(r"(?P<p>.+): made for other features \((?P<m>.*)\) than this adclear computes; train it again",
+                "{p}：模型所用的特征（{m}）与本版 adclear 计算的不同，请重新训练"),
+        Pattern(r"(?P<p>.+): its description lacks (?P<e>.+)", "{p}：模型说明缺少 {e}"),
+        Pattern(r"(?P<p>.+): arrays of the wrong shape for a (?P<b>\d+)-bit model", "{p}：数组的形状与 {b} 位模型不符"),
+        Pattern(r"(?P<p>.+): a weight index lies outside the model's (?P<n>\d+) buckets",
+                "{p}：有权重索引超出模型的 {n} 个桶"),
+        Pattern(r"(?P<p>.+): weights that are not finite numbers", "{p}：有权重不是有限数值"),
+        Pattern(r"(?P<p>.+): thresholds watch=(?P<w>\S+) and flag=(?P<f>\S+) are not 0 < watch <= flag <= 1",
+                "{p}：阈值 watch={w}、flag={f} 不满足 0 < watch ≤ flag ≤ 1"),
+    )
+)  # fmt: skip
+"""Why the learned scorer was not used for a verdict, in Chinese (the rules alone decided)."""

@@ -6,24 +6,28 @@ what a reason quotes (a URL, a host) comes out as it was."""
 from __future__ import annotations
 
 import ipaddress
+import json
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from scrapy import Request
 from twisted.internet import error as tx
 from twisted.python.failure import Failure
 
 from adclear.tips import precheck, site_for
+from classifier.model import DEFAULT_MODEL_PATH, ModelError, load_model
 from classifier.neighbours import comparable_text
 from core import reasons
-from core.db import connect
+from core.db import connect, immediate
+from core.models import active_model, candidate_path
 from core.seeds import Seeds
 from crawler.errors import classify_failure
 from crawler.extensions import run_outcome
 from crawler.netpolicy import NetworkPolicy, in_context
 from crawler.recheck import RecheckTarget, SeenAd, decide
 from crawler.store import CrawlStore
-from review import alerts, alertsend, mail
+from review import alerts, alertsend, ledger, mail
 from review.alertconfig import AlertsConfig
 from review.alertsend import deliver_pending
 from review.mail import SmtpSettings
@@ -188,3 +192,50 @@ def test_every_way_an_alert_fails_to_go_out_reads_in_chinese(db):
     assert None not in read, errors
     assert read[0].endswith("拒收消息：errcode 310000 sign not match") and read[1].startswith("http://127.0.0.1:")
     assert read[4].startswith("无法连接 http://127.0.0.1:") and "secret" not in read[4]
+
+
+def _tampered(tmp_path, name: str, **change) -> str:
+    """The bundled model's file with one array or its description changed; why it cannot be loaded."""
+    with np.load(DEFAULT_MODEL_PATH, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+    meta.update(change.pop("meta", {}))
+    for key in change.pop("drop_meta", ()):
+        meta.pop(key)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    arrays.update(change)
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ModelError) as failed:
+        load_model(path)
+    return str(failed.value)
+
+
+def test_every_reason_a_model_is_not_used_reads_in_chinese(tmp_path, db):
+    (tmp_path / "garbage.npz").write_bytes(b"not a zip")
+    np.savez(tmp_path / "empty.npz", nothing=np.zeros(1))
+    problems = []
+    for path in (tmp_path / "none.npz", tmp_path, tmp_path / "garbage.npz", tmp_path / "empty.npz"):
+        with pytest.raises(ModelError) as failed:
+            load_model(path)
+        problems.append(str(failed.value))
+    problems += [
+        _tampered(tmp_path, "format", meta={"format": "other-9"}),
+        _tampered(tmp_path, "features", meta={"features": "words"}),
+        _tampered(tmp_path, "bits", drop_meta=("bits",)),
+        _tampered(tmp_path, "shape", rule_weight=np.zeros(1, dtype=np.float32)),
+        _tampered(tmp_path, "index", meta={"bits": 8}),
+        _tampered(tmp_path, "finite", meta={"intercept": float("inf")}),
+        _tampered(tmp_path, "thresholds", meta={"thresholds": {"flag": 0.2, "watch": 0.9}}),
+    ]
+    with immediate(db):
+        ledger.append(
+            db, actor="boss", action="model_promoted", ad_id=None, payload={"version": "m1", "sha256": "0" * 64}
+        )
+    problems.append(active_model(db).problem)
+    candidate_path(db, "m1").parent.mkdir(parents=True, exist_ok=True)
+    candidate_path(db, "m1").write_bytes(b"changed since")
+    problems.append(active_model(db).problem)
+    read = {problem: reasons.model_error_zh(problem) for problem in problems}
+    assert [p for p, zh in read.items() if zh is None] == [] and len(read) == 13
+    assert read[problems[0]] == f"{tmp_path / 'none.npz'}：没有模型文件"
