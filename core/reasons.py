@@ -188,7 +188,7 @@ def _run_word(text: str) -> str | None:
     return RUN_WORDS[text][0] if text in RUN_WORDS else None
 
 
-_SENT = {"page": "页面", "ad": "广告", "error": "错误"}
+_SENT = {"page": "页面", "ad": "广告", "image": "图片", "error": "错误"}  # the entries a node sends (crawler/stream.py)
 
 
 def _sent(text: str) -> str | None:

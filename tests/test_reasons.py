@@ -27,6 +27,7 @@ from crawler.extensions import run_outcome
 from crawler.netpolicy import NetworkPolicy, in_context
 from crawler.recheck import RecheckTarget, SeenAd, decide
 from crawler.store import CrawlStore
+from crawler.stream import KINDS
 from review import alerts, alertsend, ledger, mail
 from review.alertconfig import AlertsConfig
 from review.alertsend import deliver_pending
@@ -125,7 +126,10 @@ def test_a_runs_outcome_reads_in_chinese_with_what_it_quotes_as_it_was(tmp_path)
     store.close()
     for word in ("finished", "shutdown", "closespider_timeout", "the crawl process stopped before the run finished"):
         assert reasons.run_reason_zh(word)
-    assert reasons.run_reason_zh("sent 12 pages, 3 ads (job 20261203-1)") == "已发送 页面 12，广告 3（任务 20261203-1）"
+    sent = "sent 3 ads, 2 images, 12 pages (job 20261203-1)"  # as crawler/node.py counts what it sent
+    assert reasons.run_reason_zh(sent) == "已发送 广告 3，图片 2，页面 12（任务 20261203-1）"
+    for kind in set(KINDS) - {"end"}:  # every entry a node sends, counted in its reason
+        assert reasons.run_reason_zh(f"sent 1 {kind}s (job j)"), kind
 
 
 def test_every_recheck_outcome_reads_in_chinese():
