@@ -29,6 +29,7 @@ import sqlite_utils
 from adclear.config import Config
 from core.db import connect
 from core.errors import AdclearError
+from core.reasons import run_reason_zh
 from core.runhealth import Problem, check_run
 from core.seeds import Seeds, Site
 from review import alerts
@@ -61,7 +62,7 @@ def after_crawl(cfg: Config, seeds: Seeds, results: Iterable[Any], reappeared: I
     lines = []
     for result in results:
         if result.run_id is None:  # the run could not even be recorded: nothing to check, still to be told
-            _not_started(db, result.site, result.reason, config)
+            _not_started(db, result.site, run_reason_zh(result.reason) or result.reason, config)
             lines.append(f"{result.site}: the run did not start: alert raised")
             continue
         site = next((s for s in seeds.sites if s.name == result.site), None)

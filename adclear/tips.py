@@ -33,10 +33,10 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.utils.misc import load_object
 
 from adclear.crawl import crawl_settings, own_signal_handlers
-from core.addresses import Allowance
+from core.addresses import SEEDS_HINT, SEEDS_HINT_ZH, TIP_HINT, TIP_HINT_ZH, Allowance
 from core.seeds import Seeds, Site
 from crawler.extensions import RunRecorder
-from crawler.netpolicy import SEEDS_HINT_ZH, NetworkPolicy, literal_address, port_of
+from crawler.netpolicy import NetworkPolicy, literal_address, port_of
 from crawler.reaper import become_subreaper, reap_children
 from crawler.resolver import DEFAULT_RESOLVER, AddressBook
 from crawler.spiders.tip import TIP_SITE, tip_policy, tip_site, tip_spider
@@ -56,12 +56,6 @@ __all__ = [
 ]
 
 FETCH_ACTOR = "adclear-tip"  # who fetched, when no account is named: the machine
-_SEEDS_HINT = "add it to the site's allow_addresses in seeds.yml if the site is really there"
-_TIP_HINT = (
-    "an operator may allow a range for tips (adclear tip add/fetch --allow-address, $ADCLEAR_TIP_ALLOW_ADDRESSES) "
-    "if the page is really there"
-)
-_TIP_HINT_ZH = "如该网页确在此地址，可由管理员为线索放行该地址段"
 
 
 def check_allowances(texts: Sequence[str]) -> tuple[str, ...]:
@@ -104,7 +98,7 @@ def precheck(url: str, site: Site, resolve: Callable[[str], list[str]]) -> tips.
         return None
     if site.name == TIP_SITE:
         return tips.TipError(
-            refused.message.replace(_SEEDS_HINT, _TIP_HINT), zh=refused.zh.replace(SEEDS_HINT_ZH, _TIP_HINT_ZH) or None
+            refused.message.replace(SEEDS_HINT, TIP_HINT), zh=refused.zh.replace(SEEDS_HINT_ZH, TIP_HINT_ZH) or None
         )
     return tips.TipError(refused.message, zh=refused.zh or None)
 
@@ -189,7 +183,7 @@ def fetch_tip(
     else:
         outcome, detail, ad_id = outcome_of(db, run_id)
         if site.name == TIP_SITE:
-            detail = detail.replace(_SEEDS_HINT, _TIP_HINT)
+            detail = detail.replace(SEEDS_HINT, TIP_HINT)
     return tips.record_fetch(db, tip.id, outcome=outcome, detail=detail, ad_id=ad_id, actor=actor, settings=settings)
 
 

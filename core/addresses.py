@@ -10,9 +10,29 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["Allowance", "IPAddress"]
+__all__ = ["NOT_PUBLIC", "PROBLEMS", "SEEDS_HINT", "SEEDS_HINT_ZH", "TIP_HINT", "TIP_HINT_ZH", "Allowance", "IPAddress"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# What makes an address not public, as ``crawler.netpolicy`` names it in a refusal (the test of ipaddress, the
+# English, the Chinese), in the order it asks; here so that ``core.reasons`` reads a recorded refusal in Chinese.
+PROBLEMS = (
+    ("is_unspecified", "an unspecified address", "未指定地址"),
+    ("is_loopback", "a loopback address", "本机回环地址"),
+    ("is_link_local", "a link-local address", "链路本地地址"),
+    ("is_multicast", "a multicast address", "组播地址"),
+    ("is_reserved", "a reserved address", "保留地址"),
+    ("is_private", "a private address", "内网地址"),
+)
+NOT_PUBLIC = ("not a public address", "非公网地址")  # none of those, and not global either
+# How to allow one: the end of a refusal, for a seeds.yml site and for a tip's URL (adclear/tips.py)
+SEEDS_HINT = "add it to the site's allow_addresses in seeds.yml if the site is really there"
+SEEDS_HINT_ZH = "如该网站确在此地址，请管理员在 seeds.yml 中把它加入该网站的 allow_addresses"
+TIP_HINT = (
+    "an operator may allow a range for tips (adclear tip add/fetch --allow-address, $ADCLEAR_TIP_ALLOW_ADDRESSES) "
+    "if the page is really there"
+)
+TIP_HINT_ZH = "如该网页确在此地址，可由管理员为线索放行该地址段"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from core.db import immediate
+from core.reasons import run_reason_zh
 from core.seeds import HealthOptions, Site
 from core.timeutil import now_utc
 
@@ -117,12 +118,13 @@ def run_checks(db: sqlite_utils.Database, run: _Run, options: HealthOptions) -> 
 
 def _finished(run: _Run) -> Check:
     ended = run.reason == "finished" or run.reason.startswith("closespider_")
+    reason_zh = run_reason_zh(run.reason) or run.reason  # the Chinese alert says the reason in Chinese where known
     if run.status == "ok" and ended:
-        return Check("finished", True, f"finished ({run.reason})", zh=f"正常结束（{run.reason}）")
+        return Check("finished", True, f"finished ({run.reason})", zh=f"正常结束（{reason_zh}）")
     severity = "critical" if run.status == "failed" else "warning"
     status = _STATUS_ZH.get(run.status, run.status)
     return Check("finished", False, f"the run {run.status}: {run.reason or 'no reason recorded'}", severity=severity,
-                 zh=f"运行{status}：{run.reason or '未记录原因'}")  # fmt: skip
+                 zh=f"运行{status}：{reason_zh or '未记录原因'}")  # fmt: skip
 
 
 def _browser(db: sqlite_utils.Database, run: _Run) -> Check:

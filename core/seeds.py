@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
-from parsel.csstranslator import HTMLTranslator
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from classifier.yamlsource import Located
@@ -46,6 +45,8 @@ SITE_KINDS = ("classifieds", "social", "forum")
 
 def _check_selector(value: str) -> str:
     """A CSS selector as parsel understands it (``::text`` and ``::attr()`` included)."""
+    from parsel.csstranslator import HTMLTranslator  # here: parsel (and w3lib) cost every command 30 ms to start
+
     value = value.strip()
     if not value:
         raise ValueError("a selector may not be empty")

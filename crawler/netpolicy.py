@@ -22,7 +22,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from scrapy import Request
 
-from core.addresses import Allowance, IPAddress
+from core.addresses import NOT_PUBLIC, PROBLEMS, SEEDS_HINT, SEEDS_HINT_ZH, Allowance, IPAddress
 from core.seeds import Site
 from crawler.errors import Refused
 
@@ -37,7 +37,6 @@ __all__ = [
     "port_of",
 ]
 
-SEEDS_HINT_ZH = "如该网站确在此地址，请管理员在 seeds.yml 中把它加入该网站的 allow_addresses"
 
 SCHEMES = ("http", "https")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix: the last 32 bits are an IPv4 address
@@ -74,19 +73,10 @@ def _address_problem(address: IPAddress) -> tuple[str, str] | None:
             if problem
             else None
         )
-    for test, words in (
-        ("is_unspecified", ("an unspecified address", "未指定地址")),
-        ("is_loopback", ("a loopback address", "本机回环地址")),
-        ("is_link_local", ("a link-local address", "链路本地地址")),
-        ("is_multicast", ("a multicast address", "组播地址")),
-        ("is_reserved", ("a reserved address", "保留地址")),
-        ("is_private", ("a private address", "内网地址")),
-    ):
+    for test, english, zh in PROBLEMS:
         if getattr(address, test):
-            return words
-    if not address.is_global:
-        return ("not a public address", "非公网地址")
-    return None
+            return english, zh
+    return None if address.is_global else NOT_PUBLIC
 
 
 class NetworkPolicy:
@@ -168,8 +158,7 @@ class NetworkPolicy:
             only = f"; allow_addresses has {allowed} only" if allowed else ""
             return Refused(
                 "blocked",
-                f"refused before connecting: {what} (port {port}{only}); "
-                "add it to the site's allow_addresses in seeds.yml if the site is really there",
+                f"refused before connecting: {what} (port {port}{only}); {SEEDS_HINT}",
                 zh=f"未连接即拒绝：{what_zh}（端口 {port}）；{SEEDS_HINT_ZH}",
             )
         return None

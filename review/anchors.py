@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +100,9 @@ def keep(db_path: Path, anchor: Anchor, url: str = "") -> None:
 
 
 def _send(url: str, db_path: Path, anchor: Anchor) -> None:
+    import urllib.error  # here: http.client and ssl cost every command that reads the ledger 12 ms to start
+    import urllib.request
+
     body = json.dumps(
         {"database": str(db_path), "seq": anchor.seq, "hash": anchor.hash, "at": anchor.at, "why": anchor.why},
         ensure_ascii=False,

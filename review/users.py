@@ -20,8 +20,6 @@ from typing import Any
 import sqlite_utils
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from zxcvbn import zxcvbn
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from core.db import immediate
 from core.errors import NotAnAccount, PasswordRejected, UserError
@@ -64,6 +62,8 @@ COMMON_FILE = "common-passwords-zh.txt"
 def _common() -> tuple[frozenset[str], tuple[str, ...]]:
     """(every common password, lower case: zxcvbn's 30,000 and the Chinese list shipped here; the Chinese words,
     for zxcvbn's dictionary)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # here, as zxcvbn below: only setting a password needs them
+
     text = resources.files("review").joinpath(COMMON_FILE).read_text(encoding="utf-8")
     words = tuple(line.strip().casefold() for line in text.splitlines() if line.strip() and line[0] != "#")
     return frozenset(words) | frozenset(FREQUENCY_LISTS["passwords"]), words
@@ -115,6 +115,8 @@ def has_role(role: str, needed: str) -> bool:
 
 def check_password(name: str, password: str) -> None:
     """Raise ``PasswordRejected`` naming the first rule ``password`` breaks."""
+    from zxcvbn import zxcvbn  # here: 20 ms of tables that every command naming an account (--as) would load
+
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordRejected(
             f"password too short: at least {MIN_PASSWORD_LENGTH} characters (密码至少 {MIN_PASSWORD_LENGTH} 位)",

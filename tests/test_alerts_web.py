@@ -61,7 +61,8 @@ def test_a_failed_delivery_is_shown_first_and_can_be_retried(site):
     page = boss.get("/alerts").text
     failed = page.index('id="failed-alerts"')
     assert failed < page.index('id="alert-table"')
-    assert "发送失败的告警" in page and "cannot reach http://127.0.0.1" in page
+    assert "发送失败的告警" in page and 'title="cannot reach http://127.0.0.1' in page
+    assert '">无法连接 http://127.0.0.1:' in page  # the reason in Chinese (core.reasons), the English in its title
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert f'id="run-{run_id}"' in page and "异常" in page
     assert "未读到&lt;b&gt;广告&lt;/b&gt;" in page and "no ad" not in page  # the check in Chinese, escaped

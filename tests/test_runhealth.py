@@ -112,10 +112,26 @@ def test_errors_above_the_health_threshold(db):
     assert problems[0].value == pytest.approx(0.4)
 
 
-@pytest.mark.parametrize(("status", "reason"), [("failed", "no page fetched (refused …)"), ("interrupted", "shutdown")])
-def test_a_run_that_did_not_finish(db, status, reason):
+FAILED = "no page fetched (refused http://127.0.0.1:8731/classifieds/: connection refused: is the site down?)"
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "zh"),
+    [
+        (
+            "failed",
+            FAILED,
+            "运行失败：未抓到任何页面（连接被拒绝 http://127.0.0.1:8731/classifieds/：连接被拒绝：网站是否已关闭？）",
+        ),
+        ("interrupted", "shutdown", "运行中断：已停止，下次运行从断点继续"),
+        ("failed", "a reason nobody wrote down before", "运行失败：a reason nobody wrote down before"),
+    ],
+)
+def test_a_run_that_did_not_finish(db, status, reason, zh):
+    """Its reason in English for the command line, in Chinese for the alert where core.reasons knows it."""
     (problem,) = check_run(db, run(db, ads=0, pages=0, status=status, reason=reason), site())
     assert problem.name == "finished" and f"the run {status}: {reason}" == problem.message
+    assert problem.zh == zh
     assert problem.severity == ("critical" if status == "failed" else "warning")
 
 

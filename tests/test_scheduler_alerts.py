@@ -15,10 +15,12 @@ from pathlib import Path
 
 from adclear.cli.scheduler_cmds import build_scheduler
 from adclear.config import Config
-from adclear.monitor import SchedulerMonitor
+from adclear.monitor import SchedulerMonitor, after_crawl
 from adclear.scheduler import Job, RunOutcome, Scheduler
 from core.db import connect, immediate
 from core.schedules import parse
+from core.seeds import load_seeds
+from crawler.extensions import RunResult
 from tests.conftest import REPO
 from tests.webdata import ensure_site
 from tests.webhookinbox import webhook_server
@@ -190,3 +192,26 @@ def test_a_retry_due_between_runs_is_sent_on_a_pass(tmp_path, db_path):
         monitor.close()
         assert db.execute("SELECT state FROM alert_deliveries").fetchone()[0] == "sent"
         assert [a["subject"] for p in hook.posts if p.body for a in p.body["alerts"]][-1] == "测试告警"
+
+
+def test_a_crawl_that_did_not_start_is_alerted_in_chinese(tmp_path, db_path):
+    """``adclear crawl``'s reason is English (its line on the terminal); the alert the office's chat gets says it in
+    Chinese (core.reasons), and a reason it does not know as it was."""
+    connect(db_path).close()
+    cfg = config(tmp_path, db_path)
+    seeds = load_seeds(cfg.seeds_path)
+    lines = after_crawl(
+        cfg,
+        seeds,
+        [
+            RunResult(site="demo-classifieds", status="failed", reason="the crawl did not start"),
+            RunResult(site="demo-social", status="failed", reason="site demo-social is on fire"),
+        ],
+        [],
+    )
+    assert lines[0] == "demo-classifieds: the run did not start: alert raised"
+    details = dict(connect(db_path).execute("SELECT subject, detail FROM alerts").fetchall())
+    assert details == {
+        "抓取失败：站点 demo-classifieds 未能开始": "抓取未能开始",
+        "抓取失败：站点 demo-social 未能开始": "site demo-social is on fire",
+    }

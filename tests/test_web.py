@@ -786,3 +786,16 @@ def test_the_ledger_page_says_in_chinese_what_a_checkpoint_shows(site):
     for page in (wrong_number, copied_wrong):
         status = re.search(r'id="ledger-status">(.*?)</p>', page, re.S).group(1)
         assert not re.search(r"[A-Za-z]{3,}", status), status  # no English words in the Chinese page
+
+
+def test_a_model_that_was_not_used_says_why_in_chinese(site):
+    """A verdict records why the learned scorer was not used in English (core/models.py, classifier/model.py); the
+    ad page says it in Chinese (core.reasons), the recorded words in the title."""
+    db_path, ids = site
+    why = "data/models/m1.npz: the promoted model file is missing (ledger entry 7)"
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE verdicts SET model = json_object('version', NULL, 'error', ?)", [why])
+    client, _ = logged_in(make_app(db_path), "rev1")
+    page = client.get(f"/ad/{ids['promo0']}").text
+    assert f'<p class="muted" id="model" title="{why}">' in page
+    assert "模型未使用（data/models/m1.npz：启用的模型文件不存在（台账记录 7）），仅按规则判断。" in page

@@ -79,12 +79,12 @@ def site(tmp_path, beacon):
         yield base, db_path, ids
 
 
-def login(browser, base: str, name: str):
-    context = browser.new_context(locale="zh-CN")
+def login(browser, base: str, name: str, password: str = "", **context_options):
+    context = browser.new_context(locale="zh-CN", **context_options)
     page = context.new_page()
     page.goto(f"{base}/login")
     page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORDS[name])
+    page.fill("input[name=password]", password or PASSWORDS[name])
     page.click("form button[type=submit]")
     page.wait_for_url(re.compile(r".*/queue$"))
     return page
@@ -122,6 +122,7 @@ def test_login_and_logout(browser, site):
     assert page.locator("#count-open").inner_text() == "6"
     (cookie,) = [c for c in context.cookies() if c["name"] == "adclear"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # http here: not Secure
+    page.click("[data-action=menu]")  # the ☰ menu holds the logout
     page.click("#logout")
     page.wait_for_url(re.compile(r".*/login$"))
     assert "已退出登录" in page.content()
@@ -400,3 +401,36 @@ def test_pages_fit_a_phone_and_wide_tables_scroll_inside_them(browser, site):
     page.goto(f"{base}/queue")
     # a title cell keeps a readable width (before: ~2 characters wide)
     assert page.evaluate("document.querySelector('table.queue td a').getBoundingClientRect().width") > 150
+
+
+def test_the_header_is_one_line_on_a_desktop_for_every_role(browser, site):
+    """At 1280 px the header is one line for each role, in both languages: a supervisor's and an admin's pages
+    (thirteen for an admin) once pushed the language, help, name, password and logout to a second line (90 px).
+    Those are under the ☰ button now, a drop-down that a click elsewhere or Esc closes."""
+    from core.db import connect
+    from review.users import add_user
+
+    base, db_path, _ = site
+    db = connect(db_path)
+    add_user(db, "root1", "admin", "Cedar-Ocean-7731")
+    db.close()
+    heights, pages = {}, {}
+    for name in ("rev1", "boss", "root1"):
+        password = PASSWORDS.get(name, "Cedar-Ocean-7731")
+        page = pages[name] = login(browser, base, name, password, viewport={"width": 1280, "height": 800})
+        for lang in ("en", "zh"):
+            page.goto(f"{base}/lang/{lang}?next=/queue")
+            heights[name, lang] = page.evaluate("document.querySelector('header.top').getBoundingClientRect().height")
+    assert {k: h for k, h in heights.items() if h > 50} == {}, heights  # one line is 42 px, two were 90
+    page = pages["root1"]
+    assert not page.is_visible("#logout")
+    page.click("[data-action=menu]")
+    assert page.is_visible("#logout") and page.is_visible("#change-password")
+    assert page.locator("header .me").inner_text() == "root1 · 管理员"
+    page.mouse.click(640, 600)
+    assert not page.is_visible("#logout")
+    page.click("[data-action=menu]")
+    page.keyboard.press("Escape")
+    assert not page.is_visible("#logout")
+    for opened in pages.values():
+        opened.context.close()

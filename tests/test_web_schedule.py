@@ -109,3 +109,39 @@ def test_without_a_scheduler_the_page_says_how_to_start_one(site):
         db.execute("UPDATE scheduler_status SET seen_at = ?", [(datetime.now(UTC) - timedelta(hours=1)).isoformat()])
     db.close()
     assert "调度器未在运行" in boss.get("/schedule").text
+
+
+def test_a_runs_reason_reads_in_chinese_with_the_recorded_one_beside_it(site):
+    """crawl_runs.reason is English (the command line prints it); the page says it in Chinese where core.reasons
+    knows it, keeps the recorded text in the cell's title, and escapes the URL the reason quotes."""
+    db_path, _ = site
+    schedule_data(db_path)
+    url = "http://shop.test/p?q=<script>alert(1)</script>"
+    recorded = {
+        "closespider_timeout": "达到时间上限",
+        f"no page fetched (dns {url}: the host name does not resolve: shop.test)": (
+            "未抓到任何页面（域名无法解析 http://shop.test/p?q=&lt;script&gt;alert(1)&lt;/script&gt;：域名无法解析：shop.test）"
+        ),
+        "7 of 9 requests failed (78%, above max_error_rate 50%: timeout 5, http_503 2)": (
+            "9 个请求中 7 个失败（78%，超过 max_error_rate 50%：超时 5，HTTP 503 2）"
+        ),
+    }
+    db = connect(db_path)
+    with immediate(db):
+        for reason in recorded:
+            db.execute(
+                "INSERT INTO crawl_runs (site, spider, started_at, finished_at, owner, status, reason) "
+                "VALUES ('demo-social', 'social', ?, ?, 'vm:1', 'failed', ?)",
+                [datetime.now(UTC).isoformat(), datetime.now(UTC).isoformat(), reason],
+            )
+    db.close()
+    boss, _ = logged_in(make_app(db_path), "boss")
+    page = boss.get("/schedule").text
+    for chinese in recorded.values():
+        assert f">{chinese}</td>" in page
+    assert 'title="closespider_timeout"' in page
+    assert 'title="no page fetched (dns http://shop.test/p?q=&lt;script&gt;alert(1)&lt;/script&gt;: the host' in page
+    assert "<script>alert(1)" not in page
+    boss.get("/lang/en?next=/schedule")
+    english = boss.get("/schedule").text
+    assert ">time limit reached</td>" in english and "7 of 9 requests failed" in english

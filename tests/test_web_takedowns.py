@@ -151,6 +151,9 @@ def test_batch_four_eyes_and_delivery(site):
         assert "发送失败，交办单已标记为“发送失败”（未交办）" in page.text
         assert dispatch.get(db, batch.id).state == "failed"
         assert 'class="status batchstate-failed">发送失败' in page.text
+        # why, in Chinese (core.reasons), the mail server's own words kept; the recorded English in the title
+        shown = r'<span class="flash-error" title="the mail server [^"]+">邮件服务器 127\.0\.0\.1:\d+ 拒收收件人 '
+        assert re.search(shown + r"takedown@plat\.example：550 5\.1\.1 mailbox unavailable</span>", page.text)
         assert {takedowns.get(db, t).state for t in chosen} == {"requested"}
         inbox.refuse.clear()
         page = boss2.post(f"/dispatch/{batch.id}/send", data={"csrf_token": token2}, follow_redirects=True)
@@ -318,3 +321,20 @@ def test_a_broken_receivers_file_is_shown_not_fatal(site, tmp_path):
     client, _ = logged_in(make_app(db_path, DISPATCH=broken), "rev1")
     page = client.get("/takedowns")
     assert page.status_code == 200 and "交办配置有误" in page.text and "unknown key &#39;nam&#39;" in page.text
+
+
+def test_a_recheck_reads_in_chinese_on_the_ad_page_with_what_was_recorded_beside_it(site):
+    """A re-check's detail is English in the ledger (the command line prints it); the ad page says it in Chinese
+    (core.reasons), the recorded text in its title, a marker the site shows quoted as it was and escaped."""
+    db_path, ids = site
+    db = connect(db_path)
+    tid = _dispatched(db, ids["promo0"])
+    takedowns.record_recheck(db, tid, outcome="unknown", detail="timeout: the site did not answer in time",
+                             evidence=None, actor="adclear-recheck")  # fmt: skip
+    takedowns.record_recheck(db, tid, outcome="removed", detail="the page says '<b>该帖已删除</b>'",
+                             evidence=None, actor="adclear-recheck")  # fmt: skip
+    client, _ = logged_in(app_for(db_path), "rev1")
+    html = client.get(f"/ad/{ids['promo0']}").text
+    history = html[html.index('id="takedowns"') : html.index('class="history"')]
+    assert 'title="timeout: the site did not answer in time">超时：网站未按时响应</span>' in history
+    assert "网页显示“&lt;b&gt;该帖已删除&lt;/b&gt;”" in history and "<b>该帖" not in history

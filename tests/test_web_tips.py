@@ -94,6 +94,9 @@ def test_a_tip_to_a_private_address_is_refused_with_a_clear_message(browser, app
     assert "网址未抓取" in error
     assert "未连接即拒绝：private.test 解析为 10.20.30.40，是内网地址" in error and "为线索放行该地址段" in error
     assert "已拒绝" in page.locator("#tip-fetch").inner_text()
+    fetch = page.locator("#tip-fetch .fetch-detail")  # the recorded English in its title, the reader's Chinese shown
+    assert fetch.inner_text().startswith("未连接即拒绝：private.test 解析为 10.20.30.40，是内网地址")
+    assert fetch.get_attribute("title").startswith("refused before connecting: private.test resolves to 10.20.30.40")
     assert "〔" in page.locator("h1").inner_text() and "线字第0001号" in page.locator("h1").inner_text()
     assert started == []  # nothing was handed to the fetcher
     assert query(db_path, "SELECT fetch_outcome, url FROM tips") == [("refused", "http://private.test/admin")]

@@ -83,3 +83,26 @@ def test_an_ad_a_tip_pointed_at_names_the_tip(site):  # noqa: F811
     page = client.get(f"/ad/{ids['promo1']}").text
     assert "本条广告来自群众举报" in page and made.number in page and "张三" not in page
     assert "本条广告来自群众举报" not in client.get(f"/ad/{ids['promo2']}").text
+
+
+def test_a_tips_fetch_reads_in_chinese_with_what_was_recorded_beside_it(site):  # noqa: F811
+    """The fetch's detail is English on the tip (``adclear tip show`` prints it); its page says it in Chinese
+    (core.reasons), the recorded text in its title, the URL quoted as it was and escaped."""
+    db_path, _ = site
+    app = make_app(db_path, TIPS=SETUP)
+    client, token = logged_in(app, "rev1")
+    post(client, token, "/tips", channel="web", summary="网友举报", url="http://bbs.example/1?<script>x</script>")
+    ((tip_id,),) = rows(db_path, "SELECT id FROM tips")
+    db = connect(db_path)
+    fetched = "http://bbs.example/1?<script>x</script> 200, archived in warc/tips/t.warc.gz (SHA-256 " + "a" * 64 + ")"
+    for detail, chinese in (
+        ("robots: forbidden by robots.txt", "robots.txt 禁止：robots.txt 禁止抓取"),
+        ("the fetch did not run: did not start", "抓取未能进行：未能开始"),
+        (fetched, "http://bbs.example/1?&lt;script&gt;x&lt;/script&gt; 200，已存档于 warc/tips/t.warc.gz（SHA-256 "),
+    ):
+        tips.record_fetch(db, tip_id, outcome="failed", detail=detail, ad_id=None, actor="adclear-tip")
+        page = client.get(f"/tips/{tip_id}").text
+        shown = page[page.index('class="fetch-detail"') :]
+        assert shown.startswith('class="fetch-detail" title="') and chinese in shown.split("</span>")[0], detail
+        assert "<script>x" not in page
+    db.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from adclear.cli import Config
-from adclear.cli.review_cmds import acting_account
+from adclear.cli.accounts import acting_account
 from adclear.cli.term import echo, fit
 from core.timeutil import local
 from review import delivery, dispatch, takedowns

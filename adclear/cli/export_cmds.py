@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from adclear.cli import Config
-from adclear.cli.review_cmds import acting_account
+from adclear.cli.accounts import acting_account
 from adclear.cli.term import echo
 from core.errors import AdclearError
 from review import export as exports

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from adclear.cli import Config
-from adclear.cli.review_cmds import acting_account
+from adclear.cli.accounts import acting_account
 from classifier.evaluate import evaluate, labelled_summary, summary_text
 from classifier.model import DEFAULT_MODEL_PATH, ModelError, load_model, version_of
 from classifier.training import (

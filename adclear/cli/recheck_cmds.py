@@ -8,7 +8,7 @@ from datetime import date
 import click
 
 from adclear.cli import ID, Config
-from adclear.cli.review_cmds import acting_account
+from adclear.cli.accounts import acting_account
 from adclear.cli.takedown_cmds import _day
 from adclear.cli.term import echo
 from adclear.crawl import log_file_for

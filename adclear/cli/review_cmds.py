@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import tempfile
@@ -13,15 +12,15 @@ import click
 import sqlite_utils
 
 from adclear.cli import ID, Config
+from adclear.cli.accounts import acting_account
 from adclear.cli.term import echo, fit
-from adclear.config import environment_user
 from classifier.taxonomy import CATEGORIES, CATEGORY_LEGAL_BASIS, REJECT_REASONS
 from core.adimages import picture_hits, pictures_of
 from core.classifiers import load_classifier
 from core.errors import AdclearError, InvalidChoice
 from core.fingerprints import recluster as do_recluster
 from core.timeutil import local
-from review import adview, anchors, consistency, decisions, users
+from review import adview, anchors, consistency, decisions
 from review import evidence as ad_evidence
 from review import ledger as chain
 from review import queue as review_queue
@@ -187,12 +186,6 @@ def _show_pictures(db: sqlite_utils.Database, ad_id: int, hits: list[dict[str, A
 @click.group()
 def review() -> None:
     """Decide a flagged ad: confirm it as an illegal-fundraising ad, or reject the flag."""
-
-
-def acting_account(db: sqlite_utils.Database, name: str | None, role: str = "reviewer") -> str:
-    """The account deciding: ``--as``, else ``$ADCLEAR_USER``, else the login name; it must exist, be active and
-    hold ``role`` (scripts set ``$ADCLEAR_USER`` or pass ``--as``)."""
-    return users.require(db, name or environment_user() or getpass.getuser(), role).name
 
 
 def _target(ad_id: int | None, cluster: int | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from adclear.cli import Config
-from adclear.cli.review_cmds import acting_account
+from adclear.cli.accounts import acting_account
 from adclear.cli.term import echo, fit
 from review import campaigns, statistics, takedowns
 from review.statistics import BREAKDOWNS, METRICS, Period, Statistics

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from adclear.cli import ID, Config
-from adclear.cli.review_cmds import acting_account
+from adclear.cli.accounts import acting_account
 from adclear.cli.term import echo, fit
 from core.errors import AdclearError
 from core.timeutil import local, parse_local

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from adclear.cli import Config
+from adclear.cli.accounts import acting_account
 from adclear.cli.dispatch_cmds import office
 from adclear.cli.export_cmds import office_of
-from adclear.cli.review_cmds import acting_account
 from adclear.cli.term import echo, fit
 from adclear.crawl import log_file_for
 from adclear.tips import FETCH_ACTOR, check_allowances, fetch_tip, web_setup

@@ -15,6 +15,14 @@ from typing import Any
 from flask import Flask, g, session
 
 from classifier.taxonomy import EXCULPATORY, SIGNALS
+from core.reasons import (
+    RUN_WORDS,
+    delivery_error_zh,
+    fetch_detail_zh,
+    model_error_zh,
+    recheck_detail_zh,
+    run_reason_zh,
+)
 from core.timeutil import local
 from review.users import has_role
 from review.web.strings import CATEGORY_EN, SHORTCUTS, STRINGS
@@ -60,6 +68,27 @@ def reason(name: str) -> str:
     return name
 
 
+_RECORDED = {
+    "run": run_reason_zh,
+    "fetch": fetch_detail_zh,
+    "recheck": recheck_detail_zh,
+    "delivery": delivery_error_zh,
+    "model": model_error_zh,
+}
+
+
+def recorded(text: str | None, kind: str) -> str:
+    """A reason our code recorded in English (``kind``: a crawl run's, a tip's fetch, a re-check's, a failed
+    delivery's, an unused model's) as this reader reads it: in Chinese on a Chinese page where ``core.reasons``
+    knows its pattern, else as recorded (a run's reason that is a word, closespider_timeout, in plain English).
+    The template keeps the recorded text in a title."""
+    if not text:
+        return ""
+    if _lang() == "en":
+        return (RUN_WORDS.get(text, ("", ""))[1] or text) if kind == "run" else text
+    return _RECORDED[kind](text) or text
+
+
 def hit_what(hit: dict[str, Any]) -> str:
     kind = hit.get("kind", "signal")
     if kind == "category":
@@ -101,6 +130,7 @@ def install(app: Flask) -> None:
             "_": t,
             "cat": category,
             "reason": reason,
+            "recorded": recorded,
             "hit_what": hit_what,
             "detail_items": detail_items,
             "lang": _lang(),

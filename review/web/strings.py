@@ -1052,18 +1052,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "runstate.failed": ("失败", "failed"),
     "runstate.interrupted": ("中断", "interrupted"),
     "runstate.running": ("运行中", "running"),
-    # a run's reason (crawler/extensions.py) where it is a word, not a message
-    "runreason.finished": ("正常结束", "finished"),
-    "runreason.shutdown": ("已停止，下次运行从断点继续", "stopped; the next run resumes"),
-    "runreason.cancelled": ("已取消", "cancelled"),
-    "runreason.the crawl process stopped before the run finished": (
-        "抓取进程在运行结束前退出（下次运行时发现）",
-        "the crawl process stopped before the run finished",
-    ),
-    "runreason.closespider_timeout": ("达到时间上限", "time limit reached"),
-    "runreason.closespider_pagecount": ("达到页面上限", "page limit reached"),
-    "runreason.closespider_itemcount": ("达到条目上限", "item limit reached"),
-    "runreason.closespider_errorcount": ("错误过多", "too many errors"),
 }
 
 CATEGORY_EN = {

@@ -20,10 +20,16 @@
     if (!help) return;
     help.hidden = show === undefined ? !help.hidden : !show;
   }
+  // the ☰ menu (language, help, password, logout): a drop-down on a desktop, so a click elsewhere closes it
+  function toggleMenu(b, show) {
+    var open = b.closest("header").classList.toggle("open", show);
+    b.setAttribute("aria-expanded", open ? "true" : "false");
+    return open;
+  }
   document.querySelectorAll("[data-action=menu]").forEach(function (b) {
-    b.addEventListener("click", function () {
-      var open = b.closest("header").classList.toggle("open");
-      b.setAttribute("aria-expanded", open ? "true" : "false");
+    b.addEventListener("click", function () { toggleMenu(b); });
+    document.addEventListener("click", function (e) {
+      if (!b.closest("header").contains(e.target)) toggleMenu(b, false);
     });
   });
   document.querySelectorAll("[data-action=help]").forEach(function (b) {
@@ -115,6 +121,8 @@
     }
     if (e.key === "Escape") {
       if (help && !help.hidden) { toggleHelp(false); e.preventDefault(); return; }
+      var menu = document.querySelector("header.open [data-action=menu]");
+      if (menu) { toggleMenu(menu, false); menu.focus(); e.preventDefault(); return; }
       if (closeAll()) { e.preventDefault(); if (typing(document.activeElement)) document.activeElement.blur(); }
       return;
     }
