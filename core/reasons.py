@@ -188,13 +188,14 @@ def _run_word(text: str) -> str | None:
     return RUN_WORDS[text][0] if text in RUN_WORDS else None
 
 
-_SENT = {"page": "页面", "ad": "广告", "image": "图片", "error": "错误"}  # the entries a node sends (crawler/stream.py)
+# the entries a node sends (crawler/stream.py), as its reason counts them (crawler/node.py)
+_SENT = {"pages": "页面", "ads": "广告", "images": "图片", "errors": "错误", "listed": "列表所见广告（未重抓）"}
 
 
 def _sent(text: str) -> str | None:
     if text == "nothing":
         return "无"
-    pairs = [re.fullmatch(r"(\d+) ([a-z]+)s", p) for p in text.split(", ")]
+    pairs = [re.fullmatch(r"(\d+) ([a-z]+)", p) for p in text.split(", ")]
     if not all(p is not None and p[2] in _SENT for p in pairs):
         return None
     return "，".join(f"{_SENT[p[2]]} {p[1]}" for p in pairs if p is not None)

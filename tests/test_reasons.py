@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections import Counter
 from types import SimpleNamespace
 
 import numpy as np
@@ -25,6 +26,7 @@ from core.seeds import Seeds
 from crawler.errors import classify_failure
 from crawler.extensions import run_outcome
 from crawler.netpolicy import NetworkPolicy, in_context
+from crawler.node import sent_figures
 from crawler.recheck import RecheckTarget, SeenAd, decide
 from crawler.store import CrawlStore
 from crawler.stream import KINDS
@@ -128,8 +130,9 @@ def test_a_runs_outcome_reads_in_chinese_with_what_it_quotes_as_it_was(tmp_path)
         assert reasons.run_reason_zh(word)
     sent = "sent 3 ads, 2 images, 12 pages (job 20261203-1)"  # as crawler/node.py counts what it sent
     assert reasons.run_reason_zh(sent) == "已发送 广告 3，图片 2，页面 12（任务 20261203-1）"
-    for kind in set(KINDS) - {"end"}:  # every entry a node sends, counted in its reason
-        assert reasons.run_reason_zh(f"sent 1 {kind}s (job j)"), kind
+    for kind in set(KINDS) - {"end"}:  # every entry a node sends, counted in its reason as crawler/node.py says it
+        assert reasons.run_reason_zh(f"sent {sent_figures(Counter({kind: 1}))} (job j)"), kind
+    assert sent_figures(Counter()) == "nothing" and reasons.run_reason_zh("sent nothing (job j)")
 
 
 def test_every_recheck_outcome_reads_in_chinese():
