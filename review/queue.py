@@ -322,7 +322,7 @@ def items(
                 "claimed_by": by if live else None,
                 "lease_until": local(lease, "%H:%M") if live else "",
                 "queued_at": local(queued),
-                "age": _age(queued, now),
+                "age": _age(queued, now),  # seconds queued (review.web.i18n's ``age`` filter says it)
                 "label": label,
                 "score": score,
                 "categories": json.loads(cats),
@@ -338,16 +338,11 @@ def items(
     return out
 
 
-def _age(stamp: str | None, now: str) -> str:
-    """How long ago, briefly: 35分钟, 5小时, 3天."""
+def _age(stamp: str | None, now: str) -> int | None:
+    """How many seconds ago (None without a time); said in the reader's language by the web app."""
     if not stamp:
-        return ""
-    seconds = (datetime.fromisoformat(now) - datetime.fromisoformat(stamp)).total_seconds()
-    if seconds < 3600:
-        return f"{max(0, int(seconds // 60))}分钟"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)}小时"
-    return f"{int(seconds // 86400)}天"
+        return None
+    return max(0, int((datetime.fromisoformat(now) - datetime.fromisoformat(stamp)).total_seconds()))
 
 
 def totals(db: sqlite_utils.Database) -> dict[str, int]:

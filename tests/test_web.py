@@ -329,6 +329,17 @@ def test_queue_filters_counts_and_neighbours(site):
     assert f == queue.Filter(site="s")
 
 
+def test_how_long_an_ad_waits_is_said_in_the_readers_language(site):
+    db_path, _ = site
+    client, _ = logged_in(make_app(db_path), "rev1")
+    chinese = client.get("/queue").text
+    assert "分钟</b>" in chinese or "小时</b>" in chinese or "天</b>" in chinese
+    client.get("/lang/en")
+    english = client.get("/queue").text
+    assert "分钟" not in english and "小时" not in english
+    assert re.search(r"<td>\d+ (min|h|d)</td>", english), english
+
+
 def test_escalation_leaves_the_queue_until_a_supervisor_decides(site):
     from core.db import connect
     from review import escalations, queue
