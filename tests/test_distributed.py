@@ -344,38 +344,6 @@ def test_a_second_job_fetches_no_ad_the_writer_stored_within_revisit_after(demo_
     assert listed == seen == len(reference)
 
 
-def test_a_site_rendered_in_chromium_on_a_node_is_stored_as_a_local_crawl_stores_it(demo_server, own_redis, tmp_path):
-    """The social site through a node: pages rendered in Chromium (the document, the DOM, what the browser
-    loaded) and each post's screenshot travel in the stream; the writer stores what a local crawl stores."""
-    social = "demo-social"
-    seeds = seeds_for(demo_server.base_url, tmp_path / "seeds.yml")
-    local = tmp_path / "local" / "adclear.db"
-    run_adclear("crawl", social, db=local, seeds=seeds, check=True, timeout=300)
-    db_path = tmp_path / "data" / "adclear.db"
-    ingest = writer(own_redis.url, db_path, seeds, tmp_path / "ingest.log")
-    crawler = node(own_redis.url, tmp_path / "n.db", seeds, tmp_path / "node.log", site=social)
-    text = wait(crawler, tmp_path / "node.log", 300)
-    assert crawler.returncode == 0, text
-    drained(own_redis.url, db_path, site=social)
-    report = stop(ingest, tmp_path / "ingest.log")
-    assert f"{social}: ok (run 1)" in report, report
-    query = """SELECT a.ad_key, a.content_hash, v.label, v.score, group_concat(e.kind, '+') FROM ads a
-               JOIN verdicts v ON v.ad_id = a.id LEFT JOIN evidence e ON e.ad_id = a.id
-               GROUP BY a.id ORDER BY a.ad_key"""
-    stored = {}
-    for path in (local, db_path):
-        db = connect(path)
-        stored[path] = db.execute(query).fetchall()
-        evidence = db.execute("SELECT kind, sha256, warc_file, warc_offset FROM evidence").fetchall()
-        db.close()
-        assert {kind for kind, *_ in evidence} == {"page", "screenshot"}
-        for _, sha256, warc_file, offset in evidence:
-            headers, payload = read_record(path.parent / warc_file, offset)
-            assert hashlib.sha256(payload).hexdigest() == sha256, headers
-    assert len(stored[db_path]) > 5
-    assert stored[db_path] == stored[local]
-
-
 def test_nodes_wait_while_the_writer_is_behind(demo_site, reference, own_redis, tmp_path):
     seeds = paced_seeds(demo_site, tmp_path / "seeds.yml", delay="0")
     db_path = tmp_path / "data" / "adclear.db"

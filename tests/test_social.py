@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from core.timeutil import parse_local
+from core.warc import read_record
 from demo.social.site import SocialSite
 from tests.conftest import REPO, run_adclear, seeds_for
 
@@ -290,3 +291,34 @@ def test_the_demo_posts_cover_promotions_and_lookalikes():
     assert {"antifraud_publicity", "news_or_court", "bank_ad", "ordinary"} <= kinds
     assert all(p.repost_of in SocialSite().by_id for p in posts if p.repost_of)
     assert (REPO / "demo" / "social" / "static" / "app.js").exists()
+
+
+def test_the_site_rendered_on_a_crawler_node_is_stored_as_this_crawl_stored_it(crawled, demo_site, redis_url, tmp_path):
+    """The rendered path of a distributed crawl (docs/operations.md): the document, the DOM, what the browser
+    loaded and each post's screenshot travel in the stream; the writer stores what this module's local crawl
+    stored: the same ads, verdicts and evidence, each payload under its SHA-256 in a WARC file."""
+    from tests.test_distributed import _RUNNING, drained, node, stop, wait, writer
+
+    seeds = seeds_for(demo_site, tmp_path / "seeds.yml")
+    db_path = tmp_path / "data" / "adclear.db"
+    try:
+        ingest = writer(redis_url, db_path, seeds, tmp_path / "ingest.log")
+        crawler = node(redis_url, tmp_path / "n.db", seeds, tmp_path / "node.log", site="demo-social")
+        text = wait(crawler, tmp_path / "node.log", 300)
+        assert crawler.returncode == 0, text
+        drained(redis_url, db_path, site="demo-social")
+        report = stop(ingest, tmp_path / "ingest.log")
+    finally:
+        while _RUNNING:
+            _RUNNING.pop().kill()
+    assert "demo-social: ok (run 1)" in report, report
+    ads = """SELECT a.ad_key, a.content_hash, v.label, v.score, group_concat(e.kind, '+') FROM ads a
+             JOIN verdicts v ON v.ad_id = a.id LEFT JOIN evidence e ON e.ad_id = a.id GROUP BY a.id ORDER BY a.ad_key"""
+    for db in (crawled[0], db_path):
+        evidence = query(db, "SELECT kind, sha256, warc_file, warc_offset FROM evidence")
+        assert {kind for kind, *_ in evidence} == {"page", "screenshot"}
+        for _, sha256, warc_file, offset in evidence:
+            headers, payload = read_record(db.parent / warc_file, offset)
+            assert hashlib.sha256(payload).hexdigest() == sha256, headers
+    assert len(query(db_path, ads)) > 5
+    assert query(db_path, ads) == query(crawled[0], ads)
