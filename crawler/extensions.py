@@ -178,7 +178,9 @@ class RunRecorder:
                     "logs), then run the command again"
                 )
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
-        status, reason, ok_pages = run_outcome(self.store, self.run_id, self.site, reason, answered=self.ANSWERED)
+        status, reason, ok_pages = run_outcome(
+            self.store, self.run_id, self.site, reason, answered=self.ANSWERED, resumed=self.resuming
+        )
         if write_error:
             status, reason = "failed", write_error
         _release(self._reserve)  # a full disk has room again for the run's last row
@@ -333,12 +335,20 @@ class RunRecorder:
 
 
 def run_outcome(
-    store: CrawlStore, run_id: int, site: Site, reason: str, *, answered: str = RunRecorder.ANSWERED
+    store: CrawlStore,
+    run_id: int,
+    site: Site,
+    reason: str,
+    *,
+    answered: str = RunRecorder.ANSWERED,
+    resumed: bool = False,
 ) -> tuple[str, str, int]:
     """A run's honest outcome from what was stored: (status, reason, pages fetched). ``reason`` is Scrapy's
     finish reason: ``finished`` (or a ``closespider_`` limit) is ``ok`` unless nothing was fetched or too many
-    requests failed; anything else (a shutdown) is ``interrupted``. ``answered``: the SQL condition on ``pages``
-    of a page that counts as fetched (a recorder's ``ANSWERED``)."""
+    requests failed; anything else (a shutdown) is ``interrupted``, also when it came before the first page (a
+    Ctrl-C is not the site's failure). A run ``resumed`` from an interrupted one's JOBDIR that found nothing
+    left to fetch and no error is ``ok``. ``answered``: the SQL condition on ``pages`` of a page that counts as
+    fetched (a recorder's ``ANSWERED``)."""
     ok_pages = store.db.execute(
         f"SELECT count(*) FROM pages WHERE run_id = ? AND {answered} AND url NOT LIKE '%/robots.txt'",
         [run_id],
@@ -346,6 +356,9 @@ def run_outcome(
     errors = store.error_count(run_id)
     rate = errors / (ok_pages + errors) if ok_pages + errors else 0.0
     max_rate = site.max_error_rate
+    ended = reason == "finished" or reason.startswith("closespider_")
+    if ok_pages == 0 and not errors and (resumed or not ended):
+        return ("ok" if ended else "interrupted"), reason, ok_pages
     if ok_pages == 0:
         first = store.first_errors(run_id) or store.first_errors(run_id, refusals=True)
         why = "; ".join(f"{kind} {url}: {message}" for kind, url, message in first) or "no error recorded"
@@ -354,9 +367,7 @@ def run_outcome(
         kinds = ", ".join(f"{k} {n}" for k, n in store.error_kinds(run_id).items())
         why = f"{errors} of {ok_pages + errors} requests failed ({rate:.0%}, above max_error_rate {max_rate:.0%}"
         return "failed", f"{why}: {kinds})", ok_pages
-    if reason == "finished" or reason.startswith("closespider_"):
-        return "ok", reason, ok_pages
-    return "interrupted", reason, ok_pages
+    return ("ok" if ended else "interrupted"), reason, ok_pages
 
 
 RESERVE_BYTES = 128 * 1024

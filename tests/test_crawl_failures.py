@@ -96,3 +96,31 @@ def test_an_interrupted_run_is_marked_when_the_next_one_starts(tmp_path, demo_si
         runs = conn.execute("SELECT id, status, reason FROM crawl_runs ORDER BY id").fetchall()
     assert runs[0] == (1, "interrupted", "the crawl process stopped before the run finished")
     assert runs[1][:2] == (2, "ok")
+
+
+def test_a_run_stopped_before_its_first_page_is_interrupted_not_failed(tmp_path):
+    """A Ctrl-C or SIGTERM before any page was fetched (a slow start) is the operator's stop, not the site's
+    failure, and a run resumed with nothing left is done: `make demo` stopped and started again said 'the demo
+    crawl failed … no page fetched (no error recorded)' and exited 1 (seen under load in CI)."""
+    from types import SimpleNamespace
+
+    from core.db import connect
+    from crawler.extensions import run_outcome
+    from crawler.store import CrawlStore
+    from tests.webdata import ensure_site
+
+    db = connect(tmp_path / "adclear.db")
+    for name in ("a", "b", "c"):
+        ensure_site(db, name)
+    db.close()
+    store = CrawlStore(tmp_path / "adclear.db")
+    site = SimpleNamespace(max_error_rate=0.5)
+    stopped, finished, down = (store.begin_run(name, "classifieds") for name in ("a", "b", "c"))
+    store.record_error(down, url="http://shop.test/", kind="dns", message="the host name does not resolve")
+    assert run_outcome(store, stopped, site, "shutdown") == ("interrupted", "shutdown", 0)  # type: ignore[arg-type]
+    assert run_outcome(store, finished, site, "finished")[0] == "failed"  # type: ignore[arg-type]
+    # resumed from the stopped run's JOBDIR with nothing left to fetch (the demo's second start): done, not failed
+    assert run_outcome(store, finished, site, "finished", resumed=True) == ("ok", "finished", 0)  # type: ignore[arg-type]
+    status, reason, _ = run_outcome(store, down, site, "shutdown")  # type: ignore[arg-type]
+    assert status == "failed" and reason.startswith("no page fetched (dns ")  # the site was failing: said so
+    store.close()
