@@ -52,7 +52,7 @@ def add_tips(db_path: Path) -> int:
         tipster_name="李娜", tipster_phone="13600001111", actor=me,
     )  # fmt: skip
     problem = precheck(refused.url or "", site_for(seeds, refused.url or ""), resolve)
-    tips.record_fetch(db, refused.id, outcome="refused", detail=problem or "", ad_id=None, actor=me)
+    tips.record_fetch(db, refused.id, outcome="refused", detail=str(problem or ""), ad_id=None, actor=me)
     (ad_id, url) = db.execute("SELECT id, url FROM ads WHERE status = 'flagged' ORDER BY id LIMIT 1").fetchone()
     fetched = tips.add(db, office, channel="email", summary="邮件举报示范同城网上的理财广告。", url=url, actor=me)
     tips.record_fetch(db, fetched.id, outcome="fetched", detail=f"{url} 200", ad_id=ad_id, actor="adclear-tip")
