@@ -47,6 +47,7 @@ from core.classifiers import load_classifier  # noqa: E402
 from core.db import connect, immediate  # noqa: E402
 from core.images import ImageReader, cached, read_image, remember, sha256  # noqa: E402
 from demo.pictures import VARIANTS, png, qr_picture, render  # noqa: E402
+from tests.ocrmetrics import char_accuracy  # noqa: E402
 
 PROMOTIONS = [
     "年化收益18% 保本保息 稳赚不赔",
@@ -67,17 +68,6 @@ PAYLOADS = (
     + [f"https://qm.qq.com/cgi-bin/qm/qr?k=Zx{i:04d}" for i in range(3)]
     + [f"http://invest{i}.example.cn/join?ref=88" for i in range(3)]
 )
-
-
-def accuracy(ref: str, hyp: str) -> float:
-    ref, hyp = ref.replace(" ", ""), hyp.replace(" ", "")
-    prev = list(range(len(hyp) + 1))
-    for i, a in enumerate(ref, 1):
-        cur = [i]
-        for j, b in enumerate(hyp, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a != b)))
-        prev = cur
-    return max(0.0, 1 - prev[-1] / max(1, len(ref)))
 
 
 def tesseract(data: bytes) -> str:
@@ -104,7 +94,7 @@ def bench_ocr(texts: list[str]) -> None:
                 got = run(data)
                 took = time.perf_counter() - started
                 r = row[name]
-                r.setdefault("acc", []).append(accuracy(text, got))
+                r.setdefault("acc", []).append(char_accuracy(text, got))
                 r.setdefault("time", []).append(took)
                 if text in PROMOTIONS:
                     r.setdefault("flag", []).append(classifier.classify(got).label == "flag")

@@ -19,29 +19,18 @@ from core.timeutil import now_utc
 from crawler.warc import RunArchive
 from demo.pictures import VARIANTS, png, qr_picture, render
 from tests.conftest import run_adclear
+from tests.ocrmetrics import char_accuracy
 from tests.webdata import add_ad
 
 PROMOTION = "养老公寓认购 年化收益18% 保本保息"
 QR_URL = "https://u.wechat.com/EFbPxq1Az"
 
 
-def _accuracy(ref: str, hyp: str) -> float:
-    """1 - the edit distance over the reference's length, spaces ignored (as OCR benchmarks count)."""
-    ref, hyp = ref.replace(" ", ""), hyp.replace(" ", "")
-    prev = list(range(len(hyp) + 1))
-    for i, a in enumerate(ref, 1):
-        cur = [i]
-        for j, b in enumerate(hyp, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a != b)))
-        prev = cur
-    return 1 - prev[-1] / len(ref)
-
-
 def test_ocr_reads_rendered_promotions_in_every_variant():
     for variant in VARIANTS:
         read = read_image(png(render(PROMOTION, variant)))
         assert read.status == "ok", (variant, read.error)
-        assert _accuracy(PROMOTION, read.text) >= 0.9, (variant, read.text)
+        assert char_accuracy(PROMOTION, read.text) >= 0.9, (variant, read.text)
         box = read.lines[0].box
         assert len(box) == 4 and all(0 <= x <= read.width and 0 <= y <= read.height for x, y in box)
 
