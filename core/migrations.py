@@ -753,3 +753,11 @@ def m017_pictures_search(db: Database) -> None:
     _run(db, M017_PICTURES_SEARCH_SQL)
     if db["search_pending"].exists():
         db.execute("INSERT OR IGNORE INTO search_pending (ad_id) SELECT id FROM ads WHERE pictures != ''")
+
+
+@migrations()
+def m018_sightings_one_run_index(db: Database) -> None:
+    """Sightings kept two indexes led by the run: ``sightings_run_seen`` (run, time) serves every query the
+    older ``sightings_run`` served, which only cost a write per sighting (a monitoring crawl's most frequent
+    row: each ad seen again)."""
+    _run(db, "DROP INDEX IF EXISTS sightings_run;")

@@ -25,6 +25,7 @@ leaves that file's last record torn, and the next process never appends after it
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -32,6 +33,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,11 +57,13 @@ from crawler.stream import (
     GROUP,
     ITEMS_KEY,
     Entry,
+    Glance,
     Malformed,
     ad_item,
     aside,
     decode,
     exchanges_of,
+    glance,
     pairs,
 )
 from crawler.warc import RunArchive, warc_name
@@ -126,6 +130,13 @@ class IngestWriter:
         self._claimed_at = 0.0  # monotonic time of the last XAUTOCLAIM pass
         self._seen = SeenAgain()  # the batch's ads seen again unchanged, sighted in bulk
         self._fetched: dict[str, set[str]] = {}  # site → keys of the batch's ads fetched, told to the nodes
+        # In ``run``, Redis's round trips overlap the batches' work: one thread reads the next batch while a batch
+        # is handled, and acknowledges a batch once committed while the next is handled. Entries read ahead are
+        # this consumer's, pending, as those in hand: a writer killed leaves both to be claimed, and a batch
+        # committed and not yet acknowledged is handled again, which changes nothing.
+        self._io: ThreadPoolExecutor | None = None
+        self._ahead: Future[list[tuple[bytes, dict[bytes, bytes]]]] | None = None
+        self._acks: list[Future[None]] = []
         self._ensure_group()
 
     def _ensure_group(self) -> None:
@@ -134,6 +145,15 @@ class IngestWriter:
         except ResponseError as e:
             if "BUSYGROUP" not in str(e):
                 raise
+
+    def settle(self) -> None:
+        """Before the first batch of a writer that runs for days: its classifier loaded, and what the process
+        holds by then (the rule pack, the model, the libraries: over 100,000 objects) set out of the garbage
+        collector's reach (``gc.freeze``). Each full collection walked them all to free none of them: 45–55 ms
+        per 5,000 ads seen again, a sixth of the writer's time (benchmarks/bench_distributed.py)."""
+        self.classification.classifier(self.store)
+        gc.collect()
+        gc.freeze()
 
     def close(self) -> None:
         for run in self._runs.values():
@@ -151,7 +171,9 @@ class IngestWriter:
             time.sleep(min(block, 0.1))  # not yet idle long enough to be claimed: new entries wait behind them
             return 0
         if not entries:
-            entries = self._read(block)
+            entries = self._next_read(block)
+            if entries and self._io is not None:  # the stream is busy: the next batch is read while this one is handled
+                self._ahead = self._io.submit(self._read, block)
         if entries:
             self.handle(entries)
         elif self.reading is not None:
@@ -161,11 +183,19 @@ class IngestWriter:
     def run(self, *, until_idle: float | None = None, stop: Callable[[], bool] = lambda: False) -> IngestFigures:
         """Handle batches until ``stop()`` says so, or the stream stayed empty ``until_idle`` seconds."""
         idle_since = time.monotonic()
-        while not stop():
-            if self.step(block=1.0 if until_idle is None else min(1.0, until_idle)):
-                idle_since = time.monotonic()
-            elif until_idle is not None and time.monotonic() - idle_since >= until_idle:
-                break
+        with ThreadPoolExecutor(1, thread_name_prefix="ingest-redis") as self._io:
+            try:
+                while not stop():
+                    if self.step(block=1.0 if until_idle is None else min(1.0, until_idle)):
+                        idle_since = time.monotonic()
+                    elif until_idle is not None and time.monotonic() - idle_since >= until_idle:
+                        break
+                ahead = self._next_read(0.0)  # read before the stop: handled now, not left to be claimed
+                if ahead:
+                    self.handle(ahead)
+            finally:
+                self._io = None
+        self._acknowledged()  # each acknowledgement sent (the executor waited for them), or its error raised
         return self.figures
 
     def _claim(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
@@ -196,6 +226,13 @@ class IngestWriter:
         names = [(c["name"], c["pending"]) for c in summary.get("consumers") or []]
         return any(n and (name.decode() if isinstance(name, bytes) else name) != self.consumer for name, n in names)
 
+    def _next_read(self, block: float) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """The batch read ahead while the last one was handled, else one read now (``block`` 0: none)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            return ahead.result()
+        return self._read(block) if block > 0 else []
+
     def _read(self, block: float) -> list[tuple[bytes, dict[bytes, bytes]]]:
         reply: Any = self.client.xreadgroup(
             GROUP, self.consumer, {ITEMS_KEY: ">"}, count=self.batch, block=max(1, int(block * 1000))
@@ -208,12 +245,13 @@ class IngestWriter:
         dead: list[tuple[bytes, dict[bytes, bytes], str]] = []
         ends: list[tuple[_Run, Entry]] = []
         ended: list[RunResult] = []
-        decoded = [(entry_id, fields, _decoded(fields)) for entry_id, fields in entries]
         try:
-            ads = [e for _, _, e in decoded if isinstance(e, Entry) and e.kind == "ad"]
-            self._seen.begin(self.store.db, {str(e.meta.get("key", "")) for e in ads})
-            for entry_id, fields, entry in decoded:
+            for entry_id, fields, entry in self._begin(entries):
                 try:
+                    if isinstance(entry, Glance):
+                        if self._glanced_again(entry):
+                            continue  # an ad seen again unchanged: its meta never read
+                        entry = _decoded(fields)
                     if isinstance(entry, Malformed):
                         raise entry
                     run = self._runs.get((entry.job, entry.site))
@@ -222,7 +260,9 @@ class IngestWriter:
                             run = self._run(entry)
                     if entry.kind == "end":
                         ends.append((run, entry))  # after the entries before it are committed
-                    elif not (entry.kind == "ad" and self._seen_again(run, entry)):
+                    elif not (
+                        entry.kind == "ad" and self._seen_again(run, entry.meta["key"], entry.meta["content_hash"])
+                    ):
                         with self.store.writing():
                             self._apply(run, entry)
                 except (Malformed, ValueError, TypeError, KeyError) as e:
@@ -241,7 +281,11 @@ class IngestWriter:
         except sqlite3.Error:
             self._abandon()
             raise
-        self._acknowledge(entries, dead)
+        self._acknowledged()
+        if self._io is not None:
+            self._acks.append(self._io.submit(self._acknowledge, entries, dead))
+        else:
+            self._acknowledge(entries, dead)
         if self.reading is not None:
             self.reading.pump()  # between batches: the pictures read so far, in transactions of their own
         self.figures.entries += len(entries)
@@ -252,6 +296,23 @@ class IngestWriter:
             if self.on_run_end is not None:
                 self.on_run_end(result)
 
+    def _begin(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[tuple[bytes, dict[bytes, bytes], Any]]:
+        """The batch's entries, each with what was read of it: an ad's ``Glance`` (its meta read only if it is
+        not seen again), else the entry decoded or why it cannot be; and the stored content of its ads looked up
+        at once (``SeenAgain.begin``)."""
+        prepared: list[tuple[bytes, dict[bytes, bytes], Any]] = []
+        keys: set[str] = set()
+        for entry_id, fields in entries:
+            seen = glance(fields)
+            entry = seen if seen is not None else _decoded(fields)
+            if isinstance(entry, Glance):
+                keys.add(entry.key)
+            elif isinstance(entry, Entry) and entry.kind == "ad":
+                keys.add(str(entry.meta.get("key", "")))
+            prepared.append((entry_id, fields, entry))
+        self._seen.begin(self.store.db, keys)
+        return prepared
+
     def _abandon(self) -> None:
         """A batch that cannot be committed (a full disk): rolled back, its runs forgotten (they may have been
         begun in it), nothing acknowledged; the entries are handled again."""
@@ -261,6 +322,13 @@ class IngestWriter:
             if run.archive is not None:
                 run.archive.close()
         self._runs.clear()
+
+    def _acknowledged(self) -> None:
+        """The acknowledgements sent by the Redis thread so far; the first that failed raises its error."""
+        done = [ack for ack in self._acks if ack.done()]
+        self._acks = [ack for ack in self._acks if not ack.done()]
+        for ack in done:
+            ack.result()
 
     def _acknowledge(
         self, entries: list[tuple[bytes, dict[bytes, bytes]]], dead: list[tuple[bytes, dict[bytes, bytes], str]]
@@ -395,14 +463,19 @@ class IngestWriter:
         row = self.store.db.execute(PAGE_OF_RUN, [url, run.run_id, sha256]).fetchone()
         return PageRef(*row) if row is not None else None
 
-    def _seen_again(self, run: _Run, entry: Entry) -> bool:
+    def _seen_again(self, run: _Run, key: str, content_hash: str) -> bool:
         """An ad stored with this content when the batch began: to be sighted in bulk after the batch's entries
         (on the node's key and content hash: an ad's text is checked against them only when it is stored)."""
-        if not self._seen.note(run.run_id, entry.meta["key"], entry.meta["content_hash"]):
+        if not self._seen.note(run.run_id, key, content_hash):
             return False
         if run.site.revisit_after:
-            self._fetched.setdefault(run.site.name, set()).add(entry.meta["key"])
+            self._fetched.setdefault(run.site.name, set()).add(key)
         return True
+
+    def _glanced_again(self, seen: Glance) -> bool:
+        """``_seen_again`` on an ad's flat fields, for a run this writer has in hand (else it is decoded)."""
+        run = self._runs.get((seen.job, seen.site))
+        return run is not None and self._seen_again(run, seen.key, seen.content_hash)
 
     def _ad(self, run: _Run, entry: Entry) -> None:
         item = ad_item(entry)

@@ -13,6 +13,8 @@ one writer archives, classifies and stores (``crawler.ingest``). An entry is fla
 - ``assessed`` (JSON, zlib-compressed: its hits repeat their rules' legal bases, 4–14 kB to 1–3): an ad's
   assessment (``classifier.assessment``, ``Assessment.pack``), apart from ``meta`` so that the writer reads it
   only for an ad it stores, not for the many seen again unchanged.
+- ``key``, ``hash``: an ad's key and content hash (also in ``meta``), for the writer to know an ad seen again
+  unchanged without reading its ``meta`` (``glance``): most ads of a monitoring crawl are.
 
 A page travels ahead of the ads read from it (the middleware sees the response before the spider), so the
 writer has archived it when the ads arrive; an ad names its page by URL and SHA-256. A picture of an ad is a
@@ -48,12 +50,14 @@ __all__ = [
     "ITEMS_KEY",
     "KINDS",
     "Entry",
+    "Glance",
     "Malformed",
     "ad_item",
     "aside",
     "connect",
     "decode",
     "encode",
+    "glance",
     "pairs",
     "safe_url",
 ]
@@ -109,7 +113,34 @@ def encode(entry: Entry) -> dict[bytes, bytes]:
         fields[f"x{number}".encode()] = part
     if entry.assessed:
         fields[b"assessed"] = entry.assessed
+    if entry.kind == "ad":
+        fields[b"key"] = str(entry.meta["key"]).encode()
+        fields[b"hash"] = str(entry.meta["content_hash"]).encode()
     return fields
+
+
+@dataclass(frozen=True, slots=True)
+class Glance:
+    """An ad entry's job, site, key and content hash, read from its flat fields without its ``meta``."""
+
+    job: str
+    site: str
+    key: str
+    content_hash: str
+
+
+def glance(fields: dict[bytes, bytes]) -> Glance | None:
+    """What the writer needs to know an ad seen again unchanged; None for another kind or an entry without
+    these fields (``decode`` reads it, and says what is wrong with it). An ad found unchanged this way is
+    sighted without its ``meta`` being read: a spoiled ``meta`` beside a key and hash the writer holds goes
+    unnoticed, as the ad is not stored again."""
+    if fields.get(b"kind") != b"ad" or fields.get(b"v") != FORMAT:
+        return None
+    try:
+        found = Glance(*(fields[name].decode() for name in (b"job", b"site", b"key", b"hash")))
+    except (KeyError, UnicodeDecodeError):
+        return None
+    return found if found.job and found.site and found.key and found.content_hash else None
 
 
 def decode(fields: dict[bytes, bytes]) -> Entry:

@@ -274,6 +274,62 @@ def test_a_second_job_is_a_second_run_that_sees_the_ads_again(client, db_path, s
     assert [r.run_id for r in figures.runs_finished] == [1, 2]
 
 
+def test_an_ad_seen_again_is_known_by_its_key_and_hash_without_reading_its_meta(client, db_path, seeds):
+    """Most ads of a monitoring crawl are seen again: the writer knows them by the entry's flat key and hash
+    (``glance``) and never parses their meta; an entry without those fields (an older node's) is read whole."""
+    page, ad = one_ad(1)
+    send(client, page, ad, end_entry())
+    w = writer(client, db_path, seeds)
+    w.run(until_idle=0.3)
+    spoiled = encode(Entry(ad.kind, "job-2", ad.site, ad.node, ad.meta))
+    spoiled[b"meta"] = b"{not json"  # never read: the key and hash say the ad is stored with this content
+    older = encode(Entry(ad.kind, "job-3", ad.site, ad.node, ad.meta))
+    del older[b"key"], older[b"hash"]
+    for job, fields in (("job-2", spoiled), ("job-3", older)):
+        page.job = job
+        send(client, page)
+        client.xadd(ITEMS_KEY, fields)  # type: ignore[arg-type]
+        send(client, end_entry(job))
+    figures = w.run(until_idle=0.3)
+    w.close()
+    assert (figures.malformed, figures.ads) == (0, 3)  # the figures of both runs: the new ad, seen twice again
+    db = connect(db_path)
+    runs = db.execute("SELECT job, ads_new, ads_seen FROM crawl_runs ORDER BY id").fetchall()
+    assert runs == [(JOB, 1, 0), ("job-2", 0, 1), ("job-3", 0, 1)]
+    assert db.execute("SELECT change FROM sightings ORDER BY id").fetchall() == [("new",), ("same",), ("same",)]
+    db.close()
+
+
+def test_the_batch_read_ahead_is_handled_before_a_stop(client, db_path, seeds):
+    """While a batch is handled the next is read (and the last acknowledged): a stop leaves none of them
+    pending, and no entry it did not read."""
+    for n in range(1, 6):
+        send(client, *one_ad(n))
+    w = writer(client, db_path, seeds, batch=2)
+    batches: list[int] = []
+    handle = w.handle
+    w.handle = lambda entries: (batches.append(len(entries)), handle(entries))[1]  # type: ignore[method-assign]
+    figures = w.run(stop=lambda: len(batches) >= 1)
+    w.close()
+    assert batches == [2, 2]  # the one in hand, then the one read ahead of it
+    assert (figures.entries, figures.pages, figures.ads) == (4, 2, 2)
+    assert client.xpending(ITEMS_KEY, GROUP)["pending"] == 0  # both acknowledged
+    assert client.xlen(ITEMS_KEY) == 6  # the rest left in the stream, for the next writer
+
+
+def test_a_writer_settles_its_classifier_out_of_the_collectors_reach(client, db_path, seeds):
+    import gc
+
+    w = writer(client, db_path, seeds)
+    try:
+        w.settle()
+        assert w.classification._classifier is not None  # loaded before the first batch
+        assert gc.get_freeze_count() > 10_000  # the rule pack, the model and the libraries
+    finally:
+        gc.unfreeze()
+        w.close()
+
+
 def test_an_ad_seen_again_then_changed_in_one_batch_ends_changed(client, db_path, seeds):
     """Ads seen again unchanged are sighted in bulk after the batch: a change later in the batch still wins."""
     send(client, *one_ad(1))

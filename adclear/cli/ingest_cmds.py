@@ -70,16 +70,16 @@ def ingest(
     writer: IngestWriter | None = None
     reading = ReadingOptions(read["read_workers"], read["read_timeout"], read["read_memory_mb"], read["read_wait"])
     reader = PictureReading(cfg.db_path, reading, rules_dir=cfg.rules_dir, group_seconds=0) if reading.workers else None
-    report = None
     try:
-        options = {"rules_dir": cfg.rules_dir, "batch": batch, "claim_idle": claim_after}
-        writer = IngestWriter(client, cfg.db_path, seeds, on_run_end=_finished(cfg, seeds), reading=reader, **options)
+        options = {"rules_dir": cfg.rules_dir, "batch": batch, "claim_idle": claim_after, "reading": reader}
+        writer = IngestWriter(client, cfg.db_path, seeds, on_run_end=_finished(cfg, seeds), **options)
+        writer.settle()
         figures = writer.run(until_idle=until_idle, stop=lambda: bool(stopping))
     except RedisError as e:  # lost for longer than the client's retries: systemd starts the writer again
         raise RedisUnavailable(f"lost Redis at {safe_url(redis_url)} ({e}); unacknowledged entries wait") from None
     finally:
-        if reader is not None:
-            report = reader.finish(0 if stopping else None)  # it wrote between batches, in its own transactions
+        # the reading wrote between batches, in its own transactions
+        report = reader.finish(0 if stopping else None) if reader is not None else None
         if writer is not None:
             writer.close()
         client.close()
