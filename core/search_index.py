@@ -14,20 +14,22 @@ Two FTS5 tables (m011_search), both keyed by the ad's id as rowid:
 
 Keeping it current: triggers on ``ads`` note every new ad and every change of its title, body, contact line,
 pictures' text or advertiser in ``search_pending`` (SQL cannot normalise; the pictures since
-m017_pictures_search); ``index_ad`` indexes one ad and takes it off the list (the crawl calls it as it stores an
-ad, in the same savepoint, and ``core.adimages.update_ad`` once its pictures are read), ``index_pending``
+m017_pictures_search); ``index_ad`` indexes one ad and takes it off the list (``core.adimages.update_ad`` once
+its pictures are read; a crawl storing ads one by one), ``index_texts`` a crawl's group of ads at once, before
+it commits (``crawler.store``), ``index_pending``
 indexes what others wrote (``adclear search`` and the web app's search page call it before they search),
 ``rebuild`` starts over.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from classifier.normalize import normalize
 from core.ads import ad_text
 
-__all__ = ["index_ad", "index_pending", "pairs", "rebuild", "search_text"]
+__all__ = ["index_ad", "index_pending", "index_texts", "pairs", "rebuild", "search_text"]
 
 
 def search_text(title: str, body: str, contact: str, author: str, pictures: str = "") -> str:
@@ -63,15 +65,37 @@ def _unindex(db: Any, ad_id: int) -> None:
     )
 
 
+def _insert(db: Any, ad_id: int, text: str) -> None:
+    db.execute("INSERT INTO ad_search (rowid, text) VALUES (?, ?)", [ad_id, text])
+    db.execute("INSERT INTO ad_search_pairs (rowid, pairs) VALUES (?, ?)", [ad_id, pairs(text)])
+
+
 def index_ad(db: Any, ad_id: int) -> None:
     """(Re)index one ad from its row in ``ads``, and take it off ``search_pending``."""
     row = db.execute("SELECT title, body, contact, author, pictures FROM ads WHERE id = ?", [ad_id]).fetchone()
     _unindex(db, ad_id)
     if row is not None:
-        text = search_text(*row)
-        db.execute("INSERT INTO ad_search (rowid, text) VALUES (?, ?)", [ad_id, text])
-        db.execute("INSERT INTO ad_search_pairs (rowid, pairs) VALUES (?, ?)", [ad_id, pairs(text)])
+        _insert(db, ad_id, search_text(*row))
     db.execute("DELETE FROM search_pending WHERE ad_id = ?", [ad_id])
+
+
+def index_texts(db: Any, texts: dict[int, str]) -> int:
+    """(Re)index ads whose search text the caller made as it stored them (``search_text`` of the row it wrote),
+    those still in ``search_pending`` (one indexed since by ``index_ad`` is current already), and take them off
+    it; how many. What a crawl stores in one transaction is indexed together, at its end: FTS5 writes what a
+    savepoint added as a segment of its own when the savepoint ends."""
+    listed = json.dumps(sorted(texts))
+    pending = [
+        int(row[0])
+        for row in db.execute(
+            "SELECT ad_id FROM search_pending WHERE ad_id IN (SELECT value FROM json_each(?)) ORDER BY ad_id", [listed]
+        )
+    ]
+    for ad_id in pending:
+        _unindex(db, ad_id)
+        _insert(db, ad_id, texts[ad_id])
+    db.execute("DELETE FROM search_pending WHERE ad_id IN (SELECT value FROM json_each(?))", [json.dumps(pending)])
+    return len(pending)
 
 
 def index_pending(db: Any) -> int:
@@ -95,8 +119,7 @@ def rebuild(db: Any) -> int:
             break
         for ad_id, title, body, contact, author, seen in rows:
             text = search_text(title, body, contact, author, seen)
-            db.execute("INSERT INTO ad_search (rowid, text) VALUES (?, ?)", [ad_id, text])
-            db.execute("INSERT INTO ad_search_pairs (rowid, pairs) VALUES (?, ?)", [ad_id, pairs(text)])
+            _insert(db, ad_id, text)
         count, last = count + len(rows), rows[-1][0]
     db.execute("DELETE FROM search_pending")
     return count

@@ -225,3 +225,41 @@ def test_a_commit_that_fails_loses_its_group_but_not_the_crawl(db_path):
         assert [u for (u,) in other.execute("SELECT url FROM ads")] == ["http://127.0.0.1/ad/2.html"]
         assert other.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     store.close()
+
+
+def test_a_groups_ads_enter_the_search_index_together_as_it_commits(db_path):
+    """Indexed each in its own savepoint, every ad cost FTS5 a segment: the group's ads are indexed at once, just
+    before it commits, from the text made as each was stored; one indexed meanwhile keeps what that indexed."""
+    from core.search_index import index_ad
+
+    store = open_store(db_path, group_seconds=3600)
+    first = store.save_ad(ad(1, page(store, 1)), store.run_id).ad_id
+    second = store.save_ad(ad(2, page(store, 2)), store.run_id).ad_id
+    assert store.db.execute("SELECT count(*) FROM ad_search").fetchone()[0] == 0  # not yet: at the commit
+    with store.writing():  # its pictures read meanwhile (core.adimages.update_ad indexes it at once)
+        store.db.execute("UPDATE ads SET pictures = '扫码认购' WHERE id = ?", [first])
+        index_ad(store.db, first)
+    store.flush()
+    with sqlite3.connect(db_path) as other:
+        found = other.execute("SELECT rowid FROM ad_search WHERE ad_search MATCH '保本保息' ORDER BY rowid").fetchall()
+        assert found == [(first,), (second,)]
+        assert other.execute("SELECT rowid FROM ad_search WHERE ad_search MATCH '扫码认购'").fetchall() == [(first,)]
+        assert other.execute("SELECT count(*) FROM search_pending").fetchone()[0] == 0
+    store.close()
+
+
+def test_a_group_whose_indexing_fails_commits_and_leaves_its_ads_to_the_search(db_path, monkeypatch, caplog):
+    import crawler.store
+
+    def broken(db, texts):
+        db.execute("INSERT INTO ad_search (rowid, text) VALUES (1, 'half')")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(crawler.store, "index_texts", broken)
+    store = open_store(db_path, group_seconds=3600)
+    store.save_ad(ad(1, page(store, 1)), store.run_id)
+    store.flush()
+    assert seen_elsewhere(db_path, "ads") == 1
+    assert seen_elsewhere(db_path, "search_pending") == 1 and seen_elsewhere(db_path, "ad_search") == 0
+    assert "1 ads left for the search to index" in caplog.text
+    store.close()
