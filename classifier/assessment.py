@@ -106,14 +106,19 @@ class Assessment:
 
 _HIT_FIELDS: dict[str, type] = {"rule_id": str, "kind": str, "name": str, "weight": float, "legal_basis": str}
 _HIT_FIELDS |= {"matched": str, "start": int, "end": int, "field": str, "status": str}
+_HIT_KEYS = _HIT_FIELDS.keys()
+# JSON reads back exact types: ``type(v) is int`` refuses a bool where ``isinstance`` would not. An ad carries
+# about a dozen hits of ten fields: checked this way, unpacking an assessment takes a third of the time.
+_HIT_TYPES = tuple((name, (int, float) if kind is float else (kind,)) for name, kind in _HIT_FIELDS.items())
 
 
 def _hit(data: Any) -> Hit:
-    if not isinstance(data, dict) or set(data) != set(_HIT_FIELDS):
+    if type(data) is not dict or data.keys() != _HIT_KEYS:
         raise ValueError("an assessment hit without the fields Hit.to_dict writes")
-    values = {name: _typed(data, name, kind) for name, kind in _HIT_FIELDS.items()}
-    values["weight"] = float(values["weight"])
-    return Hit(**values)
+    for name, kinds in _HIT_TYPES:
+        if type(data[name]) not in kinds:
+            raise ValueError(f"assessment field {name!r} is not a {_HIT_FIELDS[name].__name__}")
+    return Hit(**{**data, "weight": float(data["weight"])})
 
 
 def _number(value: Any) -> bool:
