@@ -31,7 +31,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.utils import Digester
@@ -149,7 +149,8 @@ class RunArchive:
         ``dedup``: a payload this file already holds under the same URL is written as a ``revisit`` record
         that refers to the first response (which the returned record then names)."""
         date = _warc_date(fetched_at)
-        sha256 = hashlib.sha256(body).hexdigest()
+        digest = hashlib.sha256(body).digest()
+        sha256 = digest.hex()
         path = url.split("/", 3)[3] if url.count("/") >= 3 else ""
         req_http = StatusAndHeaders(f"{method} /{path} HTTP/1.1", request_headers, is_http_request=True)
         headers = [(k, v) for k, v in response_headers if k.lower() not in _HOP_HEADERS]
@@ -167,12 +168,16 @@ class RunArchive:
             )
         else:
             response = self._writer.create_warc_record(
-                url, "response", payload=io.BytesIO(body), http_headers=resp_http, warc_headers_dict={"WARC-Date": date}
+                url,
+                "response",
+                **_payload(body),
+                http_headers=resp_http,
+                warc_headers_dict={"WARC-Date": date, "WARC-Payload-Digest": _warc_digest(body, digest)},
             )
         request = self._writer.create_warc_record(
             url,
             "request",
-            payload=io.BytesIO(b""),
+            **_payload(b""),
             http_headers=req_http,
             warc_headers_dict={
                 "WARC-Date": date,
@@ -213,10 +218,11 @@ class RunArchive:
                 "WARC-Refers-To-Target-URI": url,
                 "WARC-Refers-To-Date": source.date,
             }
+        digest = hashlib.sha256(data).digest()
         record = self._writer.create_warc_record(
-            dom_uri(url), "conversion", payload=io.BytesIO(data), warc_headers_dict=headers
+            dom_uri(url), "conversion", **_payload(data), warc_headers_dict=headers | _digest_header(data, digest)
         )
-        return self._written(record, hashlib.sha256(data).hexdigest())
+        return self._written(record, digest.hex())
 
     def write_resource(
         self, *, url: str, content_type: str, data: bytes, fetched_at: str, uri: str = "", concurrent_to: str = ""
@@ -226,10 +232,11 @@ class RunArchive:
         headers = {"WARC-Date": _warc_date(fetched_at), "Content-Type": content_type}
         if concurrent_to:
             headers["WARC-Concurrent-To"] = concurrent_to
+        digest = hashlib.sha256(data).digest()
         record = self._writer.create_warc_record(
-            uri or url, "resource", payload=io.BytesIO(data), warc_headers_dict=headers
+            uri or url, "resource", **_payload(data), warc_headers_dict=headers | _digest_header(data, digest)
         )
-        return self._written(record, hashlib.sha256(data).hexdigest())
+        return self._written(record, digest.hex())
 
     def sync(self) -> None:
         """What was written is on the disk (the ingest writer commits the rows pointing to it only then)."""
@@ -245,5 +252,17 @@ def _warc_date(iso: str) -> str:
     return iso.replace("+00:00", "Z")
 
 
-def _warc_digest(data: bytes) -> str:
-    return "sha256:" + base64.b32encode(hashlib.sha256(data).digest()).decode("ascii")
+def _warc_digest(data: bytes, digest: bytes | None = None) -> str:
+    return "sha256:" + base64.b32encode(digest or hashlib.sha256(data).digest()).decode("ascii")
+
+
+def _digest_header(data: bytes, digest: bytes) -> dict[str, str]:
+    return {"WARC-Payload-Digest": _warc_digest(data, digest)}
+
+
+def _payload(data: bytes) -> dict[str, Any]:
+    """A record's payload with its length. Without the length warcio copies each payload into a temporary file to
+    measure it and digests it twice (when the record is made and again when it is written); given it, and the
+    payload's digest in the headers (``WARC-Payload-Digest``: the caller made the SHA-256 already), it digests
+    only the record's block."""
+    return {"payload": io.BytesIO(data), "length": len(data)}
