@@ -15,6 +15,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from classifier.fingerprint import FINGERPRINT_VERSION, NUM_PERM, Fingerprints
 from classifier.verdict import Hit
 
 __all__ = ["Assessment", "RulesOutcome"]
@@ -44,10 +47,14 @@ class Assessment:
     outcome: RulesOutcome
     label: str  # with the model, before the neighbours
     model: dict[str, Any]  # Verdict.model
+    # the fingerprint of ``outcome.whole`` (``fingerprint_many``), made where the text was assessed when asked
+    # (a crawler node: ``Classifier.assess(…, fingerprint=True)``), so that the conclusion need not make it
+    fingerprints: Fingerprints | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = self.outcome
-        return {
+        carried = {} if self.fingerprints is None else {"fingerprint": _fingerprint_dict(self.fingerprints)}
+        return carried | {
             "version": self.version,
             "label": self.label,
             "model": self.model,
@@ -101,7 +108,43 @@ class Assessment:
         label = _typed(data, "label", str)
         if label not in ("flag", "watch", "clear") or outcome.label not in ("flag", "watch", "clear"):
             raise ValueError(f"an assessment labelled {label!r} (rules {outcome.label!r})")
-        return cls(_typed(data, "version", str), outcome, label, _typed(data, "model", dict))
+        fps = _fingerprints(data["fingerprint"]) if "fingerprint" in data else None
+        return cls(_typed(data, "version", str), outcome, label, _typed(data, "model", dict), fps)
+
+
+def _fingerprint_dict(fps: Fingerprints) -> dict[str, Any]:
+    """One text's fingerprint as JSON: 64-bit hashes as decimal strings, the MinHash signature in hex."""
+    one = fps[0]
+    return {
+        "fp_version": FINGERPRINT_VERSION,
+        "exact": str(one.exact),
+        "simhash": None if one.simhash is None else str(one.simhash),
+        "minhash": None if one.minhash is None else one.minhash.hex(),
+    }
+
+
+def _fingerprints(data: Any) -> Fingerprints | None:
+    """The fingerprint ``_fingerprint_dict`` wrote; None from another fingerprint version (the conclusion makes
+    its own); ``ValueError`` for anything else."""
+    if not isinstance(data, dict) or set(data) != {"fp_version", "exact", "simhash", "minhash"}:
+        raise ValueError("an assessment fingerprint without the fields it is written with")
+    if data["fp_version"] != FINGERPRINT_VERSION:
+        return None
+    try:
+        exact = int(data["exact"])
+        short = data["simhash"] is None
+        simhash = 0 if short else int(data["simhash"])
+        minhash = bytes(NUM_PERM) if short else bytes.fromhex(data["minhash"])
+    except (TypeError, ValueError):
+        raise ValueError("an assessment fingerprint that is not numbers as written") from None
+    if short != (data["minhash"] is None) or len(minhash) != NUM_PERM or not 0 <= max(exact, simhash) < 2**64:
+        raise ValueError("an assessment fingerprint that is not numbers as written")
+    return Fingerprints(
+        np.array([exact], np.uint64),
+        np.array([simhash], np.uint64),
+        np.frombuffer(minhash, np.uint8).reshape(1, NUM_PERM).copy(),
+        np.array([short], bool),
+    )
 
 
 _HIT_FIELDS: dict[str, type] = {"rule_id": str, "kind": str, "name": str, "weight": float, "legal_basis": str}

@@ -227,11 +227,14 @@ class Classifier:
         """
         return self.conclude(self.assess(text, title), neighbours)
 
-    def assess(self, text: str, title: str = "") -> Assessment:
-        """The rules' and the model's part of the verdict on one ad: what needs the text alone."""
+    def assess(self, text: str, title: str = "", *, fingerprint: bool = False) -> Assessment:
+        """The rules' and the model's part of the verdict on one ad: what needs the text alone; ``fingerprint``:
+        with the fingerprint the conclusion compares with the decided ads (a crawler node makes it, so that the
+        one writer need not)."""
         out = self.rules_outcome(text, title, complete=self.model is not None)
         label, model_info = self._model_part(out)
-        return Assessment(self.version, out, label, model_info)
+        fps = fingerprint_many([out.whole]) if fingerprint else None
+        return Assessment(self.version, out, label, model_info, fps)
 
     def conclude(self, assessed: Assessment, neighbours: NeighbourSource | None = None) -> Verdict:
         """The verdict from an assessment of this classifier (``ValueError`` for another version's), with the
@@ -258,7 +261,7 @@ class Classifier:
         if neighbours is not None:
             # the fingerprint of what neighbours are compared on: made once, handed to the source and kept in
             # the verdict, which is what gets stored for the ad (core.fingerprints)
-            fps = fingerprint_many([out.whole])
+            fps = assessed.fingerprints if assessed.fingerprints is not None else fingerprint_many([out.whole])
             fingerprint = records_of(fps)[0]
             nearest = list(neighbours.nearest(out.whole, fingerprints=fps))
             score, label = self._apply_neighbours(nearest, out, label, adjustments)

@@ -52,10 +52,11 @@ def test_an_assessment_carried_as_json_concludes_to_the_verdict_classify_gives(w
     for title, text in texts:
         for neighbours in (None, decided()):
             want = classifier.classify(text, title=title, neighbours=neighbours)
-            got = classifier.conclude(carried(classifier.assess(text, title)), neighbours)
-            assert got.to_dict() == want.to_dict(), (title, text)
-            assert got.fingerprint == want.fingerprint
-            assert got.explain() == want.explain()
+            for fingerprint in (False, True):  # a node sends the fingerprint it made: the same verdict
+                got = classifier.conclude(carried(classifier.assess(text, title, fingerprint=fingerprint)), neighbours)
+                assert got.to_dict() == want.to_dict(), (title, text, fingerprint)
+                assert got.fingerprint == want.fingerprint
+                assert got.explain() == want.explain()
             flagged += want.label == "flag"
     assert flagged  # the texts exercise hits, model explanations and the neighbours' effects, not only "clear"
 
@@ -76,7 +77,7 @@ def test_only_the_classifier_that_assessed_concludes():
 
 
 def good() -> dict:
-    return Classifier.default().assess(PROMOTION).to_dict()
+    return Classifier.default().assess(PROMOTION, fingerprint=True).to_dict()
 
 
 @pytest.mark.parametrize(
@@ -94,6 +95,11 @@ def good() -> dict:
         lambda d: d["hits"][0].update(start="0"),
         lambda d: d["hits"][0].update(extra=1),
         lambda d: d.update(hits={}),
+        lambda d: d["fingerprint"].pop("exact"),
+        lambda d: d["fingerprint"].update(simhash="x"),
+        lambda d: d["fingerprint"].update(minhash="00"),
+        lambda d: d["fingerprint"].update(exact=str(2**64)),
+        lambda d: d["fingerprint"].update(minhash=None),
     ],
     ids=lambda f: "",
 )
@@ -113,3 +119,11 @@ def test_packed_bytes_that_are_not_an_assessment_are_refused():
     for spoiled in (b"", b"{}", packed[:-5], zlib.compress(b"[1, 2]"), zlib.compress(b"\xff\xfe")):
         with pytest.raises(ValueError):
             Assessment.unpack(spoiled)
+
+
+def test_a_fingerprint_of_another_version_is_left_for_the_conclusion_to_make():
+    data = good()
+    assert Assessment.from_dict(data).fingerprints is not None
+    data["fingerprint"]["fp_version"] = -1
+    assert Assessment.from_dict(data).fingerprints is None  # made again where the ad is concluded
+    assert "fingerprint" not in Classifier.default().assess(PROMOTION).to_dict()  # not made unless asked
