@@ -52,6 +52,7 @@ def reference(demo_server, tmp_path_factory) -> set[tuple[str, str]]:
     db = connect(where / "data" / "ref.db")
     found = set(db.execute("SELECT ad_key, content_hash FROM ads").fetchall())
     _REFERENCE_VERDICTS[:] = db.execute(VERDICTS).fetchall()
+    _REFERENCE_AGAIN[:] = db.execute(CLASSIFIED_AGAIN).fetchall()
     _REFERENCE_READS[:] = [
         db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("image_reads", "verdicts", "ad_images")
     ]
@@ -65,7 +66,13 @@ def reference(demo_server, tmp_path_factory) -> set[tuple[str, str]]:
 VERDICTS = """SELECT a.ad_key, v.label, v.score, v.categories, v.hits, v.rules_label, v.model, v.classifier_version
               FROM ads a JOIN verdicts v ON v.ad_id = a.id
               WHERE v.id = (SELECT max(id) FROM verdicts WHERE ad_id = a.id) ORDER BY a.ad_key"""
+# the ads classified again once their pictures were read: how many times depends on when each picture arrives
+# (one already read is used at once, another waits to be read), in a local crawl as through the stream
+CLASSIFIED_AGAIN = (
+    "SELECT a.ad_key FROM ads a JOIN verdicts v ON v.ad_id = a.id GROUP BY a.id HAVING count(*) > 1 ORDER BY 1"
+)
 _REFERENCE_VERDICTS: list[tuple] = []
+_REFERENCE_AGAIN: list[tuple] = []
 _REFERENCE_READS: list[int] = []  # the pictures the local crawl read, the verdicts it stored, the ads' pictures
 _RUNNING: list[subprocess.Popen] = []
 
@@ -160,7 +167,7 @@ def check_store(db_path: Path, reference: set[tuple[str, str]], verdicts: bool =
     assert db.execute("SELECT count(*) FROM ad_images").fetchone()[0] == _REFERENCE_READS[2]
     assert db.execute("SELECT count(*) FROM crawl_errors WHERE kind = 'image'").fetchone()[0] == 0
     if verdicts:
-        assert db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == _REFERENCE_READS[1]  # some after a picture
+        assert _REFERENCE_AGAIN and db.execute(CLASSIFIED_AGAIN).fetchall() == _REFERENCE_AGAIN  # after a picture
         assert db.execute(VERDICTS).fetchall() == _REFERENCE_VERDICTS
     twice = db.execute(
         "SELECT count(*) FROM (SELECT 1 FROM pages GROUP BY run_id, url, payload_sha256 HAVING count(*) > 1)"
