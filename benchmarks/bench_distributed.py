@@ -165,7 +165,7 @@ def entries(n: int, job: str, ads_file: Path, per_page: int = 1, assess: bool = 
         assessed = b""
         if assess:
             read_title, read_text = ad_text(title, body, contact)
-            assessed = classifier.assess(read_text, read_title, fingerprint=True).pack()  # as a node does
+            assessed = classifier.assess(read_text, read_title, for_writer=True).pack()  # as a node does
         out.append(encode(Entry("ad", job, SITE, "bench", ad, assessed=assessed)))
     return out
 

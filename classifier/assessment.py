@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from classifier.contacts import Contact
 from classifier.fingerprint import FINGERPRINT_VERSION, NUM_PERM, Fingerprints
 from classifier.verdict import Hit
 
@@ -48,12 +49,17 @@ class Assessment:
     label: str  # with the model, before the neighbours
     model: dict[str, Any]  # Verdict.model
     # the fingerprint of ``outcome.whole`` (``fingerprint_many``), made where the text was assessed when asked
-    # (a crawler node: ``Classifier.assess(…, fingerprint=True)``), so that the conclusion need not make it
+    # (a crawler node: ``Classifier.assess(…, for_writer=True)``), so that the conclusion need not make it
     fingerprints: Fingerprints | None = None
+    contacts: list[Contact] | None = None  # ``extract_contacts(title, text)``, made there too when asked
 
     def to_dict(self) -> dict[str, Any]:
         out = self.outcome
-        carried = {} if self.fingerprints is None else {"fingerprint": _fingerprint_dict(self.fingerprints)}
+        carried: dict[str, Any] = {}
+        if self.fingerprints is not None:
+            carried["fingerprint"] = _fingerprint_dict(self.fingerprints)
+        if self.contacts is not None:
+            carried["contacts"] = [[c.kind, c.value, c.matched, c.start, c.end] for c in self.contacts]
         return carried | {
             "version": self.version,
             "label": self.label,
@@ -109,7 +115,20 @@ class Assessment:
         if label not in ("flag", "watch", "clear") or outcome.label not in ("flag", "watch", "clear"):
             raise ValueError(f"an assessment labelled {label!r} (rules {outcome.label!r})")
         fps = _fingerprints(data["fingerprint"]) if "fingerprint" in data else None
-        return cls(_typed(data, "version", str), outcome, label, _typed(data, "model", dict), fps)
+        found = _contacts(data["contacts"]) if "contacts" in data else None
+        return cls(_typed(data, "version", str), outcome, label, _typed(data, "model", dict), fps, found)
+
+
+def _contacts(data: Any) -> list[Contact]:
+    """The contacts ``to_dict`` wrote (kind, value, as written, start, end); ``ValueError`` for anything else."""
+    if type(data) is not list:
+        raise ValueError("assessment contacts are not a list")
+    out = []
+    for one in data:
+        if type(one) is not list or [type(v) for v in one] != [str, str, str, int, int]:
+            raise ValueError("an assessment contact that is not (kind, value, as written, start, end)")
+        out.append(Contact(*one))
+    return out
 
 
 def _fingerprint_dict(fps: Fingerprints) -> dict[str, Any]:

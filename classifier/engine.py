@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier.assessment import Assessment, RulesOutcome
+from classifier.contacts import extract_contacts
 from classifier.features import rule_features
 from classifier.fingerprint import fingerprint_many
 from classifier.keyindex import KeyIndex, Probe
@@ -227,14 +228,16 @@ class Classifier:
         """
         return self.conclude(self.assess(text, title), neighbours)
 
-    def assess(self, text: str, title: str = "", *, fingerprint: bool = False) -> Assessment:
-        """The rules' and the model's part of the verdict on one ad: what needs the text alone; ``fingerprint``:
-        with the fingerprint the conclusion compares with the decided ads (a crawler node makes it, so that the
-        one writer need not)."""
+    def assess(self, text: str, title: str = "", *, for_writer: bool = False) -> Assessment:
+        """The rules' and the model's part of the verdict on one ad: what needs the text alone. ``for_writer``:
+        with what else the text alone gives and the one writer of a distributed crawl would otherwise make (a
+        crawler node makes it): the fingerprint the conclusion compares with the decided ads, and the contacts."""
         out = self.rules_outcome(text, title, complete=self.model is not None)
         label, model_info = self._model_part(out)
-        fps = fingerprint_many([out.whole]) if fingerprint else None
-        return Assessment(self.version, out, label, model_info, fps)
+        if not for_writer:
+            return Assessment(self.version, out, label, model_info)
+        found = extract_contacts(title, text)
+        return Assessment(self.version, out, label, model_info, fingerprint_many([out.whole]), found)
 
     def conclude(self, assessed: Assessment, neighbours: NeighbourSource | None = None) -> Verdict:
         """The verdict from an assessment of this classifier (``ValueError`` for another version's), with the

@@ -29,7 +29,7 @@ from typing import Any
 from classifier.normalize import normalize
 from core.ads import ad_text
 
-__all__ = ["index_ad", "index_pending", "index_texts", "pairs", "rebuild", "search_text"]
+__all__ = ["index_ad", "index_pending", "index_texts", "pairs", "rebuild", "search_text", "search_text_of"]
 
 
 def search_text(title: str, body: str, contact: str, author: str, pictures: str = "") -> str:
@@ -37,6 +37,13 @@ def search_text(title: str, body: str, contact: str, author: str, pictures: str 
     the text read in its pictures included: the crawl finds them normalised already, in ``normalize``'s cache),
     and its advertiser, one per line."""
     return "\n".join(normalize(part).text for part in (*ad_text(title, body, contact, pictures), author) if part)
+
+
+def search_text_of(normalized: str, title: str, text: str, author: str) -> str:
+    """``search_text`` of an ad without pictures from the text as the classifier normalised it (its title, a
+    line break, its text: ``RulesOutcome.whole``, which a crawler node sends), normalising only the advertiser."""
+    head = normalized[:-1] if title and not text else normalized  # the classifier keeps an empty text's line
+    return f"{head}\n{normalize(author).text}" if author else head
 
 
 def _pictures_column(db: Any) -> str:

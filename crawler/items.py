@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from classifier import Verdict
+from classifier.contacts import Contact
 from core import ads
 from core.ads import AdText
 
@@ -73,6 +74,10 @@ class AdItem:
     key: str = ""  # what the ad is stored under (core.ads.ad_key)
     # filled by ClassifyPipeline: None for an ad stored with this content already (its verdict stands)
     verdict: Verdict | None = None
+    # from a crawler node's assessment (the ingest writer): the contacts it found and the text as the classifier
+    # normalised it (``RulesOutcome.whole``), so that the writer need not normalise the ad again
+    contacts: list[Contact] | None = None
+    normalized: str | None = None
     # filled by StorePipeline: the ad's id and what changed ("new", "same", "changed", "repeat")
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -266,5 +266,5 @@ class StreamPipeline:
     async def process_item(self, item: AdItem) -> AdItem:
         await self.recorder.wait_for_room()
         ad = item.ad_text
-        self.recorder.send_ad(item, self.classifier.assess(ad.text, ad.title, fingerprint=True))
+        self.recorder.send_ad(item, self.classifier.assess(ad.text, ad.title, for_writer=True))
         return item

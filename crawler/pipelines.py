@@ -135,6 +135,7 @@ class Classification:
             else:
                 try:
                     item.verdict = classifier.conclude(found, decided)
+                    item.contacts, item.normalized = found.contacts, found.outcome.whole
                     self.concluded += 1
                     return
                 except ValueError as e:  # another classifier's: a promoted model, other rules than the nodes'

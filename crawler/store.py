@@ -38,7 +38,7 @@ from core.ads import content_hash
 from core.db import connect, immediate
 from core.errors import CrawlFailed
 from core.fingerprints import fingerprint_ad
-from core.search_index import index_ad, index_texts, search_text
+from core.search_index import index_ad, index_texts, search_text, search_text_of
 from core.seeds import Site
 from core.timeutil import now_utc
 from core.verdicts import store_verdict
@@ -341,8 +341,7 @@ class CrawlStore:
                     self._add_screenshot(ad_id, item.screenshot, item.page)
                 self._add_contacts(ad_id, item, now)
                 if self.group_seconds > 0:  # indexed with the group's other ads, before it commits
-                    parts = (item.title, item.body, item.contact, item.author, pictures)
-                    self._shared.unindexed[ad_id] = search_text(*parts)  # the text normalised for the contacts
+                    self._shared.unindexed[ad_id] = self._search_text(item, pictures)
                 else:
                     index_ad(self.db, ad_id)  # the search index, with the ad (core.search_index)
                 fingerprint = item.verdict.fingerprint if item.verdict is not None else None
@@ -404,9 +403,19 @@ class CrawlStore:
                 self.db.execute("UPDATE ads SET last_seen = ? WHERE id = ?", [now, ad_id])
         return bool(inserted)
 
+    @staticmethod
+    def _search_text(item: AdItem, pictures: str) -> str:
+        """The ad's text in the search index: from the node's normalised text when it sent one (the writer), else
+        normalised here while the text normalised for its contacts is still in ``normalize``'s cache."""
+        if item.normalized is not None and not pictures:
+            return search_text_of(item.normalized, item.title, item.text, item.author)
+        return search_text(item.title, item.body, item.contact, item.author, pictures)
+
     def _add_contacts(self, ad_id: int, item: AdItem, now: str) -> None:
-        # the parts the classifier read, so that their normalisation is reused (classifier.normalize's cache)
-        for c in extract_contacts(item.title, item.text):
+        # the contacts a node found (the writer), else the parts the classifier read, so that their
+        # normalisation is reused (classifier.normalize's cache)
+        found = item.contacts if item.contacts is not None else extract_contacts(item.title, item.text)
+        for c in found:
             self.db.execute(
                 "INSERT OR IGNORE INTO contacts (ad_id, kind, value, matched, first_seen) VALUES (?, ?, ?, ?, ?)",
                 [ad_id, c.kind, c.value, c.matched, now],

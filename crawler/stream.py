@@ -11,8 +11,9 @@ one writer archives, classifies and stores (``crawler.ingest``). An entry is fla
 - ``x0``, ``x1`` … (bytes): for a rendered page, the payload of each exchange the browser made (``meta``'s
   ``exchanges`` describe them in the same order);
 - ``assessed`` (JSON, zlib-compressed: its hits repeat their rules' legal bases, 4–14 kB to 1–3): an ad's
-  assessment (``classifier.assessment``, ``Assessment.pack``), apart from ``meta`` so that the writer reads it
-  only for an ad it stores, not for the many seen again unchanged.
+  assessment (``classifier.assessment``, ``Assessment.pack``, with the ad's fingerprint and contacts:
+  ``Classifier.assess(…, for_writer=True)``), apart from ``meta`` so that the writer reads it only for an ad it
+  stores, not for the many seen again unchanged.
 - ``key``, ``hash``: an ad's key and content hash (also in ``meta``), for the writer to know an ad seen again
   unchanged without reading its ``meta`` (``glance``): most ads of a monitoring crawl are.
 

@@ -53,7 +53,7 @@ def test_an_assessment_carried_as_json_concludes_to_the_verdict_classify_gives(w
         for neighbours in (None, decided()):
             want = classifier.classify(text, title=title, neighbours=neighbours)
             for fingerprint in (False, True):  # a node sends the fingerprint it made: the same verdict
-                got = classifier.conclude(carried(classifier.assess(text, title, fingerprint=fingerprint)), neighbours)
+                got = classifier.conclude(carried(classifier.assess(text, title, for_writer=fingerprint)), neighbours)
                 assert got.to_dict() == want.to_dict(), (title, text, fingerprint)
                 assert got.fingerprint == want.fingerprint
                 assert got.explain() == want.explain()
@@ -77,7 +77,7 @@ def test_only_the_classifier_that_assessed_concludes():
 
 
 def good() -> dict:
-    return Classifier.default().assess(PROMOTION, fingerprint=True).to_dict()
+    return Classifier.default().assess(PROMOTION, for_writer=True).to_dict()
 
 
 @pytest.mark.parametrize(
@@ -100,6 +100,9 @@ def good() -> dict:
         lambda d: d["fingerprint"].update(minhash="00"),
         lambda d: d["fingerprint"].update(exact=str(2**64)),
         lambda d: d["fingerprint"].update(minhash=None),
+        lambda d: d.update(contacts={}),
+        lambda d: d.update(contacts=[["mobile", "13800001234", "138 0000 1234", 0]]),
+        lambda d: d.update(contacts=[["mobile", "13800001234", "138 0000 1234", 0, "13"]]),
     ],
     ids=lambda f: "",
 )

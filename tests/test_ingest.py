@@ -377,7 +377,8 @@ def stored_verdicts(db_path: Path) -> list[tuple]:
 def test_a_nodes_assessment_is_concluded_to_the_verdict_the_writer_would_give(client, db_path, seeds, tmp_path):
     from core.classifiers import load_classifier
 
-    assessed = load_classifier(None).assess(TEXT, "理财1").to_dict()
+    assessed = load_classifier(None).assess(TEXT, "理财1", for_writer=True).to_dict()  # as a node sends it
+    assert assessed["contacts"] and assessed["fingerprint"]
     send(client, *assessed_ad(1, assessed))
     w = writer(client, db_path, seeds)
     w.run(until_idle=0.3)
@@ -391,6 +392,34 @@ def test_a_nodes_assessment_is_concluded_to_the_verdict_the_writer_would_give(cl
     w.close()
     assert stored_verdicts(db_path) == stored_verdicts(other)
     assert stored_verdicts(db_path)[0][0] == "flag"
+    # what the node made from the text (contacts, fingerprint, the normalised text indexed) is what the writer
+    # would have made
+    assert derived(db_path) == derived(other) and derived(db_path)[0]
+
+
+def derived(db_path: Path) -> tuple[list, list, list]:
+    db = connect(db_path)
+    try:
+        return (
+            db.execute("SELECT kind, value, matched FROM contacts ORDER BY id").fetchall(),
+            db.execute("SELECT exact, simhash, minhash FROM fingerprints").fetchall(),
+            db.execute("SELECT rowid, text FROM ad_search").fetchall(),
+        )
+    finally:
+        db.close()
+
+
+def test_the_contacts_a_node_found_are_stored_as_it_sent_them(client, db_path, seeds):
+    """The writer does not look for the contacts again (it would normalise the text a second time)."""
+    from core.classifiers import load_classifier
+
+    assessed = load_classifier(None).assess(TEXT, "理财1", for_writer=True).to_dict()
+    assessed["contacts"] = [["mobile", "13800001234", "138 0000 1234", 0, 13]]
+    send(client, *assessed_ad(1, assessed))
+    w = writer(client, db_path, seeds)
+    w.run(until_idle=0.3)
+    w.close()
+    assert derived(db_path)[0] == [("mobile", "13800001234", "138 0000 1234")]
 
 
 def test_an_assessment_of_another_classifier_or_unreadable_is_classified_here(client, db_path, seeds, caplog):

@@ -212,3 +212,26 @@ def test_the_commands_find_and_escape(filled):
     assert result.returncode == 1 and "reads as no phone" in result.stderr and "Traceback" not in result.stderr
     result = run_adclear("search", db=db_path)
     assert result.returncode == 2 and "give words" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "contact", "author"),
+    [
+        ("理财", "年化１８％，保本保息", "微信 lc8888", "张 经理"),
+        ("", "年 化 1 8 % 稳赚不赔", "", ""),
+        ("高息揽储", "", "", "某公司"),
+        ("  ", "正文", "", ""),
+        ("標題", "", "电话 138 0000 1234", ""),
+        ("", "", "", ""),
+    ],
+)
+def test_the_search_text_made_from_a_nodes_normalised_text_is_the_one_made_here(title, body, contact, author):
+    """The ingest writer indexes an ad from the text a crawler node normalised (``RulesOutcome.whole``): the
+    same text as normalising the ad's parts again, else searches would miss what the node sent."""
+    from classifier import Classifier
+    from core.ads import ad_text
+    from core.search_index import search_text, search_text_of
+
+    read_title, read_text = ad_text(title, body, contact)
+    whole = Classifier.default().assess(read_text, read_title, for_writer=True).outcome.whole
+    assert search_text_of(whole, read_title, read_text, author) == search_text(title, body, contact, author)
