@@ -53,6 +53,7 @@ def reference(demo_server, tmp_path_factory) -> set[tuple[str, str]]:
     found = set(db.execute("SELECT ad_key, content_hash FROM ads").fetchall())
     _REFERENCE_VERDICTS[:] = db.execute(VERDICTS).fetchall()
     _REFERENCE_AGAIN[:] = db.execute(CLASSIFIED_AGAIN).fetchall()
+    _REFERENCE_DERIVED[:] = [db.execute(sql).fetchall() for sql in DERIVED]
     _REFERENCE_READS[:] = [
         db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("image_reads", "verdicts", "ad_images")
     ]
@@ -73,6 +74,13 @@ CLASSIFIED_AGAIN = (
 )
 _REFERENCE_VERDICTS: list[tuple] = []
 _REFERENCE_AGAIN: list[tuple] = []
+# what is made from an ad's text (on a node, for the writer): its contacts, fingerprint and search text
+DERIVED = [
+    "SELECT a.ad_key, c.kind, c.value, c.matched FROM contacts c JOIN ads a ON a.id = c.ad_id ORDER BY 1, 2, 3",
+    "SELECT a.ad_key, f.exact, f.simhash, f.minhash FROM fingerprints f JOIN ads a ON a.id = f.ad_id ORDER BY 1",
+    "SELECT a.ad_key, s.text FROM ad_search s JOIN ads a ON a.id = s.rowid ORDER BY 1",
+]
+_REFERENCE_DERIVED: list[list[tuple]] = []
 _REFERENCE_READS: list[int] = []  # the pictures the local crawl read, the verdicts it stored, the ads' pictures
 _RUNNING: list[subprocess.Popen] = []
 
@@ -169,6 +177,7 @@ def check_store(db_path: Path, reference: set[tuple[str, str]], verdicts: bool =
     if verdicts:
         assert _REFERENCE_AGAIN and db.execute(CLASSIFIED_AGAIN).fetchall() == _REFERENCE_AGAIN  # after a picture
         assert db.execute(VERDICTS).fetchall() == _REFERENCE_VERDICTS
+        assert [db.execute(sql).fetchall() for sql in DERIVED] == _REFERENCE_DERIVED
     twice = db.execute(
         "SELECT count(*) FROM (SELECT 1 FROM pages GROUP BY run_id, url, payload_sha256 HAVING count(*) > 1)"
     ).fetchone()[0]
