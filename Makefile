@@ -30,8 +30,10 @@ system-deps:
 demo: install system-deps
 	$(BIN)/adclear demo
 
+# two workers (pytest-xdist): most tests wait on subprocesses, servers and browsers; one process at a time took
+# 13.5 minutes of the 15 this suite is given on 2 cores, two take 8
 test: install system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint: install
 	$(BIN)/ruff check .
