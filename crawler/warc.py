@@ -160,7 +160,7 @@ class RunArchive:
         if first is not None:
             response = self._writer.create_revisit_record(
                 url,
-                _warc_digest(body),
+                _warc_digest(digest),
                 url,
                 first.date,
                 http_headers=resp_http,
@@ -172,7 +172,7 @@ class RunArchive:
                 "response",
                 **_payload(body),
                 http_headers=resp_http,
-                warc_headers_dict={"WARC-Date": date, "WARC-Payload-Digest": _warc_digest(body, digest)},
+                warc_headers_dict={"WARC-Date": date} | _digest_header(digest),
             )
         request = self._writer.create_warc_record(
             url,
@@ -220,7 +220,7 @@ class RunArchive:
             }
         digest = hashlib.sha256(data).digest()
         record = self._writer.create_warc_record(
-            dom_uri(url), "conversion", **_payload(data), warc_headers_dict=headers | _digest_header(data, digest)
+            dom_uri(url), "conversion", **_payload(data), warc_headers_dict=headers | _digest_header(digest)
         )
         return self._written(record, digest.hex())
 
@@ -234,7 +234,7 @@ class RunArchive:
             headers["WARC-Concurrent-To"] = concurrent_to
         digest = hashlib.sha256(data).digest()
         record = self._writer.create_warc_record(
-            uri or url, "resource", **_payload(data), warc_headers_dict=headers | _digest_header(data, digest)
+            uri or url, "resource", **_payload(data), warc_headers_dict=headers | _digest_header(digest)
         )
         return self._written(record, digest.hex())
 
@@ -252,12 +252,13 @@ def _warc_date(iso: str) -> str:
     return iso.replace("+00:00", "Z")
 
 
-def _warc_digest(data: bytes, digest: bytes | None = None) -> str:
-    return "sha256:" + base64.b32encode(digest or hashlib.sha256(data).digest()).decode("ascii")
+def _warc_digest(digest: bytes) -> str:
+    """A SHA-256 digest as WARC writes it: ``sha256:BASE32``."""
+    return "sha256:" + base64.b32encode(digest).decode("ascii")
 
 
-def _digest_header(data: bytes, digest: bytes) -> dict[str, str]:
-    return {"WARC-Payload-Digest": _warc_digest(data, digest)}
+def _digest_header(digest: bytes) -> dict[str, str]:
+    return {"WARC-Payload-Digest": _warc_digest(digest)}
 
 
 def _payload(data: bytes) -> dict[str, Any]:
