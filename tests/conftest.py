@@ -13,6 +13,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 ADCLEAR = [sys.executable, "-m", "adclear"]
+# `adclear crawl` options for a test whose checks do not depend on the ads' pictures: they are left for
+# `adclear images read`. Reading them beside the crawl (a spawned OCR worker) adds 6-8 s to every crawl of the
+# demo classifieds; test_reading, test_crawl_demo, test_review_path, test_contacts and test_images read them.
+NO_READING = ("--read-workers", "0")
 
 
 @pytest.fixture

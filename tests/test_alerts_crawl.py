@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import run_adclear, seeds_for
+from tests.conftest import NO_READING, run_adclear, seeds_for
 from tests.smtpinbox import free_port, smtp_server
 from tests.webhookinbox import webhook_server
 
@@ -64,7 +64,7 @@ def test_a_changed_layout_is_alerted_in_every_format(own_demo_server, tmp_path, 
         monkeypatch.setenv("ADCLEAR_SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("ADCLEAR_SMTP_PORT", str(port))
         monkeypatch.setenv("ADCLEAR_SMTP_FROM", "adclear@example.org")
-        first = run_adclear("crawl", "demo-classifieds", db=db, seeds=seeds, check=True)
+        first = run_adclear("crawl", *NO_READING, "demo-classifieds", db=db, seeds=seeds, check=True)
         assert "unhealthy" not in first.stdout
         assert [p.path for p in hook.posts] == ["/generic", "/wecom", "/ding"]  # the flags, once per channel
         (flags,) = hook.posts[0].body["alerts"]
@@ -73,7 +73,7 @@ def test_a_changed_layout_is_alerted_in_every_format(own_demo_server, tmp_path, 
         inbox.messages.clear()
         relayout(base, 2)
         try:
-            second = run_adclear("crawl", "demo-classifieds", db=db, seeds=seeds, check=True)
+            second = run_adclear("crawl", *NO_READING, "demo-classifieds", db=db, seeds=seeds, check=True)
         finally:
             relayout(base, 1)
         listed = run_adclear("alerts", "list", db=db, check=True)

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import seeds_for
+from tests.conftest import NO_READING, seeds_for
 
 # The demo classifieds site without its keyword searches: one start URL, so one way to fail.
 SITE = """\
@@ -48,7 +48,7 @@ def closed_port() -> int:
 def test_a_site_that_is_down_fails_with_the_reason(tmp_path, adclear):
     seeds = site_seeds(tmp_path, f"http://127.0.0.1:{closed_port()}")
     db = tmp_path / "data" / "adclear.db"
-    result = adclear("crawl", "demo-classifieds", db=db, seeds=seeds)
+    result = adclear("crawl", *NO_READING, "demo-classifieds", db=db, seeds=seeds)
     assert result.returncode == 1
     assert "demo-classifieds: failed (run 1): 0 pages fetched, 0 ads" in result.stdout
     assert "no page fetched (refused http://127.0.0.1:" in result.stdout
@@ -66,7 +66,7 @@ def test_a_site_that_is_down_fails_with_the_reason(tmp_path, adclear):
 def test_a_start_page_that_is_missing_fails(tmp_path, adclear, demo_site):
     seeds = site_seeds(tmp_path, demo_site, "/no-such-place/")
     db = tmp_path / "data" / "adclear.db"
-    result = adclear("crawl", "demo-classifieds", db=db, seeds=seeds)
+    result = adclear("crawl", *NO_READING, "demo-classifieds", db=db, seeds=seeds)
     assert result.returncode == 1
     assert "no page fetched (http_404 " in result.stdout
     with sqlite3.connect(db) as conn:
@@ -90,7 +90,9 @@ def test_an_interrupted_run_is_marked_when_the_next_one_starts(tmp_path, demo_si
     )
     db.conn.commit()
     db.close()
-    result = adclear("crawl", "demo-classifieds", db=db_path, seeds=seeds_for(demo_site, tmp_path / "seeds.yml"))
+    result = adclear(
+        "crawl", *NO_READING, "demo-classifieds", db=db_path, seeds=seeds_for(demo_site, tmp_path / "seeds.yml")
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     with sqlite3.connect(db_path) as conn:
         runs = conn.execute("SELECT id, status, reason FROM crawl_runs ORDER BY id").fetchall()

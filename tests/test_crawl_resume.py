@@ -13,7 +13,7 @@ import time
 import pytest
 
 from demo.classifieds.site import ClassifiedsSite
-from tests.conftest import REPO, run_adclear, seeds_for
+from tests.conftest import ADCLEAR, NO_READING, REPO, run_adclear, seeds_for
 
 pytestmark = pytest.mark.slow
 N_ADS = len(ClassifiedsSite().ads)
@@ -38,7 +38,7 @@ def count(db, sql="SELECT count(*) FROM ads"):
 
 def start_crawl(db, seeds):
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    cmd = [sys.executable, "-m", "adclear", "--db", str(db), "--seeds", str(seeds), "crawl", "demo-classifieds"]
+    cmd = [*ADCLEAR, "--db", str(db), "--seeds", str(seeds), "crawl", *NO_READING, "demo-classifieds"]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -72,7 +72,7 @@ def test_kill_9_half_way_then_rerun(tmp_path, demo_site):
     assert 20 <= stored < N_ADS
     assert (db.parent / "jobs" / "demo-classifieds").exists()  # left behind by the killed run
 
-    again = run_adclear("crawl", "demo-classifieds", db=db, seeds=slow_seeds(demo_site, tmp_path))
+    again = run_adclear("crawl", *NO_READING, "demo-classifieds", db=db, seeds=slow_seeds(demo_site, tmp_path))
     assert again.returncode == 0, again.stdout + again.stderr
     assert_whole(db)
     with sqlite3.connect(db) as conn:
@@ -95,7 +95,7 @@ def test_ctrl_c_then_resume_where_it_stopped(tmp_path, demo_site):
     first_pages = count(db, "SELECT count(*) FROM pages WHERE run_id = 1")
     assert (db.parent / "jobs" / "demo-classifieds").exists()
 
-    again = run_adclear("crawl", "demo-classifieds", db=db, seeds=slow_seeds(demo_site, tmp_path))
+    again = run_adclear("crawl", *NO_READING, "demo-classifieds", db=db, seeds=slow_seeds(demo_site, tmp_path))
     assert again.returncode == 0, again.stdout + again.stderr
     assert_whole(db)
     second_pages = count(db, "SELECT count(*) FROM pages WHERE run_id = 2 AND url NOT LIKE '%robots.txt'")
@@ -113,8 +113,8 @@ def test_ctrl_c_then_resume_where_it_stopped(tmp_path, demo_site):
 def test_incremental_crawl_does_not_refetch_recent_ads(tmp_path, demo_site):
     db = tmp_path / "data" / "adclear.db"
     seeds = slow_seeds(demo_site, tmp_path, extra="    revisit_after: 24\n")
-    run_adclear("crawl", "demo-classifieds", db=db, seeds=seeds, check=True)
-    second = run_adclear("crawl", "demo-classifieds", db=db, seeds=seeds, check=True)
+    run_adclear("crawl", *NO_READING, "demo-classifieds", db=db, seeds=seeds, check=True)
+    second = run_adclear("crawl", *NO_READING, "demo-classifieds", db=db, seeds=seeds, check=True)
     with sqlite3.connect(db) as conn:
         fetched = conn.execute("SELECT count(*) FROM pages WHERE run_id = 2 AND url LIKE '%/ad/%'").fetchone()[0]
         listed = conn.execute("SELECT count(*) FROM sightings WHERE run_id = 2 AND change = 'listed'").fetchone()[0]
@@ -130,13 +130,13 @@ def test_a_changed_ad_keeps_its_earlier_version_and_evidence(tmp_path):
     try:
         db = tmp_path / "data" / "adclear.db"
         seeds = slow_seeds(server.base_url, tmp_path)
-        run_adclear("crawl", "demo-classifieds", db=db, seeds=seeds, check=True)
+        run_adclear("crawl", *NO_READING, "demo-classifieds", db=db, seeds=seeds, check=True)
         site = server.classifieds
         old = site.by_id[1001]
         new = dataclasses.replace(old, body=old.body + "\n新增：本周加息2%，仅限前十名。")
         site.ads[site.ads.index(old)] = new
         site.by_id[1001] = new
-        second = run_adclear("crawl", "demo-classifieds", db=db, seeds=seeds, check=True)
+        second = run_adclear("crawl", *NO_READING, "demo-classifieds", db=db, seeds=seeds, check=True)
     finally:
         server.shutdown()
         server.server_close()

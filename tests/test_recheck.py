@@ -27,7 +27,7 @@ from core.warc import read_record
 from crawler.recheck import RecheckTarget, SeenAd, decide
 from review import ledger, takedowns
 from review.decisions import confirm
-from tests.conftest import REPO, run_adclear, seeds_for
+from tests.conftest import NO_READING, REPO, run_adclear, seeds_for
 
 CATEGORY = "投资理财/P2P网贷"
 BODY = "鑫盛通金融信息服务平台，国资背景，年化收益8%—12%，按月付息，到期还本，1000元起投，100%本息保障，稳赚不赔"
@@ -137,7 +137,7 @@ def crawled(own_demo_server, tmp_path_factory) -> tuple[Path, Path]:
     """The demo classifieds crawled once; ads 1003 and 1005 confirmed and dispatched, 1006 confirmed only."""
     tmp = tmp_path_factory.mktemp("recheck")
     db_path, seeds = tmp / "adclear.db", seeds_for(own_demo_server.base_url, tmp / "seeds.yml")
-    run_adclear("crawl", "demo-classifieds", db=db_path, seeds=seeds, check=True)
+    run_adclear("crawl", *NO_READING, "demo-classifieds", db=db_path, seeds=seeds, check=True)
     db = connect(db_path)
     ids = {}
     for demo_id in (1003, 1005, 1006):
@@ -334,7 +334,7 @@ def test_a_social_post_removed_behind_a_200_page_and_its_repost_on_the_other_sit
 
     # the removed post comes back as a classifieds ad: found there, linked to the post's takedown
     _post(base, f"/_demo/repost?site=social&id={gone}&to=classifieds")
-    crawled = run_adclear("crawl", "demo-classifieds", db=db_path, seeds=seeds, check=True)
+    crawled = run_adclear("crawl", *NO_READING, "demo-classifieds", db=db_path, seeds=seeds, check=True)
     assert f"is a near-duplicate of ad {posts[0][0]} (takedown {ids[0]}); queued first" in crawled.stdout
     new_ad = takedowns.get(db, ids[0]).reappeared_ad_id
     assert db.execute("SELECT site FROM ads WHERE id = ?", [new_ad]).fetchone()[0] == "demo-classifieds"

@@ -13,7 +13,7 @@ import yaml
 
 from demo.classifieds.site import ClassifiedsSite
 from demo.social.site import SocialSite
-from tests.conftest import run_adclear, seeds_for
+from tests.conftest import NO_READING, run_adclear, seeds_for
 
 
 def one_site(base_url: str, target: Path, name: str) -> dict:
@@ -42,7 +42,7 @@ def test_classifieds_search_stores_the_ads_found(tmp_path, demo_site):
     del site["list"]["sections"]
     site["search"]["keywords"] = keywords
     db = tmp_path / "data" / "adclear.db"
-    result = run_adclear("crawl", "demo-classifieds", db=db, seeds=write(data, tmp_path / "seeds.yml"))
+    result = run_adclear("crawl", *NO_READING, "demo-classifieds", db=db, seeds=write(data, tmp_path / "seeds.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
 
     demo = ClassifiedsSite()

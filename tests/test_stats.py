@@ -23,7 +23,7 @@ from core.db import connect
 from core.timeutil import SHANGHAI
 from review.statistics import BREAKDOWNS, METRICS, quantile
 from review.users import add_user
-from tests.conftest import REPO, run_adclear, seeds_for
+from tests.conftest import NO_READING, REPO, run_adclear, seeds_for
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +69,7 @@ def week_spans(lo: str, hi: str) -> list[tuple[str, str, str]]:
 
 def build(server, tmp_path: Path) -> tuple[Path, Path, dict[str, int], date]:
     db_path, seeds = tmp_path / "data" / "adclear.db", seeds_for(server.base_url, tmp_path / "seeds.yml")
-    at(WEEK_A, "crawl", "demo-classifieds", db=db_path, seeds=seeds)
+    at(WEEK_A, "crawl", *NO_READING, "demo-classifieds", db=db_path, seeds=seeds)
     db = connect(db_path)
     add_user(db, "张三", "reviewer", "Kiwi-Harbor-2041")
     add_user(db, "李四", "reviewer", "Kiwi-Harbor-2041")
@@ -82,7 +82,7 @@ def build(server, tmp_path: Path) -> tuple[Path, Path, dict[str, int], date]:
     at("2026-11-18T01:00:00+00:00", *confirm, ads[1003], "--as", "李四", db=db_path)
     at("2026-11-18T02:00:00+00:00", *confirm, ads[1005], "--as", "张三", db=db_path)
     at("2026-11-18T02:30:00+00:00", "review", "reverse", ads[1005], "--reason", "看错了", "--as", "王五", db=db_path)
-    at(WEEK_B, "crawl", "demo-classifieds", db=db_path, seeds=seeds)
+    at(WEEK_B, "crawl", *NO_READING, "demo-classifieds", db=db_path, seeds=seeds)
     at("2026-11-24T06:00:00+00:00", "review", "confirm", ads[1006], "--category", "养老投资", "--reason", "以床位为名",
        "--as", "李四", db=db_path)  # fmt: skip
     deadline = date.today() + timedelta(days=7)  # dispatch refuses a deadline before today (the real one)

@@ -26,7 +26,7 @@ from core.verdicts import current_verdict
 from core.warc import read_record
 from review import ledger, takedowns
 from review.users import add_user
-from tests.conftest import run_adclear, seeds_for
+from tests.conftest import NO_READING, run_adclear, seeds_for
 from tests.smtpinbox import smtp_server
 
 CATEGORY = "投资理财/P2P网贷"
@@ -56,7 +56,7 @@ def verify(db_path: Path) -> None:
 def test_a_takedown_from_crawl_to_reappearance(server, tmp_path, monkeypatch):
     db_path = tmp_path / "data" / "adclear.db"
     seeds = seeds_for(server.base_url, tmp_path / "seeds.yml")
-    run_adclear("crawl", "demo-classifieds", db=db_path, seeds=seeds, check=True)
+    run_adclear("crawl", *NO_READING, "demo-classifieds", db=db_path, seeds=seeds, check=True)
     db = connect(db_path)
     add_user(db, "张三", "reviewer", "Kiwi-Harbor-2041")
     add_user(db, "王五", "supervisor", "Kiwi-Harbor-2041")
@@ -118,7 +118,7 @@ def test_a_takedown_from_crawl_to_reappearance(server, tmp_path, monkeypatch):
 
     # the removed ad comes back under another URL: the next crawl records it and queues it first
     url = post(server, f"/_demo/repost?site=classifieds&id={REMOVED}&to=classifieds")["url"]
-    crawled = run_adclear("crawl", "demo-classifieds", db=db_path, seeds=seeds, check=True)
+    crawled = run_adclear("crawl", *NO_READING, "demo-classifieds", db=db_path, seeds=seeds, check=True)
     new_ad = ad_id_of(db, url)
     found = f"再现 reappeared: ad {new_ad} is a near-duplicate of ad {removed_ad} (takedown {removed_t})"
     assert found in crawled.stdout
