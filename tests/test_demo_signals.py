@@ -104,8 +104,15 @@ def fetch(port: int, seconds: float = 30) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_the_demo_stops_during_the_crawl_and_while_serving(tmp_path, how):
+@pytest.mark.timeout(600)  # four runs of the demo, two of them whole crawls
+def test_the_demo_stops_during_the_crawl_and_while_serving(tmp_path):
+    # Ctrl-C, then SIGTERM, in one test: both need the demo's real ports, and two tests of a parallel run
+    # (make test runs two workers) could hold them at once
+    for how in (signal.SIGINT, signal.SIGTERM):
+        stopped_by(how, tmp_path / how.name)
+
+
+def stopped_by(how: signal.Signals, tmp_path: Path) -> None:
     assert port_free(SITES) and port_free(WEB), f"ports {SITES} and {WEB} must be free for this test"
     db = tmp_path / "data" / "adclear.db"
 

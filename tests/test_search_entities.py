@@ -15,7 +15,7 @@ from sqlite_utils.migrations import Migrations
 from classifier.contacts import extract_contacts
 from core.db import connect, immediate
 from core.migrations import migrations
-from core.timeutil import now_utc
+from core.timeutil import local, now_utc
 from review import decisions, entities
 from review.search import NotAContact, Query, contact_values, parse, search
 from tests.conftest import run_adclear
@@ -118,7 +118,7 @@ def test_filters_narrow_every_kind_of_search(filled):
     decisions.confirm(db, ids[0], reviewer="rev1", category="投资理财/P2P网贷", reason="保本保息")
     assert found(db, text="保本", decision="confirmed") == [ids[0]]
     assert found(db, text="保本", decision="undecided") == [ids[1]]
-    today = now_utc()[:10]
+    today = local(now_utc(), "%Y-%m-%d")  # the day filters are China days (after 16:00 UTC, tomorrow's)
     assert found(db, text="保本", date_from=today, date_to=today) == [ids[1], ids[0]]
     assert found(db, text="保本", date_to="2020-01-01") == []
     page = [ad["id"] for ad in search(db, Query(text="鑫盛通"), limit=1, offset=1)]
