@@ -46,11 +46,13 @@ HARNESS = textwrap.dedent(
 
 
 def social_seeds(base_url, target):
-    """The social demo only, without its searches: a short crawl that starts and closes Chromium."""
+    """The social demo only, without its searches, stopped after a few pages: a short crawl that starts and
+    closes Chromium, pages still open in it when the crawl stops."""
     seeds_for(base_url, target)
     data = yaml.safe_load(target.read_text(encoding="utf-8"))
     data["sites"] = [s for s in data["sites"] if s["name"] == "demo-social"]
     del data["sites"][0]["search"]
+    data["sites"][0]["max_pages"] = 8
     target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return target
 
