@@ -14,7 +14,7 @@ import sqlite_utils
 from classifier import Classifier, RulePackError
 from classifier.rules import DEFAULT_RULES_DIR, load_rule_pack
 from core.errors import RulesInvalid
-from core.models import active_model
+from core.models import ActiveModel, active_model
 
 __all__ = ["RulesInvalid", "classifier_for", "load_classifier"]
 
@@ -35,9 +35,12 @@ def load_classifier(rules_dir: Path | None = None, model: Path | bool = True, mo
     return Classifier.with_model(pack, model)
 
 
-def classifier_for(db: sqlite_utils.Database, rules_dir: Path | None = None) -> Classifier:
-    """The classifier with the model the ledger says is in use (``core.models.active_model``)."""
-    active = active_model(db)
+def classifier_for(
+    db: sqlite_utils.Database, rules_dir: Path | None = None, active: ActiveModel | None = None
+) -> Classifier:
+    """The classifier with the model the ledger says is in use (``core.models.active_model``, or ``active``
+    when the caller read it already)."""
+    active = active or active_model(db)
     if active.problem:
         return load_classifier(rules_dir, False, active.problem)
     return load_classifier(rules_dir, active.path or True)

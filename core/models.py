@@ -19,9 +19,20 @@ import sqlite_utils
 
 from core.db import database_path
 
-__all__ = ["BUNDLED", "ActiveModel", "active_model", "candidate_path", "models_dir", "sha256_of", "store_candidate"]
+__all__ = [
+    "BUNDLED",
+    "MODEL_RECHECK_SECONDS",
+    "ActiveModel",
+    "active_model",
+    "candidate_path",
+    "models_dir",
+    "promoted_seq",
+    "sha256_of",
+    "store_candidate",
+]
 
 BUNDLED = "bundled"
+MODEL_RECHECK_SECONDS = 30.0  # how often a process that runs for long (the ingest writer) looks for a promotion
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,11 @@ def store_candidate(db: sqlite_utils.Database, data: bytes, version: str) -> Pat
     tmp.write_bytes(data)
     tmp.replace(target)
     return target
+
+
+def promoted_seq(db: sqlite_utils.Database) -> int | None:
+    """The latest ``model_promoted`` ledger entry (None: never): a cheap test of whether the model in use changed."""
+    return db.execute("SELECT max(seq) FROM ledger WHERE action = 'model_promoted'").fetchone()[0]
 
 
 def active_model(db: sqlite_utils.Database) -> ActiveModel:

@@ -47,6 +47,7 @@ from core.timeutil import now_utc
 from crawler.archiving import archive_page, archive_resource
 from crawler.extensions import RunResult, run_outcome
 from crawler.items import AdItem, PageRef, ResourceRef
+from crawler.modeloffer import offer_model
 from crawler.pipelines import Classification
 from crawler.reading import KeptPictures, PictureReading
 from crawler.seenagain import SeenAgain
@@ -129,6 +130,7 @@ class IngestWriter:
         self._stamp = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
         self._claimed_at = 0.0  # monotonic time of the last XAUTOCLAIM pass
         self._seen = SeenAgain()  # the batch's ads seen again unchanged, sighted in bulk
+        self._offered = 0  # the classifier's load (``Classification.loads``) whose model the nodes were offered
         self._fetched: dict[str, set[str]] = {}  # site → keys of the batch's ads fetched, told to the nodes
         # In ``run``, Redis's round trips overlap the batches' work: one thread reads the next batch while a batch
         # is handled, and acknowledges a batch once committed while the next is handled. Entries read ahead are
@@ -151,9 +153,18 @@ class IngestWriter:
         holds by then (the rule pack, the model, the libraries: over 100,000 objects) set out of the garbage
         collector's reach (``gc.freeze``). Each full collection walked them all to free none of them: 45–55 ms
         per 5,000 ads seen again, a sixth of the writer's time (benchmarks/bench_distributed.py)."""
-        self.classification.classifier(self.store)
+        self._offer_model()
         gc.collect()
         gc.freeze()
+
+    def _offer_model(self) -> None:
+        """The model in use (loaded first, or again after a promotion), offered to the nodes once loaded
+        (``crawler.modeloffer``): they assess with it, and their assessments are concluded here."""
+        self.classification.classifier(self.store)
+        active = self.classification.active
+        if active is not None and self.classification.loads != self._offered:
+            log.info("the nodes are offered the model %s", offer_model(self.client, active))
+            self._offered = self.classification.loads
 
     def close(self) -> None:
         for run in self._runs.values():
@@ -178,6 +189,7 @@ class IngestWriter:
             self.handle(entries)
         elif self.reading is not None:
             self.reading.pump()  # idle: what was read since
+        self._offer_model()  # a promotion is looked for at most every MODEL_RECHECK_SECONDS
         return len(entries)
 
     def run(self, *, until_idle: float | None = None, stop: Callable[[], bool] = lambda: False) -> IngestFigures:

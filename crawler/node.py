@@ -8,7 +8,8 @@ sends to the ingest writer through the stream instead (``crawler.stream``), and 
 - ``StreamPipeline`` takes the place of Classify and Store: after CleanText, the ad (its clean text, key and
   content hash) goes out as an ``ad`` entry with its page's URL and SHA-256, its screenshot and its assessment
   (``classifier.assessment``: the rules' and the model's part of the verdict, made here because the nodes
-  have the CPU and the one writer has not; the writer adds the decided ads' part). Back-pressure: while the
+  have the CPU and the one writer has not; the writer adds the decided ads' part), with the model the writer
+  offers (``crawler.modeloffer``: the one its ledger names). Back-pressure: while the
   stream holds more than ``ADCLEAR_STREAM_MAX`` entries (the writer is behind), downloads
   (``crawler.frontier.NodeThrottleMiddleware``) and this pipeline wait.
 
@@ -37,11 +38,11 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from classifier import Assessment
-from core.classifiers import load_classifier
 from core.timeutil import now_utc
 from crawler.archiving import page_fields
 from crawler.extensions import BROWSER_EXCHANGES, REFUSALS, RunRecorder, RunResult
 from crawler.items import AdItem, PageRef, ResourceRef
+from crawler.modeloffer import OfferedModel
 from crawler.stream import FETCHED_KEY, ITEMS_KEY, Entry, connect, encode, page_meta
 
 __all__ = ["StreamPipeline", "StreamRecorder", "node_settings", "sent_figures"]
@@ -253,7 +254,7 @@ class StreamPipeline:
 
     def __init__(self, recorder: StreamRecorder, rules_dir: Path | None):
         self.recorder = recorder
-        self.classifier = load_classifier(rules_dir)  # the bundled model: a promoted one is the writer's alone
+        self.model = OfferedModel(recorder.client, rules_dir)  # the writer's model in use (crawler.modeloffer)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StreamPipeline:
@@ -266,5 +267,5 @@ class StreamPipeline:
     async def process_item(self, item: AdItem) -> AdItem:
         await self.recorder.wait_for_room()
         ad = item.ad_text
-        self.recorder.send_ad(item, self.classifier.assess(ad.text, ad.title, for_writer=True))
+        self.recorder.send_ad(item, self.model.current().assess(ad.text, ad.title, for_writer=True))
         return item

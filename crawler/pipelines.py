@@ -24,6 +24,7 @@ from classifier import Assessment, Classifier
 from classifier.neardup import DecidedAds
 from core.classifiers import classifier_for, load_classifier
 from core.fingerprints import decided_stamp, load_decided
+from core.models import MODEL_RECHECK_SECONDS, ActiveModel, active_model, promoted_seq
 from core.timeutil import parse_local
 from core.verdicts import classify_ad
 from crawler.extensions import RunRecorder
@@ -88,12 +89,16 @@ def _open_run(recorder: RunRecorder) -> tuple[CrawlStore, int]:
 
 class Classification:
     """The classifier in use and the decided ads as its neighbours, loaded at the first ad and reloaded when
-    reviewers decided since: what ClassifyPipeline and the ingest writer (``crawler.ingest``) classify with."""
+    an operator promoted another model or reviewers decided since: what ClassifyPipeline and the ingest writer
+    (``crawler.ingest``) classify with."""
 
     def __init__(self, rules_dir: Path | None):
         self.rules_dir = rules_dir
         load_classifier(rules_dir, False)  # a broken rule pack stops the crawl here
         self._classifier: Classifier | None = None
+        self.active: ActiveModel | None = None  # the model in use, as the ledger named it when loaded
+        self.loads = 0  # how many times the classifier was loaded (a promotion loads it again)
+        self._promoted: tuple[int | None, float] = (None, 0.0)  # (the latest promotion, when checked)
         self._decided_ads: DecidedAds | None = None
         self._decided_at: tuple[tuple[int, int, int] | None, float] = (None, 0.0)  # (stamp, when checked)
         self.concluded = 0  # verdicts concluded from a node's assessment
@@ -101,11 +106,22 @@ class Classification:
         self._refused: set[str] = set()  # why assessments were not used, each said once
 
     def classifier(self, store: CrawlStore) -> Classifier:
-        """The rules and the model in use (the ledger names it: ``core.models``), loaded at the first ad."""
-        if self._classifier is None:
-            self._classifier = classifier_for(store.db, self.rules_dir)
+        """The rules and the model in use (the ledger names it: ``core.models``), loaded at the first ad and
+        again once an operator promoted another (looked for at most every ``MODEL_RECHECK_SECONDS``)."""
+        now = time.monotonic()
+        seq, checked = self._promoted
+        if self._classifier is not None and now - checked < MODEL_RECHECK_SECONDS:
+            return self._classifier
+        latest = promoted_seq(store.db)
+        if self._classifier is None or latest != seq:
+            self.active = active_model(store.db)
+            self._classifier = classifier_for(store.db, self.rules_dir, self.active)
+            self.loads += 1
             if self._classifier.model_error:
                 log.warning("no model: the rules alone classify (%s)", self._classifier.model_error)
+            elif self.loads > 1:
+                log.info("the model in use is now %s (ledger entry %s)", self.active.version, latest)
+        self._promoted = (latest, now)
         return self._classifier
 
     def decided(self, store: CrawlStore) -> DecidedAds:

@@ -25,6 +25,7 @@ from core.warc import read_record
 from crawler.stream import ITEMS_KEY
 from tests.conftest import ADCLEAR, REPO, run_adclear, seeds_for
 from tests.redisserver import RedisServer
+from tests.test_modeloffer import promoted
 
 pytestmark = pytest.mark.slow
 
@@ -338,11 +339,15 @@ def test_kill_9_of_a_node_the_writer_and_redis_loses_and_duplicates_nothing(demo
 
 
 def test_a_second_job_fetches_no_ad_the_writer_stored_within_revisit_after(demo_site, reference, own_redis, tmp_path):
-    """Incremental crawling across nodes: what a local crawl asks its database, a node asks the writer's hash."""
+    """Incremental crawling across nodes: what a local crawl asks its database, a node asks the writer's hash.
+
+    The writer's database has a promoted model: the nodes assess with it (crawler.modeloffer), the writer
+    concludes every verdict."""
     seeds = paced_seeds(demo_site, tmp_path / "seeds.yml", delay="0")
     head, sep, tail = seeds.read_text(encoding="utf-8").partition(f"  - name: {SITE}\n")
     seeds.write_text(head + sep + "    revisit_after: 24\n" + tail, encoding="utf-8")
     db_path = tmp_path / "data" / "adclear.db"
+    version = promoted(db_path, shift=0.5)  # a model of its own, which the nodes have not got
     ingest = writer(own_redis.url, db_path, seeds, tmp_path / "ingest.log")
     for job in (1, 2):
         crawler = node(own_redis.url, tmp_path / f"n{job}.db", seeds, tmp_path / f"node{job}.log")
@@ -351,7 +356,10 @@ def test_a_second_job_fetches_no_ad_the_writer_stored_within_revisit_after(demo_
         drained(own_redis.url, db_path)
     report = stop(ingest, tmp_path / "ingest.log")
     assert f"{SITE}: ok (run 2): " in report and f"({len(reference)} new, " in report
+    assert "from the nodes' assessments, 0 classified here" in report, report
     db = connect(db_path)
+    versions = {v for (v,) in db.execute("SELECT DISTINCT classifier_version FROM verdicts")}
+    assert len(versions) == 1 and versions.pop().endswith(version)
     fetched = db.execute("SELECT count(*) FROM pages WHERE run_id = 2 AND url LIKE '%/ad/%'").fetchone()[0]
     listed = db.execute("SELECT count(*) FROM sightings WHERE run_id = 2 AND change = 'listed'").fetchone()[0]
     seen = db.execute("SELECT ads_seen FROM crawl_runs WHERE id = 2").fetchone()[0]
