@@ -288,7 +288,9 @@ def test_kill_9_of_a_node_the_writer_and_redis_loses_and_duplicates_nothing(demo
     seed = int(os.environ.get("ADCLEAR_KILL_SEED", random.randrange(1_000_000)))
     rng = random.Random(seed)
     print(f"kill points drawn with seed {seed} (ADCLEAR_KILL_SEED={seed} draws them again)")
-    seeds = paced_seeds(demo_site, tmp_path / "seeds.yml")
+    # pages 0.2 s apart: the crawl lasts about 25 s, and is still going after the three kills and restarts on a
+    # loaded machine (with 0.08 s it could end before them: the node restarted then began a second job)
+    seeds = paced_seeds(demo_site, tmp_path / "seeds.yml", delay="0.2")
     db_path = tmp_path / "data" / "adclear.db"
     reviewer(db_path)
     logs = tmp_path
