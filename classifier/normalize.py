@@ -217,8 +217,14 @@ _KEPT_RUN = (
 # becomes. A pattern starting with assertions makes ``re`` try them at every position; the leading
 # ``(?=sep)`` lets it skip ahead to the next separator at C speed (3x faster on benchmarks/ ads).
 _SEP_RE = re.compile(rf"(?={_SEP})(?<!{_SEP})(?!{_KEPT_RUN}){_SEP}+")
-# What ``\s`` matches (str.isspace; all of it lies below U+3001) but the newline.
-_SPACES_NOT_NEWLINE = "".join(re.escape(chr(c)) for c in range(0x10000) if chr(c).isspace() and c != 10)
+# What ``\s`` matches (str.isspace) but the newline: written out, as finding them among 65,536 characters took
+# 18 ms of every command's start (tests/test_normalize.py checks the list against str.isspace).
+SPACES_NOT_NEWLINE = (
+    "\t\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+_SPACES_NOT_NEWLINE = re.escape(SPACES_NOT_NEWLINE)
 # The commonest case of _sep_repl, a run without a newline between two CJK characters, which always goes:
 # removed by a plain substitution before _SEP_RE (no Python call per run). Removing it joins two CJK
 # characters, so no other run's neighbours change.
@@ -508,15 +514,14 @@ def _rewrite(norm: Normalized, edits: list[tuple[int, int, str]]) -> Normalized:
 
 
 # --- step 5: the fundraising vocabulary misspelt (classifier.vocabulary) ------------------------------------
-_PINYIN_RE = _VOCABULARY.pinyin_re
-_INITIALS_RE = _VOCABULARY.initials_re
+# (The vocabulary's regexes and tables are made at the first text normalised, not at import: every command
+# imports this module, few normalise anything; 60 ms of each one's start.)
 _HAS_LATIN = re.compile(r"[a-z]{2}")
 # 著 is simplified Chinese for "famous, write" and traditional Chinese for 着 as well (意味著, 看著): read as 着
 # unless it is part of a word where it means the former.
 _ZHU_RE = re.compile(r"(?<![显土卓编原名巨论专遗合昭撰译拙杰])著(?![名作称述录书者])")
 
 
-_AFTER, _BEFORE = _VOCABULARY.neighbours
 _EMPTY: frozenset[str] = frozenset()
 
 
@@ -526,12 +531,13 @@ def _sound_alike(norm: Normalized) -> Normalized:
     end = 0
     text = norm.text
     last = len(text) - 1
+    after, before = _VOCABULARY.neighbours
     for m in _VOCABULARY.anchor_re.finditer(text):
         i = m.start()
         if i < end:
             continue  # inside a rewrite already made
         ch = text[i]
-        if not ((i < last and text[i + 1] in _AFTER.get(ch, _EMPTY)) or (i and text[i - 1] in _BEFORE.get(ch, _EMPTY))):
+        if not ((i < last and text[i + 1] in after.get(ch, _EMPTY)) or (i and text[i - 1] in before.get(ch, _EMPTY))):
             continue  # no neighbour could complete a run (a word as written, or none): decided without a call
         found = _VOCABULARY.sound_alike(m)
         if found is not None and found[0] >= end:
@@ -569,7 +575,7 @@ def normalize(s: str) -> Normalized:
     norm = _step1(s)
     latin = _HAS_LATIN.search(norm.text) is not None
     if latin:  # before separators: the words it writes in characters are then joined like any others
-        norm = _sub(norm, _PINYIN_RE, _pinyin_repl)
+        norm = _sub(norm, _VOCABULARY.pinyin_re, _pinyin_repl)
     if _HAS_SEPARATOR.search(norm.text):
         norm = _sub(norm, _CJK_GAP_RE, "")
         if _HAS_SEPARATOR.search(norm.text):
@@ -582,5 +588,5 @@ def normalize(s: str) -> Normalized:
     if _HAS_NUMERAL.search(norm.text):
         norm = _sub(norm, _NUM_RE, _num_repl)
     if latin:
-        norm = _sub(norm, _INITIALS_RE, _initials_repl)
+        norm = _sub(norm, _VOCABULARY.initials_re, _initials_repl)
     return norm

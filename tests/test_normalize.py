@@ -195,3 +195,10 @@ def test_the_lone_numeral_shortcut_equals_calling_num_repl(s):
     short = N._sub(start, N._NUM_RE, N._num_repl)
     assert short.text == general.text
     assert _all_spans(short) == _all_spans(general)
+
+
+def test_the_spaces_written_out_are_what_str_isspace_says_but_the_newline():
+    from classifier.normalize import SPACES_NOT_NEWLINE
+
+    every = "".join(chr(c) for c in range(0x110000) if chr(c).isspace() and c != 10)
+    assert SPACES_NOT_NEWLINE == every
