@@ -35,14 +35,13 @@ from redis.exceptions import RedisError
 from classifier import Classifier
 from classifier.model import version_of
 from core.classifiers import load_classifier
-from core.models import BUNDLED, ActiveModel
+from core.models import BUNDLED, MODEL_RECHECK_SECONDS, ActiveModel
 
-__all__ = ["MODEL_KEY", "MODEL_RECHECK_SECONDS", "OfferedModel", "offer_model"]
+__all__ = ["MODEL_KEY", "OfferedModel", "offer_model"]
 
 log = logging.getLogger(__name__)
 
 MODEL_KEY = "adclear:model"
-MODEL_RECHECK_SECONDS = 30.0
 NO_MODEL = "none"
 
 

@@ -6,13 +6,12 @@ every new ad itself (correct, twice as slow), and a writer that ran for days kep
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 
 import redis
 
-from classifier.model import load_model, version_of
+from classifier.model import load_model
 from core.classifiers import load_classifier
 from core.db import connect
 from core.models import BUNDLED, candidate_path
@@ -20,6 +19,7 @@ from crawler.modeloffer import MODEL_KEY, NO_MODEL, OfferedModel
 from review.models import promote
 from review.users import add_user
 from tests.test_ingest import TEXT, assessed_ad, client, one_ad, seeds, send, stored_verdicts, writer
+from tests.test_model_promotion import _candidate
 
 __all__ = ["client", "seeds"]  # test_ingest's fixtures, which the tests here ask for too
 
@@ -28,12 +28,7 @@ def promoted(db_path, shift: float = 60.0) -> str:
     """A candidate (the bundled model, its intercept moved: it flags everything) put into use by an admin."""
     db = connect(db_path)
     try:
-        model = dataclasses.replace(load_model(), intercept=load_model().intercept + shift, meta={"trained_at": "t"})
-        data = model.to_bytes()
-        version = version_of(data)
-        path = candidate_path(db, version)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        version = _candidate(db, shift)
         if db.execute("SELECT count(*) FROM users WHERE name = '管理员'").fetchone()[0] == 0:
             add_user(db, "管理员", "admin", "Tr0ub4dor&3-horse-battery")
         promote(db, version, actor="管理员")
