@@ -2,10 +2,17 @@
 
 An artifact is one ``.npz`` file read with ``allow_pickle=False`` (plain arrays, no code can run on load):
 
-- ``text_index`` (uint32) and ``text_weight`` (float32): the weights of the hashed n-gram buckets that have one;
-- ``rule_weight`` (float64): one weight per ``features.RULE_FEATURES``;
-- ``meta``: UTF-8 JSON as bytes: the format, ``bits``, the intercept, the ``flag`` and ``watch`` thresholds,
-  and the model card (data, time, seed, cross-validated figures).
+- ``text_index`` (uint32) and ``text_weight`` (float32): the weights of the hashed n-gram buckets that have one,
+  a row per bucket and a column per contrast;
+- ``rule_weight`` (float64): a row per ``features.RULE_FEATURES``, a column per contrast;
+- ``meta``: UTF-8 JSON as bytes: the format, ``bits``, the contrasts and their intercepts, the ``flag`` and
+  ``watch`` thresholds, and the model card (data, time, seed, cross-validated figures).
+
+A contrast is the log-odds of a promotion against one other class of text the model was trained to tell it
+from (news and court reports, anti-fraud publicity, bank text, …: ``classifier.multinomial``); the score is
+``1 / (1 + sum(exp(-margin)))`` over the contrasts, which with one contrast is the logistic function. Files of
+the first format (``adclear-linear-1``: one contrast, "promotion or not", in one-dimensional arrays) are read
+too, so that a model promoted before still loads.
 
 Its version is ``model.`` and the first 12 hex digits of the file's SHA-256: every verdict names it. A file
 that is missing, damaged or of another format raises ``ModelError`` with the path and the reason; the engine
@@ -26,13 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from classifier.features import FEATURES, NGRAM_MAX, RULE_FEATURES, bucket_array, model_view, shown
+from classifier.features import FEATURES, MAX_CHARS, NGRAM_MAX, RULE_FEATURES, bucket_array, model_view, shown
 
 __all__ = ["DEFAULT_MODEL_PATH", "FORMAT", "LinearModel", "ModelError", "ModelScore", "load_model"]
 
-FORMAT = "adclear-linear-1"
+FORMAT = "adclear-linear-2"
+FORMATS = ("adclear-linear-1", FORMAT)  # read; the first: one contrast, its arrays one-dimensional
 DEFAULT_MODEL_PATH = Path(__file__).parent / "models" / "default.npz"
 ARRAYS = ("text_index", "text_weight", "rule_weight", "meta")
+_ONES = np.ones(NGRAM_MAX * MAX_CHARS, dtype=np.float32)  # as many as a text read whole has n-grams
 
 
 class ModelError(Exception):
@@ -52,57 +61,90 @@ class ModelScore:
 @dataclass
 class LinearModel:
     bits: int
-    text_weight: np.ndarray  # float32, 2**bits entries (zero where no weight was stored)
-    rule_weight: np.ndarray  # float64, one per RULE_FEATURES
-    intercept: float
+    text_weight: np.ndarray  # float32, 2**bits rows (zero where no weight was stored), a column per contrast
+    rule_weight: np.ndarray  # float64, a row per RULE_FEATURES, a column per contrast
+    intercept: np.ndarray  # float64, one per contrast (a number is taken as one contrast)
     flag: float  # score at or above: flag
     watch: float  # score at or above: watch
     meta: dict[str, Any] = field(default_factory=dict)
     version: str = "model.unsaved"
     path: Path | None = None
+    contrasts: tuple[str, ...] = ("negative",)  # the class each column tells a promotion from
+
+    def __post_init__(self) -> None:
+        # one-dimensional weights (a single contrast) are one column
+        self.text_weight = self.text_weight.reshape(len(self.text_weight), -1)
+        self.rule_weight = np.asarray(self.rule_weight, dtype=np.float64).reshape(len(RULE_FEATURES), -1)
+        self.intercept = np.atleast_1d(np.asarray(self.intercept, dtype=np.float64))
+        self.contrasts = tuple(self.contrasts)
+        if not self.text_weight.shape[1] == self.rule_weight.shape[1] == len(self.intercept) == len(self.contrasts):
+            raise ValueError("a model needs the same number of contrasts in every array and in its names")
 
     # --- scoring ----------------------------------------------------------------------------------------
-    def _read(self, normalized: str) -> tuple[str, np.ndarray, np.ndarray]:
-        """The model's view of the text, its n-gram buckets and what each occurrence contributes."""
+    def _read(self, normalized: str) -> tuple[str, np.ndarray, float]:
+        """The model's view of the text, the weights of each of its n-grams (a row each) and the scale of one
+        occurrence (``features``: divided by the square root of their number)."""
         view = model_view(normalized)
         buckets = bucket_array(view, self.bits)
         scale = 1.0 / math.sqrt(len(buckets)) if len(buckets) else 0.0
-        return view, buckets, self.text_weight[buckets] * scale
+        return view, np.take(self.text_weight, buckets, axis=0), scale
 
-    def _logit(self, contribution: np.ndarray, rule_features: list[float]) -> float:
-        z = self.intercept + float(contribution.sum())
-        for w, x in zip(self.rule_weight.tolist(), rule_features, strict=True):
-            z += w * x
-        return z
+    def _margins(self, rows: np.ndarray, scale: float, rule_features: list[float]) -> np.ndarray:
+        """The log-odds of a promotion against each contrast's class. (The rows are summed as a product with
+        ones, a BLAS call: numpy's sum down the columns of a narrow array took three times as long.)"""
+        text = (_ONES[: len(rows)] @ rows) * scale
+        return self.intercept + text + np.asarray(rule_features) @ self.rule_weight
+
+    @staticmethod
+    def _logit(margins: np.ndarray) -> float:
+        """log(p / (1 - p)) of the score: -log(sum(exp(-margin))), the margin itself for one contrast."""
+        if len(margins) == 1:
+            return float(margins[0])
+        low = float(margins.min())
+        return low - math.log(float(np.exp(low - margins).sum()))
 
     def logit(self, normalized: str, rule_features: list[float]) -> float:
-        return self._logit(self._read(normalized)[2], rule_features)
+        _, rows, scale = self._read(normalized)
+        return self._logit(self._margins(rows, scale, rule_features))
 
     def score(self, normalized: str, rule_features: list[float], explain: bool = False) -> ModelScore:
         """The score (0..1) and label; with ``explain`` (for a label other than clear) what weighed most."""
-        view, _, contribution = self._read(normalized)
-        z = self._logit(contribution, rule_features)
+        view, rows, scale = self._read(normalized)
+        margins = self._margins(rows, scale, rule_features)
+        z = self._logit(margins)
         p = _sigmoid(z)
         label = "flag" if p >= self.flag else "watch" if p >= self.watch else "clear"
-        why = self._explain(view, contribution, rule_features) if explain and label != "clear" else None
+        why = self._explain(view, rows, scale, rule_features, margins) if explain and label != "clear" else None
         return ModelScore(round(p, 4), label, z, why)
 
     def explain(self, normalized: str, rule_features: list[float], limit: int = 6) -> dict[str, Any]:
         """The n-grams (as the model read them: digits as 0) and rule features that weighed most, each way."""
-        view, _, contribution = self._read(normalized)
-        return self._explain(view, contribution, rule_features, limit)
+        view, rows, scale = self._read(normalized)
+        return self._explain(view, rows, scale, rule_features, self._margins(rows, scale, rule_features), limit)
 
     def _explain(
-        self, view: str, contribution: np.ndarray, rule_features: list[float], limit: int = 6
+        self,
+        view: str,
+        rows: np.ndarray,
+        scale: float,
+        rule_features: list[float],
+        margins: np.ndarray,
+        limit: int = 6,
     ) -> dict[str, Any]:
-        """An n-gram's weight is its bucket's (``features``): the largest contributions are found with numpy and
-        only they are read back from the text."""
+        """What weighed most in the contrast the ad is nearest to (the class the model found it likest after a
+        promotion, ``versus``). An n-gram's weight is its bucket's (``features``): the largest contributions
+        are found with numpy and only they are read back from the text."""
+        j = int(np.argmin(margins))
+        contribution = rows[:, j] * scale
         rules = {
             name: round(w * x, 3)
-            for name, w, x in zip(RULE_FEATURES, self.rule_weight.tolist(), rule_features, strict=True)
+            for name, w, x in zip(RULE_FEATURES, self.rule_weight[:, j].tolist(), rule_features, strict=True)
             if w * x
         }
-        out: dict[str, Any] = {"for": [], "against": [], "rules": rules, "intercept": round(self.intercept, 3)}
+        intercept = round(float(self.intercept[j]), 3)
+        out: dict[str, Any] = {"for": [], "against": [], "rules": rules, "intercept": intercept}
+        if len(self.contrasts) > 1:
+            out["versus"] = self.contrasts[j]
         if not len(contribution):
             return out
         out["text_total"] = round(float(contribution.sum()), 3)
@@ -125,14 +167,15 @@ class LinearModel:
 
     # --- saving -----------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        index = np.flatnonzero(self.text_weight).astype(np.uint32)
+        index = np.flatnonzero(self.text_weight.any(axis=1)).astype(np.uint32)
         meta = dict(self.meta)
         meta.update(
             format=FORMAT,
             bits=self.bits,
             ngram_max=NGRAM_MAX,
             features=FEATURES,
-            intercept=self.intercept,
+            contrasts=list(self.contrasts),
+            intercept=self.intercept.tolist(),
             thresholds={"flag": self.flag, "watch": self.watch},
             rule_features=list(RULE_FEATURES),
         )
@@ -218,9 +261,9 @@ def load_model(path: Path | str | None = None) -> LinearModel:
 
 
 def _from_arrays(path: Path, data: bytes, arrays: dict[str, np.ndarray], meta: Any) -> LinearModel:
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in FORMATS:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise ModelError(f"{path}: model format {found!r}; this adclear reads {FORMAT!r}")
+        raise ModelError(f"{path}: model format {found!r}; this adclear reads {' and '.join(map(repr, FORMATS))}")
     if (
         meta.get("features") != FEATURES
         or meta.get("rule_features") != list(RULE_FEATURES)
@@ -228,22 +271,35 @@ def _from_arrays(path: Path, data: bytes, arrays: dict[str, np.ndarray], meta: A
     ):
         made_for = meta.get("features", "an earlier version")
         raise ModelError(f"{path}: made for other features ({made_for}) than this adclear computes; train it again")
+    first = meta["format"] == FORMATS[0]
     try:
         bits = int(meta["bits"])
         thresholds = meta["thresholds"]
-        flag, watch, intercept = float(thresholds["flag"]), float(thresholds["watch"]), float(meta["intercept"])
+        flag, watch = float(thresholds["flag"]), float(thresholds["watch"])
+        intercept = np.array([meta["intercept"]] if first else meta["intercept"], dtype=np.float64)
+        contrasts = ("negative",) if first else tuple(str(c) for c in meta["contrasts"])
     except (KeyError, TypeError, ValueError) as e:
         raise ModelError(f"{path}: its description lacks {e}") from None
     index, weight, rules = arrays["text_index"], arrays["text_weight"], arrays["rule_weight"]
-    if not 8 <= bits <= 24 or index.shape != weight.shape or rules.shape != (len(RULE_FEATURES),):
-        raise ModelError(f"{path}: arrays of the wrong shape for a {bits}-bit model")
+    if first:
+        weight, rules = weight.reshape(-1, 1), rules.reshape(-1, 1)
+    n = len(contrasts)
+    if (
+        not 8 <= bits <= 24
+        or n < 1
+        or intercept.shape != (n,)
+        or index.ndim != 1
+        or weight.shape != (len(index), n)
+        or rules.shape != (len(RULE_FEATURES), n)
+    ):
+        raise ModelError(f"{path}: arrays of the wrong shape for a {bits}-bit model of {n} contrast(s)")
     if len(index) and int(index.max()) >= 1 << bits:
         raise ModelError(f"{path}: a weight index lies outside the model's {1 << bits} buckets")
-    if not (np.isfinite(weight).all() and np.isfinite(rules).all() and math.isfinite(intercept)):
+    if not (np.isfinite(weight).all() and np.isfinite(rules).all() and np.isfinite(intercept).all()):
         raise ModelError(f"{path}: weights that are not finite numbers")
     if not 0.0 < watch <= flag <= 1.0:
         raise ModelError(f"{path}: thresholds watch={watch} and flag={flag} are not 0 < watch <= flag <= 1")
-    text_weight = np.zeros(1 << bits, dtype=np.float32)
+    text_weight = np.zeros((1 << bits, n), dtype=np.float32)
     text_weight[index.astype(np.int64)] = weight
     return LinearModel(
         bits=bits,
@@ -255,4 +311,5 @@ def _from_arrays(path: Path, data: bytes, arrays: dict[str, np.ndarray], meta: A
         meta=meta,
         version=version_of(data),
         path=path,
+        contrasts=contrasts,
     )

@@ -15,7 +15,9 @@ __all__ = [
     "LEGAL_CONDITIONS",
     "REJECT_REASONS",
     "SIGNALS",
+    "TEXT_KINDS",
     "resolve_legal_basis",
+    "text_kind",
 ]
 
 # 涉嫌类型, in the order of DOMAIN.md; exports and reports keep this order.
@@ -62,6 +64,31 @@ EXCULPATORY: dict[str, tuple[str, str]] = {
 
 # Reasons a reviewer rejects a flag; the review UI shows them in this order.
 REJECT_REASONS: tuple[str, ...] = ("防非宣传", "新闻报道", "持牌机构合规", "非集资广告", "其他")
+
+# The kinds of text the learned scorer is trained to tell a promotion from (the ``kind`` of labelled rows; the
+# corpora of ordinary text; kinds with too few rows together as "negative"), in Chinese and English. A
+# reviewer's rejection becomes ``decision:rejected:<reason>`` (review.learning).
+TEXT_KINDS: dict[str, tuple[str, str]] = {
+    "antifraud_publicity": ("防非反诈宣传", "anti-fraud publicity"),
+    "news_or_court": ("新闻或司法报道", "news and court reports"),
+    "bank_ad": ("银行、保险机构文本", "bank and insurer text"),
+    "other_finance_ad": ("其他金融广告", "other finance ads"),
+    "ordinary": ("普通帖子", "ordinary posts"),
+    "corpus": ("普通短信等语料", "corpora of ordinary text"),
+    "negative": ("其他非集资文本", "other text that is no promotion"),
+    "decision:rejected": ("审核员驳回的广告", "ads reviewers rejected"),
+}
+
+
+def text_kind(kind: str, english: bool = False) -> str:
+    """A kind of text (``TEXT_KINDS``) as a reader names it; a reviewer's rejection with its reason."""
+    base, _, reason = kind.partition(":rejected:") if kind.startswith("decision:") else (kind, "", "")
+    name = TEXT_KINDS.get("decision:rejected" if reason else base)
+    if name is None:
+        return kind
+    text = name[1] if english else name[0]
+    return f"{text}（{reason}）" if reason else text
+
 
 # The four conditions of SPC interpretation (2022) Art. 1, as reviewers name them.
 LEGAL_CONDITIONS: tuple[str, ...] = ("非法性", "公开性", "利诱性", "社会性")

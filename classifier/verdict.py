@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from classifier.neighbours import Neighbour
-from classifier.taxonomy import EXCULPATORY, SIGNALS
+from classifier.taxonomy import EXCULPATORY, SIGNALS, text_kind
 
 __all__ = ["LABELS", "Hit", "Verdict", "model_lines"]
 
@@ -147,6 +147,8 @@ def model_lines(model: dict[str, Any], rules_label: str = "") -> list[str]:
         line += f"；规则结论 {rules_label}"
     lines = [line + f"；{model.get('version', '')}"]
     explain = model.get("explain") or {}
+    if explain.get("versus"):
+        lines.append(f"模型认为此文最接近的一类（以下权重即与之相比）：{text_kind(str(explain['versus']))}")
     if explain.get("for"):
         lines.append("模型加权最高的字串：" + "、".join(f"“{g}” {c:+.2f}" for g, c in explain["for"]))
     if explain.get("against"):

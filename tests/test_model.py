@@ -77,7 +77,7 @@ def test_the_artifact_holds_no_pickle_and_no_text():
 def test_the_rule_weights_keep_the_sign_the_law_gives_them():
     model = load_model()
     for name, sign, w in zip(RULE_FEATURES, RULE_SIGNS, model.rule_weight, strict=True):
-        assert w * sign >= 0, f"{name} has weight {w} against its sign {sign}"
+        assert (w * sign >= 0).all(), f"{name} has weights {w} against its sign {sign}"  # in every contrast
 
 
 # --- damaged or missing files ---------------------------------------------------------------------------------
@@ -195,9 +195,9 @@ def test_training_is_deterministic_with_a_seed():
     a = Trainer(_rows(), clf, params).fit().model
     b = Trainer(_rows(), clf, params).fit().model
     assert np.array_equal(a.text_weight, b.text_weight) and np.array_equal(a.rule_weight, b.rule_weight)
-    assert (a.intercept, a.flag, a.watch) == (b.intercept, b.flag, b.watch)
+    assert np.array_equal(a.intercept, b.intercept) and (a.flag, a.watch) == (b.flag, b.watch)
     assert a.to_bytes() == b.to_bytes()
-    assert np.count_nonzero(a.text_weight) <= 500
+    assert np.count_nonzero(a.text_weight.any(axis=1)) <= 500  # buckets with a weight
 
 
 def test_a_trained_model_separates_what_it_was_shown_and_saves_and_loads(tmp_path):

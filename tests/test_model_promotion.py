@@ -131,7 +131,7 @@ def test_promote_needs_an_admin_and_a_known_candidate(db, db_path):
     assert f"{version} is in use from ledger entry" in r.output
     r = runner.invoke(main, ["--db", str(db_path), "model", "status"])
     assert r.exit_code == 0 and f"in use: {version}" in r.output
-    assert np.isclose(load_model(candidate_path(db, version)).intercept, load_model().intercept)
+    assert np.allclose(load_model(candidate_path(db, version)).intercept, load_model().intercept)
 
 
 def test_train_with_decisions_alone_warns_and_needs_both_labels(db, db_path):

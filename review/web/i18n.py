@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, g, session
 
-from classifier.taxonomy import EXCULPATORY, SIGNALS
+from classifier.taxonomy import EXCULPATORY, SIGNALS, text_kind
 from core.reasons import (
     RUN_WORDS,
     delivery_error_zh,
@@ -139,6 +139,7 @@ def install(app: Flask) -> None:
         return {
             "_": t,
             "cat": category,
+            "text_kind": lambda kind: text_kind(str(kind), english=_lang() == "en"),
             "reason": reason,
             "recorded": recorded,
             "hit_what": hit_what,

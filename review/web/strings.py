@@ -229,6 +229,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Model score {score} (flag at ≥{flag}, watch at ≥{watch}); the model says: {label}",
     ),
     "model.rules": ("规则结论：{label}", "the rules say: {label}"),
+    "model.versus": (
+        "模型认为此文最接近：{kind}（以下权重即与之相比）",
+        "The kind of text the model found this nearest to: {kind} (the weights below are against it)",
+    ),
     "model.for": ("模型加分最多的字串", "Strings that weighed most for"),
     "model.against": ("模型减分的字串", "Strings that weighed against"),
     "model.digits": ("模型读入时数字一律记作 0。", "The model reads every digit as 0."),
