@@ -55,8 +55,10 @@ def test_the_bundled_model_loads_without_the_training_data():
     assert model.path == DEFAULT_MODEL_PATH
     assert model.version == version_of(DEFAULT_MODEL_PATH.read_bytes())
     assert 0 < model.watch <= model.flag < 1
-    assert model.meta["format"] == "adclear-linear-1" and model.meta["trained_at"]
-    assert DEFAULT_MODEL_PATH.stat().st_size < 400_000  # small enough to commit and review
+    assert model.meta["format"] == "adclear-linear-2" and model.meta["trained_at"]
+    assert len(model.contrasts) > 1  # trained over the kinds of look-alike (classifier.multinomial)
+    # small enough to commit and to offer to crawler nodes: 20,000 buckets × a float32 per contrast, compressed
+    assert DEFAULT_MODEL_PATH.stat().st_size < 600_000
     v = classify("保本保息，年化15%，加微信详谈")
     assert v.model["version"] == model.version and v.version.endswith("+" + model.version)
 
