@@ -246,7 +246,9 @@ class Trainer:
 
         if not self.params.use_rules:
             return self.text[idx]
-        return sp.hstack([self.text[idx], sp.csr_matrix(self.dense[idx] * self.params.rule_scale)]).tocsr()
+        dense = self.dense[idx].copy()
+        dense[:, _WATCH] += dense[:, _FLAG]  # fitted as "the rules say at least watch" (``_label_weights``)
+        return sp.hstack([self.text[idx], sp.csr_matrix(dense * self.params.rule_scale)]).tocsr()
 
     def _weights(self, idx: np.ndarray) -> np.ndarray:
         w = np.where(self.corpus[idx], self.params.corpus_weight, self.params.lookalike_weight)
@@ -278,7 +280,11 @@ class Trainer:
         if p.max_weights and n_text > p.max_weights:  # the buckets whose weights are largest (by their norm)
             weakest = np.argsort(-np.linalg.norm(coef[:n_text], axis=1), kind="stable")[p.max_weights :]
             coef[weakest] = 0.0
-        rule_weight = coef[n_text:] * p.rule_scale if p.use_rules else np.zeros((len(RULE_FEATURES), len(classes) - 1))
+        rule_weight = (
+            _label_weights(coef[n_text:] * p.rule_scale)
+            if p.use_rules
+            else np.zeros((len(RULE_FEATURES), len(classes) - 1))
+        )
         return LinearModel(
             bits=p.bits,
             text_weight=coef[:n_text].astype(np.float32),
@@ -347,6 +353,18 @@ class Trainer:
             if progress:
                 progress(f"fold {f + 1}/{k}: {len(tr)} training rows, {len(te)} test rows, flag at {m.flag:.3f}")
         return CVResult(self.rows, self.rules_label.copy(), label, score, fold_of, thresholds)
+
+
+_FLAG, _WATCH = RULE_FEATURES.index("rules.flag"), RULE_FEATURES.index("rules.watch")
+
+
+def _label_weights(fitted: np.ndarray) -> np.ndarray:
+    """The rules' label is fitted as two features that grow with it, "flag" and "at least watch", each weight at
+    least 0, so that the rules saying flag can never count for less than their saying watch, in any contrast;
+    the classifier reads the label one-hot (``features.rule_features``): its flag weight is the sum of the two."""
+    out = fitted.copy()
+    out[_FLAG] = fitted[_FLAG] + fitted[_WATCH]
+    return out
 
 
 def fit_logistic(

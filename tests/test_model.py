@@ -80,6 +80,8 @@ def test_the_rule_weights_keep_the_sign_the_law_gives_them():
     model = load_model()
     for name, sign, w in zip(RULE_FEATURES, RULE_SIGNS, model.rule_weight, strict=True):
         assert (w * sign >= 0).all(), f"{name} has weights {w} against its sign {sign}"  # in every contrast
+    flag, watch = (model.rule_weight[RULE_FEATURES.index(f"rules.{label}")] for label in ("flag", "watch"))
+    assert (flag >= watch).all()  # the rules saying flag never count for less than their saying watch
 
 
 # --- damaged or missing files ---------------------------------------------------------------------------------
@@ -168,12 +170,21 @@ def test_a_contact_can_only_raise_what_the_rules_add_to_the_score():
     quoted pitches that carry no contact)."""
     clf = Classifier.default()
 
-    def rules_part(text: str) -> float:
+    def rules_part(text: str) -> np.ndarray:
+        """What the rules' findings add to each contrast (the log-odds against each kind of text)."""
         out = clf.rules_outcome(text, complete=True)
-        return sum(clf.model.explain(out.whole, clf.rule_features(out))["rules"].values())
+        return np.asarray(clf.rule_features(out)) @ clf.model.rule_weight
 
     for text in PROMOTIONS + LOOKALIKES:
-        assert rules_part(text + "，加微信 abc12345") >= rules_part(text) - 1e-9, text
+        assert (rules_part(text + "，加微信 abc12345") >= rules_part(text) - 1e-9).all(), text
+        plain, contact = (
+            clf.rules_outcome(text, complete=True),
+            clf.rules_outcome(text + "，加微信 abc12345", complete=True),
+        )
+        assert (
+            clf.model.logit(plain.whole, clf.rule_features(contact))
+            >= clf.model.logit(plain.whole, clf.rule_features(plain)) - 1e-9
+        )  # the score too: it rises with every contrast's margin
         assert model_view(clf.rules_outcome(text + "，加微信 abc12345").whole) == model_view(
             clf.rules_outcome(text).whole
         )

@@ -54,6 +54,8 @@ def test_a_model_trained_by_kind_has_a_contrast_per_kind(trained):
     assert model.text_weight.shape == (1 << 12, 4) and model.rule_weight.shape == (len(RULE_FEATURES), 4)
     for sign, w in zip(RULE_SIGNS, model.rule_weight, strict=True):
         assert (w * sign >= 0).all()  # the law's direction against every kind
+    flag, watch = (model.rule_weight[RULE_FEATURES.index(f"rules.{label}")] for label in ("flag", "watch"))
+    assert (flag >= watch).all()
 
 
 def test_classifying_scores_an_ad_as_training_scored_it(trained, tmp_path):
@@ -129,3 +131,15 @@ def test_the_multinomial_fit_keeps_the_sign_of_a_constrained_column():
     weights, intercepts = fit_multinomial(X, cls, 3, np.ones(60), 10.0, 2, [1], 500)
     assert weights.shape == (3, 2) and intercepts.shape == (2,)
     assert (weights[2] >= 0).all()
+
+
+def test_model_status_names_the_kinds_the_model_tells_a_promotion_from(tmp_path):
+    from click.testing import CliRunner
+
+    from adclear.cli import main
+
+    r = CliRunner().invoke(main, ["--db", str(tmp_path / "a.db"), "model", "status"])
+    assert r.exit_code == 0, r.output
+    assert "tells a promotion from: anti-fraud publicity, bank and insurer text" in r.output
+    r = CliRunner().invoke(main, ["--db", str(tmp_path / "a.db"), "model", "status", "--json"])
+    assert json.loads(r.output)["contrasts"] == list(load_model().contrasts)

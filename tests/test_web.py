@@ -810,3 +810,25 @@ def test_a_model_that_was_not_used_says_why_in_chinese(site):
     page = client.get(f"/ad/{ids['promo0']}").text
     assert f'<p class="muted" id="model" title="{why}">' in page
     assert "模型未使用（data/models/m1.npz：启用的模型文件不存在（台账记录 7）），仅按规则判断。" in page
+
+
+def test_the_ad_page_names_the_kind_of_text_the_model_found_the_ad_nearest_to(site):
+    """The learned scorer compares an ad with each kind of look-alike (classifier.multinomial); the page says which
+    kind its weights are shown against, in the reader's language, and a reviewer's rejection with its reason."""
+    db_path, ids = site
+    client, _ = logged_in(make_app(db_path), "rev1")
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "UPDATE verdicts SET model = json_set(model, '$.explain.versus', 'news_or_court') WHERE ad_id = ?",
+            [ids["promo0"]],
+        )
+        conn.execute(
+            "UPDATE verdicts SET model = json_set(model, '$.explain.versus', 'decision:rejected:防非宣传') "
+            "WHERE ad_id = ?",
+            [ids["promo1"]],
+        )
+    page = client.get(f"/ad/{ids['promo0']}").text
+    assert '<p class="small" id="model-versus">模型认为此文最接近：新闻或司法报道（以下权重即与之相比）</p>' in page
+    assert "模型认为此文最接近：审核员驳回的广告（防非宣传）" in client.get(f"/ad/{ids['promo1']}").text
+    client.get("/lang/en")
+    assert "nearest to: news and court reports" in client.get(f"/ad/{ids['promo0']}").text

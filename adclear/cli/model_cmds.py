@@ -15,6 +15,7 @@ from adclear.cli import Config
 from adclear.cli.accounts import acting_account
 from classifier.evaluate import evaluate, labelled_summary, summary_text
 from classifier.model import DEFAULT_MODEL_PATH, ModelError, load_model, version_of
+from classifier.taxonomy import text_kind
 from classifier.training import (
     DataError,
     Trainer,
@@ -401,6 +402,7 @@ def status(cfg: Config, as_json: bool) -> None:
         info.update(
             version=m.version, flag=m.flag, watch=m.watch, trained_at=m.meta.get("trained_at"), cv=m.meta.get("cv")
         )
+        info["contrasts"] = list(m.contrasts)
     except ModelError as e:
         info["problem"] = info["problem"] or str(e)
     info["candidates"] = sorted(p.stem for p in models_dir(db).glob("model.*.npz"))
@@ -418,6 +420,7 @@ def status(cfg: Config, as_json: bool) -> None:
         click.echo(
             f"thresholds: flag at {info['flag']:.3f}, watch at {info['watch']:.3f}; trained {info['trained_at']}"
         )
+        click.echo("tells a promotion from: " + ", ".join(text_kind(k, english=True) for k in info["contrasts"]))
     click.echo("candidates: " + (", ".join(info["candidates"]) or "none"))
 
 
