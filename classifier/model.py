@@ -89,19 +89,21 @@ class LinearModel:
         scale = 1.0 / math.sqrt(len(buckets)) if len(buckets) else 0.0
         return view, np.take(self.text_weight, buckets, axis=0), scale
 
-    def _margins(self, rows: np.ndarray, scale: float, rule_features: list[float]) -> np.ndarray:
+    def _margins(self, rows: np.ndarray, scale: float, rule_features: list[float]) -> list[float]:
         """The log-odds of a promotion against each contrast's class. (The rows are summed as a product with
-        ones, a BLAS call: numpy's sum down the columns of a narrow array took three times as long.)"""
-        text = (_ONES[: len(rows)] @ rows) * scale
-        return self.intercept + text + np.asarray(rule_features) @ self.rule_weight
+        ones, a BLAS call: numpy's sum down the columns of a narrow array took three times as long; the few
+        contrasts are added up in Python, where numpy's cost per call outweighs the arithmetic.)"""
+        text = (_ONES[: len(rows)] @ rows).tolist()
+        rules = np.dot(rule_features, self.rule_weight).tolist()
+        return [i + t * scale + r for i, t, r in zip(self.intercept.tolist(), text, rules, strict=True)]
 
     @staticmethod
-    def _logit(margins: np.ndarray) -> float:
+    def _logit(margins: list[float]) -> float:
         """log(p / (1 - p)) of the score: -log(sum(exp(-margin))), the margin itself for one contrast."""
         if len(margins) == 1:
-            return float(margins[0])
-        low = float(margins.min())
-        return low - math.log(float(np.exp(low - margins).sum()))
+            return margins[0]
+        low = min(margins)
+        return low - math.log(sum(math.exp(low - m) for m in margins))
 
     def logit(self, normalized: str, rule_features: list[float]) -> float:
         _, rows, scale = self._read(normalized)
@@ -128,13 +130,13 @@ class LinearModel:
         rows: np.ndarray,
         scale: float,
         rule_features: list[float],
-        margins: np.ndarray,
+        margins: list[float],
         limit: int = 6,
     ) -> dict[str, Any]:
         """What weighed most in the contrast the ad is nearest to (the class the model found it likest after a
         promotion, ``versus``). An n-gram's weight is its bucket's (``features``): the largest contributions
         are found with numpy and only they are read back from the text."""
-        j = int(np.argmin(margins))
+        j = margins.index(min(margins))
         contribution = rows[:, j] * scale
         rules = {
             name: round(w * x, 3)
