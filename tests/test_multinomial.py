@@ -143,3 +143,14 @@ def test_model_status_names_the_kinds_the_model_tells_a_promotion_from(tmp_path)
     assert "tells a promotion from: anti-fraud publicity, bank and insurer text" in r.output
     r = CliRunner().invoke(main, ["--db", str(tmp_path / "a.db"), "model", "status", "--json"])
     assert json.loads(r.output)["contrasts"] == list(load_model().contrasts)
+
+
+def test_the_verdict_lines_name_the_kind_in_chinese():
+    from classifier.verdict import model_lines
+
+    model = {"score": 0.9, "label": "flag", "flag_at": 0.7, "watch_at": 0.4, "version": "model.x"}
+    lines = model_lines({**model, "explain": {"versus": "bank_ad", "for": [["年化", 0.5]], "against": []}})
+    assert "模型认为此文最接近的一类（以下权重即与之相比）：银行、保险机构文本" in lines
+    rejected = model_lines({**model, "explain": {"versus": "decision:rejected:新闻报道"}})
+    assert any(line.endswith("：审核员驳回的广告（新闻报道）") for line in rejected)
+    assert not any("最接近" in line for line in model_lines({**model, "explain": {"for": [["年化", 0.5]]}}))
