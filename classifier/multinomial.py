@@ -15,12 +15,13 @@ Measured by grouped cross-validation before it replaced the binary fit: docs/mod
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_CLASS_ROWS", "classes_of", "fit_multinomial"]
+__all__ = ["MIN_CLASS_ROWS", "NEGATIVE", "PROMOTION", "classes_of", "fit_multinomial"]
 
 # A kind of look-alike with fewer training rows than this is not a class of its own: it joins "negative"
 # (a direction learned from a handful of rows describes those rows, not their kind).
@@ -34,9 +35,7 @@ def classes_of(kinds: Sequence[str], labels: np.ndarray, corpus: np.ndarray) -> 
     """The classes of these rows (promotion first) and each row's class index: promotions, the corpora's rows
     together, and each kind of labelled negative with at least ``MIN_CLASS_ROWS`` rows (the others together)."""
     names = [PROMOTION if y == 1 else CORPUS if c else str(k) for k, y, c in zip(kinds, labels, corpus, strict=True)]
-    counts: dict[str, int] = {}
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
+    counts = Counter(names)
     names = [n if n in (PROMOTION, CORPUS) or counts[n] >= MIN_CLASS_ROWS else NEGATIVE for n in names]
     others = sorted(set(names) - {PROMOTION})
     classes = [PROMOTION, *others]

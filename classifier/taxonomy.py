@@ -87,7 +87,9 @@ def text_kind(kind: str, english: bool = False) -> str:
     if name is None:
         return kind
     text = name[1] if english else name[0]
-    return f"{text}（{reason}）" if reason else text
+    if not reason:
+        return text
+    return f"{text} ({reason})" if english else f"{text}（{reason}）"
 
 
 # The four conditions of SPC interpretation (2022) Art. 1, as reviewers name them.

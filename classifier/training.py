@@ -38,7 +38,7 @@ import numpy as np
 from classifier.engine import Classifier
 from classifier.features import RULE_FEATURES, RULE_SIGNS, dense_rows, model_view, sparse_rows
 from classifier.model import LinearModel
-from classifier.multinomial import classes_of, fit_multinomial
+from classifier.multinomial import NEGATIVE, PROMOTION, classes_of, fit_multinomial
 
 __all__ = [
     "DataError",
@@ -265,7 +265,7 @@ class Trainer:
         # cost grows with the number of columns (65,536 for a handful of rows made small fits take seconds)
         used = np.unique(X[:, :n_text].indices)
         columns = np.concatenate([used, np.arange(n_text, X.shape[1])])
-        classes = ["promotion", "negative"]
+        classes = [PROMOTION, NEGATIVE]
         if p.by_kind:
             classes, cls = classes_of([self.kinds[i] for i in idx], self.y[idx], self.corpus[idx])
         if len(classes) > 2:

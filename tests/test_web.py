@@ -832,3 +832,4 @@ def test_the_ad_page_names_the_kind_of_text_the_model_found_the_ad_nearest_to(si
     assert "模型认为此文最接近：审核员驳回的广告（防非宣传）" in client.get(f"/ad/{ids['promo1']}").text
     client.get("/lang/en")
     assert "nearest to: news and court reports" in client.get(f"/ad/{ids['promo0']}").text
+    assert "nearest to: ads reviewers rejected (防非宣传)" in client.get(f"/ad/{ids['promo1']}").text
