@@ -833,3 +833,26 @@ def test_the_ad_page_names_the_kind_of_text_the_model_found_the_ad_nearest_to(si
     client.get("/lang/en")
     assert "nearest to: news and court reports" in client.get(f"/ad/{ids['promo0']}").text
     assert "nearest to: ads reviewers rejected (防非宣传)" in client.get(f"/ad/{ids['promo1']}").text
+
+
+def test_an_english_page_punctuates_as_english_and_a_chinese_one_as_chinese(site):
+    """A label and its value, a list, an aside: full-width in Chinese, ASCII in English (``i18n.PUNCTUATION``),
+    and no template writes the Chinese forms itself."""
+    from review.web.i18n import PUNCTUATION
+
+    full_width = "".join(PUNCTUATION["zh"].values())
+    templates = Path(__file__).resolve().parents[1] / "review" / "web" / "templates"
+    tag = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
+    for template in sorted(templates.glob("*.html")):
+        text = tag.sub("", template.read_text(encoding="utf-8"))
+        assert not [c for c in text if c in full_width], f"{template.name}: write {{{{ P.colon }}}} and the like"
+
+    db_path, ids = site
+    client, _ = logged_in(make_app(db_path), "rev1")
+    chinese = client.get(f"/ad/{ids['promo0']}").text
+    assert re.search(r"<dd>[^<（]+（[^<）]+）</dd>", chinese)  # 平台（站点）
+    assert "；规则结论：" in chinese
+    client.get("/lang/en")
+    english = client.get(f"/ad/{ids['promo0']}").text
+    assert re.search(r"<dd>[^<(（]+ \([^<）]+\)</dd>", english), english  # platform (site)
+    assert "; the rules say: " in english and "；the rules say" not in english

@@ -27,9 +27,35 @@ from core.timeutil import local
 from review.users import has_role
 from review.web.strings import CATEGORY_EN, SHORTCUTS, STRINGS
 
-__all__ = ["LANGUAGES", "SHORTCUTS", "STRINGS", "error_text", "install", "t"]
+__all__ = ["LANGUAGES", "PUNCTUATION", "SHORTCUTS", "STRINGS", "error_text", "install", "punct", "t"]
 
 LANGUAGES = {"zh": "中文", "en": "English"}
+
+# Punctuation between the parts a template or a message puts together (a label and its value, a list, an aside),
+# as each language writes it: full-width in Chinese, ASCII with its spaces in English. Templates read it as ``P``
+# (``{{ _('ad.author') }}{{ P.colon }}…``); Python code through ``punct()``.
+PUNCTUATION: dict[str, dict[str, str]] = {
+    "zh": {
+        "colon": "：",
+        "comma": "，",
+        "semi": "；",
+        "list": "、",
+        "open": "（",
+        "close": "）",
+        "lbr": "【",
+        "rbr": "】",
+    },
+    "en": {
+        "colon": ": ",
+        "comma": ", ",
+        "semi": "; ",
+        "list": ", ",
+        "open": " (",
+        "close": ")",
+        "lbr": " [",
+        "rbr": "]",
+    },
+}
 
 
 def _lang() -> str:
@@ -47,6 +73,11 @@ def t(key: str, default: str | None = None, **values: Any) -> str:
     else:
         text = pair[1] if _lang() == "en" and pair[1] else pair[0]
     return text.format(**values) if values else text
+
+
+def punct() -> dict[str, str]:
+    """The punctuation of this reader's language (``PUNCTUATION``)."""
+    return PUNCTUATION[_lang()]
 
 
 def error_text(error: BaseException) -> str:
@@ -112,9 +143,10 @@ def _plain(value: Any) -> str:
     if isinstance(value, bool):
         return t("detail.yes") if value else t("detail.no")
     if isinstance(value, list | tuple):
-        return "、".join(_plain(v) for v in value)
+        return punct()["list"].join(_plain(v) for v in value)
     if isinstance(value, dict):
-        return "；".join(f"{t(f'detail.{k}', default=str(k))}：{_plain(v)}" for k, v in value.items())
+        p = punct()
+        return p["semi"].join(f"{t(f'detail.{k}', default=str(k))}{p['colon']}{_plain(v)}" for k, v in value.items())
     return str(value)
 
 
@@ -145,6 +177,7 @@ def install(app: Flask) -> None:
             "hit_what": hit_what,
             "detail_items": detail_items,
             "lang": _lang(),
+            "P": punct(),
             "languages": LANGUAGES,
             "me": me,
             "is_supervisor": bool(me and has_role(me.role, "supervisor")),

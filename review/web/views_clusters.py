@@ -17,7 +17,7 @@ from classifier.taxonomy import CATEGORIES, REJECT_REASONS
 from core.errors import ReviewError
 from core.verdicts import current_verdict
 from review import consistency, decisions
-from review.web.i18n import t
+from review.web.i18n import punct, t
 from review.web.security import client_address, requires
 from review.web.views_review import clashes_for, confirm_choice, refuse_message, reject_choice, settings
 
@@ -84,5 +84,7 @@ def decide(cluster_id: int) -> Any:
         return redirect(url_for("clusters.cluster", cluster_id=cluster_id))
     seqs = [s for d in made for s in d.ledger_seqs]
     key = "cluster.confirmed" if decision == "confirm" else "cluster.rejected"
-    flash(t(key, n=len(made), ids="、".join(f"#{d.ad_id}" for d in made), seqs=f"{seqs[0]}–{seqs[-1]}"), "ok")
+    flash(
+        t(key, n=len(made), ids=punct()["list"].join(f"#{d.ad_id}" for d in made), seqs=f"{seqs[0]}–{seqs[-1]}"), "ok"
+    )
     return redirect(url_for("clusters.cluster", cluster_id=cluster_id))

@@ -18,7 +18,7 @@ from review.settings import ReviewSettings
 from review.users import has_role
 from review.web import explain, params
 from review.web.highlight import numbered_hits, segments
-from review.web.i18n import error_text, t
+from review.web.i18n import error_text, punct, t
 from review.web.security import client_address, requires
 
 __all__ = ["MAX_TEXT", "bp", "clashes_for", "confirm_choice", "form_text", "refuse_message", "reject_choice"]
@@ -185,7 +185,10 @@ def refuse_message(error: Exception, ad_id: int | None = None) -> None:
     elif isinstance(error, AlreadyDecided):
         flash(t("err.decided"), "error")
     elif isinstance(error, Contradiction):
-        listed = "、".join(f"#{c.other} {t('status.' + c.decision)}（{c.detail}）" for c in error.clashes)
+        p = punct()
+        listed = p["list"].join(
+            f"#{c.other} {t('status.' + c.decision)}{p['open']}{c.detail}{p['close']}" for c in error.clashes
+        )
         flash(t("err.contradiction", ads=listed), "error")
     else:
         flash(t("err.refused", detail=error_text(error)), "error")
@@ -260,7 +263,7 @@ def confirm(ad_id: int) -> Any:
         made = decisions.confirm(g.db, ad_id, reviewer=_me(), address=client_address(), settings=settings(), **choice)
     except ReviewError as e:
         return _refuse(ad_id, e)
-    flash(t("ad.confirmed", id=ad_id, seqs="、".join(map(str, made.ledger_seqs))), "ok")
+    flash(t("ad.confirmed", id=ad_id, seqs=punct()["list"].join(map(str, made.ledger_seqs))), "ok")
     return _after_decision(ad_id)
 
 
@@ -273,7 +276,7 @@ def reject(ad_id: int) -> Any:
         made = decisions.reject(g.db, ad_id, reviewer=_me(), address=client_address(), settings=settings(), **choice)
     except ReviewError as e:
         return _refuse(ad_id, e)
-    flash(t("ad.rejected", id=ad_id, seqs="、".join(map(str, made.ledger_seqs))), "ok")
+    flash(t("ad.rejected", id=ad_id, seqs=punct()["list"].join(map(str, made.ledger_seqs))), "ok")
     return _after_decision(ad_id)
 
 

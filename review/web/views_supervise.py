@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from core.errors import AdclearError, ReviewError
 from review import anchors, audit, escalations, export, ledger
 from review.web import params
-from review.web.i18n import error_text, t
+from review.web.i18n import error_text, punct, t
 from review.web.security import client_address, requires
 from review.web.views_accounts import user_page
 from review.web.views_review import confirm_choice, form_text, refuse_message, reject_choice, settings
@@ -56,7 +56,7 @@ def resolve(escalation_id: int) -> Any:
         refuse_message(e, esc.ad_id)
         return redirect(url_for("review.ad", ad_id=esc.ad_id))
     key = "ad.confirmed" if made.decision == "confirmed" else "ad.rejected"
-    flash(t(key, id=esc.ad_id, seqs="、".join(map(str, made.ledger_seqs))), "ok")
+    flash(t(key, id=esc.ad_id, seqs=punct()["list"].join(map(str, made.ledger_seqs))), "ok")
     return redirect(url_for("supervise.escalation_list"))
 
 

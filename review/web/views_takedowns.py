@@ -21,7 +21,7 @@ from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, rend
 from core.errors import AdclearError
 from core.timeutil import parse_local
 from review import attachments, delivery, dispatch, takedowns
-from review.web.i18n import error_text, t
+from review.web.i18n import error_text, punct, t
 from review.web.security import client_address, requires
 from review.workdays import check_given_deadline, today_china
 
@@ -117,7 +117,7 @@ def create_batch() -> Any:
     except AdclearError as e:
         flash(t("td.refused", detail=error_text(e)), "error")
         return _back()
-    flash(t("td.batches_made", numbers="、".join(b.number for b in made)), "ok")
+    flash(t("td.batches_made", numbers=punct()["list"].join(b.number for b in made)), "ok")
     return _back()
 
 
