@@ -856,3 +856,20 @@ def test_an_english_page_punctuates_as_english_and_a_chinese_one_as_chinese(site
     english = client.get(f"/ad/{ids['promo0']}").text
     assert re.search(r"<dd>[^<(（]+ \([^<）]+\)</dd>", english), english  # platform (site)
     assert "; the rules say: " in english and "；the rules say" not in english
+
+
+def test_an_english_count_agrees_with_its_noun():
+    """'1 try', '2 tries': an English string writes a count and its noun as {n|try|tries} (i18n.t); Chinese has no
+    plural."""
+    from flask import Flask, g
+
+    from review.web.i18n import t
+
+    with Flask(__name__).test_request_context():
+        g.lang = "en"
+        assert t("al.tries", n=1) == "1 try" and t("al.tries", n=3) == "3 tries"
+        assert t("ledger.ok", n=1, head="1:ab") == "Hash chain verified: 1 entry, head 1:ab."
+        assert t("e.summary", n=1, sites=2, first="a", last="b", confirmed=0, rejected=0).startswith("1 ad on 2 sites,")
+        assert t("al.times", n="2", last="x") == "2 times, last x"
+        g.lang = "zh"
+        assert t("al.tries", n=1) == "1 次"

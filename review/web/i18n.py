@@ -10,6 +10,7 @@ English pages show them in Chinese with a gloss.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask, g, session
@@ -66,13 +67,24 @@ def _lang() -> str:
     return g.lang
 
 
+# A count and its noun in an English string: "{n|ad}" is "1 ad" or "2 ads", "{n|entry|entries}" names the plural.
+_PLURAL = re.compile(r"\{(\w+)\|(\w+)(?:\|(\w+))?\}")
+
+
 def t(key: str, default: str | None = None, **values: Any) -> str:
     pair = STRINGS.get(key)
     if pair is None:
         text = default if default is not None else key
     else:
         text = pair[1] if _lang() == "en" and pair[1] else pair[0]
+    if "|" in text:
+        text = _PLURAL.sub(lambda m: _counted(values[m[1]], m[2], m[3]), text)
     return text.format(**values) if values else text
+
+
+def _counted(count: Any, one: str, many: str | None) -> str:
+    noun = one if str(count) == "1" else many or one + "s"
+    return f"{count} {noun}".replace("{", "{{").replace("}", "}}")  # formatted once more with the other values
 
 
 def punct() -> dict[str, str]:

@@ -273,7 +273,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "e.summary": (
         "共 {n} 条广告，{sites} 个站点；时间 {first} 至 {last}（发布时间，未注明的按发现时间）；"
         "已确认违法 {confirmed} 条，已驳回 {rejected} 条。",
-        "{n} ads on {sites} sites, dated {first} to {last} (when posted, else when found); {confirmed} confirmed, "
+        "{n|ad} on {sites|site}, dated {first} to {last} (when posted, else when found); {confirmed} confirmed, "
         "{rejected} rejected.",
     ),
     "e.sites": ("站点", "Sites"),
@@ -373,7 +373,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "d.reverse_submit": ("撤销决定", "Reverse the decision"),
     # a cluster of near-duplicates (review/web/views_clusters.py)
     "cluster.title": ("近似广告组 #{id}", "Cluster #{id}"),
-    "cluster.counts": ("共 {n} 条，待处理 {open} 条", "{n} ads, {open} undecided"),
+    "cluster.counts": ("共 {n} 条，待处理 {open} 条", "{n|ad}, {open} undecided"),
     "cluster.explain": (
         "这些广告内容近似（转帖、改写）。勾选要处理的广告，一次确认或驳回：每条广告各记一条台账。",
         "These ads are near-duplicates (reposts, edits). Tick the ones to decide and decide them at once: each ad "
@@ -392,9 +392,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cluster.all_decided": ("此组广告均已处理。", "Every ad of this cluster is decided."),
     "cluster.confirmed": (
         "已确认 {n} 条广告违法：{ids}（台账 {seqs}）。",
-        "{n} ads confirmed: {ids} (ledger {seqs}).",
+        "{n|ad} confirmed: {ids} (ledger {seqs}).",
     ),
-    "cluster.rejected": ("已驳回 {n} 条广告：{ids}（台账 {seqs}）。", "{n} ads rejected: {ids} (ledger {seqs})."),
+    "cluster.rejected": ("已驳回 {n} 条广告：{ids}（台账 {seqs}）。", "{n|ad} rejected: {ids} (ledger {seqs})."),
     "reason.防非宣传": ("防非宣传", "anti-fraud publicity"),
     "reason.新闻报道": ("新闻报道", "news or court report"),
     "reason.持牌机构合规": ("持牌机构合规", "licensed institution"),
@@ -517,7 +517,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "audit.password_change_failed": ("修改密码失败（当前密码错误）", "failed password change (wrong current password)"),
     # ledger
     "ledger.title": ("违法广告清理台账", "Illegal-ad clearance ledger"),
-    "ledger.ok": ("哈希链校验通过：共 {n} 条，链头 {head}。", "Hash chain verified: {n} entries, head {head}."),
+    "ledger.ok": ("哈希链校验通过：共 {n} 条，链头 {head}。", "Hash chain verified: {n|entry|entries}, head {head}."),
     "ledger.broken": ("哈希链校验失败：{problem}", "Hash chain broken: {problem}"),
     "ledger.checkpoint": ("核对检查点", "Checkpoint"),
     "ledger.checkpoint_holds": ("检查点一致。", "The checkpoint holds."),
@@ -610,7 +610,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ledger.model_promoted": ("启用模型", "model promoted"),
     # export, users
     "export.title": ("导出处置清单", "Export the takedown list"),
-    "export.summary": ("共 {n} 条提请处置记录；当前台账链头 {head}。", "{n} takedowns requested; ledger head {head}."),
+    "export.summary": ("共 {n} 条提请处置记录；当前台账链头 {head}。", "{n|takedown} requested; ledger head {head}."),
     "export.format": ("格式", "Format"),
     "export.download": ("下载", "Download"),
     "export.note": (
@@ -903,7 +903,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "al.retry": ("重新发送", "Retry"),
     "al.retried": (
         "告警 #{id}：{n} 个渠道将在下次投递时重新发送。",
-        "Alert #{id}: {n} deliveries will be tried again.",
+        "Alert #{id}: {n|delivery|deliveries} will be tried again.",
     ),
     "al.none": ("还没有告警。", "No alerts yet."),
     "al.when": ("时间（北京时间）", "When (China time)"),
@@ -911,10 +911,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "al.kind": ("类型", "Kind"),
     "al.subject": ("内容", "Alert"),
     "al.deliveries": ("投递", "Deliveries"),
-    "al.times": ("共 {n} 次，最近 {last}", "{n} times, last {last}"),
+    "al.times": ("共 {n} 次，最近 {last}", "{n|time}, last {last}"),
     "al.undelivered": ("未发送：alerts.yml 中没有接收此类告警的渠道", "Not sent: no channel of alerts.yml takes it"),
     "al.unrouted": ("等待投递", "Waiting for delivery"),
-    "al.tries": ("{n} 次", "{n} tries"),
+    "al.tries": ("{n} 次", "{n|try|tries}"),
     "al.next": ("下次 {when}", "next {when}"),
     "sev.info": ("提示", "info"),
     "sev.warning": ("警告", "warning"),
