@@ -214,7 +214,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ad.author": ("发布者", "Author"),
     "ad.posted": ("发布时间", "Posted"),
     "ad.seen": ("发现", "Seen"),
-    "ad.sightings": ("监测 {n} 次", "sightings: {n}"),
+    "ad.sightings": ("监测 {n} 次", "{n|sighting}"),
     "ad.contacts": ("联系方式", "Contacts"),
     "ad.contact_kind": ("类型", "Kind"),
     "ad.contact_value": ("号码/账号", "Value"),
