@@ -8,7 +8,7 @@ from typing import Any, Literal
 from classifier.neighbours import Neighbour
 from classifier.taxonomy import EXCULPATORY, SIGNALS, text_kind
 
-__all__ = ["LABELS", "Hit", "Verdict", "model_lines"]
+__all__ = ["LABELS", "Hit", "Verdict", "model_lines", "rule_feature_name"]
 
 Label = Literal["flag", "watch", "clear"]
 LABELS: dict[str, str] = {"flag": "疑似违法集资广告", "watch": "可疑，低优先级复核", "clear": "未见集资特征"}
@@ -122,16 +122,26 @@ class Verdict:
         }
 
 
-_RULE_FEATURE_NAMES = {
-    "rules.inducement": "承诺回报/保本",
-    "rules.scheme": "集资类型",
-    "rules.publicity": "公开招揽",
-    "rules.backing": "虚假背书",
-    "rules.licensed": "持牌机构",
-    "rules.exculpatory": "排除线索",
+_RULE_FEATURE_NAMES = {  # the rules' totals per legal condition ("合计"), told apart from the single cues
+    "rules.inducement": "利诱性合计",
+    "rules.scheme": "集资类型合计",
+    "rules.publicity": "公开性合计",
+    "rules.backing": "虚假背书合计",
+    "rules.licensed": "持牌机构合计",
+    "rules.exculpatory": "排除线索合计",
     "rules.flag": "规则判为疑似",
     "rules.watch": "规则判为可疑",
+    "rules.category": "规则找到集资类型",
 }
+
+
+def rule_feature_name(name: str) -> str:
+    """A rule feature of the learned scorer (``features.RULE_FEATURES``) as a reviewer reads it: a group of the
+    rules, or a signal or exculpatory cue by the name the hits give it (``cue.ordinary`` → 普通商业或生活内容)."""
+    cue = name.removeprefix("cue.")
+    if cue != name:
+        return (SIGNALS.get(cue) or EXCULPATORY.get(cue) or (cue,))[0]
+    return _RULE_FEATURE_NAMES.get(name, name)
 
 
 def model_lines(model: dict[str, Any], rules_label: str = "") -> list[str]:
@@ -154,6 +164,6 @@ def model_lines(model: dict[str, Any], rules_label: str = "") -> list[str]:
     if explain.get("against"):
         lines.append("模型减分的字串：" + "、".join(f"“{g}” {c:+.2f}" for g, c in explain["against"]))
     if explain.get("rules"):
-        parts = [f"{_RULE_FEATURE_NAMES.get(k, k)} {v:+.2f}" for k, v in explain["rules"].items()]
+        parts = [f"{rule_feature_name(k)} {v:+.2f}" for k, v in explain["rules"].items()]
         lines.append("模型对规则结果的权重：" + "、".join(parts))
     return lines

@@ -154,3 +154,15 @@ def test_the_verdict_lines_name_the_kind_in_chinese():
     rejected = model_lines({**model, "explain": {"versus": "decision:rejected:新闻报道"}})
     assert any(line.endswith("：审核员驳回的广告（新闻报道）") for line in rejected)
     assert not any("最接近" in line for line in model_lines({**model, "explain": {"for": [["年化", 0.5]]}}))
+
+
+def test_the_verdicts_lines_name_the_rules_findings_the_model_weighed():
+    from classifier.verdict import model_lines
+
+    model = {"version": "model.x", "score": 0.46, "label": "watch", "flag_at": 0.68, "watch_at": 0.36}
+    (line,) = [
+        x
+        for x in model_lines({**model, "explain": {"rules": {"cue.ordinary": -1.33, "rules.exculpatory": -0.42}}})
+        if "规则结果" in x
+    ]
+    assert line == "模型对规则结果的权重：普通商业或生活内容 -1.33、排除线索合计 -0.42"

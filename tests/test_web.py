@@ -3,6 +3,7 @@ key, escaping, evidence headers, escalations, the queue page's filters, accounts
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
@@ -873,3 +874,25 @@ def test_an_english_count_agrees_with_its_noun():
         assert t("al.times", n="2", last="x") == "2 times, last x"
         g.lang = "zh"
         assert t("al.tries", n=1) == "1 次"
+
+
+def test_the_ad_page_says_what_the_model_made_of_the_rules_findings(site):
+    """The learned scorer weighs the rules' findings too (features.RULE_FEATURES); the page names each as the
+    hits table does, in the reader's language, never as the feature's key."""
+    db_path, ids = site
+    rules = {"cue.ordinary": -1.33, "rules.exculpatory": -0.42, "cue.guarantee": 0.8}
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "UPDATE verdicts SET model = json_set(model, '$.explain.rules', json(?)) WHERE ad_id = ?",
+            [json.dumps(rules), ids["promo0"]],
+        )
+    client, _ = logged_in(make_app(db_path), "rev1")
+    chinese = client.get(f"/ad/{ids['promo0']}").text
+    assert '<p class="small" id="model-rules">模型对规则结果的权重：' in chinese
+    assert '<span class="gram gram-against">普通商业或生活内容 -1.33</span>' in chinese
+    assert '<span class="gram gram-against">排除线索合计 -0.42</span>' in chinese
+    assert '<span class="gram gram-for">保本保收益承诺 +0.80</span>' in chinese
+    client.get("/lang/en")
+    english = client.get(f"/ad/{ids['promo0']}").text
+    assert "exculpatory cue: 普通商业或生活内容 -1.33" in english and "exculpatory cues, total -0.42" in english
+    assert "signal: 保本保收益承诺 +0.80" in english and "cue." not in english

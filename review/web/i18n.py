@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask, g, session
 
 from classifier.taxonomy import EXCULPATORY, SIGNALS, text_kind
+from classifier.verdict import rule_feature_name
 from core.reasons import (
     RUN_WORDS,
     delivery_error_zh,
@@ -141,6 +142,18 @@ def hit_what(hit: dict[str, Any]) -> str:
     return t(f"h.{kind}", name=name)
 
 
+def rule_feature(name: str) -> str:
+    """A rule feature the learned scorer weighed (``features.RULE_FEATURES``) in this reader's language: a signal
+    or cue as the hits table names it, a total of the rules in words."""
+    if _lang() != "en":
+        return rule_feature_name(name)
+    cue = name.removeprefix("cue.")
+    if cue != name:
+        return t("h.signal" if cue in SIGNALS else "h.exculpatory", name=rule_feature_name(name))
+    pair = STRINGS.get(f"rf.{name}")
+    return pair[1] if pair else name
+
+
 def detail_items(detail: Any) -> list[tuple[str, str]]:
     """An audit entry's details as (label, text) a reader can follow: keys named in the page's language,
     lists joined, nothing escaped to ``\\uXXXX`` (the template escapes for HTML)."""
@@ -187,6 +200,7 @@ def install(app: Flask) -> None:
             "reason": reason,
             "recorded": recorded,
             "hit_what": hit_what,
+            "rule_feature": rule_feature,
             "detail_items": detail_items,
             "lang": _lang(),
             "P": punct(),
