@@ -111,6 +111,7 @@ class Classifier:
             return []
         hits: list[Hit] = []
         per_rule: dict[str, int] = {}
+        spans: set[tuple[str, int, int]] = set()  # a rule's two patterns matching the same words are one hit
         limit = self.scoring.max_hits_per_rule
         scan = self._scan
         for i in self._candidates(text, present, phase):
@@ -124,6 +125,9 @@ class Classifier:
                     continue
                 if rule.unless and self._cancelled(rule, text, whole, a, b):
                     continue
+                if (rule.id, a, b) in spans:
+                    continue
+                spans.add((rule.id, a, b))
                 n = per_rule.get(rule.id, 0)
                 if n >= limit:
                     break

@@ -193,6 +193,29 @@ rules:
     assert any("试行规则，不计分" in line for line in v.explain())
 
 
+def test_two_patterns_of_a_rule_on_the_same_words_are_one_hit(tmp_path):
+    """A rule's patterns may overlap (a phrase and a broader form of it): the words they both match are shown
+    and stored once; a second place in the text is still a hit of its own."""
+    (tmp_path / "r.yml").write_text(
+        """
+rules:
+  - id: g.principal
+    signal: guarantee
+    weight: 2
+    legal_basis: ad.25
+    patterns: ['本金全额返还', '本金(?:全额)?返还']
+""",
+        encoding="utf-8",
+    )
+    v = Classifier.from_directory(tmp_path).classify("到期本金全额返还，不满意也本金全额返还", title="本金全额返还")
+    assert [(h.field, h.start, h.matched) for h in v.hits] == [
+        ("title", 0, "本金全额返还"),
+        ("text", 2, "本金全额返还"),
+        ("text", 13, "本金全额返还"),
+    ]
+    assert v.score == 2.0  # a rule counts once, as before
+
+
 class FakeSource:
     """A NeighbourSource that answers from a fixed list and remembers what it was asked."""
 
