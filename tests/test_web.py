@@ -896,3 +896,19 @@ def test_the_ad_page_says_what_the_model_made_of_the_rules_findings(site):
     english = client.get(f"/ad/{ids['promo0']}").text
     assert "exculpatory cue: 普通商业或生活内容 -1.33" in english and "exculpatory cues, total -0.42" in english
     assert "signal: 保本保收益承诺 +0.80" in english and "cue." not in english
+
+
+def test_an_entity_page_asked_without_a_contact_kind_says_what_it_needs(site):
+    """/entity?contact=… (a guessed URL) is a 400 that says what the page takes, not that 'kind' must be a whole
+    number."""
+    db_path, _ = site
+    client, _ = logged_in(make_app(db_path), "rev1")
+    answer = client.get("/entity?contact=13800005821")
+    assert answer.status_code == 400
+    assert "请指明联系方式（kind 为 mobile、" in answer.text and "整数" not in answer.text
+    client.get("/lang/en")
+    answer = client.get("/entity?kind=phone&value=1")
+    assert answer.status_code == 400 and "Name a contact (kind, one of mobile, " in answer.text
+    assert "whole number" not in answer.text
+    answer = client.get("/ad/x")  # a bad id still says what an id must be
+    assert answer.status_code == 400 and "is not valid: it must be a whole number" in answer.text

@@ -24,9 +24,10 @@ DATE_PARAMS = ("from", "to")  # the query parameters that are dates (the others 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
-def bad(name: str) -> Any:
-    """Stop the request: 400, the page names the parameter."""
-    abort(400, description=f"param:{name[:40]}")
+def bad(name: str, message: str = "") -> Any:
+    """Stop the request: 400, the page names the parameter and says what it must be (``message``, in the reader's
+    language; by default a whole number, or a date for ``DATE_PARAMS``)."""
+    abort(400, description=f"param:{name[:40]}" + (f":{message}" if message else ""))
 
 
 def _as_id(text: str) -> int | None:

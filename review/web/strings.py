@@ -94,6 +94,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "参数“{name}”无效：须为 1 至 9223372036854775807 的整数。",
         "The parameter '{name}' is not valid: it must be a whole number from 1 to 9223372036854775807.",
     ),
+    "err.bad_entity": (
+        "请指明联系方式（kind 为 {kinds} 之一，并给出 value）或发布者（author）。",
+        "Name a contact (kind, one of {kinds}, with its value) or an advertiser (author).",
+    ),
     "err.bad_date": (
         "参数“{name}”无效：须为 2000-01-01 至 2099-12-31 之间的日期（YYYY-MM-DD）。",
         "The parameter '{name}' is not valid: it must be a date (YYYY-MM-DD) from 2000-01-01 to 2099-12-31.",

@@ -126,8 +126,8 @@ def install_errors(app: Flask) -> None:
             if code == 400 and detail == "csrf":
                 message = t("err.csrf")
             elif code == 400 and str(detail).startswith("param:"):
-                name = str(detail)[6:]
-                message = t("err.bad_date" if name in DATE_PARAMS else "err.bad_number", name=name)
+                name, _, message = str(detail)[6:].partition(":")
+                message = message or t("err.bad_date" if name in DATE_PARAMS else "err.bad_number", name=name)
             elif code == 403 and detail in ("supervisor", "admin"):
                 message = t("err.role", role=t(f"role.{detail}"))
             else:

@@ -12,7 +12,7 @@ from review import search as finder
 from review.adview import CONTACT_KINDS
 from review.queue import filter_options
 from review.web import params
-from review.web.i18n import error_text
+from review.web.i18n import error_text, punct, t
 from review.web.security import requires
 
 __all__ = ["bp"]
@@ -62,7 +62,7 @@ def entity() -> Any:
     elif kind in CONTACT_KINDS and value:
         data = entities.contact(g.db, kind, value)
     else:
-        params.bad("kind")
+        params.bad("kind", t("err.bad_entity", kinds=punct()["list"].join(CONTACT_KINDS)))
     if not data["ads"]:
         abort(404)
     return render_template("entity.html", e=data, is_author=bool(author))
