@@ -88,6 +88,7 @@ __all__ = [
     "compute",
     "for_campaign",
     "quantile",
+    "week_label",
 ]
 
 NO_CATEGORY = "未分类"
@@ -129,8 +130,8 @@ class Period:
     start: date
     end: date
 
-    def label(self) -> str:
-        return f"{self.start.isoformat()} 至 {self.end.isoformat()}"
+    def label(self, to: str = " 至 ") -> str:
+        return f"{self.start.isoformat()}{to}{self.end.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -204,9 +205,10 @@ def iso_week(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _week_label(key: str) -> str:
+def week_label(key: str, open_: str = "（", to: str = " 至 ", close: str = "）") -> str:
+    """An ISO week with its days: 2026-W49（11-30 至 12-06）, or with another language's marks."""
     monday = date.fromisocalendar(int(key[:4]), int(key[6:]), 1)
-    return f"{key}（{monday:%m-%d} 至 {monday + timedelta(days=6):%m-%d}）"
+    return f"{key}{open_}{monday:%m-%d}{to}{monday + timedelta(days=6):%m-%d}{close}"
 
 
 def hours_between(start: str, end: str) -> float:
@@ -251,7 +253,7 @@ class _Tally:
         for key in sorted(self.rows[breakdown]):
             counts = {m: self.rows[breakdown][key].get(m, 0) for m in METRICS}
             if breakdown == "week":
-                label = _week_label(key)
+                label = week_label(key)
             elif breakdown == "category":
                 label = key or NO_CATEGORY
             else:

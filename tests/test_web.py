@@ -841,7 +841,7 @@ def test_an_english_page_punctuates_as_english_and_a_chinese_one_as_chinese(site
     and no template writes the Chinese forms itself."""
     from review.web.i18n import PUNCTUATION
 
-    full_width = "".join(PUNCTUATION["zh"].values())
+    full_width = {c for mark in PUNCTUATION["zh"].values() for c in mark if not c.isascii()}
     templates = Path(__file__).resolve().parents[1] / "review" / "web" / "templates"
     tag = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
     for template in sorted(templates.glob("*.html")):
@@ -912,3 +912,18 @@ def test_an_entity_page_asked_without_a_contact_kind_says_what_it_needs(site):
     assert "whole number" not in answer.text
     answer = client.get("/ad/x")  # a bad id still says what an id must be
     assert answer.status_code == 400 and "is not valid: it must be a whole number" in answer.text
+
+
+def test_the_dashboards_periods_and_rows_read_in_the_readers_language(site):
+    """The statistics' own labels are the Chinese of the reports (2026-W49（11-30 至 12-06）); the dashboard
+    says them in the reader's language."""
+    db_path, _ = site
+    client, _ = logged_in(make_app(db_path), "boss")
+    page = client.get("/dashboard?from=2026-11-30&to=2026-12-06").text
+    assert re.search(r"<h1>[^<]* · 2026-11-30 至 2026-12-06</h1>", page)
+    assert '<th scope="row">2026-W49（11-30 至 12-06）</th>' in page
+    client.get("/lang/en")
+    page = client.get("/dashboard?from=2026-11-30&to=2026-12-06").text
+    assert re.search(r"<h1>Dashboard · 2026-11-30 to 2026-12-06</h1>", page)
+    assert '<p class="muted" id="dash-period">2026-11-30 to 2026-12-06' in page
+    assert '<th scope="row">2026-W49 (11-30 to 12-06)</th>' in page and "至" not in page

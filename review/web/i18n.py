@@ -46,6 +46,7 @@ PUNCTUATION: dict[str, dict[str, str]] = {
         "close": "）",
         "lbr": "【",
         "rbr": "】",
+        "to": " 至 ",
     },
     "en": {
         "colon": ": ",
@@ -56,6 +57,7 @@ PUNCTUATION: dict[str, dict[str, str]] = {
         "close": ")",
         "lbr": " [",
         "rbr": "]",
+        "to": " to ",
     },
 }
 

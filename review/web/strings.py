@@ -978,6 +978,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dash.funnel": ("处置进度", "Takedown funnel"),
     "dash.empty": ("本期无数据", "Nothing in this period"),
     "dash.no_category": ("未分类", "No category"),
+    "dash.none": ("（无）", "(none)"),
     "dash.takedown": ("处置编号", "Takedown"),
     "dash.days_late": ("逾期天数", "Days late"),
     "dash.none_overdue": ("本期提请的处置无逾期。", "No takedown requested in this period is overdue."),

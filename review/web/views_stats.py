@@ -23,9 +23,9 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from core.db import immediate
 from core.errors import AdclearError
 from review import audit, campaigns, queue, reports, statistics, takedowns
-from review.statistics import METRICS, Period, Statistics
+from review.statistics import METRICS, Period, Row, Statistics, week_label
 from review.web import params
-from review.web.i18n import category, error_text, t
+from review.web.i18n import category, error_text, punct, t
 from review.web.security import client_address, requires
 
 __all__ = ["bp"]
@@ -68,6 +68,20 @@ def _statistics(choice: _Choice) -> Statistics:
 
 def label(metric: str) -> str:
     return t(f"stat.{metric}", default=METRICS[metric])
+
+
+def row_label(breakdown: str, row: Row) -> str:
+    """A breakdown's row as this reader reads it (``Row.label`` is the Chinese of the reports)."""
+    p = punct()
+    if breakdown == "week":
+        return week_label(row.key, p["open"], p["to"], p["close"])
+    if breakdown == "category":
+        return category(row.key) if row.key else t("dash.no_category")
+    return row.key or t("dash.none")
+
+
+def period_label(period: Period) -> str:
+    return period.label(punct()["to"])
 
 
 def _charts(s: Statistics) -> dict[str, Any]:
@@ -117,6 +131,8 @@ def dashboard() -> Any:
         "all_campaigns": campaigns.listing(g.db),
         "chosen": chosen,
         "label": label,
+        "row_label": row_label,
+        "period_label": period_label,
         "metrics": list(METRICS),
     }
     if me.role == "reviewer":
