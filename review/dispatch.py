@@ -175,9 +175,14 @@ def listing(db: sqlite_utils.Database, *, state: str | None = None, limit: int =
     return [_batch(db, r) for r in rows.fetchall()]
 
 
-def waiting(db: sqlite_utils.Database) -> dict[int, str]:
-    """Takedowns waiting in a batch not sent yet (draft, approved or failed): takedown id → 交办单号."""
-    return _spoken_for(db)
+def waiting(db: sqlite_utils.Database) -> dict[int, tuple[str, str]]:
+    """Takedowns waiting in a batch not sent yet (draft, approved or failed): takedown id → (交办单号, the
+    batch's receiver)."""
+    marks = ",".join("?" * len(OPEN_BATCH_STATES))
+    receivers = dict(
+        db.execute(f"SELECT number, receiver FROM dispatch_batches WHERE state IN ({marks})", OPEN_BATCH_STATES)
+    )
+    return {takedown_id: (number, receivers.get(number, "")) for takedown_id, number in _spoken_for(db).items()}
 
 
 def _spoken_for(db: sqlite_utils.Database) -> dict[int, str]:

@@ -274,6 +274,7 @@ def test_the_command_line(db, db_path, people, receivers, tmp_path):
     assert number in r.output
     listed = _cli(db_path, path, "takedown", "list").output.splitlines()[1]  # waiting in the batch, not sent
     assert listed.split()[2] == "待交办" and number in listed and listed.endswith("交办单待发")
+    assert listed.split()[3] == "tongcheng"  # the batch's receiver, before it is sent
     r = _cli(db_path, path, "dispatch", "approve", number, "--as", "s1")
     assert r.exit_code == 1 and "four eyes, another supervisor approves it" in r.output
     assert _cli(db_path, path, "dispatch", "approve", number, "--as", "s2").exit_code == 0

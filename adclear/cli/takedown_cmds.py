@@ -67,7 +67,8 @@ def list_(
     for t in rows:
         flags = " ".join(f for f, on in (("逾期", t.overdue(day)), ("再现", t.reappeared_at)) if on)
         if t.id in in_batch:
-            t = replace(t, number=in_batch[t.id])
+            number, batch_receiver = in_batch[t.id]
+            t = replace(t, number=number, receiver=t.receiver or batch_receiver)
             flags = " ".join(filter(None, [flags, "交办单待发"]))
         echo(
             f"{t.id:>5}  {t.ad_id:>6}  {fit(t.state_label, 10)} {fit(t.receiver or '-', 16)} "
