@@ -179,20 +179,17 @@ def waiting(db: sqlite_utils.Database) -> dict[int, tuple[str, str]]:
     """Takedowns waiting in a batch not sent yet (draft, approved or failed): takedown id → (交办单号, the
     batch's receiver)."""
     marks = ",".join("?" * len(OPEN_BATCH_STATES))
-    receivers = dict(
-        db.execute(f"SELECT number, receiver FROM dispatch_batches WHERE state IN ({marks})", OPEN_BATCH_STATES)
-    )
-    return {takedown_id: (number, receivers.get(number, "")) for takedown_id, number in _spoken_for(db).items()}
+    out: dict[int, tuple[str, str]] = {}
+    query = f"SELECT number, receiver FROM dispatch_batches WHERE state IN ({marks})"
+    for number, receiver in db.execute(query, OPEN_BATCH_STATES):
+        for takedown_id in _members(db, number)[0]:
+            out[takedown_id] = (number, receiver)
+    return out
 
 
 def _spoken_for(db: sqlite_utils.Database) -> dict[int, str]:
     """Takedowns already in an open batch: takedown id → 交办单号."""
-    marks = ",".join("?" * len(OPEN_BATCH_STATES))
-    out: dict[int, str] = {}
-    for (number,) in db.execute(f"SELECT number FROM dispatch_batches WHERE state IN ({marks})", OPEN_BATCH_STATES):
-        for takedown_id in _members(db, number)[0]:
-            out[takedown_id] = number
-    return out
+    return {takedown_id: number for takedown_id, (number, _) in waiting(db).items()}
 
 
 def _where_ads_are(db: sqlite_utils.Database, ad_ids: list[int]) -> dict[int, tuple[str, str, str]]:
