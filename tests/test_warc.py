@@ -71,6 +71,20 @@ def test_the_file_is_warc_1_1_with_warcinfo_first_and_passes_warcio_check(archiv
     assert check.returncode == 0 and b"digest fail" not in check.stdout and b"digest pass" in check.stdout
 
 
+def test_each_record_is_its_own_gzip_member_at_the_chosen_level(archived):
+    """Each record starts a gzip member (read back from its offset alone), compressed at GZIP_LEVEL: 6, not the
+    9 warcio uses, which costs twice the CPU on real pages for files about 1% smaller. A member's header says
+    which: XFL (its ninth byte) is 2 at level 9, 4 at level 1, 0 between."""
+    from crawler.warc import GZIP_LEVEL
+
+    path, _ = archived
+    data = path.read_bytes()
+    offsets = [e.offset for e in index(path)]
+    assert GZIP_LEVEL == 6 and len(offsets) >= 8
+    for offset in offsets:
+        assert data[offset : offset + 3] == b"\x1f\x8b\x08" and data[offset + 8] == 0, offset
+
+
 def test_the_dom_refers_to_the_response_and_the_screenshot_has_its_own_uri(archived):
     path, refs = archived
     sent, dom, shot = refs[1]
