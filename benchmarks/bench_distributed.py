@@ -138,9 +138,9 @@ def entries(
 ) -> list[dict[bytes, bytes]]:
     """n ad entries from the synthetic ads, as a node sends them: each after its page, or ``per_page`` of them
     after the list page they were read from; with the node's assessment (``assess``) or without (an older
-    node's, or one whose classifier is not the writer's: the writer classifies). ``page_kb``: each page padded
-    to that size with other ads' titles and bodies as list items (real pages weigh 100–300 kB and compress to
-    a tenth or a fifth; the ads alone make pages of a few hundred bytes)."""
+    node's, or one whose classifier is not the writer's: the writer classifies). ``page_kb``: each page grown
+    to that size with other ads' titles in a list page's markup (``_padded``: real pages weigh 100–300 kB; the
+    ads alone make pages of a few hundred bytes)."""
     import yaml
 
     from core.ads import ad_key, ad_text, content_hash
