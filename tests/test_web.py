@@ -927,3 +927,64 @@ def test_the_dashboards_periods_and_rows_read_in_the_readers_language(site):
     assert re.search(r"<h1>Dashboard · 2026-11-30 to 2026-12-06</h1>", page)
     assert '<p class="muted" id="dash-period">2026-11-30 to 2026-12-06' in page
     assert '<th scope="row">2026-W49 (11-30 to 12-06)</th>' in page and "至" not in page
+
+
+# Audit actions the code records through a variable (the AST below reads only the literal ones): their values.
+_AUDIT_ACTIONS_BY_VALUE = {
+    "review/decisions.py": {"confirm", "reject"},  # _finish(…, action, …)
+    "review/delivery.py": {"dispatch_notice_issued", "dispatch_handed_over"},  # f"dispatch_{action}"
+    "review/queue.py": {"claim", "release"},  # _audit(…, action, …)
+    "review/sessions.py": {"login_locked", "login_failed", "password_change_failed"},
+    "review/users.py": {"user_password", "user_password_reset"},
+}
+
+
+def test_every_audit_action_the_code_records_has_words_on_the_audit_page():
+    """The audit page names each action in the reader's language (strings ``audit.<action>``); an action
+    without one showed its key (dispatch_create, tip_reveal, model_promoted …) on a Chinese page."""
+    import ast
+
+    from review.web.strings import STRINGS
+
+    root = Path(__file__).resolve().parents[1]
+    recorded: set[str] = set()
+    for path in sorted([*root.glob("review/**/*.py"), *root.glob("core/*.py"), *root.glob("adclear/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            if not (isinstance(node.func.value, ast.Name) and node.func.value.id == "audit"):
+                continue
+            if node.func.attr != "record":
+                continue
+            action = next((kw.value for kw in node.keywords if kw.arg == "action"), None)
+            if isinstance(action, ast.Constant):
+                recorded.add(action.value)
+            else:
+                relative = path.relative_to(root).as_posix()
+                assert relative in _AUDIT_ACTIONS_BY_VALUE, f"{relative}: an audit action by value; list its values"
+                recorded |= _AUDIT_ACTIONS_BY_VALUE[relative]
+    assert {"confirm", "dispatch_create", "tip_reveal", "login"} <= recorded, sorted(recorded)
+    missing = sorted(a for a in recorded if f"audit.{a}" not in STRINGS)
+    assert not missing, f"add to review/web/strings.py: {missing}"
+    assert all(STRINGS[f"audit.{a}"][0] and STRINGS[f"audit.{a}"][1] for a in recorded)
+
+
+def test_the_audit_page_names_actions_and_their_details_in_the_readers_language(site):
+    from core.db import connect
+    from review import audit
+
+    db_path, _ = site
+    db = connect(db_path)
+    detail = {"name": "守住钱袋子", "from": "2026-06-01", "to": "2026-06-30"}
+    audit.record(db, actor="boss", action="campaign_create", target="campaign:1", detail=detail)
+    detail = {"number": "〔2026〕SFX交字第0001号", "receiver_name": "示范同城网运营有限公司", "ads": [1, 2]}
+    audit.record(db, actor="rev1", action="dispatch_create", target="batch:1", detail=detail)
+    db.close()
+    client, _ = logged_in(make_app(db_path), "boss")
+    page = client.get("/audit").text
+    assert "<td>创建专项行动</td>" in page and "<td>生成交办单</td>" in page
+    assert "<b>止</b> 2026-06-30" in page and "<b>起</b> 2026-06-01" in page  # a campaign's "to" is no recipient
+    assert "<b>接收单位名称</b> 示范同城网运营有限公司" in page and "<b>广告</b> 1、2" in page
+    client.get("/lang/en")
+    page = client.get("/audit").text
+    assert "<td>make dispatch batch</td>" in page and "<b>ads</b> 1, 2" in page

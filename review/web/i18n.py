@@ -156,12 +156,18 @@ def rule_feature(name: str) -> str:
     return pair[1] if pair else name
 
 
-def detail_items(detail: Any) -> list[tuple[str, str]]:
-    """An audit entry's details as (label, text) a reader can follow: keys named in the page's language,
-    lists joined, nothing escaped to ``\\uXXXX`` (the template escapes for HTML)."""
+def detail_items(detail: Any, action: str = "") -> list[tuple[str, str]]:
+    """An audit entry's details as (label, text) a reader can follow: keys named in the page's language (as the
+    entry's ``action`` names them where a key means something else there: a campaign's "to" is its last day,
+    an e-mail's its recipient), lists joined, nothing escaped to ``\\uXXXX`` (the template escapes for HTML)."""
     if not isinstance(detail, dict):
         return [("", _plain(detail))]
-    return [(t(f"detail.{key}", default=str(key)), _plain(value)) for key, value in detail.items()]
+    return [(_detail_key(str(key), action), _plain(value)) for key, value in detail.items()]
+
+
+def _detail_key(key: str, action: str) -> str:
+    own = f"detail.{action}.{key}"
+    return t(own) if action and own in STRINGS else t(f"detail.{key}", default=key)
 
 
 def _plain(value: Any) -> str:
