@@ -988,3 +988,20 @@ def test_the_audit_page_names_actions_and_their_details_in_the_readers_language(
     client.get("/lang/en")
     page = client.get("/audit").text
     assert "<td>make dispatch batch</td>" in page and "<b>ads</b> 1, 2" in page
+
+
+def test_every_state_and_kind_the_pages_show_has_words():
+    """The pages show a dispatch batch's, a takedown's and a tip's state and an alert's kind and severity through
+    strings (``batchstate.`` …): one without showed its key (a batch being sent read 'sending' on a Chinese page)."""
+    from review import dispatch, takedowns, tips
+    from review.alertconfig import KINDS, SEVERITIES
+    from review.web.strings import STRINGS
+
+    wanted = [
+        *(f"batchstate.{s}" for s in dispatch.BATCH_STATES),
+        *(f"tdstate.{s}" for s in takedowns.STATES),
+        *(f"tipstate.{s}" for s in tips.STATES),
+        *(f"alkind.{k}" for k in KINDS),
+        *(f"sev.{s}" for s in SEVERITIES),
+    ]
+    assert [key for key in wanted if key not in STRINGS] == []

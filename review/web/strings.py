@@ -750,6 +750,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "batchstate.approved": ("已审核", "approved"),
     "batchstate.delivered": ("已送达", "delivered"),
     "batchstate.failed": ("发送失败", "delivery failed"),
+    "batchstate.sending": ("发送中", "sending"),
     "batchstate.handed_over": ("已移交", "handed over"),
     "batchstate.cancelled": ("已作废", "cancelled"),
     "td.counts": ("处置统计", "Takedown counts"),
