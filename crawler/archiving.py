@@ -18,7 +18,7 @@ from crawler.items import PageRef, ResourceRef
 from crawler.store import CrawlStore
 from crawler.warc import ArchivedRecord, Exchange, RunArchive
 
-__all__ = ["archive_page", "archive_resource", "page_fields"]
+__all__ = ["archive_page", "archive_resource", "index_page", "page_fields"]
 
 
 def page_fields(request: Request, response: Response, exchanges: list[Exchange] | None) -> dict[str, Any]:
@@ -74,13 +74,38 @@ def archive_page(
             body=body,
             fetched_at=fetched_at,
         )
+    return index_page(
+        store,
+        run_id,
+        record,
+        url=url,
+        status=status,
+        fetched_at=fetched_at,
+        content_type=content_type,
+        length=len(body),
+    )
+
+
+def index_page(
+    store: CrawlStore,
+    run_id: int,
+    record: ArchivedRecord,
+    *,
+    url: str,
+    status: int,
+    fetched_at: str,
+    content_type: str,
+    length: int,
+) -> PageRef:
+    """A page archived at ``record``, indexed in ``pages`` (``archive_page``; the ingest writer for a page a node
+    packed)."""
     page_id = store.record_page(
         run_id,
         url=url,
         status=status,
         fetched_at=fetched_at,
         content_type=content_type,
-        length=len(body),
+        length=length,
         sha256=record.sha256,
         warc_file=record.warc_file,
         warc_offset=record.offset,

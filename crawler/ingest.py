@@ -44,7 +44,7 @@ from redis.exceptions import ResponseError
 
 from core.seeds import Seeds, Site
 from core.timeutil import now_utc
-from crawler.archiving import archive_page, archive_resource
+from crawler.archiving import archive_page, archive_resource, index_page
 from crawler.extensions import RunResult, run_outcome
 from crawler.items import AdItem, PageRef, ResourceRef
 from crawler.modeloffer import offer_model
@@ -65,9 +65,10 @@ from crawler.stream import (
     decode,
     exchanges_of,
     glance,
+    packed_of,
     pairs,
 )
-from crawler.warc import RunArchive, warc_name
+from crawler.warc import PackedRecords, RunArchive, warc_name
 
 __all__ = ["IngestFigures", "IngestWriter"]
 
@@ -446,6 +447,10 @@ class IngestWriter:
     # ---- entries ------------------------------------------------------------------------------------
     def _page(self, run: _Run, entry: Entry) -> None:
         meta = entry.meta
+        packed = packed_of(entry)
+        if packed is not None:
+            self._packed_page(run, meta, packed)
+            return
         sha256 = hashlib.sha256(entry.body).hexdigest()
         if self.reading is not None and str(meta.get("content_type", "")).startswith("image/"):
             self._pictures.keep((meta["url"], sha256), entry.body)
@@ -468,6 +473,25 @@ class IngestWriter:
             encoding=str(meta.get("encoding", "") or "utf-8"),
             exchanges=exchanges,
             fetched_at=meta["fetched_at"],
+        )
+        self.figures.pages += 1
+
+    def _packed_page(self, run: _Run, meta: dict[str, Any], packed: PackedRecords) -> None:
+        """A page the node archived (its WARC records, ``crawler.warc.pack_exchange``): checked and appended to
+        the run's file as they are, then indexed; a ``ValueError`` (moved aside) if they do not name the page."""
+        if self._page_ref(run, meta["url"], packed.sha256) is not None:
+            self.figures.repeats += 1
+            return
+        record = self._archive(run).append_packed(packed, url=meta["url"])
+        index_page(
+            self.store,
+            run.run_id,
+            record,
+            url=meta["url"],
+            status=meta["status"],
+            fetched_at=meta["fetched_at"],
+            content_type=str(meta.get("content_type", "")),
+            length=meta["length"],
         )
         self.figures.pages += 1
 

@@ -2,9 +2,10 @@
 sends to the ingest writer through the stream instead (``crawler.stream``), and keeps nothing itself.
 
 - ``StreamRecorder`` takes the place of ``RunRecorder`` (the spiders and middlewares find it as their
-  recorder): every response becomes a ``page`` entry (its bytes, headers and, for a rendered page, what the
-  browser fetched), every error an ``error`` entry, every picture of an ad an ``image`` entry (after the ad's);
-  a screenshot is kept until its ad is sent.
+  recorder): every response becomes a ``page`` entry (its WARC records, made and compressed here so that the
+  one writer only appends them; for a rendered page or a picture its bytes, headers and what the browser
+  fetched), every error an ``error`` entry, every picture of an ad an ``image`` entry (after the ad's); a
+  screenshot is kept until its ad is sent.
 - ``StreamPipeline`` takes the place of Classify and Store: after CleanText, the ad (its clean text, key and
   content hash) goes out as an ``ad`` entry with its page's URL and SHA-256, its screenshot and its assessment
   (``classifier.assessment``: the rules' and the model's part of the verdict, made here because the nodes
@@ -43,7 +44,7 @@ from crawler.archiving import page_fields
 from crawler.extensions import BROWSER_EXCHANGES, REFUSALS, RunRecorder, RunResult
 from crawler.items import AdItem, PageRef, ResourceRef
 from crawler.modeloffer import OfferedModel
-from crawler.stream import FETCHED_KEY, ITEMS_KEY, Entry, connect, encode, page_meta
+from crawler.stream import FETCHED_KEY, ITEMS_KEY, Entry, connect, encode, page_entry
 
 __all__ = ["StreamPipeline", "StreamRecorder", "node_settings", "sent_figures"]
 
@@ -137,7 +138,10 @@ class StreamRecorder(RunRecorder):
         """One entry to the stream; False when Redis is lost (the node then stops: ``lost``)."""
         if self.lost or self.site is None:
             return False
-        entry = Entry(kind, self.job, self.site.name, self.node, meta, body, parts or [], assessed)
+        return self._send(Entry(kind, self.job, self.site.name, self.node, meta, body, parts or [], assessed))
+
+    def _send(self, entry: Entry) -> bool:
+        kind = entry.kind
         try:
             self.client.xadd(ITEMS_KEY, encode(entry))  # type: ignore[arg-type]
         except RedisError as e:
@@ -156,9 +160,12 @@ class StreamRecorder(RunRecorder):
 
     def record_page(self, request: Request, response: Response) -> PageRef | None:
         fields = page_fields(request, response, request.meta.pop(BROWSER_EXCHANGES, None))
-        meta, body, parts = page_meta(fields)
-        self.send("page", meta, body, parts)
-        sha256 = hashlib.sha256(body).hexdigest()
+        if self.lost or self.site is None:
+            sha256 = hashlib.sha256(fields["body"]).hexdigest()
+        else:
+            entry = page_entry(fields, self.job, self.site.name, self.node)  # packed: its WARC records made here
+            self._send(entry)
+            sha256 = entry.meta["warc"]["sha256"] if entry.warc else hashlib.sha256(entry.body).hexdigest()
         return PageRef(0, response.url, response.status, fields["fetched_at"], sha256, "", 0, 0)
 
     def record_resource(

@@ -4,10 +4,17 @@ A distributed crawl (``adclear crawl --redis URL`` on each node, ``adclear inges
 state on the nodes: every response, every ad read from it and every error becomes one stream entry, which the
 one writer archives, classifies and stores (``crawler.ingest``). An entry is flat, as Redis Streams want:
 
-- ``v`` (the format, ``1``), ``kind`` (``page``, ``ad``, ``image``, ``listed``, ``error``, ``end``), ``job``
+- ``v`` (the format, ``2``; the writer reads ``1`` too, whose pages are never packed), ``kind`` (``page``,
+  ``ad``, ``image``, ``listed``, ``error``, ``end``), ``job``
   (the crawl of one site, ``crawler.frontier``), ``site``, ``node`` (who sent it), ``meta`` (JSON: what the
   kind says below);
 - ``body`` (bytes): a page's payload as received (the DOM for a rendered page), an ad's screenshot (PNG);
+  none for a packed page;
+- ``warc`` (bytes): a page fetched without a browser, *packed*: its WARC records, response and request, made and
+  gzip-compressed on the node (``crawler.warc.pack_exchange``) for the writer to append as they are (``meta``'s
+  ``warc`` names the response's length, payload digest, record ID and date, ``length`` the payload's). Pictures
+  (``image/*``) and rendered pages travel unpacked: the writer reads pictures' bytes, and archives a rendered
+  page's resources once per file (``revisit`` records), which only it can know;
 - ``x0``, ``x1`` … (bytes): for a rendered page, the payload of each exchange the browser made (``meta``'s
   ``exchanges`` describe them in the same order);
 - ``assessed`` (JSON, zlib-compressed: its hits repeat their rules' legal bases, 4–14 kB to 1–3): an ad's
@@ -41,7 +48,7 @@ from redis.retry import Retry
 
 from core.errors import RedisUnavailable
 from crawler.items import AdItem
-from crawler.warc import Exchange
+from crawler.warc import Exchange, PackedRecords, pack_exchange
 
 __all__ = [
     "DEAD_KEY",
@@ -50,6 +57,7 @@ __all__ = [
     "FETCHED_KEY",
     "ITEMS_KEY",
     "KINDS",
+    "READS",
     "Entry",
     "Glance",
     "Malformed",
@@ -59,13 +67,16 @@ __all__ = [
     "decode",
     "encode",
     "glance",
+    "packed_of",
+    "page_entry",
     "pairs",
     "safe_url",
 ]
 
 log = logging.getLogger(__name__)
 
-FORMAT = b"1"
+FORMAT = b"2"  # what nodes send: 2 adds packed pages (``warc``), which a writer of format 1 would archive empty
+READS = (b"1", FORMAT)  # what the writer reads
 ITEMS_KEY = "adclear:items"  # the stream the nodes write and the writer reads
 DEAD_KEY = "adclear:items:dead"  # entries that did not decode, with their reason
 GROUP = "ingest"  # the writer's consumer group
@@ -97,6 +108,7 @@ class Entry:
     body: bytes = b""
     parts: list[bytes] = field(default_factory=list)  # a rendered page's exchanges' payloads
     assessed: bytes = b""  # an ad's assessment (Assessment.pack), read only for an ad to be stored
+    warc: bytes = b""  # a packed page's WARC records (crawler.warc.pack_exchange)
 
 
 def encode(entry: Entry) -> dict[bytes, bytes]:
@@ -114,6 +126,8 @@ def encode(entry: Entry) -> dict[bytes, bytes]:
         fields[f"x{number}".encode()] = part
     if entry.assessed:
         fields[b"assessed"] = entry.assessed
+    if entry.warc:
+        fields[b"warc"] = entry.warc
     if entry.kind == "ad":
         fields[b"key"] = str(entry.meta["key"]).encode()
         fields[b"hash"] = str(entry.meta["content_hash"]).encode()
@@ -135,7 +149,7 @@ def glance(fields: dict[bytes, bytes]) -> Glance | None:
     these fields (``decode`` reads it, and says what is wrong with it). An ad found unchanged this way is
     sighted without its ``meta`` being read: a spoiled ``meta`` beside a key and hash the writer holds goes
     unnoticed, as the ad is not stored again."""
-    if fields.get(b"kind") != b"ad" or fields.get(b"v") != FORMAT:
+    if fields.get(b"kind") != b"ad" or fields.get(b"v") not in READS:
         return None
     try:
         found = Glance(*(fields[name].decode() for name in (b"job", b"site", b"key", b"hash")))
@@ -147,8 +161,8 @@ def glance(fields: dict[bytes, bytes]) -> Glance | None:
 def decode(fields: dict[bytes, bytes]) -> Entry:
     """The entry, or ``Malformed`` naming what is wrong with it."""
     version = fields.get(b"v")
-    if version != FORMAT:
-        raise Malformed(f"format {version!r}, this writer reads {FORMAT!r}")
+    if version not in READS:
+        raise Malformed(f"format {version!r}, this writer reads {' and '.join(map(repr, READS))}")
     try:
         kind, job, site, node = (fields[name].decode() for name in (b"kind", b"job", b"site", b"node"))
     except KeyError as e:
@@ -171,13 +185,16 @@ def decode(fields: dict[bytes, bytes]) -> Entry:
     parts: list[bytes] = []
     while f"x{len(parts)}".encode() in fields:
         parts.append(fields[f"x{len(parts)}".encode()])
-    return Entry(kind, job, site, node, meta, fields.get(b"body", b""), parts, fields.get(b"assessed", b""))
+    body, assessed, warc = (fields.get(name, b"") for name in (b"body", b"assessed", b"warc"))
+    return Entry(kind, job, site, node, meta, body, parts, assessed, warc)
 
 
-def page_meta(fields: dict[str, Any]) -> tuple[dict[str, Any], bytes, list[bytes]]:
-    """A page's ``meta``, its payload and its exchanges' payloads, from ``crawler.archiving.page_fields``."""
+def page_entry(fields: dict[str, Any], job: str, site: str, node: str, *, pack: bool = True) -> Entry:
+    """A page's entry from ``crawler.archiving.page_fields``: packed (its WARC records made here, ``pack``) when
+    fetched without a browser and not a picture, else with its payload and its exchanges' payloads."""
     meta = {name: value for name, value in fields.items() if name not in ("body", "exchanges")}
     exchanges: list[Exchange] | None = fields.get("exchanges")
+    body: bytes = fields["body"]
     parts = []
     if exchanges is not None:
         meta["exchanges"] = []
@@ -185,7 +202,33 @@ def page_meta(fields: dict[str, Any]) -> tuple[dict[str, Any], bytes, list[bytes
             described = {name: getattr(exchange, name) for name in Exchange.__dataclass_fields__ if name != "body"}
             meta["exchanges"].append(described)
             parts.append(exchange.body)
-    return meta, fields["body"], parts
+    elif pack and not str(fields.get("content_type", "")).startswith("image/"):
+        described = {name: fields[name] for name in Exchange.__dataclass_fields__ if name not in ("body", "document")}
+        packed = pack_exchange(Exchange(**described, body=body))
+        meta["length"] = len(body)
+        meta["warc"] = {
+            "first_length": packed.first_length,
+            "sha256": packed.sha256,
+            "record_id": packed.record_id,
+            "date": packed.date,
+        }
+        return Entry("page", job, site, node, meta, warc=packed.data)
+    return Entry("page", job, site, node, meta, body, parts)
+
+
+def packed_of(entry: Entry) -> PackedRecords | None:
+    """A packed page's records (``page_entry``); None for a page sent with its payload."""
+    if not entry.warc:
+        return None
+    named = entry.meta.get("warc")
+    if not isinstance(named, dict) or not isinstance(entry.meta.get("length"), int) or entry.body or entry.parts:
+        raise Malformed("a packed page without its records' description and length, or with a payload too")
+    try:
+        return PackedRecords(
+            entry.warc, int(named["first_length"]), str(named["sha256"]), str(named["record_id"]), str(named["date"])
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise Malformed(f"a packed page's records cannot be read ({e!r})") from None
 
 
 def exchanges_of(entry: Entry) -> list[Exchange] | None:

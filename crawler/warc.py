@@ -40,7 +40,16 @@ from warcio.warcwriter import GzippingWrapper, WARCWriter
 
 from core.warc import WARC_VERSION, dom_uri
 
-__all__ = ["DEFAULT_OFFICE", "ArchivedRecord", "Exchange", "RunArchive", "warc_name"]
+__all__ = [
+    "DEFAULT_OFFICE",
+    "ArchivedRecord",
+    "Exchange",
+    "PackedRecords",
+    "RunArchive",
+    "check_packed",
+    "pack_exchange",
+    "warc_name",
+]
 
 _HOP_HEADERS = {"content-encoding", "transfer-encoding", "content-length", "connection"}
 DEFAULT_OFFICE = "adclear"  # in file names when seeds.yml gives no operator.code
@@ -107,25 +116,14 @@ class Exchange:
     document: bool = False  # the page's own document (a navigation of its main frame), not a resource it loaded
 
 
-class RunArchive:
-    """Appends records to ``data_dir / relpath``; not thread-safe (Scrapy calls it from the reactor thread)."""
+class _Records:
+    """Makes records and appends them to ``fh`` (``relpath`` names it in what is returned); not thread-safe."""
 
-    def __init__(
-        self, data_dir: Path, relpath: str, *, software: str = "adclear", operator: str = "", office: str = ""
-    ):
-        self.data_dir = data_dir
+    def __init__(self, fh: BinaryIO, relpath: str):
         self.relpath = relpath
-        path = data_dir / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: BinaryIO = open(path, "ab")  # closed in close()
-        self._writer = _Sha256WARCWriter(self._fh, gzip=False, warc_version=WARC_VERSION)  # gzip: write_record
+        self._fh = fh
+        self._writer = _Sha256WARCWriter(fh, gzip=False, warc_version=WARC_VERSION)  # gzip: write_record
         self._seen: dict[tuple[str, str], ArchivedRecord] = {}  # (url, payload digest) → its first response
-        info = {"software": software, "format": "WARC File Format 1.1", "conformsTo": SPEC}
-        if operator:
-            info["operator"] = operator
-        if office:
-            info["office"] = office
-        self._write(self._writer.create_warcinfo_record(path.name, info))
 
     def _write(self, record) -> tuple[int, int]:
         offset = self._fh.tell()
@@ -258,6 +256,120 @@ class RunArchive:
             uri or url, "resource", **_payload(data), warc_headers_dict=headers | _digest_header(digest)
         )
         return self._written(record, digest.hex())
+
+
+@dataclass(frozen=True, slots=True)
+class PackedRecords:
+    """A page's records made on a crawler node (``pack_exchange``), gzip members to be appended to a WARC file as
+    they are (``RunArchive.append_packed``): the response first, then its request."""
+
+    data: bytes
+    first_length: int  # the response's member: what a page's row points to
+    sha256: str  # hex digest of the response's payload
+    record_id: str
+    date: str
+
+
+def pack_exchange(exchange: Exchange) -> PackedRecords:
+    """The records ``RunArchive.write_exchange`` would write for this fetch, made where it was fetched: a crawler
+    node compresses its pages so that the one writer of a distributed crawl only checks and appends them."""
+    buffer = io.BytesIO()
+    written = _Records(buffer, "").write_browser_exchange(exchange, dedup=False)
+    return PackedRecords(buffer.getvalue(), written.length, written.sha256, written.record_id, written.date)
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def check_packed(packed: PackedRecords, *, url: str) -> None:
+    """``ValueError`` unless the records are a response to ``url`` whose payload has the SHA-256 the node named
+    (recomputed here), with its record ID and date, then its request, each a whole gzip member and nothing else.
+    Inflating the records and digesting the payload costs the writer about a sixth of compressing them (0.12 ms
+    a 100 kB page against 0.7): the evidence's digest is the writer's own, not taken on trust."""
+    data, first = packed.data, packed.first_length
+    if not data.startswith(b"\x1f\x8b") or not 0 < first < len(data):
+        raise ValueError("the node's WARC records are not gzip members of the length it gave")
+    if len(packed.sha256) != 64 or not _HEX.issuperset(packed.sha256):
+        raise ValueError(f"the node's payload digest {packed.sha256[:80]!r} is not a SHA-256 in hex")
+    response, block, response_headers = _member(data[:first], "first")
+    expected = {
+        "WARC-Type": "response",
+        "WARC-Target-URI": url,
+        "WARC-Payload-Digest": _warc_digest(bytes.fromhex(packed.sha256)),
+        "WARC-Record-ID": packed.record_id,
+        "WARC-Date": packed.date,
+    }
+    for name, value in expected.items():
+        if response_headers.get(name) != value:
+            found = response_headers.get(name, "")
+            raise ValueError(f"the node's record gives {name} {found[:200]!r}, not {value[:200]!r}")
+    http_end = response.find(b"\r\n\r\n", block, len(response) - 4)  # the payload follows the HTTP headers
+    if http_end < 0:
+        raise ValueError("the node's response has no HTTP headers")
+    if hashlib.sha256(memoryview(response)[http_end + 4 : -4]).hexdigest() != packed.sha256:
+        raise ValueError("the payload of the node's record does not have the SHA-256 it named")
+    if not data[first:].startswith(b"\x1f\x8b"):
+        raise ValueError("the node's second WARC record does not begin where the first ends")
+    _, _, request_headers = _member(data[first:], "second")
+    if (request_headers.get("WARC-Type"), request_headers.get("WARC-Concurrent-To")) != ("request", packed.record_id):
+        raise ValueError("the node's second record is not the request of its response")
+
+
+def _member(data: bytes, which: str) -> tuple[bytes, int, dict[str, str]]:
+    """The record ``data`` inflates to, as one whole gzip member (nothing after it), where its block begins (after
+    its WARC headers; the block ends four bytes, a blank line, short of the record's end: checked against its
+    Content-Length), and those headers."""
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    try:
+        record = inflater.decompress(data)
+    except zlib.error as e:
+        raise ValueError(f"the node's {which} WARC record does not inflate ({e})") from None
+    if not inflater.eof or inflater.unused_data:
+        raise ValueError(f"the node's {which} WARC record is not one whole gzip member (cut short, or more)")
+    end = record.find(b"\r\n\r\n")
+    if end < 0:
+        raise ValueError(f"the node's {which} record has headers without their end")
+    lines = record[:end].decode("utf-8", "replace").split("\r\n")
+    end += 4
+    if lines[0] not in ("WARC/1.1", "WARC/1.0"):
+        raise ValueError(f"the node's {which} record has no WARC headers")
+    named = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    try:
+        length = int(named["Content-Length"])
+    except (KeyError, ValueError):
+        raise ValueError(f"the node's {which} record has no valid Content-Length") from None
+    if len(record) != end + length + 4 or not record.endswith(b"\r\n\r\n"):
+        raise ValueError(f"the node's {which} record is not as long as its Content-Length says")
+    return record, end, named
+
+
+class RunArchive(_Records):
+    """Appends records to ``data_dir / relpath``, a ``warcinfo`` record first; not thread-safe (Scrapy calls it
+    from the reactor thread)."""
+
+    def __init__(
+        self, data_dir: Path, relpath: str, *, software: str = "adclear", operator: str = "", office: str = ""
+    ):
+        self.data_dir = data_dir
+        path = data_dir / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(open(path, "ab"), relpath)  # closed in close()
+        info = {"software": software, "format": "WARC File Format 1.1", "conformsTo": SPEC}
+        if operator:
+            info["operator"] = operator
+        if office:
+            info["office"] = office
+        self._write(self._writer.create_warcinfo_record(path.name, info))
+
+    def append_packed(self, packed: PackedRecords, *, url: str) -> ArchivedRecord:
+        """Records a crawler node made (``pack_exchange``), appended as they are; returns where the first (the
+        response) lies. Checked first (``check_packed``): a ``ValueError`` says what is wrong, and nothing is
+        written."""
+        check_packed(packed, url=url)
+        offset = self._fh.tell()
+        self._fh.write(packed.data)
+        self._fh.flush()
+        return ArchivedRecord(self.relpath, offset, packed.first_length, packed.sha256, packed.record_id, packed.date)
 
     def sync(self) -> None:
         """What was written is on the disk (the ingest writer commits the rows pointing to it only then)."""

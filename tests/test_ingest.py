@@ -17,7 +17,7 @@ from core.db import connect
 from core.seeds import load_seeds
 from core.warc import read_record
 from crawler.ingest import IngestWriter
-from crawler.stream import DEAD_KEY, GROUP, ITEMS_KEY, Entry, encode, page_meta
+from crawler.stream import DEAD_KEY, GROUP, ITEMS_KEY, Entry, encode, page_entry
 from tests.conftest import REPO, run_adclear
 
 SITE = "demo-classifieds"
@@ -26,7 +26,7 @@ BASE = "http://127.0.0.1:8731/classifieds"
 TEXT = "月息3分，保本保息，稳赚不赔，名额有限，速加微信 lc8888 认购"
 
 
-def page_entry(url: str, html: str, job: str = JOB) -> Entry:
+def a_page(url: str, html: str, job: str = JOB, *, pack: bool = True) -> Entry:
     fields = {
         "url": url,
         "method": "GET",
@@ -40,8 +40,7 @@ def page_entry(url: str, html: str, job: str = JOB) -> Entry:
         "exchanges": None,
         "fetched_at": "2026-12-03T06:00:00.000000+00:00",
     }
-    meta, body, parts = page_meta(fields)
-    return Entry("page", job, SITE, "node-a", meta, body, parts)
+    return page_entry(fields, job, SITE, "node-a", pack=pack)
 
 
 def ad_entry(url: str, title: str, body: str, page_html: str, job: str = JOB) -> Entry:
@@ -75,7 +74,7 @@ def send(client: redis.Redis, *entries: Entry) -> None:
 def one_ad(n: int) -> list[Entry]:
     url = f"{BASE}/ad/{n}.html"
     html = f"<html><body><h1>理财{n}</h1><p>{TEXT}</p></body></html>"
-    return [page_entry(url, html), ad_entry(url, f"理财{n}", TEXT, html)]
+    return [a_page(url, html), ad_entry(url, f"理财{n}", TEXT, html)]
 
 
 @pytest.fixture
@@ -337,7 +336,7 @@ def test_an_ad_seen_again_then_changed_in_one_batch_ends_changed(client, db_path
     w.run(until_idle=0.3)
     url = f"{BASE}/ad/1.html"
     html = "<html><h1>理财1</h1><p>已更新</p></html>"
-    again = [*one_ad(1), page_entry(url, html), ad_entry(url, "理财1", "已更新：" + TEXT, html)]
+    again = [*one_ad(1), a_page(url, html), ad_entry(url, "理财1", "已更新：" + TEXT, html)]
     for entry in again:
         entry.job = "job-2"
     send(client, *again)
@@ -457,10 +456,10 @@ def picture(n: int, ad_url: str, key: str | None = None) -> list[Entry]:
         "exchanges": None,
         "fetched_at": "2026-12-03T06:00:01.000000+00:00",
     }
-    meta, body, parts = page_meta(fields)
-    sha = hashlib.sha256(body).hexdigest()
+    page = page_entry(fields, JOB, SITE, "node-a")
+    sha = hashlib.sha256(page.body).hexdigest()  # a picture travels unpacked: the writer reads its bytes
     named = {"ad_key": key or ad_url, "position": n, "page": {"url": url, "sha256": sha}}
-    return [Entry("page", JOB, SITE, "node-a", meta, body, parts), Entry("image", JOB, SITE, "node-a", named)]
+    return [page, Entry("image", JOB, SITE, "node-a", named)]
 
 
 class Offers:
@@ -539,7 +538,7 @@ def test_the_nodes_are_told_what_was_fetched_and_an_ad_listed_is_sighted_not_fet
     assert told[ad.meta["key"].encode()].decode() >= rows(db_path, "SELECT last_fetched FROM ads")[0][0]
     listed = Entry("listed", "job-2", SITE, "node-a", {"ad_key": ad.meta["key"]})
     unknown = Entry("listed", "job-2", SITE, "node-a", {"ad_key": f"{BASE}/ad/404.html"})
-    listing = page_entry(f"{BASE}/list/1.html", "<html><a href='ad/1.html'>理财1</a></html>", job="job-2")
+    listing = a_page(f"{BASE}/list/1.html", "<html><a href='ad/1.html'>理财1</a></html>", job="job-2")
     send(client, listing, listed, listed, unknown, end_entry("job-2"))
     figures = w.run(until_idle=0.3)
     w.close()
@@ -549,3 +548,73 @@ def test_the_nodes_are_told_what_was_fetched_and_an_ad_listed_is_sighted_not_fet
     assert run2 == ("ok", 1, 1)  # the list page fetched, the ad not
     assert (figures.ads, figures.repeats, figures.malformed) == (2, 1, 1)
     assert b"does not hold" in client.xrange(DEAD_KEY)[0][1][b"reason"]
+
+
+def test_a_node_packs_a_page_and_sends_a_picture_or_a_rendered_page_as_it_came(tmp_path):
+    """A page fetched without a browser travels as its WARC records, made on the node (the writer appends them),
+    without its payload; a picture (the writer reads its bytes) and a rendered page (its resources archived once
+    per file, which only the writer knows) travel as they came."""
+    from crawler.stream import decode, packed_of
+    from crawler.warc import Exchange, check_packed
+
+    html = f"<html><body>{TEXT * 50}</body></html>"
+    page = a_page(f"{BASE}/ad/1.html", html)
+    fields = encode(page)
+    assert b"body" not in fields and fields[b"v"] == b"2"
+    assert len(fields[b"warc"]) < len(html.encode()) / 3  # compressed: Redis holds a third or less
+    packed = packed_of(decode(fields))
+    assert packed is not None and packed.sha256 == hashlib.sha256(html.encode()).hexdigest()
+    check_packed(packed, url=f"{BASE}/ad/1.html")
+    assert page.meta["length"] == len(html.encode())
+    image = picture(0, f"{BASE}/ad/1.html")[0]
+    assert image.body.startswith(PNG) and not image.warc
+    rendered = page_entry(
+        {
+            "url": f"{BASE}/p/1", "method": "GET", "request_headers": [], "status": 200, "reason": "OK",
+            "response_headers": [], "body": b"<p>dom</p>", "content_type": "text/html", "encoding": "utf-8",
+            "exchanges": [Exchange(f"{BASE}/p/1", "GET", [], 200, "OK", [], b"<p>sent</p>", "2026-12-03", True)],
+            "fetched_at": "2026-12-03T06:00:00.000000+00:00",
+        },
+        JOB, SITE, "node-a",
+    )  # fmt: skip
+    assert rendered.body == b"<p>dom</p>" and rendered.parts == [b"<p>sent</p>"] and not rendered.warc
+
+
+def test_a_page_an_older_node_sent_unpacked_is_archived_by_the_writer(client, db_path, seeds):
+    """Format 1 (nodes before pages were packed): the writer archives the payload itself, as before."""
+    url = f"{BASE}/ad/1.html"
+    html = f"<html><body><h1>理财1</h1><p>{TEXT}</p></body></html>"
+    older = encode(a_page(url, html, pack=False))
+    older[b"v"] = b"1"
+    client.xadd(ITEMS_KEY, older)  # type: ignore[arg-type]
+    send(client, ad_entry(url, "理财1", TEXT, html))
+    w = writer(client, db_path, seeds)
+    figures = w.run(until_idle=0.3)
+    w.close()
+    assert (figures.pages, figures.ads, figures.malformed) == (1, 1, 0)
+    (sha, warc_file, offset), *_ = rows(db_path, "SELECT sha256, warc_file, warc_offset FROM evidence")
+    assert hashlib.sha256(read_record(db_path.parent / warc_file, offset)[1]).hexdigest() == sha
+
+
+def test_a_packed_page_whose_records_are_not_that_page_is_moved_aside_unarchived(client, db_path, seeds):
+    """Records naming another URL, or whose payload is not the one its digest names, are refused before a byte is
+    appended: the entry goes aside with the reason, the page is not indexed, the stream goes on."""
+    url = f"{BASE}/ad/1.html"
+    html = f"<html><body><h1>理财1</h1><p>{TEXT}</p></body></html>"
+    elsewhere = a_page(f"{BASE}/ad/2.html", html)
+    elsewhere.meta["url"] = url  # the records say /ad/2.html
+    spoiled = a_page(url, html)
+    spoiled.meta["warc"]["sha256"] = hashlib.sha256(b"another page").hexdigest()
+    send(client, elsewhere, spoiled, *one_ad(3))
+    w = writer(client, db_path, seeds)
+    figures = w.run(until_idle=0.3)
+    w.close()
+    assert (figures.pages, figures.ads, figures.malformed) == (1, 1, 2)
+    reasons = [fields[b"reason"].decode() for _, fields in client.xrange(DEAD_KEY)]
+    assert "WARC-Target-URI" in reasons[0] and "/ad/2.html" in reasons[0]
+    assert "WARC-Payload-Digest" in reasons[1]
+    assert [url for (url,) in rows(db_path, "SELECT url FROM pages")] == [f"{BASE}/ad/3.html"]
+    (warc_file,) = {f for (f,) in rows(db_path, "SELECT warc_file FROM pages")}
+    from core.warc import index
+
+    assert [e.uri for e in index(db_path.parent / warc_file) if e.type == "response"] == [f"{BASE}/ad/3.html"]

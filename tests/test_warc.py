@@ -5,6 +5,7 @@ their own, resources stored once and revisited, WARC/1.1 throughout, the office'
 from __future__ import annotations
 
 import gzip
+import hashlib
 import subprocess
 import sys
 
@@ -152,3 +153,87 @@ def test_file_names_carry_the_office_code():
     assert warc_name("demo-social", 7, "20261202T215133Z") == (
         "warc/demo-social/adclear-demo-social-20261202T215133Z-000007.warc.gz"
     )
+
+
+def packed(url: str = URL, body: bytes = "<p>月息3分</p>".encode() * 200):
+    from crawler.warc import pack_exchange
+
+    return pack_exchange(exchange(url, body))
+
+
+def test_records_a_node_packed_are_appended_as_write_exchange_writes_them(tmp_path):
+    """A crawler node makes a page's records (pack_exchange) and the writer appends them: the file reads as if
+    the writer had made them, each digest checked by warcio, each member at GZIP_LEVEL."""
+    body = "<p>月息3分</p>".encode() * 200
+    archive = RunArchive(tmp_path, "p.warc.gz")
+    made = archive.write_exchange(
+        url=JS, method="GET", request_headers=[], status=200, reason="OK", response_headers=[], body=b"x", fetched_at=AT
+    )
+    record = archive.append_packed(packed(body=body), url=URL)
+    empty = archive.append_packed(packed(JS, b""), url=JS)  # a redirect's, say: no payload
+    archive.close()
+    path = tmp_path / "p.warc.gz"
+    assert record.offset > made.offset and record.warc_file == "p.warc.gz"
+    headers, payload = read_record(path, record.offset)
+    assert payload == body and headers["WARC-Type"] == "response" and headers["WARC-Target-URI"] == URL
+    assert headers["WARC-Record-ID"] == record.record_id and record.sha256 == hashlib.sha256(body).hexdigest()
+    assert [(e.type, e.uri) for e in index(path)][-4:] == [("response", URL), ("request", URL)] + [
+        ("response", JS),
+        ("request", JS),
+    ]
+    assert [e.offset for e in index(path)][-4] == record.offset and read_record(path, empty.offset)[1] == b""
+    assert all(path.read_bytes()[e.offset + 8] == 0 for e in index(path))  # level 6 on the node too
+    check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", str(path)], capture_output=True)
+    assert check.returncode == 0 and check.stdout.count(b"digest pass") == 7 and b"digest fail" not in check.stdout
+
+
+def _spoiled(kind: str):
+    from dataclasses import replace
+
+    good = packed()
+    first = good.data[: good.first_length]
+    if kind == "another url":
+        return replace(good), "http://127.0.0.1:8731/social/p/2", "WARC-Target-URI"
+    if kind == "another digest":
+        return replace(good, sha256=hashlib.sha256(b"other").hexdigest()), URL, "WARC-Payload-Digest"
+    if kind == "another record id":
+        return replace(good, record_id="<urn:uuid:0>"), URL, "WARC-Record-ID"
+    if kind == "cut short":  # the response's member without its end
+        cut = first[:-40]
+        return replace(good, data=cut + good.data[good.first_length :], first_length=len(cut)), URL, "whole gzip"
+    if kind == "bytes lost inside":  # deflate bytes lost, the trailer kept
+        cut = first[:-40] + first[-8:]
+        spoiled = replace(good, data=cut + good.data[good.first_length :], first_length=len(cut))
+        return spoiled, URL, "inflate|whole gzip"
+    if kind == "payload altered":  # the same headers and digest, another payload of the same length
+        record = gzip.decompress(first).replace("月息3分".encode(), "月息9分".encode())
+        again = gzip.compress(record, 6)
+        return replace(good, data=again + good.data[good.first_length :], first_length=len(again)), URL, "SHA-256"
+    if kind == "a request missing":
+        return replace(good, data=first + b"\x1f\x8b"), URL, "second WARC record"
+    if kind == "boundary misplaced":
+        return replace(good, first_length=good.first_length - 1), URL, "whole gzip"
+    if kind == "not gzip":
+        return replace(good, data=b"WARC/1.1\r\n" + good.data), URL, "not gzip"
+    if kind == "a request first":
+        request = good.data[good.first_length :]
+        return replace(good, data=request + first, first_length=len(request)), URL, "WARC-Type"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["another url", "another digest", "another record id", "cut short", "bytes lost inside", "payload altered",
+     "boundary misplaced", "not gzip", "a request first", "a request missing"],
+)  # fmt: skip
+def test_packed_records_that_do_not_name_the_page_are_refused_and_nothing_is_written(tmp_path, kind):
+    import re
+
+    spoiled, url, said = _spoiled(kind)
+    archive = RunArchive(tmp_path, "p.warc.gz")
+    size = (tmp_path / "p.warc.gz").stat().st_size
+    with pytest.raises(ValueError) as refused:
+        archive.append_packed(spoiled, url=url)
+    archive.close()
+    assert re.search(said, str(refused.value)), str(refused.value)
+    assert (tmp_path / "p.warc.gz").stat().st_size == size
