@@ -308,9 +308,10 @@ def check_packed(packed: PackedRecords, *, url: str) -> None:
         raise ValueError("the node's response has no HTTP headers")
     if hashlib.sha256(memoryview(response)[http_end + 4 : -4]).hexdigest() != packed.sha256:
         raise ValueError("the payload of the node's record does not have the SHA-256 it named")
-    if not data[first:].startswith(b"\x1f\x8b"):
+    request = data[first:]
+    if not request.startswith(b"\x1f\x8b"):
         raise ValueError("the node's second WARC record does not begin where the first ends")
-    _, _, request_headers = _member(data[first:], "second")
+    _, _, request_headers = _member(request, "second")
     if (request_headers.get("WARC-Type"), request_headers.get("WARC-Concurrent-To")) != ("request", packed.record_id):
         raise ValueError("the node's second record is not the request of its response")
 
