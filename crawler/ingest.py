@@ -68,7 +68,7 @@ from crawler.stream import (
     packed_of,
     pairs,
 )
-from crawler.warc import PackedRecords, RunArchive, warc_name
+from crawler.warc import PackedRecords, RunArchive, check_packed, warc_name
 
 __all__ = ["IngestFigures", "IngestWriter"]
 
@@ -140,6 +140,12 @@ class IngestWriter:
         self._io: ThreadPoolExecutor | None = None
         self._ahead: Future[list[tuple[bytes, dict[bytes, bytes]]]] | None = None
         self._acks: list[Future[None]] = []
+        # A packed page's check (``crawler.warc.check_packed``: inflating its records and digesting its payload,
+        # which hold no lock Python needs) runs in a thread of its own from the moment its batch is read, beside
+        # the batch's SQLite work on this one; the page is appended once its check is back. Keyed by ``id`` of
+        # the batch's entries, which the batch holds until it ends.
+        self._checker = ThreadPoolExecutor(1, thread_name_prefix="ingest-check")
+        self._checks: dict[int, Future[None]] = {}
         self._ensure_group()
 
     def _ensure_group(self) -> None:
@@ -172,6 +178,7 @@ class IngestWriter:
             if run.archive is not None:
                 run.archive.close()
         self._runs.clear()
+        self._checker.shutdown(wait=True)
         self.store.close()
 
     # ---- the loop ------------------------------------------------------------------------------------
@@ -294,6 +301,8 @@ class IngestWriter:
         except sqlite3.Error:
             self._abandon()
             raise
+        finally:
+            self._settle_checks()
         self._acknowledged()
         if self._io is not None:
             self._acks.append(self._io.submit(self._acknowledge, entries, dead))
@@ -322,9 +331,22 @@ class IngestWriter:
                 keys.add(seen.key)
             elif isinstance(entry, Entry) and entry.kind == "ad":
                 keys.add(str(entry.meta.get("key", "")))
+            elif isinstance(entry, Entry) and entry.kind == "page" and entry.warc:
+                self._check_ahead(entry)
             prepared.append((entry_id, fields, entry))
         self._seen.begin(self.store.db, keys)
         return prepared
+
+    def _check_ahead(self, entry: Entry) -> None:
+        """A packed page's records checked in the checking thread while the batch is handled (``_packed_page``
+        waits for it); one that cannot be read is left to ``_page`` to move aside with its reason."""
+        url = entry.meta.get("url")
+        try:
+            packed = packed_of(entry)
+        except Malformed:
+            return
+        if packed is not None and isinstance(url, str):
+            self._checks[id(entry)] = self._checker.submit(check_packed, packed, url=url)
 
     def _abandon(self) -> None:
         """A batch that cannot be committed (a full disk): rolled back, its runs forgotten (they may have been
@@ -335,6 +357,13 @@ class IngestWriter:
             if run.archive is not None:
                 run.archive.close()
         self._runs.clear()
+
+    def _settle_checks(self) -> None:
+        """The batch's checks waited for (those no page waited for: the page was archived before, or its entry
+        failed first), so that none outlives its batch, and forgotten."""
+        for check in self._checks.values():
+            check.exception()
+        self._checks.clear()
 
     def _acknowledged(self) -> None:
         """The acknowledgements sent by the Redis thread so far; the first that failed raises its error."""
@@ -449,7 +478,7 @@ class IngestWriter:
         meta = entry.meta
         packed = packed_of(entry)
         if packed is not None:
-            self._packed_page(run, meta, packed)
+            self._packed_page(run, meta, packed, self._checks.get(id(entry)))
             return
         sha256 = hashlib.sha256(entry.body).hexdigest()
         if self.reading is not None and str(meta.get("content_type", "")).startswith("image/"):
@@ -476,13 +505,16 @@ class IngestWriter:
         )
         self.figures.pages += 1
 
-    def _packed_page(self, run: _Run, meta: dict[str, Any], packed: PackedRecords) -> None:
-        """A page the node archived (its WARC records, ``crawler.warc.pack_exchange``): checked and appended to
-        the run's file as they are, then indexed; a ``ValueError`` (moved aside) if they do not name the page."""
+    def _packed_page(self, run: _Run, meta: dict[str, Any], packed: PackedRecords, check: Future[None] | None) -> None:
+        """A page the node archived (its WARC records, ``crawler.warc.pack_exchange``): checked (``check``: in
+        the checking thread, else here) and appended to the run's file as they are, then indexed; a
+        ``ValueError`` (moved aside) if they do not name the page."""
         if self._page_ref(run, meta["url"], packed.sha256) is not None:
             self.figures.repeats += 1
             return
-        record = self._archive(run).append_packed(packed, url=meta["url"])
+        if check is not None:
+            check.result()  # its ValueError says what is wrong with the records
+        record = self._archive(run).append_packed(packed, url=meta["url"], checked=check is not None)
         index_page(
             self.store,
             run.run_id,

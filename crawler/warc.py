@@ -362,11 +362,13 @@ class RunArchive(_Records):
             info["office"] = office
         self._write(self._writer.create_warcinfo_record(path.name, info))
 
-    def append_packed(self, packed: PackedRecords, *, url: str) -> ArchivedRecord:
+    def append_packed(self, packed: PackedRecords, *, url: str, checked: bool = False) -> ArchivedRecord:
         """Records a crawler node made (``pack_exchange``), appended as they are; returns where the first (the
-        response) lies. Checked first (``check_packed``): a ``ValueError`` says what is wrong, and nothing is
+        response) lies. Checked first (``check_packed``), unless the caller did (``checked``: the ingest writer
+        checks a batch's pages in a thread of their own): a ``ValueError`` says what is wrong, and nothing is
         written."""
-        check_packed(packed, url=url)
+        if not checked:
+            check_packed(packed, url=url)
         offset = self._fh.tell()
         self._fh.write(packed.data)
         self._fh.flush()

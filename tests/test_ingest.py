@@ -618,3 +618,31 @@ def test_a_packed_page_whose_records_are_not_that_page_is_moved_aside_unarchived
     from core.warc import index
 
     assert [e.uri for e in index(db_path.parent / warc_file) if e.type == "response"] == [f"{BASE}/ad/3.html"]
+
+
+def test_a_batch_s_packed_pages_are_each_checked_once_in_the_checking_thread(client, db_path, seeds, monkeypatch):
+    """The writer checks a batch's packed pages beside its SQLite work, in a thread of its own, and appends them
+    without checking them a second time; a page seen before is checked too (its check is waited for at the
+    batch's end)."""
+    import threading
+
+    import crawler.ingest
+    import crawler.warc
+
+    checked: list[tuple[str, str]] = []
+    check = crawler.warc.check_packed
+
+    def recording(packed, *, url):
+        checked.append((url, threading.current_thread().name))
+        check(packed, url=url)
+
+    monkeypatch.setattr(crawler.ingest, "check_packed", recording)
+    monkeypatch.setattr(crawler.warc, "check_packed", recording)  # append_packed's own check, were it made
+    send(client, *one_ad(1), *one_ad(2), *one_ad(1))  # the first page again: found archived, not appended twice
+    w = writer(client, db_path, seeds)
+    figures = w.run(until_idle=0.3)
+    w.close()
+    assert (figures.pages, figures.ads) == (2, 2)
+    assert sorted(url for url, _ in checked) == [f"{BASE}/ad/1.html", f"{BASE}/ad/1.html", f"{BASE}/ad/2.html"]
+    assert {thread.split("_")[0] for _, thread in checked} == {"ingest-check"}
+    assert len(rows(db_path, "SELECT id FROM pages")) == 2
