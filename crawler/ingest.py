@@ -75,6 +75,7 @@ __all__ = ["IngestFigures", "IngestWriter"]
 log = logging.getLogger(__name__)
 
 SPIDER = "redis"  # crawl_runs.spider of a distributed run
+CHECK_THREADS = max(1, min(8, os.cpu_count() or 1))  # threads checking packed pages (``IngestWriter._check_ahead``)
 # a page of the run, found by its URL's index (``+run_id``: else SQLite scans all the run's pages each time)
 PAGE_OF_RUN = """SELECT id, url, status, fetched_at, payload_sha256, warc_file, warc_offset, warc_length FROM pages
                  WHERE url = ? AND +run_id = ? AND payload_sha256 = ? ORDER BY id LIMIT 1"""
@@ -141,10 +142,12 @@ class IngestWriter:
         self._ahead: Future[list[tuple[bytes, dict[bytes, bytes]]]] | None = None
         self._acks: list[Future[None]] = []
         # A packed page's check (``crawler.warc.check_packed``: inflating its records and digesting its payload,
-        # which hold no lock Python needs) runs in a thread of its own from the moment its batch is read, beside
+        # which hold no lock Python needs) runs in threads of their own from the moment its batch is read, beside
         # the batch's SQLite work on this one; the page is appended once its check is back. Keyed by ``id`` of
-        # the batch's entries, which the batch holds until it ends.
-        self._checker = ThreadPoolExecutor(1, thread_name_prefix="ingest-check")
+        # the batch's entries, which the batch holds until it ends. As many threads as cores: with a page per ad
+        # the checks are the writer's bottleneck and this thread mostly waits for them (on 2 cores, two threads
+        # handled 2,450-2,540 ads/s with 200 kB pages, one 1,920-1,970: benchmarks/bench_distributed.py).
+        self._checker = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="ingest-check")
         self._checks: dict[int, Future[None]] = {}
         self._ensure_group()
 
@@ -338,7 +341,7 @@ class IngestWriter:
         return prepared
 
     def _check_ahead(self, entry: Entry) -> None:
-        """A packed page's records checked in the checking thread while the batch is handled (``_packed_page``
+        """A packed page's records checked in the checking threads while the batch is handled (``_packed_page``
         waits for it); one that cannot be read is left to ``_page`` to move aside with its reason."""
         url = entry.meta.get("url")
         try:
@@ -507,7 +510,7 @@ class IngestWriter:
 
     def _packed_page(self, run: _Run, meta: dict[str, Any], packed: PackedRecords, check: Future[None] | None) -> None:
         """A page the node archived (its WARC records, ``crawler.warc.pack_exchange``): checked (``check``: in
-        the checking thread, else here) and appended to the run's file as they are, then indexed; a
+        the checking threads, else here) and appended to the run's file as they are, then indexed; a
         ``ValueError`` (moved aside) if they do not name the page."""
         if self._page_ref(run, meta["url"], packed.sha256) is not None:
             self.figures.repeats += 1

@@ -365,7 +365,7 @@ class RunArchive(_Records):
     def append_packed(self, packed: PackedRecords, *, url: str, checked: bool = False) -> ArchivedRecord:
         """Records a crawler node made (``pack_exchange``), appended as they are; returns where the first (the
         response) lies. Checked first (``check_packed``), unless the caller did (``checked``: the ingest writer
-        checks a batch's pages in a thread of their own): a ``ValueError`` says what is wrong, and nothing is
+        checks a batch's pages in threads of their own): a ``ValueError`` says what is wrong, and nothing is
         written."""
         if not checked:
             check_packed(packed, url=url)

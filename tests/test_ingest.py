@@ -620,8 +620,8 @@ def test_a_packed_page_whose_records_are_not_that_page_is_moved_aside_unarchived
     assert [e.uri for e in index(db_path.parent / warc_file) if e.type == "response"] == [f"{BASE}/ad/3.html"]
 
 
-def test_a_batch_s_packed_pages_are_each_checked_once_in_the_checking_thread(client, db_path, seeds, monkeypatch):
-    """The writer checks a batch's packed pages beside its SQLite work, in a thread of its own, and appends them
+def test_a_batch_s_packed_pages_are_each_checked_once_in_the_checking_threads(client, db_path, seeds, monkeypatch):
+    """The writer checks a batch's packed pages beside its SQLite work, in threads of their own, and appends them
     without checking them a second time; a page seen before is checked too (its check is waited for at the
     batch's end)."""
     import threading
