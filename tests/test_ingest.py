@@ -596,9 +596,15 @@ def test_a_page_an_older_node_sent_unpacked_is_archived_by_the_writer(client, db
     assert hashlib.sha256(read_record(db_path.parent / warc_file, offset)[1]).hexdigest() == sha
 
 
-def test_a_packed_page_whose_records_are_not_that_page_is_moved_aside_unarchived(client, db_path, seeds):
+@pytest.mark.parametrize("threaded", [False, True])
+def test_a_packed_page_whose_records_are_not_that_page_is_moved_aside_unarchived(
+    client, db_path, seeds, monkeypatch, threaded
+):
     """Records naming another URL, or whose payload is not the one its digest names, are refused before a byte is
-    appended: the entry goes aside with the reason, the page is not indexed, the stream goes on."""
+    appended, whether checked where they are appended or (large pages) in the checking threads: the entry goes
+    aside with the reason, the page is not indexed, the stream goes on."""
+    if threaded:
+        monkeypatch.setattr("crawler.ingest.THREADED_CHECK_BYTES", 0)
     url = f"{BASE}/ad/1.html"
     html = f"<html><body><h1>理财1</h1><p>{TEXT}</p></body></html>"
     elsewhere = a_page(f"{BASE}/ad/2.html", html)
@@ -620,10 +626,11 @@ def test_a_packed_page_whose_records_are_not_that_page_is_moved_aside_unarchived
     assert [e.uri for e in index(db_path.parent / warc_file) if e.type == "response"] == [f"{BASE}/ad/3.html"]
 
 
-def test_a_batch_s_packed_pages_are_each_checked_once_in_the_checking_threads(client, db_path, seeds, monkeypatch):
-    """The writer checks a batch's packed pages beside its SQLite work, in threads of their own, and appends them
-    without checking them a second time; a page seen before is checked too (its check is waited for at the
-    batch's end)."""
+@pytest.mark.parametrize("large", [True, False])
+def test_a_batch_s_packed_pages_are_each_checked_once(client, db_path, seeds, monkeypatch, large):
+    """The writer checks a batch's large packed pages beside its SQLite work, in threads of their own, small ones
+    where it appends them, and appends none after checking it a second time; a page seen before is checked too
+    (a threaded check is waited for at the batch's end)."""
     import threading
 
     import crawler.ingest
@@ -637,12 +644,18 @@ def test_a_batch_s_packed_pages_are_each_checked_once_in_the_checking_threads(cl
         check(packed, url=url)
 
     monkeypatch.setattr(crawler.ingest, "check_packed", recording)
-    monkeypatch.setattr(crawler.warc, "check_packed", recording)  # append_packed's own check, were it made
+    monkeypatch.setattr(crawler.warc, "check_packed", recording)  # append_packed's own check
+    if large:  # the test's pages are small: every page counts as large
+        monkeypatch.setattr(crawler.ingest, "THREADED_CHECK_BYTES", 0)
     send(client, *one_ad(1), *one_ad(2), *one_ad(1))  # the first page again: found archived, not appended twice
     w = writer(client, db_path, seeds)
     figures = w.run(until_idle=0.3)
     w.close()
     assert (figures.pages, figures.ads) == (2, 2)
-    assert sorted(url for url, _ in checked) == [f"{BASE}/ad/1.html", f"{BASE}/ad/1.html", f"{BASE}/ad/2.html"]
-    assert {thread.split("_")[0] for _, thread in checked} == {"ingest-check"}
+    urls = [f"{BASE}/ad/1.html", f"{BASE}/ad/2.html"]
+    if large:
+        assert sorted(url for url, _ in checked) == [urls[0], *urls]
+        assert {thread.split("_")[0] for _, thread in checked} == {"ingest-check"}
+    else:  # the page found archived is not checked at all
+        assert checked == [(url, threading.main_thread().name) for url in urls]
     assert len(rows(db_path, "SELECT id FROM pages")) == 2
