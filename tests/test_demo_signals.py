@@ -45,6 +45,9 @@ class Terminal:
         self.output = b""
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: the command as a user types it, from the repository
+            # in a user's terminal Ctrl-C is delivered; a test run started in the background (`make test &`, nohup)
+            # ignores SIGINT and every child would inherit that, Python then leaving it ignored while serving
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.chdir(ROOT)
             os.execv(sys.executable, [sys.executable, "-m", "adclear", "--db", str(db), "demo"])
 
