@@ -240,7 +240,6 @@ def writer_rate(
     figures = {}
     plain = tmp / "classified-here.db"
     packing: list[float] = []
-    rows_per_ad: list[float] = []
     lists = [("again, 20/page", "job-3", 20, True, db, True), ("20/page, unpacked", "job-5", 20, True, db, False)]
     for label, job, per_page, assess, into, pack in (
         ("new, classified", "job-0", 1, False, plain, True),
@@ -261,7 +260,7 @@ def writer_rate(
         figures[label] = n / (w.handled_at - started)
         w.close()
         if label == "new":
-            figures["new, rows alone"] = rows_alone(db, tmp / "rows-alone.db", n, rows_per_ad)
+            figures["new, rows alone"], figures["rows per new ad"] = rows_alone(db, tmp / "rows-alone.db", n)
     # the baseline: the same rows, one executemany, one transaction
     rows = []
     for fields in entries(n, "job-4", ads_file)[1::2]:
@@ -279,7 +278,6 @@ def writer_rate(
         )
     figures["executemany"] = n / (time.perf_counter() - started)
     figures["packing ms"] = statistics.median(packing) * 1000
-    figures["rows per new ad"] = statistics.mean(rows_per_ad)
     conn.close()
     client.close()
     return figures
@@ -290,10 +288,11 @@ NEW_AD_TABLES = ("sites", "crawl_runs", "pages", "ads", "sightings", "ad_version
 NEW_AD_TABLES += ("fingerprints", "verdicts", "queue")
 
 
-def rows_alone(written: Path, into: Path, n: int, rows_per_ad: list[float]) -> float:
+def rows_alone(written: Path, into: Path, n: int) -> tuple[float, float]:
     """The ceiling of any bulk path for new ads: the rows the writer wrote for them (every table, the search index
     included), copied into a new database of the same schema (its indexes and triggers: ``core.db.connect``)
-    with one ``executemany`` per table in one transaction, no Python between rows and no WARC record; ads/s."""
+    with one ``executemany`` per table in one transaction, no Python between rows and no WARC record; (ads/s, rows
+    per ad)."""
     from core.db import connect
     from core.search_index import pairs
 
@@ -301,7 +300,6 @@ def rows_alone(written: Path, into: Path, n: int, rows_per_ad: list[float]) -> f
     tables = {table: source.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall() for table in NEW_AD_TABLES}
     search = source.execute("SELECT rowid, text FROM ad_search ORDER BY rowid").fetchall()
     source.close()
-    rows_per_ad.append((sum(map(len, tables.values())) + 2 * len(search)) / n)
     found = [(rowid, pairs(text)) for rowid, text in search]  # the pairs table keeps no text to read back
     conn = connect(into).conn
     started = time.perf_counter()
@@ -315,7 +313,7 @@ def rows_alone(written: Path, into: Path, n: int, rows_per_ad: list[float]) -> f
     conn.execute("COMMIT")
     rate = n / (time.perf_counter() - started)
     conn.close()
-    return rate
+    return rate, (sum(map(len, tables.values())) + 2 * len(search)) / n
 
 
 def writer_rounds(url: str, tmp: Path, args: argparse.Namespace, ads_file: Path) -> dict[str, list[float]]:

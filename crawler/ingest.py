@@ -349,12 +349,14 @@ class IngestWriter:
         """A large packed page's records checked in the checking threads while the batch is handled
         (``_packed_page`` waits for it; a smaller one is checked there); one that cannot be read is left to
         ``_page`` to move aside with its reason."""
-        url = entry.meta.get("url")
+        url, length = entry.meta.get("url"), entry.meta.get("length")
+        if not (isinstance(url, str) and isinstance(length, int) and length >= THREADED_CHECK_BYTES):
+            return  # small (most pages of a busy stream): not even read here
         try:
             packed = packed_of(entry)
         except Malformed:
             return
-        if packed is not None and isinstance(url, str) and entry.meta["length"] >= THREADED_CHECK_BYTES:
+        if packed is not None:
             self._checks[id(entry)] = self._checker.submit(check_packed, packed, url=url)
 
     def _abandon(self) -> None:
